@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# torch and torchvision are pinned together: PyPI's torchvision breaks beside other torch builds.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Demo: the core plus offline landmarks; no torch needed.
+$(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet -e ".[landmarks]"
+	touch $@
+
+# Tests: everything that runs on a CPU.
+$(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet $(TORCH_SPEC)
+	$(PIP) install --quiet -e ".[test]"
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(VENV)/bin/tag-bench demo
+
+test: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check tag_bench tests bench
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check tag_bench tests bench
+	$(VENV)/bin/ruff format --check tag_bench tests bench
+
+bench: $(VENV)/.test-installed
+	for b in bench/*_bench.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

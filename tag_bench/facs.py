@@ -1,0 +1,322 @@
+"""FACS catalogue: Action Units, EMFACS emotion prototypes and the emotion vocabulary.
+
+AU codes are written ``AU1`` … ``AU45`` internally (no zero padding). Prototypes follow
+``specs/au-reference.md`` §9 (EMFACS-7 / FACS Investigator's Guide, as tabulated by OpenDBM and
+Wikipedia, with the variants and Du, Tao & Martinez 2014).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from tag_bench.schema import CANONICAL_EMOTIONS
+
+
+@dataclass(frozen=True)
+class ActionUnit:
+    number: int
+    name: str
+    muscles: str
+    region: str  # brow, eye, cheek, nose, mouth, chin, jaw
+
+    @property
+    def code(self) -> str:
+        return f"AU{self.number}"
+
+
+_AUS = [
+    ActionUnit(1, "Inner Brow Raiser", "frontalis (pars medialis)", "brow"),
+    ActionUnit(2, "Outer Brow Raiser", "frontalis (pars lateralis)", "brow"),
+    ActionUnit(4, "Brow Lowerer", "corrugator supercilii, depressor supercilii, procerus", "brow"),
+    ActionUnit(5, "Upper Lid Raiser", "levator palpebrae superioris", "eye"),
+    ActionUnit(6, "Cheek Raiser", "orbicularis oculi (pars orbitalis)", "cheek"),
+    ActionUnit(7, "Lid Tightener", "orbicularis oculi (pars palpebralis)", "eye"),
+    ActionUnit(9, "Nose Wrinkler", "levator labii superioris alaeque nasi", "nose"),
+    ActionUnit(10, "Upper Lip Raiser", "levator labii superioris", "mouth"),
+    ActionUnit(11, "Nasolabial Deepener", "zygomaticus minor", "cheek"),
+    ActionUnit(12, "Lip Corner Puller", "zygomaticus major", "mouth"),
+    ActionUnit(14, "Dimpler", "buccinator", "mouth"),
+    ActionUnit(15, "Lip Corner Depressor", "depressor anguli oris (triangularis)", "mouth"),
+    ActionUnit(16, "Lower Lip Depressor", "depressor labii inferioris", "mouth"),
+    ActionUnit(17, "Chin Raiser", "mentalis", "chin"),
+    ActionUnit(20, "Lip Stretcher", "risorius, platysma", "mouth"),
+    ActionUnit(23, "Lip Tightener", "orbicularis oris", "mouth"),
+    ActionUnit(24, "Lip Pressor", "orbicularis oris", "mouth"),
+    ActionUnit(
+        25, "Lips Part", "depressor labii inferioris, relaxation of mentalis or orbicularis oris", "mouth"
+    ),
+    ActionUnit(26, "Jaw Drop", "masseter, relaxed temporalis and internal pterygoid", "jaw"),
+    ActionUnit(27, "Mouth Stretch", "pterygoids, digastric", "jaw"),
+    ActionUnit(28, "Lip Suck", "orbicularis oris", "mouth"),
+    ActionUnit(
+        43,
+        "Eyes Closed",
+        "relaxation of levator palpebrae superioris; orbicularis oculi (pars palpebralis)",
+        "eye",
+    ),
+    ActionUnit(
+        45, "Blink", "relaxation of levator palpebrae superioris; orbicularis oculi (pars palpebralis)", "eye"
+    ),
+]
+
+#: The AU catalogue keyed by code ("AU12").
+AU_CATALOGUE: dict[str, ActionUnit] = {au.code: au for au in _AUS}
+AU_CODES: tuple[str, ...] = tuple(AU_CATALOGUE)
+
+#: AUs that are not evidence of an emotion on their own (eye closure, blink, lips apart at rest).
+NON_EXPRESSIVE_AUS: frozenset[str] = frozenset({"AU25", "AU43", "AU45"})
+
+_AU_RE = re.compile(r"^\s*(?:action\s*unit|au)\s*[-_#:]?\s*0*(\d{1,2})\s*$", re.IGNORECASE)
+
+
+def au_code(value: str | int) -> str | None:
+    """Normalise an AU mention to ``AU<n>``: ``AU01``, ``AU 12``, ``au12``, ``Action Unit 4``, 12.
+
+    Returns None for anything that is not an AU code. Numbers outside FACS (0, > 46, 3, 8 …) are
+    still returned as codes when written as AUs; catalogue membership is the caller's decision.
+    """
+    if isinstance(value, int):
+        return f"AU{value}" if 0 < value < 100 else None
+    m = _AU_RE.match(value)
+    if not m:
+        return None
+    n = int(m.group(1))
+    return f"AU{n}" if n > 0 else None
+
+
+def au_sort_key(code: str) -> int:
+    return int(code[2:]) if code[2:].isdigit() else 999
+
+
+# --------------------------------------------------------------------------------------------------
+# EMFACS prototypes: the first set of each emotion is the most-cited form, the rest are variants.
+
+EMFACS_PROTOTYPES: dict[str, tuple[frozenset[str], ...]] = {
+    "happiness": (
+        frozenset({"AU6", "AU12"}),
+        frozenset({"AU6", "AU12", "AU25"}),
+        frozenset({"AU12", "AU25"}),
+    ),
+    "sadness": (
+        frozenset({"AU1", "AU4", "AU15"}),
+        frozenset({"AU1", "AU4", "AU6", "AU15"}),
+        frozenset({"AU1", "AU4", "AU15", "AU17"}),
+        frozenset({"AU4", "AU15"}),
+    ),
+    "surprise": (
+        frozenset({"AU1", "AU2", "AU5", "AU26"}),
+        frozenset({"AU1", "AU2", "AU25", "AU26"}),
+        frozenset({"AU1", "AU2", "AU5", "AU25", "AU26"}),
+    ),
+    "fear": (
+        frozenset({"AU1", "AU2", "AU4", "AU5", "AU7", "AU20", "AU26"}),
+        frozenset({"AU1", "AU2", "AU4", "AU5", "AU20", "AU26"}),
+        frozenset({"AU1", "AU2", "AU4", "AU5", "AU20", "AU25"}),
+        frozenset({"AU1", "AU4", "AU20", "AU25"}),
+    ),
+    "anger": (
+        frozenset({"AU4", "AU5", "AU7", "AU23"}),
+        frozenset({"AU4", "AU5", "AU7", "AU24"}),
+        frozenset({"AU4", "AU7", "AU24"}),
+    ),
+    "disgust": (
+        frozenset({"AU9", "AU15", "AU16"}),
+        frozenset({"AU4", "AU10", "AU17"}),
+        frozenset({"AU9", "AU10", "AU17"}),
+    ),
+    "contempt": (frozenset({"AU12", "AU14"}),),
+    "neutral": (frozenset(),),
+}
+
+
+def prototype_aus(emotion: str) -> frozenset[str]:
+    """Every AU that appears in any prototype or variant of ``emotion``."""
+    out: set[str] = set()
+    for variant in EMFACS_PROTOTYPES.get(emotion, ()):
+        out |= variant
+    return frozenset(out)
+
+
+def prototype_similarity(cited: set[str] | frozenset[str], emotion: str) -> float:
+    """Best Jaccard overlap between ``cited`` AUs and any prototype variant of ``emotion``.
+
+    Neutral scores 1.0 only when no expressive AU is cited, else 0.0.
+    """
+    expressive = set(cited) - NON_EXPRESSIVE_AUS
+    if emotion == "neutral":
+        return 1.0 if not expressive else 0.0
+    best = 0.0
+    for variant in EMFACS_PROTOTYPES.get(emotion, ()):
+        union = variant | set(cited)
+        if union:
+            best = max(best, len(variant & set(cited)) / len(union))
+    return best
+
+
+def best_matching_emotions(
+    cited: set[str] | frozenset[str], classes: list[str] | tuple[str, ...]
+) -> set[str]:
+    """The emotions among ``classes`` whose prototypes overlap ``cited`` the most (ties kept)."""
+    scores = {c: prototype_similarity(cited, c) for c in classes if c in EMFACS_PROTOTYPES}
+    if not scores:
+        return set()
+    top = max(scores.values())
+    return {c for c, s in scores.items() if s == top}
+
+
+# --------------------------------------------------------------------------------------------------
+# Emotion vocabulary: what models actually write, mapped to the canonical names.
+
+EMOTION_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "neutral": (
+        "neutral",
+        "neutrality",
+        "calm",
+        "no emotion",
+        "no expression",
+        "expressionless",
+        "blank",
+        "emotionless",
+        "impassive",
+        "indifferent",
+        "relaxed",
+        "neutral expression",
+    ),
+    "happiness": (
+        "happiness",
+        "happy",
+        "joy",
+        "joyful",
+        "joyous",
+        "glad",
+        "pleased",
+        "delighted",
+        "cheerful",
+        "content",
+        "amused",
+        "smiling",
+        "elated",
+        "happily",
+    ),
+    "sadness": (
+        "sadness",
+        "sad",
+        "sorrow",
+        "sorrowful",
+        "unhappy",
+        "unhappiness",
+        "grief",
+        "grieving",
+        "melancholy",
+        "melancholic",
+        "downcast",
+        "dejected",
+        "depressed",
+        "gloomy",
+        "upset",
+    ),
+    "surprise": (
+        "surprise",
+        "surprised",
+        "astonished",
+        "astonishment",
+        "amazed",
+        "amazement",
+        "startled",
+        "shocked",
+        "shock",
+        "stunned",
+    ),
+    "fear": (
+        "fear",
+        "fearful",
+        "afraid",
+        "scared",
+        "frightened",
+        "terrified",
+        "terror",
+        "anxious",
+        "anxiety",
+        "panic",
+        "panicked",
+        "fright",
+    ),
+    "disgust": (
+        "disgust",
+        "disgusted",
+        "disgusting",
+        "revulsion",
+        "repulsed",
+        "revolted",
+        "grossed out",
+        "repugnance",
+        "aversion",
+    ),
+    "anger": (
+        "anger",
+        "angry",
+        "rage",
+        "enraged",
+        "furious",
+        "fury",
+        "mad",
+        "irritated",
+        "annoyed",
+        "irate",
+        "hostile",
+        "hostility",
+        "wrath",
+        "frustrated",
+    ),
+    "contempt": (
+        "contempt",
+        "contemptuous",
+        "scorn",
+        "scornful",
+        "disdain",
+        "disdainful",
+        "sneer",
+        "sneering",
+        "derision",
+        "smug",
+    ),
+}
+
+#: synonym (lower case) -> canonical name
+SYNONYM_TO_EMOTION: dict[str, str] = {
+    syn: emotion for emotion, syns in EMOTION_SYNONYMS.items() for syn in syns
+}
+assert set(EMOTION_SYNONYMS) == set(CANONICAL_EMOTIONS)
+
+
+def _norm_words(text: str) -> str:
+    return re.sub(r"[^a-z]+", " ", text.lower()).strip()
+
+
+def canonical_emotion(text: str) -> str | None:
+    """Map a label as written (``Happy``, ``joyful``, ``no emotion``, ``ANGER``) to a canonical name."""
+    key = _norm_words(text)
+    if not key:
+        return None
+    if key in SYNONYM_TO_EMOTION:
+        return SYNONYM_TO_EMOTION[key]
+    # "a happy face", "the emotion is sadness": a phrase with exactly one emotion word in it.
+    hits = {SYNONYM_TO_EMOTION[w] for w in _emotion_words_in(key)}
+    return hits.pop() if len(hits) == 1 else None
+
+
+@lru_cache(maxsize=1)
+def _synonym_pattern() -> re.Pattern[str]:
+    alternatives = sorted(SYNONYM_TO_EMOTION, key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(re.escape(a) for a in alternatives) + r")\b")
+
+
+def _emotion_words_in(normalised: str) -> list[str]:
+    return _synonym_pattern().findall(normalised)
+
+
+def emotion_mentions(text: str) -> list[str]:
+    """Canonical emotions mentioned in free text, in order of appearance (repeats kept)."""
+    return [SYNONYM_TO_EMOTION[w] for w in _emotion_words_in(_norm_words(text))]

@@ -1,0 +1,278 @@
+"""Versioned, typed records that flow between the stages.
+
+Every record carries ``schema_version``. Boxes are ``[x1, y1, x2, y2]`` floats in pixels of the
+*presented* image: the image as the harness loads it for the model (after a dataset crop such as
+AffectNet's face box, before any model-side resize). Images are referenced by path and sha256, never
+embedded.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+#: The eight canonical emotion names every sample maps to.
+CANONICAL_EMOTIONS: tuple[str, ...] = (
+    "neutral",
+    "happiness",
+    "sadness",
+    "surprise",
+    "fear",
+    "disgust",
+    "anger",
+    "contempt",
+)
+#: The label space shared by RAF-DB, FERPlus and AffectNet for cross-dataset work.
+COMMON7: tuple[str, ...] = CANONICAL_EMOTIONS[:7]
+
+Box = list[float]  # [x1, y1, x2, y2]
+Size = tuple[int, int]  # (width, height)
+
+#: Parse statuses (parser output) plus the statuses the scorer adds.
+ParseStatus = Literal["ok", "no_answer", "invalid_label", "ambiguous", "refusal", "truncated"]
+SampleStatus = Literal[
+    "ok", "no_answer", "invalid_label", "ambiguous", "refusal", "truncated", "error", "missing"
+]
+FAILURE_STATUSES: tuple[str, ...] = (
+    "no_answer",
+    "invalid_label",
+    "ambiguous",
+    "refusal",
+    "truncated",
+    "error",
+    "missing",
+)
+
+#: Coordinate frames a model may speak; the parser converts each to presented-image pixels.
+BoxFrame = Literal["pixel", "pixel-resized", "norm1000", "norm1000-yxyx", "norm1", "loc1024-yxyx"]
+BOX_FRAMES: tuple[str, ...] = ("pixel", "pixel-resized", "norm1000", "norm1000-yxyx", "norm1", "loc1024-yxyx")
+
+
+class Record(BaseModel):
+    """Base of every persisted record: strict fields and a schema version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+    schema_version: int = SCHEMA_VERSION
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+
+
+class Sample(Record):
+    """One evaluation item of a dataset split.
+
+    ``image`` is a file path. For container files (the FER2013 CSV, a parquet shard) ``image_index``
+    is the row inside that file. ``crop`` (presented = original[crop]) is applied on load.
+    """
+
+    id: str
+    dataset: str
+    split: str
+    image: str
+    image_index: int | None = None
+    crop: Box | None = None
+    label: str  # canonical emotion name
+    native_label: str | int
+    width: int | None = None  # presented size, when known without decoding
+    height: int | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("label")
+    @classmethod
+    def _canonical(cls, v: str) -> str:
+        if v not in CANONICAL_EMOTIONS:
+            raise ValueError(f"label must be one of {CANONICAL_EMOTIONS}, got {v!r}")
+        return v
+
+
+# --------------------------------------------------------------------------------------------------
+# AU reference
+
+
+class AUState(BaseModel):
+    """One AU of one face: activation, decision and where it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    score: float | None = None  # activation in [0, 1]; None when the source gives regions only
+    active: bool | None = None  # score >= the source's threshold
+    box: Box | None = None  # merged region (union of the per-side boxes)
+    boxes: list[Box] = Field(default_factory=list)  # per-side regions (left, right)
+
+
+class AUReference(Record):
+    """What a named, versioned AU source says about one image."""
+
+    reference_id: str  # e.g. "mediapipe-geometric-tight@1"; names the source in every metric
+    detector: str
+    version: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    threshold: float | None = None
+    status: Literal["ok", "no_face", "error"]
+    message: str | None = None
+    sample_id: str | None = None
+    image_sha256: str | None = None
+    image_size: Size | None = None
+    face_box: Box | None = None
+    landmarks: list[tuple[float, float]] | None = None  # 68 points, iBUG order
+    aus: dict[str, AUState] = Field(default_factory=dict)  # keyed "AU12"
+
+    def active_aus(self) -> set[str]:
+        return {au for au, s in self.aus.items() if s.active}
+
+
+# --------------------------------------------------------------------------------------------------
+# Generation
+
+
+class Generation(Record):
+    """One model call for one sample, exactly as it came back (nothing parsed)."""
+
+    sample_id: str
+    status: Literal["ok", "error"] = "ok"
+    error: str | None = None  # why the call or the image failed; the sample stays counted
+    text: str | None = None
+    finish_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float | None = None
+    image_sha256: str | None = None
+    image_size: Size | None = None  # presented image (w, h)
+    input_size: Size | None = None  # what the model saw after its own resize (w, h)
+    frame: str | None = None  # the adapter's declared box frame
+    cached: bool = False
+    cache_key: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing
+
+
+class Evidence(BaseModel):
+    """One piece of cited evidence: an AU, a box, or both."""
+
+    model_config = ConfigDict(extra="forbid")
+    au: str | None = None
+    box: Box | None = None  # presented-image pixels, clipped; None when absent or unusable
+    raw_box: list[float] | None = None  # as written by the model, in its own frame/order
+    box_status: Literal["ok", "none", "degenerate", "non_finite", "outside"] = "none"
+    step: int | None = None  # index of the reasoning step the evidence came from
+
+    @field_validator("box")
+    @classmethod
+    def _finite(cls, v: Box | None) -> Box | None:
+        if v is not None and (len(v) != 4 or not all(math.isfinite(x) for x in v)):
+            raise ValueError("box must be 4 finite numbers")
+        return v
+
+
+class Parsed(Record):
+    """What the parser extracted from one response."""
+
+    label: str | None = None  # canonical emotion name, or None
+    status: ParseStatus = "no_answer"
+    raw_label: str | None = None  # the text the label came from
+    aus: list[str] = Field(default_factory=list)  # distinct cited AUs, first-mention order
+    evidence: list[Evidence] = Field(default_factory=list)
+    frame: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------
+# Scoring
+
+
+class ClaimScore(BaseModel):
+    """Grounding of one (AU, box) claim against the AU reference."""
+
+    model_config = ConfigDict(extra="forbid")
+    au: str | None
+    box: Box | None
+    iou: float | None = None  # None when the claim has no box
+    center_inside: bool | None = None
+    reference_active: bool | None = None
+    hallucinated: bool | None = None
+
+
+class ScoredSample(Record):
+    """A sample after scoring: label, status, grounding details. Never dropped."""
+
+    sample_id: str
+    label: str  # gold canonical name
+    pred: str | None = None
+    status: SampleStatus
+    correct: bool
+    error: str | None = None
+    parsed: Parsed | None = None
+    au_reference_id: str | None = None
+    reference_status: str | None = None  # ok / no_face / error / missing
+    claims: list[ClaimScore] = Field(default_factory=list)
+    cited_aus: list[str] = Field(default_factory=list)
+    active_aus: list[str] = Field(default_factory=list)
+    hallucinated_aus: list[str] = Field(default_factory=list)
+    evidence_consistent: bool | None = None
+    grounded_correct: bool | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Runs
+
+
+class TaskInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    version: int
+    dataset: str
+    split: str
+    protocol: str
+    classes: list[str]
+    prompt: str
+    layout: str | None = None
+    labels_source: str | None = None
+    n_samples: int | None = None
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    adapter: str
+    args: dict[str, Any] = Field(default_factory=dict)  # secrets redacted
+    fingerprint: str
+    frame: str | None = None
+    oracle_reference: bool = False  # reads the AU reference itself (facs-rules): an upper bound
+
+
+class RunManifest(Record):
+    """Everything needed to reproduce or re-score a run."""
+
+    run_id: str
+    created: str  # ISO 8601 UTC
+    task: TaskInfo
+    model: ModelInfo
+    prompt_id: str
+    prompt_hash: str
+    gen_kwargs: dict[str, Any] = Field(default_factory=dict)
+    batch_size: int | None = None
+    limit: int | None = None
+    au_reference: str | None = None  # source spec used for scoring
+    train_source: str | None = None
+    data_root: str | None = None
+    seeds: dict[str, int] = Field(default_factory=dict)
+    packages: dict[str, str] = Field(default_factory=dict)
+    git_revision: str | None = None
+    tag_bench_version: str | None = None
+    command: list[str] | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class MetricValue(BaseModel):
+    """One headline number with its confidence interval (rates in [0, 1])."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int

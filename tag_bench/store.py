@@ -1,0 +1,101 @@
+"""Files of a run directory: atomic writes and crash-tolerant JSON lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+T = TypeVar("T", bound=BaseModel)
+
+MANIFEST = "manifest.json"
+GENERATIONS = "generations.jsonl"
+SAMPLES = "samples.jsonl"
+METRICS = "metrics.json"
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    if isinstance(obj, BaseModel):
+        obj = obj.model_dump(mode="json")
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_jsonl(path: str | os.PathLike[str], records: Iterable[BaseModel | dict[str, Any]]) -> None:
+    lines = []
+    for r in records:
+        d = r.model_dump(mode="json") if isinstance(r, BaseModel) else r
+        lines.append(json.dumps(d, ensure_ascii=False, allow_nan=False))
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+
+
+def append_jsonl(path: str | os.PathLike[str], records: Iterable[BaseModel | dict[str, Any]]) -> None:
+    """Append records and fsync: after a crash, at most the last line is partial."""
+    data = "".join(
+        json.dumps(r.model_dump(mode="json") if isinstance(r, BaseModel) else r, ensure_ascii=False) + "\n"
+        for r in records
+    )
+    if not data:
+        return
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Yield JSON objects; a final line cut short by a crash is skipped, a bad line elsewhere raises."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as e:
+            if i == len(lines) - 1 and not line.endswith("\n"):
+                return  # torn write at the very end
+            raise ValueError(f"{path}:{i + 1}: not valid JSON ({e})") from e
+
+
+def read_records(path: str | os.PathLike[str], model: type[T]) -> list[T]:
+    return [model.model_validate(d) for d in iter_jsonl(path)]
+
+
+def repair_jsonl_tail(path: str | os.PathLike[str]) -> int:
+    """Truncate a partial last line left by a crash; returns the bytes removed."""
+    p = Path(path)
+    if not p.exists():
+        return 0
+    data = p.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return 0
+    cut = data.rfind(b"\n") + 1
+    with open(p, "r+b") as f:
+        f.truncate(cut)
+    return len(data) - cut
