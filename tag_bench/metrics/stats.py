@@ -1,0 +1,278 @@
+"""Statistics for metrics: seeded vectorised bootstrap, Wilson interval, paired tests, Holm.
+
+numpy only. The bootstrap is written in terms of **resampling weights**: a resample is a matrix row
+of multiplicities (how often each observation was drawn), so a statistic is any vectorised function
+``statistic(data, weights) -> (b, ...)``. This covers plain means, ratios of sums, metrics computed
+from a weighted confusion matrix, and the cluster bootstrap (every observation of a drawn cluster gets
+the cluster's multiplicity, so claims of one image move together) without ragged arrays.
+
+Resamples are drawn in chunks to bound memory; the draws are one stream from
+``numpy.random.default_rng(seed)``, so they do not depend on the chunk size (a statistic computed
+with BLAS may still differ in the last bit between chunk shapes). Results are identical for a seed.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from statistics import NormalDist
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+#: statistic(data, weights) -> array of shape (b, ...): weights is (b, n) multiplicities.
+WeightedStatistic = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+#: Default memory for one chunk of resampling weights (float64, resamples x observations).
+DEFAULT_MAX_BYTES = 128 * 2**20
+#: Up to this many resampling units a whole chunk is drawn and counted at once.
+_SMALL_UNITS = 50_000
+
+
+class PairedResult(NamedTuple):
+    """Paired comparison ``a - b``: observed difference, percentile CI and two-sided p-value."""
+
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+
+class McNemarResult(NamedTuple):
+    """Discordant pair counts (b: a right / b wrong, c: a wrong / b right) and the exact p-value."""
+
+    b: int
+    c: int
+    p_value: float
+
+
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Vectorised mean of ``values`` (n,) or (n, k) under each row of ``weights`` (b, n)."""
+    values = np.asarray(values, dtype=float)
+    total = weights.sum(axis=1)
+    sums = weights @ values
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / (total if sums.ndim == 1 else total[:, None])
+
+
+def resample_weights(
+    n: int,
+    *,
+    n_resamples: int,
+    seed: int | np.random.Generator = 0,
+    clusters: ArrayLike | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Iterator[np.ndarray]:
+    """Yield float (b, n) multiplicity matrices, ``n_resamples`` rows in total.
+
+    Without ``clusters`` each row is n draws with replacement of the n observations. With
+    ``clusters`` (one id per observation) the clusters are drawn with replacement and each
+    observation receives its cluster's multiplicity. Each chunk holds at most about ``max_bytes``.
+    """
+    if n < 1:
+        raise ValueError("the bootstrap needs at least one observation")
+    if n_resamples < 1:
+        raise ValueError("n_resamples must be at least 1")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if clusters is None:
+        inverse = None
+        n_units = n
+    else:
+        ids = np.asarray(clusters)
+        if ids.shape != (n,):
+            raise ValueError(f"clusters must have one id per observation ({n}), got shape {ids.shape}")
+        _, inverse = np.unique(ids, return_inverse=True)
+        n_units = int(inverse.max()) + 1
+    rows = max(1, max_bytes // (8 * max(n, n_units)))
+    done = 0
+    while done < n_resamples:
+        b = min(rows, n_resamples - done)
+        if n_units <= _SMALL_UNITS:
+            # one bincount over the whole chunk: its output is small enough to stay in cache
+            draws = rng.integers(0, n_units, size=(b, n_units))
+            draws += (np.arange(b) * n_units)[:, None]
+            counts = np.bincount(draws.ravel(), minlength=b * n_units).reshape(b, n_units).astype(float)
+        else:
+            # row by row (same random stream): a chunk-wide bincount would scatter over b * n bins
+            counts = np.empty((b, n_units))
+            for r in range(b):
+                counts[r] = np.bincount(rng.integers(0, n_units, size=n_units), minlength=n_units)
+        yield counts if inverse is None else counts[:, inverse]
+        done += b
+
+
+def bootstrap_distribution(
+    data: ArrayLike,
+    statistic: WeightedStatistic = weighted_mean,
+    *,
+    clusters: ArrayLike | None = None,
+    n_resamples: int = 1000,
+    seed: int | np.random.Generator = 0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> np.ndarray:
+    """The statistic on every resample, shape (n_resamples, ...). ``data`` is indexed by observation."""
+    arr = np.asarray(data)
+    parts = [
+        np.asarray(statistic(arr, w))
+        for w in resample_weights(
+            len(arr), n_resamples=n_resamples, seed=seed, clusters=clusters, max_bytes=max_bytes
+        )
+    ]
+    return np.concatenate(parts, axis=0)
+
+
+def percentile_interval(distribution: np.ndarray, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval along axis 0, ignoring resamples where the statistic is undefined (NaN).
+
+    Columns that are NaN in every resample give NaN bounds.
+    """
+    _check_level(ci)
+    alpha = (1.0 - ci) / 2.0
+    dist = np.asarray(distribution, dtype=float)
+    q = [100 * alpha, 100 * (1 - alpha)]
+    if not np.isnan(dist).any():
+        lo, hi = np.percentile(dist, q, axis=0)
+    else:
+        with warnings.catch_warnings():  # all-NaN columns are expected: they give NaN bounds
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo, hi = np.nanpercentile(dist, q, axis=0)
+    return lo, hi
+
+
+def bootstrap_ci(
+    data: ArrayLike,
+    statistic: WeightedStatistic = weighted_mean,
+    *,
+    clusters: ArrayLike | None = None,
+    n_resamples: int = 1000,
+    ci: float = 0.95,
+    seed: int | np.random.Generator = 0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> tuple[np.ndarray | float, np.ndarray | float]:
+    """Seeded percentile bootstrap interval ``(low, high)`` of a vectorised weighted statistic.
+
+    ``statistic(data, weights)`` gets the full data and a (b, n) weight matrix and returns (b,) or
+    (b, k); the bounds have the matching shape (floats for a scalar statistic). ``clusters`` gives
+    one cluster id per observation: clusters are resampled whole (cluster bootstrap).
+    """
+    dist = bootstrap_distribution(
+        data, statistic, clusters=clusters, n_resamples=n_resamples, seed=seed, max_bytes=max_bytes
+    )
+    lo, hi = percentile_interval(dist, ci)
+    if np.ndim(lo) == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def paired_bootstrap(
+    a: ArrayLike,
+    b: ArrayLike,
+    statistic: WeightedStatistic = weighted_mean,
+    *,
+    n_resamples: int = 1000,
+    ci: float = 0.95,
+    seed: int | np.random.Generator = 0,
+    clusters: ArrayLike | None = None,
+) -> PairedResult:
+    """Paired bootstrap of ``statistic(a) - statistic(b)`` over the same observations.
+
+    ``a`` and ``b`` hold the per-observation data of two systems in the same order (same sample
+    ids); one weight matrix drives both, so the pairing is kept. The p-value is two-sided, from
+    inverting the percentile interval: ``p = min(1, 2 * (1 + #{d* on the far side of 0}) / (B + 1))``
+    where the far side is the smaller tail; so p < 1 - ci roughly when the CI excludes 0, and p is
+    never exactly 0. An undefined statistic gives NaN.
+    """
+    xa, xb = np.asarray(a), np.asarray(b)
+    if len(xa) != len(xb):
+        raise ValueError(f"paired data must have equal length, got {len(xa)} and {len(xb)}")
+    if len(xa) == 0:
+        raise ValueError("paired bootstrap needs at least one observation")
+    ones = np.ones((1, len(xa)))
+    diff = float(np.asarray(statistic(xa, ones))[0] - np.asarray(statistic(xb, ones))[0])
+    parts = [
+        np.asarray(statistic(xa, w)) - np.asarray(statistic(xb, w))
+        for w in resample_weights(len(xa), n_resamples=n_resamples, seed=seed, clusters=clusters)
+    ]
+    dist = np.concatenate(parts).astype(float)
+    if math.isnan(diff):
+        return PairedResult(math.nan, math.nan, math.nan, math.nan)
+    lo, hi = percentile_interval(dist, ci)
+    return PairedResult(diff, float(lo), float(hi), bootstrap_p_value(dist))
+
+
+def bootstrap_p_value(differences: ArrayLike) -> float:
+    """Two-sided p-value of "no difference" from bootstrap differences (NaN resamples ignored).
+
+    ``min(1, 2 * (1 + smaller tail count) / (B + 1))`` where the tails are d* <= 0 and d* >= 0; NaN
+    when no resample is defined.
+    """
+    d = np.asarray(differences, dtype=float).ravel()
+    d = d[~np.isnan(d)]
+    if d.size == 0:
+        return math.nan
+    tail = min(int(np.count_nonzero(d <= 0)), int(np.count_nonzero(d >= 0)))
+    return min(1.0, 2.0 * (1 + tail) / (d.size + 1))
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for k successes in n trials (no continuity correction)."""
+    _check_level(confidence)
+    if n <= 0:
+        raise ValueError("the Wilson interval needs n >= 1")
+    if not 0 <= k <= n:
+        raise ValueError(f"k must be within [0, n], got k={k}, n={n}")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    p = k / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return low, high
+
+
+def binom_two_sided_half(k: int, n: int) -> float:
+    """Exact two-sided binomial p-value of k successes in n trials under p = 0.5."""
+    if n == 0:
+        return 1.0
+    m = min(k, n - k)
+    # log pmf(j) for j = 0..m by the ratio pmf(j+1)/pmf(j) = (n-j)/(j+1), in log space for large n
+    j = np.arange(m, dtype=float)
+    log_pmf = np.concatenate([[0.0], np.cumsum(np.log((n - j) / (j + 1)))]) - n * math.log(2.0)
+    top = log_pmf.max()
+    log_cdf = top + math.log(float(np.exp(log_pmf - top).sum()))
+    return min(1.0, 2.0 * math.exp(log_cdf))
+
+
+def mcnemar_exact(correct_a: ArrayLike, correct_b: ArrayLike) -> McNemarResult:
+    """Exact McNemar test on paired correctness: two-sided binomial test of b vs c at p = 0.5."""
+    ca = np.asarray(correct_a, dtype=bool)
+    cb = np.asarray(correct_b, dtype=bool)
+    if ca.shape != cb.shape or ca.ndim != 1:
+        raise ValueError(f"paired correctness arrays must be 1-D of equal length, got {ca.shape}, {cb.shape}")
+    b = int(np.count_nonzero(ca & ~cb))
+    c = int(np.count_nonzero(~ca & cb))
+    return McNemarResult(b, c, binom_two_sided_half(b, b + c))
+
+
+def holm(p_values: Sequence[float] | ArrayLike) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error control), in the input order."""
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1:
+        raise ValueError("holm expects a 1-D sequence of p-values")
+    if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
+        raise ValueError("p-values must be numbers in [0, 1]")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(stepped)
+    return adjusted
+
+
+def _check_level(level: float) -> None:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"confidence level must be in (0, 1), got {level}")

@@ -1,0 +1,128 @@
+"""Per-sample scoring: a pure function of (sample, generation, parsed answer, AU reference).
+
+Status: ``missing`` (no generation), ``error`` (the call or the image failed), else the parser's
+status; an ``ok`` parse whose label is not a class of the task becomes ``invalid_label``. Every
+sample is scored and kept; only ``ok`` samples carry a prediction.
+
+Grounding uses whatever evidence was parsed, whether or not the label parsed. Without an AU reference
+record (``reference=None``) the reference-dependent fields stay None / empty; ``evidence_consistent``
+needs no reference and is always filled where applicable. See :mod:`tag_bench.metrics.grounding` for
+how unjudgeable AUs are treated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tag_bench.facs import au_sort_key
+from tag_bench.metrics.grounding import (
+    GROUNDED_IOU,
+    au_active,
+    au_region,
+    claim_iou,
+    claim_pointing,
+    evidence_consistency,
+    normalise_au,
+    reference_states,
+)
+from tag_bench.schema import AUReference, ClaimScore, Generation, Parsed, Sample, SampleStatus, ScoredSample
+
+
+def score_sample(
+    sample: Sample,
+    generation: Generation | None,
+    parsed: Parsed | None,
+    reference: AUReference | None,
+    classes: Sequence[str],
+) -> ScoredSample:
+    """Score one sample. ``parsed`` must be given for a generation with status ok.
+
+    Raises ValueError when the records do not belong together (generation of another sample, an ok
+    generation without a parse): these are caller bugs, not model failures.
+    """
+    if generation is not None and generation.sample_id != sample.id:
+        raise ValueError(f"generation for sample {generation.sample_id!r} passed with sample {sample.id!r}")
+    status, pred, error = _status(generation, parsed, classes, sample.id)
+    used = parsed if status not in ("missing", "error") else None
+
+    cited = _cited_aus(used)
+    states = reference_states(reference)
+    threshold = reference.threshold if reference is not None else None
+    judgement = {au: au_active(states.get(au), threshold) for au in cited} if reference is not None else {}
+
+    claims: list[ClaimScore] = []
+    for ev in used.evidence if used is not None else []:
+        if ev.au is None:
+            continue
+        au = normalise_au(ev.au)
+        iou_value = hit = None
+        if reference is not None and ev.box is not None:
+            region = au_region(states.get(au))
+            iou_value, hit = claim_iou(ev.box, region), claim_pointing(ev.box, region)
+        active = judgement.get(au)
+        claims.append(
+            ClaimScore(
+                au=au,
+                box=ev.box,
+                iou=iou_value,
+                center_inside=hit,
+                reference_active=active,
+                hallucinated=None if active is None else not active,
+            )
+        )
+
+    correct = status == "ok" and pred == sample.label
+    hallucinated = [au for au in cited if judgement.get(au) is False]
+    grounded = None
+    if reference is not None:
+        box_hit = any(c.iou is not None and c.iou >= GROUNDED_IOU for c in claims)
+        grounded = correct and box_hit and not hallucinated
+    active_aus = sorted(
+        (au for au, st in states.items() if au_active(st, threshold)), key=lambda a: (au_sort_key(a), a)
+    )
+    return ScoredSample(
+        sample_id=sample.id,
+        label=sample.label,
+        pred=pred,
+        status=status,
+        correct=correct,
+        error=error,
+        parsed=parsed,
+        au_reference_id=reference.reference_id if reference is not None else None,
+        reference_status=reference.status if reference is not None else "missing",
+        claims=claims,
+        cited_aus=cited,
+        active_aus=active_aus,
+        hallucinated_aus=hallucinated,
+        evidence_consistent=evidence_consistency(pred, cited, classes),
+        grounded_correct=grounded,
+    )
+
+
+def _status(
+    generation: Generation | None, parsed: Parsed | None, classes: Sequence[str], sample_id: str
+) -> tuple[SampleStatus, str | None, str | None]:
+    """(status, prediction, error message)."""
+    if generation is None:
+        return "missing", None, "no generation for this sample"
+    if generation.status == "error":
+        return "error", None, generation.error or "generation failed (no message)"
+    if parsed is None:
+        raise ValueError(f"sample {sample_id!r}: an ok generation must be parsed before scoring")
+    if parsed.status != "ok":
+        return parsed.status, None, None
+    if parsed.label is None:
+        return "no_answer", None, "parser returned status ok without a label"
+    if parsed.label not in classes:
+        return "invalid_label", None, f"label {parsed.label!r} is not one of the task's classes"
+    return "ok", parsed.label, None
+
+
+def _cited_aus(parsed: Parsed | None) -> list[str]:
+    """Distinct cited AUs in first-mention order: the parser's list, then AUs only in evidence."""
+    if parsed is None:
+        return []
+    seen: dict[str, None] = {}
+    for au in [*parsed.aus, *(ev.au for ev in parsed.evidence if ev.au is not None)]:
+        seen.setdefault(normalise_au(au), None)
+    return list(seen)
