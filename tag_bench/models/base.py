@@ -47,6 +47,7 @@ class GenerationOutput:
     input_size: tuple[int, int] | None = None  # (w, h) the model saw after its own resize
     latency_s: float | None = None
     error: str | None = None  # this request failed; text is then None
+    frame: str | None = None  # per-output frame, when it differs from the adapter's (replay files)
 
 
 @runtime_checkable
@@ -80,7 +81,7 @@ def fingerprint_of(*parts: Any) -> str:
 # --------------------------------------------------------------------------------------------------
 # Model arguments: "k=v,k2=v2" as in lmms-eval, with typed values.
 
-SECRET_KEYS = ("key", "token", "secret", "password", "authorization")
+SECRET_KEYS = ("api_key", "key", "token", "secret", "password", "authorization", "auth")
 
 
 def parse_kv(text: str | None) -> dict[str, Any]:
@@ -133,12 +134,17 @@ def _typed(v: str) -> Any:
     return v
 
 
+def is_secret_name(name: str) -> bool:
+    """``api_key``, ``hf_token``, ``client_secret``, ``password`` ... but not ``max_new_tokens``."""
+    n = name.lower().replace("-", "_")
+    if n.endswith("_env"):  # names an environment variable; the value is not the secret
+        return False
+    return any(n == s or n.endswith("_" + s) for s in SECRET_KEYS)
+
+
 def redact(args: dict[str, Any]) -> dict[str, Any]:
     """Copy of ``args`` with secret-looking values replaced."""
-    return {
-        k: ("<redacted>" if any(s in k.lower() for s in SECRET_KEYS) and k != "api_key_env" else v)
-        for k, v in args.items()
-    }
+    return {k: ("<redacted>" if is_secret_name(k) else v) for k, v in args.items()}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,6 +186,7 @@ class AdapterContext:
     seed: int = 0
     box_frame: str | None = None  # user override of the adapter's declared frame (--box-frame)
     task: str | None = None
+    label_counts: dict[str, int] = field(default_factory=dict)  # gold label counts of the split
 
 
 def get_model(

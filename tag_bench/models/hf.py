@@ -1,0 +1,671 @@
+"""``hf``: any transformers image-text-to-text model, batched, left-padded, greedy by default.
+
+Model args: ``pretrained`` (hub id or local dir), ``revision``, ``dtype`` (auto = the checkpoint's
+dtype, bfloat16, float16, float32), ``device_map`` (default ``cuda`` when available, else ``cpu``),
+``attn_implementation``, ``min_pixels``/``max_pixels`` (image processors with a pixel budget: the
+Qwen2/2.5/3-VL family), ``trust_remote_code`` (default False), ``batch_size`` (largest batch sent to
+``generate`` at once; the engine's batches are split to fit).
+
+The processor and config load when the adapter is built (cheap, and they decide the fingerprint and
+the frame); the weights load on the first ``generate`` call, so a fully cached run never loads them.
+
+``input_size`` (what the model saw after its processor's resize), per family:
+
+=====================================  =================================================================
+Qwen2-VL, Qwen2.5-VL, Qwen3-VL         ``image_grid_thw`` x the processor's ``patch_size`` (14, or 16 for
+(any processor returning a grid)       Qwen3-VL): exact, and the frame Qwen2.5-VL's pixel boxes live in
+LLaVA-1.5, Gemma 3, PaliGemma          ``pixel_values`` height/width (one fixed-size crop per image):
+(one 4-D crop per image)               336x336, 896x896, 224/448/896. For LLaVA-1.5 that is a centre crop
+                                       of the short-edge resize, not the whole image
+InternVL-hf                            the tile size when every image became a single tile, else None
+LLaVA-NeXT, Idefics3/SmolVLM,          None: the image is tiled (any-res / image splitting), so no single
+Gemma 3 with pan-and-scan              resized frame exists; their boxes are not in resized pixels anyway
+=====================================  =================================================================
+
+Box frames per family come from :mod:`tag_bench.models._frames`; ``context.box_frame`` overrides.
+
+This module also holds the request/identity helpers the ``vllm`` adapter shares. It imports neither
+torch nor transformers at module level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import hashlib
+import json
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from tag_bench._optional import require
+from tag_bench.models._frames import FrameChoice, frame_for
+from tag_bench.models.base import (
+    DEFAULT_GEN_KWARGS,
+    AdapterContext,
+    GenerationOutput,
+    GenerationRequest,
+    fingerprint_of,
+    redact,
+)
+
+log = logging.getLogger(__name__)
+
+#: Generation settings the local-model adapters understand (anything else is that request's error).
+GEN_KWARGS = (
+    "max_new_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "do_sample",
+    "repetition_penalty",
+    "seed",
+    "stop",
+)
+
+_DTYPES = {
+    "auto": "auto",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Generation settings and requests (shared with the vllm adapter)
+
+
+@dataclass(frozen=True)
+class GenSettings:
+    """Generation settings of one request, validated and normalised."""
+
+    max_new_tokens: int
+    do_sample: bool
+    temperature: float | None
+    top_p: float | None
+    top_k: int | None
+    repetition_penalty: float | None
+    seed: int | None
+    stop: tuple[str, ...]
+
+    def key(self) -> str:
+        """Requests with equal keys can share one batch."""
+        return json.dumps(self.__dict__, sort_keys=True, default=list)
+
+
+def gen_settings(gen_kwargs: dict[str, Any] | None, default_seed: int | None = None) -> GenSettings:
+    """Normalise a request's gen kwargs; raises ValueError naming the bad setting.
+
+    Missing settings take :data:`DEFAULT_GEN_KWARGS`. Temperature 0 (or none) means greedy decoding.
+    A temperature above 0 samples unless ``do_sample=False`` is given too; ``do_sample=True`` without
+    a temperature samples at the model's own default temperature. ``seed`` (default: the run seed)
+    seeds sampled decoding; greedy decoding ignores it.
+    """
+    user = dict(gen_kwargs or {})
+    unknown = sorted(set(user) - set(GEN_KWARGS))
+    if unknown:
+        raise ValueError(f"unsupported generation setting(s) {unknown}; supported: {', '.join(GEN_KWARGS)}")
+    max_new = user.get("max_new_tokens", DEFAULT_GEN_KWARGS["max_new_tokens"])
+    if not isinstance(max_new, int) or isinstance(max_new, bool) or max_new < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new!r}")
+    temperature = _opt_float(user, "temperature", minimum=0.0)
+    if "do_sample" in user:
+        do_sample = bool(user["do_sample"]) and temperature != 0.0
+    else:
+        do_sample = temperature is not None and temperature > 0.0
+    top_p = _opt_float(user, "top_p", minimum=0.0, maximum=1.0)
+    top_k = user.get("top_k")
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0):
+        raise ValueError(f"top_k must be a non-negative integer, got {top_k!r}")
+    rep = _opt_float(user, "repetition_penalty", minimum=0.0)
+    seed = user.get("seed", default_seed)
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    stop = user.get("stop") or ()
+    if isinstance(stop, str):
+        stop = (stop,)
+    if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) and s for s in stop):
+        raise ValueError(f"stop must be a string or a list of non-empty strings, got {stop!r}")
+    return GenSettings(
+        max_new_tokens=max_new,
+        do_sample=do_sample,
+        temperature=temperature if do_sample else None,
+        top_p=top_p if do_sample else None,
+        top_k=top_k if do_sample else None,
+        repetition_penalty=rep,
+        seed=seed if do_sample else None,
+        stop=tuple(stop),
+    )
+
+
+def _opt_float(d: dict[str, Any], key: str, minimum: float, maximum: float | None = None) -> float | None:
+    v = d.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < minimum:
+        raise ValueError(f"{key} must be a number >= {minimum}, got {v!r}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{key} must be <= {maximum}, got {v!r}")
+    return float(v)
+
+
+def truncate_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+    """Cut ``text`` before the first stop string (as OpenAI servers do); returns (text, hit)."""
+    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def check_request(req: GenerationRequest) -> str | None:
+    """Why a request cannot be sent to a model at all, or None."""
+    from PIL import Image
+
+    img = req.image
+    if not isinstance(img, Image.Image):
+        return f"request image is not a PIL image (got {type(img).__name__})"
+    w, h = img.size
+    if w < 1 or h < 1:
+        return f"request image is empty ({w}x{h})"
+    if not isinstance(req.prompt, str):
+        return f"request prompt is not text (got {type(req.prompt).__name__})"
+    return None
+
+
+def rgb(img: Any) -> Any:
+    """The image in RGB (the contract says RGB; a stray RGBA or L image is converted, not refused)."""
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def chat_messages(req: GenerationRequest, image_part: dict[str, Any]) -> list[dict[str, Any]]:
+    """A chat with an optional system message and one user turn: the image, then the prompt."""
+    messages: list[dict[str, Any]] = []
+    if req.system:
+        messages.append({"role": "system", "content": [{"type": "text", "text": req.system}]})
+    messages.append({"role": "user", "content": [image_part, {"type": "text", "text": req.prompt}]})
+    return messages
+
+
+def error_text(exc: BaseException) -> str:
+    """One-line description of a failure for a GenerationOutput."""
+    msg = " ".join(str(exc).split())
+    if len(msg) > 500:
+        msg = msg[:497] + "..."
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+
+
+def group_requests(
+    requests: list[GenerationRequest], default_seed: int | None
+) -> tuple[list[GenerationOutput | None], dict[str, tuple[GenSettings, list[int]]]]:
+    """Validate requests; bad ones get their error output, good ones are grouped by settings."""
+    outputs: list[GenerationOutput | None] = [None] * len(requests)
+    groups: dict[str, tuple[GenSettings, list[int]]] = {}
+    for i, req in enumerate(requests):
+        problem = check_request(req)
+        if problem is None:
+            try:
+                settings = gen_settings(req.gen_kwargs, default_seed)
+            except ValueError as e:
+                problem = str(e)
+        if problem is not None:
+            outputs[i] = GenerationOutput(text=None, error=problem)
+            continue
+        groups.setdefault(settings.key(), (settings, []))[1].append(i)
+    return outputs, groups
+
+
+# --------------------------------------------------------------------------------------------------
+# Model identity (shared with the vllm adapter)
+
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_SMALL_SUFFIXES = (".json", ".jinja", ".txt", ".model", ".py", ".tiktoken", ".yaml")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".msgpack", ".h5")
+_SAMPLES_PER_FILE = 16
+_SAMPLE_BYTES = 1 << 16
+
+
+def model_identity(pretrained: str, revision: str | None, commit: str | None = None) -> dict[str, Any]:
+    """What the checkpoint is, independent of where it lies on disk.
+
+    A local directory is identified by its contents (:func:`local_dir_digest`); a hub id by the
+    commit its revision resolved to (``commit``, else looked up in the local HF cache), else by the id
+    and revision as given.
+    """
+    path = Path(pretrained).expanduser()
+    if path.is_dir():
+        return {"kind": "local", "digest": local_dir_digest(str(path.resolve()))}
+    if commit is None or not _COMMIT_RE.match(commit):
+        commit = cached_commit(pretrained, revision)
+    return {"kind": "hub", "id": pretrained, "revision": revision, "commit": commit}
+
+
+def cached_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit ``revision`` of ``repo_id`` resolves to in the local HF cache, or None."""
+    if revision and _COMMIT_RE.match(revision):
+        return revision
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    except Exception:  # an invalid repo id or an unreadable cache: no commit known
+        return None
+    if isinstance(found, str) and _COMMIT_RE.match(Path(found).parent.name):
+        return Path(found).parent.name
+    return None
+
+
+def local_dir_digest(path: str) -> str:
+    """Content digest of a checkpoint directory (per-file results cached by size and mtime).
+
+    Small files (configs, tokenizer, chat template) are hashed whole. Weight files contribute their
+    path, size, full safetensors header (tensor names, dtypes, shapes, offsets, metadata) and 16
+    evenly spaced 64 KiB samples of their data: two fine-tunes of one architecture share headers and
+    sizes but not weights, while hashing every byte of a 15 GB checkpoint would take minutes. The
+    directory's own location is not part of it, so a moved checkpoint keeps its cache.
+    """
+    root = Path(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel_parts = f.relative_to(root).parts
+        if any(part.startswith(".") for part in rel_parts):
+            continue  # .cache/, .git/ and friends
+        suffix = f.suffix.lower()
+        if suffix not in _SMALL_SUFFIXES and suffix not in _WEIGHT_SUFFIXES:
+            continue
+        st = f.stat()
+        h.update("/".join(rel_parts).encode() + b"\0")
+        h.update(_file_digest(str(f), st.st_size, st.st_mtime_ns, suffix in _WEIGHT_SUFFIXES).encode())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def _file_digest(path: str, size: int, mtime_ns: int, sampled: bool) -> str:
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        if not sampled:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+            return h.hexdigest()
+        start = 0
+        if path.endswith(".safetensors") and size >= 8:
+            n = int.from_bytes(fh.read(8), "little")
+            if 0 < n <= size - 8:
+                h.update(fh.read(n))
+                start = 8 + n
+        span = size - start
+        if span <= _SAMPLES_PER_FILE * _SAMPLE_BYTES:
+            fh.seek(start)
+            h.update(fh.read(span))
+        else:
+            step = (span - _SAMPLE_BYTES) // (_SAMPLES_PER_FILE - 1)
+            for i in range(_SAMPLES_PER_FILE):
+                fh.seek(start + i * step)
+                h.update(fh.read(_SAMPLE_BYTES))
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# The adapter
+
+
+class HFAdapter:
+    """Drives a transformers ``AutoModelForImageTextToText`` with its processor and chat template."""
+
+    name = "hf"
+    needs_reference = False
+    oracle_reference = False
+
+    def __init__(
+        self,
+        pretrained: str,
+        revision: str | None = None,
+        dtype: str = "auto",
+        device_map: str | dict[str, Any] | None = None,
+        attn_implementation: str | None = None,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        trust_remote_code: bool = False,
+        batch_size: int | None = None,
+        *,
+        context: AdapterContext | None = None,
+    ) -> None:
+        torch = require("torch", "hf", "The hf model adapter")
+        transformers = require("transformers", "hf", "The hf model adapter")
+        if not pretrained or not isinstance(pretrained, str):
+            raise ValueError("the hf adapter needs pretrained=<hub id or local directory>")
+        if str(dtype).lower() not in _DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(sorted(set(_DTYPES)))}; got {dtype!r}")
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        for key, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ValueError(f"{key} must be a positive integer, got {v!r}")
+        if min_pixels and max_pixels and min_pixels > max_pixels:
+            raise ValueError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
+
+        self.context = context or AdapterContext()
+        self.pretrained = pretrained
+        self.revision = revision
+        self.dtype = _DTYPES[str(dtype).lower()]
+        self.device_map = device_map or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.attn_implementation = attn_implementation
+        self.trust_remote_code = bool(trust_remote_code)
+        self.batch_size = batch_size
+        self._args = {
+            "pretrained": pretrained,
+            "revision": revision,
+            "dtype": dtype,
+            "device_map": device_map,
+            "attn_implementation": attn_implementation,
+            "min_pixels": min_pixels,
+            "max_pixels": max_pixels,
+            "trust_remote_code": trust_remote_code,
+            "batch_size": batch_size,
+        }
+        self._transformers_version = transformers.__version__
+        self._warnings: list[str] = []
+        self._model: Any = None
+
+        load_kw: dict[str, Any] = {"revision": revision, "trust_remote_code": self.trust_remote_code}
+        self.config = transformers.AutoConfig.from_pretrained(pretrained, **load_kw)
+        self.model_type: str | None = getattr(self.config, "model_type", None)
+        self.processor = transformers.AutoProcessor.from_pretrained(pretrained, **load_kw)
+        self.image_processor = getattr(self.processor, "image_processor", None)
+        self.tokenizer = getattr(self.processor, "tokenizer", None)
+        if self.image_processor is None or self.tokenizer is None:
+            raise ValueError(
+                f"{pretrained!r} has no image processor and tokenizer ({type(self.processor).__name__}); "
+                "the hf adapter needs an image-text-to-text model"
+            )
+        if not (
+            getattr(self.processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None)
+        ):
+            raise ValueError(
+                f"{pretrained!r} has no chat template; the hf adapter needs an instruction-tuned (chat) checkpoint"
+            )
+        self.tokenizer.padding_side = "left"  # decoder-only batching: prompts end where generation starts
+        self._pixel_limits = self._apply_pixel_limits(min_pixels, max_pixels)
+        self._frame: FrameChoice = frame_for(self.model_type, self.context.box_frame)
+        if self._frame.warning:
+            self._warnings.append(self._frame.warning)
+            log.warning("%s", self._frame.warning)
+        self._identity = model_identity(pretrained, revision, getattr(self.config, "_commit_hash", None))
+        self._eos_ids: set[int] = set()
+
+    # ---------------------------------------------------------------------------------- contract
+
+    @property
+    def frame(self) -> str:
+        return self._frame.frame
+
+    def fingerprint(self) -> str:
+        return fingerprint_of(
+            self.name,
+            self._identity,
+            self.dtype,
+            self.attn_implementation,
+            self._pixel_limits,
+            self._transformers_version,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        info = redact({k: v for k, v in self._args.items() if v is not None})
+        info.update(
+            {
+                "model_type": self.model_type,
+                "model_identity": self._identity,
+                "frame": self.frame,
+                "frame_source": self._frame.source,
+                "frame_reason": self._frame.reason,
+                "pixel_limits": self._pixel_limits,
+                "device_map": self.device_map if isinstance(self.device_map, str) else "custom",
+                "transformers": self._transformers_version,
+            }
+        )
+        if self._warnings:
+            info["warnings"] = list(self._warnings)
+        return info
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:
+        outputs, groups = group_requests(requests, self.context.seed)
+        if groups:
+            self.load()
+        for settings, idxs in groups.values():
+            step = self.batch_size or len(idxs)
+            for start in range(0, len(idxs), step):
+                chunk = idxs[start : start + step]
+                for i, out in zip(
+                    chunk, self._run_resilient([requests[i] for i in chunk], settings), strict=True
+                ):
+                    outputs[i] = out
+        return [o if o is not None else GenerationOutput(text=None, error="no output") for o in outputs]
+
+    def close(self) -> None:
+        if self._model is None:
+            return
+        self._model = None
+        gc.collect()
+        _free_cuda_cache()
+
+    # ---------------------------------------------------------------------------------- loading
+
+    def load(self) -> None:
+        """Load the weights (done by the first ``generate``; call it to pay the cost up front)."""
+        if self._model is not None:
+            return
+        from transformers import AutoModelForImageTextToText
+
+        kw: dict[str, Any] = {
+            "revision": self.revision,
+            "trust_remote_code": self.trust_remote_code,
+            "dtype": self.dtype,
+            "device_map": self.device_map,
+        }
+        if self.attn_implementation:
+            kw["attn_implementation"] = self.attn_implementation
+        model = AutoModelForImageTextToText.from_pretrained(self.pretrained, **kw)
+        model.eval()
+        self._model = model
+        self._eos_ids = self._collect_eos_ids()
+
+    def _apply_pixel_limits(self, min_pixels: int | None, max_pixels: int | None) -> dict[str, int] | None:
+        """Set the processor's pixel budget where it has one; returns the limits in force."""
+        ip = self.image_processor
+        size = getattr(ip, "size", None)
+        lo, hi = _size_get(size, "shortest_edge"), _size_get(size, "longest_edge")
+        has_budget = (
+            lo is not None and hi is not None and (hasattr(ip, "min_pixels") or _accepts_pixel_kwargs(ip))
+        )
+        if not has_budget:
+            if min_pixels is not None or max_pixels is not None:
+                msg = (
+                    f"min_pixels/max_pixels ignored: {type(ip).__name__} ({self.model_type}) has no pixel "
+                    "budget; its own config fixes the image size"
+                )
+                self._warnings.append(msg)
+                log.warning("%s", msg)
+            return None
+        lo = min_pixels if min_pixels is not None else int(lo)
+        hi = max_pixels if max_pixels is not None else int(hi)
+        if lo > hi:
+            raise ValueError(f"min_pixels ({lo}) is larger than max_pixels ({hi}) for {self.pretrained!r}")
+        if isinstance(size, dict):
+            ip.size = {**size, "shortest_edge": lo, "longest_edge": hi}
+        else:  # transformers 5's SizeDict dataclass
+            ip.size = dataclasses.replace(size, shortest_edge=lo, longest_edge=hi)
+        for attr, v in (("min_pixels", lo), ("max_pixels", hi)):
+            if hasattr(ip, attr):
+                setattr(ip, attr, v)
+        return {"min_pixels": lo, "max_pixels": hi}
+
+    def _collect_eos_ids(self) -> set[int]:
+        """Every id that ends a turn: generation config, model config (and its text config), tokenizer."""
+        ids: set[int] = set()
+        text_cfg = getattr(self.config, "text_config", None)
+        for source in (
+            getattr(self._model.generation_config, "eos_token_id", None),
+            getattr(self.config, "eos_token_id", None),
+            getattr(text_cfg, "eos_token_id", None),
+            getattr(self.tokenizer, "eos_token_id", None),
+        ):
+            ids.update(_as_ids(source))
+        return ids
+
+    # ---------------------------------------------------------------------------------- generation
+
+    def _run_resilient(self, batch: list[GenerationRequest], settings: GenSettings) -> list[GenerationOutput]:
+        """Run a batch; if it raises, run its requests one by one so only the bad one fails."""
+        try:
+            return self._run_batch(batch, settings)
+        except Exception as e:
+            _free_cuda_cache()
+            if len(batch) == 1:
+                return [GenerationOutput(text=None, error=error_text(e))]
+            log.warning(
+                "batch of %d failed (%s); retrying its requests one by one", len(batch), error_text(e)
+            )
+            return [self._run_resilient([req], settings)[0] for req in batch]
+
+    def _run_batch(self, batch: list[GenerationRequest], settings: GenSettings) -> list[GenerationOutput]:
+        import torch
+
+        model = self._model
+        convs = [chat_messages(req, {"type": "image", "image": rgb(req.image)}) for req in batch]
+        enc = self.processor.apply_chat_template(
+            convs,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+            **_padding_kwargs(self.processor),
+        )
+        sizes = self._input_sizes(enc, len(batch))
+        enc = enc.to(model.device, dtype=model.dtype)
+        prompt_width = int(enc["input_ids"].shape[1])
+        input_tokens = [int(n) for n in enc["attention_mask"].sum(dim=1).tolist()]
+        gen_kw = self._generate_kwargs(settings)
+        if settings.do_sample and settings.seed is not None:
+            torch.manual_seed(settings.seed)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(**enc, **gen_kw)
+        latency = (time.perf_counter() - t0) / len(batch)
+        new_tokens = out[:, prompt_width:].tolist()
+        pad_id = gen_kw.get("pad_token_id")
+        results = []
+        for row, n_in, size in zip(new_tokens, input_tokens, sizes, strict=True):
+            count, hit_eos = _count_output(row, self._eos_ids, pad_id)
+            text = self.tokenizer.decode(row[:count], skip_special_tokens=True)
+            text, hit_stop = truncate_at_stop(text, settings.stop)
+            finish = "stop" if hit_eos or hit_stop or count < settings.max_new_tokens else "length"
+            results.append(
+                GenerationOutput(
+                    text=text,
+                    finish_reason=finish,
+                    input_tokens=n_in,
+                    output_tokens=count,
+                    input_size=size,
+                    latency_s=latency,
+                )
+            )
+        return results
+
+    def _generate_kwargs(self, s: GenSettings) -> dict[str, Any]:
+        kw: dict[str, Any] = {"max_new_tokens": s.max_new_tokens, "do_sample": s.do_sample}
+        if s.do_sample:
+            for key in ("temperature", "top_p", "top_k"):
+                if getattr(s, key) is not None:
+                    kw[key] = getattr(s, key)
+        else:  # a checkpoint's sampling defaults would only trigger "ignored when greedy" warnings
+            kw.update(temperature=None, top_p=None, top_k=None)
+        if s.repetition_penalty is not None:
+            kw["repetition_penalty"] = s.repetition_penalty
+        if s.stop:
+            kw["stop_strings"] = list(s.stop)
+            kw["tokenizer"] = self.tokenizer
+        pad = getattr(self._model.generation_config, "pad_token_id", None)
+        if pad is None:
+            pad = self.tokenizer.pad_token_id
+        if pad is None and self._eos_ids:
+            pad = min(self._eos_ids)
+        if pad is not None:
+            kw["pad_token_id"] = pad
+        if self._eos_ids:
+            kw["eos_token_id"] = sorted(self._eos_ids)
+        return kw
+
+    def _input_sizes(self, enc: Any, n: int) -> list[tuple[int, int] | None]:
+        """(w, h) each image was resized to by the processor, where one such size exists."""
+        grid = enc.get("image_grid_thw")
+        patch = getattr(self.image_processor, "patch_size", None)
+        if grid is not None and isinstance(patch, int) and int(grid.shape[0]) == n:
+            return [(int(w) * patch, int(h) * patch) for _, h, w in grid.tolist()]
+        pv = enc.get("pixel_values")
+        if grid is None and pv is not None and pv.ndim == 4 and int(pv.shape[0]) == n:
+            return [(int(pv.shape[3]), int(pv.shape[2]))] * n
+        return [None] * n
+
+
+def _count_output(row: list[int], eos_ids: set[int], pad_id: int | None) -> tuple[int, bool]:
+    """Generated tokens up to and including the first EOS (padding after it excluded)."""
+    for k, tok in enumerate(row):
+        if tok in eos_ids:
+            return k + 1, True
+    count = len(row)
+    if pad_id is not None and pad_id not in eos_ids:  # rows stopped by a stop string are padded
+        while count > 0 and row[count - 1] == pad_id:
+            count -= 1
+    return count, False
+
+
+def _size_get(size: Any, key: str) -> Any:
+    if isinstance(size, dict):
+        return size.get(key)
+    return getattr(size, key, None)
+
+
+def _as_ids(v: Any) -> list[int]:
+    if v is None:
+        return []
+    if isinstance(v, int):
+        return [v]
+    return [int(x) for x in v]
+
+
+def _accepts_pixel_kwargs(ip: Any) -> bool:
+    valid = getattr(ip, "valid_kwargs", None)
+    return "min_pixels" in getattr(valid, "__annotations__", {})
+
+
+@lru_cache(maxsize=8)
+def _takes_processor_kwargs(cls: type) -> bool:
+    import inspect
+
+    return "processor_kwargs" in inspect.signature(cls.apply_chat_template).parameters
+
+
+def _padding_kwargs(processor: Any) -> dict[str, Any]:
+    """``padding=True`` in the form this transformers version wants (5.x: ``processor_kwargs``)."""
+    if _takes_processor_kwargs(type(processor)):
+        return {"processor_kwargs": {"padding": True}}
+    return {"padding": True}
+
+
+def _free_cuda_cache() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover
+        pass

@@ -1,0 +1,365 @@
+"""``vllm``: the vLLM offline engine (``vllm.LLM``), the throughput path for large runs.
+
+Model args: ``pretrained`` (or its alias ``model``; hub id or local dir), ``revision``,
+``tensor_parallel_size`` (default 1), ``data_parallel_size`` (passed to vLLM's engine args as is;
+whether one offline ``LLM`` honours it depends on the vLLM version, see vLLM's data-parallel docs),
+``dtype`` (default auto), ``max_model_len``, ``gpu_memory_utilization`` (default 0.9),
+``limit_mm_per_prompt`` (default one image), ``min_pixels``/``max_pixels`` (sent as
+``mm_processor_kwargs``), ``seed``, ``enforce_eager``, ``trust_remote_code`` (default False).
+
+Requests go through ``LLM.chat`` as OpenAI-style conversations (an ``image_pil`` part holding the
+PIL image, then the prompt), all of one ``generate`` call at once with one ``SamplingParams`` per
+request; vLLM schedules them itself. If that call raises, the requests are retried one by one so only
+the bad one gets an error.
+
+``input_size``: vLLM does not report the processed image size. For processors with a pixel budget
+(the Qwen2/2.5/3-VL family: ``patch_size``, ``merge_size`` and min/max pixels in the image processor
+config) it is computed with Qwen's ``smart_resize`` rule (:func:`smart_resize`: sides rounded to
+multiples of ``patch_size * merge_size``, 28 for Qwen2/2.5-VL and 32 for Qwen3-VL, total pixels kept
+within [min_pixels, max_pixels], aspect ratio kept; as in transformers' Qwen2VLImageProcessor and
+qwen-vl-utils), using the limits in force (``min_pixels``/``max_pixels`` when given, else the
+checkpoint's). For other families it is None. Frames per family are shared with ``hf``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+from tag_bench._optional import require
+from tag_bench.models._frames import FrameChoice, frame_for
+from tag_bench.models.base import AdapterContext, GenerationOutput, GenerationRequest, fingerprint_of, redact
+from tag_bench.models.hf import (
+    GenSettings,
+    chat_messages,
+    error_text,
+    group_requests,
+    model_identity,
+    rgb,
+)
+
+log = logging.getLogger(__name__)
+
+_DTYPES = ("auto", "bfloat16", "float16", "float32", "half", "float")
+
+
+def smart_resize(
+    height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56, max_pixels: int = 28 * 28 * 1280
+) -> tuple[int, int]:
+    """(height, width) a Qwen-VL processor resizes an image to (see module docstring)."""
+    if height < 1 or width < 1:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(
+            f"absolute aspect ratio must be smaller than 200, got {max(height, width) / min(height, width)}"
+        )
+    h_bar = round(height / factor) * factor
+    w_bar = round(width / factor) * factor
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
+def pixel_budget(image_processor_config: dict[str, Any]) -> dict[str, int] | None:
+    """factor, min_pixels and max_pixels from an image processor's config, or None if it has none."""
+    cfg = image_processor_config
+    patch, merge = cfg.get("patch_size"), cfg.get("merge_size")
+    size = cfg.get("size") if isinstance(cfg.get("size"), dict) else {}
+    lo = cfg.get("min_pixels") or size.get("shortest_edge") or size.get("min_pixels")
+    hi = cfg.get("max_pixels") or size.get("longest_edge") or size.get("max_pixels")
+    if not all(isinstance(v, int) and v > 0 for v in (patch, merge, lo, hi)):
+        return None
+    return {"factor": patch * merge, "min_pixels": lo, "max_pixels": hi}
+
+
+def sampling_kwargs(s: GenSettings) -> dict[str, Any]:
+    """``vllm.SamplingParams`` arguments for one request's settings (temperature 0 = greedy)."""
+    kw: dict[str, Any] = {"n": 1, "max_tokens": s.max_new_tokens, "temperature": 0.0}
+    if s.do_sample:
+        kw["temperature"] = s.temperature if s.temperature is not None else 1.0
+        if s.top_p is not None:
+            kw["top_p"] = s.top_p
+        if s.top_k is not None:
+            kw["top_k"] = s.top_k
+        if s.seed is not None:
+            kw["seed"] = s.seed
+    if s.repetition_penalty is not None:
+        kw["repetition_penalty"] = s.repetition_penalty
+    if s.stop:
+        kw["stop"] = list(s.stop)
+    return kw
+
+
+def engine_kwargs(
+    pretrained: str,
+    revision: str | None,
+    tensor_parallel_size: int,
+    data_parallel_size: int | None,
+    dtype: str,
+    max_model_len: int | None,
+    gpu_memory_utilization: float,
+    limit_mm_per_prompt: dict[str, int] | None,
+    min_pixels: int | None,
+    max_pixels: int | None,
+    seed: int | None,
+    enforce_eager: bool,
+    trust_remote_code: bool,
+) -> dict[str, Any]:
+    """Arguments for ``vllm.LLM`` (validated, None values left out)."""
+    if not isinstance(tensor_parallel_size, int) or tensor_parallel_size < 1:
+        raise ValueError(f"tensor_parallel_size must be a positive integer, got {tensor_parallel_size!r}")
+    if data_parallel_size is not None and (not isinstance(data_parallel_size, int) or data_parallel_size < 1):
+        raise ValueError(f"data_parallel_size must be a positive integer, got {data_parallel_size!r}")
+    if str(dtype) not in _DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    if max_model_len is not None and (not isinstance(max_model_len, int) or max_model_len < 1):
+        raise ValueError(f"max_model_len must be a positive integer, got {max_model_len!r}")
+    if isinstance(gpu_memory_utilization, bool) or not (
+        isinstance(gpu_memory_utilization, (int, float)) and 0 < gpu_memory_utilization <= 1
+    ):
+        raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {gpu_memory_utilization!r}")
+    limit = limit_mm_per_prompt if limit_mm_per_prompt is not None else {"image": 1}
+    if not isinstance(limit, dict) or not all(isinstance(v, int) and v >= 1 for v in limit.values()):
+        raise ValueError(
+            f"limit_mm_per_prompt must be a mapping like {{'image': 1}}, got {limit_mm_per_prompt!r}"
+        )
+    for key, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ValueError(f"{key} must be a positive integer, got {v!r}")
+    if min_pixels and max_pixels and min_pixels > max_pixels:
+        raise ValueError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    kw: dict[str, Any] = {
+        "model": pretrained,
+        "revision": revision,
+        "tensor_parallel_size": tensor_parallel_size,
+        "data_parallel_size": data_parallel_size,
+        "dtype": dtype,
+        "max_model_len": max_model_len,
+        "gpu_memory_utilization": float(gpu_memory_utilization),
+        "limit_mm_per_prompt": limit,
+        "seed": seed,
+        "enforce_eager": bool(enforce_eager),
+        "trust_remote_code": bool(trust_remote_code),
+    }
+    mm = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v is not None}
+    if mm:
+        kw["mm_processor_kwargs"] = mm
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+class VLLMAdapter:
+    """Drives ``vllm.LLM.chat`` with one image and one prompt per request."""
+
+    name = "vllm"
+    needs_reference = False
+    oracle_reference = False
+
+    def __init__(
+        self,
+        pretrained: str | None = None,
+        model: str | None = None,
+        revision: str | None = None,
+        tensor_parallel_size: int = 1,
+        data_parallel_size: int | None = None,
+        dtype: str = "auto",
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float = 0.9,
+        limit_mm_per_prompt: dict[str, int] | None = None,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        seed: int | None = None,
+        enforce_eager: bool = False,
+        trust_remote_code: bool = False,
+        *,
+        context: AdapterContext | None = None,
+    ) -> None:
+        if pretrained and model and pretrained != model:
+            raise ValueError("give the checkpoint once: pretrained= or model=, not both")
+        pretrained = pretrained or model
+        if not pretrained or not isinstance(pretrained, str):
+            raise ValueError("the vllm adapter needs pretrained=<hub id or local directory>")
+        self.context = context or AdapterContext()
+        self.pretrained = pretrained
+        self.revision = revision
+        self._engine_kw = engine_kwargs(
+            pretrained,
+            revision,
+            tensor_parallel_size,
+            data_parallel_size,
+            dtype,
+            max_model_len,
+            gpu_memory_utilization,
+            limit_mm_per_prompt,
+            min_pixels,
+            max_pixels,
+            seed if seed is not None else self.context.seed,
+            enforce_eager,
+            trust_remote_code,
+        )
+        self._args = {
+            "pretrained": pretrained,
+            "revision": revision,
+            "tensor_parallel_size": tensor_parallel_size,
+            "data_parallel_size": data_parallel_size,
+            "dtype": dtype,
+            "max_model_len": max_model_len,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "limit_mm_per_prompt": limit_mm_per_prompt,
+            "min_pixels": min_pixels,
+            "max_pixels": max_pixels,
+            "seed": seed,
+            "enforce_eager": enforce_eager,
+            "trust_remote_code": trust_remote_code,
+        }
+        self._vllm = require("vllm", "vllm", "The vllm model adapter")
+        transformers = require("transformers", "vllm", "The vllm model adapter")
+        load_kw = {"revision": revision, "trust_remote_code": bool(trust_remote_code)}
+        config = transformers.AutoConfig.from_pretrained(pretrained, **load_kw)
+        self.model_type: str | None = getattr(config, "model_type", None)
+        self._frame: FrameChoice = frame_for(self.model_type, self.context.box_frame)
+        if self._frame.warning:
+            log.warning("%s", self._frame.warning)
+        self._budget = self._resolve_budget(transformers, load_kw, min_pixels, max_pixels)
+        self._identity = model_identity(pretrained, revision, getattr(config, "_commit_hash", None))
+        self._versions = {
+            "vllm": getattr(self._vllm, "__version__", None),
+            "transformers": transformers.__version__,
+        }
+        self._llm: Any = None
+
+    # ---------------------------------------------------------------------------------- contract
+
+    @property
+    def frame(self) -> str:
+        return self._frame.frame
+
+    def fingerprint(self) -> str:
+        return fingerprint_of(
+            self.name,
+            self._identity,
+            self._engine_kw.get("dtype"),
+            self._engine_kw.get("mm_processor_kwargs"),
+            self._engine_kw.get("max_model_len"),
+            self._versions,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        info = redact({k: v for k, v in self._args.items() if v is not None})
+        info.update(
+            {
+                "model_type": self.model_type,
+                "model_identity": self._identity,
+                "frame": self.frame,
+                "frame_source": self._frame.source,
+                "frame_reason": self._frame.reason,
+                "pixel_budget": self._budget,
+                "versions": self._versions,
+            }
+        )
+        if self._frame.warning:
+            info["warnings"] = [self._frame.warning]
+        return info
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:
+        outputs, groups = group_requests(requests, self.context.seed)
+        todo = []
+        for settings, idxs in groups.values():
+            for i in idxs:
+                try:  # an image the processor would refuse (aspect ratio > 200) fails here, alone
+                    self.input_size(requests[i].image.size)
+                except ValueError as e:
+                    outputs[i] = GenerationOutput(text=None, error=error_text(e))
+                    continue
+                todo.append((i, settings))
+        todo.sort(key=lambda t: t[0])
+        if todo:
+            self.load()
+            results = self._run_resilient([(requests[i], s) for i, s in todo])
+            for (i, _), out in zip(todo, results, strict=True):
+                outputs[i] = out
+        return [o if o is not None else GenerationOutput(text=None, error="no output") for o in outputs]
+
+    def close(self) -> None:
+        if self._llm is None:
+            return
+        self._llm = None
+        import gc
+
+        gc.collect()
+
+    # ---------------------------------------------------------------------------------- internals
+
+    def load(self) -> None:
+        """Start the engine (done by the first ``generate``)."""
+        if self._llm is None:
+            self._llm = self._vllm.LLM(**self._engine_kw)
+
+    def _resolve_budget(
+        self, transformers: Any, load_kw: dict[str, Any], min_pixels: int | None, max_pixels: int | None
+    ) -> dict[str, int] | None:
+        try:
+            ip = transformers.AutoImageProcessor.from_pretrained(self.pretrained, **load_kw)
+        except (OSError, ValueError) as e:
+            log.warning("no image processor config for %s (%s): input_size will be None", self.pretrained, e)
+            return None
+        cfg = ip.to_dict()
+        size = getattr(ip, "size", None)
+        if size is not None and not isinstance(cfg.get("size"), dict):
+            cfg["size"] = {k: v for k, v in dict(size).items() if v is not None}
+        budget = pixel_budget(cfg)
+        if budget is not None:
+            budget["min_pixels"] = min_pixels or budget["min_pixels"]
+            budget["max_pixels"] = max_pixels or budget["max_pixels"]
+        return budget
+
+    def input_size(self, image_size: tuple[int, int]) -> tuple[int, int] | None:
+        """(w, h) the engine resizes an image of ``image_size`` (w, h) to, where known."""
+        if self._budget is None:
+            return None
+        w, h = image_size
+        rh, rw = smart_resize(h, w, **self._budget)
+        return (rw, rh)
+
+    def _run_resilient(self, items: list[tuple[GenerationRequest, GenSettings]]) -> list[GenerationOutput]:
+        try:
+            return self._run(items)
+        except Exception as e:
+            if len(items) == 1:
+                return [GenerationOutput(text=None, error=error_text(e))]
+            log.warning(
+                "vLLM call for %d requests failed (%s); retrying them one by one", len(items), error_text(e)
+            )
+            return [self._run_resilient([item])[0] for item in items]
+
+    def _run(self, items: list[tuple[GenerationRequest, GenSettings]]) -> list[GenerationOutput]:
+        convs = [chat_messages(req, {"type": "image_pil", "image_pil": rgb(req.image)}) for req, _ in items]
+        params = [self._vllm.SamplingParams(**sampling_kwargs(s)) for _, s in items]
+        t0 = time.perf_counter()
+        results = self._llm.chat(convs, sampling_params=params, use_tqdm=False)
+        latency = (time.perf_counter() - t0) / len(items)
+        if len(results) != len(items):
+            raise RuntimeError(f"vLLM returned {len(results)} outputs for {len(items)} requests")
+        outs = []
+        for (req, _), res in zip(items, results, strict=True):
+            completion = res.outputs[0]
+            outs.append(
+                GenerationOutput(
+                    text=completion.text,
+                    finish_reason=completion.finish_reason,
+                    input_tokens=len(res.prompt_token_ids) if res.prompt_token_ids is not None else None,
+                    output_tokens=len(completion.token_ids),
+                    input_size=self.input_size(req.image.size),
+                    latency_s=latency,
+                )
+            )
+        return outs
