@@ -1,0 +1,585 @@
+"""AffectNet (datasets.md §4): the CSV release, the npy release, DAN folders and the YOLO re-packaging.
+
+Codes: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt; 8-10 (None,
+Uncertain, No-Face) are never classes; 7 is dropped for 7-class tasks. Valence/arousal of -2 mean
+"not annotated" and become None. Landmarks are stored in presented-image pixels.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from tag_bench.data._common import (
+    AFFECTNET_EXCLUDED,
+    AFFECTNET_ORDER,
+    DirListing,
+    check_unique_ids,
+    count_warning,
+    missing_warning,
+    normalise_split,
+    parse_class_order,
+    reject_unknown_options,
+    safe_relpath,
+)
+from tag_bench.data.base import DatasetError, SplitData
+from tag_bench.schema import Sample
+
+CSV_COLUMNS = ("subdirectory_filepath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
+               "expression", "valence", "arousal")  # fmt: skip
+OFFICIAL_COUNTS = {(7, "train"): 283901, (8, "train"): 287651, (7, "val"): 3500, (8, "val"): 4000}
+SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                 "test": "test"}  # fmt: skip
+RELEASES = {
+    "auto": None,
+    "csv": "affectnet-csv",
+    "npy": "affectnet-npy",
+    "folder": "folder",
+    "yolo": "affectnet-yolo",
+}
+_HINT = (
+    "AffectNet is found as Manually_Annotated_file_lists/{training,validation}.csv with "
+    "Manually_Annotated_Images/, as train_set/ and val_set/ with images/ and annotations/*.npy, as "
+    "class folders {train,val}/0..7 (DAN; needs class_order=affectnet), or as a YOLO folder with data.yaml."
+)
+
+
+def load(
+    data_root: str | os.PathLike[str] | None,
+    split: str,
+    num_classes: int = 8,
+    release: str = "auto",
+    crop: str = "bbox",
+    class_order: Any = None,
+    landmarks: bool | str = "auto",
+    layout: str | None = None,
+    **unknown: Any,
+) -> SplitData:
+    """Index one AffectNet split (train or val; validation is accepted; test only for YOLO copies).
+
+    ``num_classes`` 8 keeps codes 0..7, 7 drops contempt. ``release``: auto, csv, npy, folder or yolo.
+    ``crop``: bbox (present the annotated face box, CSV release) or none. ``landmarks``: keep the 68
+    points in ``meta["landmarks68"]``; ``auto`` keeps them except on the train split, where 288k point
+    lists would cost about 3 GB of memory (pass ``landmarks=True`` to keep them there too).
+    """
+    from tag_bench.data.detect import locate
+
+    reject_unknown_options(
+        "AffectNet", unknown, ("num_classes", "release", "crop", "class_order", "landmarks", "layout")
+    )
+    if release not in RELEASES:
+        raise DatasetError(f"AffectNet release must be one of {', '.join(RELEASES)}, not {release!r}")
+    order = parse_class_order(class_order)
+
+    def accept(d: Any) -> int:
+        if d.name == "affectnet":
+            return 2
+        return 1 if d.layout in ("folder-numeric", "folder-names", "folder-other") else 0
+
+    hit = locate(
+        data_root,
+        accept,
+        "AffectNet dataset",
+        _HINT,
+        layout=RELEASES[release] or layout,
+        class_order_given=order is not None,
+    )
+    return load_detected(
+        hit, split, num_classes=num_classes, crop=crop, class_order=order, landmarks=landmarks
+    )
+
+
+def load_detected(
+    hit: Any,
+    split: str,
+    num_classes: int = 8,
+    crop: str = "bbox",
+    class_order: Any = None,
+    landmarks: bool | str = "auto",
+) -> SplitData:
+    """``load`` for a dataset already found by ``detect_datasets``."""
+    split = normalise_split("AffectNet", split, SPLIT_ALIASES)
+    try:
+        num_classes = int(num_classes)
+    except (TypeError, ValueError):
+        num_classes = 0
+    if num_classes not in (7, 8):
+        raise DatasetError("AffectNet num_classes must be 7 or 8")
+    if crop not in ("bbox", "none"):
+        raise DatasetError(f"AffectNet crop must be bbox or none, not {crop!r}")
+    order = parse_class_order(class_order)
+    if split == "test" and hit.layout != "affectnet-yolo":
+        raise DatasetError(
+            "AffectNet has no public test set; the validation set (split val) is the benchmark test set"
+        )
+    if landmarks == "auto":
+        landmarks = split != "train"
+    elif not isinstance(landmarks, bool):
+        raise DatasetError(f"AffectNet landmarks must be true, false or auto, not {landmarks!r}")
+    drop = frozenset({"contempt"}) if num_classes == 7 else frozenset()
+    if hit.layout == "affectnet-csv":
+        data = _load_csv(hit, split, drop, crop == "bbox", landmarks)
+    elif hit.layout == "affectnet-npy":
+        data = _load_npy(hit, split, drop, landmarks)
+    elif hit.layout == "affectnet-yolo":
+        data = _load_yolo(hit, split, drop)
+    else:
+        data = _load_folders(hit, split, order, drop)
+    data.info.update(
+        {
+            "protocol": f"affectnet-{num_classes}",
+            "num_classes": num_classes,
+            "landmarks": landmarks,
+            "description": hit.description,
+        }
+    )
+    data.info.setdefault("classes", [c for c in AFFECTNET_ORDER if c not in drop])
+    if hit.layout == "affectnet-yolo":
+        data.warnings.insert(0, hit.warnings[0])
+    else:
+        expected = OFFICIAL_COUNTS[(num_classes, split)]
+        warn = count_warning(f"AffectNet-{num_classes}", split, len(data.samples), expected)
+        if warn:
+            data.warnings.append(warn)
+    return data
+
+
+# --------------------------------------------------------------------------------------------------
+# CSV release
+
+
+def find_csv_images(root: Path) -> Path | None:
+    """``Manually_Annotated_Images/`` in ``root`` or up to two levels below (the nested copies)."""
+    frontier = [root]
+    for _ in range(3):
+        nxt = []
+        for folder in frontier:
+            try:
+                entries = sorted((e for e in os.scandir(folder) if e.is_dir()), key=lambda e: e.name)
+            except OSError:
+                continue
+            for e in entries:
+                if e.name.lower() == "manually_annotated_images":
+                    return Path(e.path)
+                if e.name.lower().startswith(("manually_annotated", "affectnet")):
+                    nxt.append(Path(e.path))
+        frontier = nxt
+    return None
+
+
+def _float(text: str) -> float | None:
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _affect(text: str) -> float | None:
+    v = _float(text)
+    return None if v is None or v == -2 else v
+
+
+def _landmarks(text: str, dx: float, dy: float) -> list[list[float]] | None:
+    """68 [x, y] points from the 136 ';'-joined floats, shifted into the presented image; None if unusable."""
+    import numpy as np
+
+    parts = text.strip().strip(";").split(";")
+    if len(parts) != 136:
+        return None
+    try:
+        vals = np.array(parts, dtype=np.float64)
+    except ValueError:
+        return None
+    if not np.isfinite(vals).all():
+        return None
+    return np.round(vals.reshape(68, 2) - (dx, dy), 3).tolist()
+
+
+def _load_csv(hit: Any, split: str, drop: frozenset[str], use_crop: bool, with_landmarks: bool) -> SplitData:
+    lists: dict[str, Path] = hit.details["lists"]
+    if split not in lists:
+        raise DatasetError(
+            f"no {'training' if split == 'train' else 'validation'}.csv in {hit.root / 'Manually_Annotated_file_lists'}"
+        )
+    path = lists[split]
+    images: Path = hit.details["images"]
+    listing = DirListing()
+    samples: list[Sample] = []
+    excluded: dict[str, int] = {}
+    missing: list[str] = []
+    bad_rows: list[str] = []
+    no_box = no_lmk = dups = 0
+    seen: dict[str, int] = {}
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        idx = {c: i for i, c in enumerate(CSV_COLUMNS)}
+        for n, row in enumerate(reader, start=1):
+            if not row or not any(c.strip() for c in row):
+                continue
+            if n == 1 and row[0].strip().lower() == "subdirectory_filepath":
+                cols = [c.strip().lower() for c in row]
+                lacking = [c for c in ("subdirectory_filepath", "expression") if c not in cols]
+                if lacking:
+                    raise DatasetError(f"{path}: header {row} lacks the columns {lacking}")
+                idx = {c: cols.index(c) for c in CSV_COLUMNS if c in cols}
+                continue
+            where = f"{path}:{n}"
+
+            def get(c: str, row: list[str] = row, idx: dict[str, int] = idx) -> str:
+                return row[idx[c]].strip() if c in idx and idx[c] < len(row) else ""
+
+            rel = safe_relpath(get("subdirectory_filepath"), where)
+            try:
+                code = int(float(get("expression")))
+            except ValueError:
+                bad_rows.append(f"line {n}: expression {get('expression')!r}")
+                continue
+            if code in AFFECTNET_EXCLUDED or not 0 <= code < len(AFFECTNET_ORDER):
+                key = f"{code} ({AFFECTNET_EXCLUDED.get(code, 'not a code')})"
+                excluded[key] = excluded.get(key, 0) + 1
+                continue
+            label = AFFECTNET_ORDER[code]
+            if label in drop:
+                key = f"{code} ({label})"
+                excluded[key] = excluded.get(key, 0) + 1
+                continue
+            box_vals = [_float(get(c)) for c in ("face_x", "face_y", "face_width", "face_height")]
+            box = None
+            if all(v is not None for v in box_vals):
+                x, y, w, h = box_vals  # type: ignore[misc]
+                box = [x, y, x + w, y + h]
+            else:
+                no_box += 1
+            meta: dict[str, Any] = {
+                "file": rel,
+                "valence": _affect(get("valence")),
+                "arousal": _affect(get("arousal")),
+            }
+            crop = box if use_crop else None
+            if box is not None:
+                meta["original_bbox"] = box
+                if crop is None:
+                    meta["bbox"] = box
+            if with_landmarks:
+                # presented = original[crop]; the crop's top-left (clamped at 0) is the shift.
+                dx, dy = (round(max(crop[0], 0.0)), round(max(crop[1], 0.0))) if crop else (0, 0)
+                lmk = _landmarks(get("facial_landmarks"), dx, dy)
+                if lmk is not None:
+                    meta["landmarks68"] = lmk
+                else:
+                    no_lmk += 1
+            parent, base = os.path.split(rel)
+            folder = os.path.join(images, parent)
+            found = listing.find(folder, base)
+            image = os.path.join(folder, found or base)
+            if found is None:
+                missing.append(image)
+            sid = f"affectnet/{split}/{os.path.splitext(rel)[0]}"
+            if sid in seen:
+                dups += 1
+                seen[sid] += 1
+                sid = f"{sid}#{seen[sid]}"
+            else:
+                seen[sid] = 1
+            samples.append(
+                Sample(
+                    id=sid,
+                    dataset="affectnet",
+                    split=split,
+                    image=image,
+                    crop=crop,
+                    label=label,
+                    native_label=code,
+                    meta=meta,
+                )
+            )
+    warnings = []
+    msg = missing_warning(missing, len(samples))
+    if msg:
+        warnings.append(msg)
+    if bad_rows:
+        warnings.append(
+            f"{len(bad_rows)} rows of {path} have no readable expression code and were skipped ({bad_rows[0]})"
+        )
+    if no_box:
+        warnings.append(
+            f"{no_box} rows of {path} have no usable face box; those images are presented uncropped"
+        )
+    if dups:
+        warnings.append(
+            f"{dups} rows of {path} repeat an earlier file path; they are kept (ids get a #n suffix)"
+        )
+    info: dict[str, Any] = {
+        "label_file": str(path),
+        "images": str(images),
+        "crop": "bbox" if use_crop else "none",
+        "excluded": excluded,
+        "missing_images": len(missing),
+    }
+    if with_landmarks and no_lmk:
+        info["rows_without_landmarks"] = no_lmk
+    return SplitData("affectnet", split, "affectnet-csv", hit.root, samples, warnings, info)
+
+
+# --------------------------------------------------------------------------------------------------
+# npy release
+
+_NPY_HEADER = re.compile(rb"^\x93NUMPY([\x01-\x03])\x00")
+_header_cache: dict[bytes, tuple[Any, tuple[int, ...]]] = {}
+
+
+def read_npy(path: str) -> Any:
+    """A small .npy file as a NumPy array; parses each distinct header once (np.load is ~10x slower)."""
+    import numpy as np
+
+    with open(path, "rb") as f:
+        data = f.read()
+    m = _NPY_HEADER.match(data)
+    if not m:
+        raise ValueError(f"{path} is not a .npy file")
+    if m.group(1) == b"\x01":
+        hlen, start = int.from_bytes(data[8:10], "little"), 10
+    else:
+        hlen, start = int.from_bytes(data[8:12], "little"), 12
+    header = data[start : start + hlen]
+    parsed = _header_cache.get(header)
+    if parsed is None:
+        d = ast.literal_eval(header.decode("latin1"))
+        if d.get("fortran_order") or np.dtype(d["descr"]).hasobject:
+            raise ValueError(f"{path}: unsupported .npy layout {d}")
+        parsed = (np.dtype(d["descr"]), tuple(d["shape"]))
+        _header_cache[header] = parsed
+    dtype, shape = parsed
+    return np.frombuffer(data, dtype=dtype, offset=start + hlen, count=math.prod(shape)).reshape(shape)
+
+
+def _scalar(path: str) -> float:
+    v = read_npy(path)
+    item = v.item() if v.size == 1 else None
+    if isinstance(item, bytes):
+        item = item.decode()
+    if item is None or (isinstance(item, str) and not item.strip()):
+        raise ValueError("empty")
+    return float(item)
+
+
+def _load_npy(hit: Any, split: str, drop: frozenset[str], with_landmarks: bool) -> SplitData:
+    dirs: dict[str, Path] = hit.details["split_dirs"]
+    if split not in dirs:
+        raise DatasetError(
+            f"no {split}_set/ folder in {hit.root} (found {', '.join(p.name for p in dirs.values())})"
+        )
+    base = dirs[split]
+    ann_dir, img_dir = base / "annotations", base / "images"
+    ann = set(os.listdir(ann_dir))
+    images: dict[str, str] = {}
+    for n in os.listdir(img_dir):
+        stem, ext = os.path.splitext(n)
+        if ext.lower() in (".jpg", ".jpeg", ".png"):
+            images.setdefault(stem, n)
+    ids = {n[: -len("_exp.npy")] for n in ann if n.endswith("_exp.npy")}
+    ordered = sorted(ids | set(images), key=lambda s: (0, int(s), "") if s.isdigit() else (1, 0, s))
+    samples: list[Sample] = []
+    unlabelled: list[str] = []
+    missing: list[str] = []
+    bad: list[str] = []
+    excluded: dict[str, int] = {}
+    for key in ordered:
+        if key not in ids:
+            unlabelled.append(str(img_dir / images[key]))
+            continue
+        try:
+            code = int(_scalar(str(ann_dir / f"{key}_exp.npy")))
+        except (ValueError, OSError) as e:
+            bad.append(f"{key}_exp.npy ({e})")
+            continue
+        if code in AFFECTNET_EXCLUDED or not 0 <= code < len(AFFECTNET_ORDER):
+            k = f"{code} ({AFFECTNET_EXCLUDED.get(code, 'not a code')})"
+            excluded[k] = excluded.get(k, 0) + 1
+            continue
+        label = AFFECTNET_ORDER[code]
+        if label in drop:
+            excluded[f"{code} ({label})"] = excluded.get(f"{code} ({label})", 0) + 1
+            continue
+        meta: dict[str, Any] = {"file": f"{base.name}/images/{images.get(key, key + '.jpg')}"}
+        for field, suffix in (("valence", "_val.npy"), ("arousal", "_aro.npy")):
+            name = key + suffix
+            value = None
+            if name in ann:
+                try:
+                    value = _scalar(str(ann_dir / name))
+                except (ValueError, OSError):
+                    value = None
+            meta[field] = None if value is None or value == -2 or not math.isfinite(value) else value
+        if with_landmarks and key + "_lnd.npy" in ann:
+            try:
+                lnd = read_npy(str(ann_dir / f"{key}_lnd.npy")).astype(float).reshape(-1)
+                if lnd.size == 136 and all(math.isfinite(v) for v in lnd):
+                    meta["landmarks68"] = [[round(x, 3), round(y, 3)] for x, y in lnd.reshape(68, 2).tolist()]
+            except (ValueError, OSError):
+                pass
+        image = str(img_dir / images[key]) if key in images else str(img_dir / f"{key}.jpg")
+        if key not in images:
+            missing.append(image)
+        samples.append(
+            Sample(
+                id=f"affectnet/{split}/{key}",
+                dataset="affectnet",
+                split=split,
+                image=image,
+                label=label,
+                native_label=code,
+                width=224,
+                height=224,
+                meta=meta,
+            )
+        )
+    warnings = []
+    if unlabelled:
+        warnings.append(
+            f"{len(unlabelled)} image(s) in {img_dir} have no {ann_dir.name}/<n>_exp.npy annotation and were "
+            f"skipped (e.g. {', '.join(unlabelled[:3])})"
+        )
+    msg = missing_warning(missing, len(samples))
+    if msg:
+        warnings.append(msg)
+    if bad:
+        warnings.append(f"{len(bad)} expression files could not be read and were skipped (e.g. {bad[0]})")
+    info = {
+        "images": str(img_dir),
+        "annotations": str(ann_dir),
+        "excluded": excluded,
+        "skipped_without_annotation": len(unlabelled),
+        "missing_images": len(missing),
+    }
+    return SplitData("affectnet", split, "affectnet-npy", hit.root, samples, warnings, info)
+
+
+# --------------------------------------------------------------------------------------------------
+# YOLO re-packaging
+
+
+def read_yolo_names(path: Path) -> list[str]:
+    """The ``names`` of a YOLO ``data.yaml`` (a list, or a mapping index -> name)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise DatasetError(f"cannot read {path}: {e}") from None
+    names = doc.get("names") if isinstance(doc, dict) else None
+    if isinstance(names, dict):
+        try:
+            names = [names[k] for k in sorted(names, key=int)]
+        except (TypeError, ValueError):
+            names = None
+    if not isinstance(names, list) or not names:
+        raise DatasetError(f"{path} has no 'names' list of classes")
+    return [str(n) for n in names]
+
+
+def _load_yolo(hit: Any, split: str, drop: frozenset[str]) -> SplitData:
+    from tag_bench.facs import canonical_emotion
+
+    names: list[str] = hit.details["names"]
+    canon = []
+    for n in names:
+        c = canonical_emotion(n)
+        if c is None:
+            raise DatasetError(f"class {n!r} in {hit.details['config']} is not an emotion name")
+        canon.append(c)
+    dirs: dict[str, Path] = hit.details["split_dirs"]
+    if split not in dirs:
+        raise DatasetError(
+            f"no {split} folder in {hit.root} (found {', '.join(p.name for p in dirs.values())})"
+        )
+    img_dir, lab_dir = dirs[split] / "images", dirs[split] / "labels"
+    label_files = set(os.listdir(lab_dir))
+    samples: list[Sample] = []
+    unlabelled: list[str] = []
+    multi = 0
+    excluded: dict[str, int] = {}
+    for n in sorted(os.listdir(img_dir)):
+        stem, ext = os.path.splitext(n)
+        if ext.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".webp"):
+            continue
+        lines: list[list[str]] = []
+        if stem + ".txt" in label_files:
+            text = (lab_dir / f"{stem}.txt").read_text(encoding="utf-8", errors="replace")
+            lines = [ln.split() for ln in text.splitlines() if ln.strip()]
+        if not lines or not re.fullmatch(r"\d+", lines[0][0]) or int(lines[0][0]) >= len(names):
+            unlabelled.append(str(img_dir / n))
+            continue
+        cls = int(lines[0][0])
+        multi += len({ln[0] for ln in lines}) > 1
+        label = canon[cls]
+        if label in drop:
+            excluded[f"{cls} ({names[cls]})"] = excluded.get(f"{cls} ({names[cls]})", 0) + 1
+            continue
+        meta: dict[str, Any] = {
+            "file": f"{dirs[split].name}/images/{n}",
+            "yolo_class": names[cls],
+            "affectnet_code": AFFECTNET_ORDER.index(label),
+        }
+        box = [_float(v) for v in lines[0][1:5]]
+        if len(box) == 4 and all(v is not None for v in box):
+            meta["bbox_norm_cxcywh"] = box
+        samples.append(
+            Sample(
+                id=f"affectnet/{split}/{stem}",
+                dataset="affectnet",
+                split=split,
+                image=str(img_dir / n),
+                label=label,
+                native_label=cls,
+                meta=meta,
+            )
+        )
+    check_unique_ids(samples, str(img_dir))
+    warnings = []
+    if unlabelled:
+        warnings.append(
+            f"{len(unlabelled)} image(s) in {img_dir} have no usable label file in {lab_dir} and were skipped "
+            f"(e.g. {', '.join(unlabelled[:3])})"
+        )
+    if multi:
+        warnings.append(
+            f"{multi} label files list boxes of different classes; the first line's class is used"
+        )
+    info = {
+        "config": str(hit.details["config"]),
+        "yolo_names": names,
+        "classes": [c for c in canon if c not in drop],
+        "excluded": excluded,
+        "skipped_without_label": len(unlabelled),
+        "crop": "none (YOLO boxes are normalised; kept in meta['bbox_norm_cxcywh'])",
+        "missing_images": 0,
+    }
+    return SplitData("affectnet", split, "affectnet-yolo", hit.root, samples, warnings, info)
+
+
+# --------------------------------------------------------------------------------------------------
+# DAN-style class folders
+
+
+def _load_folders(hit: Any, split: str, order: Any, drop: frozenset[str]) -> SplitData:
+    from tag_bench.data.folders import index_tree
+
+    if hit.layout == "folder-numeric" and order is None:
+        raise DatasetError(" ".join(hit.errors))
+    return index_tree(
+        hit.root,
+        [split],
+        order,
+        dataset="affectnet",
+        split_name=split,
+        layout="affectnet-folder",
+        drop=drop,
+        info={"release": "folder"},
+    )
