@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "run": "tag_bench.engine_cli:run_cmd",
     "models": "tag_bench.engine_cli:models_cmd",
     "demo": "tag_bench.engine_cli:demo_cmd",
+    "leaderboard": "tag_bench.engine_cli:leaderboard_cmd",
 }
 
 

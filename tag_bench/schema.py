@@ -265,6 +265,8 @@ class RunManifest(Record):
     git_revision: str | None = None
     tag_bench_version: str | None = None
     command: list[str] | None = None
+    status: Literal["running", "interrupted", "complete"] = "running"
+    world_size: int = 1
     extra: dict[str, Any] = Field(default_factory=dict)
 
 

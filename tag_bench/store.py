@@ -54,8 +54,11 @@ def write_jsonl(path: str | os.PathLike[str], records: Iterable[BaseModel | dict
     atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
-def append_jsonl(path: str | os.PathLike[str], records: Iterable[BaseModel | dict[str, Any]]) -> None:
-    """Append records and fsync: after a crash, at most the last line is partial."""
+def append_jsonl(
+    path: str | os.PathLike[str], records: Iterable[BaseModel | dict[str, Any]], *, sync: bool = True
+) -> None:
+    """Append records in one write. Flushed to the OS (survives ``kill -9``); ``sync`` also fsyncs
+    (survives power loss). After a crash at most the last line is partial."""
     data = "".join(
         json.dumps(r.model_dump(mode="json") if isinstance(r, BaseModel) else r, ensure_ascii=False) + "\n"
         for r in records
@@ -65,7 +68,18 @@ def append_jsonl(path: str | os.PathLike[str], records: Iterable[BaseModel | dic
     with open(path, "a", encoding="utf-8") as f:
         f.write(data)
         f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            os.fsync(f.fileno())
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """fsync a file if it exists (end of a stage)."""
+    if os.path.exists(path):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,293 @@
+"""The generate stage: batches of samples to a model adapter, appended to ``generations.jsonl``.
+
+Resumable (samples already written are skipped), cached (a generation is never paid for twice),
+crash-tolerant (records are flushed per batch; a torn last line is repaired), and data-parallel
+under ``accelerate launch`` / ``torchrun`` (each rank a shard, merged by rank 0). Nothing is parsed or
+scored for the record here; the running parse-failure count is only shown on the progress bar.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tag_bench import store
+from tag_bench.gencache import GenerationCache, generation_key, is_deterministic
+from tag_bench.images import ImageLoadError, image_sha256, open_image
+from tag_bench.models.base import GenerationOutput, GenerationRequest, ModelAdapter
+from tag_bench.schema import AUReference, Generation, Sample
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def dist_info() -> DistInfo:
+    """Rank and world size as set by ``accelerate launch`` or ``torchrun``."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    rank = int(os.environ.get("RANK", "0") or 0)
+    local = int(os.environ.get("LOCAL_RANK", str(rank)) or 0)
+    return DistInfo(rank=rank, world_size=world, local_rank=local)
+
+
+class Barrier:
+    """Synchronises ranks through torch.distributed (gloo), only when there is more than one."""
+
+    def __init__(self, info: DistInfo):
+        self.info = info
+        self._dist = None
+        if info.world_size > 1:
+            import datetime
+
+            from tag_bench._optional import require
+
+            dist = require("torch.distributed", "hf", "data-parallel runs")
+            if not dist.is_initialized():
+                dist.init_process_group(backend="gloo", timeout=datetime.timedelta(hours=24))
+            self._dist = dist
+
+    def wait(self) -> None:
+        if self._dist is not None:
+            self._dist.barrier()
+
+    def close(self) -> None:
+        if self._dist is not None and self._dist.is_initialized():
+            self._dist.destroy_process_group()
+
+
+@dataclass
+class PromptFn:
+    """Renders the user/system prompt for one sample (the image size matters for pixel frames)."""
+
+    render: Callable[[tuple[int, int] | None], Any]  # -> object with .system, .user, .hash
+
+
+@dataclass
+class GenerateStats:
+    total: int = 0
+    skipped_done: int = 0
+    generated: int = 0
+    from_cache: int = 0
+    errors: int = 0
+    missing: int = 0
+    parse_failures: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    error_messages: list[str] = field(default_factory=list)
+
+
+def shard_path(run_dir: Path, rank: int) -> Path:
+    return run_dir / f"generations.rank{rank}.jsonl"
+
+
+def read_generations(run_dir: Path) -> dict[str, Generation]:
+    """All generation records of a run (merged file and any rank shards), last record per id wins."""
+    out: dict[str, Generation] = {}
+    paths = [run_dir / store.GENERATIONS, *sorted(run_dir.glob("generations.rank*.jsonl"))]
+    for p in paths:
+        if p.exists():
+            for d in store.iter_jsonl(p):
+                g = Generation.model_validate(d)
+                out[g.sample_id] = g
+    return out
+
+
+def merge_generations(run_dir: Path, order: list[str]) -> dict[str, Generation]:
+    """Rewrite generations.jsonl with exactly one record per sample (sample order), drop shards."""
+    gens = read_generations(run_dir)
+    ordered = [gens[s] for s in order if s in gens]
+    extra = [g for sid, g in gens.items() if sid not in set(order)]
+    store.write_jsonl(run_dir / store.GENERATIONS, ordered + extra)
+    for p in run_dir.glob("generations.rank*.jsonl"):
+        p.unlink()
+    return gens
+
+
+def generate(
+    samples: list[Sample],
+    adapter: ModelAdapter,
+    prompt: PromptFn,
+    run_dir: Path,
+    *,
+    gen_kwargs: dict[str, Any],
+    batch_size: int = 1,
+    cache: GenerationCache | None = None,
+    references: Callable[[Sample], AUReference] | None = None,
+    progress: bool = True,
+    count_parse_failure: Callable[[Generation], bool] | None = None,
+    dist: DistInfo | None = None,
+) -> GenerateStats:
+    """Generate for every sample not yet written in ``run_dir``; returns counts.
+
+    Raises KeyboardInterrupt after flushing on Ctrl-C (the caller marks the run interrupted).
+    """
+    dist = dist or DistInfo()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out_path = run_dir / store.GENERATIONS if dist.world_size == 1 else shard_path(run_dir, dist.rank)
+    for p in (run_dir / store.GENERATIONS, *run_dir.glob("generations.rank*.jsonl")):
+        store.repair_jsonl_tail(p)
+
+    done = {sid for sid, g in read_generations(run_dir).items() if g.status == "ok"}
+    mine = samples[dist.rank :: dist.world_size]
+    todo = [s for s in mine if s.id not in done]
+    has = getattr(adapter, "has", None)
+    stats = GenerateStats(total=len(mine), skipped_done=len(mine) - len(todo))
+    if has is not None:  # replay: samples without a prediction get no record -> scored "missing"
+        stats.missing = sum(1 for s in todo if not has(s.id))
+        todo = [s for s in todo if has(s.id)]
+
+    frame = adapter.frame
+    fingerprint = adapter.fingerprint()
+    cacheable = cache is not None and getattr(adapter, "cacheable", True) and is_deterministic(gen_kwargs)
+    bar = _progress_bar(len(todo), progress and dist.is_main, adapter.name)
+    t0 = time.perf_counter()
+    try:
+        for start in range(0, len(todo), max(1, batch_size)):
+            batch = todo[start : start + batch_size]
+            records = _run_batch(
+                batch,
+                adapter,
+                prompt,
+                gen_kwargs,
+                frame,
+                fingerprint,
+                cache if cacheable else None,
+                references,
+            )
+            store.append_jsonl(out_path, records, sync=False)
+            for g in records:
+                stats.generated += 1
+                stats.from_cache += g.cached
+                if g.status == "error":
+                    stats.errors += 1
+                    if len(stats.error_messages) < 5:
+                        stats.error_messages.append(f"{g.sample_id}: {g.error}")
+                elif count_parse_failure is not None and count_parse_failure(g):
+                    stats.parse_failures += 1
+            if bar is not None:
+                bar.update(len(batch))
+                bar.set_postfix(parse_fail=stats.parse_failures, errors=stats.errors, cached=stats.from_cache)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        store.fsync_path(out_path)
+        stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+def _progress_bar(total: int, enabled: bool, desc: str):
+    if not enabled or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"generate [{desc}]", unit="sample", dynamic_ncols=True)
+
+
+def _run_batch(
+    batch: list[Sample],
+    adapter: ModelAdapter,
+    prompt: PromptFn,
+    gen_kwargs: dict[str, Any],
+    frame: str,
+    fingerprint: str,
+    cache: GenerationCache | None,
+    references: Callable[[Sample], AUReference] | None,
+) -> list[Generation]:
+    records: dict[str, Generation] = {}
+    pending: list[tuple[Sample, GenerationRequest, str, str, tuple[int, int]]] = []
+    for s in batch:
+        try:
+            img = open_image(s)
+            sha = image_sha256(s)
+        except ImageLoadError as e:
+            records[s.id] = Generation(sample_id=s.id, status="error", error=str(e), frame=frame)
+            continue
+        rendered = prompt.render(img.size)
+        key = generation_key(
+            model_fingerprint=fingerprint,
+            prompt_hash=rendered.hash,
+            image_sha256=sha,
+            gen_kwargs=gen_kwargs,
+            frame=frame,
+        )
+        req = GenerationRequest(
+            sample_id=s.id,
+            image=img,
+            prompt=rendered.user,
+            system=rendered.system,
+            gen_kwargs=dict(gen_kwargs),
+            sample=s,
+            reference=references(s) if (references is not None and adapter.needs_reference) else None,
+        )
+        pending.append((s, req, key, sha, img.size))
+
+    hits = cache.get_many([p[2] for p in pending]) if cache is not None and pending else {}
+    misses = [p for p in pending if p[2] not in hits]
+    for s, _req, key, sha, _size in pending:
+        if key in hits:
+            records[s.id] = Generation.model_validate(
+                {**hits[key], "sample_id": s.id, "cached": True, "cache_key": key, "image_sha256": sha}
+            )
+    if misses:
+        outputs = _call_adapter(adapter, [p[1] for p in misses])
+        to_cache = []
+        for (s, _req, key, sha, size), out in zip(misses, outputs, strict=True):
+            g = _to_generation(s.id, out, sha, size, frame, key)
+            records[s.id] = g
+            if cache is not None and g.status == "ok":
+                to_cache.append(
+                    (key, fingerprint, g.model_dump(exclude={"sample_id", "cached", "cache_key"}))
+                )
+        if cache is not None:
+            cache.put_many(to_cache)
+    return [records[s.id] for s in batch]
+
+
+def _call_adapter(adapter: ModelAdapter, requests: list[GenerationRequest]) -> list[GenerationOutput]:
+    try:
+        outputs = adapter.generate(requests)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # the adapter broke its contract for the whole batch: record, keep going
+        msg = f"{type(e).__name__}: {e}"
+        return [GenerationOutput(text=None, error=f"model call failed: {msg}") for _ in requests]
+    if len(outputs) != len(requests):
+        msg = f"adapter {adapter.name} returned {len(outputs)} outputs for {len(requests)} requests"
+        return [GenerationOutput(text=None, error=msg) for _ in requests]
+    return outputs
+
+
+def _to_generation(
+    sample_id: str, out: GenerationOutput, sha: str, size: tuple[int, int], frame: str, key: str
+) -> Generation:
+    failed = out.error is not None or out.text is None
+    return Generation(
+        sample_id=sample_id,
+        status="error" if failed else "ok",
+        error=(out.error or "model returned no text") if failed else None,
+        text=out.text,
+        finish_reason=out.finish_reason,
+        input_tokens=out.input_tokens,
+        output_tokens=out.output_tokens,
+        latency_s=out.latency_s,
+        image_sha256=sha,
+        image_size=size,
+        input_size=out.input_size,
+        frame=out.frame or frame,
+        cached=False,
+        cache_key=key,
+    )

@@ -1,0 +1,147 @@
+"""Replay outputs produced elsewhere (another harness, an API batch job, a colleague's run).
+
+Predictions file: JSON lines ``{"id": sample id, "response": text}`` with optional ``frame``,
+``finish_reason`` and ``input_size`` ([w, h] or "WxH"). Samples without a line are scored
+``missing``; they are never dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tag_bench.models.base import AdapterContext, GenerationOutput, GenerationRequest, fingerprint_of
+from tag_bench.schema import BOX_FRAMES
+
+
+@dataclass
+class Prediction:
+    id: str
+    response: str | None
+    frame: str | None = None
+    finish_reason: str | None = None
+    input_size: tuple[int, int] | None = None
+
+
+class PredictionsError(ValueError):
+    """The predictions file cannot be used; the message says which line and why."""
+
+
+def _size(value: Any, where: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and "x" in value.lower():
+        w, h = value.lower().split("x", 1)
+        value = [w, h]
+    try:
+        w, h = (int(float(v)) for v in value)
+    except (TypeError, ValueError) as e:
+        raise PredictionsError(f"{where}: input_size must be [w, h] or 'WxH', got {value!r}") from e
+    if w <= 0 or h <= 0:
+        raise PredictionsError(f"{where}: input_size must be positive, got {value!r}")
+    return (w, h)
+
+
+def read_predictions(path: str | Path) -> tuple[dict[str, Prediction], list[str]]:
+    """Predictions by sample id, plus warnings (duplicates: the last line wins)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictionsError(f"predictions file not found: {path}")
+    preds: dict[str, Prediction] = {}
+    warnings: list[str] = []
+    dupes: list[str] = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{n}"
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise PredictionsError(f"{where}: not valid JSON ({e.msg})") from e
+            if not isinstance(d, dict) or "id" not in d:
+                raise PredictionsError(f"{where}: each line needs an 'id' and a 'response'")
+            if "response" not in d:
+                raise PredictionsError(f"{where}: no 'response' for id {d['id']!r}")
+            frame = d.get("frame")
+            if frame is not None and frame not in BOX_FRAMES:
+                raise PredictionsError(f"{where}: unknown frame {frame!r}; valid: {', '.join(BOX_FRAMES)}")
+            resp = d["response"]
+            if resp is not None and not isinstance(resp, str):
+                resp = json.dumps(resp)
+            sid = str(d["id"])
+            if sid in preds:
+                dupes.append(sid)
+            preds[sid] = Prediction(
+                id=sid,
+                response=resp,
+                frame=frame,
+                finish_reason=d.get("finish_reason"),
+                input_size=_size(d.get("input_size"), where),
+            )
+    if dupes:
+        warnings.append(
+            f"{len(dupes)} sample id(s) appear more than once in {path}; the last line wins "
+            f"(first: {', '.join(dupes[:3])})"
+        )
+    return preds, warnings
+
+
+class ReplayAdapter:
+    """Serves responses from a predictions file instead of calling a model."""
+
+    name = "replay"
+    needs_reference = False
+    oracle_reference = False
+    cacheable = False
+
+    def __init__(self, predictions: str, frame: str | None = None, context: AdapterContext | None = None):
+        context = context or AdapterContext()
+        self.path = Path(predictions)
+        self.predictions, self.warnings = read_predictions(self.path)
+        frame = context.box_frame or frame
+        if frame is None:
+            unframed = sum(1 for p in self.predictions.values() if p.frame is None)
+            if unframed:
+                raise PredictionsError(
+                    f"{unframed} prediction(s) in {self.path} do not say which coordinate frame their boxes "
+                    f"use; pass it (--frame / frame=) as one of: {', '.join(BOX_FRAMES)}. "
+                    "tag-bench never guesses a frame."
+                )
+            frame = "pixel"  # every line carries its own frame; this default is never used
+        if frame not in BOX_FRAMES:
+            raise ValueError(f"unknown frame {frame!r}; valid: {', '.join(BOX_FRAMES)}")
+        self.frame = frame
+        self._digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+
+    def has(self, sample_id: str) -> bool:
+        return sample_id in self.predictions
+
+    def fingerprint(self) -> str:
+        return fingerprint_of(self.name, self._digest, self.frame)
+
+    def describe(self) -> dict[str, Any]:
+        return {"predictions": str(self.path), "sha256": self._digest, "frame": self.frame}
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:
+        out = []
+        for r in requests:
+            p = self.predictions.get(r.sample_id)
+            if p is None or p.response is None:
+                out.append(GenerationOutput(text=None, error=f"no response for sample {r.sample_id}"))
+                continue
+            out.append(
+                GenerationOutput(
+                    text=p.response,
+                    finish_reason=p.finish_reason,
+                    input_size=p.input_size,
+                    frame=p.frame or self.frame,
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,153 @@
+"""Leaderboards from scored run directories: Markdown and LaTeX, every number with its CI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tag_bench import store
+from tag_bench.schema import RunManifest
+
+#: (metric name, column title, higher is better)
+COLUMNS: list[tuple[str, str, bool]] = [
+    ("accuracy", "Acc.", True),
+    ("balanced_accuracy", "Bal. acc.", True),
+    ("macro_f1", "Macro-F1", True),
+    ("parse_failure_rate", "Parse fail", False),
+    ("au_box_iou", "Box-AU IoU", True),
+    ("grounding_precision@0.5", "Ground. P@0.5", True),
+    ("hallucinated_au_rate", "Halluc. AU", False),
+    ("evidence_consistency", "Evid. cons.", True),
+    ("grounded_accuracy", "Grounded acc.", True),
+]
+
+ORACLE_NOTE = (
+    "reads the AU reference it is scored against: its grounding scores are an upper bound by construction"
+)
+
+
+@dataclass
+class Row:
+    run_dir: Path
+    task: str
+    model: str
+    n: int
+    oracle: bool
+    reference: str | None
+    metrics: dict[str, dict[str, Any]]
+    train_source: str | None = None
+
+
+def load_row(run_dir: str | Path) -> Row:
+    run_dir = Path(run_dir)
+    manifest = RunManifest.model_validate(store.read_json(run_dir / store.MANIFEST))
+    metrics_path = run_dir / store.METRICS
+    if not metrics_path.exists():
+        raise FileNotFoundError(
+            f"{run_dir} has not been scored yet (no {store.METRICS}); run `tag-bench score {run_dir}`"
+        )
+    report = store.read_json(metrics_path)
+    main = manifest.model.args.get("pretrained") or manifest.model.args.get("model")
+    name = manifest.model.adapter if not main else f"{manifest.model.adapter}:{main}"
+    return Row(
+        run_dir=run_dir,
+        task=manifest.task.name,
+        model=name,
+        n=int(report.get("n", 0)),
+        oracle=manifest.model.oracle_reference,
+        reference=report.get("au_reference"),
+        metrics=report.get("metrics", {}),
+        train_source=manifest.train_source,
+    )
+
+
+def _pct(m: dict[str, Any] | None, with_ci: bool) -> str:
+    if not m or m.get("value") is None:
+        return "–"
+    v = f"{100 * m['value']:.1f}"
+    if with_ci and m.get("ci_low") is not None and m.get("ci_high") is not None:
+        v += f" [{100 * m['ci_low']:.1f}, {100 * m['ci_high']:.1f}]"
+    return v
+
+
+def _sorted(rows: list[Row]) -> list[Row]:
+    def acc(r: Row) -> float:
+        v = (r.metrics.get("accuracy") or {}).get("value")
+        return -1.0 if v is None else v
+
+    return sorted(rows, key=lambda r: (r.task, -acc(r), r.model))
+
+
+def _notes(rows: list[Row]) -> list[str]:
+    notes = []
+    if any(r.oracle for r in rows):
+        notes.append(f"† {ORACLE_NOTE}.")
+    refs = sorted({r.reference for r in rows if r.reference})
+    if len(refs) == 1:
+        notes.append(f"Grounding metrics against the AU reference `{refs[0]}`.")
+    elif len(refs) > 1:
+        notes.append(
+            "⚠ Runs were scored against different AU references (" + ", ".join(f"`{r}`" for r in refs) + "); "
+            "their grounding metrics are not comparable."
+        )
+    if any(r.reference is None for r in rows):
+        notes.append("– = not computed (no AU reference, or an empty denominator; see metrics.json).")
+    notes.append("Rates in %; 95 % bootstrap confidence intervals in brackets.")
+    return notes
+
+
+def render_markdown(rows: list[Row], *, with_ci: bool = True, title: str | None = None) -> str:
+    rows = _sorted(rows)
+    header = ["Task", "Model", "N", *[c[1] for c in COLUMNS]]
+    lines = []
+    if title:
+        lines += [f"## {title}", ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(["---", "---", "---:"] + ["---:"] * len(COLUMNS)) + "|")
+    for r in rows:
+        model = r.model + (" †" if r.oracle else "")
+        cells = [r.task, model, str(r.n), *[_pct(r.metrics.get(c[0]), with_ci) for c in COLUMNS]]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"{n}  " if i < len(_notes(rows)) - 1 else n for i, n in enumerate(_notes(rows))]
+    return "\n".join(lines) + "\n"
+
+
+def _tex_escape(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#")):
+        s = s.replace(a, b)
+    return s
+
+
+def render_latex(rows: list[Row], *, with_ci: bool = True, caption: str | None = None) -> str:
+    rows = _sorted(rows)
+    cols = "ll" + "r" * (1 + len(COLUMNS))
+    out = [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{cols}}}", r"\toprule"]
+    out.append(" & ".join(["Task", "Model", "N", *[_tex_escape(c[1]) for c in COLUMNS]]) + r" \\")
+    out.append(r"\midrule")
+    best: dict[tuple[str, str], float] = {}
+    for name, _, hib in COLUMNS:
+        for r in rows:
+            v = (r.metrics.get(name) or {}).get("value")
+            if v is None or r.oracle:
+                continue
+            k = (r.task, name)
+            if k not in best or (v > best[k] if hib else v < best[k]):
+                best[k] = v
+    for r in rows:
+        cells = [_tex_escape(r.task), _tex_escape(r.model) + (r"$^\dagger$" if r.oracle else ""), str(r.n)]
+        for name, _, _ in COLUMNS:
+            m = r.metrics.get(name)
+            text = _pct(m, with_ci).replace("–", "--")
+            if m and m.get("value") is not None and not r.oracle and best.get((r.task, name)) == m["value"]:
+                text = rf"\textbf{{{text}}}"
+            cells.append(text)
+        out.append(" & ".join(cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    notes = " ".join(
+        _tex_escape(n.replace("⚠ ", "").replace("`", "")).replace("†", r"$^\dagger$") for n in _notes(rows)
+    )
+    out.append(rf"\caption{{{_tex_escape(caption) + ' ' if caption else ''}{notes}}}")
+    out.append(r"\end{table}")
+    return "\n".join(out) + "\n"

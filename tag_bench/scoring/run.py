@@ -1,0 +1,167 @@
+"""The score stage: a pure function of (generations, samples, AU reference, scorer config).
+
+Reads a run directory and writes ``samples.jsonl`` (one ScoredSample per indexed sample, failures
+included) and ``metrics.json``. Re-scoring never calls the model. The AU references used are saved in
+``au_references.jsonl`` so a run re-scores identically even where the detector is not installed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tag_bench import store
+from tag_bench.schema import AUReference, Generation, Parsed, RunManifest, Sample, ScoredSample
+
+log = logging.getLogger("tag_bench")
+
+INDEX = "index.jsonl"
+AU_REFERENCES = "au_references.jsonl"
+
+#: ``--au-reference auto`` resolves to this detector when its extra is installed.
+DEFAULT_DETECTOR = "mediapipe-geometric"
+
+
+class ScoringError(Exception):
+    """A run directory cannot be scored; the message says what is missing."""
+
+
+@dataclass
+class ReferenceSet:
+    """AU references by sample id, with the id of the source that produced them."""
+
+    reference_id: str
+    by_sample: dict[str, AUReference]
+
+
+def resolve_reference_spec(spec: str | None) -> str | None:
+    """``auto`` -> the offline default when available, ``none``/None -> no reference."""
+    if spec is None or spec.lower() in ("none", "off", ""):
+        return None
+    if spec.lower() == "auto":
+        import importlib.util
+
+        return DEFAULT_DETECTOR if importlib.util.find_spec("mediapipe") is not None else None
+    return spec
+
+
+def compute_references(spec: str, samples: list[Sample], *, progress: bool = True) -> ReferenceSet:
+    from tag_bench.au.sources import resolve_reference_source
+
+    source = resolve_reference_source(spec)
+    refs = source.get_many(samples, progress=progress)
+    return ReferenceSet(reference_id=source.reference_id, by_sample=refs)
+
+
+def load_saved_references(run_dir: Path) -> ReferenceSet | None:
+    path = run_dir / AU_REFERENCES
+    if not path.exists():
+        return None
+    refs = {r.sample_id: r for r in store.read_records(path, AUReference) if r.sample_id}
+    ids = {r.reference_id for r in refs.values()}
+    if not ids:
+        return None
+    if len(ids) > 1:
+        raise ScoringError(f"{path} mixes AU references {sorted(ids)}; re-score with --au-reference")
+    return ReferenceSet(reference_id=ids.pop(), by_sample=refs)
+
+
+def parse_generation(g: Generation, classes: list[str]) -> Parsed | None:
+    if g.status != "ok" or g.text is None:
+        return None
+    from tag_bench.parsing import parse_response
+
+    return parse_response(
+        g.text,
+        frame=g.frame or "pixel",
+        image_size=g.image_size,
+        input_size=g.input_size,
+        finish_reason=g.finish_reason,
+        classes=classes,
+    )
+
+
+def score_samples(
+    samples: Iterable[Sample],
+    generations: dict[str, Generation],
+    classes: list[str],
+    references: ReferenceSet | None,
+) -> list[ScoredSample]:
+    from tag_bench.scoring.score import score_sample
+
+    out = []
+    for s in samples:
+        g = generations.get(s.id)
+        parsed = parse_generation(g, classes) if g is not None else None
+        ref = references.by_sample.get(s.id) if references is not None else None
+        if references is not None and ref is None:
+            ref = AUReference(
+                reference_id=references.reference_id,
+                detector=references.reference_id.split("@")[0],
+                version=references.reference_id.split("@")[-1],
+                status="error",
+                message="no AU reference for this sample",
+                sample_id=s.id,
+            )
+        out.append(score_sample(s, g, parsed, ref, classes))
+    return out
+
+
+def score_run(
+    run_dir: str | Path,
+    *,
+    au_reference: str | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    progress: bool = True,
+):
+    """(Re-)score a run directory; returns the MetricsReport written to ``metrics.json``.
+
+    ``au_reference`` None keeps the references saved with the run (or the manifest's spec);
+    a spec (detector name, JSONL path, ``none``) replaces them.
+    """
+    from tag_bench.scoring.aggregate import compute_metrics
+
+    run_dir = Path(run_dir)
+    manifest_path = run_dir / store.MANIFEST
+    if not manifest_path.exists():
+        raise ScoringError(f"{run_dir} is not a run directory (no {store.MANIFEST})")
+    manifest = RunManifest.model_validate(store.read_json(manifest_path))
+    if not (run_dir / INDEX).exists():
+        raise ScoringError(f"{run_dir} has no {INDEX}; the run was never started properly")
+    samples = store.read_records(run_dir / INDEX, Sample)
+    from tag_bench.engine import read_generations
+
+    generations = read_generations(run_dir)
+    classes = list(manifest.task.classes)
+
+    if au_reference is not None:
+        spec = resolve_reference_spec(au_reference)
+        references = compute_references(spec, samples, progress=progress) if spec else None
+        if references is not None:
+            store.write_jsonl(run_dir / AU_REFERENCES, references.by_sample.values())
+        else:
+            (run_dir / AU_REFERENCES).unlink(missing_ok=True)
+        manifest.au_reference = spec
+    else:
+        references = load_saved_references(run_dir)
+        if references is None and manifest.au_reference:
+            references = compute_references(manifest.au_reference, samples, progress=progress)
+            store.write_jsonl(run_dir / AU_REFERENCES, references.by_sample.values())
+
+    scored = score_samples(samples, generations, classes, references)
+    report = compute_metrics(
+        scored,
+        classes,
+        au_reference_id=references.reference_id if references else None,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    store.write_jsonl(run_dir / store.SAMPLES, scored)
+    store.write_json(run_dir / store.METRICS, report)
+    manifest.extra["scored_with"] = {"n_resamples": n_resamples, "seed": seed}
+    manifest.extra["au_reference_id"] = references.reference_id if references else None
+    store.write_json(manifest_path, manifest)
+    return report
