@@ -1,0 +1,302 @@
+"""The AU detector contract, shared record building, and the detector registry.
+
+An ``AUDetector`` turns one image into an :class:`~tag_bench.schema.AUReference`: status
+(``ok`` / ``no_face`` / ``error`` with a message), face box, 68 landmarks, and per AU a score in
+[0, 1], ``active`` (score >= the detector's documented threshold), a merged region box and the
+per-side boxes (image-left, image-right), all in pixels of the input image. ``detect`` never raises
+for a bad image: unreadable or non-image input gives status ``error``.
+
+Detectors are found by name (``get_detector``): built-ins, plus the entry-point group
+``tag_bench.au_detectors`` (an entry point names a class or factory called with the parameters).
+A name may carry the region rule (``mediapipe-geometric-loose``) and a version pin (``...@1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from tag_bench.facs import au_sort_key
+from tag_bench.schema import AUReference, AUState
+
+ENTRY_POINT_GROUP = "tag_bench.au_detectors"
+
+
+class AUDetectorError(Exception):
+    """A detector cannot be built or found; the message says what to fix."""
+
+
+@runtime_checkable
+class AUDetector(Protocol):
+    """What the harness needs from an AU source that looks at pixels."""
+
+    name: str  # e.g. "mediapipe-geometric"
+    version: str
+    region_rule: str  # "tight" / "loose"
+    threshold: float | None
+
+    @property
+    def reference_id(self) -> str: ...
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    def detect(
+        self, image: Any, *, image_sha256: str | None = None, sample_id: str | None = None
+    ) -> AUReference: ...
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    """Stable short hash of JSON-able parameters (part of the cache key)."""
+    blob = json.dumps(dict(params), sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def as_rgb_array(image: Any) -> np.ndarray:
+    """An H x W x 3 uint8 RGB array from a PIL image, an array (grey, RGB, RGBA; uint8 or float) or a
+    file path. Raises ValueError / OSError with a readable message for anything else."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(image, (str, Path)):
+        try:
+            with Image.open(image) as im:
+                im.load()
+                image = im.convert("RGB")
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+            raise ValueError(f"cannot decode image {image}: {e}") from e
+    if isinstance(image, Image.Image):
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        arr = np.asarray(image, dtype=np.uint8)
+    elif isinstance(image, np.ndarray):
+        arr = image
+    else:
+        raise ValueError(f"expected a PIL image, a numpy array or a path, got {type(image).__name__}")
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"expected an H x W (x 1/3/4) image array, got shape {arr.shape}")
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    if arr.dtype != np.uint8:
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+            raise ValueError(f"unsupported image array dtype {arr.dtype}")
+        a = arr.astype(np.float64)
+        if not np.all(np.isfinite(a)):
+            raise ValueError("image array has non-finite values")
+        if np.issubdtype(arr.dtype, np.floating) and a.max(initial=0.0) <= 1.0:
+            a = a * 255.0
+        arr = np.clip(np.round(a), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+#: Record precision: coordinates to 0.01 px, scores to 1e-4 (halves record size; far below any
+#: landmark's accuracy).
+COORD_DECIMALS = 2
+SCORE_DECIMALS = 4
+
+
+def box_list(box: Any) -> list[float]:
+    """A box as 4 rounded floats."""
+    return [round(float(v), COORD_DECIMALS) for v in box]
+
+
+def point_list(points: Any) -> list[tuple[float, float]]:
+    """(x, y) points as rounded float pairs."""
+    return [(round(float(x), COORD_DECIMALS), round(float(y), COORD_DECIMALS)) for x, y in points]
+
+
+def build_states(
+    regions: Mapping[str, tuple[list[float], list[float]]] | None,
+    scores: Mapping[str, float | None] | None,
+    threshold: float | None,
+) -> dict[str, AUState]:
+    """AU states from per-side region boxes and scores; AUs sorted by number.
+
+    An AU present in only one of the two inputs gets ``box=None`` or ``score=None``.
+    """
+    from tag_bench.au.regions import merged
+
+    regions = regions or {}
+    scores = scores or {}
+    out: dict[str, AUState] = {}
+    for au in sorted(set(regions) | set(scores), key=au_sort_key):
+        score = scores.get(au)
+        if score is not None:
+            score = round(float(min(max(score, 0.0), 1.0)), SCORE_DECIMALS)
+        active = None if score is None or threshold is None else bool(score >= threshold)
+        sides = regions.get(au)
+        boxes = [box_list(b) for b in sides] if sides else []
+        out[au] = AUState(score=score, active=active, box=merged(boxes) if boxes else None, boxes=boxes)
+    return out
+
+
+class BaseAUDetector(ABC):
+    """Shared behaviour: input coercion, error capture and record assembly.
+
+    Subclasses set ``name``, ``version``, ``threshold`` and ``region_rule`` and implement
+    ``_detect(rgb) -> dict`` returning the record fields (status, face_box, landmarks, aus, message).
+    """
+
+    name: str = ""
+    version: str = ""
+    threshold: float | None = None
+    region_rule: str = "tight"
+
+    @property
+    def reference_id(self) -> str:
+        return f"{self.name}-{self.region_rule}@{self.version}"
+
+    @property
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """Every setting that changes the output (JSON-able); part of the cache key."""
+
+    @abstractmethod
+    def _detect(self, rgb: np.ndarray) -> dict[str, Any]: ...
+
+    def reference(self, **fields: Any) -> AUReference:
+        """An AUReference stamped with this detector's identity."""
+        return AUReference(
+            reference_id=self.reference_id,
+            detector=self.name,
+            version=self.version,
+            params=self.params,
+            threshold=self.threshold,
+            **fields,
+        )
+
+    def detect(
+        self, image: Any, *, image_sha256: str | None = None, sample_id: str | None = None
+    ) -> AUReference:
+        try:
+            rgb = as_rgb_array(image)
+        except Exception as e:  # any undecodable input is a recorded error, never a crash
+            return self.reference(
+                status="error",
+                message=f"unreadable image: {e}",
+                sample_id=sample_id,
+                image_sha256=image_sha256,
+            )
+        size = (int(rgb.shape[1]), int(rgb.shape[0]))
+        try:
+            fields = self._detect(rgb)
+        except Exception as e:
+            return self.reference(
+                status="error",
+                message=f"{type(e).__name__}: {e}",
+                sample_id=sample_id,
+                image_sha256=image_sha256,
+                image_size=size,
+            )
+        return self.reference(sample_id=sample_id, image_sha256=image_sha256, image_size=size, **fields)
+
+
+# --------------------------------------------------------------------------------------------------
+# Registry
+
+#: base name -> "module:factory"; every detector accepts ``regions=`` ("tight" / "loose").
+_BUILTIN: dict[str, str] = {
+    "mediapipe-geometric": "tag_bench.au.geometric:MediaPipeGeometricDetector",
+    "pyfeat-v2": "tag_bench.au.pyfeat:PyFeatV2Detector",
+}
+_REGISTERED: dict[str, Callable[..., Any]] = {}
+_REG_LOCK = threading.Lock()
+
+
+def register_detector(name: str, factory: Callable[..., Any] | str) -> None:
+    """Register a detector factory (a callable, or ``"module:attr"``) under a base name."""
+    from tag_bench.au.regions import REGION_RULES
+
+    if any(name.endswith(f"-{r}") for r in REGION_RULES) or "@" in name:
+        raise ValueError(f"detector name {name!r} must not end in a region rule or carry a version")
+    with _REG_LOCK:
+        if name in _BUILTIN or name in _REGISTERED:
+            raise ValueError(f"AU detector {name!r} is already registered")
+        _REGISTERED[name] = _load_target(factory) if isinstance(factory, str) else factory
+
+
+def _load_target(target: str) -> Callable[..., Any]:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _base_names() -> list[str]:
+    names = set(_BUILTIN) | set(_REGISTERED)
+    for ep_name in _entry_points():
+        if ep_name in names:
+            raise AUDetectorError(
+                f"AU detector {ep_name!r} from entry point group {ENTRY_POINT_GROUP} clashes with a "
+                "built-in or registered detector of the same name; rename the entry point"
+            )
+        names.add(ep_name)
+    return sorted(names)
+
+
+def detector_names() -> list[str]:
+    """Every detector name ``get_detector`` accepts (``-tight`` is also accepted, as the default)."""
+    return sorted(n for base in _base_names() for n in (base, f"{base}-loose"))
+
+
+def split_detector_name(name: str) -> tuple[str, str | None, str | None]:
+    """``"pyfeat-v2-loose@2.1.5"`` -> ("pyfeat-v2", "loose", "2.1.5")."""
+    from tag_bench.au.regions import REGION_RULES
+
+    base, _, version = name.partition("@")
+    rule = None
+    for r in REGION_RULES:
+        if base.endswith(f"-{r}"):
+            base, rule = base[: -len(r) - 1], r
+            break
+    return base, rule, (version or None)
+
+
+def is_detector_name(name: str) -> bool:
+    return split_detector_name(name)[0] in _base_names()
+
+
+def get_detector(name: str, **params: Any) -> AUDetector:
+    """Build a detector by name, e.g. ``get_detector("mediapipe-geometric-loose", face_policy="center")``.
+
+    Raises AUDetectorError naming the known detectors, or when a version pin does not match.
+    """
+    base, rule, version = split_detector_name(name)
+    if rule is not None:
+        if "regions" in params and params["regions"] != rule:
+            raise AUDetectorError(
+                f"{name!r} names regions {rule!r} but regions={params['regions']!r} was given"
+            )
+        params["regions"] = rule
+    if base in _BUILTIN:
+        factory = _load_target(_BUILTIN[base])
+    elif base in _REGISTERED:
+        factory = _REGISTERED[base]
+    else:
+        eps = _entry_points()
+        if base not in eps:
+            raise AUDetectorError(f"unknown AU detector {name!r}; known: {', '.join(detector_names())}")
+        try:
+            factory = eps[base].load()
+        except Exception as e:
+            raise AUDetectorError(f"cannot load AU detector entry point {base!r}: {e}") from e
+    det = factory(**params)
+    if version is not None and det.version != version:
+        raise AUDetectorError(
+            f"{name!r} asks for version {version}, but the installed {base} detector is version {det.version}"
+        )
+    return det
