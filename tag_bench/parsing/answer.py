@@ -1,0 +1,421 @@
+"""Label extraction: which emotion the model answered, and how clearly it answered it.
+
+Cues are tried from the most to the least explicit; the first cue family that decides wins, and within
+a family the last occurrence wins (models revise themselves):
+
+1. decisive: ``<answer>…</answer>`` (the last non-empty one), ``\\boxed{…}``, a JSON ``"emotion"`` /
+   ``"label"`` value (never the ``label`` of a box object), "final answer: …" / "the answer is …",
+   the ``Final conclusion:`` section, an "Emotion: …" field;
+2. weak: an unclosed ``<answer>``, a lone label on the last line, a markdown-bold label, "the person
+   looks …" / "… which indicates …";
+3. a refusal ("I can't help identify …", "As an AI …");
+4. free text: every non-negated emotion word of the text (common descriptive words such as "relaxed"
+   or "smiling" excluded); one distinct emotion is an answer, several are ``ambiguous``.
+
+Negated labels never become answers ("not angry, but happy" is happiness; "not sad" alone is no
+answer). A label that is clear but outside the task's classes ("contempt" on a 7-class task, or
+"confused") is ``invalid_label``; several distinct labels are ``ambiguous``.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from tag_bench.parsing.text import Decision, decide, is_refusal, lower_same_length, mentions
+
+# Every scan below runs on a lower-cased copy of the text with case-sensitive patterns that start with
+# a literal (``re`` then skips ahead with a fast substring search; IGNORECASE patterns are several
+# times slower). Positions are shared with the original text, which the values are sliced from.
+_ANS_OPEN_RE = re.compile(r"<[ \t]*answer[ \t]*>")
+_ANS_CLOSE_RE = re.compile(r"<[ \t]*/[ \t]*answer[ \t]*>")
+_BOXED_RE = re.compile(
+    r"\\boxed[ \t]*\{[ \t]*(?:\\(?:text|mathrm|textbf|mathbf)[ \t]*\{)?(?P<v>[^{}\n]{0,100})\}"
+)
+_JSON_KEY_RE = re.compile(
+    r"[\"'](?P<k>emotion|expression|facial[_ ]expression|answer|final[_ ]answer|prediction"
+    r"|predicted[_ ](?:emotion|label|class|expression)|label|class|category)[\"'][ \t]*:[ \t]*"
+    r"[\"'](?P<v>[^\"'\n]{0,100})[\"']"
+)
+_WEAK_JSON_KEYS = frozenset({"label", "class", "category"})
+_BOX_KEY_HINT_RE = re.compile(r"[\"'](?:bbox_2d|box_2d|bbox|box|bounding_box)[\"']")
+_AU_HINT_RE = re.compile(r"(?<![a-z0-9])(?:au|action[ \t]*units?)[ \t]*[-_#:]?[ \t]*\d", re.IGNORECASE)
+
+_SEP = r"[ \t]*(?:is\b|would[ \t]+be\b|:|=|-|–)[ \t:]*(?:\n[ \t]*){0,2}"
+_VALUE = r"(?P<v>[^\n.;!?<]{1,120})"
+#: "final answer: X", "the answer is X", "Answer - X", "final label: X", "prediction: X"
+_CUE_FINAL_RES = (
+    re.compile(r"answer" + _SEP + _VALUE),
+    re.compile(
+        r"final[ \t]+(?:label|prediction|classification|emotion|expression|decision|verdict)" + _SEP + _VALUE
+    ),
+    re.compile(r"predict(?:ion|ed[ \t]+(?:emotion|label|class|expression))" + _SEP + _VALUE),
+)
+_CUE_FIELD_RE = re.compile(
+    r"^[ \t>*-]*(?:(?:facial|predicted|dominant|primary)[ \t]+)?(?:emotion|expression|label|class)"
+    r"[ \t]*[:=][ \t]*" + _VALUE,
+    re.MULTILINE,
+)
+_CONCLUSION_RE = re.compile(r"conclusion[ \t]*[:,\-][ \t]*(?P<v>[^<]{1,600})")
+_DOMINANT_RE = re.compile(
+    r"(?:dominant|predominant|primary|main|overall|principal|final|most[ \t]+likely)[ \t]+"
+    r"(?:emotion|expression|label)(?:[ \t]+(?:is|of|as|would[ \t]+be))?[ \t:]*(?:an?[ \t]+|the[ \t]+)?"
+    r"(?P<v>[a-z]+(?:[ \t]+[a-z]+)?)"
+)
+_CUE_EXPR_RE = re.compile(
+    r"(?<![a-z])(?:(?:facial[ \t]+)?expression|emotion|person|subject|face|individual|man|woman|child|he|she)"
+    r"[ \t]+(?:is|looks|appears|seems|shows|displays|expresses|conveys|exhibits|has|wears|feels)"
+    r"(?:[ \t]+(?:to[ \t]+be|to[ \t]+show|to[ \t]+feel|a|an|of|most|likely|clearly|predominantly"
+    r"|primarily|mainly|mostly|quite|very|rather|genuinely|visibly|feeling))*"
+    r"[ \t]+(?P<v>[^\n.;!?<,]{1,60})"
+)
+#: "... which indicates happiness", "the raised brows suggest surprise", "consistent with fear"
+_CUE_IMPLY_RE = re.compile(
+    r"(?<![a-z])(?:indicat|suggest|signal|point|reflect|convey|reveal|consistent[ \t]+with"
+    r"|characteristic[ \t]+of|typical[ \t]+of|signs?[ \t]+of)(?:s|es|ed|ing|ive)?"
+    r"(?:[ \t]+(?:to|of|a|an|the|strong|clear|mild|some|feelings?|signs?|strongly|clearly|likely))*"
+    r"[ \t]+(?P<v>[^\n.;!?<,]{1,60})"
+)
+_BOLD_RE = re.compile(r"\*\*(?P<a>[^*\n]{1,40})\*\*|__(?P<b>[^_\n]{1,40})__")
+_MARKDOWN_RE = re.compile(r"\*+|`+|__+|^[ \t]*#+[ \t]*", re.MULTILINE)
+_LABEL_PREFIX_RE = re.compile(
+    r"^(?:final[ \t]+)?(?:answer|label|emotion|expression|prediction|class|classification)[ \t]*[:=\-][ \t]*",
+    re.IGNORECASE,
+)
+_STRIP_CHARS = " \t\r\n.,:;!?-–—\"'“”‘’`*_#>()[]{}"
+_LABELISH_RE = re.compile(r"[^\W_][^\W_ '\-]{0,30}(?:[ '\-][^\W\d_]{1,30}){0,3}$")
+_NOISE_LINE_RE = re.compile(r"^[\s`{}\[\],]*$|^\s*(?:<[^<>]{0,40}>\s*)+$")
+
+
+@dataclass
+class Answer:
+    """The label decision for one response."""
+
+    label: str | None
+    status: str  # a schema.ParseStatus
+    raw_label: str | None
+    decisive: bool  # an explicit answer marker (survives a length-truncated generation)
+    source: str  # which cue decided
+    notes: list[str] = field(default_factory=list)
+
+
+def extract_answer(
+    region: str, allowed: frozenset[str], decisive_only: bool = False, low: str | None = None
+) -> Answer:
+    """Decide the label of ``region`` (the text after any reasoning block).
+
+    ``decisive_only`` stops after the explicit cues (used for length-truncated generations, where a
+    weak cue would be discarded anyway). ``low``: ``lower_same_length(region)`` when already known.
+    """
+    if low is None:
+        low = lower_same_length(region)
+    for explicit in (_answer_tag, _boxed, _json_answer):
+        r = explicit(region, low, allowed)
+        if r is not None:
+            return r
+    if "*" in region or "`" in region or "#" in region:
+        plain = _MARKDOWN_RE.sub("", region)
+        plain_low = lower_same_length(plain)
+    else:
+        plain, plain_low = region, low
+    for cue in (_cue_final, _conclusion, _cue_field):
+        r = cue(plain, plain_low, allowed)
+        if r is not None:
+            return r
+    if decisive_only:
+        return Answer(None, "no_answer", None, False, "none")
+    for weak in (_unclosed_answer_tag, _last_line):
+        r = weak(plain, plain_low, allowed)
+        if r is not None:
+            return r
+    r = _bold(region, low, allowed) or _cue_expr(plain, plain_low, allowed)
+    if r is not None:
+        return r
+    if is_refusal(low):
+        return Answer(None, "refusal", _snippet(region), False, "refusal")
+    return _free_text(plain_low, allowed)
+
+
+def extract_explicit(text: str, allowed: frozenset[str]) -> Answer | None:
+    """Only explicit markers (``<answer>`` tags, ``\\boxed{}``): used on reasoning blocks."""
+    low = lower_same_length(text)
+    return _answer_tag(text, low, allowed) or _boxed(text, low, allowed)
+
+
+# --------------------------------------------------------------------------------------------------
+# Turning a piece of text into a decision
+
+
+def clean_label(text: str) -> str:
+    s = text.strip().strip(_STRIP_CHARS)
+    s = _LABEL_PREFIX_RE.sub("", s)
+    return s.strip(_STRIP_CHARS)[:300]
+
+
+def _from_decision(
+    d: Decision, raw: str, allowed: frozenset[str], source: str, decisive: bool
+) -> Answer | None:
+    if d.kind == "one":
+        e = d.emotions[0]
+        if e in allowed:
+            return Answer(e, "ok", raw, decisive, source)
+        return Answer(
+            None, "invalid_label", raw, decisive, source, [f"label {e!r} is not one of the task's classes"]
+        )
+    if d.kind == "several":
+        return Answer(
+            None,
+            "ambiguous",
+            raw,
+            decisive,
+            source,
+            [f"several labels in the answer: {', '.join(d.emotions)}"],
+        )
+    return None
+
+
+def _classify(
+    content: str,
+    allowed: frozenset[str],
+    source: str,
+    decisive: bool,
+    invalid_max_words: int | None,
+    negated_is_final: bool = False,
+) -> Answer | None:
+    """Classify a label-position text. ``invalid_max_words``: longest non-emotion text that is taken as
+    a clear (invalid) label; None = any length. Returns None when this text does not decide."""
+    raw = clean_label(content)
+    if not raw:
+        return None
+    d = decide(raw)
+    r = _from_decision(d, raw, allowed, source, decisive)
+    if r is not None:
+        return r
+    if d.kind == "negated":
+        if negated_is_final:
+            return Answer(None, "no_answer", raw, decisive, source, ["the answer only negates labels"])
+        return None
+    if is_refusal(raw.lower()):
+        return Answer(None, "refusal", raw, decisive, source)
+    if invalid_max_words is None or (len(raw.split()) <= invalid_max_words and _LABELISH_RE.match(raw)):
+        return Answer(None, "invalid_label", raw, decisive, source, [f"{raw[:60]!r} is not an emotion label"])
+    return None
+
+
+def _decide_prose(low: str) -> Decision:
+    """Strong emotion words first; descriptive words ("relaxed", "smiling") only if nothing else."""
+    d = decide(low, skip_weak=True, lowered=True)
+    return d if d.kind != "none" else decide(low, lowered=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Decisive cues
+
+
+def _answer_tag(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    if "answer" not in low:
+        return None
+    opens = [m.end() for m in _ANS_OPEN_RE.finditer(low)]
+    if not opens:
+        return None
+    closes = [m.start() for m in _ANS_CLOSE_RE.finditer(low)]
+    empty = 0
+    for c in reversed(closes):
+        i = bisect_right(opens, c) - 1
+        if i < 0:
+            break
+        content = text[opens[i] : c]
+        if not content.strip():
+            empty += 1
+            continue
+        r = _classify(content, allowed, "answer_tag", True, None, negated_is_final=True)
+        if r is not None:
+            if empty:
+                r.notes.append(f"skipped {empty} empty <answer> tag(s) after it")
+            return r
+    return None
+
+
+def _boxed(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    if "\\boxed" not in text:
+        return None
+    for m in reversed(list(_BOXED_RE.finditer(text))):
+        r = _classify(m.group("v"), allowed, "boxed", True, None, negated_is_final=True)
+        if r is not None:
+            return r
+    return None
+
+
+def _json_answer(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    if ":" not in text or ('"' not in text and "'" not in text):
+        return None
+    strong: list[re.Match[str]] = []
+    weak: list[re.Match[str]] = []
+    for m in _JSON_KEY_RE.finditer(low):
+        if _AU_HINT_RE.search(m.group("v")):
+            continue  # an AU label ("AU12 lip corner puller"), not an emotion
+        if m.group("k") in _WEAK_JSON_KEYS:
+            lb = low.rfind("{", max(0, m.start() - 600), m.start())
+            rb = low.find("}", m.end(), m.end() + 600)
+            obj = low[lb if lb >= 0 else m.start() : rb if rb >= 0 else m.end()]
+            if _BOX_KEY_HINT_RE.search(obj):
+                continue  # the label of a box object names the region, not the answer
+            weak.append(m)
+        else:
+            strong.append(m)
+    for group in (strong, weak):
+        for m in reversed(group):
+            r = _classify(text[m.start("v") : m.end("v")], allowed, "json", True, None, negated_is_final=True)
+            if r is not None:
+                return r
+    return None
+
+
+def _cue_final(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    if "answer" not in low and "final" not in low and "predict" not in low:
+        return None
+    found = [
+        m
+        for rx in _CUE_FINAL_RES
+        for m in rx.finditer(low)
+        if not (m.start() and low[m.start() - 1].isalpha())
+    ]
+    for m in sorted(found, key=lambda m: m.start(), reverse=True):
+        r = _classify(text[m.start("v") : m.end("v")], allowed, "final_answer", True, 2)
+        if r is not None:
+            return r
+    return None
+
+
+def _cue_field(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    if ":" not in text and "=" not in text:
+        return None
+    for m in reversed(list(_CUE_FIELD_RE.finditer(low))):
+        r = _classify(text[m.start("v") : m.end("v")], allowed, "field", True, 2)
+        if r is not None:
+            return r
+    return None
+
+
+def _conclusion(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    if "conclusion" not in low:
+        return None
+    for m in reversed(list(_CONCLUSION_RE.finditer(low))):
+        v_low = m.group("v").split("\n\n", 1)[0]
+        d = _decide_prose(v_low)
+        if d.kind == "several":
+            dm = _DOMINANT_RE.search(v_low)
+            if dm is not None:
+                dd = decide(dm.group("v"), lowered=True)
+                if dd.kind == "one":
+                    d = dd
+        raw = text[m.start("v") : m.start("v") + len(v_low)].strip()[:300]
+        r = _from_decision(d, raw, allowed, "conclusion", True)
+        if r is not None:
+            return r
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Weak cues
+
+
+def _unclosed_answer_tag(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    """``<answer> happy`` with no closing tag (a stop sequence ate it, or the output was cut)."""
+    if "answer" not in low:
+        return None
+    last_open = None
+    for m in _ANS_OPEN_RE.finditer(low):
+        last_open = m
+    if last_open is None or _ANS_CLOSE_RE.search(low, last_open.end()) is not None:
+        return None
+    content = text[last_open.end() : last_open.end() + 200].split("<", 1)[0]
+    first = next((ln for ln in content.splitlines() if ln.strip()), "")
+    r = _classify(first, allowed, "unclosed_answer_tag", False, 3)
+    if r is not None:
+        r.notes.append("<answer> tag is not closed")
+    return r
+
+
+def _last_line(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    end = len(text)
+    for _ in range(4):  # skip up to 3 trailing fences / brace-only / tag-only lines
+        start = text.rfind("\n", 0, end) + 1
+        line = text[start:end]
+        if line.strip() and not _NOISE_LINE_RE.match(line):
+            break
+        if start == 0:
+            return None
+        end = start - 1
+    else:
+        return None
+    raw = clean_label(line)
+    words = raw.split()
+    if not words or len(words) > 5:
+        return None
+    r = _from_decision(decide(raw), raw, allowed, "last_line", False)
+    if r is None and not text[:start].strip():  # the whole response is this one short line
+        r = _classify(raw, allowed, "last_line", False, 3)
+    return r
+
+
+def _bold(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    if "**" not in text and "__" not in text:
+        return None
+    found: list[str] = []
+    raws: list[str] = []
+    for m in _BOLD_RE.finditer(text):
+        raw = clean_label(m.group("a") or m.group("b") or "")
+        if not raw or len(raw.split()) > 3:
+            continue
+        d = decide(raw)
+        if d.kind != "one" or _negated_in_context(low, m.start()):
+            continue
+        if d.emotions[0] not in found:
+            found.append(d.emotions[0])
+        raws.append(raw)
+        if len(found) > 1:
+            break  # already ambiguous
+    if not found:
+        return None
+    d = Decision("one" if len(found) == 1 else "several", tuple(found))
+    return _from_decision(d, raws[-1], allowed, "bold", False)
+
+
+def _negated_in_context(low: str, start: int) -> bool:
+    """Whether a label starting at ``start`` sits in a negated clause ("not **sad**")."""
+    window = low[max(0, start - 48) : start + 48]
+    offset = min(start, 48)
+    first = next((m for m in mentions(window) if m.start >= offset), None)
+    return first is not None and first.negated
+
+
+def _cue_expr(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    """The last "the person looks X" / "... which indicates X" phrase that names an emotion."""
+    found = list(_CUE_EXPR_RE.finditer(low)) + list(_CUE_IMPLY_RE.finditer(low))
+    for m in sorted(found, key=lambda m: m.start(), reverse=True):
+        d = _decide_prose(m.group("v"))
+        r = _from_decision(
+            d, text[m.start("v") : m.end("v")].strip()[:120], allowed, "expression_phrase", False
+        )
+        if r is not None:
+            return r
+    return None
+
+
+def _free_text(low: str, allowed: frozenset[str]) -> Answer:
+    d = decide(low, skip_weak=True, lowered=True)
+    if d.kind in ("one", "several"):
+        r = _from_decision(d, ", ".join(d.emotions), allowed, "free_text", False)
+        assert r is not None
+        if r.status == "ok":
+            r.notes.append("label inferred from free text (no explicit answer)")
+        return r
+    if d.kind == "negated":
+        return Answer(None, "no_answer", None, False, "free_text", ["only negated labels in the text"])
+    return Answer(None, "no_answer", None, False, "none")
+
+
+def _snippet(text: str) -> str:
+    return " ".join(text.split())[:120]
