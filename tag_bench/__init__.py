@@ -13,6 +13,20 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first use)
 _LAZY: dict[str, str] = {
+    # stages
+    "evaluate": "tag_bench.evaluate",
+    "load_task": "tag_bench.tasks",
+    "discover_tasks": "tag_bench.tasks",
+    "Task": "tag_bench.tasks",
+    "get_model": "tag_bench.models.base",
+    "render_prompt": "tag_bench.prompts",
+    "parse_response": "tag_bench.parsing",
+    "score_run": "tag_bench.scoring.run",
+    "score_sample": "tag_bench.scoring",
+    "compute_metrics": "tag_bench.scoring",
+    "compare_metrics": "tag_bench.scoring",
+    "get_detector": "tag_bench.au",
+    "resolve_reference_source": "tag_bench.au.sources",
     # records
     "Sample": "tag_bench.schema",
     "AUReference": "tag_bench.schema",

@@ -143,10 +143,11 @@ def declared_frames() -> dict[str, str]:
         from tag_bench.models._frames import FAMILY_FRAMES
     except ImportError:  # pragma: no cover - the table ships with the hf adapter
         FAMILY_FRAMES = {}
-    family = ", ".join(f"{k}={v}" for k, v in sorted(FAMILY_FRAMES.items()))
+    family = ", ".join(f"{k}={v[0]}" for k, v in sorted(FAMILY_FRAMES.items()))
     per_family = f"per model family ({family}); --box-frame overrides" if family else "per model family"
     return {
-        "hf": per_family, "vllm": per_family, "openai": "pixel (overridable)",
+        "hf": per_family + ", other families: pixel with a warning", "vllm": per_family,
+        "openai": "pixel (overridable)",
         "replay": "given by --frame / each line", "facs-rules": "pixel", "random": "pixel", "majority": "none (no boxes)",
     }  # fmt: skip
 

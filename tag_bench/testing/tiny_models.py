@@ -285,3 +285,19 @@ def tiny_model_dir(arch: str = "qwen2_5_vl", seed: int = 0) -> Path:
                 atexit.register(shutil.rmtree, _cache_root, True)
             _cache[key] = BUILDERS[arch](_cache_root / f"{arch}-seed{seed}", seed)
         return _cache[key]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tag_bench.testing.tiny_models OUT_DIR [--arch qwen2_5_vl|llava] [--seed N]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Build a tiny random VLM offline (for trying the pipeline).")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--arch", choices=sorted(BUILDERS), default="qwen2_5_vl")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    print(BUILDERS[args.arch](args.out, args.seed))
+
+
+if __name__ == "__main__":
+    main()
