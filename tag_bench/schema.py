@@ -159,7 +159,9 @@ class Evidence(BaseModel):
     au: str | None = None
     box: Box | None = None  # presented-image pixels, clipped; None when absent or unusable
     raw_box: list[float] | None = None  # as written by the model, in its own frame/order
-    box_status: Literal["ok", "none", "degenerate", "non_finite", "outside"] = "none"
+    # none: no box cited; unconvertible: a box was written but its frame cannot be mapped (e.g.
+    # pixel-resized without the model's input size); malformed: not four numbers
+    box_status: Literal["ok", "none", "degenerate", "non_finite", "outside", "unconvertible", "malformed"] = "none"
     step: int | None = None  # index of the reasoning step the evidence came from
 
     @field_validator("box")

@@ -577,7 +577,7 @@ def test_several_steps_on_one_line_are_split_at_inspect() -> None:
 def test_malformed_box_is_kept_without_a_box() -> None:
     p = parse_response("Inspect brow (AU4) → <bbox>[10,20,30]</bbox>", "pixel", (100, 100))
     assert [(e.au, e.box, e.raw_box, e.box_status) for e in p.evidence] == [
-        ("AU4", None, [10, 20, 30], "none")
+        ("AU4", None, [10, 20, 30], "malformed")
     ]
     assert any("four numbers" in n for n in p.notes)
 

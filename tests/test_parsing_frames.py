@@ -101,7 +101,7 @@ def test_unusable_boxes_have_a_status_and_no_box(text: str, frame: str, status: 
 
 def test_pixel_resized_without_input_size_is_flagged_not_guessed() -> None:
     p, e = _one("AU12 <bbox>[28,56,84,112]</bbox>", "pixel-resized", (100, 100))
-    assert e.box is None and e.box_status == "none" and e.raw_box == [28, 56, 84, 112]
+    assert e.box is None and e.box_status == "unconvertible" and e.raw_box == [28, 56, 84, 112]
     assert any("need the model's input_size" in n for n in p.notes)
 
 

@@ -105,7 +105,7 @@ def convert(raw: Sequence[float], ctx: FrameContext) -> tuple[list[float] | None
     if not isfinite(a + b + c + d) and not (isfinite(a) and isfinite(b) and isfinite(c) and isfinite(d)):
         return None, "non_finite", 0  # (a finite sum proves every term finite; an overflow does not)
     if not ctx.usable:
-        return None, "none", 0
+        return None, "unconvertible", 0
     if ctx.yx:
         a, b, c, d = b, a, d, c
     flags = 0

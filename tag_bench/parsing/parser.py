@@ -176,7 +176,7 @@ def _evidence(
         if malformed:
             n_malformed += 1
             raw = nums if nums and all(map(isfinite, nums)) else None
-            append({"au": au, "raw_box": raw, "box_status": "none", "step": step})
+            append({"au": au, "raw_box": raw, "box_status": "malformed", "step": step})
             continue
         box, status, flags = convert(nums, ctx)
         flags_seen |= flags
