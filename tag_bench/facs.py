@@ -79,6 +79,11 @@ def au_code(value: str | int) -> str | None:
     """
     if isinstance(value, int):
         return f"AU{value}" if 0 < value < 100 else None
+    return _au_code_str(value)
+
+
+@lru_cache(maxsize=4096)  # scoring normalises the same few dozen spellings millions of times
+def _au_code_str(value: str) -> str | None:
     m = _AU_RE.match(value)
     if not m:
         return None
@@ -144,14 +149,19 @@ def prototype_similarity(cited: set[str] | frozenset[str], emotion: str) -> floa
 
     Neutral scores 1.0 only when no expressive AU is cited, else 0.0.
     """
-    expressive = set(cited) - NON_EXPRESSIVE_AUS
+    return _prototype_similarity(frozenset(cited), emotion)
+
+
+@lru_cache(maxsize=65536)  # few distinct AU sets occur in practice; scoring asks again and again
+def _prototype_similarity(cited: frozenset[str], emotion: str) -> float:
+    expressive = cited - NON_EXPRESSIVE_AUS
     if emotion == "neutral":
         return 1.0 if not expressive else 0.0
     best = 0.0
     for variant in EMFACS_PROTOTYPES.get(emotion, ()):
-        union = variant | set(cited)
+        union = variant | cited
         if union:
-            best = max(best, len(variant & set(cited)) / len(union))
+            best = max(best, len(variant & cited) / len(union))
     return best
 
 
@@ -159,11 +169,16 @@ def best_matching_emotions(
     cited: set[str] | frozenset[str], classes: list[str] | tuple[str, ...]
 ) -> set[str]:
     """The emotions among ``classes`` whose prototypes overlap ``cited`` the most (ties kept)."""
-    scores = {c: prototype_similarity(cited, c) for c in classes if c in EMFACS_PROTOTYPES}
+    return set(_best_matching(frozenset(cited), tuple(classes)))
+
+
+@lru_cache(maxsize=65536)
+def _best_matching(cited: frozenset[str], classes: tuple[str, ...]) -> frozenset[str]:
+    scores = {c: _prototype_similarity(cited, c) for c in classes if c in EMFACS_PROTOTYPES}
     if not scores:
-        return set()
+        return frozenset()
     top = max(scores.values())
-    return {c for c, s in scores.items() if s == top}
+    return frozenset(c for c, s in scores.items() if s == top)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,10 +8,9 @@ embedded.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -152,24 +151,21 @@ class Generation(Record):
 # Parsing
 
 
+#: A usable box: exactly four finite numbers (validated in pydantic-core, not in Python).
+FiniteBox = Annotated[list[FiniteFloat], Field(min_length=4, max_length=4)]
+
+
 class Evidence(BaseModel):
     """One piece of cited evidence: an AU, a box, or both."""
 
     model_config = ConfigDict(extra="forbid")
     au: str | None = None
-    box: Box | None = None  # presented-image pixels, clipped; None when absent or unusable
+    box: FiniteBox | None = None  # presented-image pixels, clipped; None when absent or unusable
     raw_box: list[float] | None = None  # as written by the model, in its own frame/order
     # none: no box cited; unconvertible: a box was written but its frame cannot be mapped (e.g.
     # pixel-resized without the model's input size); malformed: not four numbers
     box_status: Literal["ok", "none", "degenerate", "non_finite", "outside", "unconvertible", "malformed"] = "none"
     step: int | None = None  # index of the reasoning step the evidence came from
-
-    @field_validator("box")
-    @classmethod
-    def _finite(cls, v: Box | None) -> Box | None:
-        if v is not None and (len(v) != 4 or not all(math.isfinite(x) for x in v)):
-            raise ValueError("box must be 4 finite numbers")
-        return v
 
 
 class Parsed(Record):

@@ -113,3 +113,31 @@ def repair_jsonl_tail(path: str | os.PathLike[str]) -> int:
     with open(p, "r+b") as f:
         f.truncate(cut)
     return len(data) - cut
+
+
+class AtomicLines:
+    """Write a JSON-lines file line by line; it appears under its name only when complete."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        self._f = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, line: str) -> None:
+        self._f.write(line)
+        self._f.write("\n")
+
+    def __enter__(self) -> AtomicLines:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+        finally:
+            self._f.close()
+        if exc_type is None:
+            os.replace(self._tmp, self.path)
+        else:
+            Path(self._tmp).unlink(missing_ok=True)

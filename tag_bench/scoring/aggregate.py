@@ -619,3 +619,45 @@ def compare_metrics(
         not_computed=not_computed,
         bootstrap=_bootstrap_info(n_resamples, ci, seed),
     )
+
+
+def concat_arrays(parts: Sequence[ScoreArrays]) -> ScoreArrays:
+    """Join the arrays of consecutive chunks of one run (claim sample indices are shifted)."""
+    if not parts:
+        raise ValueError("nothing to join")
+    first = parts[0]
+    if any(p.classes != first.classes or p.au_reference != first.au_reference for p in parts):
+        raise ValueError("chunks were scored with different class lists or AU references")
+    offsets = np.cumsum([0] + [p.n for p in parts[:-1]])
+    counts: Counter[str] = Counter()
+    for p in parts:
+        counts.update(p.reference_status_counts)
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    ids = [i for p in parts for i in p.sample_ids]
+    if len(set(ids)) != len(ids):
+        raise ValueError("a sample appears in more than one chunk")
+    return ScoreArrays(
+        classes=first.classes,
+        au_reference=first.au_reference,
+        sample_ids=ids,
+        gold=cat("gold"),
+        pred=cat("pred"),
+        status=cat("status"),
+        referenced=cat("referenced"),
+        has_box=cat("has_box"),
+        claim_sample=np.concatenate([p.claim_sample + off for p, off in zip(parts, offsets, strict=True)]),
+        claim_iou=cat("claim_iou"),
+        claim_center=cat("claim_center"),
+        cited_aus=cat("cited_aus"),
+        judged_aus=cat("judged_aus"),
+        hallucinated_aus=cat("hallucinated_aus"),
+        active_aus=cat("active_aus"),
+        active_cited=cat("active_cited"),
+        au_f1=cat("au_f1"),
+        consistent=cat("consistent"),
+        grounded=cat("grounded"),
+        reference_status_counts=dict(sorted(counts.items())),
+    )

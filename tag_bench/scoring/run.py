@@ -8,9 +8,12 @@ included) and ``metrics.json``. Re-scoring never calls the model. The AU referen
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tag_bench import store
 from tag_bench.schema import AUReference, Generation, Parsed, RunManifest, Sample, ScoredSample
@@ -83,15 +86,14 @@ def parse_generation(g: Generation, classes: list[str]) -> Parsed | None:
     )
 
 
-def score_samples(
+def _scored(
     samples: Iterable[Sample],
     generations: dict[str, Generation],
     classes: list[str],
     references: ReferenceSet | None,
-) -> list[ScoredSample]:
+) -> Iterator[ScoredSample]:
     from tag_bench.scoring.score import score_sample
 
-    out = []
     for s in samples:
         g = generations.get(s.id)
         parsed = parse_generation(g, classes) if g is not None else None
@@ -105,8 +107,95 @@ def score_samples(
                 message="no AU reference for this sample",
                 sample_id=s.id,
             )
-        out.append(score_sample(s, g, parsed, ref, classes))
-    return out
+        yield score_sample(s, g, parsed, ref, classes)
+
+
+def _score_chunk(
+    samples: list[Sample],
+    generations: dict[str, Generation],
+    classes: list[str],
+    references: ReferenceSet | None,
+    sink: Callable[[str], None] | None,
+):
+    """ScoreArrays of some samples; each scored record goes to ``sink`` as a JSON line, then is dropped."""
+    from tag_bench.scoring.aggregate import build_arrays
+
+    def tee() -> Iterator[ScoredSample]:
+        for sc in _scored(samples, generations, classes, references):
+            if sink is not None:
+                sink(sc.model_dump_json())
+            yield sc
+
+    ref_id = references.reference_id if references is not None else None
+    return build_arrays(tee(), classes, au_reference_id=ref_id)
+
+
+def _score_chunk_in_worker(
+    samples, generations, classes, references, want_lines: bool
+) -> tuple[list[str], Any]:
+    lines: list[str] = []
+    arrays = _score_chunk(samples, generations, classes, references, lines.append if want_lines else None)
+    return lines, arrays
+
+
+def default_workers(n_samples: int) -> int:
+    """Processes for scoring: one below 50k samples (start-up would cost more than it saves)."""
+    if n_samples < 50_000:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def score_arrays(
+    samples: list[Sample],
+    generations: dict[str, Generation],
+    classes: list[str],
+    references: ReferenceSet | None,
+    *,
+    sink: Callable[[str], None] | None = None,
+    workers: int | None = None,
+):
+    """Parse and score every sample straight into metric arrays (records are not kept in memory).
+
+    ``sink`` receives each scored record as a JSON line, in sample order. ``workers`` > 1 scores
+    chunks in that many processes (default: :func:`default_workers`).
+    """
+    from tag_bench.scoring.aggregate import concat_arrays
+
+    workers = default_workers(len(samples)) if workers is None else max(1, workers)
+    if workers == 1 or len(samples) < 2 * workers:
+        return _score_chunk(samples, generations, classes, references, sink)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    n_chunks = workers * 4
+    size = -(-len(samples) // n_chunks)
+    chunks = [samples[i : i + size] for i in range(0, len(samples), size)]
+    parts = []
+
+    def submit(pool, chunk):
+        gens = {s.id: generations[s.id] for s in chunk if s.id in generations}
+        args = (chunk, gens, classes, _subset(references, chunk), sink is not None)
+        return pool.submit(_score_chunk_in_worker, *args)
+
+    # at most one chunk waiting per worker: the parent never holds every pickled chunk at once
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        pending = deque(submit(pool, c) for c in chunks[: 2 * workers])
+        for nxt in chunks[2 * workers :] + [None] * len(pending):
+            lines, arrays = pending.popleft().result()  # in order, so the sink sees sample order
+            if sink is not None:
+                for line in lines:
+                    sink(line)
+            parts.append(arrays)
+            if nxt is not None:
+                pending.append(submit(pool, nxt))
+    return concat_arrays(parts)
+
+
+def _subset(references: ReferenceSet | None, chunk: list[Sample]) -> ReferenceSet | None:
+    if references is None:
+        return None
+    by = references.by_sample
+    return ReferenceSet(references.reference_id, {s.id: by[s.id] for s in chunk if s.id in by})
 
 
 def score_run(
@@ -116,13 +205,14 @@ def score_run(
     n_resamples: int = 1000,
     seed: int = 0,
     progress: bool = True,
+    workers: int | None = None,
 ):
     """(Re-)score a run directory; returns the MetricsReport written to ``metrics.json``.
 
     ``au_reference`` None keeps the references saved with the run (or the manifest's spec);
     a spec (detector name, JSONL path, ``none``) replaces them.
     """
-    from tag_bench.scoring.aggregate import compute_metrics
+    from tag_bench.scoring.aggregate import metrics_from_arrays
 
     run_dir = Path(run_dir)
     manifest_path = run_dir / store.MANIFEST
@@ -151,15 +241,9 @@ def score_run(
             references = compute_references(manifest.au_reference, samples, progress=progress)
             store.write_jsonl(run_dir / AU_REFERENCES, references.by_sample.values())
 
-    scored = score_samples(samples, generations, classes, references)
-    report = compute_metrics(
-        scored,
-        classes,
-        au_reference_id=references.reference_id if references else None,
-        n_resamples=n_resamples,
-        seed=seed,
-    )
-    store.write_jsonl(run_dir / store.SAMPLES, scored)
+    with store.AtomicLines(run_dir / store.SAMPLES) as out:
+        arrays = score_arrays(samples, generations, classes, references, sink=out.write, workers=workers)
+    report = metrics_from_arrays(arrays, n_resamples=n_resamples, seed=seed)
     store.write_json(run_dir / store.METRICS, report)
     manifest.extra["scored_with"] = {"n_resamples": n_resamples, "seed": seed}
     manifest.extra["au_reference_id"] = references.reference_id if references else None

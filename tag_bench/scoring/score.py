@@ -25,7 +25,16 @@ from tag_bench.metrics.grounding import (
     normalise_au,
     reference_states,
 )
-from tag_bench.schema import AUReference, ClaimScore, Generation, Parsed, Sample, SampleStatus, ScoredSample
+from tag_bench.schema import (
+    AUReference,
+    AUState,
+    ClaimScore,
+    Generation,
+    Parsed,
+    Sample,
+    SampleStatus,
+    ScoredSample,
+)
 
 
 def score_sample(
@@ -46,7 +55,7 @@ def score_sample(
     used = parsed if status not in ("missing", "error") else None
 
     cited = _cited_aus(used)
-    states = reference_states(reference)
+    states, active_aus = _reference_view(reference)
     threshold = reference.threshold if reference is not None else None
     judgement = {au: au_active(states.get(au), threshold) for au in cited} if reference is not None else {}
 
@@ -77,9 +86,6 @@ def score_sample(
     if reference is not None:
         box_hit = any(c.iou is not None and c.iou >= GROUNDED_IOU for c in claims)
         grounded = correct and box_hit and not hallucinated
-    active_aus = sorted(
-        (au for au, st in states.items() if au_active(st, threshold)), key=lambda a: (au_sort_key(a), a)
-    )
     return ScoredSample(
         sample_id=sample.id,
         label=sample.label,
@@ -97,6 +103,29 @@ def score_sample(
         evidence_consistent=evidence_consistency(pred, cited, classes),
         grounded_correct=grounded,
     )
+
+
+# Many samples share one reference object (a run scores each image once, an image may repeat): its
+# normalised states and active set are computed once per object. Entries hold the object itself, so
+# an id is never reused while cached.
+_VIEWS: dict[int, tuple[AUReference, dict[str, AUState], list[str]]] = {}
+
+
+def _reference_view(reference: AUReference | None) -> tuple[dict[str, AUState], list[str]]:
+    if reference is None:
+        return {}, []
+    hit = _VIEWS.get(id(reference))
+    if hit is not None and hit[0] is reference:
+        return hit[1], hit[2]
+    states = reference_states(reference)
+    active = sorted(
+        (au for au, st in states.items() if au_active(st, reference.threshold)),
+        key=lambda a: (au_sort_key(a), a),
+    )
+    if len(_VIEWS) > 4096:
+        _VIEWS.clear()
+    _VIEWS[id(reference)] = (reference, states, active)
+    return states, active
 
 
 def _status(
