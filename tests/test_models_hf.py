@@ -14,9 +14,10 @@ pytest.importorskip("transformers")
 from PIL import Image
 
 from tag_bench._optional import MissingExtraError
+from tag_bench.models._common import gen_settings, truncate_at_stop
 from tag_bench.models._frames import FAMILY_FRAMES, frame_for
 from tag_bench.models.base import AdapterContext, GenerationRequest, get_model
-from tag_bench.models.hf import _count_output, gen_settings, truncate_at_stop
+from tag_bench.models.hf import _count_output
 
 PROMPT = "Which emotion does this face show? Cite AUs with <bbox>[x1,y1,x2,y2]</bbox>."
 
@@ -279,7 +280,7 @@ def test_llava_end_to_end(tiny_llava, faces):
 
 
 def test_tiny_builds_are_cached_and_deterministic(tiny_llava, tmp_path):
-    from tag_bench.models.hf import local_dir_digest
+    from tag_bench.models._identity import local_dir_digest
     from tag_bench.testing.tiny_models import build_tiny_llava, tiny_model_dir
 
     assert tiny_model_dir("llava", seed=0) == tiny_llava

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from tag_bench._optional import MissingExtraError
+from tag_bench.models._common import gen_settings
 from tag_bench.models.base import AdapterContext, GenerationRequest, get_model
-from tag_bench.models.hf import gen_settings
 from tag_bench.models.vllm import engine_kwargs, pixel_budget, sampling_kwargs, smart_resize
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None

@@ -24,29 +24,30 @@ Gemma 3 with pan-and-scan              resized frame exists; their boxes are not
 
 Box frames per family come from :mod:`tag_bench.models._frames`; ``context.box_frame`` overrides.
 
-This module also holds the request/identity helpers the ``vllm`` adapter shares. It imports neither
-torch nor transformers at module level.
+It imports neither torch nor transformers at module level.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
-import hashlib
-import json
 import logging
-import math
-import re
 import time
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from tag_bench._optional import require
+from tag_bench.models._common import (
+    GenSettings,
+    chat_messages,
+    error_text,
+    group_requests,
+    rgb,
+    truncate_at_stop,
+)
 from tag_bench.models._frames import FrameChoice, frame_for
+from tag_bench.models._identity import model_identity
 from tag_bench.models.base import (
-    DEFAULT_GEN_KWARGS,
     AdapterContext,
     GenerationOutput,
     GenerationRequest,
@@ -55,18 +56,6 @@ from tag_bench.models.base import (
 )
 
 log = logging.getLogger(__name__)
-
-#: Generation settings the local-model adapters understand (anything else is that request's error).
-GEN_KWARGS = (
-    "max_new_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "do_sample",
-    "repetition_penalty",
-    "seed",
-    "stop",
-)
 
 _DTYPES = {
     "auto": "auto",
@@ -79,240 +68,6 @@ _DTYPES = {
     "fp32": "float32",
     "float": "float32",
 }
-
-
-# --------------------------------------------------------------------------------------------------
-# Generation settings and requests (shared with the vllm adapter)
-
-
-@dataclass(frozen=True)
-class GenSettings:
-    """Generation settings of one request, validated and normalised."""
-
-    max_new_tokens: int
-    do_sample: bool
-    temperature: float | None
-    top_p: float | None
-    top_k: int | None
-    repetition_penalty: float | None
-    seed: int | None
-    stop: tuple[str, ...]
-
-    def key(self) -> str:
-        """Requests with equal keys can share one batch."""
-        return json.dumps(self.__dict__, sort_keys=True, default=list)
-
-
-def gen_settings(gen_kwargs: dict[str, Any] | None, default_seed: int | None = None) -> GenSettings:
-    """Normalise a request's gen kwargs; raises ValueError naming the bad setting.
-
-    Missing settings take :data:`DEFAULT_GEN_KWARGS`. Temperature 0 (or none) means greedy decoding.
-    A temperature above 0 samples unless ``do_sample=False`` is given too; ``do_sample=True`` without
-    a temperature samples at the model's own default temperature. ``seed`` (default: the run seed)
-    seeds sampled decoding; greedy decoding ignores it.
-    """
-    user = dict(gen_kwargs or {})
-    unknown = sorted(set(user) - set(GEN_KWARGS))
-    if unknown:
-        raise ValueError(f"unsupported generation setting(s) {unknown}; supported: {', '.join(GEN_KWARGS)}")
-    max_new = user.get("max_new_tokens", DEFAULT_GEN_KWARGS["max_new_tokens"])
-    if not isinstance(max_new, int) or isinstance(max_new, bool) or max_new < 1:
-        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new!r}")
-    temperature = _opt_float(user, "temperature", minimum=0.0)
-    if "do_sample" in user:
-        do_sample = bool(user["do_sample"]) and temperature != 0.0
-    else:
-        do_sample = temperature is not None and temperature > 0.0
-    top_p = _opt_float(user, "top_p", minimum=0.0, maximum=1.0)
-    top_k = user.get("top_k")
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0):
-        raise ValueError(f"top_k must be a non-negative integer, got {top_k!r}")
-    rep = _opt_float(user, "repetition_penalty", minimum=0.0)
-    seed = user.get("seed", default_seed)
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    stop = user.get("stop") or ()
-    if isinstance(stop, str):
-        stop = (stop,)
-    if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) and s for s in stop):
-        raise ValueError(f"stop must be a string or a list of non-empty strings, got {stop!r}")
-    return GenSettings(
-        max_new_tokens=max_new,
-        do_sample=do_sample,
-        temperature=temperature if do_sample else None,
-        top_p=top_p if do_sample else None,
-        top_k=top_k if do_sample else None,
-        repetition_penalty=rep,
-        seed=seed if do_sample else None,
-        stop=tuple(stop),
-    )
-
-
-def _opt_float(d: dict[str, Any], key: str, minimum: float, maximum: float | None = None) -> float | None:
-    v = d.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < minimum:
-        raise ValueError(f"{key} must be a number >= {minimum}, got {v!r}")
-    if maximum is not None and v > maximum:
-        raise ValueError(f"{key} must be <= {maximum}, got {v!r}")
-    return float(v)
-
-
-def truncate_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
-    """Cut ``text`` before the first stop string (as OpenAI servers do); returns (text, hit)."""
-    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
-
-
-def check_request(req: GenerationRequest) -> str | None:
-    """Why a request cannot be sent to a model at all, or None."""
-    from PIL import Image
-
-    img = req.image
-    if not isinstance(img, Image.Image):
-        return f"request image is not a PIL image (got {type(img).__name__})"
-    w, h = img.size
-    if w < 1 or h < 1:
-        return f"request image is empty ({w}x{h})"
-    if not isinstance(req.prompt, str):
-        return f"request prompt is not text (got {type(req.prompt).__name__})"
-    return None
-
-
-def rgb(img: Any) -> Any:
-    """The image in RGB (the contract says RGB; a stray RGBA or L image is converted, not refused)."""
-    return img if img.mode == "RGB" else img.convert("RGB")
-
-
-def chat_messages(req: GenerationRequest, image_part: dict[str, Any]) -> list[dict[str, Any]]:
-    """A chat with an optional system message and one user turn: the image, then the prompt."""
-    messages: list[dict[str, Any]] = []
-    if req.system:
-        messages.append({"role": "system", "content": [{"type": "text", "text": req.system}]})
-    messages.append({"role": "user", "content": [image_part, {"type": "text", "text": req.prompt}]})
-    return messages
-
-
-def error_text(exc: BaseException) -> str:
-    """One-line description of a failure for a GenerationOutput."""
-    msg = " ".join(str(exc).split())
-    if len(msg) > 500:
-        msg = msg[:497] + "..."
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
-
-
-def group_requests(
-    requests: list[GenerationRequest], default_seed: int | None
-) -> tuple[list[GenerationOutput | None], dict[str, tuple[GenSettings, list[int]]]]:
-    """Validate requests; bad ones get their error output, good ones are grouped by settings."""
-    outputs: list[GenerationOutput | None] = [None] * len(requests)
-    groups: dict[str, tuple[GenSettings, list[int]]] = {}
-    for i, req in enumerate(requests):
-        problem = check_request(req)
-        if problem is None:
-            try:
-                settings = gen_settings(req.gen_kwargs, default_seed)
-            except ValueError as e:
-                problem = str(e)
-        if problem is not None:
-            outputs[i] = GenerationOutput(text=None, error=problem)
-            continue
-        groups.setdefault(settings.key(), (settings, []))[1].append(i)
-    return outputs, groups
-
-
-# --------------------------------------------------------------------------------------------------
-# Model identity (shared with the vllm adapter)
-
-_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
-_SMALL_SUFFIXES = (".json", ".jinja", ".txt", ".model", ".py", ".tiktoken", ".yaml")
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".msgpack", ".h5")
-_SAMPLES_PER_FILE = 16
-_SAMPLE_BYTES = 1 << 16
-
-
-def model_identity(pretrained: str, revision: str | None, commit: str | None = None) -> dict[str, Any]:
-    """What the checkpoint is, independent of where it lies on disk.
-
-    A local directory is identified by its contents (:func:`local_dir_digest`); a hub id by the
-    commit its revision resolved to (``commit``, else looked up in the local HF cache), else by the id
-    and revision as given.
-    """
-    path = Path(pretrained).expanduser()
-    if path.is_dir():
-        return {"kind": "local", "digest": local_dir_digest(str(path.resolve()))}
-    if commit is None or not _COMMIT_RE.match(commit):
-        commit = cached_commit(pretrained, revision)
-    return {"kind": "hub", "id": pretrained, "revision": revision, "commit": commit}
-
-
-def cached_commit(repo_id: str, revision: str | None) -> str | None:
-    """The commit ``revision`` of ``repo_id`` resolves to in the local HF cache, or None."""
-    if revision and _COMMIT_RE.match(revision):
-        return revision
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    try:
-        found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
-    except Exception:  # an invalid repo id or an unreadable cache: no commit known
-        return None
-    if isinstance(found, str) and _COMMIT_RE.match(Path(found).parent.name):
-        return Path(found).parent.name
-    return None
-
-
-def local_dir_digest(path: str) -> str:
-    """Content digest of a checkpoint directory (per-file results cached by size and mtime).
-
-    Small files (configs, tokenizer, chat template) are hashed whole. Weight files contribute their
-    path, size, full safetensors header (tensor names, dtypes, shapes, offsets, metadata) and 16
-    evenly spaced 64 KiB samples of their data: two fine-tunes of one architecture share headers and
-    sizes but not weights, while hashing every byte of a 15 GB checkpoint would take minutes. The
-    directory's own location is not part of it, so a moved checkpoint keeps its cache.
-    """
-    root = Path(path)
-    h = hashlib.sha256()
-    for f in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel_parts = f.relative_to(root).parts
-        if any(part.startswith(".") for part in rel_parts):
-            continue  # .cache/, .git/ and friends
-        suffix = f.suffix.lower()
-        if suffix not in _SMALL_SUFFIXES and suffix not in _WEIGHT_SUFFIXES:
-            continue
-        st = f.stat()
-        h.update("/".join(rel_parts).encode() + b"\0")
-        h.update(_file_digest(str(f), st.st_size, st.st_mtime_ns, suffix in _WEIGHT_SUFFIXES).encode())
-    return h.hexdigest()
-
-
-@lru_cache(maxsize=4096)
-def _file_digest(path: str, size: int, mtime_ns: int, sampled: bool) -> str:
-    h = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as fh:
-        if not sampled:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-            return h.hexdigest()
-        start = 0
-        if path.endswith(".safetensors") and size >= 8:
-            n = int.from_bytes(fh.read(8), "little")
-            if 0 < n <= size - 8:
-                h.update(fh.read(n))
-                start = 8 + n
-        span = size - start
-        if span <= _SAMPLES_PER_FILE * _SAMPLE_BYTES:
-            fh.seek(start)
-            h.update(fh.read(span))
-        else:
-            step = (span - _SAMPLE_BYTES) // (_SAMPLES_PER_FILE - 1)
-            for i in range(_SAMPLES_PER_FILE):
-                fh.seek(start + i * step)
-                h.update(fh.read(_SAMPLE_BYTES))
-    return h.hexdigest()
-
 
 # --------------------------------------------------------------------------------------------------
 # The adapter

@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tag_bench._optional import require
+from tag_bench.models._common import GenSettings, chat_messages, check_request, gen_settings, rgb
 from tag_bench.models._frames import check_frame
 from tag_bench.models.base import (
     SECRET_KEYS,
@@ -45,7 +46,6 @@ from tag_bench.models.base import (
     fingerprint_of,
     redact,
 )
-from tag_bench.models.hf import GenSettings, chat_messages, check_request, gen_settings, rgb
 
 log = logging.getLogger(__name__)
 

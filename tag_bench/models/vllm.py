@@ -29,16 +29,10 @@ import time
 from typing import Any
 
 from tag_bench._optional import require
+from tag_bench.models._common import GenSettings, chat_messages, error_text, group_requests, rgb
 from tag_bench.models._frames import FrameChoice, frame_for
+from tag_bench.models._identity import model_identity
 from tag_bench.models.base import AdapterContext, GenerationOutput, GenerationRequest, fingerprint_of, redact
-from tag_bench.models.hf import (
-    GenSettings,
-    chat_messages,
-    error_text,
-    group_requests,
-    model_identity,
-    rgb,
-)
 
 log = logging.getLogger(__name__)
 
