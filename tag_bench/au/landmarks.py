@@ -27,10 +27,13 @@ error naming the fix (use the ``spawn`` start method).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -91,6 +94,39 @@ class FaceLandmarks:
         return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
 
 
+@contextlib.contextmanager
+def _native_stderr_muted(enabled: bool = True) -> Iterator[None]:
+    """Silence what MediaPipe's C++ runtime prints on stderr (TFLite delegate and calculator warnings
+    at start-up). glog writes to file descriptor 2 directly, so the descriptor is redirected.
+    ``TAG_BENCH_DEBUG=1`` keeps it."""
+    if not enabled or os.environ.get("TAG_BENCH_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _Graph:
+    """One MediaPipe graph whose native log lines are muted (they surface lazily, on later calls too;
+    real failures still raise in Python)."""
+
+    def __init__(self, graph: Any):
+        self.graph = graph
+
+    def process(self, img: np.ndarray) -> Any:
+        with _native_stderr_muted():
+            return self.graph.process(img)
+
+
 class _Graphs:
     """MediaPipe graph objects of one configuration, used under ``lock``."""
 
@@ -98,22 +134,33 @@ class _Graphs:
         from tag_bench._optional import require
 
         mp = require("mediapipe", "landmarks", "MediaPipe face landmarks")
-        solutions = mp.solutions
+        with _native_stderr_muted():
+            self._build(mp.solutions, min_detection_confidence, min_mesh_confidence, max_faces)
+
+    def _build(
+        self, solutions: Any, min_detection_confidence: float, min_mesh_confidence: float, max_faces: int
+    ):
         self.lock = threading.Lock()
-        self.detector = solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=min_detection_confidence
+        self.detector = _Graph(
+            solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=min_detection_confidence
+            )
         )
-        self.crop_mesh = solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            refine_landmarks=True,
-            max_num_faces=1,
-            min_detection_confidence=min_mesh_confidence,
+        self.crop_mesh = _Graph(
+            solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                refine_landmarks=True,
+                max_num_faces=1,
+                min_detection_confidence=min_mesh_confidence,
+            )
         )
-        self.image_mesh = solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            refine_landmarks=True,
-            max_num_faces=max_faces,
-            min_detection_confidence=min_mesh_confidence,
+        self.image_mesh = _Graph(
+            solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                refine_landmarks=True,
+                max_num_faces=max_faces,
+                min_detection_confidence=min_mesh_confidence,
+            )
         )
 
 
