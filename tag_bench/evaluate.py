@@ -157,8 +157,10 @@ def evaluate(
         os.environ["CUDA_VISIBLE_DEVICES"] = str(dist.local_rank)  # one GPU per rank
 
     task = task if isinstance(task, Task) else load_task(task, tasks_dirs)
-    data = task.load(data_root, limit=limit, **(loader_options or {}))
-    samples = data.samples
+    data = task.load(data_root, **(loader_options or {}))
+    # The run's data identity is the whole split, so a larger --limit resumes instead of restarting.
+    index_sha = _index_digest(data.samples)
+    samples = data.samples[:limit] if limit is not None else data.samples
     if not samples:
         raise RunConfigError(f"task {task.name} has no samples under {data.root}")
     args = parse_kv(model_args) if isinstance(model_args, str) or model_args is None else dict(model_args)
@@ -182,7 +184,6 @@ def evaluate(
                 "(e.g. mediapipe-geometric, which needs tag-bench[landmarks])"
             )
         run_dir = Path(out) if out else Path(results_dir) / task.name / model_slug(model, args)
-        index_sha = _index_digest(samples)
         manifest = RunManifest(
             run_id=f"{task.name}__{model_slug(model, args)}",
             created=utc_now(),
@@ -263,9 +264,13 @@ def evaluate(
             return result
         merge_generations(run_dir, [s.id for s in samples])
         if references is not None and dist.world_size == 1:
+            # facs-rules already computed them with this spec: score against exactly those
             store.write_jsonl(run_dir / AU_REFERENCES, references.by_sample.values())
+            score_spec = None
+        else:
+            score_spec = spec or "none"  # this run's choice, not whatever a previous attempt saved
         result.report = score_run(
-            run_dir, au_reference=None, n_resamples=n_resamples, seed=seed, progress=progress
+            run_dir, au_reference=score_spec, n_resamples=n_resamples, seed=seed, progress=progress
         )
         manifest = result.manifest = _mark_complete(run_dir)
         barrier.close()

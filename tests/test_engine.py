@@ -128,3 +128,25 @@ def test_hf_generation_cache_includes_the_model(raf_root, tasks_dir, tiny_qwen, 
     third = evaluate("raf_train_small", "hf", {"pretrained": str(other)}, out=tmp_path / "c", **kw)
     assert third.stats.from_cache == 0
     assert len(GenerationCache(cache)) == 12
+
+
+def test_a_larger_limit_extends_the_run_instead_of_restarting(raf_root, tmp_path):
+    kw = dict(data_root=raf_root, au_reference="none", cache=False, n_resamples=10, progress=False)
+    first = evaluate("rafdb_basic_test", "random", out=tmp_path / "run", limit=3, **kw)
+    assert first.report.n == 3
+    more = evaluate("rafdb_basic_test", "random", out=tmp_path / "run", limit=5, **kw)
+    assert more.stats.skipped_done == 3 and more.stats.generated == 2
+    assert more.report.n == 5
+
+
+def test_resuming_with_another_au_reference_scores_against_it(raf_root, tmp_path):
+    pytest.importorskip("mediapipe")
+    kw = dict(data_root=raf_root, cache=False, n_resamples=10, progress=False)
+    with_ref = evaluate(
+        "rafdb_basic_test", "random", out=tmp_path / "run", au_reference="mediapipe-geometric", **kw
+    )
+    assert with_ref.report.au_reference == "mediapipe-geometric-tight@1"
+    without = evaluate("rafdb_basic_test", "random", out=tmp_path / "run", au_reference="none", **kw)
+    assert without.stats.generated == 0
+    assert without.report.au_reference is None and "au_box_iou" in without.report.not_computed
+    assert not (tmp_path / "run" / "au_references.jsonl").exists()
