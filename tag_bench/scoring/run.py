@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -138,6 +139,15 @@ def _score_chunk_in_worker(
     return lines, arrays
 
 
+_FORK_INPUTS: tuple[Any, ...] | None = None  # (samples, generations, classes, references) for forked workers
+
+
+def _score_range_in_fork(start: int, stop: int, want_lines: bool) -> tuple[list[str], Any]:
+    assert _FORK_INPUTS is not None, "forked scoring worker without inputs"
+    samples, generations, classes, references = _FORK_INPUTS
+    return _score_chunk_in_worker(samples[start:stop], generations, classes, references, want_lines)
+
+
 def default_workers(n_samples: int) -> int:
     """Processes for scoring: one below 50k samples (start-up would cost more than it saves)."""
     if n_samples < 50_000:
@@ -169,25 +179,40 @@ def score_arrays(
 
     n_chunks = workers * 4
     size = -(-len(samples) // n_chunks)
-    chunks = [samples[i : i + size] for i in range(0, len(samples), size)]
-    parts = []
+    ranges = [(i, min(i + size, len(samples))) for i in range(0, len(samples), size)]
+    want_lines = sink is not None
+    # On Linux, forked workers read the inputs from the parent's memory (copy-on-write) and only
+    # chunk bounds cross the process boundary; elsewhere each chunk is pickled to a spawned worker.
+    # Scoring touches neither torch nor MediaPipe, the libraries that do not survive a fork.
+    use_fork = sys.platform.startswith("linux")
+    global _FORK_INPUTS
+    _FORK_INPUTS = (samples, generations, classes, references)
 
-    def submit(pool, chunk):
+    def submit(pool, bounds: tuple[int, int]):
+        if use_fork:
+            return pool.submit(_score_range_in_fork, *bounds, want_lines)
+        chunk = samples[bounds[0] : bounds[1]]
         gens = {s.id: generations[s.id] for s in chunk if s.id in generations}
-        args = (chunk, gens, classes, _subset(references, chunk), sink is not None)
-        return pool.submit(_score_chunk_in_worker, *args)
+        return pool.submit(
+            _score_chunk_in_worker, chunk, gens, classes, _subset(references, chunk), want_lines
+        )
 
-    # at most one chunk waiting per worker: the parent never holds every pickled chunk at once
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        pending = deque(submit(pool, c) for c in chunks[: 2 * workers])
-        for nxt in chunks[2 * workers :] + [None] * len(pending):
-            lines, arrays = pending.popleft().result()  # in order, so the sink sees sample order
-            if sink is not None:
-                for line in lines:
-                    sink(line)
-            parts.append(arrays)
-            if nxt is not None:
-                pending.append(submit(pool, nxt))
+    parts = []
+    try:
+        # at most two chunks in flight per worker: the parent never holds every pickled chunk
+        ctx = mp.get_context("fork" if use_fork else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            pending = deque(submit(pool, r) for r in ranges[: 2 * workers])
+            for nxt in ranges[2 * workers :] + [None] * len(pending):
+                lines, arrays = pending.popleft().result()  # in order, so the sink sees sample order
+                if sink is not None:
+                    for line in lines:
+                        sink(line)
+                parts.append(arrays)
+                if nxt is not None:
+                    pending.append(submit(pool, nxt))
+    finally:
+        _FORK_INPUTS = None
     return concat_arrays(parts)
 
 
