@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 Box = list[float]
-
-
-def is_finite_box(box: Sequence[float]) -> bool:
-    return len(box) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in box)
 
 
 def area(box: Sequence[float]) -> float:
@@ -53,22 +48,8 @@ def union_box(boxes: Iterable[Sequence[float]]) -> Box | None:
     return [min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs)]
 
 
-def points_box(points: Iterable[Sequence[float]]) -> Box | None:
-    """Bounding box of a set of (x, y) points."""
-    pts = list(points)
-    if not pts:
-        return None
-    xs = [p[0] for p in pts]
-    ys = [p[1] for p in pts]
-    return [min(xs), min(ys), max(xs), max(ys)]
-
-
-def square(cx: float, cy: float, side: float) -> Box:
-    h = side / 2.0
-    return [cx - h, cy - h, cx + h, cy + h]
-
-
 def inside(inner: Sequence[float], outer: Sequence[float], tol: float = 0.0) -> bool:
+    """Whether ``inner`` lies within ``outer`` (with a tolerance in pixels)."""
     return (
         inner[0] >= outer[0] - tol
         and inner[1] >= outer[1] - tol

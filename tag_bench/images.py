@@ -9,7 +9,6 @@ apply, so two samples share an id only when they present the same pixels.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import threading
 from functools import lru_cache
@@ -116,12 +115,6 @@ def _clamped_crop(crop: list[float], w: int, h: int) -> tuple[int, int, int, int
     x2 = int(round(min(max(crop[2], 0), w)))
     y2 = int(round(min(max(crop[3], 0), h)))
     return x1, y1, x2, y2
-
-
-def encode_png(img: PILImage.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------

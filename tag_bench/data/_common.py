@@ -398,6 +398,18 @@ def count_warning(dataset: str, split: str, found: int, expected: int, what: str
     )
 
 
+#: Folder names of splits in class-folder layouts (train/, valid/, testing/ ...), normalised.
+SPLIT_FOLDER_NAMES = {
+    "train": "train",
+    "training": "train",
+    "test": "test",
+    "testing": "test",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+}
+
+
 def check_unique_ids(samples: Sequence[Sample], where: str) -> None:
     seen: dict[str, Sample] = {}
     for s in samples:

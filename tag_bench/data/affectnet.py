@@ -12,6 +12,7 @@ import csv
 import math
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,19 @@ _HINT = (
     "Manually_Annotated_Images/, as train_set/ and val_set/ with images/ and annotations/*.npy, as "
     "class folders {train,val}/0..7 (DAN; needs class_order=affectnet), or as a YOLO folder with data.yaml."
 )
+
+
+def _label_or_exclude(code: int, drop: Collection[str], excluded: dict[str, int]) -> str | None:
+    """The canonical label of an AffectNet code, or None after counting why it is excluded
+    (codes >= 8, unknown codes, and classes the task drops, e.g. contempt for 7 classes)."""
+    if code in AFFECTNET_EXCLUDED or not 0 <= code < len(AFFECTNET_ORDER):
+        key = f"{code} ({AFFECTNET_EXCLUDED.get(code, 'not a code')})"
+    elif AFFECTNET_ORDER[code] in drop:
+        key = f"{code} ({AFFECTNET_ORDER[code]})"
+    else:
+        return AFFECTNET_ORDER[code]
+    excluded[key] = excluded.get(key, 0) + 1
+    return None
 
 
 def load(
@@ -240,14 +254,8 @@ def _load_csv(hit: Any, split: str, drop: frozenset[str], use_crop: bool, with_l
             except ValueError:
                 bad_rows.append(f"line {n}: expression {get('expression')!r}")
                 continue
-            if code in AFFECTNET_EXCLUDED or not 0 <= code < len(AFFECTNET_ORDER):
-                key = f"{code} ({AFFECTNET_EXCLUDED.get(code, 'not a code')})"
-                excluded[key] = excluded.get(key, 0) + 1
-                continue
-            label = AFFECTNET_ORDER[code]
-            if label in drop:
-                key = f"{code} ({label})"
-                excluded[key] = excluded.get(key, 0) + 1
+            label = _label_or_exclude(code, drop, excluded)
+            if label is None:
                 continue
             box_vals = [_float(get(c)) for c in ("face_x", "face_y", "face_width", "face_height")]
             box = None
@@ -399,13 +407,8 @@ def _load_npy(hit: Any, split: str, drop: frozenset[str], with_landmarks: bool) 
         except (ValueError, OSError) as e:
             bad.append(f"{key}_exp.npy ({e})")
             continue
-        if code in AFFECTNET_EXCLUDED or not 0 <= code < len(AFFECTNET_ORDER):
-            k = f"{code} ({AFFECTNET_EXCLUDED.get(code, 'not a code')})"
-            excluded[k] = excluded.get(k, 0) + 1
-            continue
-        label = AFFECTNET_ORDER[code]
-        if label in drop:
-            excluded[f"{code} ({label})"] = excluded.get(f"{code} ({label})", 0) + 1
+        label = _label_or_exclude(code, drop, excluded)
+        if label is None:
             continue
         meta: dict[str, Any] = {"file": f"{base.name}/images/{images.get(key, key + '.jpg')}"}
         for field, suffix in (("valence", "_val.npy"), ("arousal", "_aro.npy")):

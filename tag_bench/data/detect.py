@@ -18,6 +18,7 @@ from typing import Any
 
 from tag_bench.data._common import (
     CLASS_ORDER_HELP,
+    SPLIT_FOLDER_NAMES,
     archive_error,
     archive_suffix,
     archives_in,
@@ -51,15 +52,6 @@ _PRUNE = {
     "__pycache__",
     "node_modules",
     "site-packages",
-}
-_SPLIT_DIRS = {
-    "train": "train",
-    "training": "train",
-    "test": "test",
-    "testing": "test",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
 }
 _MSAMBARE = {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
 
@@ -261,7 +253,7 @@ def _split_dirs(ls: _Listing) -> dict[str, Path]:
     """Split folders (train/test/val and their spellings) directly inside the listing."""
     out: dict[str, Path] = {}
     for low, real in sorted(ls.dirs.items()):
-        split = _SPLIT_DIRS.get(low)
+        split = SPLIT_FOLDER_NAMES.get(low)
         if split and split not in out:
             out[split] = ls.path / real
     return out

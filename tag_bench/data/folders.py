@@ -16,6 +16,7 @@ from typing import Any
 
 from tag_bench.data._common import (
     CLASS_ORDER_HELP,
+    SPLIT_FOLDER_NAMES,
     ClassOrder,
     check_unique_ids,
     emotion_named_folders,
@@ -28,15 +29,7 @@ from tag_bench.data._common import (
 from tag_bench.data.base import DatasetError, SplitData
 from tag_bench.schema import Sample
 
-SPLIT_ALIASES = {
-    "train": "train",
-    "training": "train",
-    "test": "test",
-    "testing": "test",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-}
+SPLIT_ALIASES = SPLIT_FOLDER_NAMES
 
 IdFn = Callable[[str, str, str], str]
 
