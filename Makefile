@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # torch and torchvision are pinned together: PyPI's torchvision breaks beside other torch builds.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: $(VENV)/.test-installed
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check tag_bench tests bench
 	$(VENV)/bin/ruff format --check tag_bench tests bench
+
+# Documents generated from the code (a test fails when they are out of date).
+docs: $(VENV)/.demo-installed
+	$(PY) -c "from tag_bench.scoring.metric_table import render_docs; print(render_docs(), end='')" > docs/metrics.md
 
 bench: $(VENV)/.test-installed
 	for b in bench/*_bench.py; do $(PY) $$b || exit 1; done

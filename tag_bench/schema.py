@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -164,7 +164,9 @@ class Evidence(BaseModel):
     raw_box: list[float] | None = None  # as written by the model, in its own frame/order
     # none: no box cited; unconvertible: a box was written but its frame cannot be mapped (e.g.
     # pixel-resized without the model's input size); malformed: not four numbers
-    box_status: Literal["ok", "none", "degenerate", "non_finite", "outside", "unconvertible", "malformed"] = "none"
+    box_status: Literal["ok", "none", "degenerate", "non_finite", "outside", "unconvertible", "malformed"] = (
+        "none"
+    )
     step: int | None = None  # index of the reasoning step the evidence came from
 
 
@@ -214,6 +216,14 @@ class ScoredSample(Record):
     hallucinated_aus: list[str] = Field(default_factory=list)
     evidence_consistent: bool | None = None
     grounded_correct: bool | None = None
+
+    @model_validator(mode="after")
+    def _correct_is_derived(self) -> ScoredSample:
+        if self.correct != (self.status == "ok" and self.pred == self.label):
+            raise ValueError(
+                f"sample {self.sample_id!r}: correct={self.correct} contradicts status/pred/label"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------------------------------
@@ -276,3 +286,40 @@ class MetricValue(BaseModel):
     ci_low: float | None = None
     ci_high: float | None = None
     n: int
+
+
+class MetricsReport(Record):
+    """``metrics.json``: every metric of the metric table with its CI, plus the breakdowns."""
+
+    classes: list[str]
+    n: int
+    metrics: dict[str, MetricValue]
+    confusion_matrix: dict[str, Any]  # classes, matrix (rows gold, cols predicted), failed (per gold)
+    status_counts: dict[str, int]
+    status_rates: dict[str, float]
+    au_reference: str | None = None
+    reference_status_counts: dict[str, int]
+    not_computed: dict[str, str]  # metric -> why its value is None
+    bootstrap: dict[str, Any]  # n_resamples, ci, seed, unit
+
+
+class MetricDifference(Record):
+    """One metric of run A and run B on the same samples, and the paired difference ``a - b``."""
+
+    value_a: float | None
+    value_b: float | None
+    diff: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    p_value_holm: float | None = None  # Holm-adjusted over every metric of the comparison
+
+
+class PairedComparison(Record):
+    """Paired bootstrap of every metric difference, plus exact McNemar on per-sample correctness."""
+
+    n: int
+    differences: dict[str, MetricDifference]
+    mcnemar: dict[str, float]  # b (A right, B wrong), c (A wrong, B right), p_value
+    not_computed: dict[str, str]
+    bootstrap: dict[str, Any]

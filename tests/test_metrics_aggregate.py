@@ -318,9 +318,8 @@ def test_inconsistent_records_are_refused():
     case = hand_case()
     with pytest.raises(ValueError, match="more than once"):
         compute_metrics([*case, case[0]], CLASSES, au_reference_id=REF_ID)
-    bad = case[0].model_copy(update={"correct": False})
-    with pytest.raises(ValueError, match="contradicts"):
-        compute_metrics([bad], CLASSES, au_reference_id=REF_ID)
+    with pytest.raises(ValueError, match="contradicts"):  # `correct` is derived, never free
+        ScoredSample.model_validate({**case[0].model_dump(), "correct": False})
     with pytest.raises(ValueError, match="not one of the task's classes"):
         compute_metrics(case, ["happiness", "sadness"], au_reference_id=REF_ID)
 

@@ -17,7 +17,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from statistics import NormalDist
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -32,12 +32,13 @@ _SMALL_UNITS = 50_000
 
 
 class PairedResult(NamedTuple):
-    """Paired comparison ``a - b``: observed difference, percentile CI and two-sided p-value."""
+    """Paired comparison ``a - b``: observed difference, percentile CI and two-sided p-value
+    (floats, or arrays with one entry per metric)."""
 
-    diff: float
-    ci_low: float
-    ci_high: float
-    p_value: float
+    diff: Any
+    ci_low: Any
+    ci_high: Any
+    p_value: Any
 
 
 class McNemarResult(NamedTuple):
@@ -179,8 +180,9 @@ def paired_bootstrap(
     """Paired bootstrap of ``statistic(a) - statistic(b)`` over the same observations.
 
     ``a`` and ``b`` hold the per-observation data of two systems in the same order (same sample
-    ids); one weight matrix drives both, so the pairing is kept. The p-value is two-sided, from
-    inverting the percentile interval: ``p = min(1, 2 * (1 + #{d* on the far side of 0}) / (B + 1))``
+    ids); one weight matrix drives both, so the pairing is kept. A statistic returning (b,) gives float
+    results; one returning (b, M) (several metrics at once) gives arrays of M. The p-value is two-sided,
+    from inverting the percentile interval: ``p = min(1, 2 * (1 + #{d* on the far side of 0}) / (B + 1))``
     where the far side is the smaller tail; so p < 1 - ci roughly when the CI excludes 0, and p is
     never exactly 0. An undefined statistic gives NaN.
     """
@@ -190,16 +192,22 @@ def paired_bootstrap(
     if len(xa) == 0:
         raise ValueError("paired bootstrap needs at least one observation")
     ones = np.ones((1, len(xa)))
-    diff = float(np.asarray(statistic(xa, ones))[0] - np.asarray(statistic(xb, ones))[0])
+    diff = np.asarray(statistic(xa, ones))[0] - np.asarray(statistic(xb, ones))[0]
     parts = [
         np.asarray(statistic(xa, w)) - np.asarray(statistic(xb, w))
         for w in resample_weights(len(xa), n_resamples=n_resamples, seed=seed, clusters=clusters)
     ]
     dist = np.concatenate(parts).astype(float)
-    if math.isnan(diff):
-        return PairedResult(math.nan, math.nan, math.nan, math.nan)
     lo, hi = percentile_interval(dist, ci)
-    return PairedResult(diff, float(lo), float(hi), bootstrap_p_value(dist))
+    if dist.ndim == 1:
+        if math.isnan(float(diff)):
+            return PairedResult(math.nan, math.nan, math.nan, math.nan)
+        return PairedResult(float(diff), float(lo), float(hi), bootstrap_p_value(dist))
+    p = np.array([bootstrap_p_value(dist[:, j]) for j in range(dist.shape[1])])
+    undefined = np.isnan(diff)
+    return PairedResult(
+        diff, np.where(undefined, np.nan, lo), np.where(undefined, np.nan, hi), np.where(undefined, np.nan, p)
+    )
 
 
 def bootstrap_p_value(differences: ArrayLike) -> float:

@@ -8,18 +8,25 @@ from typing import Any
 
 from tag_bench import store
 from tag_bench.schema import RunManifest
+from tag_bench.scoring.metric_table import spec
 
-#: (metric name, column title, higher is better)
+#: (metric name, column title, higher is better), titles and directions from the metric table
 COLUMNS: list[tuple[str, str, bool]] = [
-    ("accuracy", "Acc.", True),
-    ("balanced_accuracy", "Bal. acc.", True),
-    ("macro_f1", "Macro-F1", True),
-    ("parse_failure_rate", "Parse fail", False),
-    ("au_box_iou", "Box-AU IoU", True),
-    ("grounding_precision@0.5", "Ground. P@0.5", True),
-    ("hallucinated_au_rate", "Halluc. AU", False),
-    ("evidence_consistency", "Evid. cons.", True),
-    ("grounded_accuracy", "Grounded acc.", True),
+    (m.name, m.title, m.higher_is_better)
+    for m in map(
+        spec,
+        (
+            "accuracy",
+            "balanced_accuracy",
+            "macro_f1",
+            "parse_failure_rate",
+            "au_box_iou",
+            "grounding_precision@0.5",
+            "hallucinated_au_rate",
+            "evidence_consistency",
+            "grounded_accuracy",
+        ),
+    )
 ]
 
 ORACLE_NOTE = (

@@ -1,20 +1,20 @@
 """The score stage: per-sample scoring and aggregation into metrics (numpy only, no model code)."""
 
+from tag_bench.schema import MetricDifference, MetricsReport, PairedComparison
 from tag_bench.scoring.aggregate import (
-    MetricDifference,
-    MetricsReport,
-    PairedComparison,
     ScoreArrays,
     build_arrays,
     compare_metrics,
     compute_metrics,
-    metric_names,
     metrics_from_arrays,
 )
+from tag_bench.scoring.metric_table import METRICS, MetricSpec, metric_names, metrics_for
 from tag_bench.scoring.score import score_sample
 
 __all__ = [
+    "METRICS",
     "MetricDifference",
+    "MetricSpec",
     "MetricsReport",
     "PairedComparison",
     "ScoreArrays",
@@ -22,6 +22,7 @@ __all__ = [
     "compare_metrics",
     "compute_metrics",
     "metric_names",
+    "metrics_for",
     "metrics_from_arrays",
     "score_sample",
 ]

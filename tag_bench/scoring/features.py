@@ -1,0 +1,131 @@
+"""The per-sample feature row: the one place where a scored sample becomes additive quantities.
+
+Every metric of the metric table is a function of column sums of these rows (plus the confusion
+cell of each sample), so the point estimate sums with weight 1 and each bootstrap resample sums with
+its multiplicities; the resampling unit is the sample, so claim-level metrics are a cluster bootstrap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from tag_bench.metrics.grounding import GROUNDED_IOU, au_set_f1
+from tag_bench.schema import ScoredSample
+
+#: Names of the per-sample quantities, in column order.
+SUM_FIELDS: tuple[str, ...] = (
+    "samples",  # every sample
+    "has_box",  # sample has >= 1 parsed box
+    "box_claims",  # box claims on samples with a reference
+    "iou_sum",
+    "iou_ge_0.5",
+    "iou_ge_0.3",
+    "center_inside",
+    "judged_aus",  # distinct cited AUs the reference can judge
+    "hallucinated_aus",
+    "unjudged_aus",
+    "cited_aus_referenced",  # distinct cited AUs on samples with a reference (judged + unjudged)
+    "samples_judged",  # samples with >= 1 judged cited AU
+    "samples_hallucinated",
+    "active_aus",
+    "active_cited",
+    "f1_sum",
+    "f1_samples",
+    "consistent",
+    "consistency_samples",
+    "grounded_correct",
+    "referenced",  # samples with an AU reference record
+)
+
+_ZERO_REFERENCE = (0.0,) * 15  # the reference-dependent fields of a sample without a reference
+
+
+def sample_row(s: ScoredSample, referenced: bool) -> tuple[float, ...]:
+    """The :data:`SUM_FIELDS` of one scored sample (``referenced``: scored against the run's reference)."""
+    if s.parsed is not None:
+        has_box = any(ev.box is not None for ev in s.parsed.evidence)
+    else:
+        has_box = any(c.box is not None for c in s.claims)
+    consistent = s.evidence_consistent
+    head = (1.0, float(has_box))
+    tail = (
+        float(bool(consistent)),
+        float(consistent is not None),
+        float(bool(s.grounded_correct)) if referenced else 0.0,
+        float(referenced),
+    )
+    if not referenced:
+        return (*head, *_ZERO_REFERENCE, *tail)
+    n_box = iou_sum = ge5 = ge3 = inside = 0.0
+    for c in s.claims:
+        if c.box is None:
+            continue
+        iou = c.iou if c.iou is not None else 0.0  # a claim whose AU has no region scores 0
+        n_box += 1.0
+        iou_sum += iou
+        ge5 += iou >= GROUNDED_IOU
+        ge3 += iou >= 0.3
+        inside += bool(c.center_inside)
+    cited = set(s.cited_aus)
+    active = set(s.active_aus)
+    halluc = set(s.hallucinated_aus) & cited
+    judged = (cited & active) | halluc
+    f1 = au_set_f1(judged, active)
+    return (
+        *head,
+        n_box,
+        iou_sum,
+        ge5,
+        ge3,
+        inside,
+        float(len(judged)),
+        float(len(halluc)),
+        float(len(cited) - len(judged)),
+        float(len(cited)),
+        float(bool(judged)),
+        float(bool(halluc)),
+        float(len(active)),
+        float(len(cited & active)),
+        0.0 if f1 is None else f1,
+        float(f1 is not None),
+        *tail,
+    )
+
+
+def confusion_cells(gold: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """One-hot (n, K * (K + 1)) of each sample's cell (gold, pred + 1); column 0 of a row = failed."""
+    cells = np.zeros((gold.size, n_classes * (n_classes + 1)))
+    cells[np.arange(gold.size), gold * (n_classes + 1) + pred + 1] = 1.0
+    return cells
+
+
+def named_sums(sums: np.ndarray, classes: Sequence[str]) -> Mapping[str, np.ndarray]:
+    """(b, F) column sums of ``[confusion_cells | rows]`` -> named (b,) sums the metric table reads.
+
+    Besides :data:`SUM_FIELDS`: ``correct``, ``parsed`` (answers in the class list), ``failed``, and per
+    class ``tp/<c>``, ``support/<c>`` (gold samples, failures included), ``predicted/<c>``,
+    ``f1_num/<c>`` (2 tp) and ``f1_den/<c>`` (support + predicted).
+    """
+    k = len(classes)
+    n_cells = k * (k + 1)
+    cells = sums[:, :n_cells].reshape(-1, k, k + 1)
+    matrix, failed = cells[:, :, 1:], cells[:, :, 0]
+    tp = np.diagonal(matrix, axis1=-2, axis2=-1)
+    support = matrix.sum(axis=-1) + failed
+    predicted = matrix.sum(axis=-2)
+    out: dict[str, np.ndarray] = {name: sums[:, n_cells + j] for j, name in enumerate(SUM_FIELDS)}
+    out["correct"] = tp.sum(axis=-1)
+    out["parsed"] = predicted.sum(axis=-1)
+    out["failed"] = failed.sum(axis=-1)
+    out["support"] = support  # (b, K): for the class-averaged metrics
+    out["tp"] = tp
+    out["predicted"] = predicted
+    for j, c in enumerate(classes):
+        out[f"tp/{c}"] = tp[:, j]
+        out[f"support/{c}"] = support[:, j]
+        out[f"predicted/{c}"] = predicted[:, j]
+        out[f"f1_num/{c}"] = 2 * tp[:, j]
+        out[f"f1_den/{c}"] = support[:, j] + predicted[:, j]
+    return out

@@ -1,0 +1,454 @@
+"""The metric table: every fact about every metric, declared once.
+
+Aggregation, ``not_computed`` reasons, confidence intervals, leaderboards, ``compare`` and
+``docs/metrics.md`` all read :data:`METRICS`. A metric is a ratio of two column sums of the
+per-sample feature rows (:mod:`tag_bench.scoring.features`) or, for the class-averaged metrics, a
+function of those sums; either way the same formula gives the point estimate and every bootstrap
+resample. Metric names are a public contract: add names, never rename.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+Level = Literal["sample", "claim", "au", "class"]
+CIMethod = Literal["bootstrap", "wilson"]
+Group = Literal["classification", "per_class", "grounding"]
+Sums = Mapping[str, np.ndarray]
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, NaN where the denominator is empty."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric. Per-class entries are templates: ``{cls}`` stands for each class of the task."""
+
+    name: str
+    title: str  # short column title for tables
+    group: Group
+    description: str  # the definition, as published in docs/metrics.md
+    higher_is_better: bool
+    level: Level  # what its denominator counts
+    denominator: str  # named sum: the denominator, reported as the metric's n unless ``support`` says
+    numerator: str | None = None  # named sum; None when ``value`` computes the metric
+    value: Callable[[Sums], np.ndarray] | None = None
+    support: str | None = None  # named sum reported as n when it is not the denominator
+    needs_reference: bool = False
+    ci_method: CIMethod = "bootstrap"
+    empty_reason: str = "no samples"
+
+    def compute(self, sums: Sums) -> np.ndarray:
+        if self.value is not None:
+            return self.value(sums)
+        assert self.numerator is not None, self.name
+        return ratio(sums[self.numerator], sums[self.denominator])
+
+    def count(self, sums: Sums) -> np.ndarray:
+        return sums[self.support or self.denominator]
+
+    def for_class(self, cls: str) -> MetricSpec:
+        """The concrete entry of a per-class template."""
+        if self.group != "per_class":
+            return self
+
+        def sub(text: str | None) -> str | None:
+            return None if text is None else text.format(cls=cls, cls_repr=repr(cls))
+
+        return replace(
+            self,
+            name=sub(self.name) or self.name,
+            title=sub(self.title) or self.title,
+            description=sub(self.description) or self.description,
+            numerator=sub(self.numerator),
+            denominator=sub(self.denominator) or self.denominator,
+            support=sub(self.support),
+            empty_reason=sub(self.empty_reason) or self.empty_reason,
+        )
+
+
+def _balanced_accuracy(s: Sums) -> np.ndarray:
+    support, tp = s["support"], s["tp"]
+    has_gold = support > 0
+    n_gold = has_gold.sum(axis=-1)
+    recall_sum = np.where(has_gold, tp / np.where(has_gold, support, 1.0), 0.0).sum(axis=-1)
+    return ratio(recall_sum, n_gold.astype(float))
+
+
+def _macro_f1(s: Sums) -> np.ndarray:
+    den = s["support"] + s["predicted"]
+    f1 = np.where(den > 0, 2 * s["tp"] / np.where(den > 0, den, 1.0), 0.0)
+    return np.where(s["samples"] > 0, f1.mean(axis=-1), np.nan)
+
+
+_NO_BOX_CLAIMS = "no box claims on samples with an AU reference"
+
+#: Every metric, in report order (``metrics.json`` keeps this order).
+METRICS: tuple[MetricSpec, ...] = (
+    # classification ------------------------------------------------------------------------------
+    MetricSpec(
+        "accuracy",
+        "Acc.",
+        "classification",
+        "correct / N. N counts every sample of the split, including unparseable answers and failed calls "
+        "(they are wrong). This is WAR.",
+        True,
+        "sample",
+        "samples",
+        numerator="correct",
+    ),
+    MetricSpec(
+        "balanced_accuracy",
+        "Bal. acc.",
+        "classification",
+        "Mean over the classes that have gold samples of per-class recall (UAR); equals "
+        "`sklearn.metrics.balanced_accuracy_score` with failures mapped to a label outside the classes.",
+        True,
+        "sample",
+        "samples",
+        value=_balanced_accuracy,
+    ),
+    MetricSpec(
+        "macro_f1",
+        "Macro-F1",
+        "classification",
+        "Unweighted mean of per-class F1 over all of the task's classes; a class with no gold and no "
+        "predicted sample counts 0 (`f1_score(labels=classes, average='macro', zero_division=0)`).",
+        True,
+        "sample",
+        "samples",
+        value=_macro_f1,
+    ),
+    MetricSpec(
+        "accuracy_parsed",
+        "Acc. (parsed)",
+        "classification",
+        "Accuracy over samples whose answer parsed to a label of the task's classes (reported beside "
+        "`accuracy`, never instead of it).",
+        True,
+        "sample",
+        "parsed",
+        numerator="correct",
+        empty_reason="no answer parsed to a label of the task's classes",
+    ),
+    MetricSpec(
+        "parse_failure_rate",
+        "Parse fail",
+        "classification",
+        "Share of samples without a valid label: any status but `ok`.",
+        False,
+        "sample",
+        "samples",
+        numerator="failed",
+    ),
+    # per class -----------------------------------------------------------------------------------
+    MetricSpec(
+        "recall/{cls}",
+        "Recall {cls}",
+        "per_class",
+        "Recall of class {cls}: correct / gold samples of the class (failures included); n = gold support.",
+        True,
+        "class",
+        "support/{cls}",
+        numerator="tp/{cls}",
+        empty_reason="no gold samples of class {cls_repr}",
+    ),
+    MetricSpec(
+        "precision/{cls}",
+        "Precision {cls}",
+        "per_class",
+        "Precision of class {cls}: correct / predictions of the class; n = predictions.",
+        True,
+        "class",
+        "predicted/{cls}",
+        numerator="tp/{cls}",
+        empty_reason="no predictions of class {cls_repr}",
+    ),
+    MetricSpec(
+        "f1/{cls}",
+        "F1 {cls}",
+        "per_class",
+        "F1 of class {cls}: 2 tp / (gold support + predictions); n = gold support.",
+        True,
+        "class",
+        "f1_den/{cls}",
+        numerator="f1_num/{cls}",
+        support="support/{cls}",
+        empty_reason="no gold samples and no predictions of class {cls_repr}",
+    ),
+    # grounding -----------------------------------------------------------------------------------
+    MetricSpec(
+        "box_rate",
+        "Box rate",
+        "grounding",
+        "Share of samples with at least one parsed box.",
+        True,
+        "sample",
+        "samples",
+        numerator="has_box",
+    ),
+    MetricSpec(
+        "au_box_iou",
+        "Box-AU IoU",
+        "grounding",
+        "Mean over claims with a box of IoU(claimed box, reference region of the claimed AU). A claim whose "
+        "AU has no reference region scores 0 and is counted.",
+        True,
+        "claim",
+        "box_claims",
+        numerator="iou_sum",
+        needs_reference=True,
+        empty_reason=_NO_BOX_CLAIMS,
+    ),
+    MetricSpec(
+        "grounding_precision@0.5",
+        "Ground. P@0.5",
+        "grounding",
+        "Share of box claims with IoU >= 0.5.",
+        True,
+        "claim",
+        "box_claims",
+        numerator="iou_ge_0.5",
+        needs_reference=True,
+        empty_reason=_NO_BOX_CLAIMS,
+    ),
+    MetricSpec(
+        "grounding_precision@0.3",
+        "Ground. P@0.3",
+        "grounding",
+        "Share of box claims with IoU >= 0.3.",
+        True,
+        "claim",
+        "box_claims",
+        numerator="iou_ge_0.3",
+        needs_reference=True,
+        empty_reason=_NO_BOX_CLAIMS,
+    ),
+    MetricSpec(
+        "pointing_accuracy",
+        "Pointing",
+        "grounding",
+        "Share of box claims whose centre falls inside the reference region of the claimed AU.",
+        True,
+        "claim",
+        "box_claims",
+        numerator="center_inside",
+        needs_reference=True,
+        empty_reason=_NO_BOX_CLAIMS,
+    ),
+    MetricSpec(
+        "hallucinated_au_rate",
+        "Halluc. AU",
+        "grounding",
+        "Claim level (CHAIR-i style): cited AUs that the reference marks inactive / cited AUs the reference "
+        "can judge (distinct per sample).",
+        False,
+        "au",
+        "judged_aus",
+        numerator="hallucinated_aus",
+        needs_reference=True,
+        empty_reason="no cited AU that the AU reference can judge",
+    ),
+    MetricSpec(
+        "hallucinated_sample_rate",
+        "Halluc. samples",
+        "grounding",
+        "Sample level (CHAIR-s style): samples with at least one hallucinated AU / samples with at least "
+        "one judged cited AU.",
+        False,
+        "sample",
+        "samples_judged",
+        numerator="samples_hallucinated",
+        needs_reference=True,
+        empty_reason="no sample cites an AU that the AU reference can judge",
+    ),
+    MetricSpec(
+        "unjudged_au_rate",
+        "Unjudged AU",
+        "grounding",
+        "Cited AUs the reference has no activation for / cited AUs, on samples with a reference. Unjudged "
+        "AUs are never counted as hallucinated.",
+        False,
+        "au",
+        "cited_aus_referenced",
+        numerator="unjudged_aus",
+        needs_reference=True,
+        empty_reason="no cited AUs on samples with an AU reference",
+    ),
+    MetricSpec(
+        "au_recall",
+        "AU recall",
+        "grounding",
+        "Reference-active AUs that the model cites / reference-active AUs (micro over samples).",
+        True,
+        "au",
+        "active_aus",
+        numerator="active_cited",
+        needs_reference=True,
+        empty_reason="the AU reference marks no AU active in any sample",
+    ),
+    MetricSpec(
+        "au_f1",
+        "AU F1",
+        "grounding",
+        "Per-sample F1 between the judged cited AU set and the reference-active set, averaged over samples "
+        "with a judged cited or an active AU.",
+        True,
+        "sample",
+        "f1_samples",
+        numerator="f1_sum",
+        needs_reference=True,
+        empty_reason="no sample with a cited (judgeable) or reference-active AU",
+    ),
+    MetricSpec(
+        "evidence_consistency",
+        "Evid. cons.",
+        "grounding",
+        "Share of samples with a parsed label and at least one cited AU where the cited AUs support the "
+        "predicted emotion best among the EMFACS prototypes (Jaccard, ties allowed); neutral is consistent "
+        "only with no expressive AU cited. Needs no reference.",
+        True,
+        "sample",
+        "consistency_samples",
+        numerator="consistent",
+        empty_reason="no sample with a parsed label and at least one cited AU",
+    ),
+    MetricSpec(
+        "grounded_accuracy",
+        "Grounded acc.",
+        "grounding",
+        "Right for the right reasons: correct label AND at least one box claim with IoU >= 0.5 AND no "
+        "hallucinated AU.",
+        True,
+        "sample",
+        "referenced",
+        numerator="grounded_correct",
+        needs_reference=True,
+        empty_reason="no sample has an AU reference record",
+    ),
+)
+
+BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
+
+
+def metrics_for(classes: Sequence[str]) -> list[MetricSpec]:
+    """The concrete metrics of a task with these classes, per-class templates expanded, in report order."""
+    out: list[MetricSpec] = []
+    for m in METRICS:
+        if m.group == "per_class":
+            out.extend(m.for_class(c) for c in classes)
+        else:
+            out.append(m)
+    return out
+
+
+def metric_names(classes: Sequence[str]) -> list[str]:
+    """Every metric name reported for a task, in report order."""
+    return [m.name for m in metrics_for(classes)]
+
+
+def spec(name: str) -> MetricSpec:
+    """The table entry of a metric name (per-class names resolve to their template)."""
+    hit = BY_NAME.get(name)
+    if hit is not None:
+        return hit
+    head, sep, cls = name.partition("/")
+    template = BY_NAME.get(f"{head}/{{cls}}") if sep else None
+    if template is None:
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(BY_NAME)}")
+    return template.for_class(cls)
+
+
+def evaluate(metrics: Sequence[MetricSpec], sums: Sums) -> tuple[np.ndarray, np.ndarray]:
+    """(values, counts), each (b, M) in ``metrics`` order; values are NaN where undefined."""
+    values = np.stack([m.compute(sums) for m in metrics], axis=1)
+    counts = np.stack([m.count(sums) for m in metrics], axis=1)
+    return values, counts
+
+
+def iter_doc_rows() -> Iterator[tuple[str, ...]]:
+    """(name, level, direction, CI, needs reference, definition) per table entry, for docs/metrics.md."""
+    for m in METRICS:
+        name = m.name.replace("{cls}", "<class>")
+        desc = m.description.replace("class {cls}", "the class")
+        yield (
+            f"`{name}`",
+            m.level,
+            "higher" if m.higher_is_better else "lower",
+            m.ci_method,
+            "yes" if m.needs_reference else "no",
+            desc,
+        )
+
+
+_DOC_HEAD = """# Metrics
+
+<!-- Generated from tag_bench/scoring/metric_table.py by `make docs`; a test keeps it in step. -->
+
+`metrics.json` of a run holds one entry per metric below:
+`{"value": float, "ci_low": float, "ci_high": float, "n": int}`. Rates are in [0, 1] (tables format
+percent). `n` is the metric's denominator: samples, parsed answers, box claims, judged AUs... (per-class
+F1 reports the gold support). The names are a public contract: leaderboards, `tag-bench compare` and CI
+scripts read them; names are added, never renamed. A metric whose denominator is empty, or that needs an
+AU reference the run does not have, has `value: null` and its reason in `not_computed`; it is never 0.
+
+Columns: **level** is what the denominator counts; **better** is the direction used to mark the best
+value in tables and to call a difference an improvement or a regression; **CI** is how its confidence
+interval is computed; **reference** says whether it needs an AU reference.
+
+| metric | level | better | CI | reference | definition |
+|---|---|---|---|---|---|
+"""
+
+_DOC_TAIL = """
+## Failures stay in the denominator
+
+Every sample of the split counts. A sample whose image cannot be read or whose model call failed
+(`error`), that has no generation (`missing`), or whose reply cannot be read as one of the task's
+labels (`no_answer`, `ambiguous`, `refusal`, `truncated`, `invalid_label`) is wrong in `accuracy`.
+`metrics.json` also stores the count and rate of every status (`status_counts`, `status_rates`) and
+the confusion matrix (`confusion_matrix`: rows gold, columns predicted, in the task's class order,
+plus a `failed` column per gold class).
+
+## Grounding
+
+A response yields **claims**: (AU, box) pairs, plus AUs mentioned without a box. The AU reference gives
+for each AU an activation score, an active flag (score >= the reference's threshold) and a region box.
+A cited AU the reference marks inactive is **hallucinated**; one the reference has no activation for is
+**unjudged** (counted in `unjudged_au_rate`, never as hallucinated). Samples without an AU reference
+record are left out of the reference-dependent metrics and counted in `reference_status_counts`.
+Every grounding metric names the reference it was computed against (`au_reference` in `metrics.json`);
+runs scored against different references are not comparable.
+
+## Cross-dataset transfer
+
+A run may carry `train_source` (the dataset a checkpoint was tuned on). The transfer table has rows =
+models, columns = evaluation datasets, cells = `accuracy` in the `common7` label space (contempt
+removed, so RAF-DB, FERPlus and AffectNet share one class list). Derived per row: `in_domain` (the cell
+whose dataset is the train source), `out_of_domain_mean` (mean of the other cells) and
+`transfer_gap = in_domain - out_of_domain_mean`.
+
+## Statistics
+
+- **bootstrap**: seeded, vectorised percentile bootstrap (default 1000 resamples, 95 %), resampling
+  **samples**, so the claims of one image move together (a cluster bootstrap for claim-level metrics).
+  Resamples in which a metric is undefined are left out of its percentiles.
+- **wilson**: the Wilson score interval of a sample-level proportion; it never collapses to zero width
+  at 0 % or 100 %.
+- Comparing two runs of one task (same sample ids): paired bootstrap of every metric difference with
+  its CI and two-sided p-value, exact McNemar test for `accuracy`, Holm correction across the metrics
+  compared. Runs with different sample sets are refused unless an intersection is asked for.
+"""
+
+
+def render_docs() -> str:
+    """``docs/metrics.md``, generated from :data:`METRICS`."""
+    rows = ["| " + " | ".join(cells) + " |" for cells in iter_doc_rows()]
+    return _DOC_HEAD + "\n".join(rows) + "\n" + _DOC_TAIL
