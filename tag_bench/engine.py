@@ -3,7 +3,7 @@
 Resumable (samples already written are skipped), cached (a generation is never paid for twice),
 crash-tolerant (records are flushed per batch; a torn last line is repaired), and data-parallel
 under ``accelerate launch`` / ``torchrun`` (each rank a shard, merged by rank 0). Nothing is parsed or
-scored for the record here; the running parse-failure count is only shown on the progress bar.
+scored here: answers are read once, by the score stage.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tag_bench import store
 from tag_bench.gencache import GenerationCache, generation_key, is_deterministic
 from tag_bench.images import ImageLoadError, image_sha256, open_image
 from tag_bench.models.base import GenerationOutput, GenerationRequest, ModelAdapter
+from tag_bench.rundir import RunDir
 from tag_bench.schema import AUReference, Generation, Sample
 
 
@@ -81,64 +81,33 @@ class GenerateStats:
     from_cache: int = 0
     errors: int = 0
     missing: int = 0
-    parse_failures: int = 0
     seconds: float = 0.0
     interrupted: bool = False
     error_messages: list[str] = field(default_factory=list)
-
-
-def shard_path(run_dir: Path, rank: int) -> Path:
-    return run_dir / f"generations.rank{rank}.jsonl"
-
-
-def read_generations(run_dir: Path) -> dict[str, Generation]:
-    """All generation records of a run (merged file and any rank shards), last record per id wins."""
-    out: dict[str, Generation] = {}
-    paths = [run_dir / store.GENERATIONS, *sorted(run_dir.glob("generations.rank*.jsonl"))]
-    for p in paths:
-        if p.exists():
-            for d in store.iter_jsonl(p):
-                g = Generation.model_validate(d)
-                out[g.sample_id] = g
-    return out
-
-
-def merge_generations(run_dir: Path, order: list[str]) -> dict[str, Generation]:
-    """Rewrite generations.jsonl with exactly one record per sample (sample order), drop shards."""
-    gens = read_generations(run_dir)
-    ordered = [gens[s] for s in order if s in gens]
-    extra = [g for sid, g in gens.items() if sid not in set(order)]
-    store.write_jsonl(run_dir / store.GENERATIONS, ordered + extra)
-    for p in run_dir.glob("generations.rank*.jsonl"):
-        p.unlink()
-    return gens
 
 
 def generate(
     samples: list[Sample],
     adapter: ModelAdapter,
     prompt: PromptFn,
-    run_dir: Path,
+    run: RunDir,
     *,
     gen_kwargs: dict[str, Any],
     batch_size: int = 1,
     cache: GenerationCache | None = None,
     references: Callable[[Sample], AUReference] | None = None,
     progress: bool = True,
-    count_parse_failure: Callable[[Generation], bool] | None = None,
     dist: DistInfo | None = None,
 ) -> GenerateStats:
-    """Generate for every sample not yet written in ``run_dir``; returns counts.
+    """Generate for every sample not yet written in ``run``; returns counts.
 
     Raises KeyboardInterrupt after flushing on Ctrl-C (the caller marks the run interrupted).
     """
     dist = dist or DistInfo()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    out_path = run_dir / store.GENERATIONS if dist.world_size == 1 else shard_path(run_dir, dist.rank)
-    for p in (run_dir / store.GENERATIONS, *run_dir.glob("generations.rank*.jsonl")):
-        store.repair_jsonl_tail(p)
-
-    done = {sid for sid, g in read_generations(run_dir).items() if g.status == "ok"}
+    run.path.mkdir(parents=True, exist_ok=True)
+    out_path = run.generations_path if dist.world_size == 1 else run.shard_path(dist.rank)
+    run.repair_generations()
+    done = {sid for sid, g in run.read_generations().items() if g.status == "ok"}
     mine = samples[dist.rank :: dist.world_size]
     todo = [s for s in mine if s.id not in done]
     has = getattr(adapter, "has", None)
@@ -173,11 +142,9 @@ def generate(
                     stats.errors += 1
                     if len(stats.error_messages) < 5:
                         stats.error_messages.append(f"{g.sample_id}: {g.error}")
-                elif count_parse_failure is not None and count_parse_failure(g):
-                    stats.parse_failures += 1
             if bar is not None:
                 bar.update(len(batch))
-                bar.set_postfix(parse_fail=stats.parse_failures, errors=stats.errors, cached=stats.from_cache)
+                bar.set_postfix(errors=stats.errors, cached=stats.from_cache)
     except KeyboardInterrupt:
         stats.interrupted = True
         raise

@@ -23,11 +23,12 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from tag_bench.evaluate import RunConfigError
     from tag_bench.images import ImageLoadError
     from tag_bench.models.replay import PredictionsError
+    from tag_bench.rundir import RunDirError
     from tag_bench.scoring.run import ScoringError
     from tag_bench.tasks import TaskError
 
     return (
-        MissingExtraError, DatasetError, RunConfigError, ImageLoadError, PredictionsError, ScoringError,
+        MissingExtraError, DatasetError, RunConfigError, RunDirError, ImageLoadError, PredictionsError, ScoringError,
         TaskError, ValueError, FileNotFoundError,
     )  # fmt: skip
 
@@ -210,10 +211,11 @@ def demo_cmd(out, au_reference, n_resamples, no_progress):
 def leaderboard_cmd(run_dirs, fmt, no_ci, output):
     """Render a leaderboard (Markdown or LaTeX) from scored run directories."""
     from tag_bench.report.leaderboard import load_row, render_latex, render_markdown
+    from tag_bench.rundir import RunDirError
 
     try:
         rows = [load_row(d) for d in run_dirs]
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, RunDirError) as e:
         raise click.ClickException(str(e)) from e
     text = render_markdown(rows, with_ci=not no_ci) if fmt == "md" else render_latex(rows, with_ci=not no_ci)
     if output:

@@ -1,67 +1,37 @@
 """One evaluation: task + model -> run directory with generations, scored samples and metrics.
 
-Run directory (``results/<task>/<model>/`` unless ``out`` is given)::
-
-    manifest.json        what ran: task, model (secrets redacted), prompt id + hash, gen kwargs, seeds,
-                         AU reference, package versions, git revision, status
-    index.jsonl          the indexed samples (so the run re-scores without the dataset)
-    generations.jsonl    one raw model output per sample (append-only while running)
-    au_references.jsonl  the AU reference of each sample, as used for scoring
-    samples.jsonl        one scored record per sample, failures included
-    metrics.json         every metric with its bootstrap CI
+The run directory is ``results/<task>/<model>/`` unless ``out`` is given; its files are described in
+:mod:`tag_bench.rundir`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tag_bench import store
-from tag_bench.engine import (
-    Barrier,
-    GenerateStats,
-    PromptFn,
-    dist_info,
-    generate,
-    merge_generations,
-)
+from tag_bench._hashing import sha256_hex
+from tag_bench.engine import Barrier, GenerateStats, PromptFn, dist_info, generate
 from tag_bench.gencache import GenerationCache
 from tag_bench.models.base import DEFAULT_GEN_KWARGS, AdapterContext, get_model, parse_kv, redact
+from tag_bench.rundir import RunConfigError, RunDir
 from tag_bench.runinfo import git_revision, package_versions, slug, utc_now
 from tag_bench.schema import ModelInfo, RunManifest
 from tag_bench.scoring.run import (
-    AU_REFERENCES,
-    INDEX,
     ReferenceSet,
     compute_references,
-    parse_generation,
     resolve_reference_spec,
     score_run,
 )
 from tag_bench.tasks import Task, load_task
 
 log = logging.getLogger("tag_bench")
-
-#: Manifest fields that must match for a run to be resumed.
-_IDENTITY_FIELDS = (
-    "task",
-    "model_fingerprint",
-    "frame",
-    "prompt_id",
-    "prompt_hash",
-    "gen_kwargs",
-    "seed",
-    "data",
-)
-
-
-class RunConfigError(Exception):
-    """The run cannot start as asked (e.g. resuming with a changed configuration)."""
 
 
 @dataclass
@@ -88,42 +58,6 @@ def model_slug(model: str, args: dict[str, Any]) -> str:
 
     extra = {k: v for k, v in redact(args).items() if k not in ("pretrained", "model")}
     return slug(name.replace("/", "__")) + (f"__{fingerprint_of(extra)[:6]}" if extra else "")
-
-
-def _identity(m: RunManifest) -> dict[str, Any]:
-    return {
-        "task": (m.task.name, m.task.version, m.extra.get("task_fingerprint")),
-        "model_fingerprint": m.model.fingerprint,
-        "frame": m.model.frame,
-        "prompt_id": m.prompt_id,
-        "prompt_hash": m.prompt_hash,
-        "gen_kwargs": m.gen_kwargs,
-        "seed": m.seeds.get("seed"),
-        "data": m.extra.get("index_sha256"),
-    }
-
-
-def _check_resumable(run_dir: Path, new: RunManifest) -> RunManifest | None:
-    path = run_dir / store.MANIFEST
-    if not path.exists():
-        return None
-    old = RunManifest.model_validate(store.read_json(path))
-    a, b = _identity(old), _identity(new)
-    changed = [k for k in _IDENTITY_FIELDS if a[k] != b[k]]
-    if changed:
-        lines = "\n".join(f"  {k}: {a[k]!r} -> {b[k]!r}" for k in changed)
-        raise RunConfigError(
-            f"{run_dir} holds a run with a different configuration:\n{lines}\n"
-            "Resuming would mix outputs. Start fresh with --overwrite, or choose another --out."
-        )
-    return old
-
-
-def _clear_run(run_dir: Path) -> None:
-    for name in (store.MANIFEST, store.GENERATIONS, store.SAMPLES, store.METRICS, INDEX, AU_REFERENCES):
-        (run_dir / name).unlink(missing_ok=True)
-    for p in run_dir.glob("generations.rank*.jsonl"):
-        p.unlink()
 
 
 def evaluate(
@@ -209,91 +143,99 @@ def evaluate(
             tag_bench_version=_version(),
             command=list(sys.argv),
             world_size=dist.world_size,
-            extra={"task_fingerprint": task.fingerprint(), "index_sha256": index_sha, "warnings": warnings},
+            task_fingerprint=task.fingerprint(),
+            index_sha256=index_sha,
+            warnings=warnings,
         )
-        run_dir.mkdir(parents=True, exist_ok=True)
-        barrier = Barrier(dist)
-        if dist.is_main:
-            if overwrite:
-                _clear_run(run_dir)
-            old = _check_resumable(run_dir, manifest)
-            if old is not None:
-                manifest.created = old.created
-                manifest.extra["resumed_at"] = [*old.extra.get("resumed_at", []), utc_now()]
-            store.write_json(run_dir / store.MANIFEST, manifest)
-            store.write_jsonl(run_dir / INDEX, samples)
-        barrier.wait()
-
-        references: ReferenceSet | None = None
-        if adapter.needs_reference:
-            references = compute_references(spec, samples[dist.rank :: dist.world_size], progress=progress)
-
-        def prompt_for(size: tuple[int, int] | None):
-            return render_prompt(prompt_id, task.classes, adapter.frame, size)
-
-        def parse_failed(g) -> bool:
-            parsed = parse_generation(g, list(task.classes))
-            return parsed is None or parsed.status != "ok"
-
-        cache_obj = None
-        if cache not in (False, None):
-            cache_obj = GenerationCache(None if cache is True else cache)
-        try:
-            stats = generate(
-                samples,
-                adapter,
-                PromptFn(render=prompt_for),
-                run_dir,
-                gen_kwargs=gk,
-                batch_size=batch_size,
-                cache=cache_obj,
-                references=(lambda s: references.by_sample[s.id]) if references else None,
-                progress=progress,
-                count_parse_failure=parse_failed,
-                dist=dist,
-            )
-        except KeyboardInterrupt:
+        run = RunDir(run_dir)
+        with ExitStack() as held:
             if dist.is_main:
-                manifest.status = "interrupted"
-                store.write_json(run_dir / store.MANIFEST, manifest)
-            raise
-        barrier.wait()
-        result = RunResult(run_dir=run_dir, manifest=manifest, stats=stats, warnings=warnings)
-        if not dist.is_main:
-            barrier.close()
-            return result
-        merge_generations(run_dir, [s.id for s in samples])
-        if references is not None and dist.world_size == 1:
-            # facs-rules already computed them with this spec: score against exactly those
-            store.write_jsonl(run_dir / AU_REFERENCES, references.by_sample.values())
-            score_spec = None
-        else:
-            score_spec = spec or "none"  # this run's choice, not whatever a previous attempt saved
-        result.report = score_run(
-            run_dir, au_reference=score_spec, n_resamples=n_resamples, seed=seed, progress=progress
-        )
-        manifest = result.manifest = _mark_complete(run_dir)
-        barrier.close()
-        return result
+                held.enter_context(run.lock())
+            return _run(
+                run, manifest, samples, adapter, task, prompt_id, gk, spec, dist, batch_size=batch_size,
+                cache=cache, overwrite=overwrite, n_resamples=n_resamples, seed=seed, progress=progress,
+            )  # fmt: skip
     finally:
         adapter.close()
 
 
-def _mark_complete(run_dir: Path) -> RunManifest:
-    m = RunManifest.model_validate(store.read_json(run_dir / store.MANIFEST))
-    m.status = "complete"
-    store.write_json(run_dir / store.MANIFEST, m)
-    return m
+def _run(
+    run: RunDir,
+    manifest: RunManifest,
+    samples: list,
+    adapter: Any,
+    task: Task,
+    prompt_id: str,
+    gk: dict[str, Any],
+    spec: str | None,
+    dist: Any,
+    *,
+    batch_size: int,
+    cache: str | Path | bool | None,
+    overwrite: bool,
+    n_resamples: int,
+    seed: int,
+    progress: bool,
+) -> RunResult:
+    """Generate then score, with the run directory prepared (and locked on the main rank)."""
+    from tag_bench.prompts import render_prompt
+
+    barrier = Barrier(dist)
+    if dist.is_main:
+        manifest = run.start(manifest, samples, overwrite=overwrite)
+    barrier.wait()
+
+    references: ReferenceSet | None = None
+    if adapter.needs_reference:
+        references = compute_references(spec, samples[dist.rank :: dist.world_size], progress=progress)
+
+    def prompt_for(size: tuple[int, int] | None):
+        return render_prompt(prompt_id, task.classes, adapter.frame, size)
+
+    cache_obj = None
+    if cache not in (False, None):
+        cache_obj = GenerationCache(None if cache is True else cache)
+    try:
+        stats = generate(
+            samples,
+            adapter,
+            PromptFn(render=prompt_for),
+            run,
+            gen_kwargs=gk,
+            batch_size=batch_size,
+            cache=cache_obj,
+            references=(lambda s: references.by_sample[s.id]) if references else None,
+            progress=progress,
+            dist=dist,
+        )
+    except KeyboardInterrupt:
+        if dist.is_main:
+            manifest.status = "interrupted"
+            run.write_manifest(manifest)
+        raise
+    barrier.wait()
+    result = RunResult(run_dir=run.path, manifest=manifest, stats=stats, warnings=list(manifest.warnings))
+    if not dist.is_main:
+        barrier.close()
+        return result
+    run.merge_generations([s.id for s in samples])
+    if references is not None and dist.world_size == 1:
+        # facs-rules already computed them with this spec: score against exactly those
+        run.write_references(references.by_sample.values())
+        score_spec = None
+    else:
+        score_spec = spec or "none"  # this run's choice, not whatever a previous attempt saved
+    result.report = score_run(
+        run, au_reference=score_spec, n_resamples=n_resamples, seed=seed, progress=progress
+    )
+    result.manifest = run.set_status("complete")
+    barrier.close()
+    return result
 
 
 def _index_digest(samples) -> str:
-    import hashlib
-    import json
-
-    h = hashlib.sha256()
-    for s in samples:
-        h.update(json.dumps([s.id, s.label, s.image, s.image_index, s.crop]).encode())
-    return h.hexdigest()[:16]
+    blob = "".join(json.dumps([s.id, s.label, s.image, s.image_index, s.crop]) for s in samples)
+    return sha256_hex(blob, 16)
 
 
 def _version() -> str:

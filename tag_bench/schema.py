@@ -253,6 +253,25 @@ class ModelInfo(BaseModel):
     oracle_reference: bool = False  # reads the AU reference itself (facs-rules): an upper bound
 
 
+class ScoringInfo(BaseModel):
+    """How the run's current scores were computed."""
+
+    model_config = ConfigDict(extra="forbid")
+    n_resamples: int
+    seed: int
+
+
+#: Keys that manifests written before these fields were typed kept in ``extra``.
+_LEGACY_EXTRA = (
+    "task_fingerprint",
+    "index_sha256",
+    "warnings",
+    "resumed_at",
+    "au_reference_id",
+    "scored_with",
+)
+
+
 class RunManifest(Record):
     """Everything needed to reproduce or re-score a run."""
 
@@ -275,7 +294,25 @@ class RunManifest(Record):
     command: list[str] | None = None
     status: Literal["running", "interrupted", "complete"] = "running"
     world_size: int = 1
-    extra: dict[str, Any] = Field(default_factory=dict)
+    task_fingerprint: str | None = None  # the task definition's hash (resume check)
+    index_sha256: str | None = None  # the whole split's sample list (resume check)
+    warnings: list[str] = Field(default_factory=list)  # dataset and adapter warnings at start
+    resumed_at: list[str] = Field(default_factory=list)
+    au_reference_id: str | None = None  # reference id of the current scores (None: scored without)
+    scoring: ScoringInfo | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)  # free-form provenance; never run identity
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_legacy_extra(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("extra"), dict):
+            extra = dict(data["extra"])
+            data = {**data, "extra": extra}
+            for key in _LEGACY_EXTRA:
+                if key in extra and key not in data:
+                    value = extra.pop(key)
+                    data["scoring" if key == "scored_with" else key] = value
+        return data
 
 
 class MetricValue(BaseModel):

@@ -1,4 +1,4 @@
-"""Files of a run directory: atomic writes and crash-tolerant JSON lines."""
+"""File I/O for run directories: atomic writes and crash-tolerant JSON lines (names: rundir.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 T = TypeVar("T", bound=BaseModel)
-
-MANIFEST = "manifest.json"
-GENERATIONS = "generations.jsonl"
-SAMPLES = "samples.jsonl"
-METRICS = "metrics.json"
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

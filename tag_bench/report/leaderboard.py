@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tag_bench import store
-from tag_bench.schema import RunManifest
+from tag_bench.rundir import RunDir
 from tag_bench.scoring.metric_table import spec
 
 #: (metric name, column title, higher is better), titles and directions from the metric table
@@ -47,18 +46,13 @@ class Row:
 
 
 def load_row(run_dir: str | Path) -> Row:
-    run_dir = Path(run_dir)
-    manifest = RunManifest.model_validate(store.read_json(run_dir / store.MANIFEST))
-    metrics_path = run_dir / store.METRICS
-    if not metrics_path.exists():
-        raise FileNotFoundError(
-            f"{run_dir} has not been scored yet (no {store.METRICS}); run `tag-bench score {run_dir}`"
-        )
-    report = store.read_json(metrics_path)
+    run = RunDir(run_dir)
+    manifest = run.read_manifest()
+    report = run.read_metrics().model_dump(mode="json")
     main = manifest.model.args.get("pretrained") or manifest.model.args.get("model")
     name = manifest.model.adapter if not main else f"{manifest.model.adapter}:{main}"
     return Row(
-        run_dir=run_dir,
+        run_dir=run.path,
         task=manifest.task.name,
         model=name,
         n=int(report.get("n", 0)),

@@ -63,10 +63,10 @@ def score_cmd(run_dir, task, data_root, predictions, frame, au_reference, out, l
 
             report = score_run(run_dir, au_reference=au_reference, n_resamples=n_resamples, seed=seed,
                                progress=not no_progress)  # fmt: skip
-            from tag_bench import store
+            from tag_bench.rundir import RunDir
 
             where = Path(run_dir)
-            task_name = json.loads((where / store.MANIFEST).read_text())["task"]["name"]
+            task_name = RunDir(where).read_manifest().task.name
         else:
             raise click.UsageError("give RUN_DIR to re-score, or --task/--data-root/--predictions/--out")
     except user_errors() as e:

@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tag_bench import store
-from tag_bench.schema import AUReference, Generation, Parsed, RunManifest, Sample, ScoredSample
+from tag_bench.rundir import RunDir
+from tag_bench.schema import AUReference, Generation, Parsed, Sample, ScoredSample, ScoringInfo
 
 log = logging.getLogger("tag_bench")
-
-INDEX = "index.jsonl"
-AU_REFERENCES = "au_references.jsonl"
 
 #: ``--au-reference auto`` resolves to this detector when its extra is installed.
 DEFAULT_DETECTOR = "mediapipe-geometric"
@@ -59,16 +56,18 @@ def compute_references(spec: str, samples: list[Sample], *, progress: bool = Tru
     return ReferenceSet(reference_id=source.reference_id, by_sample=refs)
 
 
-def load_saved_references(run_dir: Path) -> ReferenceSet | None:
-    path = run_dir / AU_REFERENCES
-    if not path.exists():
+def load_saved_references(run: RunDir) -> ReferenceSet | None:
+    records = run.read_references()
+    if records is None:
         return None
-    refs = {r.sample_id: r for r in store.read_records(path, AUReference) if r.sample_id}
+    refs = {r.sample_id: r for r in records if r.sample_id}
     ids = {r.reference_id for r in refs.values()}
     if not ids:
         return None
     if len(ids) > 1:
-        raise ScoringError(f"{path} mixes AU references {sorted(ids)}; re-score with --au-reference")
+        raise ScoringError(
+            f"{run.references_path} mixes AU references {sorted(ids)}; re-score with --au-reference"
+        )
     return ReferenceSet(reference_id=ids.pop(), by_sample=refs)
 
 
@@ -224,7 +223,7 @@ def _subset(references: ReferenceSet | None, chunk: list[Sample]) -> ReferenceSe
 
 
 def score_run(
-    run_dir: str | Path,
+    run_dir: str | Path | RunDir,
     *,
     au_reference: str | None = None,
     n_resamples: int = 1000,
@@ -239,38 +238,35 @@ def score_run(
     """
     from tag_bench.scoring.aggregate import metrics_from_arrays
 
-    run_dir = Path(run_dir)
-    manifest_path = run_dir / store.MANIFEST
-    if not manifest_path.exists():
-        raise ScoringError(f"{run_dir} is not a run directory (no {store.MANIFEST})")
-    manifest = RunManifest.model_validate(store.read_json(manifest_path))
-    if not (run_dir / INDEX).exists():
-        raise ScoringError(f"{run_dir} has no {INDEX}; the run was never started properly")
-    samples = store.read_records(run_dir / INDEX, Sample)
-    from tag_bench.engine import read_generations
-
-    generations = read_generations(run_dir)
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    if not run.is_run():
+        raise ScoringError(f"{run.path} is not a run directory (no {run.MANIFEST})")
+    manifest = run.read_manifest()
+    if not run.index_path.exists():
+        raise ScoringError(f"{run.path} has no {run.INDEX}; the run was never started properly")
+    samples = run.read_index()
+    generations = run.read_generations()
     classes = list(manifest.task.classes)
 
     if au_reference is not None:
         spec = resolve_reference_spec(au_reference)
         references = compute_references(spec, samples, progress=progress) if spec else None
         if references is not None:
-            store.write_jsonl(run_dir / AU_REFERENCES, references.by_sample.values())
+            run.write_references(references.by_sample.values())
         else:
-            (run_dir / AU_REFERENCES).unlink(missing_ok=True)
+            run.remove_references()
         manifest.au_reference = spec
     else:
-        references = load_saved_references(run_dir)
+        references = load_saved_references(run)
         if references is None and manifest.au_reference:
             references = compute_references(manifest.au_reference, samples, progress=progress)
-            store.write_jsonl(run_dir / AU_REFERENCES, references.by_sample.values())
+            run.write_references(references.by_sample.values())
 
-    with store.AtomicLines(run_dir / store.SAMPLES) as out:
+    with run.scored_samples_writer() as out:
         arrays = score_arrays(samples, generations, classes, references, sink=out.write, workers=workers)
     report = metrics_from_arrays(arrays, n_resamples=n_resamples, seed=seed)
-    store.write_json(run_dir / store.METRICS, report)
-    manifest.extra["scored_with"] = {"n_resamples": n_resamples, "seed": seed}
-    manifest.extra["au_reference_id"] = references.reference_id if references else None
-    store.write_json(manifest_path, manifest)
+    run.write_metrics(report)
+    manifest.scoring = ScoringInfo(n_resamples=n_resamples, seed=seed)
+    manifest.au_reference_id = references.reference_id if references else None
+    run.write_manifest(manifest)
     return report

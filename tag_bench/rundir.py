@@ -1,0 +1,298 @@
+"""The run directory: its file names, typed manifest, generation shards and writer lock.
+
+::
+
+    manifest.json        what ran: task, model (secrets redacted), prompt id + hash, gen kwargs, seeds,
+                         AU reference, package versions, git revision, status
+    index.jsonl          the indexed samples (so the run re-scores without the dataset)
+    generations.jsonl    one raw model output per sample (append-only while running; data-parallel
+                         ranks append to generations.rank<r>.jsonl, merged at the end)
+    au_references.jsonl  the AU reference of each sample, as used for scoring
+    samples.jsonl        one scored record per sample, failures included
+    metrics.json         every metric with its confidence interval
+
+Only this module knows these names. A run directory has one writer at a time (:meth:`RunDir.lock`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tag_bench import store
+from tag_bench.runinfo import utc_now
+from tag_bench.schema import AUReference, Generation, MetricsReport, RunManifest, Sample
+
+
+class RunDirError(Exception):
+    """A folder is not a usable run directory; the message says what is missing and what to do."""
+
+
+class RunConfigError(RunDirError):
+    """The run cannot start as asked (e.g. resuming with a changed configuration)."""
+
+
+class RunLockedError(RunDirError):
+    """Another process is writing this run directory."""
+
+
+#: Manifest facts that must match for a run to be resumed (not the time, the status, the batch size...).
+IDENTITY_FIELDS = (
+    "task",
+    "model_fingerprint",
+    "frame",
+    "prompt_id",
+    "prompt_hash",
+    "gen_kwargs",
+    "seed",
+    "data",
+)
+
+
+def manifest_identity(m: RunManifest) -> dict[str, Any]:
+    return {
+        "task": (m.task.name, m.task.version, m.task_fingerprint),
+        "model_fingerprint": m.model.fingerprint,
+        "frame": m.model.frame,
+        "prompt_id": m.prompt_id,
+        "prompt_hash": m.prompt_hash,
+        "gen_kwargs": m.gen_kwargs,
+        "seed": m.seeds.get("seed"),
+        "data": m.index_sha256,
+    }
+
+
+class RunDir:
+    """One run directory on disk."""
+
+    MANIFEST = "manifest.json"
+    INDEX = "index.jsonl"
+    GENERATIONS = "generations.jsonl"
+    AU_REFERENCES = "au_references.jsonl"
+    SAMPLES = "samples.jsonl"
+    METRICS = "metrics.json"
+    LOCK = ".lock"
+    _SHARD_GLOB = "generations.rank*.jsonl"
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    # ------------------------------------------------------------------------------------ paths
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / self.MANIFEST
+
+    @property
+    def index_path(self) -> Path:
+        return self.path / self.INDEX
+
+    @property
+    def generations_path(self) -> Path:
+        return self.path / self.GENERATIONS
+
+    @property
+    def references_path(self) -> Path:
+        return self.path / self.AU_REFERENCES
+
+    @property
+    def samples_path(self) -> Path:
+        return self.path / self.SAMPLES
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / self.METRICS
+
+    def shard_path(self, rank: int) -> Path:
+        return self.path / f"generations.rank{rank}.jsonl"
+
+    def shard_paths(self) -> list[Path]:
+        return sorted(self.path.glob(self._SHARD_GLOB))
+
+    def generation_paths(self) -> list[Path]:
+        """The merged file and any rank shards, in reading order."""
+        return [self.generations_path, *self.shard_paths()]
+
+    # --------------------------------------------------------------------------------- manifest
+
+    def is_run(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def read_manifest(self) -> RunManifest:
+        if not self.is_run():
+            raise RunDirError(f"{self.path} is not a run directory (no {self.MANIFEST})")
+        return RunManifest.model_validate(store.read_json(self.manifest_path))
+
+    def write_manifest(self, manifest: RunManifest) -> None:
+        store.write_json(self.manifest_path, manifest)
+
+    def set_status(self, status: str) -> RunManifest:
+        m = self.read_manifest()
+        m.status = status  # type: ignore[assignment]
+        self.write_manifest(m)
+        return m
+
+    # ------------------------------------------------------------------------------------ index
+
+    def read_index(self) -> list[Sample]:
+        if not self.index_path.exists():
+            raise RunDirError(f"{self.path} has no {self.INDEX}; the run was never started properly")
+        return store.read_records(self.index_path, Sample)
+
+    def write_index(self, samples: Iterable[Sample]) -> None:
+        store.write_jsonl(self.index_path, samples)
+
+    # ------------------------------------------------------------------------------ generations
+
+    def read_generations(self) -> dict[str, Generation]:
+        """Every generation record (merged file and shards); the last record of a sample wins."""
+        out: dict[str, Generation] = {}
+        for p in self.generation_paths():
+            if p.exists():
+                for d in store.iter_jsonl(p):
+                    g = Generation.model_validate(d)
+                    out[g.sample_id] = g
+        return out
+
+    def repair_generations(self) -> None:
+        """Cut a line torn by a crash at the end of the merged file or of a shard."""
+        for p in self.generation_paths():
+            store.repair_jsonl_tail(p)
+
+    def write_generations(self, records: Iterable[Generation]) -> None:
+        store.write_jsonl(self.generations_path, records)
+
+    def merge_generations(self, order: list[str]) -> dict[str, Generation]:
+        """Rewrite generations.jsonl with one record per sample (``order`` first), drop the shards."""
+        gens = self.read_generations()
+        wanted = set(order)
+        ordered = [gens[s] for s in order if s in gens]
+        extra = [g for sid, g in gens.items() if sid not in wanted]
+        self.write_generations(ordered + extra)
+        for p in self.shard_paths():
+            p.unlink()
+        return gens
+
+    # ------------------------------------------------------------------------------- references
+
+    def read_references(self) -> list[AUReference] | None:
+        if not self.references_path.exists():
+            return None
+        return store.read_records(self.references_path, AUReference)
+
+    def write_references(self, references: Iterable[AUReference]) -> None:
+        store.write_jsonl(self.references_path, references)
+
+    def remove_references(self) -> None:
+        self.references_path.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------------------------- scores
+
+    @contextmanager
+    def scored_samples_writer(self) -> Iterator[store.AtomicLines]:
+        """samples.jsonl, written line by line; it appears only when complete."""
+        with store.AtomicLines(self.samples_path) as out:
+            yield out
+
+    def write_metrics(self, report: MetricsReport) -> None:
+        store.write_json(self.metrics_path, report)
+
+    def read_metrics(self) -> MetricsReport:
+        if not self.metrics_path.exists():
+            raise RunDirError(
+                f"{self.path} has not been scored yet (no {self.METRICS}); run `tag-bench score {self.path}`"
+            )
+        return MetricsReport.model_validate(store.read_json(self.metrics_path))
+
+    # ---------------------------------------------------------------------------- start, clear
+
+    def clear(self) -> None:
+        """Remove every file of a run (``--overwrite``); other files in the folder stay."""
+        for name in (
+            self.MANIFEST,
+            self.GENERATIONS,
+            self.SAMPLES,
+            self.METRICS,
+            self.INDEX,
+            self.AU_REFERENCES,
+        ):
+            (self.path / name).unlink(missing_ok=True)
+        for p in self.shard_paths():
+            p.unlink()
+
+    def start(self, manifest: RunManifest, samples: list[Sample], *, overwrite: bool = False) -> RunManifest:
+        """Write the manifest and index of a new run, or check that ``manifest`` may resume the one here.
+
+        Raises RunConfigError listing what changed when the run here has another configuration.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            self.clear()
+        if self.is_run():
+            old = self.read_manifest()
+            a, b = manifest_identity(old), manifest_identity(manifest)
+            changed = [k for k in IDENTITY_FIELDS if a[k] != b[k]]
+            if changed:
+                lines = "\n".join(f"  {k}: {a[k]!r} -> {b[k]!r}" for k in changed)
+                raise RunConfigError(
+                    f"{self.path} holds a run with a different configuration:\n{lines}\n"
+                    "Resuming would mix outputs. Start fresh with --overwrite, or choose another --out."
+                )
+            manifest.created = old.created
+            manifest.resumed_at = [*old.resumed_at, utc_now()]
+        self.write_manifest(manifest)
+        self.write_index(samples)
+        return manifest
+
+    # ------------------------------------------------------------------------------------- lock
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's writer lock; a second writer gets a RunLockedError naming the holder."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no advisory locks to take
+            yield
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.path / self.LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunLockedError(
+                    f"{self.path} is being written by another tag-bench process ({_holder(path)}); wait for it "
+                    "to finish, or write to another --out"
+                ) from None
+            info = {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now(), "command": sys.argv}
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(info).encode())
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return "holder unknown"
+    cmd = " ".join(str(c) for c in info.get("command", []))
+    return f"pid {info.get('pid', '?')} on {info.get('host', '?')} since {info.get('since', '?')}: {cmd}"
