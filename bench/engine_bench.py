@@ -58,7 +58,7 @@ def bare_loop(model_dir: Path, samples, prompt, tokens: int) -> float:
 
 def engine_run(out: Path, model_dir: Path, data_root: Path, tasks_dir: Path, *, n: int, tokens: int,
                batch: int, cache: Path | bool):  # fmt: skip
-    from tag_bench.evaluate import evaluate
+    from tag_bench.generate.evaluate import evaluate
 
     t0 = time.perf_counter()
     result = evaluate(

@@ -9,7 +9,7 @@ re-score) once with the code of a base git revision and once with the working tr
     .venv/bin/python bench/output_identity.py --base HEAD        # working tree vs the last commit
     .venv/bin/python bench/output_identity.py --snapshot DIR     # only write this tree's outputs
 
-Both sides run in the same folder (``/tmp/tag-bench-identity``) so paths inside messages agree.
+Both sides run in the same temporary folder so that paths inside messages agree.
 Exit status 1 when any file differs.
 """
 
@@ -27,7 +27,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-WORK = Path(tempfile.gettempdir()) / "tag-bench-identity"
+# one folder per invocation, shared by both sides so that paths inside messages agree
+WORK = Path(tempfile.mkdtemp(prefix="tag-bench-identity-"))
 
 #: task -> fixture variant holding its dataset
 TASKS = {

@@ -6,17 +6,27 @@
 2. The same work done the straightforward way (per-sample Python, scikit-learn metrics recomputed on
    each bootstrap resample) on a subset, against tag-bench on the same subset, in the same run.
    Target: >= 20x. The naive loop is far too slow for all N, hence the subset.
+3. The command line: ``tag-bench score --task rafdb_basic_test --predictions P --au-reference R.jsonl``
+   on N predictions of a generated RAF-DB copy with N test images (the same responses and references
+   as in 1., read from JSONL files), everything included: indexing, writing the run directory,
+   parsing, scoring, samples.jsonl, metrics with CIs. Target: within 2x of the in-process time of 1.
 
     .venv/bin/python bench/score_bench.py [--n 200000] [--naive-n 2000] [--resamples 1000] [--workers K]
+                                          [--skip-cli]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import random
 import resource
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -162,6 +172,56 @@ def naive_pipeline(samples, gens, refs, *, resamples: int):
     return point, ci
 
 
+def cli_inputs(root: Path, samples, gens, refs) -> tuple[Path, Path, Path]:
+    """A RAF-DB official copy with one test image per sample (hard links to one JPEG), and the
+    predictions and AU references of ``synthetic_run`` as JSONL keyed by its sample ids."""
+    from PIL import Image
+
+    from tag_bench.data._common import RAFDB_ORDER
+
+    raf = root / "rafdb" / "basic"
+    aligned = raf / "Image" / "aligned"
+    aligned.mkdir(parents=True)
+    sources = []  # file systems cap the links to one file (ext4: 65,000)
+    for k in range(len(samples) // 50_000 + 1):
+        sources.append(root / f"face{k}.jpg")
+        Image.new("RGB", (100, 100), (128, 100, 90 + k)).save(sources[-1], quality=90)
+    native = {c: i + 1 for i, c in enumerate(RAFDB_ORDER)}
+    names, lines = {}, []
+    for i, s in enumerate(samples):
+        stem = f"test_{i + 1:06d}"
+        names[s.id] = f"rafdb/{stem}"
+        os.link(sources[i // 50_000], aligned / f"{stem}_aligned.jpg")
+        lines.append(f"{stem}.jpg {native.get(s.label, 7)}\n")
+    (raf / "EmoLabel").mkdir(parents=True)
+    (raf / "EmoLabel" / "list_patition_label.txt").write_text("".join(lines))
+    preds = root / "predictions.jsonl"
+    with open(preds, "w") as f:
+        for sid, g in gens.items():
+            line = {"id": names[sid], "response": g.text, "frame": g.frame, "finish_reason": g.finish_reason}
+            if g.input_size:
+                line["input_size"] = list(g.input_size)
+            f.write(json.dumps(line) + "\n")
+    ref_path = root / "references.jsonl"
+    with open(ref_path, "w") as f:
+        for sid, ref in refs.by_sample.items():
+            f.write(ref.model_copy(update={"sample_id": names[sid]}).model_dump_json() + "\n")
+    return raf.parent, preds, ref_path
+
+
+def cli_path(root: Path, data: Path, preds: Path, refs: Path, resamples: int) -> float:
+    out = root / "run"
+    cmd = [sys.executable, "-m", "tag_bench.cli", "score", "--task", "rafdb_basic_test", "--data-root", str(data),
+           "--predictions", str(preds), "--au-reference", str(refs), "--out", str(out), "--n-resamples",
+           str(resamples), "--no-progress", "--json"]  # fmt: skip
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"tag-bench score failed:\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process since the last reset (Linux VmHWM)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -184,6 +244,7 @@ def main() -> None:
     ap.add_argument("--naive-n", type=int, default=2_000)
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=None, help="scoring processes (default: automatic)")
+    ap.add_argument("--skip-cli", action="store_true", help="skip part 3 (the command line)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
 
@@ -226,6 +287,24 @@ def main() -> None:
         m["accuracy"].value, m["accuracy"].ci_low, m["accuracy"].ci_high, m["parse_failure_rate"].value,
         m["au_box_iou"].value, {k: v for k, v in report.status_counts.items() if v}))  # fmt: skip
     print(f"  (cores: {os.cpu_count()})")
+
+    # 3. the command line on the same responses and references
+    if args.skip_cli:
+        return
+    root = Path(tempfile.mkdtemp(prefix="tag-bench-score-cli-"))
+    try:
+        t = time.perf_counter()
+        data, preds, ref_path = cli_inputs(root, samples, gens, refs)
+        print(
+            f"wrote a {args.n:,}-image RAF-DB copy, predictions and references in {time.perf_counter() - t:.1f}s"
+        )
+        del samples, gens, refs, report
+        gc.collect()
+        t_cli = cli_path(root, data, preds, ref_path, args.resamples)
+        print(f"tag-bench score --predictions on {args.n:,} predictions: {t_cli:.1f}s = {args.n / t_cli:,.0f} "
+              f"samples/s, {t_cli / total:.2f}x the in-process time (target <= 2x)")  # fmt: skip
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

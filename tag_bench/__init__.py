@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported on first use)
 _LAZY: dict[str, str] = {
     # stages
-    "evaluate": "tag_bench.evaluate",
+    "evaluate": "tag_bench.generate.evaluate",
     "load_task": "tag_bench.tasks",
     "discover_tasks": "tag_bench.tasks",
     "Task": "tag_bench.tasks",

@@ -93,11 +93,21 @@ class Registry(Generic[T]):
         with self._lock:
             if self._entry_points_read:
                 return
-            self._entry_points_read = True
+            found = []
             for ep in metadata.entry_points(group=self.entry_point_group):
                 dist = getattr(ep, "dist", None)
                 where = f" of {dist.name}" if dist is not None else ""
-                self._add(ep.name, ep.value, f"entry point {ep.name} = {ep.value}{where}")
+                found.append((ep.name, ep.value, f"entry point {ep.name} = {ep.value}{where}"))
+            added: list[str] = []
+            try:
+                for name, value, source in found:
+                    self._add(name, value, source)
+                    added.append(name)
+            except RegistryError:
+                for name in added:  # all or nothing: the clash is raised again on every use
+                    del self._entries[name]
+                raise
+            self._entry_points_read = True
 
     # ----------------------------------------------------------------------------------- reading
 

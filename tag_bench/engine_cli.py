@@ -20,7 +20,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean 'the user asked for something impossible': shown as a message, no traceback."""
     from tag_bench._optional import MissingExtraError
     from tag_bench.data.base import DatasetError
-    from tag_bench.evaluate import RunConfigError
+    from tag_bench.generate.evaluate import RunConfigError
     from tag_bench.images import ImageLoadError
     from tag_bench.models.replay import PredictionsError
     from tag_bench.rundir import RunDirError
@@ -89,7 +89,7 @@ def run_cmd(model, model_args, tasks, data_root, prompt, batch_size, limit, gen_
             results_dir, train_source, box_frame, seed, cache_path, no_cache, tasks_dir, n_resamples,
             overwrite, no_progress, as_json):  # fmt: skip
     """Evaluate a model on one or more tasks: generate, then score (resumable, cached)."""
-    from tag_bench.evaluate import evaluate
+    from tag_bench.generate.evaluate import evaluate
 
     setup_logging()
     names = [t.strip() for t in tasks.split(",") if t.strip()]
@@ -176,7 +176,7 @@ def models_cmd(as_json):
 @click.option("--no-progress", is_flag=True)
 def demo_cmd(out, au_reference, n_resamples, no_progress):
     """Run the offline demo: facs-rules and random on public-domain faces, then a leaderboard."""
-    from tag_bench.evaluate import evaluate
+    from tag_bench.generate.evaluate import evaluate
     from tag_bench.report.leaderboard import load_row, render_latex, render_markdown
 
     setup_logging()

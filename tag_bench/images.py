@@ -109,6 +109,36 @@ def presented_size(sample: Sample) -> tuple[int, int]:
     return (w, h)
 
 
+def presented_sizes(samples: list[Sample]) -> list[tuple[int, int] | ImageLoadError]:
+    """:func:`presented_size` of many samples: the size, or the error, per sample, in order.
+
+    From 20,000 samples on Linux the headers are read in forked processes (one per core): each read
+    is ~20 microseconds of Python inside Pillow, and only paths and sizes cross the process boundary.
+    """
+    import sys
+
+    workers = min(os.cpu_count() or 1, 8)
+    if len(samples) < 20_000 or workers < 2 or not sys.platform.startswith("linux"):
+        return _sizes(samples)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(samples) // (workers * 4))
+    chunks = [samples[i : i + size] for i in range(0, len(samples), size)]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        return [x for part in pool.map(_sizes, chunks) for x in part]
+
+
+def _sizes(samples: list[Sample]) -> list[tuple[int, int] | ImageLoadError]:
+    out: list[tuple[int, int] | ImageLoadError] = []
+    for s in samples:
+        try:
+            out.append(presented_size(s))
+        except ImageLoadError as e:
+            out.append(e)
+    return out
+
+
 def _clamped_crop(crop: list[float], w: int, h: int) -> tuple[int, int, int, int]:
     x1 = int(round(min(max(crop[0], 0), w)))
     y1 = int(round(min(max(crop[1], 0), h)))

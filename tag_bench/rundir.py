@@ -174,6 +174,10 @@ class RunDir:
     def write_generations(self, records: Iterable[Generation]) -> None:
         store.write_jsonl(self.generations_path, records)
 
+    def remove_shards(self) -> None:
+        for p in self.shard_paths():
+            p.unlink()
+
     def merge_generations(self, order: list[str]) -> dict[str, Generation]:
         """Rewrite generations.jsonl with one record per sample (``order`` first), drop the shards."""
         gens = self.read_generations()
@@ -181,8 +185,7 @@ class RunDir:
         ordered = [gens[s] for s in order if s in gens]
         extra = [g for sid, g in gens.items() if sid not in wanted]
         self.write_generations(ordered + extra)
-        for p in self.shard_paths():
-            p.unlink()
+        self.remove_shards()
         return gens
 
     # ------------------------------------------------------------------------------- references
@@ -192,7 +195,8 @@ class RunDir:
             return None
         return store.read_records(self.references_path, AUReference)
 
-    def write_references(self, references: Iterable[AUReference]) -> None:
+    def write_references(self, references: Iterable[AUReference | str]) -> None:
+        """Records, or JSON lines already validated as records."""
         store.write_jsonl(self.references_path, references)
 
     def remove_references(self) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,12 +43,33 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         return json.load(f)
 
 
-def write_jsonl(path: str | os.PathLike[str], records: Iterable[BaseModel | dict[str, Any]]) -> None:
-    lines = []
-    for r in records:
-        d = r.model_dump(mode="json") if isinstance(r, BaseModel) else r
-        lines.append(json.dumps(d, ensure_ascii=False, allow_nan=False))
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while hundreds of thousands of records are built.
+
+    Every allocation of a tracked object counts towards the next collection, and each full one walks
+    the whole heap: loading 200k records slowed 5-8x. The records form no cycles; whatever garbage
+    the block leaves is collected after it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _json_line(r: BaseModel | dict[str, Any] | str) -> str:
+    if isinstance(r, str):  # already one JSON document
+        return r.rstrip("\r\n")
+    if isinstance(r, BaseModel):
+        return r.model_dump_json()  # pydantic-core: no NaN/inf either (they become null)
+    return json.dumps(r, ensure_ascii=False, allow_nan=False)
+
+
+def write_jsonl(path: str | os.PathLike[str], records: Iterable[BaseModel | dict[str, Any] | str]) -> None:
+    atomic_write_text(path, "".join(_json_line(r) + "\n" for r in records))
 
 
 def append_jsonl(
@@ -54,10 +77,7 @@ def append_jsonl(
 ) -> None:
     """Append records in one write. Flushed to the OS (survives ``kill -9``); ``sync`` also fsyncs
     (survives power loss). After a crash at most the last line is partial."""
-    data = "".join(
-        json.dumps(r.model_dump(mode="json") if isinstance(r, BaseModel) else r, ensure_ascii=False) + "\n"
-        for r in records
-    )
+    data = "".join(_json_line(r) + "\n" for r in records)
     if not data:
         return
     with open(path, "a", encoding="utf-8") as f:

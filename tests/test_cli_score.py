@@ -54,7 +54,9 @@ def test_score_predictions_counts_missing_and_failures(raf, tmp_path):
     report = json.loads(r.output.strip().splitlines()[-1])
     assert report["n"] == 7
     counts = report["status_counts"]
-    assert counts["missing"] == 3 and counts["ok"] == 2 and counts["refusal"] == 1 and counts["truncated"] == 1
+    assert (
+        counts["missing"] == 3 and counts["ok"] == 2 and counts["refusal"] == 1 and counts["truncated"] == 1
+    )
     assert report["metrics"]["accuracy"]["value"] == pytest.approx(1 / 7)
     assert report["metrics"]["accuracy_parsed"]["value"] == pytest.approx(1 / 2)
     scored = {d["sample_id"]: d for d in store.iter_jsonl(out / "samples.jsonl")}
@@ -121,7 +123,9 @@ def test_run_reports_user_errors_without_traceback(tmp_path):
     assert r.exit_code != 0 and "unknown model adapter" in r.output
     r = runner.invoke(main, ["run", "--model", "random", "--tasks", "no_such_task"])
     assert r.exit_code != 0 and "unknown task" in r.output
-    r = runner.invoke(main, ["run", "--model", "hf", "--model-args", "pretrained=/x,colour=blue", "--tasks", "demo"])
+    r = runner.invoke(
+        main, ["run", "--model", "hf", "--model-args", "pretrained=/x,colour=blue", "--tasks", "demo"]
+    )
     assert r.exit_code != 0 and "colour" in r.output
     for res in (r,):
         assert "Traceback" not in res.output

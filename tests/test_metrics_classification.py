@@ -44,7 +44,9 @@ class _Scores:
 
     @property
     def matrix(self):
-        return np.array(self.report.confusion_matrix["matrix"]), np.array(self.report.confusion_matrix["failed"])
+        return np.array(self.report.confusion_matrix["matrix"]), np.array(
+            self.report.confusion_matrix["failed"]
+        )
 
 
 def test_imbalanced_hand_made_matrix_separates_the_three_headline_metrics():

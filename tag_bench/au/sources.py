@@ -82,6 +82,7 @@ class JsonlSource:
         if not self.path.is_file():
             raise FileNotFoundError(f"AU reference file not found: {self.path}")
         self.by_sample: dict[str, AUReference] = {}
+        self.lines: dict[str, str] = {}  # sample id -> its line, kept to copy into run directories
         ids: set[str] = set()
         with open(self.path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
@@ -96,6 +97,7 @@ class JsonlSource:
                 if ref.sample_id in self.by_sample:
                     raise ValueError(f"{self.path}:{n}: second record for sample {ref.sample_id!r}")
                 self.by_sample[ref.sample_id] = ref
+                self.lines[ref.sample_id] = line.strip()
                 ids.add(ref.reference_id)
         if not ids:
             raise ValueError(f"{self.path} holds no AUReference records")

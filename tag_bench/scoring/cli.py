@@ -46,12 +46,11 @@ def score_cmd(run_dir, task, data_root, predictions, frame, au_reference, out, l
                 raise click.UsageError("give either RUN_DIR (re-score) or --predictions, not both")
             if not task or not out:
                 raise click.UsageError("--predictions needs --task and --out (and usually --data-root)")
-            from tag_bench.evaluate import evaluate
+            from tag_bench.generate.predictions import score_predictions
 
-            args = {"predictions": predictions, **({"frame": frame} if frame else {})}
-            result = evaluate(
-                task, "replay", args, data_root=data_root, limit=limit,
-                au_reference=au_reference if au_reference is not None else "auto", out=out, cache=False,
+            result = score_predictions(
+                task, predictions, frame=frame, data_root=data_root, limit=limit,
+                au_reference=au_reference if au_reference is not None else "auto", out=out,
                 tasks_dirs=list(tasks_dir), n_resamples=n_resamples, seed=seed, overwrite=overwrite,
                 progress=not no_progress,
             )  # fmt: skip

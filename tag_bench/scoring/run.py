@@ -18,6 +18,7 @@ from typing import Any
 
 from tag_bench.rundir import RunDir
 from tag_bench.schema import AUReference, Generation, Parsed, Sample, ScoredSample, ScoringInfo
+from tag_bench.store import gc_paused
 
 log = logging.getLogger("tag_bench")
 
@@ -35,6 +36,13 @@ class ReferenceSet:
 
     reference_id: str
     by_sample: dict[str, AUReference]
+    lines: dict[str, str] | None = None  # the validated JSON line of a record, when read from one
+
+    def for_run_dir(self) -> Iterator[AUReference | str]:
+        """Each record for ``au_references.jsonl``: its original line where there is one (no re-encoding)."""
+        lines = self.lines or {}
+        for sid, ref in self.by_sample.items():
+            yield lines.get(sid) or ref
 
 
 def resolve_reference_spec(spec: str | None) -> str | None:
@@ -53,7 +61,9 @@ def compute_references(spec: str, samples: list[Sample], *, progress: bool = Tru
 
     source = resolve_reference_source(spec)
     refs = source.get_many(samples, progress=progress)
-    return ReferenceSet(reference_id=source.reference_id, by_sample=refs)
+    return ReferenceSet(
+        reference_id=source.reference_id, by_sample=refs, lines=getattr(source, "lines", None)
+    )
 
 
 def load_saved_references(run: RunDir) -> ReferenceSet | None:
@@ -230,43 +240,48 @@ def score_run(
     seed: int = 0,
     progress: bool = True,
     workers: int | None = None,
+    loaded: tuple[list[Sample], dict[str, Generation]] | None = None,
 ):
     """(Re-)score a run directory; returns the MetricsReport written to ``metrics.json``.
 
     ``au_reference`` None keeps the references saved with the run (or the manifest's spec);
-    a spec (detector name, JSONL path, ``none``) replaces them.
+    a spec (detector name, JSONL path, ``none``) replaces them. ``loaded`` hands over the index and
+    generations a caller has just written, so they are not read back.
     """
     from tag_bench.scoring.aggregate import metrics_from_arrays
 
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if not run.is_run():
         raise ScoringError(f"{run.path} is not a run directory (no {run.MANIFEST})")
-    manifest = run.read_manifest()
-    if not run.index_path.exists():
-        raise ScoringError(f"{run.path} has no {run.INDEX}; the run was never started properly")
-    samples = run.read_index()
-    generations = run.read_generations()
-    classes = list(manifest.task.classes)
-
-    if au_reference is not None:
-        spec = resolve_reference_spec(au_reference)
-        references = compute_references(spec, samples, progress=progress) if spec else None
-        if references is not None:
-            run.write_references(references.by_sample.values())
+    with gc_paused():
+        manifest = run.read_manifest()
+        if loaded is None:
+            if not run.index_path.exists():
+                raise ScoringError(f"{run.path} has no {run.INDEX}; the run was never started properly")
+            samples, generations = run.read_index(), run.read_generations()
         else:
-            run.remove_references()
-        manifest.au_reference = spec
-    else:
-        references = load_saved_references(run)
-        if references is None and manifest.au_reference:
-            references = compute_references(manifest.au_reference, samples, progress=progress)
-            run.write_references(references.by_sample.values())
+            samples, generations = loaded
+        classes = list(manifest.task.classes)
 
-    with run.scored_samples_writer() as out:
-        arrays = score_arrays(samples, generations, classes, references, sink=out.write, workers=workers)
-    report = metrics_from_arrays(arrays, n_resamples=n_resamples, seed=seed)
-    run.write_metrics(report)
-    manifest.scoring = ScoringInfo(n_resamples=n_resamples, seed=seed)
-    manifest.au_reference_id = references.reference_id if references else None
-    run.write_manifest(manifest)
+        if au_reference is not None:
+            spec = resolve_reference_spec(au_reference)
+            references = compute_references(spec, samples, progress=progress) if spec else None
+            if references is not None:
+                run.write_references(references.for_run_dir())
+            else:
+                run.remove_references()
+            manifest.au_reference = spec
+        else:
+            references = load_saved_references(run)
+            if references is None and manifest.au_reference:
+                references = compute_references(manifest.au_reference, samples, progress=progress)
+                run.write_references(references.for_run_dir())
+
+        with run.scored_samples_writer() as out:
+            arrays = score_arrays(samples, generations, classes, references, sink=out.write, workers=workers)
+        report = metrics_from_arrays(arrays, n_resamples=n_resamples, seed=seed)
+        run.write_metrics(report)
+        manifest.scoring = ScoringInfo(n_resamples=n_resamples, seed=seed)
+        manifest.au_reference_id = references.reference_id if references else None
+        run.write_manifest(manifest)
     return report

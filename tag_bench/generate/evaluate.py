@@ -1,7 +1,9 @@
 """One evaluation: task + model -> run directory with generations, scored samples and metrics.
 
 The run directory is ``results/<task>/<model>/`` unless ``out`` is given; its files are described in
-:mod:`tag_bench.rundir`.
+:mod:`tag_bench.rundir`. :func:`plan_run` works out what a run is (task, samples, adapter, manifest)
+before anything is written; :func:`evaluate` then generates and scores, and
+:mod:`tag_bench.generate.predictions` writes outputs produced elsewhere instead of generating.
 """
 
 from __future__ import annotations
@@ -11,25 +13,26 @@ import logging
 import os
 import sys
 from collections import Counter
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tag_bench._hashing import sha256_hex
-from tag_bench.engine import Barrier, GenerateStats, PromptFn, dist_info, generate
-from tag_bench.gencache import GenerationCache
-from tag_bench.models.base import DEFAULT_GEN_KWARGS, AdapterContext, get_model, parse_kv, redact
+from tag_bench.generate.cache import GenerationCache
+from tag_bench.generate.engine import Barrier, DistInfo, GenerateStats, PromptFn, dist_info, generate
+from tag_bench.models.base import (
+    DEFAULT_GEN_KWARGS,
+    AdapterContext,
+    ModelAdapter,
+    get_model,
+    parse_kv,
+    redact,
+)
 from tag_bench.rundir import RunConfigError, RunDir
 from tag_bench.runinfo import git_revision, package_versions, slug, utc_now
-from tag_bench.schema import ModelInfo, RunManifest
-from tag_bench.scoring.run import (
-    ReferenceSet,
-    compute_references,
-    resolve_reference_spec,
-    score_run,
-)
-from tag_bench.tasks import Task, load_task
+from tag_bench.schema import ModelInfo, RunManifest, Sample
+from tag_bench.scoring.run import ReferenceSet, compute_references, resolve_reference_spec, score_run
+from tag_bench.tasks import Task, TaskData, load_task
 
 log = logging.getLogger("tag_bench")
 
@@ -41,6 +44,21 @@ class RunResult:
     stats: GenerateStats
     report: Any | None = None  # MetricsReport on rank 0
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunPlan:
+    """A run worked out before anything is written: what to evaluate, with what, and where."""
+
+    task: Task
+    data: TaskData
+    samples: list[Sample]
+    adapter: ModelAdapter
+    prompt_id: str
+    gen_kwargs: dict[str, Any]
+    reference_spec: str | None
+    manifest: RunManifest
+    run: RunDir
 
 
 def normalise_gen_kwargs(gen_kwargs: dict[str, Any] | str | None) -> dict[str, Any]:
@@ -60,7 +78,7 @@ def model_slug(model: str, args: dict[str, Any]) -> str:
     return slug(name.replace("/", "__")) + (f"__{fingerprint_of(extra)[:6]}" if extra else "")
 
 
-def evaluate(
+def plan_run(
     task: str | Task,
     model: str,
     model_args: str | dict[str, Any] | None = None,
@@ -76,19 +94,12 @@ def evaluate(
     train_source: str | None = None,
     box_frame: str | None = None,
     seed: int = 0,
-    cache: str | Path | bool | None = True,
     tasks_dirs: list[str] | None = None,
     loader_options: dict[str, Any] | None = None,
-    n_resamples: int = 1000,
-    overwrite: bool = False,
-    progress: bool = True,
-) -> RunResult:
-    """Evaluate ``model`` on ``task`` end to end; resumes an interrupted run in the same directory."""
+    world_size: int = 1,
+) -> RunPlan:
+    """Load the task, build the adapter and the manifest. The caller closes ``plan.adapter``."""
     from tag_bench.prompts import render_prompt
-
-    dist = dist_info()
-    if dist.world_size > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ and "torch" not in sys.modules:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(dist.local_rank)  # one GPU per rank
 
     task = task if isinstance(task, Task) else load_task(task, tasks_dirs)
     data = task.load(data_root, **(loader_options or {}))
@@ -106,7 +117,6 @@ def evaluate(
         label_counts=dict(Counter(s.label for s in samples)),
     )
     adapter = get_model(model, args, context)
-    warnings = list(data.warnings) + list(getattr(adapter, "warnings", []))
     try:
         gk = normalise_gen_kwargs(gen_kwargs)
         prompt_id = prompt or task.prompt
@@ -124,7 +134,7 @@ def evaluate(
             task=task.info(data),
             model=ModelInfo(
                 adapter=model,
-                args=redact(adapter.describe() | args) if hasattr(adapter, "describe") else redact(args),
+                args=redact(adapter.describe() | args),
                 fingerprint=adapter.fingerprint(),
                 frame=adapter.frame,
                 oracle_reference=bool(adapter.oracle_reference),
@@ -142,44 +152,59 @@ def evaluate(
             git_revision=git_revision(),
             tag_bench_version=_version(),
             command=list(sys.argv),
-            world_size=dist.world_size,
+            world_size=world_size,
             task_fingerprint=task.fingerprint(),
             index_sha256=index_sha,
-            warnings=warnings,
+            warnings=list(data.warnings) + list(getattr(adapter, "warnings", [])),
         )
-        run = RunDir(run_dir)
-        with ExitStack() as held:
-            if dist.is_main:
-                held.enter_context(run.lock())
-            return _run(
-                run, manifest, samples, adapter, task, prompt_id, gk, spec, dist, batch_size=batch_size,
-                cache=cache, overwrite=overwrite, n_resamples=n_resamples, seed=seed, progress=progress,
-            )  # fmt: skip
-    finally:
+    except BaseException:
         adapter.close()
+        raise
+    return RunPlan(task, data, samples, adapter, prompt_id, gk, spec, manifest, RunDir(run_dir))
 
 
-def _run(
-    run: RunDir,
-    manifest: RunManifest,
-    samples: list,
-    adapter: Any,
-    task: Task,
-    prompt_id: str,
-    gk: dict[str, Any],
-    spec: str | None,
-    dist: Any,
+def evaluate(
+    task: str | Task,
+    model: str,
+    model_args: str | dict[str, Any] | None = None,
     *,
+    batch_size: int = 1,
+    cache: str | Path | bool | None = True,
+    n_resamples: int = 1000,
+    overwrite: bool = False,
+    progress: bool = True,
+    **options: Any,
+) -> RunResult:
+    """Evaluate ``model`` on ``task`` end to end; resumes an interrupted run in the same directory.
+
+    ``options`` are those of :func:`plan_run` (data_root, prompt, limit, gen_kwargs, au_reference,
+    out, results_dir, train_source, box_frame, seed, tasks_dirs, loader_options).
+    """
+    dist = dist_info()
+    if dist.world_size > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ and "torch" not in sys.modules:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(dist.local_rank)  # one GPU per rank
+    plan = plan_run(task, model, model_args, batch_size=batch_size, world_size=dist.world_size, **options)
+    try:
+        if not dist.is_main:
+            return _generate_and_score(plan, dist, batch_size, cache, overwrite, n_resamples, progress)
+        with plan.run.lock():
+            return _generate_and_score(plan, dist, batch_size, cache, overwrite, n_resamples, progress)
+    finally:
+        plan.adapter.close()
+
+
+def _generate_and_score(
+    plan: RunPlan,
+    dist: DistInfo,
     batch_size: int,
     cache: str | Path | bool | None,
     overwrite: bool,
     n_resamples: int,
-    seed: int,
     progress: bool,
 ) -> RunResult:
-    """Generate then score, with the run directory prepared (and locked on the main rank)."""
     from tag_bench.prompts import render_prompt
 
+    run, adapter, samples, manifest = plan.run, plan.adapter, plan.samples, plan.manifest
     barrier = Barrier(dist)
     if dist.is_main:
         manifest = run.start(manifest, samples, overwrite=overwrite)
@@ -187,21 +212,22 @@ def _run(
 
     references: ReferenceSet | None = None
     if adapter.needs_reference:
-        references = compute_references(spec, samples[dist.rank :: dist.world_size], progress=progress)
+        assert plan.reference_spec is not None  # plan_run refuses a baseline without a reference
+        references = compute_references(
+            plan.reference_spec, samples[dist.rank :: dist.world_size], progress=progress
+        )
 
     def prompt_for(size: tuple[int, int] | None):
-        return render_prompt(prompt_id, task.classes, adapter.frame, size)
+        return render_prompt(plan.prompt_id, plan.task.classes, adapter.frame, size)
 
-    cache_obj = None
-    if cache not in (False, None):
-        cache_obj = GenerationCache(None if cache is True else cache)
+    cache_obj = None if cache in (False, None) else GenerationCache(None if cache is True else cache)
     try:
         stats = generate(
             samples,
             adapter,
             PromptFn(render=prompt_for),
             run,
-            gen_kwargs=gk,
+            gen_kwargs=plan.gen_kwargs,
             batch_size=batch_size,
             cache=cache_obj,
             references=(lambda s: references.by_sample[s.id]) if references else None,
@@ -221,19 +247,18 @@ def _run(
     run.merge_generations([s.id for s in samples])
     if references is not None and dist.world_size == 1:
         # facs-rules already computed them with this spec: score against exactly those
-        run.write_references(references.by_sample.values())
+        run.write_references(references.for_run_dir())
         score_spec = None
     else:
-        score_spec = spec or "none"  # this run's choice, not whatever a previous attempt saved
-    result.report = score_run(
-        run, au_reference=score_spec, n_resamples=n_resamples, seed=seed, progress=progress
-    )
+        score_spec = plan.reference_spec or "none"  # this run's choice, not what an earlier attempt saved
+    result.report = score_run(run, au_reference=score_spec, n_resamples=n_resamples, seed=manifest.seeds["seed"],
+                              progress=progress)  # fmt: skip
     result.manifest = run.set_status("complete")
     barrier.close()
     return result
 
 
-def _index_digest(samples) -> str:
+def _index_digest(samples: list[Sample]) -> str:
     blob = "".join(json.dumps([s.id, s.label, s.image, s.image_index, s.crop]) for s in samples)
     return sha256_hex(blob, 16)
 

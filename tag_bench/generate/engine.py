@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tag_bench import store
-from tag_bench.gencache import GenerationCache, generation_key, is_deterministic
+from tag_bench.generate.cache import GenerationCache, generation_key, is_deterministic
 from tag_bench.images import ImageLoadError, image_sha256, open_image
 from tag_bench.models.base import GenerationOutput, GenerationRequest, ModelAdapter
 from tag_bench.rundir import RunDir

@@ -1,0 +1,1 @@
+"""The generate stage: model calls appended to a run directory (resumable, cached, data-parallel)."""

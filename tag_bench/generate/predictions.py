@@ -1,0 +1,83 @@
+"""Outputs produced elsewhere -> a run directory, without calling a model or decoding an image.
+
+``tag-bench score --predictions FILE`` writes one generation record per prediction straight into the
+run directory (the ``replay`` adapter validates the file and gives the run its identity), then the
+score stage runs as for any run. Samples without a prediction get no record and are scored
+``missing``; they stay in every denominator. The presented image size, which the parser needs to map
+boxes into pixels, comes from the index or the image file's header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tag_bench.generate.engine import GenerateStats
+from tag_bench.generate.evaluate import RunResult, plan_run
+from tag_bench.images import ImageLoadError, presented_sizes
+from tag_bench.schema import Generation, Sample
+from tag_bench.scoring.run import score_run
+from tag_bench.store import gc_paused
+
+
+def score_predictions(
+    task: str,
+    predictions: str | Path,
+    *,
+    frame: str | None = None,
+    n_resamples: int = 1000,
+    overwrite: bool = False,
+    progress: bool = True,
+    **options: Any,
+) -> RunResult:
+    """Write the predictions of ``task`` into a run directory and score it.
+
+    ``options`` are those of :func:`tag_bench.generate.evaluate.plan_run` (data_root, out, limit,
+    au_reference, seed, tasks_dirs, loader_options, ...).
+    """
+    args: dict[str, Any] = {"predictions": str(predictions), **({"frame": frame} if frame else {})}
+    plan = plan_run(task, "replay", args, **options)
+    adapter = plan.adapter
+    try:
+        with plan.run.lock(), gc_paused():
+            manifest = plan.run.start(plan.manifest, plan.samples, overwrite=overwrite)
+            stats = GenerateStats(total=len(plan.samples))
+            generations = {g.sample_id: g for g in _generations(plan.samples, adapter, stats)}
+            plan.run.write_generations(generations.values())
+            plan.run.remove_shards()
+            report = score_run(
+                plan.run,
+                au_reference=plan.reference_spec or "none",
+                n_resamples=n_resamples,
+                seed=manifest.seeds["seed"],
+                progress=progress,
+                loaded=(plan.samples, generations),
+            )
+            manifest = plan.run.set_status("complete")
+    finally:
+        adapter.close()
+    return RunResult(plan.run.path, manifest, stats, report, list(manifest.warnings))
+
+
+def _generations(samples: list[Sample], adapter: Any, stats: GenerateStats) -> Iterator[Generation]:
+    answered = [(s, adapter.predictions[s.id]) for s in samples if s.id in adapter.predictions]
+    stats.missing = len(samples) - len(answered)
+    sizes = presented_sizes([s for s, p in answered if p.response is not None])
+    size_of = iter(sizes)
+    for s, p in answered:
+        stats.generated += 1
+        frame = p.frame or adapter.frame
+        size = next(size_of) if p.response is not None else ImageLoadError(f"no response for sample {s.id}")
+        if isinstance(size, ImageLoadError):
+            stats.errors += 1
+            yield Generation(sample_id=s.id, status="error", error=str(size), frame=frame)
+            continue
+        yield Generation(
+            sample_id=s.id,
+            text=p.response,
+            finish_reason=p.finish_reason,
+            image_size=size,
+            input_size=p.input_size,
+            frame=frame,
+        )
