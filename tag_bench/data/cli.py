@@ -126,14 +126,15 @@ def tasks_cmd(data_root: str | None, tasks_dirs: tuple[str, ...], as_json: bool)
         return
     notes: list[str] = []
     rows = []
-    for e in out:
-        n = _n(e["n"])
-        if e["why_not"]:
-            if e["why_not"] not in notes:
-                notes.append(e["why_not"])
-            n = f"- [{notes.index(e['why_not']) + 1}]"
+    for item in out:
+        n = _n(item["n"])
+        if item["why_not"]:
+            if item["why_not"] not in notes:
+                notes.append(item["why_not"])
+            n = f"- [{notes.index(item['why_not']) + 1}]"
+        classes = item["classes"]
         rows.append(
-            [e["name"], e["dataset"], e["split"], f"{len(e['classes'])}: {', '.join(e['classes'])}", n]
+            [item["name"], item["dataset"], item["split"], f"{len(classes)}: {', '.join(classes)}", n]
         )
     click.echo(_table(["TASK", "DATASET", "SPLIT", "CLASSES", "N"], rows, right=[4]))
     for i, note in enumerate(notes, start=1):
