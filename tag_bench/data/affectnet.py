@@ -19,7 +19,6 @@ from typing import Any
 from tag_bench.data._common import (
     AFFECTNET_EXCLUDED,
     AFFECTNET_ORDER,
-    DirListing,
     check_unique_ids,
     count_warning,
     missing_warning,
@@ -28,6 +27,7 @@ from tag_bench.data._common import (
     reject_unknown_options,
     safe_relpath,
 )
+from tag_bench.data._listing import DirListing
 from tag_bench.data.base import DatasetError, SplitData
 from tag_bench.schema import Sample
 

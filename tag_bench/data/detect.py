@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tag_bench.data._common import (
     CLASS_ORDER_HELP,
-    SPLIT_FOLDER_NAMES,
     archive_error,
     archive_suffix,
     archives_in,
@@ -29,6 +27,7 @@ from tag_bench.data._common import (
     resolve_root,
     sort_folders,
 )
+from tag_bench.data._listing import Listing, list_dir, split_dirs, subdirs, walk
 from tag_bench.data.base import DatasetError
 
 MAX_DEPTH = 4
@@ -52,6 +51,9 @@ _PRUNE = {
     "__pycache__",
     "node_modules",
     "site-packages",
+    "fer2013train",
+    "fer2013valid",
+    "fer2013test",
 }
 _MSAMBARE = {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
 
@@ -112,71 +114,15 @@ class DetectedDataset:
         }
 
 
-@dataclass
-class _Listing:
-    path: Path
-    depth: int
-    dirs: dict[str, str]  # lower-case name -> name on disk
-    files: dict[str, str]
-
-    def dir(self, name: str) -> Path | None:
-        real = self.dirs.get(name.lower())
-        return self.path / real if real else None
-
-    def file(self, name: str) -> Path | None:
-        real = self.files.get(name.lower())
-        return self.path / real if real else None
-
-
-def _list(path: Path, depth: int = 0) -> _Listing:
-    dirs: dict[str, str] = {}
-    files: dict[str, str] = {}
-    try:
-        with os.scandir(path) as it:
-            for e in it:
-                try:
-                    is_dir = e.is_dir()
-                except OSError:
-                    continue
-                (dirs if is_dir else files).setdefault(e.name.lower(), e.name)
-    except OSError:
-        pass
-    return _Listing(path, depth, dirs, files)
-
-
-def _subdirs(path: Path) -> list[str]:
-    try:
-        with os.scandir(path) as it:
-            return [e.name for e in it if e.is_dir() and not e.name.startswith(".")]
-    except OSError:
-        return []
-
-
-def _walk(root: Path, max_depth: int) -> Iterator[_Listing]:
-    queue = deque([(root, 0)])
-    while queue:
-        path, depth = queue.popleft()
-        listing = _list(path, depth)
-        descend = yield listing
-        if descend is False or depth >= max_depth or len(listing.dirs) > 2000:
-            continue
-        for low, real in sorted(listing.dirs.items()):
-            if low.startswith(".") or low in _PRUNE or re.fullmatch(r"\d+", low):
-                continue
-            if re.fullmatch(r"fer2013(train|valid|test)", low):
-                continue
-            queue.append((path / real, depth + 1))
-
-
 # --------------------------------------------------------------------------------------------------
 # Probes, in §1.2 order. Each returns a DetectedDataset when the folder is a dataset root.
 
 
-def _probe_rafdb_official(ls: _Listing) -> DetectedDataset | None:
+def _probe_rafdb_official(ls: Listing) -> DetectedDataset | None:
     emo = ls.dir("EmoLabel")
     if emo is None:
         return None
-    elist = _list(emo)
+    elist = list_dir(emo)
     label_file = None
     for cand in ("list_patition_label.txt", "list_partition_label.txt"):
         label_file = elist.file(cand)
@@ -200,7 +146,7 @@ def _probe_rafdb_official(ls: _Listing) -> DetectedDataset | None:
     variants = []
     errors: list[str] = []
     if image is not None:
-        ilist = _list(image)
+        ilist = list_dir(image)
         variants = [v for v in ("aligned", "original") if ilist.dir(v)]
     if not variants:
         archives = [
@@ -249,31 +195,26 @@ def _ordered(splits: Any) -> list[str]:
     return sorted(splits, key=lambda s: (rank.get(s, 3), s))
 
 
-def _split_dirs(ls: _Listing) -> dict[str, Path]:
+def _split_dirs(ls: Listing) -> dict[str, Path]:
     """Split folders (train/test/val and their spellings) directly inside the listing."""
-    out: dict[str, Path] = {}
-    for low, real in sorted(ls.dirs.items()):
-        split = SPLIT_FOLDER_NAMES.get(low)
-        if split and split not in out:
-            out[split] = ls.path / real
-    return out
+    return split_dirs(ls.path, (real for _low, real in sorted(ls.dirs.items())))
 
 
-def _class_tree(ls: _Listing) -> dict[str, list[str]] | None:
+def _class_tree(ls: Listing) -> dict[str, list[str]] | None:
     """{split: class folders} when the folder is a split/class tree with at least 2 classes per split."""
     splits = _split_dirs(ls)
     if not splits:
         return None
     tree = {}
     for split, path in splits.items():
-        classes = _subdirs(path)
+        classes = subdirs(path)
         if len(classes) < 2:
             return None
         tree[split] = sort_folders(classes)
     return tree
 
 
-def _probe_rafdb_kaggle(ls: _Listing) -> DetectedDataset | None:
+def _probe_rafdb_kaggle(ls: Listing) -> DetectedDataset | None:
     tree = _class_tree(ls)
     if not tree or "train" not in tree:
         return None
@@ -292,7 +233,7 @@ def _probe_rafdb_kaggle(ls: _Listing) -> DetectedDataset | None:
     )
 
 
-def _probe_ferplus(ls: _Listing) -> DetectedDataset | None:
+def _probe_ferplus(ls: Listing) -> DetectedDataset | None:
     names = set(ls.dirs)
     fer_dirs = {n for n in names if re.fullmatch(r"fer2013(train|valid|test)", n)}
     has_new = ls.file("fer2013new.csv") is not None
@@ -301,11 +242,11 @@ def _probe_ferplus(ls: _Listing) -> DetectedDataset | None:
         and "labels" in names
         and any(
             re.fullmatch(r"fer2013(train|valid|test)", s.lower())
-            for s in _subdirs(ls.path / ls.dirs["labels"])
+            for s in subdirs(ls.path / ls.dirs["labels"])
         )
     )
     repo = "data" in names and any(
-        re.fullmatch(r"fer2013(train|valid|test)", s.lower()) for s in _subdirs(ls.path / ls.dirs["data"])
+        re.fullmatch(r"fer2013(train|valid|test)", s.lower()) for s in subdirs(ls.path / ls.dirs["data"])
     )
     if not (fer_dirs or has_new or esr or repo):
         return None
@@ -323,7 +264,7 @@ def _csv_header(path: Path) -> list[str] | None:
     return [c.strip().lower() for c in head.decode("utf-8-sig", "replace").strip().split(",")]
 
 
-def _probe_fer2013(ls: _Listing) -> DetectedDataset | None:
+def _probe_fer2013(ls: Listing) -> DetectedDataset | None:
     csvs = [ls.path / real for low, real in sorted(ls.files.items()) if low.endswith(".csv")][:20]
     for path in csvs:
         cols = _csv_header(path)
@@ -370,7 +311,7 @@ def _probe_fer2013(ls: _Listing) -> DetectedDataset | None:
 
 
 def _first_image(folder: Path) -> str | None:
-    for sub in sorted(_subdirs(folder)):
+    for sub in sorted(subdirs(folder)):
         try:
             with os.scandir(folder / sub) as it:
                 for e in it:
@@ -381,11 +322,11 @@ def _first_image(folder: Path) -> str | None:
     return None
 
 
-def _probe_affectnet_csv(ls: _Listing) -> DetectedDataset | None:
+def _probe_affectnet_csv(ls: Listing) -> DetectedDataset | None:
     lists = ls.dir("Manually_Annotated_file_lists")
     if lists is None:
         return None
-    fl = _list(lists)
+    fl = list_dir(lists)
     files = {s: fl.file(f) for s, f in (("train", "training.csv"), ("val", "validation.csv"))}
     files = {s: p for s, p in files.items() if p is not None}
     if not files:
@@ -437,12 +378,12 @@ _NPY_SPLITS = {"train_set": "train", "training_set": "train", "val_set": "val", 
                "validation_set": "val"}  # fmt: skip
 
 
-def _probe_affectnet_npy(ls: _Listing) -> DetectedDataset | None:
+def _probe_affectnet_npy(ls: Listing) -> DetectedDataset | None:
     splits: dict[str, Path] = {}
     for low, real in sorted(ls.dirs.items()):
         split = _NPY_SPLITS.get(low)
         if split and split not in splits:
-            sl = _list(ls.path / real)
+            sl = list_dir(ls.path / real)
             if sl.dir("annotations") and sl.dir("images"):
                 splits[split] = ls.path / real
     if not splits:
@@ -458,13 +399,13 @@ def _probe_affectnet_npy(ls: _Listing) -> DetectedDataset | None:
     )
 
 
-def _probe_yolo(ls: _Listing) -> DetectedDataset | None:
+def _probe_yolo(ls: Listing) -> DetectedDataset | None:
     cfg = ls.file("data.yaml") or ls.file("data.yml")
     if cfg is None:
         return None
     splits = {}
     for split, path in _split_dirs(ls).items():
-        sl = _list(path)
+        sl = list_dir(path)
         if sl.dir("images") and sl.dir("labels"):
             splits[split] = path
     if not splits:
@@ -492,7 +433,7 @@ def _probe_yolo(ls: _Listing) -> DetectedDataset | None:
     )
 
 
-def _probe_folder(ls: _Listing) -> DetectedDataset | None:
+def _probe_folder(ls: Listing) -> DetectedDataset | None:
     tree = _class_tree(ls)
     if not tree:
         return None
@@ -542,7 +483,7 @@ def _probe_folder(ls: _Listing) -> DetectedDataset | None:
     )
 
 
-def _probe_parquet(ls: _Listing) -> DetectedDataset | None:
+def _probe_parquet(ls: Listing) -> DetectedDataset | None:
     shards = [ls.path / real for low, real in sorted(ls.files.items()) if low.endswith(".parquet")]
     if not shards:
         return None
@@ -591,14 +532,8 @@ def detect_datasets(
     root = resolve_root(data_root)
     found: list[DetectedDataset] = []
     archives: list[Path] = []
-    walker = _walk(root, max_depth)
-    descend = None
-    while True:
-        try:
-            ls = walker.send(descend) if descend is not None else next(walker)
-        except StopIteration:
-            break
-        descend = True
+
+    def visit(ls: Listing) -> bool:
         for low, real in ls.files.items():
             if archive_suffix(low):
                 archives.append(ls.path / real)
@@ -606,8 +541,10 @@ def detect_datasets(
             hit = probe(ls)
             if hit is not None:
                 found.append(hit)
-                descend = False
-                break
+                return False
+        return True
+
+    walk(root, max_depth, visit, _PRUNE)
     found = _pair_fer_csv(found)
     roots = [d.root for d in found]
     loose = [a for a in first_rar_part(archives) if not any(_inside(a, r) for r in roots)]

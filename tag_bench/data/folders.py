@@ -26,6 +26,7 @@ from tag_bench.data._common import (
     reject_unknown_options,
     sort_folders,
 )
+from tag_bench.data._listing import split_dirs, subdirs
 from tag_bench.data.base import DatasetError, SplitData
 from tag_bench.schema import Sample
 
@@ -35,17 +36,7 @@ IdFn = Callable[[str, str, str], str]
 
 
 def _split_folders(root: Path) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError:
-        return out
-    for e in entries:
-        if e.is_dir():
-            split = SPLIT_ALIASES.get(e.name.lower())
-            if split and split not in out:
-                out[split] = Path(e.path)
-    return out
+    return split_dirs(root, sorted(subdirs(root)))
 
 
 def index_tree(

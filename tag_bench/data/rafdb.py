@@ -16,7 +16,6 @@ from typing import Any
 
 from tag_bench.data._common import (
     RAFDB_ORDER,
-    DirListing,
     archive_error,
     archives_in,
     check_unique_ids,
@@ -27,6 +26,7 @@ from tag_bench.data._common import (
     reject_unknown_options,
     split_fields,
 )
+from tag_bench.data._listing import DirListing
 from tag_bench.data.base import DatasetError, SplitData
 from tag_bench.schema import Sample
 
