@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tag_bench._hashing import sha256_hex
-from tag_bench.data.base import DatasetError, SplitData
+from tag_bench.data.base import DatasetError, DatasetSpec, SplitData
 from tag_bench.schema import Sample
 
 CACHE_ENV = "TAG_BENCH_CACHE"
@@ -199,3 +199,6 @@ def load(data_root: Any = None, split: str = "test", **options: Any) -> SplitDat
         warnings=warnings,
         info={"protocol": "demo", "cache": str(out_dir), "sources": [s.id for s in samples]},
     )
+
+
+SPEC = DatasetSpec(name="demo", load=load)
