@@ -1,4 +1,4 @@
-"""Helpers shared by the dataset loaders: data roots, class orders, safe paths, listings, warnings."""
+"""Helpers shared by the dataset loaders: data roots, class orders, safe paths, archives, warnings."""
 
 from __future__ import annotations
 
@@ -267,37 +267,6 @@ def safe_relpath(rel: str, where: str) -> str:
 
 def is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-class DirListing:
-    """Directory listings cached per folder, for exact and case-insensitive name lookups."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[set[str], dict[str, str]]] = {}
-
-    def _get(self, folder: str) -> tuple[set[str], dict[str, str]]:
-        hit = self._cache.get(folder)
-        if hit is None:
-            try:
-                names = set(os.listdir(folder))
-            except (FileNotFoundError, NotADirectoryError):
-                names = set()
-            lower: dict[str, str] = {}
-            for n in names:
-                lower.setdefault(n.lower(), n)
-            hit = (names, lower)
-            self._cache[folder] = hit
-        return hit
-
-    def find(self, folder: str, name: str) -> str | None:
-        """The name as it is on disk (exact match first, then ignoring case), or None."""
-        names, lower = self._get(folder)
-        if name in names:
-            return name
-        return lower.get(name.lower())
-
-    def names(self, folder: str) -> set[str]:
-        return self._get(folder)[0]
 
 
 def archive_suffix(name: str) -> str | None:

@@ -2,37 +2,46 @@
 
 Codes: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt; 8-10 (None,
 Uncertain, No-Face) are never classes; 7 is dropped for 7-class tasks. Valence/arousal of -2 mean
-"not annotated" and become None. Landmarks are stored in presented-image pixels.
+"not annotated" and become None. Landmarks are stored in presented-image pixels. The releases are
+read by ``_affectnet_releases``; this module finds them and applies the protocol.
 """
 
 from __future__ import annotations
 
-import ast
-import csv
-import math
 import os
-import re
-from collections.abc import Collection
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tag_bench.data._affectnet_releases import (
+    CsvRelease,
+    NpyRelease,
+    YoloCopy,
+    find_csv_images,
+    load_csv,
+    load_npy,
+    load_yolo,
+    read_npy,
+    read_yolo_names,
+)
 from tag_bench.data._common import (
-    AFFECTNET_EXCLUDED,
     AFFECTNET_ORDER,
-    DirListing,
-    check_unique_ids,
+    ClassOrder,
+    archive_error,
+    archives_in,
     count_warning,
-    missing_warning,
+    first_rar_part,
     normalise_split,
     parse_class_order,
     reject_unknown_options,
-    safe_relpath,
 )
-from tag_bench.data.base import DatasetError, SplitData
-from tag_bench.schema import Sample
+from tag_bench.data._listing import Listing, list_dir
+from tag_bench.data.base import ArchiveHint, DatasetError, DatasetSpec, Probe, SplitData
+from tag_bench.data.detect import DetectedDataset, locate
+from tag_bench.data.folders import index_tree, listed_split_dirs
 
-CSV_COLUMNS = ("subdirectory_filepath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
-               "expression", "valence", "arousal")  # fmt: skip
+__all__ = ["SPEC", "load", "load_detected", "read_npy", "read_yolo_names"]
+
 OFFICIAL_COUNTS = {(7, "train"): 283901, (8, "train"): 287651, (7, "val"): 3500, (8, "val"): 4000}
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                  "test": "test"}  # fmt: skip
@@ -48,19 +57,6 @@ _HINT = (
     "Manually_Annotated_Images/, as train_set/ and val_set/ with images/ and annotations/*.npy, as "
     "class folders {train,val}/0..7 (DAN; needs class_order=affectnet), or as a YOLO folder with data.yaml."
 )
-
-
-def _label_or_exclude(code: int, drop: Collection[str], excluded: dict[str, int]) -> str | None:
-    """The canonical label of an AffectNet code, or None after counting why it is excluded
-    (codes >= 8, unknown codes, and classes the task drops, e.g. contempt for 7 classes)."""
-    if code in AFFECTNET_EXCLUDED or not 0 <= code < len(AFFECTNET_ORDER):
-        key = f"{code} ({AFFECTNET_EXCLUDED.get(code, 'not a code')})"
-    elif AFFECTNET_ORDER[code] in drop:
-        key = f"{code} ({AFFECTNET_ORDER[code]})"
-    else:
-        return AFFECTNET_ORDER[code]
-    excluded[key] = excluded.get(key, 0) + 1
-    return None
 
 
 def load(
@@ -81,8 +77,6 @@ def load(
     points in ``meta["landmarks68"]``; ``auto`` keeps them except on the train split, where 288k point
     lists would cost about 3 GB of memory (pass ``landmarks=True`` to keep them there too).
     """
-    from tag_bench.data.detect import locate
-
     reject_unknown_options(
         "AffectNet", unknown, ("num_classes", "release", "crop", "class_order", "landmarks", "layout")
     )
@@ -90,7 +84,7 @@ def load(
         raise DatasetError(f"AffectNet release must be one of {', '.join(RELEASES)}, not {release!r}")
     order = parse_class_order(class_order)
 
-    def accept(d: Any) -> int:
+    def accept(d: DetectedDataset) -> int:
         if d.name == "affectnet":
             return 2
         return 1 if d.layout in ("folder-numeric", "folder-names", "folder-other") else 0
@@ -109,7 +103,7 @@ def load(
 
 
 def load_detected(
-    hit: Any,
+    hit: DetectedDataset,
     split: str,
     num_classes: int = 8,
     crop: str = "bbox",
@@ -137,11 +131,11 @@ def load_detected(
         raise DatasetError(f"AffectNet landmarks must be true, false or auto, not {landmarks!r}")
     drop = frozenset({"contempt"}) if num_classes == 7 else frozenset()
     if hit.layout == "affectnet-csv":
-        data = _load_csv(hit, split, drop, crop == "bbox", landmarks)
+        data = load_csv(hit.root, hit.detail(CsvRelease), split, drop, crop == "bbox", landmarks)
     elif hit.layout == "affectnet-npy":
-        data = _load_npy(hit, split, drop, landmarks)
+        data = load_npy(hit.root, hit.detail(NpyRelease), split, drop, landmarks)
     elif hit.layout == "affectnet-yolo":
-        data = _load_yolo(hit, split, drop)
+        data = load_yolo(hit.root, hit.detail(YoloCopy), split, drop)
     else:
         data = _load_folders(hit, split, order, drop)
     data.info.update(
@@ -164,416 +158,130 @@ def load_detected(
 
 
 # --------------------------------------------------------------------------------------------------
-# CSV release
+# Probes
 
 
-def find_csv_images(root: Path) -> Path | None:
-    """``Manually_Annotated_Images/`` in ``root`` or up to two levels below (the nested copies)."""
-    frontier = [root]
-    for _ in range(3):
-        nxt = []
-        for folder in frontier:
-            try:
-                entries = sorted((e for e in os.scandir(folder) if e.is_dir()), key=lambda e: e.name)
-            except OSError:
-                continue
-            for e in entries:
-                if e.name.lower() == "manually_annotated_images":
-                    return Path(e.path)
-                if e.name.lower().startswith(("manually_annotated", "affectnet")):
-                    nxt.append(Path(e.path))
-        frontier = nxt
-    return None
-
-
-def _float(text: str) -> float | None:
-    try:
-        v = float(text)
-    except (TypeError, ValueError):
+def _probe_csv(ls: Listing) -> DetectedDataset | None:
+    lists = ls.dir("Manually_Annotated_file_lists")
+    if lists is None:
         return None
-    return v if math.isfinite(v) else None
-
-
-def _affect(text: str) -> float | None:
-    v = _float(text)
-    return None if v is None or v == -2 else v
-
-
-def _landmarks(text: str, dx: float, dy: float) -> list[list[float]] | None:
-    """68 [x, y] points from the 136 ';'-joined floats, shifted into the presented image; None if unusable."""
-    import numpy as np
-
-    parts = text.strip().strip(";").split(";")
-    if len(parts) != 136:
+    fl = list_dir(lists)
+    found = {s: fl.file(f) for s, f in (("train", "training.csv"), ("val", "validation.csv"))}
+    files = {s: p for s, p in found.items() if p is not None}
+    if not files:
         return None
-    try:
-        vals = np.array(parts, dtype=np.float64)
-    except ValueError:
-        return None
-    if not np.isfinite(vals).all():
-        return None
-    return np.round(vals.reshape(68, 2) - (dx, dy), 3).tolist()
-
-
-def _load_csv(hit: Any, split: str, drop: frozenset[str], use_crop: bool, with_landmarks: bool) -> SplitData:
-    lists: dict[str, Path] = hit.details["lists"]
-    if split not in lists:
-        raise DatasetError(
-            f"no {'training' if split == 'train' else 'validation'}.csv in {hit.root / 'Manually_Annotated_file_lists'}"
-        )
-    path = lists[split]
-    images: Path = hit.details["images"]
-    listing = DirListing()
-    samples: list[Sample] = []
-    excluded: dict[str, int] = {}
-    missing: list[str] = []
-    bad_rows: list[str] = []
-    no_box = no_lmk = dups = 0
-    seen: dict[str, int] = {}
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        idx = {c: i for i, c in enumerate(CSV_COLUMNS)}
-        for n, row in enumerate(reader, start=1):
-            if not row or not any(c.strip() for c in row):
-                continue
-            if n == 1 and row[0].strip().lower() == "subdirectory_filepath":
-                cols = [c.strip().lower() for c in row]
-                lacking = [c for c in ("subdirectory_filepath", "expression") if c not in cols]
-                if lacking:
-                    raise DatasetError(f"{path}: header {row} lacks the columns {lacking}")
-                idx = {c: cols.index(c) for c in CSV_COLUMNS if c in cols}
-                continue
-            where = f"{path}:{n}"
-
-            def get(c: str, row: list[str] = row, idx: dict[str, int] = idx) -> str:
-                return row[idx[c]].strip() if c in idx and idx[c] < len(row) else ""
-
-            rel = safe_relpath(get("subdirectory_filepath"), where)
-            try:
-                code = int(float(get("expression")))
-            except ValueError:
-                bad_rows.append(f"line {n}: expression {get('expression')!r}")
-                continue
-            label = _label_or_exclude(code, drop, excluded)
-            if label is None:
-                continue
-            box_vals = [_float(get(c)) for c in ("face_x", "face_y", "face_width", "face_height")]
-            box = None
-            if all(v is not None for v in box_vals):
-                x, y, w, h = box_vals  # type: ignore[misc]
-                box = [x, y, x + w, y + h]
-            else:
-                no_box += 1
-            meta: dict[str, Any] = {
-                "file": rel,
-                "valence": _affect(get("valence")),
-                "arousal": _affect(get("arousal")),
-            }
-            crop = box if use_crop else None
-            if box is not None:
-                meta["original_bbox"] = box
-                if crop is None:
-                    meta["bbox"] = box
-            if with_landmarks:
-                # presented = original[crop]; the crop's top-left (clamped at 0) is the shift.
-                dx, dy = (round(max(crop[0], 0.0)), round(max(crop[1], 0.0))) if crop else (0, 0)
-                lmk = _landmarks(get("facial_landmarks"), dx, dy)
-                if lmk is not None:
-                    meta["landmarks68"] = lmk
-                else:
-                    no_lmk += 1
-            parent, base = os.path.split(rel)
-            folder = os.path.join(images, parent)
-            found = listing.find(folder, base)
-            image = os.path.join(folder, found or base)
-            if found is None:
-                missing.append(image)
-            sid = f"affectnet/{split}/{os.path.splitext(rel)[0]}"
-            if sid in seen:
-                dups += 1
-                seen[sid] += 1
-                sid = f"{sid}#{seen[sid]}"
-            else:
-                seen[sid] = 1
-            samples.append(
-                Sample(
-                    id=sid,
-                    dataset="affectnet",
-                    split=split,
-                    image=image,
-                    crop=crop,
-                    label=label,
-                    native_label=code,
-                    meta=meta,
+    images = find_csv_images(ls.path)
+    errors = []
+    if images is None:
+        archives = archives_in(ls.path, ("manually_annotated",))
+        for sub in ls.dirs.values():
+            if (
+                sub.lower().startswith("manually_annotated")
+                and sub.lower() != "manually_annotated_file_lists"
+            ):
+                archives += archives_in(ls.path / sub, ("manually_annotated",))
+        archives = first_rar_part(archives)
+        if archives:
+            errors.append(
+                str(
+                    archive_error(
+                        "AffectNet images folder Manually_Annotated_Images/",
+                        archives,
+                        ls.path,
+                        f"{ls.path / 'Manually_Annotated_Images'}/ (or a folder holding it)",
+                    )
                 )
             )
-    warnings = []
-    msg = missing_warning(missing, len(samples))
-    if msg:
-        warnings.append(msg)
-    if bad_rows:
-        warnings.append(
-            f"{len(bad_rows)} rows of {path} have no readable expression code and were skipped ({bad_rows[0]})"
-        )
-    if no_box:
-        warnings.append(
-            f"{no_box} rows of {path} have no usable face box; those images are presented uncropped"
-        )
-    if dups:
-        warnings.append(
-            f"{dups} rows of {path} repeat an earlier file path; they are kept (ids get a #n suffix)"
-        )
-    info: dict[str, Any] = {
-        "label_file": str(path),
-        "images": str(images),
-        "crop": "bbox" if use_crop else "none",
-        "excluded": excluded,
-        "missing_images": len(missing),
-    }
-    if with_landmarks and no_lmk:
-        info["rows_without_landmarks"] = no_lmk
-    return SplitData("affectnet", split, "affectnet-csv", hit.root, samples, warnings, info)
-
-
-# --------------------------------------------------------------------------------------------------
-# npy release
-
-_NPY_HEADER = re.compile(rb"^\x93NUMPY([\x01-\x03])\x00")
-_header_cache: dict[bytes, tuple[Any, tuple[int, ...]]] = {}
-
-
-def read_npy(path: str) -> Any:
-    """A small .npy file as a NumPy array; parses each distinct header once (np.load is ~10x slower)."""
-    import numpy as np
-
-    with open(path, "rb") as f:
-        data = f.read()
-    m = _NPY_HEADER.match(data)
-    if not m:
-        raise ValueError(f"{path} is not a .npy file")
-    if m.group(1) == b"\x01":
-        hlen, start = int.from_bytes(data[8:10], "little"), 10
-    else:
-        hlen, start = int.from_bytes(data[8:12], "little"), 12
-    header = data[start : start + hlen]
-    parsed = _header_cache.get(header)
-    if parsed is None:
-        d = ast.literal_eval(header.decode("latin1"))
-        if d.get("fortran_order") or np.dtype(d["descr"]).hasobject:
-            raise ValueError(f"{path}: unsupported .npy layout {d}")
-        parsed = (np.dtype(d["descr"]), tuple(d["shape"]))
-        _header_cache[header] = parsed
-    dtype, shape = parsed
-    return np.frombuffer(data, dtype=dtype, offset=start + hlen, count=math.prod(shape)).reshape(shape)
-
-
-def _scalar(path: str) -> float:
-    v = read_npy(path)
-    item = v.item() if v.size == 1 else None
-    if isinstance(item, bytes):
-        item = item.decode()
-    if item is None or (isinstance(item, str) and not item.strip()):
-        raise ValueError("empty")
-    return float(item)
-
-
-def _load_npy(hit: Any, split: str, drop: frozenset[str], with_landmarks: bool) -> SplitData:
-    dirs: dict[str, Path] = hit.details["split_dirs"]
-    if split not in dirs:
-        raise DatasetError(
-            f"no {split}_set/ folder in {hit.root} (found {', '.join(p.name for p in dirs.values())})"
-        )
-    base = dirs[split]
-    ann_dir, img_dir = base / "annotations", base / "images"
-    ann = set(os.listdir(ann_dir))
-    images: dict[str, str] = {}
-    for n in os.listdir(img_dir):
-        stem, ext = os.path.splitext(n)
-        if ext.lower() in (".jpg", ".jpeg", ".png"):
-            images.setdefault(stem, n)
-    ids = {n[: -len("_exp.npy")] for n in ann if n.endswith("_exp.npy")}
-    ordered = sorted(ids | set(images), key=lambda s: (0, int(s), "") if s.isdigit() else (1, 0, s))
-    samples: list[Sample] = []
-    unlabelled: list[str] = []
-    missing: list[str] = []
-    bad: list[str] = []
-    excluded: dict[str, int] = {}
-    for key in ordered:
-        if key not in ids:
-            unlabelled.append(str(img_dir / images[key]))
-            continue
-        try:
-            code = int(_scalar(str(ann_dir / f"{key}_exp.npy")))
-        except (ValueError, OSError) as e:
-            bad.append(f"{key}_exp.npy ({e})")
-            continue
-        label = _label_or_exclude(code, drop, excluded)
-        if label is None:
-            continue
-        meta: dict[str, Any] = {"file": f"{base.name}/images/{images.get(key, key + '.jpg')}"}
-        for field, suffix in (("valence", "_val.npy"), ("arousal", "_aro.npy")):
-            name = key + suffix
-            value = None
-            if name in ann:
-                try:
-                    value = _scalar(str(ann_dir / name))
-                except (ValueError, OSError):
-                    value = None
-            meta[field] = None if value is None or value == -2 or not math.isfinite(value) else value
-        if with_landmarks and key + "_lnd.npy" in ann:
-            try:
-                lnd = read_npy(str(ann_dir / f"{key}_lnd.npy")).astype(float).reshape(-1)
-                if lnd.size == 136 and all(math.isfinite(v) for v in lnd):
-                    meta["landmarks68"] = [[round(x, 3), round(y, 3)] for x, y in lnd.reshape(68, 2).tolist()]
-            except (ValueError, OSError):
-                pass
-        image = str(img_dir / images[key]) if key in images else str(img_dir / f"{key}.jpg")
-        if key not in images:
-            missing.append(image)
-        samples.append(
-            Sample(
-                id=f"affectnet/{split}/{key}",
-                dataset="affectnet",
-                split=split,
-                image=image,
-                label=label,
-                native_label=code,
-                width=224,
-                height=224,
-                meta=meta,
+        else:
+            errors.append(
+                f"AffectNet file lists found in {lists}, but no Manually_Annotated_Images/ folder in "
+                f"{ls.path} or one level below; put the images there"
             )
-        )
-    warnings = []
-    if unlabelled:
-        warnings.append(
-            f"{len(unlabelled)} image(s) in {img_dir} have no {ann_dir.name}/<n>_exp.npy annotation and were "
-            f"skipped (e.g. {', '.join(unlabelled[:3])})"
-        )
-    msg = missing_warning(missing, len(samples))
-    if msg:
-        warnings.append(msg)
-    if bad:
-        warnings.append(f"{len(bad)} expression files could not be read and were skipped (e.g. {bad[0]})")
-    info = {
-        "images": str(img_dir),
-        "annotations": str(ann_dir),
-        "excluded": excluded,
-        "skipped_without_annotation": len(unlabelled),
-        "missing_images": len(missing),
-    }
-    return SplitData("affectnet", split, "affectnet-npy", hit.root, samples, warnings, info)
+    desc = "AffectNet manually annotated release: " + ", ".join(p.name for p in files.values())
+    if images is not None:
+        desc += f", images in {images.relative_to(ls.path)}/"
+    return DetectedDataset(
+        "affectnet",
+        "affectnet-csv",
+        ls.path,
+        desc,
+        splits=sorted(files, key=["train", "val"].index),
+        errors=errors,
+        details=CsvRelease(files, images),
+        loader="affectnet",
+    )
 
 
-# --------------------------------------------------------------------------------------------------
-# YOLO re-packaging
+_NPY_SPLITS = {"train_set": "train", "training_set": "train", "val_set": "val", "valid_set": "val",
+               "validation_set": "val"}  # fmt: skip
 
 
-def read_yolo_names(path: Path) -> list[str]:
-    """The ``names`` of a YOLO ``data.yaml`` (a list, or a mapping index -> name)."""
-    import yaml
+def _probe_npy(ls: Listing) -> DetectedDataset | None:
+    splits: dict[str, Path] = {}
+    for low, real in sorted(ls.dirs.items()):
+        split = _NPY_SPLITS.get(low)
+        if split and split not in splits:
+            sl = list_dir(ls.path / real)
+            if sl.dir("annotations") and sl.dir("images"):
+                splits[split] = ls.path / real
+    if not splits:
+        return None
+    return DetectedDataset(
+        "affectnet",
+        "affectnet-npy",
+        ls.path,
+        "AffectNet newer release (224x224 face crops with .npy annotations): "
+        + ", ".join(f"{p.name}/" for p in splits.values()),
+        splits=sorted(splits, key=["train", "val"].index),
+        details=NpyRelease(splits),
+        loader="affectnet",
+    )
 
+
+def _probe_yolo(ls: Listing) -> DetectedDataset | None:
+    cfg = ls.file("data.yaml") or ls.file("data.yml")
+    if cfg is None:
+        return None
+    splits = {}
+    for split, path in listed_split_dirs(ls).items():
+        sl = list_dir(path)
+        if sl.dir("images") and sl.dir("labels"):
+            splits[split] = path
+    if not splits:
+        return None
+    errors: list[str] = []
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise DatasetError(f"cannot read {path}: {e}") from None
-    names = doc.get("names") if isinstance(doc, dict) else None
-    if isinstance(names, dict):
-        try:
-            names = [names[k] for k in sorted(names, key=int)]
-        except (TypeError, ValueError):
-            names = None
-    if not isinstance(names, list) or not names:
-        raise DatasetError(f"{path} has no 'names' list of classes")
-    return [str(n) for n in names]
+        names = read_yolo_names(cfg)
+    except DatasetError as e:
+        names, errors = [], [str(e)]
+    return DetectedDataset(
+        "affectnet",
+        "affectnet-yolo",
+        ls.path,
+        f"YOLO-format emotion set (Kaggle affectnet-yolo-format style): {cfg.name} with classes "
+        f"{', '.join(names) or '?'}; folders {', '.join(p.name for p in splits.values())}",
+        splits=sorted(splits, key=["train", "val", "test"].index),
+        errors=errors,
+        warnings=[
+            "the YOLO re-packaging is a subset of AffectNet with its own split; its numbers are not comparable "
+            "with the official AffectNet validation protocol"
+        ],
+        details=YoloCopy(cfg, splits, names),
+        loader="affectnet",
+    )
 
 
-def _load_yolo(hit: Any, split: str, drop: frozenset[str]) -> SplitData:
-    from tag_bench.facs import canonical_emotion
-
-    names: list[str] = hit.details["names"]
-    canon = []
-    for n in names:
-        c = canonical_emotion(n)
-        if c is None:
-            raise DatasetError(f"class {n!r} in {hit.details['config']} is not an emotion name")
-        canon.append(c)
-    dirs: dict[str, Path] = hit.details["split_dirs"]
-    if split not in dirs:
-        raise DatasetError(
-            f"no {split} folder in {hit.root} (found {', '.join(p.name for p in dirs.values())})"
-        )
-    img_dir, lab_dir = dirs[split] / "images", dirs[split] / "labels"
-    label_files = set(os.listdir(lab_dir))
-    samples: list[Sample] = []
-    unlabelled: list[str] = []
-    multi = 0
-    excluded: dict[str, int] = {}
-    for n in sorted(os.listdir(img_dir)):
-        stem, ext = os.path.splitext(n)
-        if ext.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".webp"):
-            continue
-        lines: list[list[str]] = []
-        if stem + ".txt" in label_files:
-            text = (lab_dir / f"{stem}.txt").read_text(encoding="utf-8", errors="replace")
-            lines = [ln.split() for ln in text.splitlines() if ln.strip()]
-        if not lines or not re.fullmatch(r"\d+", lines[0][0]) or int(lines[0][0]) >= len(names):
-            unlabelled.append(str(img_dir / n))
-            continue
-        cls = int(lines[0][0])
-        multi += len({ln[0] for ln in lines}) > 1
-        label = canon[cls]
-        if label in drop:
-            excluded[f"{cls} ({names[cls]})"] = excluded.get(f"{cls} ({names[cls]})", 0) + 1
-            continue
-        meta: dict[str, Any] = {
-            "file": f"{dirs[split].name}/images/{n}",
-            "yolo_class": names[cls],
-            "affectnet_code": AFFECTNET_ORDER.index(label),
-        }
-        box = [_float(v) for v in lines[0][1:5]]
-        if len(box) == 4 and all(v is not None for v in box):
-            meta["bbox_norm_cxcywh"] = box
-        samples.append(
-            Sample(
-                id=f"affectnet/{split}/{stem}",
-                dataset="affectnet",
-                split=split,
-                image=str(img_dir / n),
-                label=label,
-                native_label=cls,
-                meta=meta,
-            )
-        )
-    check_unique_ids(samples, str(img_dir))
-    warnings = []
-    if unlabelled:
-        warnings.append(
-            f"{len(unlabelled)} image(s) in {img_dir} have no usable label file in {lab_dir} and were skipped "
-            f"(e.g. {', '.join(unlabelled[:3])})"
-        )
-    if multi:
-        warnings.append(
-            f"{multi} label files list boxes of different classes; the first line's class is used"
-        )
-    info = {
-        "config": str(hit.details["config"]),
-        "yolo_names": names,
-        "classes": [c for c in canon if c not in drop],
-        "excluded": excluded,
-        "skipped_without_label": len(unlabelled),
-        "crop": "none (YOLO boxes are normalised; kept in meta['bbox_norm_cxcywh'])",
-        "missing_images": 0,
-    }
-    return SplitData("affectnet", split, "affectnet-yolo", hit.root, samples, warnings, info)
+def _archive_hint(name: str) -> bool:
+    return "affect" in name or "manually_annotated" in name
 
 
 # --------------------------------------------------------------------------------------------------
 # DAN-style class folders
 
 
-def _load_folders(hit: Any, split: str, order: Any, drop: frozenset[str]) -> SplitData:
-    from tag_bench.data.folders import index_tree
-
+def _load_folders(
+    hit: DetectedDataset, split: str, order: ClassOrder | None, drop: frozenset[str]
+) -> SplitData:
     if hit.layout == "folder-numeric" and order is None:
         raise DatasetError(" ".join(hit.errors))
     return index_tree(
@@ -586,3 +294,34 @@ def _load_folders(hit: Any, split: str, order: Any, drop: frozenset[str]) -> Spl
         drop=drop,
         info={"release": "folder"},
     )
+
+
+_OFFICIAL_8 = {split: n for (classes, split), n in OFFICIAL_COUNTS.items() if classes == 8}
+
+
+def _counts_for(data: SplitData) -> Mapping[str, int]:
+    return {} if data.layout == "affectnet-yolo" else _OFFICIAL_8
+
+
+SPEC = DatasetSpec(
+    name="affectnet",
+    load=load,
+    load_detected=load_detected,
+    class_orders={"affectnet": AFFECTNET_ORDER},
+    official_counts=_OFFICIAL_8,
+    counts_for=_counts_for,
+    probes=(
+        Probe(500, "affectnet-csv", _probe_csv),
+        Probe(600, "affectnet-npy", _probe_npy),
+        Probe(700, "affectnet-yolo", _probe_yolo),
+    ),
+    skip_folders=frozenset(
+        {
+            "manually_annotated_images",
+            "automatically_annotated_images",
+            "manually_annotated_file_lists",
+            "automatically_annotated_file_lists",
+        }
+    ),
+    archive_hint=ArchiveHint(2, _archive_hint),
+)

@@ -126,14 +126,15 @@ def tasks_cmd(data_root: str | None, tasks_dirs: tuple[str, ...], as_json: bool)
         return
     notes: list[str] = []
     rows = []
-    for e in out:
-        n = _n(e["n"])
-        if e["why_not"]:
-            if e["why_not"] not in notes:
-                notes.append(e["why_not"])
-            n = f"- [{notes.index(e['why_not']) + 1}]"
+    for item in out:
+        n = _n(item["n"])
+        if item["why_not"]:
+            if item["why_not"] not in notes:
+                notes.append(item["why_not"])
+            n = f"- [{notes.index(item['why_not']) + 1}]"
+        classes = item["classes"]
         rows.append(
-            [e["name"], e["dataset"], e["split"], f"{len(e['classes'])}: {', '.join(e['classes'])}", n]
+            [item["name"], item["dataset"], item["split"], f"{len(classes)}: {', '.join(classes)}", n]
         )
     click.echo(_table(["TASK", "DATASET", "SPLIT", "CLASSES", "N"], rows, right=[4]))
     for i, note in enumerate(notes, start=1):
@@ -144,21 +145,9 @@ def tasks_cmd(data_root: str | None, tasks_dirs: tuple[str, ...], as_json: bool)
 # doctor
 
 
-def _official(dataset: str, split: str, data: Any) -> int | None:
-    from tag_bench.data import affectnet, ferplus, rafdb
-
-    if dataset == "rafdb":
-        return rafdb.OFFICIAL_COUNTS.get(split)
-    if dataset == "ferplus" and data is not None:
-        return ferplus.OFFICIAL_KEPT.get((data.info.get("labels_source"), "majority"), {}).get(split)
-    if dataset == "affectnet" and data is not None and data.layout != "affectnet-yolo":
-        return affectnet.OFFICIAL_COUNTS.get((8, split))
-    return None
-
-
 def diagnose(data_root: str | None) -> list[dict[str, Any]]:
     """Every dataset under ``data_root`` with per-split counts (default options), warnings and errors."""
-    from tag_bench.data.base import DatasetError
+    from tag_bench.data.base import DatasetError, get_spec
     from tag_bench.data.detect import detect_datasets
 
     report = []
@@ -181,7 +170,7 @@ def diagnose(data_root: str | None) -> list[dict[str, Any]]:
                     entry["errors"].append(f"{split}: {e}")
                     continue
                 entry["splits"][split] = len(data.samples)
-                entry["official"][split] = _official(d.name, split, data)
+                entry["official"][split] = get_spec(d.loader).official(split, data)
                 entry["warnings"] += [f"{split}: {w}" for w in data.warnings if w not in d.warnings]
         report.append(entry)
     return report

@@ -8,7 +8,6 @@ photos. Each image is copied byte for byte into ``$TAG_BENCH_CACHE/demo/`` (defa
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import tempfile
@@ -17,7 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tag_bench.data.base import DatasetError, SplitData
+from tag_bench._hashing import sha256_hex
+from tag_bench.data.base import DatasetError, DatasetSpec, SplitData
 from tag_bench.schema import Sample
 
 CACHE_ENV = "TAG_BENCH_CACHE"
@@ -116,15 +116,11 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def materialise(src: Path, dest: Path) -> str:
     """Copy ``src`` to ``dest`` atomically unless an identical copy is there; return its sha256."""
     data = src.read_bytes()
-    digest = _sha256(data)
-    if dest.is_file() and dest.stat().st_size == len(data) and _sha256(dest.read_bytes()) == digest:
+    digest = sha256_hex(data)
+    if dest.is_file() and dest.stat().st_size == len(data) and sha256_hex(dest.read_bytes()) == digest:
         return digest
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
@@ -203,3 +199,6 @@ def load(data_root: Any = None, split: str = "test", **options: Any) -> SplitDat
         warnings=warnings,
         info={"protocol": "demo", "cache": str(out_dir), "sources": [s.id for s in samples]},
     )
+
+
+SPEC = DatasetSpec(name="demo", load=load)

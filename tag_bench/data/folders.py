@@ -3,14 +3,16 @@
 The class of a folder is never guessed from a number: numbered folders need an explicit
 ``class_order`` (a preset such as ``affectnet`` or ``rafdb``, or a list of canonical names); folders
 named by emotion (``angry``, ``happy`` ...) describe themselves. The ``folder`` dataset loads any such
-tree; the RAF-DB and AffectNet loaders reuse ``index_tree`` for their re-packagings.
+tree; the RAF-DB and AffectNet loaders reuse ``index_tree`` for their re-packagings, and their probes
+``class_tree``. Hugging Face parquet shards are detected here too, to say how to turn them into a tree.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,9 @@ from tag_bench.data._common import (
     reject_unknown_options,
     sort_folders,
 )
-from tag_bench.data.base import DatasetError, SplitData
+from tag_bench.data._listing import Listing, split_dirs, subdirs
+from tag_bench.data.base import DatasetError, DatasetSpec, Probe, SplitData
+from tag_bench.data.detect import DetectedDataset, locate
 from tag_bench.schema import Sample
 
 SPLIT_ALIASES = SPLIT_FOLDER_NAMES
@@ -34,18 +38,126 @@ SPLIT_ALIASES = SPLIT_FOLDER_NAMES
 IdFn = Callable[[str, str, str], str]
 
 
+# --------------------------------------------------------------------------------------------------
+# Finding trees
+
+
+@dataclass
+class ClassTree:
+    """Details of a folder-per-class layout: the class folders of each split folder."""
+
+    tree: dict[str, list[str]]
+
+
+@dataclass
+class ParquetShards:
+    """Details of the hf-parquet layout."""
+
+    shards: list[Path]
+
+
+def ordered_splits(splits: Iterable[str]) -> list[str]:
+    """Split names as listed to the user: train, val, test, then the rest by name."""
+    rank = {"train": 0, "val": 1, "valid": 1, "test": 2}
+    return sorted(splits, key=lambda s: (rank.get(s, 3), s))
+
+
+def listed_split_dirs(ls: Listing) -> dict[str, Path]:
+    """Split folders (train/test/val and their spellings) directly inside the listed folder."""
+    return split_dirs(ls.path, (real for _low, real in sorted(ls.dirs.items())))
+
+
+def class_tree(ls: Listing) -> dict[str, list[str]] | None:
+    """{split: class folders} when the folder is a split/class tree with at least 2 classes per split."""
+    splits = listed_split_dirs(ls)
+    if not splits:
+        return None
+    tree = {}
+    for split, path in splits.items():
+        classes = subdirs(path)
+        if len(classes) < 2:
+            return None
+        tree[split] = sort_folders(classes)
+    return tree
+
+
+def _probe_folder(ls: Listing) -> DetectedDataset | None:
+    tree = class_tree(ls)
+    if not tree:
+        return None
+    classes = sorted({c for cs in tree.values() for c in cs})
+    if emotion_named_folders(classes):
+        return DetectedDataset(
+            "folder",
+            "folder-names",
+            ls.path,
+            f"Folder-per-class tree with classes named by emotion ({', '.join(classes)}); splits "
+            f"{', '.join(ordered_splits(tree))}",
+            splits=ordered_splits(tree),
+            details=ClassTree(tree),
+            loader="folder",
+        )
+    if all(re.fullmatch(r"\d+", c) for c in classes):
+        nums = sort_folders(classes)
+        hint = ""
+        if nums == [str(i) for i in range(7)]:
+            hint = " MA-Net's RAF-DB re-packaging uses 0..6 in AffectNet order (class_order=affectnet)."
+        elif nums == [str(i) for i in range(8)]:
+            hint = " DAN's AffectNet split uses 0..7 in AffectNet order (class_order=affectnet)."
+        return DetectedDataset(
+            "folder",
+            "folder-numeric",
+            ls.path,
+            f"Folder-per-class tree with numbered class folders {', '.join(nums)}; splits "
+            f"{', '.join(ordered_splits(tree))}",
+            splits=ordered_splits(tree),
+            errors=[
+                f"{ls.path} has class folders numbered {', '.join(nums)}. Numbers mean different classes in "
+                f"different re-packagings, so tag-bench never guesses the order.{hint} {CLASS_ORDER_HELP}"
+            ],
+            details=ClassTree(tree),
+            needs_class_order=True,
+            loader="folder",
+        )
+    return DetectedDataset(
+        "folder",
+        "folder-other",
+        ls.path,
+        f"Folder-per-class tree with classes {', '.join(classes)}",
+        splits=ordered_splits(tree),
+        errors=[
+            f"class folders {classes} in {ls.path} are neither emotion names nor numbers. {CLASS_ORDER_HELP}"
+        ],
+        details=ClassTree(tree),
+        needs_class_order=True,
+        loader="folder",
+    )
+
+
+def _probe_parquet(ls: Listing) -> DetectedDataset | None:
+    shards = [ls.path / real for low, real in sorted(ls.files.items()) if low.endswith(".parquet")]
+    if not shards:
+        return None
+    return DetectedDataset(
+        "unknown",
+        "hf-parquet",
+        ls.path,
+        f"Hugging Face parquet shards ({', '.join(p.name for p in shards[:3])})",
+        errors=[
+            "parquet shards are not read by tag-bench. Export the images to class folders (e.g. with the "
+            "'datasets' library: load_dataset('parquet', data_files=...) and save each image under "
+            "<split>/<class name from the card's class_label.names>/) and load them as dataset 'folder'"
+        ],
+        details=ParquetShards(shards),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Indexing a tree
+
+
 def _split_folders(root: Path) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError:
-        return out
-    for e in entries:
-        if e.is_dir():
-            split = SPLIT_ALIASES.get(e.name.lower())
-            if split and split not in out:
-                out[split] = Path(e.path)
-    return out
+    return split_dirs(root, sorted(subdirs(root)))
 
 
 def index_tree(
@@ -144,8 +256,6 @@ def load(
     ``class_order`` is required unless the class folders are named by emotion. ``name`` is the dataset
     name written into sample ids.
     """
-    from tag_bench.data.detect import locate
-
     reject_unknown_options("folder", unknown, ("class_order", "name", "layout"))
     order = parse_class_order(class_order)
     hit = locate(
@@ -159,7 +269,9 @@ def load(
     return load_detected(hit, split, class_order=order, name=name)
 
 
-def load_detected(hit: Any, split: str, class_order: Any = None, name: str = "folder") -> SplitData:
+def load_detected(
+    hit: DetectedDataset, split: str, class_order: Any = None, name: str = "folder"
+) -> SplitData:
     """``load`` for a tree already found by ``detect_datasets``."""
     split = normalise_split("folder dataset", split, SPLIT_ALIASES)
     order = parse_class_order(class_order)
@@ -171,3 +283,11 @@ def load_detected(hit: Any, split: str, class_order: Any = None, name: str = "fo
     data.warnings = list(hit.warnings) + data.warnings
     data.info["description"] = hit.description
     return data
+
+
+SPEC = DatasetSpec(
+    name="folder",
+    load=load,
+    load_detected=load_detected,
+    probes=(Probe(800, "folder", _probe_folder), Probe(900, "hf-parquet", _probe_parquet)),
+)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tag_bench.data._common import (
     RAFDB_ORDER,
-    DirListing,
+    ClassOrder,
     archive_error,
     archives_in,
     check_unique_ids,
@@ -25,16 +26,16 @@ from tag_bench.data._common import (
     normalise_split,
     parse_class_order,
     reject_unknown_options,
-    split_fields,
 )
-from tag_bench.data.base import DatasetError, SplitData
+from tag_bench.data._listing import DirListing, Listing, list_dir
+from tag_bench.data._rafdb_annotations import Annotations
+from tag_bench.data.base import ArchiveHint, DatasetError, DatasetSpec, Probe, SplitData
+from tag_bench.data.detect import DetectedDataset, locate
+from tag_bench.data.folders import ClassTree, class_tree, index_tree
 from tag_bench.schema import Sample
 
 OFFICIAL_COUNTS = {"train": 12271, "test": 3068}
 SPLIT_ALIASES = {"train": "train", "training": "train", "test": "test", "testing": "test"}
-GENDER = {0: "male", 1: "female", 2: "unsure"}
-RACE = {0: "caucasian", 1: "african-american", 2: "asian"}
-AGE = {0: "0-3", 1: "4-19", 2: "20-39", 3: "40-69", 4: "70+"}
 _HINT = (
     "RAF-DB is found by its label file EmoLabel/list_patition_label.txt (with Image/aligned/ or "
     "Image/original/ beside it), or as class folders train/1..7 and test/1..7 (Kaggle layout)."
@@ -56,8 +57,6 @@ def load(
     reads the bounding box, landmarks and gender/race/age files when present. ``class_order`` is needed
     for folder-per-class copies whose folders are not the Kaggle 1..7.
     """
-    from tag_bench.data.detect import locate
-
     reject_unknown_options("RAF-DB", unknown, ("variant", "with_annotations", "class_order", "layout"))
     order = parse_class_order(class_order)
     hit = locate(
@@ -72,13 +71,17 @@ def load(
     return load_detected(hit, split, variant=variant, with_annotations=with_annotations, class_order=order)
 
 
-def _explain_missing(found: list[Any]) -> str | None:
+def _explain_missing(found: list[DetectedDataset]) -> str | None:
     compound = [d for d in found if d.layout == "rafdb-compound"]
     return f"no RAF-DB basic subset found; {compound[0].warnings[0]}" if compound else None
 
 
 def load_detected(
-    hit: Any, split: str, variant: str = "aligned", with_annotations: bool = False, class_order: Any = None
+    hit: DetectedDataset,
+    split: str,
+    variant: str = "aligned",
+    with_annotations: bool = False,
+    class_order: Any = None,
 ) -> SplitData:
     """``load`` for a dataset already found by ``detect_datasets``."""
     split = normalise_split("RAF-DB", split, SPLIT_ALIASES)
@@ -86,7 +89,8 @@ def load_detected(
         raise DatasetError(f"RAF-DB variant must be aligned or original, not {variant!r}")
     order = parse_class_order(class_order)
     if hit.layout == "rafdb-official":
-        data = _load_official(hit.root, hit.details["label_file"], split, variant, with_annotations)
+        label_file = hit.detail(OfficialFiles).label_file
+        data = _load_official(hit.root, label_file, split, variant, with_annotations)
     else:
         data = _load_folders(hit, split, order)
     data.info["description"] = hit.description
@@ -94,6 +98,116 @@ def load_detected(
     if warn:
         data.warnings.append(warn)
     return data
+
+
+# --------------------------------------------------------------------------------------------------
+# Probes
+
+
+@dataclass
+class OfficialFiles:
+    """Details of the rafdb-official layout."""
+
+    label_file: Path
+    variants: list[str]  # image folders present: aligned, original
+    annotations: list[str]  # annotation folders present: boundingbox, manual, auto
+
+
+def _probe_official(ls: Listing) -> DetectedDataset | None:
+    emo = ls.dir("EmoLabel")
+    if emo is None:
+        return None
+    elist = list_dir(emo)
+    label_file = None
+    for cand in ("list_patition_label.txt", "list_partition_label.txt"):
+        label_file = elist.file(cand)
+        if label_file:
+            break
+    if label_file is None:
+        return None
+    root = ls.path
+    if root.name.lower() == "compound":
+        return DetectedDataset(
+            "rafdb-compound",
+            "rafdb-compound",
+            root,
+            "RAF-DB compound subset (11 compound classes), not used by tag-bench",
+            warnings=[
+                f"{root} is the RAF-DB compound subset (labels 1..11); tag-bench loads only the basic 7-class "
+                "subset (the basic/ folder beside it)"
+            ],
+        )
+    image = ls.dir("Image")
+    variants = []
+    errors: list[str] = []
+    if image is not None:
+        ilist = list_dir(image)
+        variants = [v for v in ("aligned", "original") if ilist.dir(v)]
+    if not variants:
+        archives = [
+            a
+            for folder in (image, root)
+            if folder
+            for a in archives_in(folder, ("aligned", "original", "image"))
+        ]
+        if archives:
+            errors.append(
+                str(
+                    archive_error(
+                        f"RAF-DB images ({root / 'Image' / 'aligned'})",
+                        archives,
+                        image or root,
+                        f"{root / 'Image' / 'aligned'}/",
+                    )
+                )
+            )
+        else:
+            errors.append(
+                f"RAF-DB label file {label_file} found, but no image folder {root / 'Image' / 'aligned'} "
+                f"or {root / 'Image' / 'original'}; copy the images there"
+            )
+    ann = ls.dir("Annotation")
+    annotations = [a for a in ("boundingbox", "manual", "auto") if ann is not None and (ann / a).is_dir()]
+    desc = (
+        f"RAF-DB basic, official layout: label file {label_file.name}"
+        + (f", images {' and '.join(variants)}" if variants else ", no extracted images")
+        + (f", annotations {', '.join(annotations)}" if annotations else "")
+        + ("" if root.name.lower() == "basic" else " (without the basic/ level)")
+    )
+    return DetectedDataset(
+        "rafdb",
+        "rafdb-official",
+        root,
+        desc,
+        splits=["train", "test"],
+        errors=errors,
+        details=OfficialFiles(label_file, variants, annotations),
+        loader="rafdb",
+    )
+
+
+def _probe_kaggle(ls: Listing) -> DetectedDataset | None:
+    tree = class_tree(ls)
+    if not tree or "train" not in tree:
+        return None
+    want = [str(i) for i in range(1, 8)]
+    if not all(classes == want for classes in tree.values()):
+        return None
+    test_dir = "test" if "test" in tree else "val"
+    note = "" if test_dir == "test" else " (its valid/ folder is the test set, as in POSTER++)"
+    return DetectedDataset(
+        "rafdb",
+        "rafdb-kaggle",
+        ls.path,
+        f"RAF-DB re-packaged as class folders 1..7 in native RAF-DB order (Kaggle/POSTER++ layout){note}",
+        splits=["train", "test"],
+        details=ClassTree(tree),
+        loader="rafdb",
+    )
+
+
+def _archive_hint(name: str) -> bool:
+    return "raf" in name or name.startswith(("aligned", "original", "manual", "auto", "boundingbox"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -159,7 +273,7 @@ def _load_official(
     folder = str(image_dir)
     samples: list[Sample] = []
     fallbacks = 0
-    ann = _Annotations(root, variant) if with_annotations else None
+    ann = Annotations(root, variant) if with_annotations else None
     for name, _split, label in rows:
         stem = name.split(".", 1)[0]
         if variant == "aligned":
@@ -205,128 +319,11 @@ def _load_official(
     return SplitData("rafdb", split, "rafdb-official", root, samples, warnings, info)
 
 
-class _Annotations:
-    """Reads the optional per-image annotation files (original-image pixels)."""
-
-    def __init__(self, root: Path, variant: str):
-        base = root / "Annotation"
-        self.dirs = {k: base / k for k in ("boundingbox", "manual", "auto") if (base / k).is_dir()}
-        if not self.dirs:
-            archives = archives_in(base, ("manual", "auto", "boundingbox")) if base.is_dir() else []
-            if archives:
-                raise archive_error("RAF-DB annotations", archives, base, f"{base}/manual/")
-            raise DatasetError(
-                f"with_annotations=True but {base} has none of boundingbox/, manual/, auto/; extract the "
-                "official Annotation/*.zip files there, or load without annotations"
-            )
-        # Annotations are in original-image pixels: they describe the presented image only for 'original'.
-        self.prefix = "" if variant == "original" else "original_"
-        self.missing: dict[str, int] = {}
-        self.bad: list[str] = []
-        self.listing = DirListing()
-
-    def _file(self, kind: str, stem: str, suffix: str) -> Path | None:
-        folder = self.dirs.get(kind)
-        if folder is None:
-            return None
-        found = self.listing.find(str(folder), f"{stem}{suffix}")
-        if found is None:
-            self.missing[kind] = self.missing.get(kind, 0) + 1
-            return None
-        return folder / found
-
-    def read(self, stem: str, image: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        p = self._file("boundingbox", stem, "_boundingbox.txt")
-        if p is not None:
-            vals = self._numbers(p, 4)
-            if vals is not None:
-                out[self.prefix + "bbox"] = self._clip(vals, image)
-        p = self._file("manual", stem, "_manu_attri.txt")
-        if p is not None:
-            out.update(self._manual(p))
-        p = self._file("auto", stem, "_auto_attri.txt")
-        if p is not None:
-            pts = self._points(p, 37)
-            if pts is not None:
-                out[self.prefix + "landmarks37"] = pts
-        return out
-
-    def _clip(self, box: list[float], image: str) -> list[float]:
-        x1, y1, x2, y2 = max(box[0], 0.0), max(box[1], 0.0), box[2], box[3]
-        if not self.prefix:  # presented = original: clip to its size, read from the header only
-            size = _image_size(image)
-            if size is not None:
-                x2, y2 = min(x2, float(size[0])), min(y2, float(size[1]))
-        return [x1, y1, x2, y2]
-
-    def _lines(self, path: Path) -> list[list[str]]:
-        try:
-            text = path.read_text(encoding="utf-8-sig", errors="replace")
-        except OSError:
-            self.bad.append(str(path))
-            return []
-        return [f for f in (split_fields(line) for line in text.splitlines()) if f]
-
-    def _numbers(self, path: Path, n: int) -> list[float] | None:
-        fields = [f for line in self._lines(path) for f in line]
-        try:
-            vals = [float(f) for f in fields[:n]]
-        except ValueError:
-            vals = []
-        if len(vals) != n:
-            self.bad.append(str(path))
-            return None
-        return vals
-
-    def _points(self, path: Path, n: int, lines: list[list[str]] | None = None) -> list[list[float]] | None:
-        lines = self._lines(path) if lines is None else lines
-        try:
-            pts = [[float(line[0]), float(line[1])] for line in lines[:n]]
-        except (ValueError, IndexError):
-            pts = []
-        if len(pts) != n:
-            self.bad.append(str(path))
-            return None
-        return pts
-
-    def _manual(self, path: Path) -> dict[str, Any]:
-        lines = self._lines(path)
-        out: dict[str, Any] = {}
-        pts = self._points(path, 5, lines)
-        if pts is not None:
-            out[self.prefix + "landmarks5"] = pts
-        for i, (key, names) in enumerate((("gender", GENDER), ("race", RACE), ("age", AGE)), start=5):
-            if i < len(lines) and re.fullmatch(r"\d+", lines[i][0]) and int(lines[i][0]) in names:
-                out[key] = names[int(lines[i][0])]
-        return out
-
-    def warnings(self) -> list[str]:
-        out = []
-        for kind, n in self.missing.items():
-            out.append(f"{n} RAF-DB {kind} annotation files are missing in {self.dirs[kind]}")
-        if self.bad:
-            out.append(f"{len(self.bad)} RAF-DB annotation files could not be parsed (e.g. {self.bad[0]})")
-        return out
-
-
-def _image_size(path: str) -> tuple[int, int] | None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:  # reads the header only
-            return im.size
-    except (OSError, UnidentifiedImageError):
-        return None
-
-
 # --------------------------------------------------------------------------------------------------
 # Folder re-packagings
 
 
-def _load_folders(hit: Any, split: str, order: Any) -> SplitData:
-    from tag_bench.data.folders import index_tree
-
+def _load_folders(hit: DetectedDataset, split: str, order: ClassOrder | None) -> SplitData:
     if hit.needs_class_order and order is None:
         raise DatasetError(" ".join(hit.errors))
     if hit.layout == "rafdb-kaggle":
@@ -353,3 +350,15 @@ _RAF_STEM = re.compile(r"^((?:train|test)_\d+)(?:_aligned)?$")
 def _raf_id(split: str, class_dir: str, stem: str) -> str:
     m = _RAF_STEM.match(stem)
     return f"rafdb/{m.group(1)}" if m else f"rafdb/{split}/{class_dir}/{stem}"
+
+
+SPEC = DatasetSpec(
+    name="rafdb",
+    load=load,
+    load_detected=load_detected,
+    class_orders={"rafdb": RAFDB_ORDER},
+    official_counts=OFFICIAL_COUNTS,
+    probes=(Probe(100, "rafdb-official", _probe_official), Probe(200, "rafdb-kaggle", _probe_kaggle)),
+    skip_folders=frozenset({"aligned", "original", "aligned_224", "emolabel"}),
+    archive_hint=ArchiveHint(1, _archive_hint),
+)
