@@ -45,16 +45,23 @@ def test_facs_rules_trace_parses_back_to_its_own_evidence():
     assert set(parsed.aus) == {"AU6", "AU12"}
     assert all(e.box == [10.0, 10.0, 30.0, 30.0] for e in parsed.evidence)
     no_face = ref.model_copy(update={"status": "no_face", "aus": {}})
-    out = adapter.generate([GenerationRequest(sample_id="s", image=req.image, prompt="", reference=no_face)])[0]
+    out = adapter.generate([GenerationRequest(sample_id="s", image=req.image, prompt="", reference=no_face)])[
+        0
+    ]
     assert parse_response(out.text, frame="pixel", image_size=(64, 64), classes=list(COMMON7)).status != "ok"
 
 
 def test_random_baseline_is_seeded_and_boxes_stay_in_the_image():
     ctx = AdapterContext(classes=list(COMMON7), seed=3)
-    reqs = [GenerationRequest(sample_id=f"s{i}", image=Image.new("RGB", (90, 60)), prompt="") for i in range(20)]
+    reqs = [
+        GenerationRequest(sample_id=f"s{i}", image=Image.new("RGB", (90, 60)), prompt="") for i in range(20)
+    ]
     a = [o.text for o in get_model("random", context=ctx).generate(reqs)]
     b = [o.text for o in get_model("random", context=ctx).generate(reqs)]
-    c = [o.text for o in get_model("random", context=AdapterContext(classes=list(COMMON7), seed=4)).generate(reqs)]
+    c = [
+        o.text
+        for o in get_model("random", context=AdapterContext(classes=list(COMMON7), seed=4)).generate(reqs)
+    ]
     assert a == b and a != c
     labels = set()
     for text in a:
@@ -83,7 +90,10 @@ def test_demo_puts_facs_rules_above_random(tmp_path):
     board = (out / "leaderboard.md").read_text()
     assert "facs-rules †" in board and "| demo | random |" in board
     assert (out / "leaderboard.tex").exists()
-    m = {name: json.loads((out / name / "metrics.json").read_text())["metrics"] for name in ("facs-rules", "random")}
+    m = {
+        name: json.loads((out / name / "metrics.json").read_text())["metrics"]
+        for name in ("facs-rules", "random")
+    }
     for metric in ("accuracy", "au_box_iou", "grounding_precision@0.5", "grounded_accuracy"):
         assert m["facs-rules"][metric]["value"] > m["random"][metric]["value"], metric
     assert m["facs-rules"]["hallucinated_au_rate"]["value"] < m["random"]["hallucinated_au_rate"]["value"]
