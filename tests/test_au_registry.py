@@ -81,7 +81,7 @@ def test_register_detector():
     det = get_detector("fixed-test-detector", k=1)
     assert det.params == {"k": 1} and det.detect(None).status == "no_face"
     assert "fixed-test-detector-loose" in detector_names()
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(AUDetectorError, match=r"registered twice: by .*_Fixed and by .*_Fixed"):
         register_detector("fixed-test-detector", _Fixed)
     with pytest.raises(ValueError, match="region rule"):
         register_detector("bad-loose", _Fixed)

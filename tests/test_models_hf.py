@@ -14,10 +14,10 @@ pytest.importorskip("transformers")
 from PIL import Image
 
 from tag_bench._optional import MissingExtraError
-from tag_bench.models._common import gen_settings, truncate_at_stop
 from tag_bench.models._frames import FAMILY_FRAMES, frame_for
 from tag_bench.models.base import AdapterContext, GenerationRequest, get_model
 from tag_bench.models.hf import _count_output
+from tag_bench.models.requests import gen_settings, truncate_at_stop
 
 PROMPT = "Which emotion does this face show? Cite AUs with <bbox>[x1,y1,x2,y2]</bbox>."
 

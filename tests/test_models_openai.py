@@ -169,7 +169,9 @@ def test_key_value_in_place_of_its_name_is_not_echoed():
     with pytest.raises(ValueError) as err:
         get_model("openai", {"model": "m", "api_key_env": KEY.replace("-", "/")})
     assert KEY.replace("-", "/") not in str(err.value) and "NAME of an environment variable" in str(err.value)
-    with pytest.raises(ValueError, match="unknown model arg") as err:
+    with pytest.raises(
+        ValueError, match="unknown argument 'api_key' \\(did you mean 'api_key_env'\\?\\)"
+    ) as err:
         get_model("openai", {"model": "m", "api_key": KEY})
     assert KEY not in str(err.value)
 

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from tag_bench._optional import MissingExtraError
-from tag_bench.models._common import gen_settings
-from tag_bench.models.base import AdapterContext, GenerationRequest, get_model
-from tag_bench.models.vllm import engine_kwargs, pixel_budget, sampling_kwargs, smart_resize
+from tag_bench.models.base import AdapterArgsError, AdapterContext, GenerationRequest, get_model
+from tag_bench.models.requests import gen_settings
+from tag_bench.models.vllm import VLLMAdapter, engine_kwargs, pixel_budget, sampling_kwargs, smart_resize
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 
@@ -86,22 +86,8 @@ def test_sampling_kwargs():
 
 
 def _engine(**over):
-    args = {
-        "pretrained": "Qwen/Qwen2.5-VL-7B-Instruct",
-        "revision": None,
-        "tensor_parallel_size": 1,
-        "data_parallel_size": None,
-        "dtype": "auto",
-        "max_model_len": None,
-        "gpu_memory_utilization": 0.9,
-        "limit_mm_per_prompt": None,
-        "min_pixels": None,
-        "max_pixels": None,
-        "seed": 0,
-        "enforce_eager": False,
-        "trust_remote_code": False,
-    }
-    return engine_kwargs(**{**args, **over})
+    args = VLLMAdapter.Args(pretrained="Qwen/Qwen2.5-VL-7B-Instruct", **over)
+    return engine_kwargs(args, seed=0)
 
 
 def test_engine_kwargs():
@@ -119,6 +105,8 @@ def test_engine_kwargs():
         {"limit_mm_per_prompt": {"image": 0}},
         {"min_pixels": 5000, "max_pixels": 10},
         {"seed": "s"},
+        {"enforce_eager": "maybe"},
+        {"tensor_parallel_size": True},
     ]
     for over in bad:
         with pytest.raises(ValueError):
@@ -130,8 +118,10 @@ def test_bad_args_are_reported_before_any_import():
         get_model("vllm", {"pretrained": "a", "model": "b"})
     with pytest.raises(ValueError, match="tensor_parallel_size"):
         get_model("vllm", {"pretrained": "a", "tensor_parallel_size": 0})
-    with pytest.raises(ValueError, match="unknown model arg"):
+    with pytest.raises(AdapterArgsError, match="adapter 'vllm': unknown argument 'batch_size'"):
         get_model("vllm", {"pretrained": "a", "batch_size": 8})
+    with pytest.raises(AdapterArgsError, match="missing required argument 'pretrained'"):
+        get_model("vllm", {"dtype": "auto"})
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="vllm is installed here")

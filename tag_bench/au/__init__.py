@@ -24,6 +24,8 @@ _LAZY: dict[str, str] = {
     "get_detector": "tag_bench.au.base",
     "detector_names": "tag_bench.au.base",
     "register_detector": "tag_bench.au.base",
+    "is_detector_name": "tag_bench.au.base",
+    "split_detector_name": "tag_bench.au.base",
     "AUCache": "tag_bench.au.cache",
     "CachedDetector": "tag_bench.au.cache",
     "detect_cached": "tag_bench.au.cache",

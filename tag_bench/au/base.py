@@ -6,32 +6,32 @@ An ``AUDetector`` turns one image into an :class:`~tag_bench.schema.AUReference`
 per-side boxes (image-left, image-right), all in pixels of the input image. ``detect`` never raises
 for a bad image: unreadable or non-image input gives status ``error``.
 
-Detectors are found by name (``get_detector``): built-ins, plus the entry-point group
-``tag_bench.au_detectors`` (an entry point names a class or factory called with the parameters).
-A name may carry the region rule (``mediapipe-geometric-loose``) and a version pin (``...@1``).
+Detectors are found by name (``get_detector``) in one registry: the built-ins, ``register_detector``
+calls and the entry-point group ``tag_bench.au_detectors`` (an entry point names a class or factory
+called with the parameters); a name registered twice is an error naming both. A name may carry the
+region rule (``mediapipe-geometric-loose``) and a version pin (``...@1``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
-import threading
+import contextlib
+import difflib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from importlib import metadata
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from tag_bench._hashing import stable_hash
+from tag_bench._registry import Registry, RegistryError
 from tag_bench.facs import au_sort_key
 from tag_bench.schema import AUReference, AUState
 
 ENTRY_POINT_GROUP = "tag_bench.au_detectors"
 
 
-class AUDetectorError(Exception):
+class AUDetectorError(ValueError):
     """A detector cannot be built or found; the message says what to fix."""
 
 
@@ -57,8 +57,7 @@ class AUDetector(Protocol):
 
 def params_hash(params: Mapping[str, Any]) -> str:
     """Stable short hash of JSON-able parameters (part of the cache key)."""
-    blob = json.dumps(dict(params), sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return stable_hash(dict(params), 16)
 
 
 def as_rgb_array(image: Any) -> np.ndarray:
@@ -206,13 +205,22 @@ class BaseAUDetector(ABC):
 # --------------------------------------------------------------------------------------------------
 # Registry
 
-#: base name -> "module:factory"; every detector accepts ``regions=`` ("tight" / "loose").
-_BUILTIN: dict[str, str] = {
+#: base name -> class or factory called with the detector's parameters; every one accepts
+#: ``regions=`` ("tight" / "loose").
+_DETECTORS: Registry[Callable[..., AUDetector]] = Registry("AU detector", ENTRY_POINT_GROUP)
+for _name, _target in {
     "mediapipe-geometric": "tag_bench.au.geometric:MediaPipeGeometricDetector",
     "pyfeat-v2": "tag_bench.au.pyfeat:PyFeatV2Detector",
-}
-_REGISTERED: dict[str, Callable[..., Any]] = {}
-_REG_LOCK = threading.Lock()
+}.items():
+    _DETECTORS.register(_name, _target, source=f"built-in {_target}")
+
+
+@contextlib.contextmanager
+def _detector_errors() -> Iterator[None]:
+    try:
+        yield
+    except RegistryError as e:
+        raise AUDetectorError(str(e)) from e
 
 
 def register_detector(name: str, factory: Callable[..., Any] | str) -> None:
@@ -220,37 +228,16 @@ def register_detector(name: str, factory: Callable[..., Any] | str) -> None:
     from tag_bench.au.regions import REGION_RULES
 
     if any(name.endswith(f"-{r}") for r in REGION_RULES) or "@" in name:
-        raise ValueError(f"detector name {name!r} must not end in a region rule or carry a version")
-    with _REG_LOCK:
-        if name in _BUILTIN or name in _REGISTERED:
-            raise ValueError(f"AU detector {name!r} is already registered")
-        _REGISTERED[name] = _load_target(factory) if isinstance(factory, str) else factory
-
-
-def _load_target(target: str) -> Callable[..., Any]:
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def _entry_points() -> dict[str, metadata.EntryPoint]:
-    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
-
-
-def _base_names() -> list[str]:
-    names = set(_BUILTIN) | set(_REGISTERED)
-    for ep_name in _entry_points():
-        if ep_name in names:
-            raise AUDetectorError(
-                f"AU detector {ep_name!r} from entry point group {ENTRY_POINT_GROUP} clashes with a "
-                "built-in or registered detector of the same name; rename the entry point"
-            )
-        names.add(ep_name)
-    return sorted(names)
+        raise AUDetectorError(f"detector name {name!r} must not end in a region rule or carry a version")
+    with _detector_errors():
+        _DETECTORS.register(name, factory)
 
 
 def detector_names() -> list[str]:
     """Every detector name ``get_detector`` accepts (``-tight`` is also accepted, as the default)."""
-    return sorted(n for base in _base_names() for n in (base, f"{base}-loose"))
+    with _detector_errors():
+        bases = _DETECTORS.names()
+    return sorted(n for base in bases for n in (base, f"{base}-loose"))
 
 
 def split_detector_name(name: str) -> tuple[str, str | None, str | None]:
@@ -267,7 +254,8 @@ def split_detector_name(name: str) -> tuple[str, str | None, str | None]:
 
 
 def is_detector_name(name: str) -> bool:
-    return split_detector_name(name)[0] in _base_names()
+    with _detector_errors():
+        return split_detector_name(name)[0] in _DETECTORS
 
 
 def get_detector(name: str, **params: Any) -> AUDetector:
@@ -282,18 +270,13 @@ def get_detector(name: str, **params: Any) -> AUDetector:
                 f"{name!r} names regions {rule!r} but regions={params['regions']!r} was given"
             )
         params["regions"] = rule
-    if base in _BUILTIN:
-        factory = _load_target(_BUILTIN[base])
-    elif base in _REGISTERED:
-        factory = _REGISTERED[base]
-    else:
-        eps = _entry_points()
-        if base not in eps:
-            raise AUDetectorError(f"unknown AU detector {name!r}; known: {', '.join(detector_names())}")
-        try:
-            factory = eps[base].load()
-        except Exception as e:
-            raise AUDetectorError(f"cannot load AU detector entry point {base!r}: {e}") from e
+    with _detector_errors():
+        if base not in _DETECTORS:
+            known = detector_names()
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            raise AUDetectorError(f"unknown AU detector {name!r}{hint}; known: {', '.join(known)}")
+        factory = _DETECTORS.get(base)
     det = factory(**params)
     if version is not None and det.version != version:
         raise AUDetectorError(

@@ -82,3 +82,23 @@ def frame_for(model_type: str | None, override: str | None = None) -> FrameChoic
         "was trained with another frame."
     )
     return FrameChoice(FALLBACK_FRAME, "fallback", "unknown family", warning)
+
+
+def frame_details(override: str | None, family: FrameChoice) -> dict[str, str]:
+    """The manifest's frame fields: the user's override, else the family's frame and why."""
+    choice = frame_for(None, override) if override else family
+    return {"frame": choice.frame, "frame_source": choice.source, "frame_reason": choice.reason}
+
+
+def family_frames_help() -> str:
+    """The family table in one line, for ``tag-bench models``."""
+    family = ", ".join(f"{k}={v[0]}" for k, v in sorted(FAMILY_FRAMES.items()))
+    return (
+        f"per model family ({family}), other families: {FALLBACK_FRAME} with a warning; --box-frame overrides"
+    )
+
+
+def check_pixel_limits(min_pixels: int | None, max_pixels: int | None) -> None:
+    """A pixel budget's floor must not exceed its ceiling."""
+    if min_pixels and max_pixels and min_pixels > max_pixels:
+        raise ValueError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")

@@ -4,22 +4,62 @@ The engine owns batching limits, caching, resume and progress; an adapter owns o
 An adapter never raises for one bad request: it returns an output with ``error`` set (the sample is
 then recorded with status ``error`` and stays in the denominator). Raising is for failures that
 affect every request (model cannot load, server unreachable after all retries at start-up).
+
+Adapters subclass :class:`ModelAdapter` and are found by name in one registry: the built-ins below
+(imported on first use, so listing names imports no torch) and the entry-point group
+``tag_bench.models`` of installed packages. :func:`get_model` builds one from the user's arguments.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
+import contextlib
 import json
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tag_bench._hashing import stable_hash
+from tag_bench._registry import Registry, RegistryError
+from tag_bench.models._frames import check_frame
+from tag_bench.models.args import (
+    AdapterArgs,
+    AdapterArgsError,
+    AdapterError,
+    ArgInfo,
+    arg_infos,
+    validate_args,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image as PILImage
 
     from tag_bench.schema import AUReference, Sample
+
+__all__ = [
+    "DEFAULT_GEN_KWARGS",
+    "ENTRY_POINT_GROUP",
+    "SECRET_KEYS",
+    "AdapterArgs",
+    "AdapterArgsError",
+    "AdapterContext",
+    "AdapterError",
+    "AdapterInfo",
+    "ArgInfo",
+    "GenerationOutput",
+    "GenerationRequest",
+    "ModelAdapter",
+    "adapter_class",
+    "adapter_info",
+    "adapter_names",
+    "describe_adapters",
+    "fingerprint_of",
+    "get_model",
+    "is_secret_name",
+    "parse_kv",
+    "redact",
+    "register_adapter",
+]
 
 ENTRY_POINT_GROUP = "tag_bench.models"
 
@@ -50,32 +90,106 @@ class GenerationOutput:
     frame: str | None = None  # per-output frame, when it differs from the adapter's (replay files)
 
 
-@runtime_checkable
-class ModelAdapter(Protocol):
-    """What the engine needs from a model."""
+@dataclass
+class AdapterContext:
+    """Run-level facts an adapter may use; passed as ``context=`` next to the user's model args."""
 
-    name: str  # adapter name, e.g. "hf"
-    frame: str  # box frame the model speaks (see schema.BOX_FRAMES)
-    needs_reference: bool  # the engine passes the AU reference in each request (baselines)
-    oracle_reference: bool  # reads the AU reference: its grounding is an upper bound by construction
+    classes: list[str] = field(default_factory=list)  # the task's class list
+    seed: int = 0
+    box_frame: str | None = None  # user override of the adapter's declared frame (--box-frame)
+    task: str | None = None
+    label_counts: dict[str, int] = field(default_factory=dict)  # gold label counts of the split
 
+
+# --------------------------------------------------------------------------------------------------
+# The adapter base class
+
+
+class ModelAdapter(ABC):
+    """What the engine needs from a model.
+
+    Subclasses declare ``name`` and an ``Args`` model (a :class:`AdapterArgs`), call
+    ``super().__init__(args, context=context)`` first, and implement :meth:`fingerprint` and
+    :meth:`generate`. The class docstring's first line is the adapter's description in
+    ``tag-bench models``.
+    """
+
+    name: str = ""  # adapter name, e.g. "hf"
+    Args: ClassVar[type[AdapterArgs]] = AdapterArgs  # the accepted --model-args
+    default_frame: ClassVar[str] = "pixel"  # box frame the model speaks (schema.BOX_FRAMES)
+    frame_overridable: ClassVar[bool] = True  # False: boxes are written in default_frame, always
+    needs_reference: ClassVar[bool] = False  # the engine passes the AU reference in each request
+    oracle_reference: ClassVar[bool] = False  # reads the AU reference: grounding is an upper bound
+    # Outputs may be stored in the shared generation cache (deterministic for a fingerprint and
+    # settings). Off unless an adapter opts in: a wrong fingerprint would serve stale outputs.
+    cacheable: ClassVar[bool] = False
+
+    args: AdapterArgs  # the validated arguments
+    context: AdapterContext
+    warnings: list[str]  # shown to the user and recorded in the run manifest
+    frame_override: str | None  # the user's --box-frame, when it applies
+
+    def __init__(
+        self, args: AdapterArgs | Mapping[str, Any] | None = None, *, context: AdapterContext | None = None
+    ) -> None:
+        self.context = context or AdapterContext()
+        if not isinstance(args, self.Args):
+            raw = args.model_dump() if isinstance(args, AdapterArgs) else dict(args or {})
+            args = validate_args(self.name or type(self).__name__, self.Args, raw)
+        self.args = args
+        self.warnings = []
+        override = check_frame(self.context.box_frame) if self.context.box_frame else None
+        if override and not self.frame_overridable:
+            if override != self.default_frame:
+                self.warnings.append(
+                    f"--box-frame {override} ignored: the {self.name} adapter writes "
+                    f"{self.default_frame} boxes"
+                )
+            override = None
+        self.frame_override = override
+
+    # ------------------------------------------------------------------------------------ frame
+
+    @property
+    def frame(self) -> str:
+        """The box frame of this run: the user's ``--box-frame``, else :meth:`declared_frame`."""
+        return self.frame_override or check_frame(self.declared_frame())
+
+    def declared_frame(self) -> str:
+        """The frame the model speaks; adapters that know it per model family override this."""
+        return self.default_frame
+
+    @classmethod
+    def describe_frame(cls) -> str:
+        """The declared frame in words, without building the adapter (``tag-bench models``)."""
+        return cls.default_frame + ("; --box-frame overrides" if cls.frame_overridable else "")
+
+    # ------------------------------------------------------------------------------------ contract
+
+    def has(self, sample_id: str) -> bool:
+        """Whether this adapter can answer ``sample_id``; samples it cannot are scored ``missing``."""
+        return True
+
+    @abstractmethod
     def fingerprint(self) -> str:
         """Stable identity of the model and everything that changes its outputs (cache key part)."""
-        ...
 
     def describe(self) -> dict[str, Any]:
         """Arguments for the manifest, secrets redacted."""
-        ...
+        return redact({k: v for k, v in self.args.model_dump().items() if v is not None})
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]: ...
+    @abstractmethod
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:
+        """One output per request, in order."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the model (called once at the end of a run)."""
+        return None
 
 
 def fingerprint_of(*parts: Any) -> str:
     """A short stable hash of JSON-able parts."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:20]
+    return stable_hash(list(parts), 20)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -100,7 +214,9 @@ def parse_kv(text: str | None) -> dict[str, Any]:
 
 
 def _split_top_level(text: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch in "[{(":
             depth += 1
@@ -150,7 +266,8 @@ def redact(args: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 # Registry
 
-_ADAPTERS: dict[str, str] = {
+_ADAPTERS: Registry[type[ModelAdapter]] = Registry("model adapter", ENTRY_POINT_GROUP)
+for _name, _target in {
     "hf": "tag_bench.models.hf:HFAdapter",
     "vllm": "tag_bench.models.vllm:VLLMAdapter",
     "openai": "tag_bench.models.openai_api:OpenAIAdapter",
@@ -158,55 +275,96 @@ _ADAPTERS: dict[str, str] = {
     "facs-rules": "tag_bench.models.baselines:FacsRulesBaseline",
     "random": "tag_bench.models.baselines:RandomBaseline",
     "majority": "tag_bench.models.baselines:MajorityBaseline",
-}
+}.items():
+    _ADAPTERS.register(_name, _target, source=f"built-in {_target}")
+
+
+@contextlib.contextmanager
+def _adapter_errors() -> Iterator[None]:
+    """Registry problems as AdapterError: a ValueError, so the CLI shows one line, not a traceback."""
+    try:
+        yield
+    except RegistryError as e:
+        raise AdapterError(str(e)) from e
+
+
+def register_adapter(name: str, adapter: type[ModelAdapter] | str) -> None:
+    """Add an adapter class (or ``"module:Class"``) by name; a taken name is an AdapterError."""
+    with _adapter_errors():
+        _ADAPTERS.register(name, adapter)
 
 
 def adapter_names() -> list[str]:
-    names = set(_ADAPTERS)
-    names.update(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
-    return sorted(names)
+    with _adapter_errors():
+        return _ADAPTERS.names()
 
 
-def _resolve(name: str) -> Callable[..., ModelAdapter]:
-    target = _ADAPTERS.get(name)
-    if target is not None:
-        module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            return ep.load()
-    raise ValueError(f"unknown model adapter {name!r}; known: {', '.join(adapter_names())}")
-
-
-@dataclass
-class AdapterContext:
-    """Run-level facts an adapter may use; passed as ``context=`` next to the user's model args."""
-
-    classes: list[str] = field(default_factory=list)  # the task's class list
-    seed: int = 0
-    box_frame: str | None = None  # user override of the adapter's declared frame (--box-frame)
-    task: str | None = None
-    label_counts: dict[str, int] = field(default_factory=dict)  # gold label counts of the split
+def adapter_class(name: str) -> type[ModelAdapter]:
+    """The adapter class registered as ``name`` (its module is imported, no model is loaded)."""
+    with _adapter_errors():
+        cls = _ADAPTERS.get(name)
+        source = _ADAPTERS.source(name)
+    if not (isinstance(cls, type) and issubclass(cls, ModelAdapter)):
+        raise AdapterError(
+            f"model adapter {name!r} ({source}) is not a subclass of tag_bench.models.base.ModelAdapter"
+        )
+    return cls
 
 
 def get_model(
     name: str, model_args: str | dict[str, Any] | None = None, context: AdapterContext | None = None
 ) -> ModelAdapter:
-    """Build an adapter by name: ``Adapter(**model_args, context=context)``.
+    """Build an adapter by name from the user's model args (``"k=v,..."`` or a dict).
 
-    Unknown model args are an error naming the ones the adapter accepts.
+    A missing, unknown or invalid argument is an AdapterArgsError naming the accepted ones.
     """
-    import inspect
-
     args = parse_kv(model_args) if isinstance(model_args, str) or model_args is None else dict(model_args)
-    factory = _resolve(name)
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # builtins / C callables
-        params = {}
-    if params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(args) - set(params))
-        if unknown:
-            accepted = ", ".join(p for p in params if p != "context")
-            raise ValueError(f"unknown model arg(s) {unknown} for adapter {name!r}; accepted: {accepted}")
-    return factory(**args, context=context or AdapterContext())
+    cls = adapter_class(name)
+    adapter = cls(validate_args(name, cls.Args, args), context=context or AdapterContext())
+    if not adapter.name:
+        adapter.name = name
+    return adapter
+
+
+# --------------------------------------------------------------------------------------------------
+# Adapter info (for ``tag-bench models``; builds nothing)
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    name: str
+    description: str  # first line of the class docstring
+    frame: str  # the declared frame in words
+    needs_reference: bool
+    oracle_reference: bool
+    cacheable: bool
+    source: str  # where it is registered: "built-in ..." or "entry point ... of <distribution>"
+    args: tuple[ArgInfo, ...]
+    error: str | None = None  # set when the adapter's class cannot be loaded
+
+
+def adapter_info(name: str) -> AdapterInfo:
+    """What ``name`` is and accepts; imports its class (never torch: adapters load it lazily)."""
+    cls = adapter_class(name)
+    doc = (cls.__dict__.get("__doc__") or "").strip()
+    return AdapterInfo(
+        name=name,
+        description=doc.splitlines()[0].strip() if doc else "",
+        frame=cls.describe_frame(),
+        needs_reference=cls.needs_reference,
+        oracle_reference=cls.oracle_reference,
+        cacheable=cls.cacheable,
+        source=_ADAPTERS.source(name),
+        args=tuple(arg_infos(cls.Args)),
+    )
+
+
+def describe_adapters() -> list[AdapterInfo]:
+    """:func:`adapter_info` of every registered adapter; one that cannot load has ``error`` set."""
+    out = []
+    for name in adapter_names():
+        try:
+            out.append(adapter_info(name))
+        except (AdapterError, ImportError) as e:
+            out.append(AdapterInfo(name, "", "", False, False, False, _ADAPTERS.source(name), (), str(e)))
+    return out

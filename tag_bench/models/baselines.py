@@ -12,8 +12,18 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from pydantic import Field
+
 from tag_bench.facs import AU_CATALOGUE, EMFACS_PROTOTYPES, au_sort_key, prototype_similarity
-from tag_bench.models.base import AdapterContext, GenerationOutput, GenerationRequest, fingerprint_of
+from tag_bench.models.base import (
+    AdapterArgs,
+    AdapterArgsError,
+    AdapterContext,
+    GenerationOutput,
+    GenerationRequest,
+    ModelAdapter,
+    fingerprint_of,
+)
 from tag_bench.schema import CANONICAL_EMOTIONS, AUReference
 
 BASELINE_VERSION = "1"
@@ -82,25 +92,23 @@ def facs_rules_label(active: dict[str, float], classes: list[str]) -> str:
     return ranked[0] if ranked else classes[0]
 
 
-class _Baseline:
-    needs_reference = False
-    oracle_reference = False
-    cacheable = False  # cheaper to recompute than to look up, and never stale
-    frame = "pixel"
+class _Baseline(ModelAdapter):
+    frame_overridable = False  # boxes are written in pixels of the presented image, always
+    # cacheable stays False: cheaper to recompute than to look up, and never stale
 
-    def __init__(self, context: AdapterContext | None = None):
-        self.context = context or AdapterContext()
+    def __init__(self, args: Any = None, *, context: AdapterContext | None = None) -> None:
+        super().__init__(args, context=context)
         self.classes = list(self.context.classes) or list(CANONICAL_EMOTIONS)
 
     def describe(self) -> dict[str, Any]:
         return {"version": BASELINE_VERSION}
 
-    def close(self) -> None:
-        pass
-
 
 class FacsRulesBaseline(_Baseline):
-    """AU reference -> nearest EMFACS prototype -> a grounded TAG trace (deterministic, offline)."""
+    """Baseline: AU reference -> nearest EMFACS prototype -> grounded TAG trace (oracle reference).
+
+    Deterministic and offline.
+    """
 
     name = "facs-rules"
     needs_reference = True
@@ -125,9 +133,9 @@ class FacsRulesBaseline(_Baseline):
         active = {au: float(s.score if s.score is not None else 1.0) for au, s in ref.aus.items() if s.active}
         label = facs_rules_label(active, self.classes)
         steps = [
-            (au, ref.aus[au].box)
+            (au, box)
             for au in sorted(active, key=lambda a: (-active[a], au_sort_key(a)))
-            if ref.aus[au].box is not None
+            if (box := ref.aus[au].box) is not None
         ]
         n = len(active)
         analysis = (
@@ -140,13 +148,18 @@ class FacsRulesBaseline(_Baseline):
 
 
 class RandomBaseline(_Baseline):
-    """A seeded random label with 1–3 random AU boxes per sample: the chance floor."""
+    """Baseline: a seeded random label and 1–3 random AU boxes per sample (the chance floor)."""
 
     name = "random"
 
-    def __init__(self, seed: int | None = None, context: AdapterContext | None = None):
-        super().__init__(context)
-        self.seed = self.context.seed if seed is None else int(seed)
+    class Args(AdapterArgs):
+        seed: int | None = Field(None, description="seed of the draws (default: the run's --seed)")
+
+    args: Args
+
+    def __init__(self, args: Any = None, *, context: AdapterContext | None = None) -> None:
+        super().__init__(args, context=context)
+        self.seed = self.context.seed if self.args.seed is None else self.args.seed
 
     def fingerprint(self) -> str:
         return fingerprint_of(self.name, BASELINE_VERSION, self.seed, self.classes)
@@ -171,21 +184,37 @@ class RandomBaseline(_Baseline):
 
 
 class MajorityBaseline(_Baseline):
-    """Always answers the most frequent gold label of the evaluated split (an upper bound on any
-    constant predictor); cites no evidence."""
+    """Baseline: always the split's most frequent gold label, no evidence.
+
+    An upper bound on any constant predictor.
+    """
 
     name = "majority"
 
-    def __init__(self, label: str | None = None, context: AdapterContext | None = None):
-        super().__init__(context)
+    class Args(AdapterArgs):
+        label: str | None = Field(
+            None, description="the label to answer (default: the split's most frequent)"
+        )
+
+    args: Args
+
+    @classmethod
+    def describe_frame(cls) -> str:
+        return "none (no boxes)"
+
+    def __init__(self, args: Any = None, *, context: AdapterContext | None = None) -> None:
+        super().__init__(args, context=context)
+        label = self.args.label
         if label is not None:
             if label not in self.classes:
-                raise ValueError(f"majority label {label!r} is not one of the task's classes {self.classes}")
+                raise AdapterArgsError(
+                    f"adapter 'majority': label {label!r} is not one of the task's classes {self.classes}"
+                )
             self.label = label
         else:
             counts = self.context.label_counts
             if not counts:
-                raise ValueError("the majority baseline needs the split's label counts (or label=NAME)")
+                raise AdapterArgsError("adapter 'majority': needs the split's label counts (or label=NAME)")
             self.label = max(self.classes, key=lambda c: (counts.get(c, 0), -self.classes.index(c)))
 
     def fingerprint(self) -> str:

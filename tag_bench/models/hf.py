@@ -36,23 +36,32 @@ import time
 from functools import lru_cache
 from typing import Any
 
+from pydantic import Field, PositiveInt, field_validator, model_validator
+
 from tag_bench._optional import require
-from tag_bench.models._common import (
+from tag_bench.models._frames import (
+    FrameChoice,
+    check_pixel_limits,
+    family_frames_help,
+    frame_details,
+    frame_for,
+)
+from tag_bench.models._identity import model_identity
+from tag_bench.models.base import (
+    AdapterArgs,
+    AdapterContext,
+    GenerationOutput,
+    GenerationRequest,
+    ModelAdapter,
+    fingerprint_of,
+)
+from tag_bench.models.requests import (
     GenSettings,
     chat_messages,
     error_text,
     group_requests,
     rgb,
     truncate_at_stop,
-)
-from tag_bench.models._frames import FrameChoice, frame_for
-from tag_bench.models._identity import model_identity
-from tag_bench.models.base import (
-    AdapterContext,
-    GenerationOutput,
-    GenerationRequest,
-    fingerprint_of,
-    redact,
 )
 
 log = logging.getLogger(__name__)
@@ -73,95 +82,91 @@ _DTYPES = {
 # The adapter
 
 
-class HFAdapter:
-    """Drives a transformers ``AutoModelForImageTextToText`` with its processor and chat template."""
+class HFAdapter(ModelAdapter):
+    """Transformers image-text-to-text models (Qwen2/2.5/3-VL, LLaVA, InternVL-hf, Gemma 3, Idefics3, ...).
+
+    Drives ``AutoModelForImageTextToText`` with its processor and chat template.
+    """
 
     name = "hf"
-    needs_reference = False
-    oracle_reference = False
+    cacheable = True
 
-    def __init__(
-        self,
-        pretrained: str,
-        revision: str | None = None,
-        dtype: str = "auto",
-        device_map: str | dict[str, Any] | None = None,
-        attn_implementation: str | None = None,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
-        trust_remote_code: bool = False,
-        batch_size: int | None = None,
-        *,
-        context: AdapterContext | None = None,
-    ) -> None:
+    class Args(AdapterArgs):
+        pretrained: str = Field(min_length=1, description="hub id or local checkpoint directory")
+        revision: str | None = Field(None, description="hub branch, tag or commit")
+        dtype: str = Field("auto", description="auto (the checkpoint's), bfloat16, float16 or float32")
+        device_map: str | dict[str, Any] | None = Field(
+            None, description="transformers device_map (default: cuda when available, else cpu)"
+        )
+        attn_implementation: str | None = Field(None, description="e.g. sdpa, flash_attention_2")
+        min_pixels: PositiveInt | None = Field(None, description="pixel budget floor (Qwen-VL processors)")
+        max_pixels: PositiveInt | None = Field(None, description="pixel budget ceiling (Qwen-VL processors)")
+        trust_remote_code: bool = Field(False, description="run the checkpoint's own Python code")
+        batch_size: PositiveInt | None = Field(None, description="largest batch sent to generate at once")
+
+        @field_validator("dtype")
+        @classmethod
+        def _known_dtype(cls, v: str) -> str:
+            if v.lower() not in _DTYPES:
+                raise ValueError(f"dtype must be one of {', '.join(sorted(set(_DTYPES)))}; got {v!r}")
+            return v
+
+        @model_validator(mode="after")
+        def _pixel_order(self) -> HFAdapter.Args:
+            check_pixel_limits(self.min_pixels, self.max_pixels)
+            return self
+
+    args: Args
+
+    @classmethod
+    def describe_frame(cls) -> str:
+        return family_frames_help()
+
+    def __init__(self, args: Any = None, *, context: AdapterContext | None = None) -> None:
+        super().__init__(args, context=context)
         torch = require("torch", "hf", "The hf model adapter")
         transformers = require("transformers", "hf", "The hf model adapter")
-        if not pretrained or not isinstance(pretrained, str):
-            raise ValueError("the hf adapter needs pretrained=<hub id or local directory>")
-        if str(dtype).lower() not in _DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(sorted(set(_DTYPES)))}; got {dtype!r}")
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        for key, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise ValueError(f"{key} must be a positive integer, got {v!r}")
-        if min_pixels and max_pixels and min_pixels > max_pixels:
-            raise ValueError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
-
-        self.context = context or AdapterContext()
-        self.pretrained = pretrained
-        self.revision = revision
-        self.dtype = _DTYPES[str(dtype).lower()]
-        self.device_map = device_map or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.attn_implementation = attn_implementation
-        self.trust_remote_code = bool(trust_remote_code)
-        self.batch_size = batch_size
-        self._args = {
-            "pretrained": pretrained,
-            "revision": revision,
-            "dtype": dtype,
-            "device_map": device_map,
-            "attn_implementation": attn_implementation,
-            "min_pixels": min_pixels,
-            "max_pixels": max_pixels,
-            "trust_remote_code": trust_remote_code,
-            "batch_size": batch_size,
-        }
+        a = self.args
+        self.pretrained = a.pretrained
+        self.revision = a.revision
+        self.dtype = _DTYPES[a.dtype.lower()]
+        self.device_map = a.device_map or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.attn_implementation = a.attn_implementation
+        self.trust_remote_code = a.trust_remote_code
+        self.batch_size = a.batch_size
         self._transformers_version = transformers.__version__
-        self._warnings: list[str] = []
         self._model: Any = None
 
-        load_kw: dict[str, Any] = {"revision": revision, "trust_remote_code": self.trust_remote_code}
-        self.config = transformers.AutoConfig.from_pretrained(pretrained, **load_kw)
+        load_kw: dict[str, Any] = {"revision": a.revision, "trust_remote_code": self.trust_remote_code}
+        self.config = transformers.AutoConfig.from_pretrained(a.pretrained, **load_kw)
         self.model_type: str | None = getattr(self.config, "model_type", None)
-        self.processor = transformers.AutoProcessor.from_pretrained(pretrained, **load_kw)
-        self.image_processor = getattr(self.processor, "image_processor", None)
-        self.tokenizer = getattr(self.processor, "tokenizer", None)
+        self.processor = transformers.AutoProcessor.from_pretrained(a.pretrained, **load_kw)
+        self.image_processor: Any = getattr(self.processor, "image_processor", None)
+        self.tokenizer: Any = getattr(self.processor, "tokenizer", None)
         if self.image_processor is None or self.tokenizer is None:
             raise ValueError(
-                f"{pretrained!r} has no image processor and tokenizer ({type(self.processor).__name__}); "
+                f"{a.pretrained!r} has no image processor and tokenizer ({type(self.processor).__name__}); "
                 "the hf adapter needs an image-text-to-text model"
             )
         if not (
             getattr(self.processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None)
         ):
             raise ValueError(
-                f"{pretrained!r} has no chat template; the hf adapter needs an instruction-tuned (chat) checkpoint"
+                f"{a.pretrained!r} has no chat template; the hf adapter needs an instruction-tuned (chat) checkpoint"
             )
         self.tokenizer.padding_side = "left"  # decoder-only batching: prompts end where generation starts
-        self._pixel_limits = self._apply_pixel_limits(min_pixels, max_pixels)
-        self._frame: FrameChoice = frame_for(self.model_type, self.context.box_frame)
-        if self._frame.warning:
-            self._warnings.append(self._frame.warning)
-            log.warning("%s", self._frame.warning)
-        self._identity = model_identity(pretrained, revision, getattr(self.config, "_commit_hash", None))
+        self._pixel_limits = self._apply_pixel_limits(a.min_pixels, a.max_pixels)
+        self._family: FrameChoice = frame_for(self.model_type)
+        if self._family.warning and self.frame_override is None:
+            self.warnings.append(self._family.warning)
+            log.warning("%s", self._family.warning)
+        self._identity = model_identity(a.pretrained, a.revision, getattr(self.config, "_commit_hash", None))
         self._eos_ids: set[int] = set()
 
     # ---------------------------------------------------------------------------------- contract
 
-    @property
-    def frame(self) -> str:
-        return self._frame.frame
+    def declared_frame(self) -> str:
+        return self._family.frame
 
     def fingerprint(self) -> str:
         return fingerprint_of(
@@ -174,21 +179,19 @@ class HFAdapter:
         )
 
     def describe(self) -> dict[str, Any]:
-        info = redact({k: v for k, v in self._args.items() if v is not None})
+        info = super().describe()
         info.update(
             {
                 "model_type": self.model_type,
                 "model_identity": self._identity,
-                "frame": self.frame,
-                "frame_source": self._frame.source,
-                "frame_reason": self._frame.reason,
+                **frame_details(self.frame_override, self._family),
                 "pixel_limits": self._pixel_limits,
                 "device_map": self.device_map if isinstance(self.device_map, str) else "custom",
                 "transformers": self._transformers_version,
             }
         )
-        if self._warnings:
-            info["warnings"] = list(self._warnings)
+        if self.warnings:
+            info["warnings"] = list(self.warnings)
         return info
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:
@@ -236,7 +239,7 @@ class HFAdapter:
     def _apply_pixel_limits(self, min_pixels: int | None, max_pixels: int | None) -> dict[str, int] | None:
         """Set the processor's pixel budget where it has one; returns the limits in force."""
         ip = self.image_processor
-        size = getattr(ip, "size", None)
+        size: Any = getattr(ip, "size", None)
         lo, hi = _size_get(size, "shortest_edge"), _size_get(size, "longest_edge")
         has_budget = (
             lo is not None and hi is not None and (hasattr(ip, "min_pixels") or _accepts_pixel_kwargs(ip))
@@ -247,7 +250,7 @@ class HFAdapter:
                     f"min_pixels/max_pixels ignored: {type(ip).__name__} ({self.model_type}) has no pixel "
                     "budget; its own config fixes the image size"
                 )
-                self._warnings.append(msg)
+                self.warnings.append(msg)
                 log.warning("%s", msg)
             return None
         lo = min_pixels if min_pixels is not None else int(lo)
@@ -403,7 +406,7 @@ def _accepts_pixel_kwargs(ip: Any) -> bool:
 
 
 @lru_cache(maxsize=8)
-def _takes_processor_kwargs(cls: type) -> bool:
+def _takes_processor_kwargs(cls: Any) -> bool:
     import inspect
 
     return "processor_kwargs" in inspect.signature(cls.apply_chat_template).parameters
@@ -411,7 +414,7 @@ def _takes_processor_kwargs(cls: type) -> bool:
 
 def _padding_kwargs(processor: Any) -> dict[str, Any]:
     """``padding=True`` in the form this transformers version wants (5.x: ``processor_kwargs``)."""
-    if _takes_processor_kwargs(type(processor)):
+    if _takes_processor_kwargs(processor.__class__):
         return {"processor_kwargs": {"padding": True}}
     return {"padding": True}
 

@@ -32,28 +32,30 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from pydantic import Field, field_validator
+
 from tag_bench._optional import require
-from tag_bench.models._common import GenSettings, chat_messages, check_request, gen_settings, rgb
-from tag_bench.models._frames import check_frame
 from tag_bench.models.base import (
     SECRET_KEYS,
+    AdapterArgs,
     AdapterContext,
     GenerationOutput,
     GenerationRequest,
+    ModelAdapter,
     fingerprint_of,
     redact,
 )
+from tag_bench.models.requests import GenSettings, chat_messages, check_request, gen_settings, rgb
 
 log = logging.getLogger(__name__)
 
 #: Statuses worth another try besides 5xx (501 Not Implemented excepted): timeout, conflict, rate limit.
 RETRY_STATUSES = frozenset({408, 409, 429})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_IMAGE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "jpg": ("JPEG", "image/jpeg")}
-_DETAILS = (None, "auto", "low", "high")
+_IMAGE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg")}
 _JPEG_QUALITY = 95
 
 
@@ -88,86 +90,89 @@ class _Fail(Exception):
     """A request failed for good."""
 
 
-class OpenAIAdapter:
-    """Chat-completions client with bounded concurrency, retries and a key kept out of every output."""
+class OpenAIAdapter(ModelAdapter):
+    """Any OpenAI-compatible chat-completions endpoint (vLLM/SGLang servers, hosted APIs).
+
+    Bounded concurrency, retries, and an API key kept out of every output.
+    """
 
     name = "openai"
-    needs_reference = False
-    oracle_reference = False
+    cacheable = True
 
-    def __init__(
-        self,
-        model: str,
-        base_url: str = "https://api.openai.com/v1",
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 4,
-        timeout: float = 60.0,
-        max_retries: int = 6,
-        image_format: str = "png",
-        detail: str | None = None,
-        length_field: str = "max_tokens",
-        backoff: float = 1.0,
-        max_backoff: float = 60.0,
-        *,
-        context: AdapterContext | None = None,
-    ) -> None:
+    class Args(AdapterArgs):
+        model: str = Field(min_length=1, description="model name on the server")
+        base_url: str = Field("https://api.openai.com/v1", description="http(s) URL of the API root")
+        api_key_env: str = Field(
+            "OPENAI_API_KEY", description="NAME of the environment variable holding the key (may be unset)"
+        )
+        concurrency: int = Field(4, ge=1, description="requests in flight")
+        timeout: float = Field(60.0, gt=0, description="seconds per attempt")
+        max_retries: int = Field(6, ge=0, description="retries per request after the first attempt")
+        image_format: Literal["png", "jpeg"] = Field("png", description="encoding of the image sent")
+        detail: Literal["auto", "low", "high"] | None = Field(None, description="image detail hint")
+        length_field: Literal["max_tokens", "max_completion_tokens"] = Field(
+            "max_tokens", description="name of the output length limit in the request body"
+        )
+        backoff: float = Field(1.0, ge=0, description="seconds before the first retry (doubles each time)")
+        max_backoff: float = Field(60.0, ge=0, description="longest wait between retries, in seconds")
+
+        @field_validator("base_url")
+        @classmethod
+        def _http_url(cls, v: str) -> str:
+            if not v.startswith(("http://", "https://")):
+                raise ValueError("base_url must be an http:// or https:// URL")
+            return v.rstrip("/")
+
+        @field_validator("api_key_env")
+        @classmethod
+        def _env_name(cls, v: str) -> str:
+            if not _ENV_NAME.match(v):
+                # Never echo the value: a key pasted here by mistake must not reach the terminal.
+                raise ValueError(
+                    "api_key_env must be the NAME of an environment variable (e.g. OPENAI_API_KEY)"
+                )
+            return v
+
+        @field_validator("image_format", mode="before")
+        @classmethod
+        def _format_alias(cls, v: Any) -> Any:
+            v = v.lower() if isinstance(v, str) else v
+            return "jpeg" if v == "jpg" else v
+
+    args: Args
+
+    @classmethod
+    def describe_frame(cls) -> str:
+        return "pixel: the prompt states the size of the image sent; --box-frame overrides"
+
+    def __init__(self, args: Any = None, *, context: AdapterContext | None = None) -> None:
+        super().__init__(args, context=context)
         httpx = require("httpx", "api", "The openai model adapter")
-        if not model or not isinstance(model, str):
-            raise ValueError("the openai adapter needs model=<model name on the server>")
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError("base_url must be an http:// or https:// URL")
-        if not isinstance(api_key_env, str) or not _ENV_NAME.match(api_key_env):
-            # Never echo the value: a key pasted here by mistake must not reach the terminal.
-            raise ValueError("api_key_env must be the NAME of an environment variable (e.g. OPENAI_API_KEY)")
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
-        for key, v in (("timeout", timeout), ("backoff", backoff), ("max_backoff", max_backoff)):
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float))
-                or v < 0
-                or (key == "timeout" and v == 0)
-            ):
-                raise ValueError(f"{key} must be a positive number of seconds, got {v!r}")
-        fmt = str(image_format).lower()
-        if fmt not in _IMAGE_FORMATS:
-            raise ValueError(f"image_format must be png or jpeg, got {image_format!r}")
-        if detail not in _DETAILS:
-            raise ValueError(f"detail must be auto, low or high, got {detail!r}")
-        if length_field not in ("max_tokens", "max_completion_tokens"):
-            raise ValueError(
-                f"length_field must be max_tokens or max_completion_tokens, got {length_field!r}"
-            )
-
-        self.context = context or AdapterContext()
-        self.model = model
-        self.base_url = base_url.rstrip("/")
-        self.api_key_env = api_key_env
-        self.concurrency = concurrency
-        self.timeout = float(timeout)
-        self.max_retries = max_retries
-        self.image_format = "jpeg" if fmt == "jpg" else fmt
-        self.detail = detail
-        self.length_field = length_field
-        self.backoff = float(backoff)
-        self.max_backoff = float(max_backoff)
-        self._frame = check_frame(self.context.box_frame) if self.context.box_frame else "pixel"
-        self._warnings: list[str] = []
-        if self._frame == "pixel-resized":
-            self._warnings.append(
+        a = self.args
+        self.model = a.model
+        self.base_url = a.base_url
+        self.api_key_env = a.api_key_env
+        self.concurrency = a.concurrency
+        self.timeout = float(a.timeout)
+        self.max_retries = a.max_retries
+        self.image_format = a.image_format
+        self.detail = a.detail
+        self.length_field = a.length_field
+        self.backoff = float(a.backoff)
+        self.max_backoff = float(a.max_backoff)
+        if self.frame == "pixel-resized":
+            self.warnings.append(
                 "box frame 'pixel-resized' over an API: the server's resize is unknown, so input_size is "
                 "the size of the image sent and boxes are read as pixels of it"
             )
-        key = os.environ.get(api_key_env) or None
+        key = os.environ.get(self.api_key_env) or None
         self._key = _Secret(key) if key else None
         headers = {"Content-Type": "application/json"}
         if self._key is not None:
             headers["Authorization"] = f"Bearer {self._key.reveal()}"
         self._client = httpx.Client(
             timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
             headers=headers,
         )
         self._httpx = httpx
@@ -181,10 +186,6 @@ class OpenAIAdapter:
         return f"OpenAIAdapter(model={self.model!r}, base_url={public_url(self.base_url)!r})"
 
     # ---------------------------------------------------------------------------------- contract
-
-    @property
-    def frame(self) -> str:
-        return self._frame
 
     def fingerprint(self) -> str:
         fmt = f"jpeg{_JPEG_QUALITY}" if self.image_format == "jpeg" else self.image_format
@@ -208,11 +209,11 @@ class OpenAIAdapter:
                 "backoff": self.backoff,
                 "max_backoff": self.max_backoff,
                 "frame": self.frame,
-                "frame_source": "override" if self.context.box_frame else "default",
+                "frame_source": "override" if self.frame_override else "default",
             }
         )
-        if self._warnings:
-            info["warnings"] = list(self._warnings)
+        if self.warnings:
+            info["warnings"] = list(self.warnings)
         return info
 
     def stats(self) -> dict[str, int]:
@@ -380,7 +381,9 @@ def _parse_completion(data: Any) -> GenerationOutput:
         content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     if content is None:
         content = message.get("refusal") or ""
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    usage = data.get("usage")
+    if not isinstance(usage, dict):
+        usage = {}
     return GenerationOutput(
         text=str(content),
         finish_reason=choice.get("finish_reason"),

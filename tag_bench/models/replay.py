@@ -7,13 +7,22 @@ Predictions file: JSON lines ``{"id": sample id, "response": text}`` with option
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tag_bench.models.base import AdapterContext, GenerationOutput, GenerationRequest, fingerprint_of
+from pydantic import Field, field_validator
+
+from tag_bench._hashing import file_sha256
+from tag_bench.models.base import (
+    AdapterArgs,
+    AdapterContext,
+    GenerationOutput,
+    GenerationRequest,
+    ModelAdapter,
+    fingerprint_of,
+)
 from tag_bench.schema import BOX_FRAMES
 
 
@@ -34,8 +43,7 @@ def _size(value: Any, where: str) -> tuple[int, int] | None:
     if value is None:
         return None
     if isinstance(value, str) and "x" in value.lower():
-        w, h = value.lower().split("x", 1)
-        value = [w, h]
+        value = value.lower().split("x", 1)
     try:
         w, h = (int(float(v)) for v in value)
     except (TypeError, ValueError) as e:
@@ -90,20 +98,34 @@ def read_predictions(path: str | Path) -> tuple[dict[str, Prediction], list[str]
     return preds, warnings
 
 
-class ReplayAdapter:
-    """Serves responses from a predictions file instead of calling a model."""
+class ReplayAdapter(ModelAdapter):
+    """Responses produced elsewhere, read from a JSON-lines file (no model is called)."""
 
     name = "replay"
-    needs_reference = False
-    oracle_reference = False
-    cacheable = False
 
-    def __init__(self, predictions: str, frame: str | None = None, context: AdapterContext | None = None):
-        context = context or AdapterContext()
-        self.path = Path(predictions)
-        self.predictions, self.warnings = read_predictions(self.path)
-        frame = context.box_frame or frame
-        if frame is None:
+    class Args(AdapterArgs):
+        predictions: str = Field(description='JSON lines {"id": sample id, "response": text}')
+        frame: str | None = Field(None, description="box frame of the lines that do not name one")
+
+        @field_validator("frame")
+        @classmethod
+        def _known_frame(cls, v: str | None) -> str | None:
+            if v is not None and v not in BOX_FRAMES:
+                raise ValueError(f"unknown frame {v!r}; valid: {', '.join(BOX_FRAMES)}")
+            return v
+
+    args: Args
+
+    @classmethod
+    def describe_frame(cls) -> str:
+        return "given by frame= (--frame) or by each line; --box-frame overrides"
+
+    def __init__(self, args: Any = None, *, context: AdapterContext | None = None) -> None:
+        super().__init__(args, context=context)
+        self.path = Path(self.args.predictions)
+        self.predictions, warnings = read_predictions(self.path)
+        self.warnings.extend(warnings)
+        if self.frame_override is None and self.args.frame is None:
             unframed = sum(1 for p in self.predictions.values() if p.frame is None)
             if unframed:
                 raise PredictionsError(
@@ -111,11 +133,10 @@ class ReplayAdapter:
                     f"use; pass it (--frame / frame=) as one of: {', '.join(BOX_FRAMES)}. "
                     "tag-bench never guesses a frame."
                 )
-            frame = "pixel"  # every line carries its own frame; this default is never used
-        if frame not in BOX_FRAMES:
-            raise ValueError(f"unknown frame {frame!r}; valid: {', '.join(BOX_FRAMES)}")
-        self.frame = frame
-        self._digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+        self._digest = file_sha256(self.path, 16)
+
+    def declared_frame(self) -> str:
+        return self.args.frame or "pixel"  # without frame=, every line names its own: never used
 
     def has(self, sample_id: str) -> bool:
         return sample_id in self.predictions
@@ -142,6 +163,3 @@ class ReplayAdapter:
                 )
             )
         return out
-
-    def close(self) -> None:
-        pass

@@ -26,17 +26,30 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, Literal, TypeGuard
+
+from pydantic import AliasChoices, Field, PositiveInt, model_validator
 
 from tag_bench._optional import require
-from tag_bench.models._common import GenSettings, chat_messages, error_text, group_requests, rgb
-from tag_bench.models._frames import FrameChoice, frame_for
+from tag_bench.models._frames import (
+    FrameChoice,
+    check_pixel_limits,
+    family_frames_help,
+    frame_details,
+    frame_for,
+)
 from tag_bench.models._identity import model_identity
-from tag_bench.models.base import AdapterContext, GenerationOutput, GenerationRequest, fingerprint_of, redact
+from tag_bench.models.base import (
+    AdapterArgs,
+    AdapterContext,
+    GenerationOutput,
+    GenerationRequest,
+    ModelAdapter,
+    fingerprint_of,
+)
+from tag_bench.models.requests import GenSettings, chat_messages, error_text, group_requests, rgb
 
 log = logging.getLogger(__name__)
-
-_DTYPES = ("auto", "bfloat16", "float16", "float32", "half", "float")
 
 
 def smart_resize(
@@ -66,12 +79,18 @@ def pixel_budget(image_processor_config: dict[str, Any]) -> dict[str, int] | Non
     """factor, min_pixels and max_pixels from an image processor's config, or None if it has none."""
     cfg = image_processor_config
     patch, merge = cfg.get("patch_size"), cfg.get("merge_size")
-    size = cfg.get("size") if isinstance(cfg.get("size"), dict) else {}
+    size = cfg.get("size")
+    if not isinstance(size, dict):
+        size = {}
     lo = cfg.get("min_pixels") or size.get("shortest_edge") or size.get("min_pixels")
     hi = cfg.get("max_pixels") or size.get("longest_edge") or size.get("max_pixels")
-    if not all(isinstance(v, int) and v > 0 for v in (patch, merge, lo, hi)):
+    if not (_positive(patch) and _positive(merge) and _positive(lo) and _positive(hi)):
         return None
     return {"factor": patch * merge, "min_pixels": lo, "max_pixels": hi}
+
+
+def _positive(v: Any) -> TypeGuard[int]:
+    return isinstance(v, int) and v > 0
 
 
 def sampling_kwargs(s: GenSettings) -> dict[str, Any]:
@@ -92,139 +111,99 @@ def sampling_kwargs(s: GenSettings) -> dict[str, Any]:
     return kw
 
 
-def engine_kwargs(
-    pretrained: str,
-    revision: str | None,
-    tensor_parallel_size: int,
-    data_parallel_size: int | None,
-    dtype: str,
-    max_model_len: int | None,
-    gpu_memory_utilization: float,
-    limit_mm_per_prompt: dict[str, int] | None,
-    min_pixels: int | None,
-    max_pixels: int | None,
-    seed: int | None,
-    enforce_eager: bool,
-    trust_remote_code: bool,
-) -> dict[str, Any]:
-    """Arguments for ``vllm.LLM`` (validated, None values left out)."""
-    if not isinstance(tensor_parallel_size, int) or tensor_parallel_size < 1:
-        raise ValueError(f"tensor_parallel_size must be a positive integer, got {tensor_parallel_size!r}")
-    if data_parallel_size is not None and (not isinstance(data_parallel_size, int) or data_parallel_size < 1):
-        raise ValueError(f"data_parallel_size must be a positive integer, got {data_parallel_size!r}")
-    if str(dtype) not in _DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
-    if max_model_len is not None and (not isinstance(max_model_len, int) or max_model_len < 1):
-        raise ValueError(f"max_model_len must be a positive integer, got {max_model_len!r}")
-    if isinstance(gpu_memory_utilization, bool) or not (
-        isinstance(gpu_memory_utilization, (int, float)) and 0 < gpu_memory_utilization <= 1
-    ):
-        raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {gpu_memory_utilization!r}")
-    limit = limit_mm_per_prompt if limit_mm_per_prompt is not None else {"image": 1}
-    if not isinstance(limit, dict) or not all(isinstance(v, int) and v >= 1 for v in limit.values()):
-        raise ValueError(
-            f"limit_mm_per_prompt must be a mapping like {{'image': 1}}, got {limit_mm_per_prompt!r}"
-        )
-    for key, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-            raise ValueError(f"{key} must be a positive integer, got {v!r}")
-    if min_pixels and max_pixels and min_pixels > max_pixels:
-        raise ValueError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+def engine_kwargs(args: VLLMAdapter.Args, seed: int | None) -> dict[str, Any]:
+    """Arguments for ``vllm.LLM`` (None values left out)."""
+    limit = dict(args.limit_mm_per_prompt) if args.limit_mm_per_prompt is not None else {"image": 1}
     kw: dict[str, Any] = {
-        "model": pretrained,
-        "revision": revision,
-        "tensor_parallel_size": tensor_parallel_size,
-        "data_parallel_size": data_parallel_size,
-        "dtype": dtype,
-        "max_model_len": max_model_len,
-        "gpu_memory_utilization": float(gpu_memory_utilization),
+        "model": args.pretrained,
+        "revision": args.revision,
+        "tensor_parallel_size": args.tensor_parallel_size,
+        "data_parallel_size": args.data_parallel_size,
+        "dtype": args.dtype,
+        "max_model_len": args.max_model_len,
+        "gpu_memory_utilization": float(args.gpu_memory_utilization),
         "limit_mm_per_prompt": limit,
         "seed": seed,
-        "enforce_eager": bool(enforce_eager),
-        "trust_remote_code": bool(trust_remote_code),
+        "enforce_eager": args.enforce_eager,
+        "trust_remote_code": args.trust_remote_code,
     }
-    mm = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v is not None}
+    mm = {
+        k: v for k, v in (("min_pixels", args.min_pixels), ("max_pixels", args.max_pixels)) if v is not None
+    }
     if mm:
         kw["mm_processor_kwargs"] = mm
     return {k: v for k, v in kw.items() if v is not None}
 
 
-class VLLMAdapter:
-    """Drives ``vllm.LLM.chat`` with one image and one prompt per request."""
+class VLLMAdapter(ModelAdapter):
+    """vLLM offline engine (GPU): the throughput path for large runs.
+
+    Drives ``vllm.LLM.chat`` with one image and one prompt per request.
+    """
 
     name = "vllm"
-    needs_reference = False
-    oracle_reference = False
+    cacheable = True
 
-    def __init__(
-        self,
-        pretrained: str | None = None,
-        model: str | None = None,
-        revision: str | None = None,
-        tensor_parallel_size: int = 1,
-        data_parallel_size: int | None = None,
-        dtype: str = "auto",
-        max_model_len: int | None = None,
-        gpu_memory_utilization: float = 0.9,
-        limit_mm_per_prompt: dict[str, int] | None = None,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
-        seed: int | None = None,
-        enforce_eager: bool = False,
-        trust_remote_code: bool = False,
-        *,
-        context: AdapterContext | None = None,
-    ) -> None:
-        if pretrained and model and pretrained != model:
-            raise ValueError("give the checkpoint once: pretrained= or model=, not both")
-        pretrained = pretrained or model
-        if not pretrained or not isinstance(pretrained, str):
-            raise ValueError("the vllm adapter needs pretrained=<hub id or local directory>")
-        self.context = context or AdapterContext()
-        self.pretrained = pretrained
-        self.revision = revision
-        self._engine_kw = engine_kwargs(
-            pretrained,
-            revision,
-            tensor_parallel_size,
-            data_parallel_size,
-            dtype,
-            max_model_len,
-            gpu_memory_utilization,
-            limit_mm_per_prompt,
-            min_pixels,
-            max_pixels,
-            seed if seed is not None else self.context.seed,
-            enforce_eager,
-            trust_remote_code,
+    class Args(AdapterArgs):
+        pretrained: str = Field(
+            min_length=1,
+            validation_alias=AliasChoices("pretrained", "model"),
+            description="hub id or local checkpoint directory (alias: model)",
         )
-        self._args = {
-            "pretrained": pretrained,
-            "revision": revision,
-            "tensor_parallel_size": tensor_parallel_size,
-            "data_parallel_size": data_parallel_size,
-            "dtype": dtype,
-            "max_model_len": max_model_len,
-            "gpu_memory_utilization": gpu_memory_utilization,
-            "limit_mm_per_prompt": limit_mm_per_prompt,
-            "min_pixels": min_pixels,
-            "max_pixels": max_pixels,
-            "seed": seed,
-            "enforce_eager": enforce_eager,
-            "trust_remote_code": trust_remote_code,
-        }
+        revision: str | None = Field(None, description="hub branch, tag or commit")
+        tensor_parallel_size: PositiveInt = Field(1, description="GPUs one model is split over")
+        data_parallel_size: PositiveInt | None = Field(None, description="passed to vLLM's engine args as is")
+        dtype: Literal["auto", "bfloat16", "float16", "float32", "half", "float"] = Field(
+            "auto", description="weights dtype"
+        )
+        max_model_len: PositiveInt | None = Field(None, description="context length limit")
+        gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="share of GPU memory vLLM takes")
+        limit_mm_per_prompt: dict[str, PositiveInt] | None = Field(
+            None, description="items per prompt, default {'image': 1}"
+        )
+        min_pixels: PositiveInt | None = Field(None, description="pixel budget floor (mm_processor_kwargs)")
+        max_pixels: PositiveInt | None = Field(None, description="pixel budget ceiling (mm_processor_kwargs)")
+        seed: int | None = Field(None, description="engine seed (default: the run's --seed)")
+        enforce_eager: bool = Field(False, description="no CUDA graphs (slower, starts faster)")
+        trust_remote_code: bool = Field(False, description="run the checkpoint's own Python code")
+
+        @model_validator(mode="before")
+        @classmethod
+        def _one_checkpoint(cls, data: Any) -> Any:
+            if isinstance(data, dict) and "pretrained" in data and "model" in data:
+                if data["pretrained"] != data["model"]:
+                    raise ValueError("give the checkpoint once: pretrained= or model=, not both")
+                data = {k: v for k, v in data.items() if k != "model"}
+            return data
+
+        @model_validator(mode="after")
+        def _pixel_order(self) -> VLLMAdapter.Args:
+            check_pixel_limits(self.min_pixels, self.max_pixels)
+            return self
+
+    args: Args
+
+    @classmethod
+    def describe_frame(cls) -> str:
+        return family_frames_help()
+
+    def __init__(self, args: Any = None, *, context: AdapterContext | None = None) -> None:
+        super().__init__(args, context=context)
+        a = self.args
+        self.pretrained = a.pretrained
+        self.revision = a.revision
+        self._engine_kw = engine_kwargs(a, a.seed if a.seed is not None else self.context.seed)
         self._vllm = require("vllm", "vllm", "The vllm model adapter")
         transformers = require("transformers", "vllm", "The vllm model adapter")
-        load_kw = {"revision": revision, "trust_remote_code": bool(trust_remote_code)}
-        config = transformers.AutoConfig.from_pretrained(pretrained, **load_kw)
+        load_kw = {"revision": a.revision, "trust_remote_code": a.trust_remote_code}
+        config = transformers.AutoConfig.from_pretrained(a.pretrained, **load_kw)
         self.model_type: str | None = getattr(config, "model_type", None)
-        self._frame: FrameChoice = frame_for(self.model_type, self.context.box_frame)
-        if self._frame.warning:
-            log.warning("%s", self._frame.warning)
-        self._budget = self._resolve_budget(transformers, load_kw, min_pixels, max_pixels)
-        self._identity = model_identity(pretrained, revision, getattr(config, "_commit_hash", None))
+        self._family: FrameChoice = frame_for(self.model_type)
+        if self._family.warning and self.frame_override is None:
+            self.warnings.append(self._family.warning)
+            log.warning("%s", self._family.warning)
+        self._budget = self._resolve_budget(transformers, load_kw, a.min_pixels, a.max_pixels)
+        self._identity = model_identity(a.pretrained, a.revision, getattr(config, "_commit_hash", None))
         self._versions = {
             "vllm": getattr(self._vllm, "__version__", None),
             "transformers": transformers.__version__,
@@ -233,9 +212,8 @@ class VLLMAdapter:
 
     # ---------------------------------------------------------------------------------- contract
 
-    @property
-    def frame(self) -> str:
-        return self._frame.frame
+    def declared_frame(self) -> str:
+        return self._family.frame
 
     def fingerprint(self) -> str:
         return fingerprint_of(
@@ -248,20 +226,18 @@ class VLLMAdapter:
         )
 
     def describe(self) -> dict[str, Any]:
-        info = redact({k: v for k, v in self._args.items() if v is not None})
+        info = super().describe()
         info.update(
             {
                 "model_type": self.model_type,
                 "model_identity": self._identity,
-                "frame": self.frame,
-                "frame_source": self._frame.source,
-                "frame_reason": self._frame.reason,
+                **frame_details(self.frame_override, self._family),
                 "pixel_budget": self._budget,
                 "versions": self._versions,
             }
         )
-        if self._frame.warning:
-            info["warnings"] = [self._frame.warning]
+        if self.warnings:
+            info["warnings"] = list(self.warnings)
         return info
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:

@@ -1,4 +1,11 @@
-"""Request handling shared by the model adapters: generation settings, messages, request grouping."""
+"""Helpers for writing a model adapter: generation settings, request checks, chat messages, grouping.
+
+Public: built-in and plug-in adapters import from here. Typical ``generate``::
+
+    outputs, groups = group_requests(requests, self.context.seed)   # bad requests already answered
+    for settings, idxs in groups.values():                          # one group per equal settings
+        ...                                                         # run idxs, fill outputs[i]
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,19 @@ from typing import Any
 
 from tag_bench.models.base import DEFAULT_GEN_KWARGS, GenerationOutput, GenerationRequest
 
-#: Generation settings the local-model adapters understand (anything else is that request's error).
+__all__ = [
+    "GEN_KWARGS",
+    "GenSettings",
+    "chat_messages",
+    "check_request",
+    "error_text",
+    "gen_settings",
+    "group_requests",
+    "rgb",
+    "truncate_at_stop",
+]
+
+#: Generation settings the adapters understand (anything else is that request's error).
 GEN_KWARGS = (
     "max_new_tokens",
     "temperature",
@@ -20,10 +39,6 @@ GEN_KWARGS = (
     "seed",
     "stop",
 )
-
-
-# --------------------------------------------------------------------------------------------------
-# Generation settings and requests (shared with the vllm adapter)
 
 
 @dataclass(frozen=True)
