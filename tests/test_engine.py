@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tag_bench import store
-from tag_bench.generate.evaluate import RunConfigError, evaluate
 from tag_bench.generate.cache import GenerationCache
+from tag_bench.generate.evaluate import RunConfigError, evaluate
 
 RAF_TRAIN_TASK = """
 name: raf_train_small

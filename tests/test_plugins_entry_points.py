@@ -73,8 +73,8 @@ import numpy as np
 from PIL import Image
 
 from tag_bench.au.base import detector_names, get_detector
-from tag_bench.evaluate import evaluate
-from tag_bench.gencache import GenerationCache
+from tag_bench.generate.evaluate import evaluate
+from tag_bench.generate.cache import GenerationCache
 from tag_bench.models.base import (
     AdapterArgsError, AdapterContext, GenerationRequest, adapter_info, adapter_names, get_model,
 )
