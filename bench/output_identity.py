@@ -47,7 +47,7 @@ _MAIN = """
 try:
     from tag_bench._cli.main import main
 except ImportError:
-    from tag_bench.cli import main
+    from tag_bench._cli.main import main
 main()
 """
 

@@ -211,7 +211,7 @@ def cli_inputs(root: Path, samples, gens, refs) -> tuple[Path, Path, Path]:
 
 def cli_path(root: Path, data: Path, preds: Path, refs: Path, resamples: int) -> float:
     out = root / "run"
-    cmd = [sys.executable, "-m", "tag_bench.cli", "score", "--task", "rafdb_basic_test", "--data-root", str(data),
+    cmd = [sys.executable, "-m", "tag_bench", "score", "--task", "rafdb_basic_test", "--data-root", str(data),
            "--predictions", str(preds), "--au-reference", str(refs), "--out", str(out), "--n-resamples",
            str(resamples), "--no-progress", "--json"]  # fmt: skip
     t = time.perf_counter()

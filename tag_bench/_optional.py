@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from tag_bench.errors import TagBenchError
 
-class MissingExtraError(ImportError):
+
+class MissingExtraError(TagBenchError, ImportError):
     """An optional dependency is not installed; the message names the extra."""
 
 

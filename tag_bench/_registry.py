@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Generic, TypeVar, overload
 
+from tag_bench.errors import TagBenchError
+
 T = TypeVar("T")
 
 
-class RegistryError(LookupError):
+class RegistryError(TagBenchError, LookupError):
     """An unknown name, a name registered twice, or an entry that cannot be loaded."""
 
 

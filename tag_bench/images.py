@@ -15,13 +15,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tag_bench.errors import TagBenchError
+
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image as PILImage
 
     from tag_bench.schema import Sample
 
 
-class ImageLoadError(Exception):
+class ImageLoadError(TagBenchError):
     """The image of a sample cannot be read; the message says what to fix."""
 
 

@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from tag_bench import store
+from tag_bench.errors import TagBenchError
 from tag_bench.runinfo import utc_now
 from tag_bench.schema import AUReference, Generation, MetricsReport, RunManifest, Sample
 
 
-class RunDirError(Exception):
+class RunDirError(TagBenchError):
     """A folder is not a usable run directory; the message says what is missing and what to do."""
 
 

@@ -22,12 +22,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tag_bench.errors import TagBenchError
 from tag_bench.schema import CANONICAL_EMOTIONS, Sample, TaskInfo
 
 ENTRY_POINT_GROUP = "tag_bench.tasks"
 
 
-class TaskError(Exception):
+class TaskError(TagBenchError):
     """A task definition is invalid, unknown or clashes with another."""
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 pytest.importorskip("mediapipe")
 
-from tag_bench.au.cli import au_group
+from tag_bench._cli.au import au_group
 from tag_bench.au.sample_faces import face_path
 from tag_bench.data.base import SplitData, register_loader
 from tag_bench.schema import Sample

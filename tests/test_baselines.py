@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from tag_bench.cli import main
+from tag_bench._cli.main import main
 from tag_bench.models.base import AdapterContext, GenerationRequest, get_model
 from tag_bench.models.baselines import facs_rules_label
 from tag_bench.parsing import parse_response

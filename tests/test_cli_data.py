@@ -9,7 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from tag_bench.cli import main
+from tag_bench._cli.main import main
 
 # variant -> (name, layout, {split: count}, has errors)
 DOCTOR = {
@@ -167,7 +167,7 @@ def test_inspect_errors_are_clean(dataset_fixtures, tmp_path):
     result = run(
         "inspect", "rafdb_basic_test", "--data-root", str(dataset_fixtures["raf_basic"]), "--option", "x"
     )
-    assert result.exit_code == 2 and "is not key=value" in result.stderr
+    assert result.exit_code == 2 and "expected key=value" in result.stderr
     result = run("inspect", "rafdb_basic_test", "--data-root", str(dataset_fixtures["raf_basic"]), "--option",
                  "colour=red")  # fmt: skip
     assert result.exit_code == 1 and "unknown RAF-DB loader option(s): colour" in result.stderr
@@ -176,7 +176,7 @@ def test_inspect_errors_are_clean(dataset_fixtures, tmp_path):
 
 def test_command_module_is_light():
     code = (
-        "import sys, tag_bench.data.cli; print([m for m in ('tag_bench.data.rafdb', 'tag_bench.data.detect', "
+        "import sys, tag_bench._cli.data; print([m for m in ('tag_bench.data.rafdb', 'tag_bench.data.detect', "
         "'tag_bench.tasks', 'yaml', 'numpy', 'PIL', 'torch') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -184,6 +184,6 @@ def test_command_module_is_light():
 
 
 def test_console_script_runs(dataset_fixtures):
-    exe = subprocess.run([sys.executable, "-m", "tag_bench.cli", "doctor", "--data-root",
+    exe = subprocess.run([sys.executable, "-m", "tag_bench", "doctor", "--data-root",
                           str(dataset_fixtures["raf_zip"])], capture_output=True, text=True)  # fmt: skip
     assert exe.returncode == 1 and "problem:" in exe.stdout and "Traceback" not in exe.stderr

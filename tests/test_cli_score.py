@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tag_bench import store
-from tag_bench.cli import main
+from tag_bench._cli.main import main
 
 TRACE = """Global analysis: The face is relaxed.
 Verification loop:
@@ -105,7 +105,7 @@ def test_scoring_a_run_never_imports_torch(raf, tmp_path):
     assert r.exit_code == 0, r.output
     code = (
         "import sys\n"
-        "from tag_bench.cli import main\n"
+        "from tag_bench._cli.main import main\n"
         f"main(['score', {str(out)!r}, '--n-resamples', '20'], standalone_mode=False)\n"
         "heavy = [m for m in ('torch', 'transformers', 'vllm', 'lmms_eval', 'feat', 'mediapipe') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

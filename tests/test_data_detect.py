@@ -174,7 +174,7 @@ def test_detect_does_not_descend_into_image_folders(dataset_fixtures, tmp_path):
 def test_import_stays_light():
     code = (
         "import sys, tag_bench.data, tag_bench.data.detect, tag_bench.data.rafdb, tag_bench.data.ferplus, "
-        "tag_bench.data.affectnet, tag_bench.data.folders, tag_bench.data.demo, tag_bench.data.cli\n"
+        "tag_bench.data.affectnet, tag_bench.data.folders, tag_bench.data.demo, tag_bench._cli.data\n"
         "heavy = [m for m in ('torch', 'transformers', 'feat', 'mediapipe', 'vllm', 'lmms_eval', 'skimage', "
         "'matplotlib', 'cv2') if m in sys.modules]\n"
         "print(heavy)"

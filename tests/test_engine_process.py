@@ -38,7 +38,7 @@ def setup(dataset_fixtures, tmp_path):
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tag_bench.cli", *args]
+    return [sys.executable, "-m", "tag_bench", *args]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -130,7 +130,7 @@ def test_accelerate_two_cpu_processes_shard_and_merge(setup, tiny_qwen, tmp_path
     proc = subprocess.run(
         [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
          "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-         "-m", "tag_bench.cli", *args, "--out", str(dp)],
+         "-m", "tag_bench", *args, "--out", str(dp)],
         env=_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr

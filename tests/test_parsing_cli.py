@@ -9,8 +9,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from tag_bench.cli import main
-from tag_bench.parsing.cli import parse_cmd
+from tag_bench._cli.main import main
+from tag_bench._cli.parse import parse_cmd
 
 TRACE = """\
 Global analysis: Broad smile.
@@ -81,7 +81,7 @@ def test_bad_flags_give_a_clean_click_error(args: list[str], message: str) -> No
 
 
 def test_real_subprocess() -> None:
-    cmd = [sys.executable, "-m", "tag_bench.cli", "parse", "--frame", "pixel", "--image-size", "512x512"]
+    cmd = [sys.executable, "-m", "tag_bench", "parse", "--frame", "pixel", "--image-size", "512x512"]
     done = subprocess.run(cmd, input=TRACE.encode(), capture_output=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr.decode()
     out = json.loads(done.stdout)
@@ -93,7 +93,7 @@ def test_real_subprocess() -> None:
 
 def test_parsing_and_prompts_do_not_import_heavy_packages() -> None:
     code = (
-        "import sys, tag_bench.parsing, tag_bench.parsing.cli, tag_bench.prompts\n"
+        "import sys, tag_bench.parsing, tag_bench._cli.parse, tag_bench.prompts\n"
         "tag_bench.parsing.parse_response('<answer>sad</answer> AU4 [1,2,3,4]', 'pixel', (10, 10))\n"
         "heavy = ('torch', 'transformers', 'vllm', 'lmms_eval', 'feat', 'mediapipe', 'cv2')\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from tag_bench.data.base import _LOADERS
+from tag_bench.data.base import DATASETS
 from tag_bench.tasks import Task, TaskError, builtin_tasks_dir, discover_tasks, load_task
 
 BUILTIN = {
@@ -42,7 +42,7 @@ def test_builtin_tasks(monkeypatch):
     assert set(tasks) >= BUILTIN
     for name in BUILTIN:
         t = tasks[name]
-        assert t.dataset in _LOADERS
+        assert t.dataset in DATASETS
         assert str(builtin_tasks_dir()) in t.source
 
 

@@ -25,13 +25,14 @@ import numpy as np
 
 from tag_bench._hashing import stable_hash
 from tag_bench._registry import Registry, RegistryError
+from tag_bench.errors import TagBenchError
 from tag_bench.facs import au_sort_key
 from tag_bench.schema import AUReference, AUState
 
 ENTRY_POINT_GROUP = "tag_bench.au_detectors"
 
 
-class AUDetectorError(ValueError):
+class AUDetectorError(TagBenchError, ValueError):
     """A detector cannot be built or found; the message says what to fix."""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tag_bench._registry import Registry, RegistryError
+from tag_bench.errors import TagBenchError
 from tag_bench.schema import Sample
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "tag_bench.datasets"
 
 
-class DatasetError(Exception):
+class DatasetError(TagBenchError):
     """The dataset on disk cannot be used as asked; the message says what is wrong and how to fix it."""
 
 
@@ -92,7 +93,6 @@ DATASETS.register("ferplus", "tag_bench.data.ferplus:SPEC")
 DATASETS.register("affectnet", "tag_bench.data.affectnet:SPEC")
 DATASETS.register("folder", "tag_bench.data.folders:SPEC")
 DATASETS.register("demo", "tag_bench.data.demo:SPEC")
-_LOADERS = DATASETS  # the former name, still read by tests/test_tasks.py
 
 
 def register_loader(name: str, target: str | Loader | DatasetSpec) -> None:

@@ -110,15 +110,14 @@ def generate(
     done = {sid for sid, g in run.read_generations().items() if g.status == "ok"}
     mine = samples[dist.rank :: dist.world_size]
     todo = [s for s in mine if s.id not in done]
-    has = getattr(adapter, "has", None)
     stats = GenerateStats(total=len(mine), skipped_done=len(mine) - len(todo))
-    if has is not None:  # replay: samples without a prediction get no record -> scored "missing"
-        stats.missing = sum(1 for s in todo if not has(s.id))
-        todo = [s for s in todo if has(s.id)]
+    answerable = [s for s in todo if adapter.has(s.id)]  # replay: no prediction -> no record -> "missing"
+    stats.missing = len(todo) - len(answerable)
+    todo = answerable
 
     frame = adapter.frame
     fingerprint = adapter.fingerprint()
-    cacheable = cache is not None and getattr(adapter, "cacheable", True) and is_deterministic(gen_kwargs)
+    cacheable = cache is not None and adapter.cacheable and is_deterministic(gen_kwargs)
     bar = _progress_bar(len(todo), progress and dist.is_main, adapter.name)
     t0 = time.perf_counter()
     try:

@@ -25,9 +25,9 @@ from tag_bench.models.base import (
     AdapterContext,
     ModelAdapter,
     get_model,
-    parse_kv,
     redact,
 )
+from tag_bench.options import parse_kv
 from tag_bench.rundir import RunConfigError, RunDir
 from tag_bench.runinfo import git_revision, package_versions, slug, utc_now
 from tag_bench.schema import ModelInfo, RunManifest, Sample
@@ -155,7 +155,7 @@ def plan_run(
             world_size=world_size,
             task_fingerprint=task.fingerprint(),
             index_sha256=index_sha,
-            warnings=list(data.warnings) + list(getattr(adapter, "warnings", [])),
+            warnings=list(data.warnings) + list(adapter.warnings),
         )
     except BaseException:
         adapter.close()

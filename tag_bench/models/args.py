@@ -1,6 +1,6 @@
 """Model arguments: each adapter declares them as a pydantic model; errors read as one line.
 
-``--model-args k=v,...`` arrives typed by :func:`~tag_bench.models.base.parse_kv`; validation is lax
+``--model-args k=v,...`` arrives typed by :func:`~tag_bench.options.parse_kv`; validation is lax
 (``"8"`` is accepted where a number is expected) except that ``true``/``false`` is never a number.
 """
 
@@ -15,8 +15,10 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from tag_bench.errors import TagBenchError
 
-class AdapterError(ValueError):
+
+class AdapterError(TagBenchError, ValueError):
     """A model adapter cannot be found, loaded or built as asked (shown to the user as one line)."""
 
 

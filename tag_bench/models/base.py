@@ -13,7 +13,6 @@ Adapters subclass :class:`ModelAdapter` and are found by name in one registry: t
 from __future__ import annotations
 
 import contextlib
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from tag_bench.models.args import (
     arg_infos,
     validate_args,
 )
+from tag_bench.options import parse_kv
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image as PILImage
@@ -56,7 +56,6 @@ __all__ = [
     "fingerprint_of",
     "get_model",
     "is_secret_name",
-    "parse_kv",
     "redact",
     "register_adapter",
 ]
@@ -193,61 +192,9 @@ def fingerprint_of(*parts: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Model arguments: "k=v,k2=v2" as in lmms-eval, with typed values.
+# Secrets in model arguments
 
 SECRET_KEYS = ("api_key", "key", "token", "secret", "password", "authorization", "auth")
-
-
-def parse_kv(text: str | None) -> dict[str, Any]:
-    """Parse ``pretrained=Qwen/Qwen2.5-VL-7B-Instruct,dtype=bfloat16,batch=4`` into typed values."""
-    out: dict[str, Any] = {}
-    if not text:
-        return out
-    for part in _split_top_level(text):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise ValueError(f"expected key=value in {text!r}, got {part!r}")
-        k, v = part.split("=", 1)
-        out[k.strip()] = _typed(v.strip())
-    return out
-
-
-def _split_top_level(text: str) -> list[str]:
-    parts: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch in "[{(":
-            depth += 1
-        elif ch in "]})":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur))
-    return parts
-
-
-def _typed(v: str) -> Any:
-    low = v.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    if v[:1] in "[{":
-        try:
-            return json.loads(v)
-        except json.JSONDecodeError:
-            pass
-    return v
 
 
 def is_secret_name(name: str) -> bool:

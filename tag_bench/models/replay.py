@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from tag_bench._hashing import file_sha256
+from tag_bench.errors import TagBenchError
 from tag_bench.models.base import (
     AdapterArgs,
     AdapterContext,
@@ -35,7 +36,7 @@ class Prediction:
     input_size: tuple[int, int] | None = None
 
 
-class PredictionsError(ValueError):
+class PredictionsError(TagBenchError, ValueError):
     """The predictions file cannot be used; the message says which line and why."""
 
 

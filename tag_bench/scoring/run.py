@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tag_bench.errors import TagBenchError
 from tag_bench.rundir import RunDir
 from tag_bench.schema import AUReference, Generation, Parsed, Sample, ScoredSample, ScoringInfo
 from tag_bench.store import gc_paused
@@ -26,7 +27,7 @@ log = logging.getLogger("tag_bench")
 DEFAULT_DETECTOR = "mediapipe-geometric"
 
 
-class ScoringError(Exception):
+class ScoringError(TagBenchError):
     """A run directory cannot be scored; the message says what is missing."""
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from tag_bench._cli.common import cli_errors
 from tag_bench.schema import BOX_FRAMES, CANONICAL_EMOTIONS
 
 
@@ -86,6 +87,7 @@ def parsed_to_json(parsed: Any) -> dict[str, Any]:
 @click.option("--finish-reason", default=None, help="The generation's finish reason (e.g. stop, length).")
 @click.option("--classes", type=ClassesType(), default=None, help="The task's classes, comma-separated.")
 @click.option("--indent", type=click.IntRange(min=0), default=None, help="Pretty-print the JSON.")
+@cli_errors
 def parse_cmd(
     frame: str,
     image_size: tuple[int, int],

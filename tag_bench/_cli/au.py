@@ -14,17 +14,21 @@ from typing import Any
 
 import click
 
+from tag_bench._cli.common import (
+    cli_errors,
+    data_root_option,
+    loader_options,
+    loader_overrides,
+    tasks_dir_option,
+)
+
 DEFAULT_DETECTOR = "mediapipe-geometric"
 
 
 def _detector(name: str) -> Any:
-    from tag_bench._optional import MissingExtraError
-    from tag_bench.au.base import AUDetectorError, get_detector
+    from tag_bench.au.base import get_detector
 
-    try:
-        return get_detector(name)
-    except (AUDetectorError, MissingExtraError, ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from e
+    return get_detector(name)
 
 
 def reference_json(ref: Any) -> dict[str, Any]:
@@ -52,6 +56,7 @@ def au_group() -> None:
 
 
 @au_group.command("detectors")
+@cli_errors
 def detectors_cmd() -> None:
     """List the AU detector names."""
     from tag_bench.au.base import detector_names
@@ -63,7 +68,9 @@ def detectors_cmd() -> None:
 @au_group.command("detect")
 @click.option("--image", "image", type=click.Path(dir_okay=False), help="One image file.")
 @click.option("--task", help="A task name (tag-bench tasks) whose samples to process.")
-@click.option("--data-root", type=click.Path(file_okay=False), help="Dataset root for --task.")
+@data_root_option(help="Dataset root for --task (default: $TAG_BENCH_DATA).")
+@tasks_dir_option
+@loader_options
 @click.option("--detector", default=DEFAULT_DETECTOR, show_default=True, help="AU detector name.")
 @click.option("--limit", type=int, help="Process at most N samples of the task.")
 @click.option(
@@ -78,10 +85,14 @@ def detectors_cmd() -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print JSON (the reference for --image, else the summary)."
 )
+@cli_errors
 def detect_cmd(
     image: str | None,
     task: str | None,
     data_root: str | None,
+    tasks_dirs: tuple[str, ...],
+    class_order: str | None,
+    options: tuple[str, ...],
     detector: str,
     limit: int | None,
     cache_path: str | None,
@@ -96,9 +107,12 @@ def detect_cmd(
     if image is not None:
         _detect_image(det, image, cache_path if not no_cache else None, out, as_json)
     else:
-        _detect_task(
-            det, task or "", data_root, limit, None if no_cache else cache_path, no_cache, out, as_json
+        from tag_bench.tasks import load_task
+
+        data = load_task(task or "", tasks_dirs).load(
+            data_root, limit, **loader_overrides(class_order, options)
         )
+        _detect_task(det, data, None if no_cache else cache_path, no_cache, out, as_json)
 
 
 def _detect_image(det: Any, image: str, cache_path: str | None, out: str | None, as_json: bool) -> None:
@@ -106,13 +120,9 @@ def _detect_image(det: Any, image: str, cache_path: str | None, out: str | None,
 
     if not Path(image).exists():
         raise click.ClickException(f"image not found: {image}")
-    sha = None
-    try:
-        from tag_bench.images import sha256_bytes
+    from tag_bench._hashing import file_sha256
 
-        sha = sha256_bytes(Path(image).read_bytes())
-    except OSError as e:
-        raise click.ClickException(f"cannot read {image}: {e}") from e
+    sha = file_sha256(image)
     runner = CachedDetector(det, AUCache(cache_path)) if cache_path else det
     ref = runner.detect(image, image_sha256=sha, sample_id=Path(image).name)
     if out:
@@ -130,9 +140,7 @@ def _detect_image(det: Any, image: str, cache_path: str | None, out: str | None,
 
 def _detect_task(
     det: Any,
-    task_name: str,
-    data_root: str | None,
-    limit: int | None,
+    data: Any,
     cache_path: str | None,
     no_cache: bool,
     out: str | None,
@@ -141,13 +149,7 @@ def _detect_task(
     from tqdm import tqdm
 
     from tag_bench.au.cache import AUCache, detect_cached
-    from tag_bench.tasks import load_task
 
-    try:
-        task = load_task(task_name)
-        data = task.load(data_root, limit)
-    except Exception as e:  # TaskError, DatasetError: a readable message, not a traceback
-        raise click.ClickException(str(e)) from e
     cache = None if no_cache else AUCache(cache_path)
     counts: Counter[str] = Counter()
     errors: list[str] = []
@@ -166,7 +168,7 @@ def _detect_task(
         if sink:
             sink.close()
     summary = {
-        "task": task.name,
+        "task": data.task.name,
         "reference_id": det.reference_id,
         "samples": len(data.samples),
         "ok": counts["ok"],
@@ -180,7 +182,7 @@ def _detect_task(
         click.echo(json.dumps(summary))
         return
     click.echo(
-        f"{summary['reference_id']} on {task.name}: {summary['samples']} samples, ok {summary['ok']}, "
+        f"{summary['reference_id']} on {data.task.name}: {summary['samples']} samples, ok {summary['ok']}, "
         f"no_face {summary['no_face']}, error {summary['error']}, served from cache {summary['cached']} "
         f"({summary['seconds']:.1f}s)"
     )
@@ -199,6 +201,7 @@ def _detect_task(
 @click.option("--aus", help="Comma-separated AUs to draw (default: the active ones).")
 @click.option("--merged", is_flag=True, help="Draw merged boxes instead of the per-side boxes.")
 @click.option("--no-landmarks", is_flag=True, help="Do not draw the 68 landmarks.")
+@cli_errors
 def show_cmd(
     image: str, output: str, detector: str, aus: str | None, merged: bool, no_landmarks: bool
 ) -> None:

@@ -1,0 +1,151 @@
+"""What every command shares: the one error mapper, shared options, small output helpers.
+
+Light at import time (click only).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEBUG_ENV = "TAG_BENCH_DEBUG"
+
+
+def cli_errors(fn: F) -> F:
+    """Turn a failure into a one-line message and exit status 1, never a traceback.
+
+    A :class:`~tag_bench.errors.TagBenchError` (or a ValueError from validation) is the user's to fix
+    and its message says how; an OSError names the file; anything else is reported as unexpected,
+    with the variable that shows the traceback. Ctrl-C exits with status 130.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from tag_bench.errors import TagBenchError
+
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo(
+                "\ninterrupted: what was done is saved; run the same command again to resume.", err=True
+            )
+            raise SystemExit(130) from None
+        except (TagBenchError, ValueError) as e:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise click.ClickException(str(e)) from None
+        except OSError as e:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            where = f": {e.filename}" if e.filename else ""
+            raise click.ClickException(f"{e.strerror or e}{where}") from None
+        except Exception as e:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise click.ClickException(
+                f"unexpected error ({type(e).__name__}: {e}); set {DEBUG_ENV}=1 to see the traceback"
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared options
+
+
+def data_root_option(required: bool = False, help: str = "Folder holding the dataset(s) (default: $TAG_BENCH_DATA).") -> Callable[[F], F]:  # fmt: skip
+    return click.option(
+        "--data-root", type=click.Path(file_okay=False), envvar="TAG_BENCH_DATA", required=required, help=help
+    )
+
+
+def tasks_dir_option(fn: F) -> F:
+    return click.option(
+        "--tasks-dir",
+        "tasks_dirs",
+        multiple=True,
+        type=click.Path(exists=True, file_okay=False),
+        help="Extra folder of task YAML files (repeatable).",
+    )(fn)
+
+
+def loader_options(fn: F) -> F:
+    """``--class-order`` and ``--option KEY=VALUE``: how the dataset on disk is read."""
+    fn = click.option(
+        "--option",
+        "options",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Dataset loader option, e.g. --option protocol=crossentropy (repeatable).",
+    )(fn)
+    return click.option(
+        "--class-order",
+        default=None,
+        help="Class order of folder-per-class copies: rafdb, affectnet, fer2013, ferplus, alphabetical, "
+        "names, or a comma-separated list of emotion names.",
+    )(fn)
+
+
+def loader_overrides(class_order: str | None, options: Sequence[str]) -> dict[str, Any]:
+    """The loader options given with ``--option`` and ``--class-order``."""
+    from tag_bench.options import OptionError, parse_pairs
+
+    try:
+        out = parse_pairs(options)
+    except OptionError as e:
+        raise click.BadParameter(str(e), param_hint="--option") from None
+    if class_order:
+        out["class_order"] = class_order
+    return out
+
+
+def scoring_options(fn: F) -> F:
+    """``--n-resamples`` and ``--seed``."""
+    fn = click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seed of sampling and bootstrap."
+    )(fn)
+    return click.option(
+        "--n-resamples",
+        type=click.IntRange(0),
+        default=1000,
+        show_default=True,
+        help="Bootstrap resamples for confidence intervals (0: none).",
+    )(fn)
+
+
+# --------------------------------------------------------------------------------------------------
+# Output
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
+    """A plain-text table with a rule under the header; ``right`` columns are right-aligned."""
+    cells = [[str(c) for c in headers]] + [[("" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for k, r in enumerate(cells):
+        parts = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)]
+        lines.append("  ".join(parts).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def warn(messages: Sequence[str]) -> None:
+    for w in messages:
+        click.echo(f"warning: {w}", err=True)

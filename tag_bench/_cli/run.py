@@ -1,0 +1,113 @@
+"""``tag-bench run`` and ``tag-bench demo``: generate, then score."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tag_bench._cli.common import (
+    cli_errors,
+    data_root_option,
+    loader_options,
+    loader_overrides,
+    scoring_options,
+    setup_logging,
+    tasks_dir_option,
+    warn,
+)
+from tag_bench._cli.summary import format_summary
+from tag_bench.schema import BOX_FRAMES
+
+
+@click.command("run")
+@click.option(
+    "--model", required=True, help="Adapter name (see `tag-bench models`): hf, vllm, openai, replay, ..."
+)
+@click.option(
+    "--model-args", default="", help="k=v,... e.g. pretrained=Qwen/Qwen2.5-VL-7B-Instruct,dtype=bfloat16"
+)
+@click.option("--tasks", required=True, help="Comma-separated task names (see `tag-bench tasks`).")
+@data_root_option()
+@tasks_dir_option
+@loader_options
+@click.option("--prompt", help="Prompt id (tag_grounded, cot, direct); default: the task's.")
+@click.option("--batch-size", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--limit", type=click.IntRange(1), help="Evaluate only the first N samples of each task.")
+@click.option("--gen-kwargs", default="", help="k=v,... e.g. max_new_tokens=512,temperature=0")
+@click.option("--au-reference", default="auto", show_default=True,
+              help="AU reference for grounding: a detector name, a references JSONL, 'auto' or 'none'.")  # fmt: skip
+@click.option("--out", type=click.Path(), help="Run directory (one task) or parent folder (several tasks).")
+@click.option("--results-dir", type=click.Path(), default="results", show_default=True)
+@click.option("--train-source", help="Dataset the checkpoint was tuned on (for transfer tables).")
+@click.option("--box-frame", type=click.Choice(BOX_FRAMES), help="Override the adapter's declared box frame.")
+@scoring_options
+@click.option(
+    "--cache", "cache_path", type=click.Path(), help="Generation cache file (default: ~/.cache/tag-bench)."
+)
+@click.option("--no-cache", is_flag=True, help="Do not read or write the generation cache.")
+@click.option("--overwrite", is_flag=True, help="Discard an existing run in the target directory.")
+@click.option("--no-progress", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary per task.")
+@cli_errors
+def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, tasks_dirs: tuple[str, ...],
+            class_order: str | None, options: tuple[str, ...], prompt: str | None, batch_size: int,
+            limit: int | None, gen_kwargs: str, au_reference: str, out: str | None, results_dir: str,
+            train_source: str | None, box_frame: str | None, n_resamples: int, seed: int, cache_path: str | None,
+            no_cache: bool, overwrite: bool, no_progress: bool, as_json: bool) -> None:  # fmt: skip
+    """Evaluate a model on one or more tasks: generate, then score (resumable, cached)."""
+    from tag_bench.generate.evaluate import evaluate
+
+    setup_logging()
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    cache: Any = False if no_cache else (cache_path or True)
+    loader = loader_overrides(class_order, options)
+    for name in names:
+        run_out = None if out is None else (Path(out) if len(names) == 1 else Path(out) / name)
+        result = evaluate(
+            name, model, model_args, data_root=data_root, prompt=prompt, batch_size=batch_size, limit=limit,
+            gen_kwargs=gen_kwargs, au_reference=au_reference, out=run_out, results_dir=results_dir,
+            train_source=train_source, box_frame=box_frame, seed=seed, cache=cache, tasks_dirs=list(tasks_dirs),
+            loader_options=loader, n_resamples=n_resamples, overwrite=overwrite, progress=not no_progress,
+        )  # fmt: skip
+        warn(result.warnings)
+        if result.report is None:  # a non-main rank of a data-parallel run
+            continue
+        if as_json:
+            summary = {"task": name, "run_dir": str(result.run_dir), **result.report.model_dump(mode="json")}
+            click.echo(json.dumps(summary))
+        else:
+            click.echo(format_summary(name, model, result.run_dir, result.report))
+            for msg in result.stats.error_messages:
+                click.echo(f"  error: {msg}", err=True)
+
+
+@click.command("demo")
+@click.option("--out", type=click.Path(), default="results/demo", show_default=True)
+@click.option("--au-reference", default="mediapipe-geometric", show_default=True)
+@click.option("--n-resamples", type=click.IntRange(0), default=1000, show_default=True)
+@click.option("--no-progress", is_flag=True)
+@cli_errors
+def demo_cmd(out: str, au_reference: str, n_resamples: int, no_progress: bool) -> None:
+    """Run the offline demo: facs-rules and random on public-domain faces, then a leaderboard."""
+    from tag_bench.generate.evaluate import evaluate
+    from tag_bench.report.leaderboard import load_row, render_latex, render_markdown
+
+    setup_logging()
+    where = Path(out)
+    rows = []
+    for model in ("facs-rules", "random"):
+        click.echo(f"== demo: {model}", err=True)
+        result = evaluate("demo", model, au_reference=au_reference, out=where / model, overwrite=True,
+                          cache=False, n_resamples=n_resamples, progress=not no_progress)  # fmt: skip
+        warn(result.warnings)
+        click.echo(format_summary("demo", model, result.run_dir, result.report), err=True)
+        rows.append(load_row(result.run_dir))
+    md = render_markdown(rows, title="tag-bench demo (offline, public-domain faces)")
+    (where / "leaderboard.md").write_text(md, encoding="utf-8")
+    (where / "leaderboard.tex").write_text(render_latex(rows, caption="tag-bench demo."), encoding="utf-8")
+    click.echo(md)
+    click.echo(f"written: {where / 'leaderboard.md'}, {where / 'leaderboard.tex'}, run directories under {where}/",
+               err=True)  # fmt: skip

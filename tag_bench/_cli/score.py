@@ -1,0 +1,86 @@
+"""``tag-bench score``: score outputs produced elsewhere, or re-score a saved run."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tag_bench._cli.common import (
+    cli_errors,
+    data_root_option,
+    loader_options,
+    loader_overrides,
+    scoring_options,
+    setup_logging,
+    tasks_dir_option,
+    warn,
+)
+from tag_bench._cli.summary import format_summary
+from tag_bench.schema import BOX_FRAMES
+
+
+@click.command("score")
+@click.argument("run_dir", required=False, type=click.Path(file_okay=False))
+@click.option("--task", help="Task of the predictions (with --predictions).")
+@data_root_option(help="Folder holding the dataset (with --predictions; default: $TAG_BENCH_DATA).")
+@tasks_dir_option
+@loader_options
+@click.option("--predictions", type=click.Path(dir_okay=False),
+              help='JSONL: {"id": sample id, "response": text} (+ optional frame, finish_reason, input_size).')  # fmt: skip
+@click.option("--frame", type=click.Choice(BOX_FRAMES),
+              help="Box frame of the predictions (required unless each line has one).")  # fmt: skip
+@click.option("--au-reference", default=None,
+              help="AU reference: detector name, references JSONL, 'auto' or 'none'. Re-scoring keeps the saved one by default.")  # fmt: skip
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory to write (with --predictions).")
+@click.option("--limit", type=click.IntRange(1), help="Score only the first N samples of the task.")
+@scoring_options
+@click.option("--overwrite", is_flag=True, help="Discard an existing run in --out.")
+@click.option("--no-progress", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@cli_errors
+def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, tasks_dirs: tuple[str, ...],
+              class_order: str | None, options: tuple[str, ...], predictions: str | None, frame: str | None,
+              au_reference: str | None, out: str | None, limit: int | None, n_resamples: int, seed: int,
+              overwrite: bool, no_progress: bool, as_json: bool) -> None:  # fmt: skip
+    """Score predictions (--task/--data-root/--predictions/--out) or re-score RUN_DIR. Never calls a model.
+
+    Samples without a prediction are scored with status `missing`; they stay in every denominator.
+    """
+    from tag_bench.rundir import RunDir
+
+    setup_logging()
+    if predictions:
+        if run_dir:
+            raise click.UsageError("give either RUN_DIR (re-score) or --predictions, not both")
+        if not task or not out:
+            raise click.UsageError("--predictions needs --task and --out (and usually --data-root)")
+        from tag_bench.generate.predictions import score_predictions
+
+        result = score_predictions(
+            task, predictions, frame=frame, data_root=data_root, limit=limit,
+            au_reference=au_reference if au_reference is not None else "auto", out=out,
+            tasks_dirs=list(tasks_dirs), loader_options=loader_overrides(class_order, options),
+            n_resamples=n_resamples, seed=seed, overwrite=overwrite, progress=not no_progress,
+        )  # fmt: skip
+        warn(result.warnings)
+        report, where = result.report, result.run_dir
+    elif run_dir:
+        if class_order or options or task or limit:
+            raise click.UsageError(
+                "re-scoring RUN_DIR uses the run's own samples: drop --task/--limit/--option"
+            )
+        from tag_bench.scoring.run import score_run
+
+        report = score_run(run_dir, au_reference=au_reference, n_resamples=n_resamples, seed=seed,
+                           progress=not no_progress)  # fmt: skip
+        where = run_dir
+    else:
+        raise click.UsageError("give RUN_DIR to re-score, or --task/--data-root/--predictions/--out")
+    manifest = RunDir(where).read_manifest()
+    if as_json:
+        click.echo(
+            json.dumps({"task": manifest.task.name, "run_dir": str(where), **report.model_dump(mode="json")})
+        )
+    else:
+        click.echo(format_summary(manifest.task.name, manifest.model.adapter, where, report))

@@ -1,0 +1,37 @@
+"""What ``tag-bench doctor`` reports: every dataset under a folder, counted per split against the
+official numbers, with what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def diagnose(data_root: str | None) -> list[dict[str, Any]]:
+    """Every dataset under ``data_root`` with per-split counts (default options), warnings and errors."""
+    from tag_bench.data.base import DatasetError, get_spec
+    from tag_bench.data.detect import detect_datasets
+
+    report = []
+    for d in detect_datasets(data_root):
+        entry: dict[str, Any] = {
+            "name": d.name,
+            "layout": d.layout,
+            "root": str(d.root),
+            "splits": {},
+            "warnings": list(d.warnings),
+            "errors": list(d.errors),
+            "description": d.description,
+            "official": {},
+        }
+        if d.loader and not d.errors:
+            for split in d.splits:
+                try:
+                    data = d.load(split)
+                except DatasetError as e:
+                    entry["errors"].append(f"{split}: {e}")
+                    continue
+                entry["splits"][split] = len(data.samples)
+                entry["official"][split] = get_spec(d.loader).official(split, data)
+                entry["warnings"] += [f"{split}: {w}" for w in data.warnings if w not in d.warnings]
+        report.append(entry)
+    return report
