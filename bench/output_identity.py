@@ -44,10 +44,12 @@ BASELINES = ("facs-rules", "random", "majority")
 OUTPUTS = ("metrics.json", "samples.jsonl")
 # the command line's entry point, wherever the version under test keeps it
 _MAIN = """
-try:
+import os, sys
+if os.path.exists(os.path.join(sys.argv[1], "tag_bench", "_cli", "main.py")):
     from tag_bench._cli.main import main
-except ImportError:
-    from tag_bench._cli.main import main
+else:
+    from tag_bench.cli import main
+del sys.argv[1]
 main()
 """
 
@@ -55,7 +57,7 @@ main()
 def _run(cmd: list[str], code: Path, env: dict[str, str]) -> None:
     full_env = {**os.environ, **env, "PYTHONPATH": str(code)}
     proc = subprocess.run(
-        [sys.executable, "-c", _MAIN, *cmd],
+        [sys.executable, "-c", _MAIN, str(code), *cmd],
         cwd=WORK,
         env=full_env,
         capture_output=True,
