@@ -30,11 +30,14 @@ demo: $(VENV)/.demo-installed
 
 test: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check tag_bench tests bench
+	$(VENV)/bin/ruff format --check tag_bench tests bench
+	$(VENV)/bin/mypy
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check tag_bench tests bench
 	$(VENV)/bin/ruff format --check tag_bench tests bench
+	$(VENV)/bin/mypy
 
 # Documents generated from the code (a test fails when they are out of date).
 docs: $(VENV)/.demo-installed

@@ -69,11 +69,8 @@ def _run(cmd: list[str], code: Path, env: dict[str, str]) -> None:
 
 def _write_inputs() -> dict[str, Path]:
     """Fixtures, replay predictions and a synthetic reference file (identical for both sides)."""
-    try:
-        from tag_bench.testing.corpus import mixed_corpus
-    except ImportError:
-        from tag_bench.parsing.corpus import mixed_corpus
     from tag_bench.tasks import load_task
+    from tag_bench.testing.corpus import mixed_corpus
     from tag_bench.testing.fixtures import write_fixtures
 
     if WORK.exists():

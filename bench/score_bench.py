@@ -35,10 +35,10 @@ import numpy as np
 
 from tag_bench.geometry import center, contains_point, iou
 from tag_bench.parsing import parse_response
-from tag_bench.parsing.corpus import mixed_corpus
 from tag_bench.schema import CANONICAL_EMOTIONS, AUReference, AUState, Generation, Sample
 from tag_bench.scoring.aggregate import metrics_from_arrays
 from tag_bench.scoring.run import ReferenceSet, score_arrays
+from tag_bench.testing.corpus import mixed_corpus
 
 CLASSES = list(CANONICAL_EMOTIONS)
 REF_ID = "synthetic@1"

@@ -1,62 +1,74 @@
 """tag-bench: evaluation and faithfulness benchmark for VLMs on facial expression recognition.
 
-``import tag_bench`` is light: heavy parts (torch, transformers, vllm, mediapipe, py-feat) load only
-when an adapter or detector that needs them is used.
+``import tag_bench`` is light: torch, transformers, vllm, mediapipe, py-feat, lmms-eval, pandas and
+matplotlib load only when an adapter, detector or report that needs them is used.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 __version__ = "0.1.0"
 
-# public name -> module that defines it (imported on first use)
-_LAZY: dict[str, str] = {
-    # stages
-    "evaluate": "tag_bench.generate.evaluate",
-    "load_task": "tag_bench.tasks",
-    "discover_tasks": "tag_bench.tasks",
-    "Task": "tag_bench.tasks",
-    "get_model": "tag_bench.models.base",
-    "render_prompt": "tag_bench.prompts",
-    "parse_response": "tag_bench.parsing",
-    "score_run": "tag_bench.scoring.run",
-    "score_sample": "tag_bench.scoring",
-    "compute_metrics": "tag_bench.scoring",
-    "compare_metrics": "tag_bench.scoring",
-    "get_detector": "tag_bench.au",
-    "resolve_reference_source": "tag_bench.au.sources",
-    # records
-    "Sample": "tag_bench.schema",
-    "AUReference": "tag_bench.schema",
-    "AUState": "tag_bench.schema",
-    "Generation": "tag_bench.schema",
-    "Parsed": "tag_bench.schema",
-    "Evidence": "tag_bench.schema",
-    "ScoredSample": "tag_bench.schema",
-    "RunManifest": "tag_bench.schema",
-    "MetricValue": "tag_bench.schema",
-    "CANONICAL_EMOTIONS": "tag_bench.schema",
-    "COMMON7": "tag_bench.schema",
-    # FACS
-    "AU_CATALOGUE": "tag_bench.facs",
-    "EMFACS_PROTOTYPES": "tag_bench.facs",
-    "canonical_emotion": "tag_bench.facs",
-    "au_code": "tag_bench.facs",
-}
+from tag_bench.au.base import get_detector
+from tag_bench.au.sources import resolve_reference_source
+from tag_bench.facs import AU_CATALOGUE, EMFACS_PROTOTYPES, au_code, canonical_emotion
+from tag_bench.generate.evaluate import evaluate
+from tag_bench.generate.predictions import score_predictions
+from tag_bench.models.base import ModelAdapter, get_model
+from tag_bench.parsing import parse_response
+from tag_bench.prompts import render_prompt
+from tag_bench.rundir import RunDir
+from tag_bench.schema import (
+    CANONICAL_EMOTIONS,
+    COMMON7,
+    AUReference,
+    AUState,
+    Evidence,
+    Generation,
+    MetricsReport,
+    MetricValue,
+    Parsed,
+    RunManifest,
+    Sample,
+    ScoredSample,
+)
+from tag_bench.scoring import METRICS, MetricSpec, compare_metrics, compute_metrics, score_sample
+from tag_bench.scoring.run import score_run
+from tag_bench.tasks import Task, discover_tasks, load_task
 
-__all__ = ["__version__", *_LAZY]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tag_bench' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__all__ = [
+    "AU_CATALOGUE",
+    "CANONICAL_EMOTIONS",
+    "COMMON7",
+    "EMFACS_PROTOTYPES",
+    "METRICS",
+    "AUReference",
+    "AUState",
+    "Evidence",
+    "Generation",
+    "MetricSpec",
+    "MetricValue",
+    "MetricsReport",
+    "ModelAdapter",
+    "Parsed",
+    "RunDir",
+    "RunManifest",
+    "Sample",
+    "ScoredSample",
+    "Task",
+    "__version__",
+    "au_code",
+    "canonical_emotion",
+    "compare_metrics",
+    "compute_metrics",
+    "discover_tasks",
+    "evaluate",
+    "get_detector",
+    "get_model",
+    "load_task",
+    "parse_response",
+    "render_prompt",
+    "resolve_reference_source",
+    "score_predictions",
+    "score_run",
+    "score_sample",
+]

@@ -8,13 +8,13 @@ apply, so two samples share an id only when they present the same pixels.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tag_bench._hashing import file_sha256, sha256_hex
 from tag_bench.errors import TagBenchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,15 +34,7 @@ def _file_sha256(path: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _file_sha256_cached(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return file_sha256(path)
 
 
 def image_sha256(sample: Sample) -> str:
@@ -51,12 +43,12 @@ def image_sha256(sample: Sample) -> str:
     if not os.path.exists(path):
         raise ImageLoadError(f"image file not found: {path}")
     if sample.image_index is not None:
-        base = sha256_bytes(_container_row_bytes(path, sample.image_index))
+        base = sha256_hex(_container_row_bytes(path, sample.image_index))
     else:
         base = _file_sha256(path)
     if sample.crop is not None:
         crop = ",".join(f"{v:g}" for v in sample.crop)
-        return sha256_bytes(f"{base}:crop={crop}".encode())
+        return sha256_hex(f"{base}:crop={crop}")
     return base
 
 

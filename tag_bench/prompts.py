@@ -16,12 +16,12 @@ whenever a single character of the prompt does (prompt drift shows up in every r
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
 from string import Template
 
+from tag_bench._hashing import sha256_hex
 from tag_bench.schema import BOX_FRAMES, CANONICAL_EMOTIONS
 
 HASH_CHARS = 16
@@ -246,4 +246,4 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
 
 
 def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
+    return sha256_hex(text, HASH_CHARS)

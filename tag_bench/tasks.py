@@ -10,8 +10,6 @@ returning any of these (or a list of them).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +20,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tag_bench._hashing import stable_hash
+from tag_bench._registry import Registry, RegistryError
 from tag_bench.errors import TagBenchError
 from tag_bench.schema import CANONICAL_EMOTIONS, Sample, TaskInfo
 
@@ -67,7 +67,7 @@ class Task(BaseModel):
 
     def fingerprint(self) -> str:
         d = self.model_dump(exclude={"source", "description"})
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return stable_hash(d, 16)
 
     def load(
         self, data_root: str | Path | None = None, limit: int | None = None, **overrides: Any
@@ -199,19 +199,22 @@ def _user_dirs(tasks_dirs: Iterable[str | Path] | None) -> list[Path]:
 
 def discover_tasks(tasks_dirs: Iterable[str | Path] | None = None) -> dict[str, Task]:
     """All tasks by name. Raises TaskError on a name defined twice."""
+    registry = _registry(tasks_dirs)
+    return {name: registry.get(name) for name in registry.names()}
+
+
+def _registry(tasks_dirs: Iterable[str | Path] | None) -> Registry[Task]:
     found: list[Task] = _tasks_in_dir(builtin_tasks_dir())
     for d in _user_dirs(tasks_dirs):
         found.extend(_tasks_in_dir(d))
     found.extend(_entry_point_tasks())
-    by_name: dict[str, Task] = {}
+    registry: Registry[Task] = Registry("task")
     for t in found:
-        if t.name in by_name:
-            raise TaskError(
-                f"task {t.name!r} is defined twice: in {by_name[t.name].source} and in {t.source}; "
-                "rename one of them"
-            )
-        by_name[t.name] = t
-    return by_name
+        try:
+            registry.register(t.name, t, source=t.source)
+        except RegistryError as e:
+            raise TaskError(str(e)) from None
+    return registry
 
 
 def load_task(name: str, tasks_dirs: Iterable[str | Path] | None = None) -> Task:
@@ -222,7 +225,7 @@ def load_task(name: str, tasks_dirs: Iterable[str | Path] | None = None) -> Task
         if len(tasks) != 1:
             raise TaskError(f"{p} defines {len(tasks)} tasks; name one of them instead")
         return tasks[0]
-    tasks = discover_tasks(tasks_dirs)
-    if name not in tasks:
-        raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))}")
-    return tasks[name]
+    registry = _registry(tasks_dirs)
+    if name not in registry:
+        raise TaskError(registry.unknown_message(name))
+    return registry.get(name)

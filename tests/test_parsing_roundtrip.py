@@ -8,7 +8,7 @@ import random
 import pytest
 
 from tag_bench.parsing import parse_response
-from tag_bench.parsing.corpus import FORMATS, make_response, mixed_corpus
+from tag_bench.testing.corpus import FORMATS, make_response, mixed_corpus
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -37,7 +37,7 @@ def test_mixed_corpus_is_reproducible_and_covers_every_format() -> None:
 
 def test_measure_throughput_runs_on_the_mixed_corpus() -> None:
     """The benchmark helper works and every response parses as expected (no timing asserted)."""
-    from tag_bench.parsing.corpus import measure_throughput
+    from tag_bench.testing.corpus import measure_throughput
 
     r = measure_throughput(n=48, seed=3, repeat=1)
     assert r["responses"] == 48 and r["status_as_expected"] == 1.0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import random
 
-from tag_bench.parsing.corpus import mixed_corpus
 from tag_bench.schema import CANONICAL_EMOTIONS, AUReference, AUState, Generation, Sample
 from tag_bench.scoring import compute_metrics
 from tag_bench.scoring.aggregate import metrics_from_arrays
 from tag_bench.scoring.run import ReferenceSet, _scored, score_arrays
+from tag_bench.testing.corpus import mixed_corpus
 
 CLASSES = list(CANONICAL_EMOTIONS)
 

@@ -91,7 +91,8 @@ def test_entry_point_name_clash_is_an_error(tmp_path, monkeypatch):
         """,
     )
     with pytest.raises(
-        TaskError, match=r"'rafdb_basic_test' is defined twice: in .*rafdb_basic_test.yaml and in entry point"
+        TaskError,
+        match=r"'rafdb_basic_test' is registered twice: by .*rafdb_basic_test.yaml and by entry point",
     ):
         discover_tasks()
     sys.modules.pop("tb_plugin_clash", None)
@@ -99,7 +100,7 @@ def test_entry_point_name_clash_is_an_error(tmp_path, monkeypatch):
 
 def test_user_folder_clash_is_an_error(tmp_path):
     (tmp_path / "dup.yaml").write_text(USER_TASK.replace("ferplus_train_common7", "demo"))
-    with pytest.raises(TaskError, match="'demo' is defined twice"):
+    with pytest.raises(TaskError, match="'demo' is registered twice"):
         discover_tasks([tmp_path])
 
 

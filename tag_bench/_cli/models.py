@@ -29,7 +29,7 @@ def models_cmd(names: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"    cannot load: {i.error}")
             continue
         click.echo(f"    frame: {i.frame}")
-        if i.source and not i.source.startswith("tag_bench."):
+        if i.source and not i.source.startswith("built-in"):
             click.echo(f"    from: {i.source}")
         for a in i.args:
             default = "required" if a.required else f"default {a.default!r}"

@@ -103,6 +103,7 @@ def demo_cmd(out: str, au_reference: str, n_resamples: int, no_progress: bool) -
         result = evaluate("demo", model, au_reference=au_reference, out=where / model, overwrite=True,
                           cache=False, n_resamples=n_resamples, progress=not no_progress)  # fmt: skip
         warn(result.warnings)
+        assert result.report is not None  # one process: the run is scored
         click.echo(format_summary("demo", model, result.run_dir, result.report), err=True)
         rows.append(load_row(result.run_dir))
     md = render_markdown(rows, title="tag-bench demo (offline, public-domain faces)")

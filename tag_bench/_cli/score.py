@@ -64,7 +64,8 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
             n_resamples=n_resamples, seed=seed, overwrite=overwrite, progress=not no_progress,
         )  # fmt: skip
         warn(result.warnings)
-        report, where = result.report, result.run_dir
+        assert result.report is not None  # a scoring always reports
+        report, where = result.report, str(result.run_dir)
     elif run_dir:
         if class_order or options or task or limit:
             raise click.UsageError(

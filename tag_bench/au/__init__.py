@@ -14,34 +14,37 @@ detector is built.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from tag_bench.au.base import (
+    AUDetector,
+    AUDetectorError,
+    BaseAUDetector,
+    detector_names,
+    get_detector,
+    is_detector_name,
+    register_detector,
+    split_detector_name,
+)
+from tag_bench.au.cache import AUCache, CachedDetector, detect_cached, detect_cached_many
+from tag_bench.au.overlay import draw_reference
+from tag_bench.au.regions import REGION_RULES, au_regions
+from tag_bench.au.sources import ReferenceSource, resolve_reference_source
 
-_LAZY: dict[str, str] = {
-    "AUDetector": "tag_bench.au.base",
-    "AUDetectorError": "tag_bench.au.base",
-    "BaseAUDetector": "tag_bench.au.base",
-    "get_detector": "tag_bench.au.base",
-    "detector_names": "tag_bench.au.base",
-    "register_detector": "tag_bench.au.base",
-    "is_detector_name": "tag_bench.au.base",
-    "split_detector_name": "tag_bench.au.base",
-    "AUCache": "tag_bench.au.cache",
-    "CachedDetector": "tag_bench.au.cache",
-    "detect_cached": "tag_bench.au.cache",
-    "detect_cached_many": "tag_bench.au.cache",
-    "ReferenceSource": "tag_bench.au.sources",
-    "resolve_reference_source": "tag_bench.au.sources",
-    "au_regions": "tag_bench.au.regions",
-    "REGION_RULES": "tag_bench.au.regions",
-    "draw_reference": "tag_bench.au.overlay",
-}
-
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tag_bench.au' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__all__ = [
+    "REGION_RULES",
+    "AUCache",
+    "AUDetector",
+    "AUDetectorError",
+    "BaseAUDetector",
+    "CachedDetector",
+    "ReferenceSource",
+    "au_regions",
+    "detect_cached",
+    "detect_cached_many",
+    "detector_names",
+    "draw_reference",
+    "get_detector",
+    "is_detector_name",
+    "register_detector",
+    "resolve_reference_source",
+    "split_detector_name",
+]

@@ -113,9 +113,9 @@ def _parse_fex(row: dict[str, str]) -> _Face:
             v = _float(value)
             scores[au] = None if v is None else min(max(v, 0.0), 1.0)
     rect = [_float(row.get(k)) for k in ("FaceRectX", "FaceRectY", "FaceRectWidth", "FaceRectHeight")]
-    box = None
-    if all(v is not None for v in rect):
-        x, y, w, h = rect  # type: ignore[misc]
+    box: list[float] | None = None
+    x, y, w, h = rect
+    if x is not None and y is not None and w is not None and h is not None:
         box = [x, y, x + w, y + h]
     elif lm is not None:
         box = [float(lm[:, 0].min()), float(lm[:, 1].min()), float(lm[:, 0].max()), float(lm[:, 1].max())]

@@ -36,7 +36,8 @@ SPEC_FORMS = (
 
 @runtime_checkable
 class ReferenceSource(Protocol):
-    reference_id: str
+    @property
+    def reference_id(self) -> str: ...
 
     def get(self, sample: Sample) -> AUReference: ...
 
@@ -48,7 +49,7 @@ def _get_many(source: Any, samples: Iterable[Sample], progress: bool, desc: str)
     if progress:
         from tqdm import tqdm
 
-        items = tqdm(items, desc=desc, unit="img")  # type: ignore[assignment]
+        items = tqdm(items, desc=desc, unit="img")
     return {s.id: source.get(s) for s in items}
 
 

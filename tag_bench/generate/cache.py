@@ -7,7 +7,6 @@ out of the key served one model's answers for another; this one cannot.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -15,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from tag_bench._hashing import sha256_hex
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
@@ -49,7 +50,7 @@ def generation_key(
         sort_keys=True,
         default=str,
     )
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return sha256_hex(blob)
 
 
 def is_deterministic(gen_kwargs: dict[str, Any]) -> bool:

@@ -30,7 +30,7 @@ from tag_bench.models.base import (
 from tag_bench.options import parse_kv
 from tag_bench.rundir import RunConfigError, RunDir
 from tag_bench.runinfo import git_revision, package_versions, slug, utc_now
-from tag_bench.schema import ModelInfo, RunManifest, Sample
+from tag_bench.schema import MetricsReport, ModelInfo, RunManifest, Sample
 from tag_bench.scoring.run import ReferenceSet, compute_references, resolve_reference_spec, score_run
 from tag_bench.tasks import Task, TaskData, load_task
 
@@ -42,7 +42,7 @@ class RunResult:
     run_dir: Path
     manifest: RunManifest
     stats: GenerateStats
-    report: Any | None = None  # MetricsReport on rank 0
+    report: MetricsReport | None = None  # on rank 0
     warnings: list[str] = field(default_factory=list)
 
 
@@ -220,7 +220,7 @@ def _generate_and_score(
     def prompt_for(size: tuple[int, int] | None):
         return render_prompt(plan.prompt_id, plan.task.classes, adapter.frame, size)
 
-    cache_obj = None if cache in (False, None) else GenerationCache(None if cache is True else cache)
+    cache_obj = None if cache is False or cache is None else GenerationCache(None if cache is True else cache)
     try:
         stats = generate(
             samples,

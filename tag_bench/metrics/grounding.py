@@ -1,6 +1,6 @@
 """Grounding metrics: do the cited AUs and boxes match the AU reference?
 
-Conventions (``specs/metrics.md``):
+Conventions (``docs/metrics.md``):
 
 - A **claim** is a parsed evidence item naming an AU; a **box claim** also has a usable box.
 - A box claim is compared with the reference region of its AU. A claim whose AU has no reference

@@ -1,4 +1,4 @@
-"""Cross-dataset transfer matrix (``specs/metrics.md``, "Cross-dataset transfer").
+"""Cross-dataset transfer matrix (``docs/metrics.md``, "Cross-dataset transfer").
 
 Rows are models (or train sources), columns are evaluation datasets, cells are ``accuracy`` in the
 ``common7`` label space; the caller supplies those accuracies (one entry per row x dataset). Derived

@@ -320,8 +320,9 @@ def _json_objects(
                 codes += _names(lm.group("v"), start + lm.start("v"))
         mentions += codes
         distinct = list(dict.fromkeys(c for _, c in codes))
+        cited: list[str | None] = list(distinct) or [None]
         for nums in lists:
-            for au in distinct or [None]:
+            for au in cited:
                 items.append(RawEvidence(m.start(), start, au, nums, "json", malformed=len(nums) != 4))
         if len(distinct) > 1:
             out.notes.append(f"one box object cites several AUs ({', '.join(distinct)}): box kept for each")

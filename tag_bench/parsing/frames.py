@@ -25,6 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import isfinite
+from typing import Any, cast
 
 from tag_bench.schema import BOX_FRAMES
 
@@ -55,8 +56,8 @@ class FrameContext:
 def valid_size(size: object) -> tuple[float, float] | None:
     """``(w, h)`` as positive finite floats, or None when ``size`` is not one."""
     try:
-        w, h = size  # type: ignore[misc]
-        w, h = float(w), float(h)
+        raw_w, raw_h = cast("tuple[Any, Any]", size)
+        w, h = float(raw_w), float(raw_h)
     except (TypeError, ValueError):
         return None
     if not (math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0):

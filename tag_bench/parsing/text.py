@@ -229,10 +229,10 @@ def split_think(text: str) -> Split:
     if last_close is not None:
         think = _THINK_OPEN_RE.sub(" ", text[: last_close.start()], count=1)
         return Split(text[last_close.end() :], think, True, last_close.end())
-    m = _THINK_OPEN_RE.search(text)
-    if m is None:
+    opened = _THINK_OPEN_RE.search(text)
+    if opened is None:
         return Split(text, "", True)
-    return Split(text[: m.start()], text[m.end() :], False, 0, m.start())
+    return Split(text[: opened.start()], text[opened.end() :], False, 0, opened.start())
 
 
 def cap(text: str) -> tuple[str, str | None]:

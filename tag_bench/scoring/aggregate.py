@@ -326,9 +326,9 @@ def compare_metrics(
         if paired is not None and not np.isnan(paired.p_value[j]):
             diff.p_value = float(paired.p_value[j])
         out[m.name] = diff
-    tested = [name for name, d in out.items() if d.p_value is not None]
+    tested = {name: d.p_value for name, d in out.items() if d.p_value is not None}
     if tested:
-        for name, adjusted in zip(tested, holm([out[t].p_value for t in tested]), strict=True):
+        for name, adjusted in zip(tested, holm(list(tested.values())), strict=True):
             out[name].p_value_holm = float(adjusted)
     mc = mcnemar_exact(arr_a.pred == arr_a.gold, arr_b.pred == arr_b.gold)
     return PairedComparison(

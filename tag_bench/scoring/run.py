@@ -18,7 +18,7 @@ from typing import Any
 
 from tag_bench.errors import TagBenchError
 from tag_bench.rundir import RunDir
-from tag_bench.schema import AUReference, Generation, Parsed, Sample, ScoredSample, ScoringInfo
+from tag_bench.schema import AUReference, Generation, MetricsReport, Parsed, Sample, ScoredSample, ScoringInfo
 from tag_bench.store import gc_paused
 
 log = logging.getLogger("tag_bench")
@@ -242,7 +242,7 @@ def score_run(
     progress: bool = True,
     workers: int | None = None,
     loaded: tuple[list[Sample], dict[str, Generation]] | None = None,
-):
+) -> MetricsReport:
     """(Re-)score a run directory; returns the MetricsReport written to ``metrics.json``.
 
     ``au_reference`` None keeps the references saved with the run (or the manifest's spec);

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import io
 import json
 import re
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tag_bench._hashing import sha256_hex, stable_hash
 from tag_bench.facs import EMFACS_PROTOTYPES, au_sort_key
 from tag_bench.schema import CANONICAL_EMOTIONS
 
@@ -221,7 +221,7 @@ class ChatServer:
         prompt_tokens = len(_TOKEN_RE.findall(message_text(body)))
         completion_tokens = len(tokens)
         return {
-            "id": "chatcmpl-" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12],
+            "id": "chatcmpl-" + stable_hash(body, 12),
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", self.model),
@@ -411,7 +411,7 @@ def expected_label(text: str) -> str:
     m = _EXPECT_RE.search(text)
     if m and m.group(1).lower() in CANONICAL_EMOTIONS:
         return m.group(1).lower()
-    digest = int(hashlib.sha256(text.encode()).hexdigest(), 16)
+    digest = int(sha256_hex(text), 16)
     return CANONICAL_EMOTIONS[digest % len(CANONICAL_EMOTIONS)]
 
 

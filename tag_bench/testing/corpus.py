@@ -124,8 +124,8 @@ def _writer(frame: str, w: int, h: int, iw: int, ih: int):
                 v[3] * h / 1000,
             )
         if frame == "norm1":
-            v = [round(x1 / w, 3), round(y1 / h, 3), round(x2 / w, 3), round(y2 / h, 3)]
-            return f"[{v[0]}, {v[1]}, {v[2]}, {v[3]}]", (v[0] * w, v[1] * h, v[2] * w, v[3] * h)
+            f = [round(x1 / w, 3), round(y1 / h, 3), round(x2 / w, 3), round(y2 / h, 3)]
+            return f"[{f[0]}, {f[1]}, {f[2]}, {f[3]}]", (f[0] * w, f[1] * h, f[2] * w, f[3] * h)
         raise ValueError(frame)
 
     return write
