@@ -26,6 +26,7 @@ def score_predictions(
     predictions: str | Path,
     *,
     frame: str | None = None,
+    provenance: dict[str, Any] | None = None,
     n_resamples: int = 1000,
     overwrite: bool = False,
     progress: bool = True,
@@ -34,10 +35,12 @@ def score_predictions(
     """Write the predictions of ``task`` into a run directory and score it.
 
     ``options`` are those of :func:`tag_bench.generate.evaluate.plan_run` (data_root, out, limit,
-    au_reference, seed, tasks_dirs, loader_options, ...).
+    au_reference, seed, tasks_dirs, loader_options, ...). ``provenance`` (e.g. the other harness's config
+    and version) is kept in the manifest's ``extra``.
     """
     args: dict[str, Any] = {"predictions": str(predictions), **({"frame": frame} if frame else {})}
     plan = plan_run(task, "replay", args, **options)
+    plan.manifest.extra.update(provenance or {})
     adapter = plan.adapter
     try:
         with plan.run.lock(), gc_paused():
