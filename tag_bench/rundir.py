@@ -7,9 +7,12 @@
     index.jsonl          the indexed samples (so the run re-scores without the dataset)
     generations.jsonl    one raw model output per sample (append-only while running; data-parallel
                          ranks append to generations.rank<r>.jsonl, merged at the end)
-    au_references.jsonl  the AU reference of each sample, as used for scoring
-    samples.jsonl        one scored record per sample, failures included
-    metrics.json         every metric with its confidence interval
+    au_references.jsonl  the AU reference of each sample, as used for the current scores
+    samples.jsonl        one scored record per sample, failures included (current scores)
+    metrics.json         every metric with its confidence interval (current scores)
+    references/<id>/     every AU reference the run was ever scored against (``none``: without one),
+                         each with its au_references.jsonl, samples.jsonl and metrics.json; re-scoring
+                         against another reference never deletes one
 
 Only this module knows these names. A run directory has one writer at a time (:meth:`RunDir.lock`).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
 from collections.abc import Iterable, Iterator
@@ -79,6 +83,8 @@ class RunDir:
     SAMPLES = "samples.jsonl"
     METRICS = "metrics.json"
     LOCK = ".lock"
+    REFERENCES_DIR = "references"
+    NO_REFERENCE = "none"
     _SHARD_GLOB = "generations.rank*.jsonl"
 
     def __init__(self, path: str | os.PathLike[str]):
@@ -191,35 +197,84 @@ class RunDir:
 
     # ------------------------------------------------------------------------------- references
 
-    def read_references(self) -> list[AUReference] | None:
-        if not self.references_path.exists():
+    def read_references(self, key: str | None = None) -> list[AUReference] | None:
+        """The current references, or those saved under ``references/<key>/``; None when there are none."""
+        path = self.references_path if key is None else self.scores_dir(key) / self.AU_REFERENCES
+        if not path.exists():
             return None
-        return store.read_records(self.references_path, AUReference)
+        return store.read_records(path, AUReference)
 
-    def write_references(self, references: Iterable[AUReference | str]) -> None:
-        """Records, or JSON lines already validated as records."""
-        store.write_jsonl(self.references_path, references)
+    def write_references(self, references: Iterable[AUReference | str], key: str | None = None) -> None:
+        """Records, or JSON lines already validated as records (current, or under ``references/<key>/``)."""
+        path = self.references_path if key is None else self.scores_dir(key) / self.AU_REFERENCES
+        store.write_jsonl(path, references)
 
     def remove_references(self) -> None:
         self.references_path.unlink(missing_ok=True)
 
+    # ------------------------------------------------------------------ scores per AU reference
+
+    @classmethod
+    def reference_key(cls, reference_id: str | None) -> str:
+        """The folder name of a reference id under ``references/`` (``none`` without a reference)."""
+        if reference_id is None:
+            return cls.NO_REFERENCE
+        key = "".join(c if c.isalnum() or c in "@._+-" else "_" for c in reference_id)
+        return key if key not in ("", ".", "..", cls.NO_REFERENCE) else f"_{key}"
+
+    def scores_dir(self, key: str) -> Path:
+        return self.path / self.REFERENCES_DIR / key
+
+    def saved_reference_keys(self) -> list[str]:
+        """Every reference the run has scores for (folder names under ``references/``)."""
+        root = self.path / self.REFERENCES_DIR
+        return sorted(p.name for p in root.iterdir() if (p / self.METRICS).is_file()) if root.is_dir() else []
+
+    def keep_current_scores(self) -> None:
+        """Save the current scores under ``references/<their id>/`` if they are not there yet (runs
+        scored before that folder existed), so that switching references never loses them."""
+        if not self.metrics_path.exists():
+            return
+        dest = self.scores_dir(self.reference_key(store.read_json(self.metrics_path).get("au_reference")))
+        if (dest / self.METRICS).exists():
+            return
+        dest.mkdir(parents=True, exist_ok=True)
+        for src in (self.references_path, self.samples_path, self.metrics_path):
+            if src.exists():
+                shutil.copyfile(src, dest / src.name)
+
+    def publish_scores(self, key: str) -> None:
+        """Make ``references/<key>/`` the current scores (copied to the top level)."""
+        src = self.scores_dir(key)
+        for name in (self.AU_REFERENCES, self.SAMPLES, self.METRICS):
+            if (src / name).exists():
+                tmp = self.path / f".{name}.publish"
+                shutil.copyfile(src / name, tmp)
+                os.replace(tmp, self.path / name)
+            elif name == self.AU_REFERENCES:
+                self.references_path.unlink(missing_ok=True)  # kept under references/<key>/
+
     # ----------------------------------------------------------------------------------- scores
 
     @contextmanager
-    def scored_samples_writer(self) -> Iterator[store.AtomicLines]:
-        """samples.jsonl, written line by line; it appears only when complete."""
-        with store.AtomicLines(self.samples_path) as out:
+    def scored_samples_writer(self, key: str | None = None) -> Iterator[store.AtomicLines]:
+        """samples.jsonl (current, or under ``references/<key>/``), written line by line; it appears only
+        when complete."""
+        path = self.samples_path if key is None else self.scores_dir(key) / self.SAMPLES
+        with store.AtomicLines(path) as out:
             yield out
 
-    def write_metrics(self, report: MetricsReport) -> None:
-        store.write_json(self.metrics_path, report)
+    def write_metrics(self, report: MetricsReport, key: str | None = None) -> None:
+        store.write_json(self.metrics_path if key is None else self.scores_dir(key) / self.METRICS, report)
 
-    def read_metrics(self) -> MetricsReport:
-        if not self.metrics_path.exists():
+    def read_metrics(self, key: str | None = None) -> MetricsReport:
+        path = self.metrics_path if key is None else self.scores_dir(key) / self.METRICS
+        if not path.exists():
             raise RunDirError(
-                f"{self.path} has not been scored yet (no {self.METRICS}); run `tag-bench score {self.path}`"
+                f"{self.path} has not been scored yet (no {path.relative_to(self.path)}); "
+                f"run `tag-bench score {self.path}`"
             )
-        return MetricsReport.model_validate(store.read_json(self.metrics_path))
+        return MetricsReport.model_validate(store.read_json(path))
 
     # ---------------------------------------------------------------------------- start, clear
 
@@ -257,6 +312,10 @@ class RunDir:
                 )
             manifest.created = old.created
             manifest.resumed_at = [*old.resumed_at, utc_now()]
+            manifest.au_reference_id, manifest.scoring = (
+                old.au_reference_id,
+                old.scoring,
+            )  # the scores on disk
         self.write_manifest(manifest)
         self.write_index(samples)
         return manifest

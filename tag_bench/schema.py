@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The eight canonical emotion names every sample maps to.
 CANONICAL_EMOTIONS: tuple[str, ...] = (
@@ -323,6 +323,7 @@ class MetricValue(BaseModel):
     ci_low: float | None = None
     ci_high: float | None = None
     n: int
+    ci_method: Literal["bootstrap", "wilson"] | None = None  # how ci_low / ci_high were computed
 
 
 class MetricsReport(Record):
@@ -338,6 +339,7 @@ class MetricsReport(Record):
     reference_status_counts: dict[str, int]
     not_computed: dict[str, str]  # metric -> why its value is None
     bootstrap: dict[str, Any]  # n_resamples, ci, seed, unit
+    run_status: Literal["running", "interrupted", "complete"] | None = None  # the run's, when scored
 
 
 class MetricDifference(Record):

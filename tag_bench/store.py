@@ -16,12 +16,23 @@ from pydantic import BaseModel
 T = TypeVar("T", bound=BaseModel)
 
 
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+#: What ``open()`` would give a new file under the process umask (mkstemp would give 0600).
+_FILE_MODE = _default_file_mode()
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write via a temporary file and rename, so readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; run files are meant to be shared
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -137,6 +148,7 @@ class AtomicLines:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        os.fchmod(fd, _FILE_MODE)
         self._f = os.fdopen(fd, "w", encoding="utf-8")
 
     def write(self, line: str) -> None:

@@ -98,7 +98,12 @@ def test_hand_computed_grounding_and_classification():
     expected = {
         "accuracy": 2 / 5,
         "accuracy_parsed": 2 / 3,
-        "parse_failure_rate": 2 / 5,
+        "parse_failure_rate": 1 / 5,  # E: no_answer (D has no generation: missing, not a parse failure)
+        "missing_rate": 1 / 5,
+        "error_rate": 0.0,
+        "invalid_label_rate": 0.0,
+        "reference_coverage": 1.0,
+        "accuracy_covered": 2 / 5,
         "box_rate": 4 / 5,
         "au_box_iou": (1 + 0.5 + 0.5 + 0 + 0.25) / 5,
         "grounding_precision@0.5": 3 / 5,
@@ -233,8 +238,9 @@ def test_classification_matches_sklearn(seed):
         warnings.simplefilter("ignore")  # the failure label has no gold row
         bal = skm.balanced_accuracy_score(y_true, y_pred)
     assert rep.metrics["balanced_accuracy"].value == pytest.approx(bal)
+    occurring = [c for c in CLASSES if c in y_true or c in y_pred]
     assert rep.metrics["macro_f1"].value == pytest.approx(
-        skm.f1_score(y_true, y_pred, labels=CLASSES, average="macro", zero_division=0)
+        skm.f1_score(y_true, y_pred, labels=occurring, average="macro")
     )
     p, r, f, support = skm.precision_recall_fscore_support(
         y_true, y_pred, labels=CLASSES, zero_division=np.nan
@@ -250,17 +256,44 @@ def test_classification_matches_sklearn(seed):
     assert rep.metrics["accuracy"].n == len(run)
 
 
-def test_accuracy_ci_matches_scipy_percentile_bootstrap():
+def test_accuracy_ci_is_scipys_wilson_interval():
+    run = _random_run(4, 400)
+    rep = compute_metrics(run, CLASSES, au_reference_id=None, n_resamples=0)
+    correct = np.array([s.correct for s in run])
+    ref = sps.binomtest(int(correct.sum()), correct.size).proportion_ci(0.95, method="wilson")
+    m = rep.metrics["accuracy"]
+    assert m.value == pytest.approx(correct.mean()) and m.ci_method == "wilson"
+    assert (m.ci_low, m.ci_high) == pytest.approx((ref.low, ref.high), abs=1e-12)
+
+
+def test_zero_and_full_proportions_get_a_real_interval():
+    # the random baseline at 0 % on six faces used to print "0.0 [0.0, 0.0]"
+    wrong = [scored(f"s{i}", "happiness", label="sadness", ref=False) for i in range(6)]
+    rep = compute_metrics(wrong, CLASSES, au_reference_id=None, n_resamples=500)
+    acc = rep.metrics["accuracy"]
+    assert acc.value == 0.0 and acc.ci_low == 0.0 and acc.ci_high == pytest.approx(0.390, abs=1e-3)
+    right = [scored(f"s{i}", "happiness", label="happiness", ref=False) for i in range(6)]
+    acc = compute_metrics(right, CLASSES, au_reference_id=None, n_resamples=500).metrics["accuracy"]
+    assert acc.value == 1.0 and acc.ci_high == 1.0 and acc.ci_low == pytest.approx(0.610, abs=1e-3)
+
+
+def test_balanced_accuracy_ci_matches_scipy_percentile_bootstrap():
     run = _random_run(4, 400)
     rep = compute_metrics(run, CLASSES, au_reference_id=None, n_resamples=10000, seed=0)
-    correct = np.array([s.correct for s in run], dtype=float)
+    y_true = [s.label for s in run]
+    y_pred = [s.pred or "__failed__" for s in run]
+
+    def bal(idx):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return skm.balanced_accuracy_score([y_true[i] for i in idx], [y_pred[i] for i in idx])
+
     ref = sps.bootstrap(
-        (correct,), np.mean, n_resamples=10000, method="percentile", random_state=1
+        (np.arange(len(run)),), bal, n_resamples=2000, method="percentile", random_state=1, vectorized=False
     ).confidence_interval
-    m = rep.metrics["accuracy"]
-    assert m.value == pytest.approx(correct.mean())
-    assert m.ci_low == pytest.approx(ref.low, abs=0.006)
-    assert m.ci_high == pytest.approx(ref.high, abs=0.006)
+    m = rep.metrics["balanced_accuracy"]
+    assert m.ci_method == "bootstrap"
+    assert m.ci_low == pytest.approx(ref.low, abs=0.01) and m.ci_high == pytest.approx(ref.high, abs=0.01)
 
 
 def test_bootstrap_is_seeded_and_can_be_skipped():
@@ -272,10 +305,10 @@ def test_bootstrap_is_seeded_and_can_be_skipped():
     assert a.metrics["macro_f1"] != c.metrics["macro_f1"]
     assert a.metrics["macro_f1"].value == c.metrics["macro_f1"].value
     none = compute_metrics(run, CLASSES, au_reference_id=None, n_resamples=0)
-    assert (
-        none.metrics["accuracy"].ci_low is None
-        and none.metrics["accuracy"].value == a.metrics["accuracy"].value
-    )
+    assert none.metrics["macro_f1"].ci_low is None and none.metrics["macro_f1"].ci_method is None
+    assert none.metrics["macro_f1"].value == a.metrics["macro_f1"].value
+    # sample-level proportions carry a Wilson interval, which needs no resampling
+    assert none.metrics["accuracy"] == a.metrics["accuracy"] and a.metrics["accuracy"].ci_method == "wilson"
     assert a.bootstrap == {
         "n_resamples": 300,
         "ci": 0.95,

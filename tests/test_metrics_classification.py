@@ -67,9 +67,7 @@ def test_imbalanced_hand_made_matrix_separates_the_three_headline_metrics():
 
     assert acc == pytest.approx(skm.accuracy_score(y_true, y_pred))
     assert bal == pytest.approx(skm.balanced_accuracy_score(y_true, y_pred))
-    assert mf1 == pytest.approx(
-        skm.f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)
-    )
+    assert mf1 == pytest.approx(skm.f1_score(y_true, y_pred, labels=classes, average="macro"))
 
     precision, recall, f1 = sc.per_class("precision"), sc.per_class("recall"), sc.per_class("f1")
     assert precision[:2] == pytest.approx([5 / 7, 2 / 3])
@@ -132,9 +130,8 @@ def test_random_predictions_with_failures_match_sklearn(seed):
         warnings.simplefilter("ignore")
         sk_bal = skm.balanced_accuracy_score(y_true, sk_pred)
     assert sc["balanced_accuracy"] == pytest.approx(sk_bal)
-    assert sc["macro_f1"] == pytest.approx(
-        skm.f1_score(y_true, sk_pred, labels=classes, average="macro", zero_division=0)
-    )
+    occurring = [c for c in classes if c in y_true or c in y_pred]  # where f1/<class> is defined
+    assert sc["macro_f1"] == pytest.approx(skm.f1_score(y_true, sk_pred, labels=occurring, average="macro"))
     p, r, f = sc.per_class("precision"), sc.per_class("recall"), sc.per_class("f1")
     support = np.array([sc.report.metrics[f"f1/{c}"].n for c in classes])
     sk_p, sk_r, sk_f, sk_s = skm.precision_recall_fscore_support(
@@ -149,15 +146,15 @@ def test_random_predictions_with_failures_match_sklearn(seed):
     assert np.array_equal(np.isnan(f), no_gold_no_pred)
 
 
-def test_macro_f1_counts_a_never_seen_class_as_zero_like_sklearn():
+def test_macro_f1_leaves_out_a_class_that_never_occurs_like_its_per_class_f1():
     classes = ["neutral", "happiness", "contempt"]
     y_true = ["neutral", "happiness"]
     y_pred = ["neutral", "happiness"]
     sc = _Scores(y_true, y_pred, classes)
-    assert sc["macro_f1"] == pytest.approx(2 / 3)
-    assert sc["macro_f1"] == pytest.approx(
-        skm.f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)
-    )
+    assert sc["macro_f1"] == pytest.approx(1.0)  # contempt: not in gold, never predicted -> left out
+    assert sc["f1/contempt"] is np.nan or np.isnan(sc["f1/contempt"])
+    assert "f1/contempt" in sc.report.not_computed
+    assert sc["macro_f1"] == pytest.approx(skm.f1_score(y_true, y_pred, average="macro"))
     # balanced accuracy ignores classes without gold samples (scikit-learn drops them too)
     assert sc["balanced_accuracy"] == pytest.approx(1.0)
 

@@ -89,13 +89,15 @@ def test_grounded_correct_needs_label_box_and_no_hallucination():
 
 
 @pytest.mark.parametrize("status", ["no_face", "error"])
-def test_reference_without_regions_scores_boxes_zero_and_judges_nothing(status):
+def test_an_unusable_reference_judges_nothing(status):
+    # no face found or the detector failed: the claims stay unjudged (not IoU 0), the status is kept
     p = parsed(aus=["AU12"], evidence=[Evidence(au="AU12", box=[20, 40, 60, 60])])
     s = score_sample(sample(), gen(), p, reference(status), CLASSES)
-    assert s.claims[0].iou == 0.0 and s.claims[0].center_inside is False
-    assert s.claims[0].hallucinated is None and s.claims[0].reference_active is None
+    c = s.claims[0]
+    assert (c.iou, c.center_inside, c.reference_active, c.hallucinated) == (None, None, None, None)
     assert s.active_aus == [] and s.hallucinated_aus == []
-    assert s.reference_status == status and s.grounded_correct is False
+    assert s.reference_status == status and s.grounded_correct is None
+    assert s.au_reference_id == reference(status).reference_id
 
 
 def test_without_reference_grounding_fields_are_none():

@@ -12,6 +12,7 @@ SUMMARY = (
     "balanced_accuracy",
     "macro_f1",
     "parse_failure_rate",
+    "reference_coverage",
     "au_box_iou",
     "grounding_precision@0.5",
     "hallucinated_au_rate",
@@ -37,6 +38,30 @@ def format_summary(task: str, model: str, run_dir: Path | str, report: MetricsRe
     failures = {k: c for k, c in report.status_counts.items() if k != "ok" and c}
     if failures:
         lines.append("  failures: " + ", ".join(f"{k}={c}" for k, c in sorted(failures.items())))
-    if report.au_reference:
-        lines.append(f"  AU reference: {report.au_reference}")
+    lines += reference_lines(report)
+    if report.run_status not in (None, "complete"):
+        done = report.n - report.status_counts.get("missing", 0)
+        lines.append(
+            f"  INCOMPLETE run ({report.run_status}): {done} of {report.n} samples have a generation, the rest "
+            "are scored missing; run the same command again to resume"
+        )
     return "\n".join(lines)
+
+
+def reference_lines(report: MetricsReport) -> list[str]:
+    """Which AU reference judged the grounding, on how many samples, and a warning when most failed."""
+    if not report.au_reference:
+        return []
+    counts = report.reference_status_counts
+    ok = counts.get("ok", 0)
+    others = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "ok" and v)
+    lines = [
+        f"  AU reference: {report.au_reference}; usable for {ok} of {report.n} samples"
+        + (f" ({others})" if others else "")
+    ]
+    if report.n and ok < report.n / 2:
+        lines.append(
+            f"  warning: the AU reference is unusable for {report.n - ok} of {report.n} samples; grounding "
+            "metrics cover only the rest (see reference_coverage)"
+        )
+    return lines

@@ -245,6 +245,7 @@ def _generate_and_score(
         barrier.close()
         return result
     run.merge_generations([s.id for s in samples])
+    result.manifest = run.set_status("complete")  # generation is done; scoring is a stage of its own
     if references is not None and dist.world_size == 1:
         # facs-rules already computed them with this spec: score against exactly those
         run.write_references(references.for_run_dir())
@@ -253,7 +254,7 @@ def _generate_and_score(
         score_spec = plan.reference_spec or "none"  # this run's choice, not what an earlier attempt saved
     result.report = score_run(run, au_reference=score_spec, n_resamples=n_resamples, seed=manifest.seeds["seed"],
                               progress=progress)  # fmt: skip
-    result.manifest = run.set_status("complete")
+    result.manifest = run.read_manifest()
     barrier.close()
     return result
 

@@ -49,6 +49,7 @@ def score_predictions(
             generations = {g.sample_id: g for g in _generations(plan.samples, adapter, stats)}
             plan.run.write_generations(generations.values())
             plan.run.remove_shards()
+            plan.run.set_status("complete")
             report = score_run(
                 plan.run,
                 au_reference=plan.reference_spec or "none",
@@ -57,7 +58,7 @@ def score_predictions(
                 progress=progress,
                 loaded=(plan.samples, generations),
             )
-            manifest = plan.run.set_status("complete")
+            manifest = plan.run.read_manifest()
     finally:
         adapter.close()
     return RunResult(plan.run.path, manifest, stats, report, list(manifest.warnings))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tag_bench.rundir import RunDir
+from tag_bench.rundir import RunDir, RunDirError
 from tag_bench.scoring.metric_table import spec
 
 #: (metric name, column title, higher is better), titles and directions from the metric table
@@ -43,12 +43,25 @@ class Row:
     reference: str | None
     metrics: dict[str, dict[str, Any]]
     train_source: str | None = None
+    status: str = "complete"
+    reference_status_counts: dict[str, int] | None = None
 
 
-def load_row(run_dir: str | Path) -> Row:
+class IncompleteRunError(RunDirError):
+    """A run that did not finish generating is not put in a table unless asked."""
+
+
+def load_row(run_dir: str | Path, *, allow_incomplete: bool = False) -> Row:
     run = RunDir(run_dir)
     manifest = run.read_manifest()
     report = run.read_metrics().model_dump(mode="json")
+    if manifest.status != "complete" and not allow_incomplete:
+        missing = report.get("status_counts", {}).get("missing", 0)
+        raise IncompleteRunError(
+            f"{run.path} is an incomplete run ({manifest.status}: {report.get('n', 0) - missing} of "
+            f"{report.get('n', 0)} samples generated); resume it with the command that started it, or pass "
+            "--allow-incomplete to show it flagged"
+        )
     main = manifest.model.args.get("pretrained") or manifest.model.args.get("model")
     name = manifest.model.adapter if not main else f"{manifest.model.adapter}:{main}"
     return Row(
@@ -60,6 +73,8 @@ def load_row(run_dir: str | Path) -> Row:
         reference=report.get("au_reference"),
         metrics=report.get("metrics", {}),
         train_source=manifest.train_source,
+        status=manifest.status,
+        reference_status_counts=report.get("reference_status_counts"),
     )
 
 
@@ -92,6 +107,19 @@ def _notes(rows: list[Row]) -> list[str]:
             "⚠ Runs were scored against different AU references (" + ", ".join(f"`{r}`" for r in refs) + "); "
             "their grounding metrics are not comparable."
         )
+    for r in rows:
+        counts = r.reference_status_counts or {}
+        failed = {k: v for k, v in counts.items() if k != "ok" and v}
+        if r.reference and failed:
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
+            notes.append(
+                f"{r.task} / {r.model}: AU reference usable for {counts.get('ok', 0)} of {r.n} samples ({detail}); "
+                "its grounding metrics cover only those."
+            )
+    if any(r.status != "complete" for r in rows):
+        notes.append(
+            "‡ incomplete run (generation did not finish): its samples without a generation count as wrong."
+        )
     if any(r.reference is None for r in rows):
         notes.append("– = not computed (no AU reference, or an empty denominator; see metrics.json).")
     notes.append("Rates in %; 95 % bootstrap confidence intervals in brackets.")
@@ -107,7 +135,7 @@ def render_markdown(rows: list[Row], *, with_ci: bool = True, title: str | None 
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---", "---", "---:"] + ["---:"] * len(COLUMNS)) + "|")
     for r in rows:
-        model = r.model + (" †" if r.oracle else "")
+        model = r.model + (" †" if r.oracle else "") + (" ‡" if r.status != "complete" else "")
         cells = [r.task, model, str(r.n), *[_pct(r.metrics.get(c[0]), with_ci) for c in COLUMNS]]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")

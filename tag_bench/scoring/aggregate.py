@@ -36,6 +36,7 @@ from tag_bench.metrics.stats import (
     mcnemar_exact,
     paired_bootstrap,
     percentile_interval,
+    wilson_interval,
 )
 from tag_bench.schema import (
     MetricDifference,
@@ -73,8 +74,9 @@ class ScoreArrays:
         return int(self.gold.size)
 
     @property
-    def referenced(self) -> np.ndarray:
-        return self.rows[:, SUM_FIELDS.index("referenced")] > 0
+    def covered(self) -> np.ndarray:
+        """Samples with a usable (status ok) record of the run's AU reference."""
+        return self.rows[:, SUM_FIELDS.index("covered")] > 0
 
     def features(self) -> np.ndarray:
         """(n, F): the one-hot confusion cell of each sample, then its feature row."""
@@ -143,6 +145,7 @@ def build_arrays(
 
 
 def _no_reference_reason(arrays: ScoreArrays, samples_refs: set[str]) -> str | None:
+    """Why the metrics that need an AU reference cannot be computed at all, or None."""
     if arrays.au_reference is None:
         if samples_refs:
             return (
@@ -150,9 +153,17 @@ def _no_reference_reason(arrays: ScoreArrays, samples_refs: set[str]) -> str | N
                 f"{sorted(samples_refs)}; pass au_reference_id to report grounding"
             )
         return "no AU reference: the run was scored without one, so cited AUs and boxes cannot be checked"
-    if not arrays.referenced.any():
-        return f"no sample has a record of AU reference {arrays.au_reference!r}"
     return None
+
+
+def _no_coverage_reason(arrays: ScoreArrays) -> str | None:
+    """Why the metrics over covered samples cannot be computed although the run has a reference, or None."""
+    if arrays.au_reference is None or arrays.covered.any():
+        return None
+    counts = ", ".join(f"{k} {v}" for k, v in arrays.reference_status_counts.items())
+    return (
+        f"no sample has a usable record of AU reference {arrays.au_reference!r} (reference status: {counts})"
+    )
 
 
 def _metric_matrix(sums: np.ndarray, classes: Sequence[str], table: Sequence[MetricSpec]):
@@ -203,31 +214,50 @@ def metrics_from_arrays(
     n = arrays.n
     if no_reference_reason is None:
         no_reference_reason = _no_reference_reason(arrays, set())
+    coverage_reason = no_reference_reason or _no_coverage_reason(arrays)
     table = metrics_for(classes)
     v = arrays.features()
-    point, counts = _metric_matrix(v.sum(axis=0, keepdims=True), classes, table)
+    point_sums = v.sum(axis=0, keepdims=True)
+    named = named_sums(point_sums, classes)
+    point, counts = evaluate(table, named)
+    boot = [j for j, m in enumerate(table) if m.ci_method == "bootstrap"]
+    boot_table = [table[j] for j in boot]
     low = high = None
     if n and n_resamples > 0:
         dist = bootstrap_distribution(
-            v, lambda data, w: _metric_matrix(w @ data, classes, table)[0], n_resamples=n_resamples, seed=seed
+            v,
+            lambda data, w: _metric_matrix(w @ data, classes, boot_table)[0],
+            n_resamples=n_resamples,
+            seed=seed,
         )
         low, high = percentile_interval(dist, ci)
+    boot_column = {j: c for c, j in enumerate(boot)}
 
     metrics: dict[str, MetricValue] = {}
     not_computed: dict[str, str] = {}
     for j, m in enumerate(table):
         value = float(point[0, j])
         count = int(round(float(counts[0, j])))
-        if m.needs_reference and no_reference_reason is not None:
-            not_computed[m.name] = no_reference_reason
+        reason = {"none": None, "run": no_reference_reason, "covered": coverage_reason}[m.reference]
+        if reason is not None:
+            not_computed[m.name] = reason
             metrics[m.name] = MetricValue(value=None, n=0)
         elif np.isnan(value):
             not_computed[m.name] = m.empty_reason
             metrics[m.name] = MetricValue(value=None, n=count)
-        elif low is None or high is None or np.isnan(low[j]):
+        elif m.ci_method == "wilson":
+            assert m.numerator is not None, m.name
+            k_hits = int(round(float(named[m.numerator][0])))
+            n_trials = int(round(float(named[m.denominator][0])))
+            lo, hi = wilson_interval(k_hits, n_trials, ci)
+            metrics[m.name] = MetricValue(value=value, ci_low=lo, ci_high=hi, n=count, ci_method="wilson")
+        elif low is None or high is None or np.isnan(low[boot_column[j]]):
             metrics[m.name] = MetricValue(value=value, n=count)
         else:
-            metrics[m.name] = MetricValue(value=value, ci_low=float(low[j]), ci_high=float(high[j]), n=count)
+            c = boot_column[j]
+            metrics[m.name] = MetricValue(
+                value=value, ci_low=float(low[c]), ci_high=float(high[c]), n=count, ci_method="bootstrap"
+            )
 
     cells = np.bincount(arrays.gold * (k + 1) + arrays.pred + 1, minlength=k * (k + 1)).reshape(k, k + 1)
     status_counts = dict(
@@ -306,11 +336,13 @@ def compare_metrics(
     if n_resamples > 0:
         paired = paired_bootstrap(va, vb, statistic, n_resamples=n_resamples, ci=ci, seed=seed)
 
-    reason = _no_reference_reason(arr_a, set()) or _no_reference_reason(arr_b, set())
+    no_ref = _no_reference_reason(arr_a, set()) or _no_reference_reason(arr_b, set())
+    no_cover = no_ref or _no_coverage_reason(arr_a) or _no_coverage_reason(arr_b)
     out: dict[str, MetricDifference] = {}
     not_computed: dict[str, str] = {}
     for j, m in enumerate(table):
-        if m.needs_reference and reason is not None:
+        reason = {"none": None, "run": no_ref, "covered": no_cover}[m.reference]
+        if reason is not None:
             not_computed[m.name] = reason
             out[m.name] = MetricDifference(value_a=None, value_b=None, diff=None)
             continue

@@ -14,11 +14,24 @@ import numpy as np
 from tag_bench.metrics.grounding import GROUNDED_IOU, au_set_f1
 from tag_bench.schema import ScoredSample
 
+#: Statuses of a reply that could not be read as one answer.
+PARSE_FAILURES = frozenset({"no_answer", "ambiguous", "refusal", "truncated"})
+
 #: Names of the per-sample quantities, in column order.
 SUM_FIELDS: tuple[str, ...] = (
     "samples",  # every sample
-    "has_box",  # sample has >= 1 parsed box
-    "box_claims",  # box claims on samples with a reference
+    "parse_failed",  # status in PARSE_FAILURES
+    "invalid_label",  # an answer outside the task's classes
+    "errored",  # the call or the image failed
+    "missing",  # no generation
+    "has_box",  # >= 1 parsed box
+    "consistent",
+    "consistency_samples",  # a parsed label and >= 1 cited AU
+    "referenced",  # a record of the run's AU reference (any status)
+    "covered",  # a usable (status ok) record of the run's AU reference
+    # the rest counts only on covered samples
+    "correct_covered",
+    "box_claims",
     "iou_sum",
     "iou_ge_0.5",
     "iou_ge_0.3",
@@ -26,38 +39,41 @@ SUM_FIELDS: tuple[str, ...] = (
     "judged_aus",  # distinct cited AUs the reference can judge
     "hallucinated_aus",
     "unjudged_aus",
-    "cited_aus_referenced",  # distinct cited AUs on samples with a reference (judged + unjudged)
+    "cited_aus_covered",  # distinct cited AUs (judged + unjudged)
     "samples_judged",  # samples with >= 1 judged cited AU
     "samples_hallucinated",
     "active_aus",
     "active_cited",
     "f1_sum",
     "f1_samples",
-    "consistent",
-    "consistency_samples",
     "grounded_correct",
-    "referenced",  # samples with an AU reference record
 )
 
-_ZERO_REFERENCE = (0.0,) * 15  # the reference-dependent fields of a sample without a reference
+_NOT_COVERED = (0.0,) * 17  # the fields counted only on covered samples
 
 
 def sample_row(s: ScoredSample, referenced: bool) -> tuple[float, ...]:
-    """The :data:`SUM_FIELDS` of one scored sample (``referenced``: scored against the run's reference)."""
+    """The :data:`SUM_FIELDS` of one scored sample (``referenced``: it has a record of the run's reference)."""
     if s.parsed is not None:
         has_box = any(ev.box is not None for ev in s.parsed.evidence)
     else:
         has_box = any(c.box is not None for c in s.claims)
     consistent = s.evidence_consistent
-    head = (1.0, float(has_box))
-    tail = (
+    covered = referenced and s.reference_status == "ok"
+    head = (
+        1.0,
+        float(s.status in PARSE_FAILURES),
+        float(s.status == "invalid_label"),
+        float(s.status == "error"),
+        float(s.status == "missing"),
+        float(has_box),
         float(bool(consistent)),
         float(consistent is not None),
-        float(bool(s.grounded_correct)) if referenced else 0.0,
         float(referenced),
+        float(covered),
     )
-    if not referenced:
-        return (*head, *_ZERO_REFERENCE, *tail)
+    if not covered:
+        return (*head, *_NOT_COVERED)
     n_box = iou_sum = ge5 = ge3 = inside = 0.0
     for c in s.claims:
         if c.box is None:
@@ -75,6 +91,7 @@ def sample_row(s: ScoredSample, referenced: bool) -> tuple[float, ...]:
     f1 = au_set_f1(judged, active)
     return (
         *head,
+        float(s.correct),
         n_box,
         iou_sum,
         ge5,
@@ -90,7 +107,7 @@ def sample_row(s: ScoredSample, referenced: bool) -> tuple[float, ...]:
         float(len(cited & active)),
         0.0 if f1 is None else f1,
         float(f1 is not None),
-        *tail,
+        float(bool(s.grounded_correct)),
     )
 
 

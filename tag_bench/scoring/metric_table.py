@@ -17,6 +17,9 @@ import numpy as np
 
 Level = Literal["sample", "claim", "au", "class"]
 CIMethod = Literal["bootstrap", "wilson"]
+#: none: needs no AU reference; run: needs the run to be scored against one; covered: computed over the
+#: samples whose reference is usable (status ok), the same way for every such metric.
+ReferenceScope = Literal["none", "run", "covered"]
 Group = Literal["classification", "per_class", "grounding"]
 Sums = Mapping[str, np.ndarray]
 
@@ -41,7 +44,7 @@ class MetricSpec:
     numerator: str | None = None  # named sum; None when ``value`` computes the metric
     value: Callable[[Sums], np.ndarray] | None = None
     support: str | None = None  # named sum reported as n when it is not the denominator
-    needs_reference: bool = False
+    reference: ReferenceScope = "none"
     ci_method: CIMethod = "bootstrap"
     empty_reason: str = "no samples"
 
@@ -53,6 +56,10 @@ class MetricSpec:
 
     def count(self, sums: Sums) -> np.ndarray:
         return sums[self.support or self.denominator]
+
+    @property
+    def needs_reference(self) -> bool:
+        return self.reference != "none"
 
     def for_class(self, cls: str) -> MetricSpec:
         """The concrete entry of a per-class template."""
@@ -83,12 +90,14 @@ def _balanced_accuracy(s: Sums) -> np.ndarray:
 
 
 def _macro_f1(s: Sums) -> np.ndarray:
+    # over the classes that occur (gold or predicted): exactly where per-class F1 is defined
     den = s["support"] + s["predicted"]
-    f1 = np.where(den > 0, 2 * s["tp"] / np.where(den > 0, den, 1.0), 0.0)
-    return np.where(s["samples"] > 0, f1.mean(axis=-1), np.nan)
+    occurs = den > 0
+    f1_sum = np.where(occurs, 2 * s["tp"] / np.where(occurs, den, 1.0), 0.0).sum(axis=-1)
+    return ratio(f1_sum, occurs.sum(axis=-1).astype(float))
 
 
-_NO_BOX_CLAIMS = "no box claims on samples with an AU reference"
+_NO_BOX_CLAIMS = "no box claims on samples with a usable AU reference"
 
 #: Every metric, in report order (``metrics.json`` keeps this order).
 METRICS: tuple[MetricSpec, ...] = (
@@ -97,12 +106,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "accuracy",
         "Acc.",
         "classification",
-        "correct / N. N counts every sample of the split, including unparseable answers and failed calls "
-        "(they are wrong). This is WAR.",
+        "correct / N. N counts every sample of the split, including unreadable answers, answers outside the "
+        "task's classes, failed calls and missing predictions (they are all wrong). This is WAR.",
         True,
         "sample",
         "samples",
         numerator="correct",
+        ci_method="wilson",
     ),
     MetricSpec(
         "balanced_accuracy",
@@ -119,8 +129,10 @@ METRICS: tuple[MetricSpec, ...] = (
         "macro_f1",
         "Macro-F1",
         "classification",
-        "Unweighted mean of per-class F1 over all of the task's classes; a class with no gold and no "
-        "predicted sample counts 0 (`f1_score(labels=classes, average='macro', zero_division=0)`).",
+        "Unweighted mean of per-class F1 over the task's classes that occur in the split's gold labels or "
+        "predictions, i.e. exactly the classes whose `f1/<class>` is defined; equals "
+        "`f1_score(y_true, y_pred, labels=<those classes>, average='macro')` with failures mapped to a label "
+        "outside the classes. A class that neither occurs nor is predicted is left out, not counted as 0.",
         True,
         "sample",
         "samples",
@@ -136,17 +148,54 @@ METRICS: tuple[MetricSpec, ...] = (
         "sample",
         "parsed",
         numerator="correct",
+        ci_method="wilson",
         empty_reason="no answer parsed to a label of the task's classes",
     ),
     MetricSpec(
         "parse_failure_rate",
         "Parse fail",
         "classification",
-        "Share of samples without a valid label: any status but `ok`.",
+        "Share of samples whose reply could not be read as one answer: status `no_answer`, `ambiguous`, "
+        "`refusal` or `truncated`.",
         False,
         "sample",
         "samples",
-        numerator="failed",
+        numerator="parse_failed",
+        ci_method="wilson",
+    ),
+    MetricSpec(
+        "invalid_label_rate",
+        "Invalid label",
+        "classification",
+        "Share of samples whose reply parsed to an emotion outside the task's class list (e.g. contempt on a "
+        "7-class task): a real, wrong answer, not a parse failure.",
+        False,
+        "sample",
+        "samples",
+        numerator="invalid_label",
+        ci_method="wilson",
+    ),
+    MetricSpec(
+        "error_rate",
+        "Error",
+        "classification",
+        "Share of samples whose model call or image failed (status `error`).",
+        False,
+        "sample",
+        "samples",
+        numerator="errored",
+        ci_method="wilson",
+    ),
+    MetricSpec(
+        "missing_rate",
+        "Missing",
+        "classification",
+        "Share of samples with no generation or prediction at all (status `missing`).",
+        False,
+        "sample",
+        "samples",
+        numerator="missing",
+        ci_method="wilson",
     ),
     # per class -----------------------------------------------------------------------------------
     MetricSpec(
@@ -158,6 +207,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "class",
         "support/{cls}",
         numerator="tp/{cls}",
+        ci_method="wilson",
         empty_reason="no gold samples of class {cls_repr}",
     ),
     MetricSpec(
@@ -169,6 +219,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "class",
         "predicted/{cls}",
         numerator="tp/{cls}",
+        ci_method="wilson",
         empty_reason="no predictions of class {cls_repr}",
     ),
     MetricSpec(
@@ -193,6 +244,34 @@ METRICS: tuple[MetricSpec, ...] = (
         "sample",
         "samples",
         numerator="has_box",
+        ci_method="wilson",
+    ),
+    MetricSpec(
+        "reference_coverage",
+        "Ref. coverage",
+        "grounding",
+        "Share of samples whose AU reference is usable (status ok). Samples without one (no face found, "
+        "detector failed, no record) are left out of every metric below alike.",
+        True,
+        "sample",
+        "samples",
+        numerator="covered",
+        reference="run",
+        ci_method="wilson",
+    ),
+    MetricSpec(
+        "accuracy_covered",
+        "Acc. (covered)",
+        "grounding",
+        "Accuracy over the samples with a usable AU reference: the like-for-like companion of "
+        "`grounded_accuracy`.",
+        True,
+        "sample",
+        "covered",
+        numerator="correct_covered",
+        reference="covered",
+        ci_method="wilson",
+        empty_reason="no sample has a usable AU reference",
     ),
     MetricSpec(
         "au_box_iou",
@@ -204,7 +283,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "claim",
         "box_claims",
         numerator="iou_sum",
-        needs_reference=True,
+        reference="covered",
         empty_reason=_NO_BOX_CLAIMS,
     ),
     MetricSpec(
@@ -216,7 +295,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "claim",
         "box_claims",
         numerator="iou_ge_0.5",
-        needs_reference=True,
+        reference="covered",
         empty_reason=_NO_BOX_CLAIMS,
     ),
     MetricSpec(
@@ -228,7 +307,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "claim",
         "box_claims",
         numerator="iou_ge_0.3",
-        needs_reference=True,
+        reference="covered",
         empty_reason=_NO_BOX_CLAIMS,
     ),
     MetricSpec(
@@ -240,7 +319,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "claim",
         "box_claims",
         numerator="center_inside",
-        needs_reference=True,
+        reference="covered",
         empty_reason=_NO_BOX_CLAIMS,
     ),
     MetricSpec(
@@ -253,7 +332,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "au",
         "judged_aus",
         numerator="hallucinated_aus",
-        needs_reference=True,
+        reference="covered",
         empty_reason="no cited AU that the AU reference can judge",
     ),
     MetricSpec(
@@ -266,21 +345,22 @@ METRICS: tuple[MetricSpec, ...] = (
         "sample",
         "samples_judged",
         numerator="samples_hallucinated",
-        needs_reference=True,
+        reference="covered",
+        ci_method="wilson",
         empty_reason="no sample cites an AU that the AU reference can judge",
     ),
     MetricSpec(
         "unjudged_au_rate",
         "Unjudged AU",
         "grounding",
-        "Cited AUs the reference has no activation for / cited AUs, on samples with a reference. Unjudged "
-        "AUs are never counted as hallucinated.",
+        "Cited AUs the reference has no activation for / cited AUs. Unjudged AUs are never counted as "
+        "hallucinated.",
         False,
         "au",
-        "cited_aus_referenced",
+        "cited_aus_covered",
         numerator="unjudged_aus",
-        needs_reference=True,
-        empty_reason="no cited AUs on samples with an AU reference",
+        reference="covered",
+        empty_reason="no cited AUs on samples with a usable AU reference",
     ),
     MetricSpec(
         "au_recall",
@@ -291,7 +371,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "au",
         "active_aus",
         numerator="active_cited",
-        needs_reference=True,
+        reference="covered",
         empty_reason="the AU reference marks no AU active in any sample",
     ),
     MetricSpec(
@@ -304,7 +384,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "sample",
         "f1_samples",
         numerator="f1_sum",
-        needs_reference=True,
+        reference="covered",
         empty_reason="no sample with a cited (judgeable) or reference-active AU",
     ),
     MetricSpec(
@@ -318,20 +398,22 @@ METRICS: tuple[MetricSpec, ...] = (
         "sample",
         "consistency_samples",
         numerator="consistent",
+        ci_method="wilson",
         empty_reason="no sample with a parsed label and at least one cited AU",
     ),
     MetricSpec(
         "grounded_accuracy",
         "Grounded acc.",
         "grounding",
-        "Right for the right reasons: correct label AND at least one box claim with IoU >= 0.5 AND no "
-        "hallucinated AU.",
+        "Right for the right reasons, over the samples with a usable AU reference: correct label AND at least "
+        "one box claim with IoU >= 0.5 AND no hallucinated AU. Compare it with `accuracy_covered`.",
         True,
         "sample",
-        "referenced",
+        "covered",
         numerator="grounded_correct",
-        needs_reference=True,
-        empty_reason="no sample has an AU reference record",
+        reference="covered",
+        ci_method="wilson",
+        empty_reason="no sample has a usable AU reference",
     ),
 )
 
@@ -383,7 +465,7 @@ def iter_doc_rows() -> Iterator[tuple[str, ...]]:
             m.level,
             "higher" if m.higher_is_better else "lower",
             m.ci_method,
-            "yes" if m.needs_reference else "no",
+            {"none": "no", "run": "yes", "covered": "covered samples"}[m.reference],
             desc,
         )
 

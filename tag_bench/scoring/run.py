@@ -67,8 +67,9 @@ def compute_references(spec: str, samples: list[Sample], *, progress: bool = Tru
     )
 
 
-def load_saved_references(run: RunDir) -> ReferenceSet | None:
-    records = run.read_references()
+def load_saved_references(run: RunDir, key: str | None = None) -> ReferenceSet | None:
+    """The run's current references, or the set saved under ``references/<key>/``."""
+    records = run.read_references(key)
     if records is None:
         return None
     refs = {r.sample_id: r for r in records if r.sample_id}
@@ -245,9 +246,12 @@ def score_run(
 ) -> MetricsReport:
     """(Re-)score a run directory; returns the MetricsReport written to ``metrics.json``.
 
-    ``au_reference`` None keeps the references saved with the run (or the manifest's spec);
-    a spec (detector name, JSONL path, ``none``) replaces them. ``loaded`` hands over the index and
-    generations a caller has just written, so they are not read back.
+    ``au_reference`` None re-scores against the current references (or computes the manifest's spec if
+    the run has none yet). A spec (detector name, JSONL path, ``none``) scores against that source; the id
+    of a reference the run was scored against before (a folder name under ``references/``) reuses the set
+    saved there, which needs neither the dataset nor the detector. Every reference's scores are kept under
+    ``references/<id>/`` and the last one scored becomes the current ``samples.jsonl`` / ``metrics.json``.
+    ``loaded`` hands over the index and generations a caller has just written, so they are not read back.
     """
     from tag_bench.scoring.aggregate import metrics_from_arrays
 
@@ -263,25 +267,29 @@ def score_run(
         else:
             samples, generations = loaded
         classes = list(manifest.task.classes)
+        run.keep_current_scores()
 
-        if au_reference is not None:
+        references: ReferenceSet | None
+        if au_reference is not None and au_reference in run.saved_reference_keys():
+            references = load_saved_references(run, au_reference)
+        elif au_reference is not None:
             spec = resolve_reference_spec(au_reference)
             references = compute_references(spec, samples, progress=progress) if spec else None
-            if references is not None:
-                run.write_references(references.for_run_dir())
-            else:
-                run.remove_references()
             manifest.au_reference = spec
         else:
             references = load_saved_references(run)
             if references is None and manifest.au_reference:
                 references = compute_references(manifest.au_reference, samples, progress=progress)
-                run.write_references(references.for_run_dir())
 
-        with run.scored_samples_writer() as out:
+        key = RunDir.reference_key(references.reference_id if references else None)
+        if references is not None:
+            run.write_references(references.for_run_dir(), key)
+        with run.scored_samples_writer(key) as out:
             arrays = score_arrays(samples, generations, classes, references, sink=out.write, workers=workers)
         report = metrics_from_arrays(arrays, n_resamples=n_resamples, seed=seed)
-        run.write_metrics(report)
+        report.run_status = manifest.status
+        run.write_metrics(report, key)
+        run.publish_scores(key)
         manifest.scoring = ScoringInfo(n_resamples=n_resamples, seed=seed)
         manifest.au_reference_id = references.reference_id if references else None
         run.write_manifest(manifest)

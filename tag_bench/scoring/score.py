@@ -4,9 +4,10 @@ Status: ``missing`` (no generation), ``error`` (the call or the image failed), e
 status; an ``ok`` parse whose label is not a class of the task becomes ``invalid_label``. Every
 sample is scored and kept; only ``ok`` samples carry a prediction.
 
-Grounding uses whatever evidence was parsed, whether or not the label parsed. Without an AU reference
-record (``reference=None``) the reference-dependent fields stay None / empty; ``evidence_consistent``
-needs no reference and is always filled where applicable. See :mod:`tag_bench.metrics.grounding` for
+Grounding uses whatever evidence was parsed, whether or not the label parsed. Without a usable AU
+reference (none given, or its status ``no_face`` / ``error``) the reference-dependent fields stay None /
+empty and the record keeps the reference status; ``evidence_consistent`` needs no reference and is
+always filled where applicable. See :mod:`tag_bench.metrics.grounding` for
 how unjudgeable AUs are treated.
 """
 
@@ -55,9 +56,12 @@ def score_sample(
     used = parsed if status not in ("missing", "error") else None
 
     cited = _cited_aus(used)
-    states, active_aus = _reference_view(reference)
-    threshold = reference.threshold if reference is not None else None
-    judgement = {au: au_active(states.get(au), threshold) for au in cited} if reference is not None else {}
+    # Only an ok reference can judge: without one (no face found, detector failed, no record) the
+    # sample's claims stay unjudged, and the sample is left out of every reference-dependent metric.
+    usable = reference if reference is not None and reference.status == "ok" else None
+    states, active_aus = _reference_view(usable)
+    threshold = usable.threshold if usable is not None else None
+    judgement = {au: au_active(states.get(au), threshold) for au in cited} if usable is not None else {}
 
     claims: list[ClaimScore] = []
     for ev in used.evidence if used is not None else []:
@@ -65,7 +69,7 @@ def score_sample(
             continue
         au = normalise_au(ev.au)
         iou_value = hit = None
-        if reference is not None and ev.box is not None:
+        if usable is not None and ev.box is not None:
             region = au_region(states.get(au))
             iou_value, hit = claim_iou(ev.box, region), claim_pointing(ev.box, region)
         active = judgement.get(au)
@@ -83,7 +87,7 @@ def score_sample(
     correct = status == "ok" and pred == sample.label
     hallucinated = [au for au in cited if judgement.get(au) is False]
     grounded = None
-    if reference is not None:
+    if usable is not None:
         box_hit = any(c.iou is not None and c.iou >= GROUNDED_IOU for c in claims)
         grounded = correct and box_hit and not hallucinated
     return ScoredSample(
