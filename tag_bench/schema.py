@@ -292,7 +292,7 @@ class RunManifest(Record):
     git_revision: str | None = None
     tag_bench_version: str | None = None
     command: list[str] | None = None
-    status: Literal["running", "interrupted", "complete"] = "running"
+    status: Literal["running", "interrupted", "failed", "complete"] = "running"
     world_size: int = 1
     task_fingerprint: str | None = None  # the task definition's hash (resume check)
     index_sha256: str | None = None  # the whole split's sample list (resume check)
@@ -339,7 +339,9 @@ class MetricsReport(Record):
     reference_status_counts: dict[str, int]
     not_computed: dict[str, str]  # metric -> why its value is None
     bootstrap: dict[str, Any]  # n_resamples, ci, seed, unit
-    run_status: Literal["running", "interrupted", "complete"] | None = None  # the run's, when scored
+    run_status: Literal["running", "interrupted", "failed", "complete"] | None = (
+        None  # the run's, when scored
+    )
 
 
 class MetricDifference(Record):

@@ -71,6 +71,14 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def unusable_cache_message(path: str | os.PathLike[str], error: BaseException) -> str:
+    """What to tell the user about a cache file that is not a readable SQLite database."""
+    return (
+        f"cache {path} cannot be read ({error}); caches only save repeated work, so this run goes on "
+        f"without it. To start a fresh one, move it aside: mv '{path}' '{path}.broken'"
+    )
+
+
 def _json_line(r: BaseModel | dict[str, Any] | str) -> str:
     if isinstance(r, str):  # already one JSON document
         return r.rstrip("\r\n")

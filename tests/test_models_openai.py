@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tag_bench.models.base import AdapterContext, GenerationRequest, get_model
+from tag_bench.models.base import AdapterContext, FatalAdapterError, GenerationRequest, get_model
 from tag_bench.models.openai_api import _retry_after, public_url
 from tag_bench.schema import CANONICAL_EMOTIONS
 from tag_bench.testing.chat_server import ChatServer, Fault, expected_label, image_sizes, tag_reply
@@ -135,13 +135,13 @@ def test_key_reaches_the_server_and_nowhere_else(server, monkeypatch, caplog, ca
     monkeypatch.setenv("TAG_BENCH_TEST_KEY", KEY)
     caplog.set_level(logging.DEBUG)  # everything: ours, httpx's, httpcore's
     # A server that echoes the key back in its error message (proxies do).
-    server.add_fault(Fault.error(401, message=f"invalid api key {KEY}"), match="sample-0 ", times=None)
+    server.add_fault(Fault.error(400, message=f"bad request for key {KEY}"), match="sample-0 ", times=None)
     server.add_fault(Fault.error(503, message=f"overloaded for {KEY}"), match="sample-1 ", times=None)
     server.add_fault(Fault.drop(), match="sample-2 ", times=1)
     adapter = _adapter(server, max_retries=1, timeout=2)
     reqs, _ = _requests(4)
     outs = adapter.generate(reqs)
-    assert outs[0].error == "HTTP 401: invalid api key <redacted>"
+    assert outs[0].error == "HTTP 400: bad request for key <redacted>"
     assert outs[1].error == "gave up after 2 attempts; last: HTTP 503: overloaded for <redacted>"
     assert outs[2].error is None and outs[3].error is None
     assert {r.headers.get("Authorization") for r in server.requests} == {f"Bearer {KEY}"}
@@ -155,6 +155,26 @@ def test_key_reaches_the_server_and_nowhere_else(server, monkeypatch, caplog, ca
     assert any("retrying" in s for s in seen)  # the retries were logged...
     assert not [s for s in seen if KEY in s]  # ...and the key is nowhere
     adapter.close()
+
+
+def test_rejected_credentials_are_fatal_and_the_key_is_not_quoted(server, monkeypatch):
+    monkeypatch.setenv("TAG_BENCH_TEST_KEY", KEY)
+    server.add_fault(Fault.error(401, message=f"invalid api key {KEY}"), times=None)
+    adapter = _adapter(server, concurrency=3)
+    with pytest.raises(
+        FatalAdapterError, match=r"refused the credentials \(HTTP 401: invalid api key <redacted>\)"
+    ) as e:
+        adapter.generate(_requests(12)[0])
+    assert KEY not in str(e.value)
+    assert len(server.requests) <= 3  # the other requests are never sent
+    adapter.close()
+
+
+def test_an_echoed_key_is_cut_out_of_the_reply_text(monkeypatch):
+    monkeypatch.setenv("TAG_BENCH_TEST_KEY", KEY)
+    with ChatServer(reply=lambda body: f"<answer>happiness</answer> (your key is {KEY})") as srv:
+        out = _adapter(srv).generate(_requests(1)[0])[0]
+    assert out.text is not None and KEY not in out.text and "<redacted>" in out.text
 
 
 def test_no_key_no_authorization_header(server, monkeypatch):

@@ -19,7 +19,7 @@ from tag_bench._cli.common import (
     warn,
 )
 from tag_bench._cli.summary import format_summary
-from tag_bench.schema import BOX_FRAMES
+from tag_bench.schema import BOX_FRAMES, MetricsReport
 
 
 @click.command("run")
@@ -49,6 +49,9 @@ from tag_bench.schema import BOX_FRAMES
 )
 @click.option("--no-cache", is_flag=True, help="Do not read or write the generation cache.")
 @click.option("--overwrite", is_flag=True, help="Discard an existing run in the target directory.")
+@click.option("--max-error-rate", type=click.FloatRange(0, 1), default=None,
+              help="Exit with status 1 when more than this share of samples failed (error status). "
+              "Default: only when every sample failed.")  # fmt: skip
 @click.option("--no-progress", is_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary per task.")
 @cli_errors
@@ -56,7 +59,8 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
             class_order: str | None, options: tuple[str, ...], prompt: str | None, batch_size: int,
             limit: int | None, gen_kwargs: str, au_reference: str, out: str | None, results_dir: str,
             train_source: str | None, box_frame: str | None, n_resamples: int, seed: int, cache_path: str | None,
-            no_cache: bool, overwrite: bool, no_progress: bool, as_json: bool) -> None:  # fmt: skip
+            no_cache: bool, overwrite: bool, max_error_rate: float | None, no_progress: bool,
+            as_json: bool) -> None:  # fmt: skip
     """Evaluate a model on one or more tasks: generate, then score (resumable, cached)."""
     from tag_bench.generate.evaluate import evaluate
 
@@ -64,6 +68,7 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     cache: Any = False if no_cache else (cache_path or True)
     loader = loader_overrides(class_order, options)
+    failed: list[str] = []
     for name in names:
         run_out = None if out is None else (Path(out) if len(names) == 1 else Path(out) / name)
         result = evaluate(
@@ -82,6 +87,26 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
             click.echo(format_summary(name, model, result.run_dir, result.report))
             for msg in result.stats.error_messages:
                 click.echo(f"  error: {msg}", err=True)
+        too_many = _too_many_errors(result.report, max_error_rate)
+        if too_many:
+            failed.append(f"{name}: {too_many}")
+    if failed:
+        raise click.ClickException("; ".join(failed))
+
+
+def _too_many_errors(report: MetricsReport, max_error_rate: float | None) -> str | None:
+    """Why the run counts as failed, or None."""
+    errors, n = report.status_counts.get("error", 0), report.n
+    if not n or not errors:
+        return None
+    if max_error_rate is None and errors == n:
+        return (
+            f"every one of the {n} samples failed (status error; see the errors above); "
+            "pass --max-error-rate 1 to accept such a run"
+        )
+    if max_error_rate is not None and errors / n > max_error_rate:
+        return f"{errors} of {n} samples failed ({errors / n:.1%} > --max-error-rate {max_error_rate:g})"
+    return None
 
 
 @click.command("demo")

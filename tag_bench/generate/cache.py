@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tag_bench._hashing import sha256_hex
+from tag_bench.store import unusable_cache_message
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
@@ -59,15 +60,35 @@ def is_deterministic(gen_kwargs: dict[str, Any]) -> bool:
     return not sampled or gen_kwargs.get("seed") is not None
 
 
+def open_cache(path: str | os.PathLike[str] | None, warnings: list[str]) -> GenerationCache | None:
+    """The generation cache, or None when it cannot be read (the reason goes to ``warnings``)."""
+    try:
+        return GenerationCache(path)
+    except sqlite3.DatabaseError as e:
+        warnings.append(unusable_cache_message(path or default_cache_dir() / "generations.sqlite", e))
+        return None
+
+
 class GenerationCache:
-    """Key -> generation fields. Safe for several processes (WAL, busy timeout)."""
+    """Key -> generation fields. Safe for several processes (WAL, busy timeout).
+
+    A file that turns out to be unreadable part-way is reported once and then left alone: lookups
+    miss and nothing is stored, so the run goes on without the cache.
+    """
 
     def __init__(self, path: str | os.PathLike[str] | None = None):
         self.path = Path(path) if path else default_cache_dir() / "generations.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self.broken = False
+        self.problems: list[str] = []  # what went wrong with the file, for the user
         with self._conn() as c:
             c.execute(_SCHEMA)
+
+    def _give_up(self, error: sqlite3.DatabaseError) -> None:
+        if not self.broken:
+            self.broken = True
+            self.problems.append(unusable_cache_message(self.path, error))
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -80,30 +101,46 @@ class GenerationCache:
 
     def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        conn = self._conn()
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            q = f"SELECT key, record FROM generations WHERE key IN ({','.join('?' * len(chunk))})"
-            for key, record in conn.execute(q, chunk):
-                out[key] = json.loads(record)
+        if self.broken:
+            return out
+        try:
+            conn = self._conn()
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                q = f"SELECT key, record FROM generations WHERE key IN ({','.join('?' * len(chunk))})"
+                for key, record in conn.execute(q, chunk):
+                    out[key] = json.loads(record)
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise
+            self._give_up(e)
+            return {}
         return out
 
     def put_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Store (key, model fingerprint, record) triples."""
         if not items:
             return
+        if self.broken:
+            return
         now = time.time()
         rows = [(k, m, json.dumps(r, sort_keys=True), now) for k, m, r in items]
-        conn = self._conn()
         for attempt in range(5):
             try:
+                conn = self._conn()
                 with conn:
                     conn.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?)", rows)
                 return
-            except sqlite3.OperationalError:
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    self._give_up(e)
+                    return
                 if attempt == 4:
                     raise
                 time.sleep(0.2 * (attempt + 1))
+            except sqlite3.DatabaseError as e:
+                self._give_up(e)
+                return
 
     def __len__(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM generations").fetchone()[0]

@@ -17,7 +17,7 @@ from typing import Any
 from tag_bench import store
 from tag_bench.generate.cache import GenerationCache, generation_key, is_deterministic
 from tag_bench.images import ImageLoadError, image_sha256, open_image
-from tag_bench.models.base import GenerationOutput, GenerationRequest, ModelAdapter
+from tag_bench.models.base import FatalAdapterError, GenerationOutput, GenerationRequest, ModelAdapter
 from tag_bench.rundir import RunDir
 from tag_bench.schema import AUReference, Generation, Sample
 
@@ -121,8 +121,9 @@ def generate(
     bar = _progress_bar(len(todo), progress and dist.is_main, adapter.name)
     t0 = time.perf_counter()
     try:
-        for start in range(0, len(todo), max(1, batch_size)):
-            batch = todo[start : start + batch_size]
+        step = max(1, batch_size, adapter.requests_in_flight)
+        for start in range(0, len(todo), step):
+            batch = todo[start : start + step]
             records = _run_batch(
                 batch,
                 adapter,
@@ -226,7 +227,7 @@ def _run_batch(
 def _call_adapter(adapter: ModelAdapter, requests: list[GenerationRequest]) -> list[GenerationOutput]:
     try:
         outputs = adapter.generate(requests)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, FatalAdapterError):
         raise
     except Exception as e:  # the adapter broke its contract for the whole batch: record, keep going
         msg = f"{type(e).__name__}: {e}"

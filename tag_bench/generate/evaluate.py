@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from tag_bench._hashing import sha256_hex
-from tag_bench.generate.cache import GenerationCache
+from tag_bench.generate.cache import open_cache
 from tag_bench.generate.engine import Barrier, DistInfo, GenerateStats, PromptFn, dist_info, generate
 from tag_bench.models.base import (
     DEFAULT_GEN_KWARGS,
     AdapterContext,
+    FatalAdapterError,
     ModelAdapter,
     get_model,
     redact,
+    scrub_secrets,
 )
 from tag_bench.options import parse_kv
 from tag_bench.rundir import RunConfigError, RunDir
@@ -62,7 +64,15 @@ class RunPlan:
 
 
 def normalise_gen_kwargs(gen_kwargs: dict[str, Any] | str | None) -> dict[str, Any]:
+    """The defaults plus the user's settings, checked before any model loads (RunConfigError names the
+    bad setting)."""
+    from tag_bench.models.requests import gen_settings
+
     given = parse_kv(gen_kwargs) if isinstance(gen_kwargs, str) else dict(gen_kwargs or {})
+    try:
+        gen_settings(given)
+    except ValueError as e:
+        raise RunConfigError(f"--gen-kwargs: {e}") from None
     out = {**DEFAULT_GEN_KWARGS, **given}
     if float(out.get("temperature") or 0) > 0 and "do_sample" not in given:
         out["do_sample"] = True
@@ -116,9 +126,9 @@ def plan_run(
         task=task.name,
         label_counts=dict(Counter(s.label for s in samples)),
     )
+    gk = normalise_gen_kwargs(gen_kwargs)
     adapter = get_model(model, args, context)
     try:
-        gk = normalise_gen_kwargs(gen_kwargs)
         prompt_id = prompt or task.prompt
         template = render_prompt(prompt_id, task.classes, adapter.frame, None)
         spec = resolve_reference_spec(au_reference)
@@ -134,7 +144,7 @@ def plan_run(
             task=task.info(data),
             model=ModelInfo(
                 adapter=model,
-                args=redact(adapter.describe() | args),
+                args=redact(adapter.describe()),
                 fingerprint=adapter.fingerprint(),
                 frame=adapter.frame,
                 oracle_reference=bool(adapter.oracle_reference),
@@ -151,7 +161,7 @@ def plan_run(
             packages=package_versions(),
             git_revision=git_revision(),
             tag_bench_version=_version(),
-            command=list(sys.argv),
+            command=[scrub_secrets(a) for a in sys.argv],
             world_size=world_size,
             task_fingerprint=task.fingerprint(),
             index_sha256=index_sha,
@@ -220,7 +230,12 @@ def _generate_and_score(
     def prompt_for(size: tuple[int, int] | None):
         return render_prompt(plan.prompt_id, plan.task.classes, adapter.frame, size)
 
-    cache_obj = None if cache is False or cache is None else GenerationCache(None if cache is True else cache)
+    cache_problems: list[str] = []
+    cache_obj = (
+        None
+        if cache is False or cache is None
+        else open_cache(None if cache is True else cache, cache_problems)
+    )
     try:
         stats = generate(
             samples,
@@ -234,13 +249,16 @@ def _generate_and_score(
             progress=progress,
             dist=dist,
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, FatalAdapterError) as e:
         if dist.is_main:
-            manifest.status = "interrupted"
+            manifest.status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
             run.write_manifest(manifest)
         raise
     barrier.wait()
-    result = RunResult(run_dir=run.path, manifest=manifest, stats=stats, warnings=list(manifest.warnings))
+    cache_problems += cache_obj.problems if cache_obj is not None else []
+    result = RunResult(
+        run_dir=run.path, manifest=manifest, stats=stats, warnings=[*manifest.warnings, *cache_problems]
+    )
     if not dist.is_main:
         barrier.close()
         return result

@@ -9,6 +9,7 @@ boxes into pixels, comes from the index or the image file's header.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from tag_bench.generate.engine import GenerateStats
 from tag_bench.generate.evaluate import RunResult, plan_run
 from tag_bench.images import ImageLoadError, presented_sizes
+from tag_bench.models.replay import PredictionsError, ReplayAdapter
 from tag_bench.schema import Generation, Sample
 from tag_bench.scoring.run import score_run
 from tag_bench.store import gc_paused
@@ -42,7 +44,11 @@ def score_predictions(
     plan = plan_run(task, "replay", args, **options)
     plan.manifest.extra.update(provenance or {})
     adapter = plan.adapter
+    assert isinstance(adapter, ReplayAdapter)
     try:
+        plan.manifest.warnings += check_ids(
+            adapter.predictions, plan.data.samples, Path(predictions), plan.task.name
+        )
         with plan.run.lock(), gc_paused():
             manifest = plan.run.start(plan.manifest, plan.samples, overwrite=overwrite)
             stats = GenerateStats(total=len(plan.samples))
@@ -62,6 +68,33 @@ def score_predictions(
     finally:
         adapter.close()
     return RunResult(plan.run.path, manifest, stats, report, list(manifest.warnings))
+
+
+def check_ids(predictions: dict[str, Any], samples: list[Sample], path: Path, task: str) -> list[str]:
+    """Warnings about prediction ids that are not samples of the task; an error when none is."""
+    known = {s.id for s in samples}
+    unknown = [pid for pid in predictions if pid not in known]
+    if not unknown:
+        return []
+    example = f"e.g. {unknown[0]!r}{_did_you_mean(unknown[0], samples)}"
+    if len(unknown) == len(predictions):
+        raise PredictionsError(
+            f"none of the {len(predictions):,} ids in {path} is a sample of {task} ({example}); "
+            f"sample ids are listed by `tag-bench inspect {task} --json`"
+        )
+    return [
+        f"{len(unknown):,} of {len(predictions):,} prediction ids in {path} are not samples of {task} and are "
+        f"ignored ({example})"
+    ]
+
+
+def _did_you_mean(pid: str, samples: list[Sample]) -> str:
+    tail = pid.rsplit("/", 1)[-1]
+    for s in samples:  # the usual slip: the dataset prefix left out (test_0002 for rafdb/test_0002)
+        if s.id.rsplit("/", 1)[-1] == tail:
+            return f"; did you mean {s.id!r}?"
+    close = difflib.get_close_matches(pid, [s.id for s in samples[:5000]], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _generations(samples: list[Sample], adapter: Any, stats: GenerateStats) -> Iterator[Generation]:

@@ -22,6 +22,11 @@ class AdapterError(TagBenchError, ValueError):
     """A model adapter cannot be found, loaded or built as asked (shown to the user as one line)."""
 
 
+class FatalAdapterError(AdapterError):
+    """No request can succeed (weights that cannot be loaded, credentials the server rejects): the run
+    stops at once instead of recording the same failure for every sample."""
+
+
 class AdapterArgsError(AdapterError):
     """A missing, unknown or invalid model argument; the message names the adapter and the accepted ones."""
 

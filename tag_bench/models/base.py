@@ -13,6 +13,7 @@ Adapters subclass :class:`ModelAdapter` and are found by name in one registry: t
 from __future__ import annotations
 
 import contextlib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from tag_bench.models.args import (
     AdapterArgsError,
     AdapterError,
     ArgInfo,
+    FatalAdapterError,
     arg_infos,
     validate_args,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "AdapterError",
     "AdapterInfo",
     "ArgInfo",
+    "FatalAdapterError",
     "GenerationOutput",
     "GenerationRequest",
     "ModelAdapter",
@@ -58,6 +61,7 @@ __all__ = [
     "is_secret_name",
     "redact",
     "register_adapter",
+    "scrub_secrets",
 ]
 
 ENTRY_POINT_GROUP = "tag_bench.models"
@@ -147,6 +151,12 @@ class ModelAdapter(ABC):
             override = None
         self.frame_override = override
 
+    @property
+    def requests_in_flight(self) -> int:
+        """How many requests the adapter serves at once; the engine sends at least this many per call,
+        so an API adapter's concurrency applies across the whole run, whatever ``--batch-size`` is."""
+        return 1
+
     # ------------------------------------------------------------------------------------ frame
 
     @property
@@ -206,8 +216,33 @@ def is_secret_name(name: str) -> bool:
 
 
 def redact(args: dict[str, Any]) -> dict[str, Any]:
-    """Copy of ``args`` with secret-looking values replaced."""
-    return {k: ("<redacted>" if is_secret_name(k) else v) for k, v in args.items()}
+    """Copy of ``args`` with secret-looking values replaced, and credentials cut out of URLs."""
+    return {
+        k: "<redacted>" if is_secret_name(k) else scrub_secrets(v) if isinstance(v, str) else v
+        for k, v in args.items()
+    }
+
+
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+_QUERY_PAIR = re.compile(r"(?P<sep>[?&])(?P<name>[^=&#\s]+)=(?P<value>[^&#\s]*)")
+_KV_PAIR = re.compile(r"(?P<lead>^|[,\s])(?P<name>[A-Za-z_][A-Za-z0-9_-]*)=(?P<value>[^,\s]*)")
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` with URL user info (``https://user:KEY@host``), secret-looking query values
+    (``?api-key=KEY``) and secret-looking ``name=value`` pairs (``api_key=KEY``) replaced."""
+    text = _URL_USERINFO.sub(r"\g<scheme><redacted>@", text)
+
+    def query(m: re.Match[str]) -> str:
+        name = m.group("name")
+        secret = any(s in name.lower().replace("-", "_") for s in SECRET_KEYS)
+        return f"{m.group('sep')}{name}={'<redacted>' if secret else m.group('value')}"
+
+    def pair(m: re.Match[str]) -> str:
+        name = m.group("name")
+        return f"{m.group('lead')}{name}={'<redacted>' if is_secret_name(name) else m.group('value')}"
+
+    return _KV_PAIR.sub(pair, _QUERY_PAIR.sub(query, text))
 
 
 # --------------------------------------------------------------------------------------------------

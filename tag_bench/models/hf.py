@@ -50,6 +50,7 @@ from tag_bench.models._identity import model_identity
 from tag_bench.models.base import (
     AdapterArgs,
     AdapterContext,
+    FatalAdapterError,
     GenerationOutput,
     GenerationRequest,
     ModelAdapter,
@@ -231,7 +232,12 @@ class HFAdapter(ModelAdapter):
         }
         if self.attn_implementation:
             kw["attn_implementation"] = self.attn_implementation
-        model = AutoModelForImageTextToText.from_pretrained(self.pretrained, **kw)
+        try:
+            model = AutoModelForImageTextToText.from_pretrained(self.pretrained, **kw)
+        except Exception as e:  # no request can succeed without the weights
+            raise FatalAdapterError(
+                f"cannot load the weights of {self.pretrained!r}: {type(e).__name__}: {e}"
+            ) from e
         model.eval()
         self._model = model
         self._eos_ids = self._collect_eos_ids()

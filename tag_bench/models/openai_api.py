@@ -26,12 +26,12 @@ import email.utils
 import io
 import logging
 import os
+import queue
 import random
 import re
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -42,6 +42,7 @@ from tag_bench.models.base import (
     SECRET_KEYS,
     AdapterArgs,
     AdapterContext,
+    FatalAdapterError,
     GenerationOutput,
     GenerationRequest,
     ModelAdapter,
@@ -176,8 +177,9 @@ class OpenAIAdapter(ModelAdapter):
             headers=headers,
         )
         self._httpx = httpx
-        self._url = f"{self.base_url}/chat/completions"
-        self._pool: ThreadPoolExecutor | None = None
+        parts = urlsplit(self.base_url)  # a query (?api-version=...) stays after the path
+        self._url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/chat/completions"))
+        self._stop = threading.Event()  # set by Ctrl-C: requests in flight give up at once
         self._lock = threading.Lock()
         self._rng = random.Random()
         self._stats: Counter[str] = Counter()
@@ -186,6 +188,10 @@ class OpenAIAdapter(ModelAdapter):
         return f"OpenAIAdapter(model={self.model!r}, base_url={public_url(self.base_url)!r})"
 
     # ---------------------------------------------------------------------------------- contract
+
+    @property
+    def requests_in_flight(self) -> int:
+        return self.concurrency
 
     def fingerprint(self) -> str:
         fmt = f"jpeg{_JPEG_QUALITY}" if self.image_format == "jpeg" else self.image_format
@@ -222,20 +228,46 @@ class OpenAIAdapter(ModelAdapter):
             return dict(self._stats)
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:
+        """Up to ``concurrency`` requests in flight, in daemon threads: a Ctrl-C or a fatal answer
+        (401/403) stops at once, without waiting for a hung server."""
         if not requests:
             return []
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="openai")
-            pool = self._pool
-        futures = [pool.submit(self._safe_one, req) for req in requests]
-        return [f.result() for f in futures]
+        results: list[GenerationOutput | None] = [None] * len(requests)
+        fatal: list[BaseException] = []
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in range(len(requests)):
+            todo.put(i)
+
+        def worker() -> None:
+            while not self._stop.is_set():
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    results[i] = self._safe_one(requests[i])
+                except FatalAdapterError as e:
+                    fatal.append(e)
+                    self._stop.set()
+
+        threads = [threading.Thread(target=worker, name="openai", daemon=True) for _ in range(min(self.concurrency, len(requests)))]  # fmt: skip
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.1)  # short waits: a Ctrl-C reaches this (main) thread promptly
+        except BaseException:
+            self._stop.set()
+            raise
+        if fatal:
+            raise fatal[0]
+        return [
+            r if r is not None else GenerationOutput(text=None, error="stopped before it was sent")
+            for r in results
+        ]
 
     def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
         self._client.close()
 
     # ---------------------------------------------------------------------------------- one request
@@ -243,6 +275,8 @@ class OpenAIAdapter(ModelAdapter):
     def _safe_one(self, req: GenerationRequest) -> GenerationOutput:
         try:
             return self._one(req)
+        except FatalAdapterError:
+            raise
         except Exception as e:  # never raise for one request; never let the key through either
             self._count("failures")
             return GenerationOutput(text=None, error=self._scrub(f"{type(e).__name__}: {e}"))
@@ -260,6 +294,8 @@ class OpenAIAdapter(ModelAdapter):
         body = self.request_body(req, settings)
         last = "no attempt made"
         for attempt in range(self.max_retries + 1):
+            if self._stop.is_set():
+                return GenerationOutput(text=None, error="stopped before an answer came back")
             self._count("attempts")
             t0 = time.perf_counter()
             try:
@@ -278,12 +314,15 @@ class OpenAIAdapter(ModelAdapter):
                     self._scrub(r.detail),
                     delay,
                 )
-                time.sleep(delay)
+                if self._stop.wait(delay):  # a Ctrl-C ends the wait at once
+                    return GenerationOutput(text=None, error="stopped while waiting to retry")
                 continue
             except _Fail as f:
                 self._count("failures")
                 return GenerationOutput(text=None, error=self._scrub(str(f)))
             out.latency_s = time.perf_counter() - t0
+            if out.text is not None:
+                out.text = self._scrub(out.text)  # a server or proxy may echo the key back
             out.input_size = tuple(req.image.size)  # type: ignore[assignment]
             return out
         self._count("failures")
@@ -333,6 +372,14 @@ class OpenAIAdapter(ModelAdapter):
             kind = "429" if resp.status_code == 429 else "5xx" if resp.status_code >= 500 else "4xx"
             raise _Retry(
                 kind, f"HTTP {resp.status_code}: {_server_message(resp)}", _retry_after(resp.headers)
+            )
+        if resp.status_code in (401, 403):
+            self._stop.set()
+            raise FatalAdapterError(
+                self._scrub(
+                    f"{public_url(self._url)} refused the credentials (HTTP {resp.status_code}: {_server_message(resp)}); "
+                    f"check the key in ${self.api_key_env} and that it may use model {self.model!r}"
+                )
             )
         if resp.status_code != 200:
             raise _Fail(f"HTTP {resp.status_code}: {_server_message(resp)}")

@@ -8,6 +8,7 @@ Predictions file: JSON lines ``{"id": sample id, "response": text}`` with option
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ class Prediction:
     frame: str | None = None
     finish_reason: str | None = None
     input_size: tuple[int, int] | None = None
+    line: int = 0  # line number in the file, for messages
 
 
 class PredictionsError(TagBenchError, ValueError):
@@ -55,48 +57,78 @@ def _size(value: Any, where: str) -> tuple[int, int] | None:
 
 
 def read_predictions(path: str | Path) -> tuple[dict[str, Prediction], list[str]]:
-    """Predictions by sample id, plus warnings (duplicates: the last line wins)."""
+    """Predictions by sample id, plus warnings (duplicates: the last line wins).
+
+    UTF-8 (a byte-order mark is accepted); a line that is not UTF-8 or not JSON is an error naming it.
+    """
+    import jsonlines
+
     path = Path(path)
     if not path.is_file():
         raise PredictionsError(f"predictions file not found: {path}")
     preds: dict[str, Prediction] = {}
-    warnings: list[str] = []
     dupes: list[str] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{n}"
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise PredictionsError(f"{where}: not valid JSON ({e.msg})") from e
-            if not isinstance(d, dict) or "id" not in d:
-                raise PredictionsError(f"{where}: each line needs an 'id' and a 'response'")
-            if "response" not in d:
-                raise PredictionsError(f"{where}: no 'response' for id {d['id']!r}")
-            frame = d.get("frame")
-            if frame is not None and frame not in BOX_FRAMES:
-                raise PredictionsError(f"{where}: unknown frame {frame!r}; valid: {', '.join(BOX_FRAMES)}")
-            resp = d["response"]
-            if resp is not None and not isinstance(resp, str):
-                resp = json.dumps(resp)
-            sid = str(d["id"])
-            if sid in preds:
-                dupes.append(sid)
-            preds[sid] = Prediction(
-                id=sid,
-                response=resp,
-                frame=frame,
-                finish_reason=d.get("finish_reason"),
-                input_size=_size(d.get("input_size"), where),
-            )
+    with open(path, "rb") as f:
+        at = [0]  # the reader pulls one line at a time: this is the line of the object it yields
+
+        def numbered() -> Iterator[bytes]:
+            for at[0], raw in enumerate(f, 1):
+                yield raw
+
+        try:
+            for d in jsonlines.Reader(numbered()).iter(skip_empty=True):
+                _add(preds, dupes, d, f"{path}:{at[0]}", at[0])
+        except jsonlines.InvalidLineError as e:
+            why = str(e).rsplit(" (line", 1)[0]
+            hint = "; save the file as UTF-8" if "utf-8" in why else ""
+            raise PredictionsError(f"{path}:{e.lineno}: {why}{hint}") from None
+    if not preds:
+        raise PredictionsError(
+            f'{path} holds no predictions (one JSON object per line: {{"id", "response"}})'
+        )
+    warnings = []
     if dupes:
         warnings.append(
             f"{len(dupes)} sample id(s) appear more than once in {path}; the last line wins "
             f"(first: {', '.join(dupes[:3])})"
         )
     return preds, warnings
+
+
+def _add(preds: dict[str, Prediction], dupes: list[str], d: Any, where: str, line: int) -> None:
+    if not isinstance(d, dict) or "id" not in d:
+        raise PredictionsError(f"{where}: each line needs an 'id' and a 'response'")
+    if "response" not in d:
+        raise PredictionsError(f"{where}: no 'response' for id {d['id']!r}")
+    frame = d.get("frame")
+    if frame is not None and frame not in BOX_FRAMES:
+        raise PredictionsError(f"{where}: unknown frame {frame!r}; valid: {', '.join(BOX_FRAMES)}")
+    resp = d["response"]
+    if resp is not None and not isinstance(resp, str):
+        resp = json.dumps(resp)
+    sid = str(d["id"])
+    if sid in preds:
+        dupes.append(sid)
+    preds[sid] = Prediction(
+        id=sid,
+        response=resp,
+        frame=frame,
+        finish_reason=d.get("finish_reason"),
+        input_size=_size(d.get("input_size"), where),
+        line=line,
+    )
+
+
+def first_unframed_box(path: Path, predictions: dict[str, Prediction]) -> str | None:
+    """Where the first box is whose coordinate frame nobody gave (a line without ``frame``), or None."""
+    from tag_bench.parsing import parse_response
+
+    for p in sorted(predictions.values(), key=lambda p: p.line):
+        if p.frame is not None or p.response is None:
+            continue
+        if any(ev.raw_box is not None for ev in parse_response(p.response, None, None).evidence):
+            return f"{path}:{p.line} (id {p.id!r})"
+    return None
 
 
 class ReplayAdapter(ModelAdapter):
@@ -127,12 +159,12 @@ class ReplayAdapter(ModelAdapter):
         self.predictions, warnings = read_predictions(self.path)
         self.warnings.extend(warnings)
         if self.frame_override is None and self.args.frame is None:
-            unframed = sum(1 for p in self.predictions.values() if p.frame is None)
-            if unframed:
+            # a frame is needed only to convert a box; tag-bench never guesses one
+            where = first_unframed_box(self.path, self.predictions)
+            if where is not None:
                 raise PredictionsError(
-                    f"{unframed} prediction(s) in {self.path} do not say which coordinate frame their boxes "
-                    f"use; pass it (--frame / frame=) as one of: {', '.join(BOX_FRAMES)}. "
-                    "tag-bench never guesses a frame."
+                    f"{where} cites a box, but neither that line nor --frame says which coordinate frame it "
+                    f"is in (tag-bench never guesses one); pass --frame (frame=) as one of: {', '.join(BOX_FRAMES)}"
                 )
         self._digest = file_sha256(self.path, 16)
 

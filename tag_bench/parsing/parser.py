@@ -35,7 +35,7 @@ LENGTH_REASONS = frozenset({"length", "max_tokens", "max_length", "max_new_token
 
 def parse_response(
     text: str | None,
-    frame: str,
+    frame: str | None,
     image_size: tuple[int, int] | None,
     input_size: tuple[int, int] | None = None,
     finish_reason: str | None = None,

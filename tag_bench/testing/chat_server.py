@@ -287,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "POST", self.path, dict(self.headers.items()), body, text, fault.kind if fault else None
             )
         )
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        if not self.path.split("?", 1)[0].rstrip("/").endswith("/chat/completions"):
             self._send_json(404, _error_body(f"no route {self.path}", "invalid_request_error"))
             return
         if fault is not None and fault.kind != "slow":
