@@ -337,6 +337,7 @@ class MetricsReport(Record):
     status_rates: dict[str, float]
     au_reference: str | None = None
     reference_status_counts: dict[str, int]
+    parse_notes: dict[str, int] = Field(default_factory=dict)  # samples with a parser note of each kind
     not_computed: dict[str, str]  # metric -> why its value is None
     bootstrap: dict[str, Any]  # n_resamples, ci, seed, unit
     run_status: Literal["running", "interrupted", "failed", "complete"] | None = (

@@ -39,6 +39,14 @@ def format_summary(task: str, model: str, run_dir: Path | str, report: MetricsRe
     if failures:
         lines.append("  failures: " + ", ".join(f"{k}={c}" for k, c in sorted(failures.items())))
     lines += reference_lines(report)
+    hints = {
+        k: v
+        for k, v in report.parse_notes.items()
+        if k in ("frame-hint", "answer-conflict", "box-far-outside")
+    }
+    if hints:
+        lines.append("  parser notes: " + ", ".join(f"{k} on {v} samples" for k, v in hints.items())
+                     + " (see samples.jsonl: parsed.notes)")  # fmt: skip
     if report.run_status not in (None, "complete"):
         done = report.n - report.status_counts.get("missing", 0)
         lines.append(

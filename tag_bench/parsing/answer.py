@@ -199,7 +199,14 @@ def _classify(
     if is_refusal(raw.lower()):
         return Answer(None, "refusal", raw, decisive, source)
     if invalid_max_words is None or (len(raw.split()) <= invalid_max_words and _LABELISH_RE.match(raw)):
-        return Answer(None, "invalid_label", raw, decisive, source, [f"{raw[:60]!r} is not an emotion label"])
+        return Answer(
+            None,
+            "invalid_label",
+            raw,
+            decisive,
+            source,
+            [f"answer-not-emotion: {raw[:60]!r} is not an emotion label"],
+        )
     return None
 
 
@@ -232,17 +239,36 @@ def _answer_tag(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
         r = _classify(content, allowed, "answer_tag", True, None, negated_is_final=True)
         if r is not None:
             if empty:
-                r.notes.append(f"skipped {empty} empty <answer> tag(s) after it")
+                r.notes.append(f"answer-empty-tags: skipped {empty} empty <answer> tag(s) after it")
+            _note_conflict(r, [text[opens[j] : c2] for c2 in closes for j in [bisect_right(opens, c2) - 1] if j >= 0],
+                           allowed)  # fmt: skip
             return r
     return None
+
+
+def _note_conflict(chosen: Answer, contents: list[str], allowed: frozenset[str]) -> None:
+    """Say so when several explicit answers name different labels (the last one is kept)."""
+    labels = []
+    for content in contents:
+        if content.strip():
+            r = _classify(content, allowed, "answer_tag", True, None, negated_is_final=True)
+            if r is not None and r.label is not None and r.label not in labels:
+                labels.append(r.label)
+    if len(labels) > 1:
+        chosen.notes.append(
+            f"answer-conflict: {len(contents)} explicit answers disagree ({', '.join(labels)}); "
+            f"the last one ({chosen.label}) is used"
+        )
 
 
 def _boxed(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
     if "\\boxed" not in text:
         return None
-    for m in reversed(list(_BOXED_RE.finditer(text))):
+    found = list(_BOXED_RE.finditer(text))
+    for m in reversed(found):
         r = _classify(m.group("v"), allowed, "boxed", True, None, negated_is_final=True)
         if r is not None:
+            _note_conflict(r, [x.group("v") for x in found], allowed)
             return r
     return None
 
@@ -334,7 +360,7 @@ def _unclosed_answer_tag(text: str, low: str, allowed: frozenset[str]) -> Answer
     first = next((ln for ln in content.splitlines() if ln.strip()), "")
     r = _classify(first, allowed, "unclosed_answer_tag", False, 3)
     if r is not None:
-        r.notes.append("<answer> tag is not closed")
+        r.notes.append("answer-unclosed: <answer> tag is not closed")
     return r
 
 
@@ -410,7 +436,7 @@ def _free_text(low: str, allowed: frozenset[str]) -> Answer:
         r = _from_decision(d, ", ".join(d.emotions), allowed, "free_text", False)
         assert r is not None
         if r.status == "ok":
-            r.notes.append("label inferred from free text (no explicit answer)")
+            r.notes.append("answer-free-text: label inferred from free text (no explicit answer)")
         return r
     if d.kind == "negated":
         return Answer(None, "no_answer", None, False, "free_text", ["only negated labels in the text"])

@@ -234,7 +234,7 @@ def extract_evidence(text: str, low: str | None = None) -> Extracted:
     out.aus = list(dict.fromkeys([c for _, c in ordered]))
     items.sort(key=_POS)
     if len(items) > MAX_EVIDENCE:
-        out.notes.append(f"{len(items)} evidence items: kept the first {MAX_EVIDENCE}")
+        out.notes.append(f"evidence-capped: {len(items)} evidence items: kept the first {MAX_EVIDENCE}")
         del items[MAX_EVIDENCE:]
     out.evidence = items
     return out
@@ -325,7 +325,9 @@ def _json_objects(
             for au in cited:
                 items.append(RawEvidence(m.start(), start, au, nums, "json", malformed=len(nums) != 4))
         if len(distinct) > 1:
-            out.notes.append(f"one box object cites several AUs ({', '.join(distinct)}): box kept for each")
+            out.notes.append(
+                f"box-several-aus: one box object cites several AUs ({', '.join(distinct)}): box kept for each"
+            )
         out.kinds.add("json")
         spans.append((start, stop))
     return spans
@@ -417,12 +419,14 @@ def _pair(
     if len(distinct) == 1:
         return [(b, distinct[0]) for b in sboxes]
     if len(sboxes) == 1:
-        out.notes.append(f"one box cited for several AUs ({', '.join(distinct)}): box kept for each")
+        out.notes.append(
+            f"box-several-aus: one box cited for several AUs ({', '.join(distinct)}): box kept for each"
+        )
         return [(sboxes[0], c) for c in distinct]
     if len(distinct) == len(sboxes):
         return list(zip(sboxes, distinct, strict=True))
     out.notes.append(
-        f"a step has {len(sboxes)} boxes and {len(distinct)} AUs: each box tied to its nearest AU"
+        f"box-au-pairing: a step has {len(sboxes)} boxes and {len(distinct)} AUs: each box tied to its nearest AU"
     )
     return [(b, _nearest(b.pos, smentions)) for b in sboxes]
 

@@ -32,6 +32,8 @@ from tag_bench.schema import BOX_FRAMES
 REVERSED = 1
 CLIPPED = 2
 OUT_OF_RANGE = 4
+OUTSIDE = 8  # a box entirely outside the image
+FAR_OUTSIDE = 16  # a box reaching more than the image's own size beyond it (1e24): not clipped
 
 #: Each normalised frame's full scale: the divisor to image fractions and the largest valid raw value.
 _SCALE: dict[str, float] = {"norm1000": 1000.0, "norm1000-yxyx": 1000.0, "norm1": 1.0, "loc1024-yxyx": 1024.0}
@@ -129,9 +131,30 @@ def convert(raw: Sequence[float], ctx: FrameContext) -> tuple[list[float] | None
         return None, "degenerate", flags
     w, h = ctx.width, ctx.height
     if w is not None and h is not None:
+        if x1 < -w or y1 < -h or x2 > 2 * w or y2 > 2 * h:
+            return None, "outside", flags | OUTSIDE | FAR_OUTSIDE
         if x2 <= 0.0 or y2 <= 0.0 or x1 >= w or y1 >= h:
-            return None, "outside", flags
+            return None, "outside", flags | OUTSIDE
         if x1 < 0.0 or y1 < 0.0 or x2 > w or y2 > h:
             x1, y1, x2, y2 = max(x1, 0.0), max(y1, 0.0), min(x2, w), min(y2, h)
             flags |= CLIPPED
     return [x1, y1, x2, y2], "ok", flags
+
+
+def frame_hints(ctx: FrameContext, raws: Sequence[Sequence[float]], flags: int) -> list[str]:
+    """Notes when the boxes of one response look like another frame than the declared one.
+
+    Only a hint for a person: tag-bench never changes the frame (that would be grading by guessing).
+    """
+    hints = []
+    if ctx.frame in ("norm1000", "norm1000-yxyx") and raws and all(0.0 <= v <= 1.0 for r in raws for v in r):
+        hints.append(
+            f"frame-hint: every box value is between 0 and 1 although the frame is {ctx.frame}: "
+            "are these 0-1 (norm1) boxes?"
+        )
+    if ctx.frame == "pixel" and ctx.width is not None and flags & (CLIPPED | OUTSIDE):
+        hints.append(
+            f"frame-hint: pixel box(es) beyond the {ctx.width:g}x{ctx.height:g} image: was the answer written in "
+            "another frame (the model's resized input, 0-1000)?"
+        )
+    return hints

@@ -25,7 +25,16 @@ from typing import Any
 from tag_bench.facs import AU_CATALOGUE
 from tag_bench.parsing.answer import Answer, extract_answer, extract_explicit
 from tag_bench.parsing.evidence import extract_evidence
-from tag_bench.parsing.frames import CLIPPED, OUT_OF_RANGE, REVERSED, FrameContext, convert, make_context
+from tag_bench.parsing.frames import (
+    CLIPPED,
+    FAR_OUTSIDE,
+    OUT_OF_RANGE,
+    REVERSED,
+    FrameContext,
+    convert,
+    frame_hints,
+    make_context,
+)
 from tag_bench.parsing.text import cap, is_refusal, lower_same_length, resolve_classes, split_think
 from tag_bench.schema import Parsed
 
@@ -54,7 +63,7 @@ def parse_response(
         return Parsed(
             status="no_answer",
             frame=None if frame is None else str(frame),
-            notes=[f"parser error ({type(e).__name__}: {e}); please report this response"],
+            notes=[f"parser-error: parser error ({type(e).__name__}: {e}); please report this response"],
         )
 
 
@@ -72,7 +81,7 @@ def _parse(
     elif isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", errors="replace")
     elif not isinstance(text, str):
-        notes.append(f"response was a {type(text).__name__}, parsed as its string form")
+        notes.append(f"response-not-text: response was a {type(text).__name__}, parsed as its string form")
         text = str(text)
     text, cap_note = cap(text)
     if cap_note:
@@ -86,7 +95,7 @@ def _parse(
     answer = _answer(text, low, allowed, notes, decisive_only=truncated)
     if truncated:
         if answer.decisive:
-            notes.append("generation hit the length limit, but an explicit answer was found")
+            notes.append("length-limit: generation hit the length limit, but an explicit answer was found")
         else:
             answer = Answer(None, "truncated", None, False, "truncated")
     notes.extend(answer.notes)
@@ -111,7 +120,7 @@ def _class_tuple(classes: object, notes: list[str]) -> tuple[str, ...] | None:
     try:
         return tuple(map(str, classes))  # type: ignore[call-overload]
     except TypeError:
-        notes.append(f"classes {classes!r} is not a list of names: using all canonical emotions")
+        notes.append(f"classes: {classes!r} is not a list of names: using all canonical emotions")
         return None
 
 
@@ -119,7 +128,7 @@ def _answer(
     text: str, low: str, allowed: frozenset[str], notes: list[str], decisive_only: bool = False
 ) -> Answer:
     if not text.strip():
-        notes.append("empty response")
+        notes.append("empty-response: empty response")
         return Answer(None, "no_answer", None, False, "none")
     split = split_think(text)
     if split.answer.strip():
@@ -128,10 +137,12 @@ def _answer(
         answer = Answer(None, "no_answer", None, False, "none")
     if answer.status == "no_answer" and answer.label is None and split.think.strip():
         if not split.think_closed:
-            notes.append("the <think> block is never closed")
+            notes.append("think-unclosed: the <think> block is never closed")
         inner = extract_explicit(split.think, allowed)
         if inner is not None:
-            notes.append("answer taken from inside the reasoning block (no answer followed it)")
+            notes.append(
+                "answer-in-reasoning: answer taken from inside the reasoning block (no answer followed it)"
+            )
             return inner
         if not split.answer.strip() and is_refusal(split.think.lower()):
             return Answer(None, "refusal", None, False, "refusal")
@@ -163,6 +174,7 @@ def _evidence(
     out: list[dict[str, Any]] = []
     append = out.append
     flags_seen = n_boxes = n_malformed = 0
+    raws: list[Sequence[float]] = []  # the numbers of boxes read in the declared frame
     non_finite: list[str] = []
     isfinite = math.isfinite
     for _pos, key, au, nums, _kind, malformed in ext.evidence:
@@ -180,6 +192,8 @@ def _evidence(
             continue
         box, status, flags = convert(nums, ctx)
         flags_seen |= flags
+        if status in ("ok", "outside"):
+            raws.append(nums)
         raw = nums
         if status == "non_finite" and not all(map(isfinite, nums)):
             # JSON has no NaN/inf: keep the record round-trippable and put the numbers in a note
@@ -188,29 +202,38 @@ def _evidence(
         append({"au": au, "box": box, "raw_box": raw, "box_status": status, "step": step})
     if non_finite:
         shown = ", ".join(non_finite[:5]) + (" ..." if len(non_finite) > 5 else "")
-        notes.append(f"{len(non_finite)} box(es) with non-finite numbers (raw_box left empty): {shown}")
+        notes.append(
+            f"box-non-finite: {len(non_finite)} box(es) with non-finite numbers (raw_box left empty): {shown}"
+        )
     if n_boxes:
         if ctx.reason:
-            notes.append(ctx.reason)
+            notes.append(f"frame-unusable: {ctx.reason}")
         if n_malformed:
-            notes.append(f"{n_malformed} box(es) not made of four numbers: kept without a box")
+            notes.append(f"box-malformed: {n_malformed} box(es) not made of four numbers: kept without a box")
         if flags_seen & REVERSED:
-            notes.append("reversed box corner(s) (x1 > x2 or y1 > y2) swapped")
+            notes.append("box-reversed: reversed box corner(s) (x1 > x2 or y1 > y2) swapped")
         if flags_seen & CLIPPED:
-            notes.append("box(es) clipped to the image")
+            notes.append("box-clipped: box(es) clipped to the image")
+        if flags_seen & FAR_OUTSIDE:
+            notes.append("box-far-outside: box(es) reaching far beyond the image marked outside, not clipped")
         if flags_seen & OUT_OF_RANGE:
-            notes.append(f"box values outside the {ctx.frame} range: is the declared frame right?")
+            notes.append(
+                f"box-out-of-range: box values outside the {ctx.frame} range: is the declared frame right?"
+            )
+        notes.extend(frame_hints(ctx, raws, flags_seen))
         if "loc" in ext.kinds and ctx.frame != "loc1024-yxyx":
             notes.append(
-                f"<loc> tokens read in the declared frame {ctx.frame}, not as PaliGemma loc1024-yxyx"
+                f"box-loc-tokens: <loc> tokens read in the declared frame {ctx.frame}, not as PaliGemma loc1024-yxyx"
             )
         if (
             ('"box_2d"' in text or "'box_2d'" in text)
             and "json" in ext.kinds
             and not ctx.frame.endswith("yxyx")
         ):
-            notes.append(f"Gemini-style box_2d read in the declared frame {ctx.frame} (x first)")
+            notes.append(
+                f"box-2d-order: Gemini-style box_2d read in the declared frame {ctx.frame} (x first)"
+            )
     unknown = [a for a in ext.aus if a not in AU_CATALOGUE]
     if unknown:
-        notes.append(f"AU codes not in the FACS catalogue: {', '.join(unknown)}")
+        notes.append(f"au-unknown: AU codes not in the FACS catalogue: {', '.join(unknown)}")
     return out, ext.aus

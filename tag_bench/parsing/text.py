@@ -241,7 +241,7 @@ def cap(text: str) -> tuple[str, str | None]:
     if n <= MAX_CHARS:
         return text, None
     tail = MAX_CHARS - HEAD_CHARS
-    note = f"response has {n} chars: parsed the first {HEAD_CHARS} and the last {tail}"
+    note = f"response-cut: response has {n} chars: parsed the first {HEAD_CHARS} and the last {tail}"
     return text[:HEAD_CHARS] + "\n" + text[-tail:], note
 
 
@@ -262,8 +262,8 @@ def resolve_classes(classes: tuple[str, ...] | None) -> tuple[frozenset[str], tu
             allowed.add(name)
     notes: list[str] = []
     if unknown:
-        notes.append(f"ignored class names that are not emotions: {unknown}")
+        notes.append(f"classes: ignored class names that are not emotions: {unknown}")
     if not allowed:
-        notes.append("no usable class names: using all canonical emotions")
+        notes.append("classes: no usable class names: using all canonical emotions")
         return frozenset(CANONICAL_EMOTIONS), tuple(notes)
     return frozenset(allowed), tuple(notes)

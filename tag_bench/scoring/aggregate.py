@@ -38,6 +38,7 @@ from tag_bench.metrics.stats import (
     percentile_interval,
     wilson_interval,
 )
+from tag_bench.parsing.notes import note_code
 from tag_bench.schema import (
     MetricDifference,
     MetricsReport,
@@ -68,6 +69,7 @@ class ScoreArrays:
     status: np.ndarray  # int8 index into SAMPLE_STATUSES
     rows: np.ndarray  # (n, len(SUM_FIELDS)) float: :func:`tag_bench.scoring.features.sample_row`
     reference_status_counts: dict[str, int] = field(default_factory=dict)
+    note_counts: dict[str, int] = field(default_factory=dict)  # samples with a parser note of each kind
 
     @property
     def n(self) -> int:
@@ -103,6 +105,7 @@ def build_arrays(
     status: list[int] = []
     rows: list[tuple[float, ...]] = []
     ref_counts: Counter[str] = Counter()
+    note_counts: Counter[str] = Counter()
     for s in scored:
         ids.append(s.sample_id)
         g = index.get(s.label)
@@ -122,6 +125,8 @@ def build_arrays(
         pred.append(p)
         status.append(status_index[s.status])
         ref_counts[s.reference_status or "missing"] += 1
+        if s.parsed is not None and s.parsed.notes:
+            note_counts.update({note_code(n) for n in s.parsed.notes})
         referenced = au_reference_id is not None and s.au_reference_id is not None
         if referenced and s.au_reference_id != au_reference_id:
             raise ValueError(
@@ -141,6 +146,7 @@ def build_arrays(
         status=np.asarray(status, dtype=np.int8),
         rows=np.asarray(rows, dtype=float).reshape(len(ids), len(SUM_FIELDS)),
         reference_status_counts=dict(sorted(ref_counts.items())),
+        note_counts=dict(sorted(note_counts.items())),
     )
 
 
@@ -282,6 +288,7 @@ def metrics_from_arrays(
         status_rates={s: (c / n if n else 0.0) for s, c in status_counts.items()},
         au_reference=arrays.au_reference,
         reference_status_counts=arrays.reference_status_counts,
+        parse_notes=arrays.note_counts,
         not_computed=not_computed,
         bootstrap=_bootstrap_info(n_resamples, ci, seed),
     )
@@ -383,8 +390,10 @@ def concat_arrays(parts: Sequence[ScoreArrays]) -> ScoreArrays:
     if len(set(ids)) != len(ids):
         raise ValueError("a sample appears in more than one chunk")
     counts: Counter[str] = Counter()
+    notes: Counter[str] = Counter()
     for p in parts:
         counts.update(p.reference_status_counts)
+        notes.update(p.note_counts)
     return ScoreArrays(
         classes=first.classes,
         au_reference=first.au_reference,
@@ -394,4 +403,5 @@ def concat_arrays(parts: Sequence[ScoreArrays]) -> ScoreArrays:
         status=np.concatenate([p.status for p in parts]),
         rows=np.vstack([p.rows for p in parts]),
         reference_status_counts=dict(sorted(counts.items())),
+        note_counts=dict(sorted(notes.items())),
     )

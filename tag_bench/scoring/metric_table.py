@@ -529,8 +529,25 @@ whose dataset is the train source), `out_of_domain_mean` (mean of the other cell
   compared. Runs with different sample sets are refused unless an intersection is asked for.
 """
 
+_DOC_NOTES = """
+## Parser notes
+
+The parser never guesses: when it notices something a person should check (two answers that
+disagree, boxes that look like another coordinate frame than the declared one, a box cut to the
+image) it keeps a note in the sample's `parsed.notes` as `<code>: <what happened>`, and
+`metrics.json` counts the samples with each kind of note in `parse_notes`. A note never changes a
+result (the declared frame is never changed automatically).
+
+"""
+
 
 def render_docs() -> str:
-    """``docs/metrics.md``, generated from :data:`METRICS`."""
+    """``docs/metrics.md``, generated from :data:`METRICS` and the parser's note codes."""
+    from tag_bench.parsing.notes import NOTE_CODES
+
     rows = ["| " + " | ".join(cells) + " |" for cells in iter_doc_rows()]
-    return _DOC_HEAD + "\n".join(rows) + "\n" + _DOC_TAIL
+    notes = [f"| `{code}` | {text} |" for code, text in NOTE_CODES.items()]
+    return (
+        _DOC_HEAD + "\n".join(rows) + "\n" + _DOC_TAIL + _DOC_NOTES + "| note | meaning |\n|---|---|\n"
+        + "\n".join(notes) + "\n"
+    )  # fmt: skip
