@@ -96,7 +96,8 @@ class Task(BaseModel):
             version=self.version,
             dataset=self.dataset,
             split=self.split,
-            protocol=self.protocol,
+            protocol=(data.info.get("protocol") if data else None)
+            or self.protocol,  # the loader's, if overridden
             classes=list(self.classes),
             prompt=self.prompt,
             layout=data.layout if data else None,

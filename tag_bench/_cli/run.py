@@ -78,6 +78,12 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
             loader_options=loader, n_resamples=n_resamples, overwrite=overwrite, progress=not no_progress,
         )  # fmt: skip
         warn(result.warnings)
+        if result.stats.skipped_done:
+            click.echo(
+                f"resumed: {result.stats.skipped_done} of {result.stats.total} samples were already generated; "
+                f"{result.stats.generated} generated now",
+                err=True,
+            )
         if result.report is None:  # a non-main rank of a data-parallel run
             continue
         if as_json:

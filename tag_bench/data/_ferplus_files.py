@@ -218,13 +218,18 @@ def _votes(fields: list[str], where: str) -> list[int]:
     if len(fields) != 10:
         raise DatasetError(f"{where}: expected 10 vote counts, found {len(fields)}")
     try:
-        return [int(f) for f in fields]
+        votes = [int(f) for f in fields]
     except ValueError:
-        pass
-    try:
-        return [int(float(f)) for f in fields]
-    except ValueError as e:
-        raise DatasetError(f"{where}: vote counts must be numbers ({e})") from None
+        try:
+            votes = [int(float(f)) for f in fields]
+        except ValueError as e:
+            raise DatasetError(f"{where}: vote counts must be numbers ({e})") from None
+    if min(votes) < 0:
+        raise DatasetError(
+            f"{where}: a vote count is negative ({', '.join(fields)}); the file is damaged: take a fresh copy "
+            "from github.com/microsoft/FERPlus"
+        )
+    return votes
 
 
 def read_label_csv(path: Path) -> dict[str, list[int]]:

@@ -21,6 +21,7 @@ PROTOCOL_IDS: dict[str, str] = {
     "majority": "ferplus-majority-official",
     "argmax8": "ferplus-argmax8",
     "crossentropy": "ferplus-crossentropy",
+    "plurality8-all": "ferplus-plurality8-all",
 }
 _PROTOCOL_ALIASES = {
     "majority": "majority",
@@ -33,6 +34,8 @@ _PROTOCOL_ALIASES = {
     "crossentropy": "crossentropy",
     "ferplus-crossentropy": "crossentropy",
     "probability": "crossentropy",
+    "plurality8-all": "plurality8-all",
+    "ferplus-plurality8-all": "plurality8-all",
 }
 
 
@@ -91,9 +94,18 @@ def process_votes(votes: Sequence[int | float], mode: str) -> list[Fraction]:
 def ferplus_target(votes: Sequence[int | float], protocol: str) -> tuple[int, list[float]] | None:
     """(class index in FER+ order, 8-class target) or None when the protocol drops the sample.
 
-    ``protocol``: majority, crossentropy, multi_target (as in ``load_folders``), or argmax8 (the first
-    maximum of the raw 10 votes, dropped when it is unknown or NF; no outlier removal).
+    ``protocol``: majority, crossentropy, multi_target (as in ``load_folders``), argmax8 (the first
+    maximum of the raw 10 votes, dropped when it is unknown or NF; no outlier removal), or plurality8-all
+    (the first maximum of the 8 emotion votes, nothing dropped: the protocol of the published GPT-4V FER
+    results, arXiv 2312.04293, which score all 3,573 test images).
     """
+    if protocol == "plurality8-all":
+        if len(votes) != N_VOTES:
+            raise ValueError(f"FER+ needs {N_VOTES} vote counts, got {len(votes)}")
+        idx = max(range(N_EMOTIONS), key=lambda i: (votes[i], -i))  # first maximum, as np.argmax
+        target = [0.0] * N_EMOTIONS
+        target[idx] = 1.0
+        return idx, target
     if protocol == "argmax8":
         if len(votes) != N_VOTES:
             raise ValueError(f"FER+ needs {N_VOTES} vote counts, got {len(votes)}")

@@ -4,7 +4,7 @@ Images come from the official ``FER2013{Train,Valid,Test}/`` PNG folders (also t
 ``Images/FER2013Train`` + ``Labels/FER2013Train/label.csv``) or straight from the rows of the
 original ``fer2013.csv`` / ``icml_face_data.csv``, paired by position with ``fer2013new.csv``.
 Votes come from ``label.csv`` (default when present, what the official ``train.py`` reads) or from
-``fer2013new.csv``. Protocols: majority (official), argmax8, crossentropy (see ``_fervotes``).
+``fer2013new.csv``. Protocols: majority (official), argmax8, crossentropy, plurality8-all (see ``_fervotes``).
 The original FER2013 layouts (the CSV alone, Kaggle's msambare image folders) are detected here too,
 to explain why they are not FERPlus.
 """
@@ -60,6 +60,9 @@ OFFICIAL_KEPT: dict[tuple[str, str], dict[str, int]] = {
     ("label.csv", "argmax8"): {"train": 28385, "valid": 3555, "test": 3545},
     ("fer2013new.csv", "majority"): {"test": 3152},
     ("fer2013new.csv", "crossentropy"): {"test": 3504},
+    # nothing is dropped: every listed image
+    ("label.csv", "plurality8-all"): OFFICIAL_TOTAL,
+    ("fer2013new.csv", "plurality8-all"): OFFICIAL_TOTAL,
 }
 
 
@@ -237,7 +240,7 @@ def load(
 ) -> SplitData:
     """Index one FERPlus split (train, valid or test; val is accepted for valid).
 
-    ``protocol``: majority (official), argmax8 or crossentropy. ``labels_source``: auto (label.csv when
+    ``protocol``: majority (official), argmax8, crossentropy or plurality8-all. ``labels_source``: auto (label.csv when
     present, else fer2013new.csv), label_csv or fer2013new. ``image_source``: auto (PNG folders when
     present, else FER2013 CSV rows), png or csv.
     """
@@ -267,7 +270,8 @@ def load_detected(
     mode = normalise_protocol(protocol)
     if mode is None:
         raise DatasetError(
-            f"unknown FERPlus protocol {protocol!r}; use majority (official), argmax8 or crossentropy"
+            f"unknown FERPlus protocol {protocol!r}; use majority (official), argmax8, crossentropy or "
+            "plurality8-all"
         )
     key = str(labels_source).lower().replace("-", "_").replace(".", "_")
     source = {"auto": "auto", "label_csv": "label_csv", "labelcsv": "label_csv", "fer2013new": "fer2013new",

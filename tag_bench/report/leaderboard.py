@@ -95,7 +95,7 @@ def _sorted(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda r: (r.task, -acc(r), r.model))
 
 
-def _notes(rows: list[Row]) -> list[str]:
+def _notes(rows: list[Row], with_ci: bool = True) -> list[str]:
     notes = []
     if any(r.oracle for r in rows):
         notes.append(f"† {ORACLE_NOTE}.")
@@ -122,7 +122,11 @@ def _notes(rows: list[Row]) -> list[str]:
         )
     if any(r.reference is None for r in rows):
         notes.append("– = not computed (no AU reference, or an empty denominator; see metrics.json).")
-    notes.append("Rates in %; 95 % bootstrap confidence intervals in brackets.")
+    notes.append(
+        "Rates in %; 95 % confidence intervals in brackets (Wilson for sample-level rates, bootstrap otherwise)."
+        if with_ci
+        else "Rates in %."
+    )
     return notes
 
 
@@ -139,7 +143,9 @@ def render_markdown(rows: list[Row], *, with_ci: bool = True, title: str | None 
         cells = [r.task, model, str(r.n), *[_pct(r.metrics.get(c[0]), with_ci) for c in COLUMNS]]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines += [f"{n}  " if i < len(_notes(rows)) - 1 else n for i, n in enumerate(_notes(rows))]
+    lines += [
+        f"{n}  " if i < len(_notes(rows, with_ci)) - 1 else n for i, n in enumerate(_notes(rows, with_ci))
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -175,7 +181,8 @@ def render_latex(rows: list[Row], *, with_ci: bool = True, caption: str | None =
         out.append(" & ".join(cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
     notes = " ".join(
-        _tex_escape(n.replace("⚠ ", "").replace("`", "")).replace("†", r"$^\dagger$") for n in _notes(rows)
+        _tex_escape(n.replace("⚠ ", "").replace("`", "")).replace("†", r"$^\dagger$")
+        for n in _notes(rows, with_ci)
     )
     out.append(rf"\caption{{{_tex_escape(caption) + ' ' if caption else ''}{notes}}}")
     out.append(r"\end{table}")
