@@ -276,6 +276,7 @@ class RunManifest(Record):
     """Everything needed to reproduce or re-score a run."""
 
     run_id: str
+    name: str | None = None  # display name given with --name (tables show it instead of the model)
     created: str  # ISO 8601 UTC
     task: TaskInfo
     model: ModelInfo

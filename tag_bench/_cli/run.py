@@ -42,6 +42,9 @@ from tag_bench.schema import BOX_FRAMES, MetricsReport
 @click.option("--out", type=click.Path(), help="Run directory (one task) or parent folder (several tasks).")
 @click.option("--results-dir", type=click.Path(), default="results", show_default=True)
 @click.option("--train-source", help="Dataset the checkpoint was tuned on (for transfer tables).")
+@click.option(
+    "--name", help="Name of the model in tables (default: read off the model, e.g. the checkpoint folder)."
+)
 @click.option("--box-frame", type=click.Choice(BOX_FRAMES), help="Override the adapter's declared box frame.")
 @scoring_options
 @click.option(
@@ -58,7 +61,7 @@ from tag_bench.schema import BOX_FRAMES, MetricsReport
 def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, tasks_dirs: tuple[str, ...],
             class_order: str | None, options: tuple[str, ...], prompt: str | None, batch_size: int,
             limit: int | None, gen_kwargs: str, au_reference: str, out: str | None, results_dir: str,
-            train_source: str | None, box_frame: str | None, n_resamples: int, seed: int, cache_path: str | None,
+            train_source: str | None, name: str | None, box_frame: str | None, n_resamples: int, seed: int, cache_path: str | None,
             no_cache: bool, overwrite: bool, max_error_rate: float | None, no_progress: bool,
             as_json: bool) -> None:  # fmt: skip
     """Evaluate a model on one or more tasks: generate, then score (resumable, cached)."""
@@ -74,7 +77,8 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
         result = evaluate(
             name, model, model_args, data_root=data_root, prompt=prompt, batch_size=batch_size, limit=limit,
             gen_kwargs=gen_kwargs, au_reference=au_reference, out=run_out, results_dir=results_dir,
-            train_source=train_source, box_frame=box_frame, seed=seed, cache=cache, tasks_dirs=list(tasks_dirs),
+            train_source=train_source, name=name, box_frame=box_frame, seed=seed, cache=cache,
+            tasks_dirs=list(tasks_dirs),
             loader_options=loader, n_resamples=n_resamples, overwrite=overwrite, progress=not no_progress,
         )  # fmt: skip
         warn(result.warnings)

@@ -33,6 +33,8 @@ from tag_bench.schema import BOX_FRAMES
 @click.option("--au-reference", default=None,
               help="AU reference: detector name, references JSONL, 'auto' or 'none'. Re-scoring keeps the saved one by default.")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory to write (with --predictions).")
+@click.option("--name", help="Name of the model in tables (default: the predictions file's stem).")
+@click.option("--train-source", help="Dataset the model was tuned on (for transfer tables).")
 @click.option("--limit", type=click.IntRange(1), help="Score only the first N samples of the task.")
 @scoring_options
 @click.option("--overwrite", is_flag=True, help="Discard an existing run in --out.")
@@ -41,7 +43,8 @@ from tag_bench.schema import BOX_FRAMES
 @cli_errors
 def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, tasks_dirs: tuple[str, ...],
               class_order: str | None, options: tuple[str, ...], predictions: str | None, frame: str | None,
-              au_reference: str | None, out: str | None, limit: int | None, n_resamples: int, seed: int,
+              au_reference: str | None, out: str | None, name: str | None, train_source: str | None,
+              limit: int | None, n_resamples: int, seed: int,
               overwrite: bool, no_progress: bool, as_json: bool) -> None:  # fmt: skip
     """Score predictions (--task/--data-root/--predictions/--out) or re-score RUN_DIR. Never calls a model.
 
@@ -60,7 +63,8 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
         result = score_predictions(
             task, predictions, frame=frame, data_root=data_root, limit=limit,
             au_reference=au_reference if au_reference is not None else "auto", out=out,
-            tasks_dirs=list(tasks_dirs), loader_options=loader_overrides(class_order, options),
+            tasks_dirs=list(tasks_dirs), loader_options=loader_overrides(class_order, options), name=name,
+            train_source=train_source,
             n_resamples=n_resamples, seed=seed, overwrite=overwrite, progress=not no_progress,
         )  # fmt: skip
         warn(result.warnings)
@@ -72,6 +76,13 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
                 "re-scoring RUN_DIR uses the run's own samples: drop --task/--limit/--option"
             )
         from tag_bench.scoring.run import score_run
+
+        if name or train_source:  # naming a run is not re-running it: only the manifest changes
+            rd = RunDir(run_dir)
+            with rd.lock():
+                m = rd.read_manifest()
+                m.name, m.train_source = name or m.name, train_source or m.train_source
+                rd.write_manifest(m)
 
         report = score_run(run_dir, au_reference=au_reference, n_resamples=n_resamples, seed=seed,
                            progress=not no_progress)  # fmt: skip

@@ -107,6 +107,7 @@ def plan_run(
     tasks_dirs: list[str] | None = None,
     loader_options: dict[str, Any] | None = None,
     world_size: int = 1,
+    name: str | None = None,
 ) -> RunPlan:
     """Load the task, build the adapter and the manifest. The caller closes ``plan.adapter``."""
     from tag_bench.prompts import render_prompt
@@ -140,6 +141,7 @@ def plan_run(
         run_dir = Path(out) if out else Path(results_dir) / task.name / model_slug(model, args)
         manifest = RunManifest(
             run_id=f"{task.name}__{model_slug(model, args)}",
+            name=name,
             created=utc_now(),
             task=task.info(data),
             model=ModelInfo(
@@ -188,7 +190,7 @@ def evaluate(
     """Evaluate ``model`` on ``task`` end to end; resumes an interrupted run in the same directory.
 
     ``options`` are those of :func:`plan_run` (data_root, prompt, limit, gen_kwargs, au_reference,
-    out, results_dir, train_source, box_frame, seed, tasks_dirs, loader_options).
+    out, results_dir, train_source, box_frame, seed, tasks_dirs, loader_options, name).
     """
     dist = dist_info()
     if dist.world_size > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ and "torch" not in sys.modules:

@@ -1,0 +1,89 @@
+"""Finding scored runs under the paths a user gives, and the name each run goes by in tables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tag_bench.errors import TagBenchError
+from tag_bench.rundir import RunDir
+from tag_bench.schema import RunManifest
+
+
+class NoRunsError(TagBenchError):
+    """No run directory was found where the user pointed."""
+
+
+@dataclass
+class Discovery:
+    """Run directories found, and why other folders given or met on the way were skipped."""
+
+    runs: list[RunDir] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def discover_runs(paths: list[str | os.PathLike[str]], *, require: bool = True) -> Discovery:
+    """Every run directory among ``paths`` or below them (a run's own ``references/`` is not searched).
+
+    A path that is a run is taken as it is; any other folder is searched recursively. A run without
+    ``metrics.json`` is skipped with a note (score it first). Raises NoRunsError when ``require`` and
+    nothing is found.
+    """
+    found = Discovery()
+    seen: set[Path] = set()
+    for p in map(Path, paths):
+        if not p.exists():
+            raise NoRunsError(f"{p} does not exist")
+        for run_path in _run_dirs(p):
+            real = run_path.resolve()
+            if real in seen:
+                continue
+            seen.add(real)
+            run = RunDir(run_path)
+            if not run.metrics_path.exists():
+                found.skipped.append(f"{run_path}: not scored yet (run `tag-bench score {run_path}`)")
+                continue
+            found.runs.append(run)
+        if p.is_dir() and not RunDir(p).is_run() and not any(_run_dirs(p)):
+            found.skipped.append(f"{p}: no run directory (no manifest.json) in it or below it")
+    if require and not found.runs:
+        why = "; ".join(found.skipped) or "nothing there"
+        raise NoRunsError(f"no scored run directory found in {', '.join(map(str, paths))} ({why})")
+    return found
+
+
+def _run_dirs(path: Path) -> list[Path]:
+    if RunDir(path).is_run():
+        return [path]
+    if not path.is_dir():
+        return []
+    out = []
+    for root, dirs, files in os.walk(path):
+        if RunDir.MANIFEST in files:
+            out.append(Path(root))
+            dirs[:] = []  # a run's own folders (references/) hold no other runs
+        else:
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    return sorted(out)
+
+
+def display_name(manifest: RunManifest) -> str:
+    """The name a run goes by in tables: ``--name``, else one read off the model, never a full path.
+
+    ``hf`` with ``pretrained=/ckpt/qwen-7b-ft`` -> ``qwen-7b-ft``; a hub id stays (``Qwen/Qwen2.5-VL-7B``);
+    ``openai`` -> its model name; ``replay`` -> the predictions file's stem; baselines -> their name.
+    """
+    if manifest.name:
+        return manifest.name
+    args = manifest.model.args
+    adapter = manifest.model.adapter
+    if adapter == "replay" and args.get("predictions"):
+        return Path(str(args["predictions"])).stem
+    main = args.get("pretrained") or args.get("model")
+    if not main:
+        return adapter
+    main = str(main)
+    if main.startswith(("/", "./", "../", "~")) or (os.sep in main and Path(main).expanduser().exists()):
+        return Path(main.rstrip("/")).name or adapter
+    return main
