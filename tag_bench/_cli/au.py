@@ -21,8 +21,7 @@ from tag_bench._cli.common import (
     loader_overrides,
     tasks_dir_option,
 )
-
-DEFAULT_DETECTOR = "mediapipe-geometric"
+from tag_bench.au.base import DEFAULT_DETECTOR
 
 
 def _detector(name: str) -> Any:
@@ -34,7 +33,14 @@ def _detector(name: str) -> Any:
 def reference_json(ref: Any) -> dict[str, Any]:
     """The CLI's JSON view of an AUReference: status, face_box, landmarks, aus, then the rest."""
     aus = {
-        au: {"score": s.score, "active": s.active, "box": s.box, "boxes": s.boxes}
+        au: {
+            "score": s.score,
+            "active": s.active,
+            "box": s.box,
+            "boxes": s.boxes,
+            "source": s.source,
+            "threshold": s.threshold,
+        }
         for au, s in ref.aus.items()
     }
     return {
@@ -45,6 +51,7 @@ def reference_json(ref: Any) -> dict[str, Any]:
         "message": ref.message,
         "reference_id": ref.reference_id,
         "threshold": ref.threshold,
+        "model_sha256": ref.model_sha256,
         "image_size": list(ref.image_size) if ref.image_size else None,
         "image_sha256": ref.image_sha256,
     }
@@ -131,11 +138,17 @@ def _detect_image(det: Any, image: str, cache_path: str | None, out: str | None,
         click.echo(json.dumps(reference_json(ref)))
         return
     click.echo(f"{ref.reference_id}: {ref.status}" + (f" ({ref.message})" if ref.message else ""))
+    if ref.model_sha256:
+        click.echo(f"  model sha256 {ref.model_sha256}")
+    click.echo(f"  {'AU':5s} {'score':>5s} {'thr':>4s} {'':6s} {'source':28s} box")
     for au, s in ref.aus.items():
-        score = "  -  " if s.score is None else f"{s.score:.2f}"
+        score = "  -  " if s.score is None else f"{s.score:5.2f}"
+        th = s.threshold if s.threshold is not None else (ref.threshold if s.score is not None else None)
+        thr = "  - " if th is None else f"{th:4.2f}"
         flag = "active" if s.active else ""
+        source = s.source or ("unjudged" if s.score is None else "")
         box = "" if s.box is None else "[" + ", ".join(f"{v:.0f}" for v in s.box) + "]"
-        click.echo(f"  {au:5s} {score} {flag:6s} {box}")
+        click.echo(f"  {au:5s} {score} {thr} {flag:6s} {source:28s} {box}")
 
 
 def _detect_task(

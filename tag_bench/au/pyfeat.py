@@ -262,5 +262,5 @@ class PyFeatV2Detector(BaseAUDetector):
             "message": f"{n} faces found; kept one by face_policy={self.face_policy!r}" if n > 1 else None,
             "face_box": box_list(box),
             "landmarks": point_list(lm),
-            "aus": build_states(regions, scores, self.threshold),
+            "aus": build_states(regions, scores, self.threshold, "pyfeat-v2 multitask"),
         }
