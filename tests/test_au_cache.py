@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import marshal
 import sqlite3
 import subprocess
 import sys
@@ -95,9 +95,9 @@ def test_what_is_cached(detector, samples, tmp_path):
         detect_cached(detector, s, cache)
     with sqlite3.connect(cache.path) as c:
         rows = [r[0] for r in c.execute("SELECT record FROM au_refs_compact_v1")]
-    assert sorted(json.loads(r)[0] for r in rows) == ["no_face", "ok", "ok"]
+    assert sorted(marshal.loads(r)[0] for r in rows) == ["no_face", "ok", "ok"]
     # a compact row holds only the per-image part: no reference id, parameters or detector name
-    assert all(detector.reference_id not in r and "face_policy" not in r for r in rows)
+    assert all(detector.reference_id.encode() not in r and b"face_policy" not in r for r in rows)
 
 
 def test_cached_records_are_valid_and_equal_to_fresh_ones(detector, tmp_path):
@@ -122,6 +122,16 @@ def test_rows_of_the_old_full_record_table_are_ignored(detector, tmp_path):
         c.execute("INSERT INTO au_refs VALUES ('abc', ?, ?, 'x', '{}', 0)", (detector.reference_id, "1"))
     cache = AUCache(path)
     assert cache.get("abc", detector) is None and len(cache) == 0
+
+
+def test_an_undecodable_row_is_a_miss(detector, tmp_path):
+    img = load_face("grace_hopper")
+    cache = AUCache(tmp_path / "c.sqlite")
+    cache.put("abc", detector, detector.detect(img))
+    with sqlite3.connect(cache.path) as c:
+        c.execute("UPDATE au_refs_compact_v1 SET record = ?", (b"\x00garbage",))
+    assert cache.get("abc", detector) is None and cache.misses == 1
+    assert cache.get_many(["abc"], detector) == {}
 
 
 def test_parameters_are_part_of_the_key(detector, tmp_path):
@@ -201,4 +211,4 @@ def test_several_writer_processes_share_one_file(tmp_path):
         rows = c.execute("SELECT image_sha256, record FROM au_refs_compact_v1").fetchall()
     assert len(rows) == 40
     for _key, record in rows:
-        assert json.loads(record)[0] == "ok"
+        assert marshal.loads(record)[0] == "ok"

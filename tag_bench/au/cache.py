@@ -7,7 +7,7 @@ on ``database is locked``. Records with status ``error`` are not cached (the cau
 e.g. a missing weight file); ``ok`` and ``no_face`` are.
 
 Rows hold a compact form of the record: only what differs per image (status, message, sizes, boxes,
-landmarks, and per AU its score, flag, boxes, source and threshold) as one JSON array; the fields
+landmarks, and per AU its state fields) as ``marshal`` bytes; the fields
 that name the source (reference id, detector, version, parameters, threshold, model hash) come from
 the detector of the lookup, which the key already pins. A hit is rebuilt without re-validation
 (the record was validated when it was made): that is what makes a cached pass over 1,000s of images
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
+import marshal
 import os
 import random
 import sqlite3
@@ -34,28 +34,77 @@ from tag_bench.au.base import AUDetector, params_hash
 from tag_bench.schema import SCHEMA_VERSION, AUReference, AUState, Sample
 
 CACHE_FILE = "au_cache.sqlite"
-_loads = json.JSONDecoder().decode
+#: marshal's format 4 has been stable since Python 3.4; a row it cannot read counts as a miss.
+MARSHAL_VERSION = 4
 #: Rows of the compact form live in their own table; rows of older tag-bench versions (``au_refs``,
 #: full JSON records) are left alone and simply not read.
 _TABLE = "au_refs_compact_v1"
+#: What a row that cannot be decoded (another Python's marshal, a damaged file) raises.
+_DECODE_ERRORS = (ValueError, EOFError, TypeError)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {_TABLE} (
     image_sha256 TEXT NOT NULL,
     reference_id TEXT NOT NULL,
     version TEXT NOT NULL,
     params_hash TEXT NOT NULL,
-    record TEXT NOT NULL,
+    record BLOB NOT NULL,
     created REAL NOT NULL,
     PRIMARY KEY (image_sha256, reference_id, version, params_hash)
 )
 """
 
 
-def compact(ref: AUReference) -> str:
-    """The per-image part of a record as one JSON array (see the module docstring)."""
-    lm = [v for p in ref.landmarks for v in p] if ref.landmarks is not None else None
-    aus = [[au, s.score, s.active, s.box, s.boxes, s.source, s.threshold] for au, s in ref.aus.items()]
-    return json.dumps([ref.status, ref.message, ref.image_size, ref.face_box, lm, aus], separators=(",", ":"))
+def compact(ref: AUReference) -> bytes:
+    """The per-image part of a record (see the module docstring), as ``marshal`` bytes: it decodes
+    straight into the record's own containers (tuples, dicts of state fields), 3x faster than JSON."""
+    return marshal.dumps(
+        (
+            ref.status,
+            ref.message,
+            ref.image_size,
+            ref.face_box,
+            ref.landmarks,
+            {au: s.model_dump() for au, s in ref.aus.items()},
+        ),
+        MARSHAL_VERSION,
+    )
+
+
+_STATE_FIELDS = frozenset(AUState.model_fields)
+
+
+def _new_state(values: dict[str, Any]) -> AUState:
+    """``AUState.model_construct(**values)`` for a full set of field values, at a fifth of the cost
+    (a cached pass builds ~25 states per image). Checked against ``model_construct`` at import."""
+    state = AUState.__new__(AUState)
+    object.__setattr__(state, "__dict__", values)
+    object.__setattr__(state, "__pydantic_fields_set__", set(_STATE_FIELDS))
+    object.__setattr__(state, "__pydantic_extra__", None)
+    object.__setattr__(state, "__pydantic_private__", None)
+    return state
+
+
+def _check_new_state() -> None:
+    values: dict[str, Any] = {
+        "score": 0.5,
+        "active": True,
+        "box": [0.0, 0.0, 1.0, 1.0],
+        "boxes": [],
+        "source": "s",
+        "threshold": 0.5,
+    }
+    if set(values) != _STATE_FIELDS:
+        raise AssertionError(
+            f"AUState fields changed ({sorted(_STATE_FIELDS)}): update the AU cache's compact form"
+        )
+    a, b = _new_state(dict(values)), AUState.model_construct(**values)
+    if a != b or a.model_dump() != b.model_dump() or a.model_fields_set != b.model_fields_set:
+        raise AssertionError(
+            "pydantic's model layout changed: the AU cache's fast state constructor needs updating"
+        )
+
+
+_check_new_state()
 
 
 def detector_header(detector: AUDetector) -> dict[str, Any]:
@@ -72,29 +121,25 @@ def detector_header(detector: AUDetector) -> dict[str, Any]:
 
 
 def expand(
-    record: str,
+    record: bytes,
     header: dict[str, Any],
     image_sha256: str | None = None,
     sample_id: str | None = None,
 ) -> AUReference:
     """The AUReference of a compact row with the source fields of ``header`` (``detector_header``),
     built without re-validation."""
-    status, message, size, face_box, flat, aus = _loads(record)
-    states = {
-        au: AUState.model_construct(
-            score=score, active=active, box=box, boxes=boxes, source=source, threshold=threshold
-        )
-        for au, score, active, box, boxes, source, threshold in aus
-    }
+    status, message, size, face_box, landmarks, aus = marshal.loads(record)
+    new_state = _new_state
+    states = {au: new_state(values) for au, values in aus.items()}
     return AUReference.model_construct(
         **header,
         status=status,
         message=message,
         sample_id=sample_id,
         image_sha256=image_sha256,
-        image_size=tuple(size) if size is not None else None,
+        image_size=size,
         face_box=face_box,
-        landmarks=list(zip(flat[::2], flat[1::2], strict=True)) if flat is not None else None,
+        landmarks=landmarks,
         aus=states,
     )
 
@@ -197,8 +242,13 @@ class AUCache:
         if row is None:
             self.misses += 1
             return None
+        try:
+            ref = expand(row[0], self._memo(detector)[2], image_sha256, sample_id)
+        except _DECODE_ERRORS:
+            self.misses += 1
+            return None
         self.hits += 1
-        return expand(row[0], self._memo(detector)[2], image_sha256, sample_id)
+        return ref
 
     def get_many(self, shas: Iterable[str], detector: AUDetector) -> dict[str, AUReference]:
         """Cached references of many images at once (missing ones are absent from the result)."""
@@ -217,7 +267,8 @@ class AUCache:
             )
             with _gc_paused():
                 for sha, record in rows:
-                    out[sha] = expand(record, header, sha)
+                    with contextlib.suppress(*_DECODE_ERRORS):
+                        out[sha] = expand(record, header, sha)
         self.hits += len(out)
         self.misses += len(wanted) - len(out)
         return out
