@@ -48,10 +48,14 @@ class Channel:
 
     @property
     def source(self) -> str:
-        stem = self.names[0].removesuffix("Left").removesuffix("Right")
-        if all(n.removesuffix("Left").removesuffix("Right") == stem for n in self.names):
-            return f"blendshape:{stem}"
-        return "blendshape:" + "+".join(self.names)
+        """``blendshape:<name>``; a pair is named by its common stem (``mouthSmileLeft/Right`` ->
+        ``mouthSmile``, ``mouthRollLower/Upper`` -> ``mouthRoll``)."""
+        stem = self.names[0]
+        for other in self.names[1:]:
+            stem = stem[
+                : next((i for i, (x, y) in enumerate(zip(stem, other, strict=False)) if x != y), len(stem))
+            ]
+        return f"blendshape:{stem}"
 
 
 def _pair(stem: str, threshold: float) -> Channel:
