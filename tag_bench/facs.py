@@ -1,8 +1,8 @@
 """FACS catalogue: Action Units, EMFACS emotion prototypes and the emotion vocabulary.
 
 AU codes are written ``AU1`` … ``AU45`` internally (no zero padding). Prototypes follow
-``specs/au-reference.md`` §9 (EMFACS-7 / FACS Investigator's Guide, as tabulated by OpenDBM and
-Wikipedia, with the variants and Du, Tao & Martinez 2014).
+``docs/au-reference.md``, "EMFACS prototypes" (EMFACS-7 / FACS Investigator's Guide, as tabulated by
+OpenDBM and Wikipedia, with the variants and Du, Tao & Martinez 2014).
 """
 
 from __future__ import annotations

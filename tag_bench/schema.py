@@ -98,9 +98,11 @@ class AUState(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     score: float | None = None  # activation in [0, 1]; None when the source gives regions only
-    active: bool | None = None  # score >= the source's threshold
+    active: bool | None = None  # score >= threshold
     box: Box | None = None  # merged region (union of the per-side boxes)
     boxes: list[Box] = Field(default_factory=list)  # per-side regions (left, right)
+    source: str | None = None  # where the score came from, e.g. "blendshape:mouthSmile", "geometric"
+    threshold: float | None = None  # the threshold this AU's score was judged with
 
 
 class AUReference(Record):
@@ -110,7 +112,8 @@ class AUReference(Record):
     detector: str
     version: str
     params: dict[str, Any] = Field(default_factory=dict)
-    threshold: float | None = None
+    threshold: float | None = None  # one threshold for every AU; None when it differs per AU (aus[*])
+    model_sha256: str | None = None  # sha256 of the model file the scores came from, where there is one
     status: Literal["ok", "no_face", "error"]
     message: str | None = None
     sample_id: str | None = None

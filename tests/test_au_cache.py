@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import sqlite3
 import subprocess
 import sys
@@ -93,10 +94,44 @@ def test_what_is_cached(detector, samples, tmp_path):
     for s in samples:
         detect_cached(detector, s, cache)
     with sqlite3.connect(cache.path) as c:
-        statuses = sorted(
-            AUReference.model_validate_json(r[0]).status for r in c.execute("SELECT record FROM au_refs")
+        rows = [r[0] for r in c.execute("SELECT record FROM au_refs_compact_v1")]
+    assert sorted(marshal.loads(r)[0] for r in rows) == ["no_face", "ok", "ok"]
+    # a compact row holds only the per-image part: no reference id, parameters or detector name
+    assert all(detector.reference_id.encode() not in r and b"face_policy" not in r for r in rows)
+
+
+def test_cached_records_are_valid_and_equal_to_fresh_ones(detector, tmp_path):
+    """Hits are rebuilt without validation: they must be exactly what validation would give."""
+    img = load_face("astronaut")
+    fresh = detector.detect(img, image_sha256="abc", sample_id="s1")
+    cache = AUCache(tmp_path / "c.sqlite")
+    cache.put("abc", detector, fresh)
+    hit = cache.get("abc", detector, "s1")
+    assert hit.model_dump() == fresh.model_dump()
+    assert AUReference.model_validate_json(hit.model_dump_json()) == fresh
+    assert cache.get_many(["abc"], detector)["abc"].model_dump() == {**fresh.model_dump(), "sample_id": None}
+
+
+def test_rows_of_the_old_full_record_table_are_ignored(detector, tmp_path):
+    path = tmp_path / "c.sqlite"
+    with sqlite3.connect(path) as c:
+        c.execute(
+            "CREATE TABLE au_refs (image_sha256 TEXT, reference_id TEXT, version TEXT, params_hash TEXT, "
+            "record TEXT, created REAL)"
         )
-    assert statuses == ["no_face", "ok", "ok"]
+        c.execute("INSERT INTO au_refs VALUES ('abc', ?, ?, 'x', '{}', 0)", (detector.reference_id, "1"))
+    cache = AUCache(path)
+    assert cache.get("abc", detector) is None and len(cache) == 0
+
+
+def test_an_undecodable_row_is_a_miss(detector, tmp_path):
+    img = load_face("grace_hopper")
+    cache = AUCache(tmp_path / "c.sqlite")
+    cache.put("abc", detector, detector.detect(img))
+    with sqlite3.connect(cache.path) as c:
+        c.execute("UPDATE au_refs_compact_v1 SET record = ?", (b"\x00garbage",))
+    assert cache.get("abc", detector) is None and cache.misses == 1
+    assert cache.get_many(["abc"], detector) == {}
 
 
 def test_parameters_are_part_of_the_key(detector, tmp_path):
@@ -173,8 +208,7 @@ def test_several_writer_processes_share_one_file(tmp_path):
         assert "done" in out
     with sqlite3.connect(path) as c:
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = c.execute("SELECT image_sha256, record FROM au_refs").fetchall()
+        rows = c.execute("SELECT image_sha256, record FROM au_refs_compact_v1").fetchall()
     assert len(rows) == 40
-    for key, record in rows:
-        ref = AUReference.model_validate_json(record)
-        assert ref.image_sha256 == key and ref.status == "ok"
+    for _key, record in rows:
+        assert marshal.loads(record)[0] == "ok"

@@ -15,6 +15,7 @@ from PIL import Image
 pytest.importorskip("mediapipe")
 
 from tag_bench._cli.au import au_group
+from tag_bench.au.bundle import BUNDLE_SHA256
 from tag_bench.au.sample_faces import face_path
 from tag_bench.data.base import SplitData, register_loader
 from tag_bench.schema import Sample
@@ -45,11 +46,28 @@ def test_detect_image_json(tmp_path):
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert list(out)[:4] == ["status", "face_box", "landmarks", "aus"]
-    assert out["status"] == "ok" and out["reference_id"] == "mediapipe-geometric-tight@1"
+    # the default is the learned blendshape reference; its id names the mapping and the model hash
+    assert out["status"] == "ok" and out["reference_id"] == "mediapipe-blendshapes-tight@1-64184e22"
+    assert out["model_sha256"] == BUNDLE_SHA256
     assert len(out["landmarks"]) == 68
     au12 = out["aus"]["AU12"]
-    assert set(au12) == {"score", "active", "box", "boxes"}
+    assert set(au12) == {"score", "active", "box", "boxes", "source", "threshold"}
     assert au12["active"] is True and len(au12["boxes"]) == 2
+    assert au12["source"] == "blendshape:mouthSmile" and au12["threshold"] == 0.5
+    assert out["aus"]["AU25"]["source"] == "geometric"
+    assert out["aus"]["AU6"]["score"] is None and out["aus"]["AU6"]["source"] is None
+
+
+def test_detect_image_text_shows_sources(tmp_path):
+    res = _run("detect", "--image", str(face_path("astronaut", tmp_path)))
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[0] == "mediapipe-blendshapes-tight@1-64184e22: ok"
+    assert f"model sha256 {BUNDLE_SHA256}" in lines[1]
+    au12 = next(line.split() for line in lines if line.split()[:1] == ["AU12"])
+    assert au12[2:5] == ["0.50", "active", "blendshape:mouthSmile"]
+    au6 = next(line.split() for line in lines if line.split()[:1] == ["AU6"])
+    assert au6[1:4] == ["-", "-", "unjudged"]
 
 
 def test_detect_image_loose_and_bad_inputs(tmp_path):
@@ -57,7 +75,7 @@ def test_detect_image_loose_and_bad_inputs(tmp_path):
     out = json.loads(
         _run("detect", "--image", str(img), "--detector", "mediapipe-geometric-loose", "--json").output
     )
-    assert out["reference_id"] == "mediapipe-geometric-loose@1"
+    assert out["reference_id"] == "mediapipe-geometric-loose@2"
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"garbage")
     res = _run("detect", "--image", str(broken), "--json")

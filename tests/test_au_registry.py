@@ -36,9 +36,9 @@ def test_get_detector_by_name_rule_and_version():
     pytest.importorskip("mediapipe")
     det = get_detector("mediapipe-geometric")
     assert isinstance(det, AUDetector)
-    assert det.reference_id == "mediapipe-geometric-tight@1"
-    assert get_detector("mediapipe-geometric-loose").reference_id == "mediapipe-geometric-loose@1"
-    assert get_detector("mediapipe-geometric-tight@1").reference_id == "mediapipe-geometric-tight@1"
+    assert det.reference_id == "mediapipe-geometric-tight@2"
+    assert get_detector("mediapipe-geometric-loose").reference_id == "mediapipe-geometric-loose@2"
+    assert get_detector("mediapipe-geometric-tight@2").reference_id == "mediapipe-geometric-tight@2"
     assert get_detector("mediapipe-geometric", face_policy="center").params["face_policy"] == "center"
     with pytest.raises(AUDetectorError, match="version 99"):
         get_detector("mediapipe-geometric@99")

@@ -40,7 +40,7 @@ def test_detector_spec_runs_through_the_cache(tmp_path):
     ]
     src = resolve_reference_source("mediapipe-geometric", cache_path=tmp_path / "c.sqlite")
     assert isinstance(src, ReferenceSource)
-    assert src.reference_id == "mediapipe-geometric-tight@1"
+    assert src.reference_id == "mediapipe-geometric-tight@2"
     refs = src.get_many(samples, progress=False)
     assert [refs[k].status for k in "agb"] == ["ok", "ok", "error"]
     assert all(r.sample_id == k for k, r in refs.items())
@@ -50,7 +50,7 @@ def test_detector_spec_runs_through_the_cache(tmp_path):
     assert again.cache.hits == 2 and again.cache.misses == 1  # errors are never cached
     assert {k: r.model_dump() for k, r in refs2.items()} == {k: r.model_dump() for k, r in refs.items()}
     loose = resolve_reference_source("mediapipe-geometric-loose", cache_path=tmp_path / "c.sqlite")
-    assert loose.reference_id == "mediapipe-geometric-loose@1"
+    assert loose.reference_id == "mediapipe-geometric-loose@2"
 
 
 def test_jsonl_round_trip(tmp_path):

@@ -99,4 +99,4 @@ def test_demo_puts_facs_rules_above_random(tmp_path):
     assert m["facs-rules"]["hallucinated_au_rate"]["value"] < m["random"]["hallucinated_au_rate"]["value"]
     manifest = json.loads((out / "facs-rules" / "manifest.json").read_text())
     assert manifest["model"]["oracle_reference"] is True
-    assert manifest["au_reference"] == "mediapipe-geometric"
+    assert manifest["au_reference"] == "mediapipe-blendshapes"

@@ -145,7 +145,7 @@ def test_resuming_with_another_au_reference_scores_against_it(raf_root, tmp_path
     with_ref = evaluate(
         "rafdb_basic_test", "random", out=tmp_path / "run", au_reference="mediapipe-geometric", **kw
     )
-    assert with_ref.report.au_reference == "mediapipe-geometric-tight@1"
+    assert with_ref.report.au_reference == "mediapipe-geometric-tight@2"
     without = evaluate("rafdb_basic_test", "random", out=tmp_path / "run", au_reference="none", **kw)
     assert without.stats.generated == 0
     assert without.report.au_reference is None and "au_box_iou" in without.report.not_computed

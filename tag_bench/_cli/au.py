@@ -21,8 +21,7 @@ from tag_bench._cli.common import (
     loader_overrides,
     tasks_dir_option,
 )
-
-DEFAULT_DETECTOR = "mediapipe-geometric"
+from tag_bench.au.base import DEFAULT_DETECTOR
 
 
 def _detector(name: str) -> Any:
@@ -34,7 +33,14 @@ def _detector(name: str) -> Any:
 def reference_json(ref: Any) -> dict[str, Any]:
     """The CLI's JSON view of an AUReference: status, face_box, landmarks, aus, then the rest."""
     aus = {
-        au: {"score": s.score, "active": s.active, "box": s.box, "boxes": s.boxes}
+        au: {
+            "score": s.score,
+            "active": s.active,
+            "box": s.box,
+            "boxes": s.boxes,
+            "source": s.source,
+            "threshold": s.threshold,
+        }
         for au, s in ref.aus.items()
     }
     return {
@@ -45,6 +51,7 @@ def reference_json(ref: Any) -> dict[str, Any]:
         "message": ref.message,
         "reference_id": ref.reference_id,
         "threshold": ref.threshold,
+        "model_sha256": ref.model_sha256,
         "image_size": list(ref.image_size) if ref.image_size else None,
         "image_sha256": ref.image_sha256,
     }
@@ -131,11 +138,17 @@ def _detect_image(det: Any, image: str, cache_path: str | None, out: str | None,
         click.echo(json.dumps(reference_json(ref)))
         return
     click.echo(f"{ref.reference_id}: {ref.status}" + (f" ({ref.message})" if ref.message else ""))
+    if ref.model_sha256:
+        click.echo(f"  model sha256 {ref.model_sha256}")
+    click.echo(f"  {'AU':5s} {'score':>5s} {'thr':>4s} {'':6s} {'source':28s} box")
     for au, s in ref.aus.items():
-        score = "  -  " if s.score is None else f"{s.score:.2f}"
+        score = "  -  " if s.score is None else f"{s.score:5.2f}"
+        th = s.threshold if s.threshold is not None else (ref.threshold if s.score is not None else None)
+        thr = "  - " if th is None else f"{th:4.2f}"
         flag = "active" if s.active else ""
+        source = s.source or ("unjudged" if s.score is None else "")
         box = "" if s.box is None else "[" + ", ".join(f"{v:.0f}" for v in s.box) + "]"
-        click.echo(f"  {au:5s} {score} {flag:6s} {box}")
+        click.echo(f"  {au:5s} {score} {thr} {flag:6s} {source:28s} {box}")
 
 
 def _detect_task(
@@ -226,3 +239,189 @@ def show_cmd(
         raise click.ClickException(f"cannot write {output}: {e}") from e
     active = ", ".join(sorted(ref.active_aus(), key=lambda a: int(a[2:]))) or "none"
     click.echo(f"{ref.reference_id}: {ref.status}; active: {active}; wrote {output}")
+
+
+def _fmt(v: Any, digits: int = 2) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+@au_group.command("agree")
+@click.option("--task", required=True, help="A task name (tag-bench tasks) whose samples to compare on.")
+@data_root_option(help="Dataset root for --task (default: $TAG_BENCH_DATA).")
+@tasks_dir_option
+@loader_options
+@click.option(
+    "--references",
+    required=True,
+    help="Two or more reference sources, comma-separated: detector names, openface:DIR, pyfeat-csv:FILE, "
+    "FILE.jsonl, annotations (e.g. mediapipe-geometric,mediapipe-blendshapes).",
+)
+@click.option("--aus", help="Comma-separated AUs to compare (default: every AU both references give).")
+@click.option("--limit", type=int, help="Compare on at most N samples of the task.")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), help="SQLite AU cache file.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON report to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the tables.")
+@cli_errors
+def agree_cmd(
+    task: str,
+    data_root: str | None,
+    tasks_dirs: tuple[str, ...],
+    class_order: str | None,
+    options: tuple[str, ...],
+    references: str,
+    aus: str | None,
+    limit: int | None,
+    cache_path: str | None,
+    out: str | None,
+    as_json: bool,
+) -> None:
+    """Per-AU agreement between AU references on a task's images: Cohen's kappa of the active flags,
+    Spearman of the scores, mean IoU of the regions, with counts."""
+    from tag_bench.au.agreement import agreement_report
+    from tag_bench.au.sources import resolve_reference_source
+    from tag_bench.facs import au_code
+    from tag_bench.tasks import load_task
+
+    specs = [s.strip() for s in references.split(",") if s.strip()]
+    if len(specs) < 2 or len(set(specs)) != len(specs):
+        raise click.UsageError("--references needs two or more different sources, comma-separated")
+    wanted = None
+    if aus:
+        wanted = [au_code(a) for a in aus.split(",") if a.strip()]
+        if any(a is None for a in wanted):
+            raise click.UsageError(f"--aus: not an AU list: {aus!r} (e.g. AU1,AU12)")
+    data = load_task(task, tasks_dirs).load(data_root, limit, **loader_overrides(class_order, options))
+    ids = [s.id for s in data.samples]
+    refs = {}
+    for spec in specs:
+        source = resolve_reference_source(spec, cache_path=cache_path)
+        refs[spec] = source.get_many(data.samples, progress=not as_json)
+    report = {"task": data.task.name, **agreement_report(refs, ids, [a for a in wanted or [] if a] or None)}
+    if out:
+        Path(out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(f"AU reference agreement on {data.task.name}: {report['n_samples']} samples")
+    for r in report["references"]:
+        status = ", ".join(f"{k} {v}" for k, v in sorted(r["status"].items()))
+        click.echo(f"  {r['spec']}: {r['reference_id']} ({status})")
+    for pair in report["pairs"]:
+        click.echo(f"\n{pair['a']}  vs  {pair['b']}")
+        click.echo(
+            f"  {'AU':5s} {'n':>5s} {'both':>5s} {'A':>5s} {'B':>5s} {'agree':>6s} {'kappa':>6s} "
+            f"{'n_sc':>5s} {'rho':>6s} {'IoU':>5s}"
+        )
+        for au, r in pair["aus"].items():
+            click.echo(
+                f"  {au:5s} {r['n_judged']:5d} {r['both_active']:5d} {r['only_a']:5d} {r['only_b']:5d} "
+                f"{_fmt(r['agreement']):>6s} {_fmt(r['kappa']):>6s} {r['n_scored']:5d} "
+                f"{_fmt(r['spearman']):>6s} {_fmt(r['region_iou']):>5s}"
+            )
+        m = pair["mean"]
+        click.echo(
+            f"  {'mean':5s} {'':23s} {_fmt(m['agreement']):>6s} {_fmt(m['kappa']):>6s} {'':5s} "
+            f"{_fmt(m['spearman']):>6s} {_fmt(m['region_iou']):>5s}   (over the AUs where computed)"
+        )
+    click.echo(
+        "\nn: images both judge; both/A/B: active in both / only the first / only the second; "
+        "'-': not computed (see --json for why)"
+    )
+
+
+@au_group.command("validate")
+@click.option(
+    "--labels", required=True, type=click.Path(exists=True), help="Human AU labels (file or folder)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "disfa", "bp4d"]),
+    default="csv",
+    show_default=True,
+    help="csv: image,AU1,AU2,... 0/1; disfa: <subject>_au<N>.txt intensity files; bp4d: occurrence CSVs.",
+)
+@click.option(
+    "--images", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of the images."
+)
+@click.option("--reference", default=DEFAULT_DETECTOR, show_default=True, help="The AU reference to check.")
+@click.option(
+    "--frame-offset",
+    type=int,
+    default=0,
+    show_default=True,
+    help="disfa/bp4d: added to the number in an image's file name to give its label frame.",
+)
+@click.option("--limit", type=int, help="Check at most N labelled images (in label order).")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), help="SQLite AU cache file.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON report to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
+@cli_errors
+def validate_cmd(
+    labels: str,
+    fmt: str,
+    images: str,
+    reference: str,
+    frame_offset: int,
+    limit: int | None,
+    cache_path: str | None,
+    out: str | None,
+    as_json: bool,
+) -> None:
+    """Check an AU reference against human AU labels: per-AU F1, precision, recall, ROC-AUC, base rate."""
+    from tag_bench.au.sources import resolve_reference_source
+    from tag_bench.au.validation import LabelError, load_labels, validate
+    from tag_bench.schema import Sample
+
+    try:
+        lab = load_labels(labels, fmt, images, frame_offset=frame_offset)
+    except LabelError as e:
+        raise click.ClickException(str(e)) from e
+    keys = [k for k in lab.by_key if k in lab.images]
+    if limit is not None:
+        keys = keys[:limit]
+    if not keys:
+        raise click.ClickException(
+            f"none of the {len(lab.by_key)} labelled images was found under {images} "
+            f"(e.g. {next(iter(lab.by_key), '?')!r}); check --images and --frame-offset"
+        )
+    samples = [
+        Sample(
+            id=k, dataset="au-labels", split=fmt, image=str(lab.images[k]), label="neutral", native_label=""
+        )
+        for k in keys
+    ]
+    source = resolve_reference_source(reference, cache_path=cache_path)
+    refs = source.get_many(samples, progress=not as_json)
+    per_au = validate({k: lab.by_key[k] for k in keys}, refs)
+    statuses: Counter[str] = Counter(r.status for r in refs.values())
+    report: dict[str, Any] = {
+        "reference": reference,
+        "reference_id": source.reference_id,
+        "labels": str(labels),
+        "format": fmt,
+        "labelled_images": len(lab.by_key),
+        "checked_images": len(keys),
+        "missing_images": len(lab.missing_images),
+        "reference_status": dict(sorted(statuses.items())),
+        "aus": per_au,
+    }
+    if out:
+        Path(out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    status = ", ".join(f"{k} {v}" for k, v in report["reference_status"].items())
+    click.echo(
+        f"{source.reference_id} against {fmt} labels: {len(keys)} images checked ({status}), "
+        f"{report['missing_images']} labelled images not found"
+    )
+    click.echo(
+        f"  {'AU':5s} {'judged':>6s} {'cover':>5s} {'base':>5s} {'prec':>5s} {'rec':>5s} {'F1':>5s} {'AUC':>5s}"
+    )
+    for au, r in per_au.items():
+        click.echo(
+            f"  {au:5s} {r['judged']:6d} {_fmt(r['coverage']):>5s} {_fmt(r['base_rate']):>5s} "
+            f"{_fmt(r['precision']):>5s} {_fmt(r['recall']):>5s} {_fmt(r['f1']):>5s} {_fmt(r['roc_auc']):>5s}"
+        )
+    click.echo("judged: labelled images the reference decided; cover: judged / labelled; '-': not computed")

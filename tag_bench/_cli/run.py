@@ -19,6 +19,7 @@ from tag_bench._cli.common import (
     warn,
 )
 from tag_bench._cli.summary import format_summary
+from tag_bench.au.base import DEFAULT_DETECTOR
 from tag_bench.schema import BOX_FRAMES, MetricsReport
 
 
@@ -121,7 +122,7 @@ def _too_many_errors(report: MetricsReport, max_error_rate: float | None) -> str
 
 @click.command("demo")
 @click.option("--out", type=click.Path(), default="results/demo", show_default=True)
-@click.option("--au-reference", default="mediapipe-geometric", show_default=True)
+@click.option("--au-reference", default=DEFAULT_DETECTOR, show_default=True)
 @click.option("--n-resamples", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--no-progress", is_flag=True)
 @cli_errors

@@ -31,6 +31,10 @@ from tag_bench.schema import AUReference, AUState
 
 ENTRY_POINT_GROUP = "tag_bench.au_detectors"
 
+#: The offline default AU reference (``--au-reference auto``, ``tag-bench au detect``, the demo):
+#: MediaPipe's learned blendshapes on the bundle shipped with tag-bench (needs tag-bench[landmarks]).
+DEFAULT_DETECTOR = "mediapipe-blendshapes"
+
 
 class AUDetectorError(TagBenchError, ValueError):
     """A detector cannot be built or found; the message says what to fix."""
@@ -120,11 +124,14 @@ def point_list(points: Any) -> list[tuple[float, float]]:
 def build_states(
     regions: Mapping[str, tuple[list[float], list[float]]] | None,
     scores: Mapping[str, float | None] | None,
-    threshold: float | None,
+    threshold: float | Mapping[str, float] | None,
+    sources: str | Mapping[str, str] | None = None,
 ) -> dict[str, AUState]:
     """AU states from per-side region boxes and scores; AUs sorted by number.
 
-    An AU present in only one of the two inputs gets ``box=None`` or ``score=None``.
+    ``threshold`` and ``sources`` are one value for every AU or one per AU; a scored AU records both
+    (where its number came from, what it was judged with). An AU present in only one of the two
+    inputs gets ``box=None`` or ``score=None`` (and no source or threshold).
     """
     from tag_bench.au.regions import merged
 
@@ -133,12 +140,23 @@ def build_states(
     out: dict[str, AUState] = {}
     for au in sorted(set(regions) | set(scores), key=au_sort_key):
         score = scores.get(au)
+        th = source = None
+        active = None
         if score is not None:
             score = round(float(min(max(score, 0.0), 1.0)), SCORE_DECIMALS)
-        active = None if score is None or threshold is None else bool(score >= threshold)
+            th = threshold.get(au) if isinstance(threshold, Mapping) else threshold
+            source = sources.get(au) if isinstance(sources, Mapping) else sources
+            active = None if th is None else bool(score >= th)
         sides = regions.get(au)
         boxes = [box_list(b) for b in sides] if sides else []
-        out[au] = AUState(score=score, active=active, box=merged(boxes) if boxes else None, boxes=boxes)
+        out[au] = AUState(
+            score=score,
+            active=active,
+            box=merged(boxes) if boxes else None,
+            boxes=boxes,
+            source=source,
+            threshold=th,
+        )
     return out
 
 
@@ -153,6 +171,7 @@ class BaseAUDetector(ABC):
     version: str = ""
     threshold: float | None = None
     region_rule: str = "tight"
+    model_sha256: str | None = None
 
     @property
     def reference_id(self) -> str:
@@ -174,6 +193,7 @@ class BaseAUDetector(ABC):
             version=self.version,
             params=self.params,
             threshold=self.threshold,
+            model_sha256=self.model_sha256,
             **fields,
         )
 
@@ -210,6 +230,7 @@ class BaseAUDetector(ABC):
 #: ``regions=`` ("tight" / "loose").
 _DETECTORS: Registry[Callable[..., AUDetector]] = Registry("AU detector", ENTRY_POINT_GROUP)
 for _name, _target in {
+    "mediapipe-blendshapes": "tag_bench.au.blendshapes:MediaPipeBlendshapesDetector",
     "mediapipe-geometric": "tag_bench.au.geometric:MediaPipeGeometricDetector",
     "pyfeat-v2": "tag_bench.au.pyfeat:PyFeatV2Detector",
 }.items():

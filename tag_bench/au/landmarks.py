@@ -1,19 +1,23 @@
-"""Offline face landmarks with MediaPipe 0.10.21 (legacy ``mp.solutions``; models ship in the wheel).
+"""Offline face landmarks with MediaPipe 0.10.21 (``docs/au-reference.md``, "Landmarks").
 
-Pipeline (``specs/au-reference.md`` §3, §10):
+Pipeline:
 
-1. ``FaceDetection(model_selection=1)`` (full-range BlazeFace) on the whole image.
+1. ``FaceDetection(model_selection=1)`` (full-range BlazeFace, in the mediapipe wheel) on the image.
 2. Each detected face is cut out as a square crop centred on its box, with ``margin`` (default 0.5,
    i.e. 50 % of the box side added on every side); parts outside the image are padded.
-3. ``FaceMesh(static_image_mode=True, refine_landmarks=True)`` on each crop gives 478 points.
-4. When detection finds nothing (the spec saw it miss a face that Face Mesh found), Face Mesh runs on
+3. A mesh model on each crop gives 478 points: ``legacy`` = ``FaceMesh(static_image_mode=True,
+   refine_landmarks=True)`` of the wheel; ``task`` = the Tasks API ``FaceLandmarker`` of the
+   ``face_landmarker.task`` bundle shipped with tag-bench (``tag_bench.au.bundle``), which also gives
+   the 52 blendshape scores of that same mesh. The task's own face detector is short-range and misses
+   small faces in group photos; running it on the full-range detector's crops finds them.
+4. When detection finds nothing (it misses some faces the mesh model finds), the mesh model runs on
    the whole image as a fallback.
 5. The 68 iBUG points are sampled from the mesh (``DLIB68_FROM_MP478``).
 
 Small inputs (RAF-DB aligned 100x100, FER 48x48: a face filling the frame) defeat the full-range
 detector, which expects context around a face (it missed 3 of 7 test faces at 100x100). Inputs whose
 short side is below ``small_side`` are padded by ``small_pad`` (fraction of the long side, filled with
-the border's mean colour) and Face Mesh runs on the padded image first, its own short-range detector
+the border's mean colour) and the mesh model runs on the padded image first, its own short-range detector
 suiting a frame-filling face; the detection path runs only when that finds nothing. Coordinates are
 mapped back to the input. Measured on the seven public test faces cropped and resized to 100, 64 and
 48 px: 7/7 found at each size, landmarks within 0.02-0.07 inter-ocular distances of the full-size
@@ -87,7 +91,8 @@ class FaceLandmarks:
     box: list[float]
     mesh: np.ndarray  # (478, 3): x, y in input pixels; z relative depth in x pixels
     landmarks68: np.ndarray  # (68, 2)
-    detection_score: float | None  # None when found by the whole-image Face Mesh fallback
+    detection_score: float | None  # None when found by the whole-image mesh fallback
+    blendshapes: dict[str, float] | None = None  # the 52 scores of the ``task`` mesh model
 
     @property
     def area(self) -> float:
@@ -116,8 +121,8 @@ def _native_stderr_muted(enabled: bool = True) -> Iterator[None]:
 
 
 class _Graph:
-    """One MediaPipe graph whose native log lines are muted (they surface lazily, on later calls too;
-    real failures still raise in Python)."""
+    """One legacy MediaPipe graph whose native log lines are muted (they surface lazily, on later calls
+    too; real failures still raise in Python)."""
 
     def __init__(self, graph: Any):
         self.graph = graph
@@ -127,34 +132,16 @@ class _Graph:
             return self.graph.process(img)
 
 
-class _Graphs:
-    """MediaPipe graph objects of one configuration, used under ``lock``."""
+#: One face from a mesh model: the (478, 3) mesh in the pixels of the image given to the model, and
+#: the 52 blendshape scores where the model gives them.
+MeshResult = tuple[np.ndarray, "dict[str, float] | None"]
 
-    def __init__(self, min_detection_confidence: float, min_mesh_confidence: float, max_faces: int):
-        from tag_bench._optional import require
 
-        mp = require("mediapipe", "landmarks", "MediaPipe face landmarks")
-        with _native_stderr_muted():
-            self._build(mp.solutions, min_detection_confidence, min_mesh_confidence, max_faces)
+class _LegacyMesh:
+    """``mp.solutions.face_mesh.FaceMesh(refine_landmarks=True)``: 478 points, no blendshapes."""
 
-    def _build(
-        self, solutions: Any, min_detection_confidence: float, min_mesh_confidence: float, max_faces: int
-    ):
-        self.lock = threading.Lock()
-        self.detector = _Graph(
-            solutions.face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=min_detection_confidence
-            )
-        )
-        self.crop_mesh = _Graph(
-            solutions.face_mesh.FaceMesh(
-                static_image_mode=True,
-                refine_landmarks=True,
-                max_num_faces=1,
-                min_detection_confidence=min_mesh_confidence,
-            )
-        )
-        self.image_mesh = _Graph(
+    def __init__(self, solutions: Any, max_faces: int, min_mesh_confidence: float):
+        self.graph = _Graph(
             solutions.face_mesh.FaceMesh(
                 static_image_mode=True,
                 refine_landmarks=True,
@@ -163,8 +150,78 @@ class _Graphs:
             )
         )
 
+    def __call__(self, img: np.ndarray) -> list[MeshResult]:
+        h, w = img.shape[:2]
+        res = self.graph.process(img)
+        return [(_mesh_array(fl.landmark, w, h), None) for fl in res.multi_face_landmarks or []]
 
-_GRAPHS: dict[tuple[int, float, float, int], _Graphs] = {}
+
+class _TaskMesh:
+    """The Tasks API ``FaceLandmarker`` of a ``face_landmarker.task`` bundle: 478 points and the 52
+    blendshape scores of one mesh."""
+
+    def __init__(self, bundle: bytes, max_faces: int, min_mesh_confidence: float):
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_buffer=bundle),
+            running_mode=vision.RunningMode.IMAGE,
+            num_faces=max_faces,
+            min_face_detection_confidence=min_mesh_confidence,
+            min_face_presence_confidence=min_mesh_confidence,
+            output_face_blendshapes=True,
+        )
+        self.task = vision.FaceLandmarker.create_from_options(options)
+
+    def __call__(self, img: np.ndarray) -> list[MeshResult]:
+        import mediapipe as mp
+
+        h, w = img.shape[:2]
+        with _native_stderr_muted():
+            res = self.task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=img))
+        out: list[MeshResult] = []
+        for i, pts in enumerate(res.face_landmarks or []):
+            shapes = res.face_blendshapes[i] if res.face_blendshapes else []
+            out.append((_mesh_array(pts, w, h), {c.category_name: float(c.score) for c in shapes}))
+        return out
+
+
+#: Mesh models: ``legacy`` (FaceMesh of the mediapipe wheel) and ``task`` (the FaceLandmarker bundle).
+MESH_MODELS: tuple[str, ...] = ("legacy", "task")
+MeshModel = Literal["legacy", "task"]
+
+
+class _Graphs:
+    """MediaPipe graph objects of one configuration, used under ``lock``."""
+
+    def __init__(
+        self,
+        min_detection_confidence: float,
+        min_mesh_confidence: float,
+        max_faces: int,
+        mesh_model: str,
+        bundle: bytes | None,
+    ):
+        from tag_bench._optional import require
+
+        mp = require("mediapipe", "landmarks", "MediaPipe face landmarks")
+        self.lock = threading.Lock()
+        with _native_stderr_muted():
+            self.detector = _Graph(
+                mp.solutions.face_detection.FaceDetection(
+                    model_selection=1, min_detection_confidence=min_detection_confidence
+                )
+            )
+            if mesh_model == "task":
+                assert bundle is not None
+                self.crop_mesh: Any = _TaskMesh(bundle, 1, min_mesh_confidence)
+                self.image_mesh: Any = _TaskMesh(bundle, max_faces, min_mesh_confidence)
+            else:
+                self.crop_mesh = _LegacyMesh(mp.solutions, 1, min_mesh_confidence)
+                self.image_mesh = _LegacyMesh(mp.solutions, max_faces, min_mesh_confidence)
+
+
+_GRAPHS: dict[tuple[Any, ...], _Graphs] = {}
 _GRAPHS_LOCK = threading.Lock()
 
 
@@ -177,9 +234,16 @@ if hasattr(os, "register_at_fork"):  # POSIX only
     os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 
-def _graphs(min_detection_confidence: float, min_mesh_confidence: float, max_faces: int) -> _Graphs:
+def _graphs(
+    min_detection_confidence: float,
+    min_mesh_confidence: float,
+    max_faces: int,
+    mesh_model: str = "legacy",
+    bundle: bytes | None = None,
+    bundle_id: str | None = None,
+) -> _Graphs:
     pid = os.getpid()
-    key = (pid, min_detection_confidence, min_mesh_confidence, max_faces)
+    key = (pid, min_detection_confidence, min_mesh_confidence, max_faces, mesh_model, bundle_id)
     with _GRAPHS_LOCK:
         if any(k[0] != pid for k in _GRAPHS):
             # Measured: once MediaPipe has run in a process, a fork()ed child hangs in its runtime,
@@ -190,7 +254,7 @@ def _graphs(min_detection_confidence: float, min_mesh_confidence: float, max_fac
             )
         g = _GRAPHS.get(key)
         if g is None:
-            g = _Graphs(min_detection_confidence, min_mesh_confidence, max_faces)
+            g = _Graphs(min_detection_confidence, min_mesh_confidence, max_faces, mesh_model, bundle)
             _GRAPHS[key] = g
         return g
 
@@ -223,8 +287,8 @@ def _square_crop(img: np.ndarray, box: list[float], margin: float) -> tuple[np.n
     return crop, float(x0), float(y0)
 
 
-def _mesh_array(face_landmarks, width: int, height: int) -> np.ndarray:
-    pts = np.array([(p.x, p.y, p.z) for p in face_landmarks.landmark], dtype=np.float64)
+def _mesh_array(points: Any, width: int, height: int) -> np.ndarray:
+    pts = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float64)
     pts[:, 0] *= width
     pts[:, 1] *= height
     pts[:, 2] *= width
@@ -236,7 +300,8 @@ class MediaPipeLandmarker:
 
     ``faces(img)`` returns every face found; ``locate(img)`` applies ``face_policy``: ``largest``
     (default), ``center`` (box centre nearest the image centre) or ``single`` (more than one face is
-    an error).
+    an error). ``mesh_model``: ``legacy`` (Face Mesh of the mediapipe wheel) or ``task`` (the
+    FaceLandmarker bundle shipped with tag-bench, which adds the 52 blendshape scores of each mesh).
     """
 
     def __init__(
@@ -250,11 +315,14 @@ class MediaPipeLandmarker:
         small_side: int = 160,
         small_pad: float = 0.5,
         jaw: JawMapping = "symmetric",
+        mesh_model: MeshModel = "legacy",
     ):
         if face_policy not in FACE_POLICIES:
             raise ValueError(f"face_policy must be one of {FACE_POLICIES}, got {face_policy!r}")
         if jaw not in ("symmetric", "pyfeat"):
             raise ValueError(f"jaw must be 'symmetric' or 'pyfeat', got {jaw!r}")
+        if mesh_model not in MESH_MODELS:
+            raise ValueError(f"mesh_model must be one of {MESH_MODELS}, got {mesh_model!r}")
         if margin < 0:
             raise ValueError(f"margin must be >= 0, got {margin}")
         self.margin = float(margin)
@@ -265,6 +333,12 @@ class MediaPipeLandmarker:
         self.small_side = int(small_side)
         self.small_pad = float(small_pad)
         self.jaw: JawMapping = jaw
+        self.mesh_model: MeshModel = mesh_model
+        self._bundle: tuple[bytes, str] | None = None
+        if mesh_model == "task":
+            from tag_bench.au.bundle import load_bundle
+
+            self._bundle = load_bundle()
 
     @property
     def params(self) -> dict[str, object]:
@@ -280,7 +354,12 @@ class MediaPipeLandmarker:
         }
 
     def _graphs(self) -> _Graphs:
-        return _graphs(self.min_detection_confidence, self.min_mesh_confidence, self.max_faces)
+        if self._bundle is None:
+            return _graphs(self.min_detection_confidence, self.min_mesh_confidence, self.max_faces)
+        data, sha = self._bundle
+        return _graphs(
+            self.min_detection_confidence, self.min_mesh_confidence, self.max_faces, "task", data, sha
+        )
 
     def faces(self, img: np.ndarray) -> list[FaceLandmarks]:
         """Every face in ``img`` (H x W x 3 uint8 RGB), coordinates in ``img`` pixels."""
@@ -311,17 +390,16 @@ class MediaPipeLandmarker:
             ]
             if box[2] - box[0] < 1 or box[3] - box[1] < 1:
                 continue  # a mesh entirely inside the padding is not a face of this image
-            out.append(FaceLandmarks(box, mesh, mp478_to_68(mesh, self.jaw), f.detection_score))
+            out.append(
+                FaceLandmarks(box, mesh, mp478_to_68(mesh, self.jaw), f.detection_score, f.blendshapes)
+            )
         return out
 
     def _mesh_first_locked(self, g: _Graphs, img: np.ndarray) -> list[FaceLandmarks]:
-        """Small inputs: Face Mesh on the padded image directly (its own short-range detector suits a
-        face that fills the frame); half the cost of detection + crop, same landmark accuracy."""
-        h, w = img.shape[:2]
-        res = g.image_mesh.process(img)
+        """Small inputs: the mesh model on the padded image directly (its own short-range detector
+        suits a face that fills the frame); half the cost of detection + crop, same accuracy."""
         return [
-            FaceLandmarks(_mesh_box(m), m, np.empty((0, 2)), None)
-            for m in (_mesh_array(fl, w, h) for fl in res.multi_face_landmarks or [])
+            FaceLandmarks(_mesh_box(m), m, np.empty((0, 2)), None, shapes) for m, shapes in g.image_mesh(img)
         ]
 
     def _faces_locked(
@@ -339,21 +417,19 @@ class MediaPipeLandmarker:
         faces: list[FaceLandmarks] = []
         for box, score in boxes:
             crop, x0, y0 = _square_crop(img, box, self.margin)
-            res = g.crop_mesh.process(crop)
-            if not res.multi_face_landmarks:
+            found = g.crop_mesh(crop)
+            if not found:
                 continue
-            mesh = _mesh_array(res.multi_face_landmarks[0], crop.shape[1], crop.shape[0])
+            mesh, shapes = found[0]
             mesh[:, 0] += x0
             mesh[:, 1] += y0
-            faces.append(FaceLandmarks(_mesh_box(mesh), mesh, np.empty((0, 2)), score))
-        # Faces the detector missed, or whose crop gave no mesh: Face Mesh on the whole image.
+            faces.append(FaceLandmarks(_mesh_box(mesh), mesh, np.empty((0, 2)), score, shapes))
+        # Faces the detector missed, or whose crop gave no mesh: the mesh model on the whole image.
         if not whole_image_tried and (not faces or len(faces) < len(boxes)):
-            res = g.image_mesh.process(img)
-            for fl in res.multi_face_landmarks or []:
-                mesh = _mesh_array(fl, w, h)
+            for mesh, shapes in g.image_mesh(img):
                 mbox = _mesh_box(mesh)
                 if all(iou(mbox, f.box) < 0.3 for f in faces):
-                    faces.append(FaceLandmarks(mbox, mesh, np.empty((0, 2)), None))
+                    faces.append(FaceLandmarks(mbox, mesh, np.empty((0, 2)), None, shapes))
         return faces
 
     def locate(self, img: np.ndarray) -> tuple[FaceLandmarks | None, int]:

@@ -228,5 +228,5 @@ class PrecomputedSource:
             image_size=size,
             face_box=box_list(box) if box else None,
             landmarks=point_list(lm),
-            aus=build_states(regions, face.scores, self.threshold),
+            aus=build_states(regions, face.scores, self.threshold, f"{self.fmt} csv"),
         )

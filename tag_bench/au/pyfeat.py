@@ -1,8 +1,7 @@
 """``pyfeat-v2``: py-feat 2.1.5 ``Detectorv2`` with locally provided weights, fully offline.
 
 py-feat ships no weights; its detectors fetch them from the Hugging Face hub into
-``feat/resources`` (``specs/au-reference.md`` §2.4-2.7). This detector reads them from a folder in
-Hugging Face cache layout instead, given as ``weights_dir=`` or ``$TAG_BENCH_PYFEAT_WEIGHTS``::
+``feat/resources``. This detector reads them from a folder in Hugging Face cache layout instead, given as ``weights_dir=`` or ``$TAG_BENCH_PYFEAT_WEIGHTS``::
 
     WEIGHTS/models--py-feat--face_multitask_v2/refs/main              (a commit hash, e.g. 8b2c...)
     WEIGHTS/models--py-feat--face_multitask_v2/snapshots/<hash>/face_multitask_v28.safetensors
@@ -262,5 +261,5 @@ class PyFeatV2Detector(BaseAUDetector):
             "message": f"{n} faces found; kept one by face_policy={self.face_policy!r}" if n > 1 else None,
             "face_box": box_list(box),
             "landmarks": point_list(lm),
-            "aus": build_states(regions, scores, self.threshold),
+            "aus": build_states(regions, scores, self.threshold, "pyfeat-v2 multitask"),
         }

@@ -1,8 +1,8 @@
-"""Where each AU lives: region boxes from the 68 iBUG landmarks (``specs/au-reference.md`` §8).
+"""Where each AU lives: region boxes from the 68 iBUG landmarks (``docs/au-reference.md``, "Regions").
 
 Two rules, named in every reference id:
 
-``tight`` — JAA-Net's operational form of the EAC-Net AU centres (§8.1). In the roll-corrected face
+``tight`` — JAA-Net's operational form of the EAC-Net AU centres. In the roll-corrected face
 (eye centres level), with the ruler ``r = |x39 - x42|`` (inner eye corners), each AU has two centres
 (landmark, vertical offset in units of r, + = down). Each centre gets an axis-aligned square of side
 ``0.406 * E`` (E = larger side of the roll-corrected box of {left-eye centre, right-eye centre, 30,
@@ -27,9 +27,9 @@ AU23     51 (upper lip), 57 (lower lip)       0         JAA-Net (AU24, AU25 shar
 AU24     51, 57                               0         JAA-Net
 AU25     51, 57                               0         JAA-Net
 AU26     58, 56                               +1/2 r    JAA-Net
-AU5      mean(37,38), mean(43,44)             0         extension §8.2 (upper lids)
-AU20     centroid(4,5,48), centroid(11,12,54) 0         extension §8.2 (risorius triangles)
-AU45     mean(36..41), mean(42..47)           0         extension §8.2 (eyes)
+AU5      mean(37,38), mean(43,44)             0         extension (upper lids)
+AU20     centroid(4,5,48), centroid(11,12,54) 0         extension (risorius triangles)
+AU45     mean(36..41), mean(42..47)           0         extension (eyes)
 AU43     mean(36..41), mean(42..47)           0         extension, as AU45 (eyes closed)
 AU11     mean(31,48), mean(35,54)             0         extension (nasolabial furrow, zyg. minor)
 AU16     58, 56                               0         extension (lower lip, below AU12's map)
@@ -47,7 +47,7 @@ polygons built from the 68 points (``"17u"`` = point 17 moved up, ``"27uu"`` mov
 points up by 20 px (``uu``: 40 px) in BP4D frames, where r is about 125 px; here u = 0.16 r and
 uu = 0.32 r, along the face's up direction. The union is split at the facial midline (nose 27-30,
 33) into the left and right boxes; the merged box is the union's bounding box. Boxes are much larger
-than ``tight`` ones (§8.3); report both, the convention dominates box-AU IoU.
+than ``tight`` ones; report both, the convention dominates box-AU IoU.
 
 All boxes are in the pixels of the landmarks' image, clipped to it when its size is given.
 """

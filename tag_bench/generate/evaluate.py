@@ -33,7 +33,13 @@ from tag_bench.options import parse_kv
 from tag_bench.rundir import RunConfigError, RunDir
 from tag_bench.runinfo import git_revision, package_versions, slug, utc_now
 from tag_bench.schema import MetricsReport, ModelInfo, RunManifest, Sample
-from tag_bench.scoring.run import ReferenceSet, compute_references, resolve_reference_spec, score_run
+from tag_bench.scoring.run import (
+    DEFAULT_DETECTOR,
+    ReferenceSet,
+    compute_references,
+    resolve_reference_spec,
+    score_run,
+)
 from tag_bench.tasks import Task, TaskData, load_task
 
 log = logging.getLogger("tag_bench")
@@ -136,7 +142,7 @@ def plan_run(
         if adapter.needs_reference and spec is None:
             raise RunConfigError(
                 f"the {adapter.name} baseline reads an AU reference: pass --au-reference "
-                "(e.g. mediapipe-geometric, which needs tag-bench[landmarks])"
+                f"(e.g. {DEFAULT_DETECTOR}, which needs tag-bench[landmarks])"
             )
         run_dir = Path(out) if out else Path(results_dir) / task.name / model_slug(model, args)
         manifest = RunManifest(

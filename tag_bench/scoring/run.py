@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tag_bench.au.base import DEFAULT_DETECTOR
 from tag_bench.errors import TagBenchError
 from tag_bench.rundir import RunDir
 from tag_bench.schema import AUReference, Generation, MetricsReport, Parsed, Sample, ScoredSample, ScoringInfo
@@ -24,7 +25,6 @@ from tag_bench.store import gc_paused
 log = logging.getLogger("tag_bench")
 
 #: ``--au-reference auto`` resolves to this detector when its extra is installed.
-DEFAULT_DETECTOR = "mediapipe-geometric"
 
 
 class ScoringError(TagBenchError):
