@@ -16,6 +16,8 @@ from tag_bench.generate.predictions import score_predictions
 from tag_bench.models.base import ModelAdapter, get_model
 from tag_bench.parsing import parse_response
 from tag_bench.prompts import render_prompt
+from tag_bench.report.frames import load_runs, load_samples
+from tag_bench.report.leaderboard import leaderboard
 from tag_bench.rundir import RunDir
 from tag_bench.schema import (
     CANONICAL_EMOTIONS,
@@ -64,6 +66,9 @@ __all__ = [
     "evaluate",
     "get_detector",
     "get_model",
+    "leaderboard",
+    "load_runs",
+    "load_samples",
     "load_task",
     "parse_response",
     "render_prompt",

@@ -150,7 +150,9 @@ def test_leaderboard_markdown_and_latex(raf, tmp_path):
         runs.append(str(out))
     r = CliRunner().invoke(main, ["leaderboard", *runs])
     assert r.exit_code == 0, r.output
-    assert "| rafdb_basic_test | majority |" in r.output and "| rafdb_basic_test | random |" in r.output
+    assert (
+        "| majority |" in r.stdout and "| random |" in r.stdout and "rafdb\\_basic\\_test<br>Acc." in r.stdout
+    )
     tex = tmp_path / "t.tex"
     r = CliRunner().invoke(main, ["leaderboard", *runs, "--format", "latex", "-o", str(tex)])
     assert r.exit_code == 0, r.output

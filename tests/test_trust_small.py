@@ -23,9 +23,9 @@ def test_no_ci_tables_do_not_mention_intervals(dataset_fixtures, tmp_path):
     run = tmp_path / "run"
     _cli("run", "--model", "majority", "--tasks", "rafdb_basic_test", "--data-root", dataset_fixtures["raf_basic"],
          "--out", run, "--au-reference", "none", "--no-cache", "--no-progress")  # fmt: skip
-    assert "confidence intervals" in _cli("leaderboard", run).output
+    assert "confidence interval" in _cli("leaderboard", run).output
     out = _cli("leaderboard", run, "--no-ci").output
-    assert "confidence intervals" not in out and "bootstrap" not in out and "[" not in out
+    assert "confidence interval" not in out and "bootstrap" not in out and "±" not in out
 
 
 def test_resume_says_how_many_samples_were_done(dataset_fixtures, tmp_path):

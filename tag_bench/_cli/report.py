@@ -6,26 +6,43 @@ from pathlib import Path
 
 import click
 
-from tag_bench._cli.common import cli_errors
+from tag_bench._cli.common import cli_errors, warn
 
 
 @click.command("leaderboard")
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["md", "latex"]), default="md", show_default=True)
-@click.option("--no-ci", is_flag=True, help="Values only, no confidence intervals.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--spec", default="overview", show_default=True,
+              help="A built-in spec (overview, main, grounding, transfer) or a spec YAML file.")  # fmt: skip
+@click.option("--format", "fmt", default="md", show_default=True, help="md, latex, csv, json or html.")
+@click.option("--decimals", type=click.IntRange(0, 4), default=1, show_default=True)
+@click.option("--ci", type=click.Choice(["none", "pm", "brackets"]), default=None,
+              help="How to show 95 % intervals (default: pm; none in LaTeX, so the main table fits a page).")  # fmt: skip
+@click.option("--no-ci", is_flag=True, help="Same as --ci none.")
+@click.option("--mark-significant", is_flag=True,
+              help="Bold the best value only when a paired test beats the runner-up on the same samples.")  # fmt: skip
+@click.option("--caption", default=None, help="Table caption (default: the spec's).")
+@click.option("--label", default=None, help="LaTeX \\label.")
 @click.option(
     "--allow-incomplete", is_flag=True, help="Show runs whose generation did not finish (flagged ‡)."
 )
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
 @cli_errors
-def leaderboard_cmd(run_dirs: tuple[str, ...], fmt: str, no_ci: bool, output: str | None,
-                    allow_incomplete: bool) -> None:  # fmt: skip
-    """Render a leaderboard (Markdown or LaTeX) from scored run directories."""
-    from tag_bench.report.leaderboard import load_row, render_latex, render_markdown
+def leaderboard_cmd(paths: tuple[str, ...], spec: str, fmt: str, decimals: int, ci: str | None, no_ci: bool,
+                    mark_significant: bool, caption: str | None, label: str | None, allow_incomplete: bool,
+                    output: str | None) -> None:  # fmt: skip
+    """Render a leaderboard from run directories (or folders holding them, searched recursively)."""
+    from tag_bench.report.leaderboard import leaderboard
+    from tag_bench.report.render import FORMATS, RenderOptions
 
-    rows = [load_row(d, allow_incomplete=allow_incomplete) for d in run_dirs]
-    text = render_markdown(rows, with_ci=not no_ci) if fmt == "md" else render_latex(rows, with_ci=not no_ci)
+    if fmt not in FORMATS:
+        raise click.BadParameter(FORMATS.unknown_message(fmt), param_hint="--format")
+    ci_style = "none" if no_ci else ci or ("none" if fmt == "latex" else "pm")
+    options = RenderOptions(decimals=decimals, ci=ci_style, caption=caption, label=label)  # type: ignore[arg-type]
+    board = leaderboard(paths, spec=spec, fmt=fmt, options=options, allow_incomplete=allow_incomplete,
+                        mark_significant=mark_significant)  # fmt: skip
+    warn([f"skipped {s}" for s in board.skipped])
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        Path(output).write_text(board.text, encoding="utf-8")
+        click.echo(f"written: {output}", err=True)
     else:
-        click.echo(text)
+        click.echo(board.text, nl=False)

@@ -69,14 +69,14 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
     from tag_bench.generate.evaluate import evaluate
 
     setup_logging()
-    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    task_names = [t.strip() for t in tasks.split(",") if t.strip()]
     cache: Any = False if no_cache else (cache_path or True)
     loader = loader_overrides(class_order, options)
     failed: list[str] = []
-    for name in names:
-        run_out = None if out is None else (Path(out) if len(names) == 1 else Path(out) / name)
+    for task_name in task_names:
+        run_out = None if out is None else (Path(out) if len(task_names) == 1 else Path(out) / task_name)
         result = evaluate(
-            name, model, model_args, data_root=data_root, prompt=prompt, batch_size=batch_size, limit=limit,
+            task_name, model, model_args, data_root=data_root, prompt=prompt, batch_size=batch_size, limit=limit,
             gen_kwargs=gen_kwargs, au_reference=au_reference, out=run_out, results_dir=results_dir,
             train_source=train_source, name=name, box_frame=box_frame, seed=seed, cache=cache,
             tasks_dirs=list(tasks_dirs),
@@ -92,15 +92,19 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
         if result.report is None:  # a non-main rank of a data-parallel run
             continue
         if as_json:
-            summary = {"task": name, "run_dir": str(result.run_dir), **result.report.model_dump(mode="json")}
+            summary = {
+                "task": task_name,
+                "run_dir": str(result.run_dir),
+                **result.report.model_dump(mode="json"),
+            }
             click.echo(json.dumps(summary))
         else:
-            click.echo(format_summary(name, model, result.run_dir, result.report))
+            click.echo(format_summary(task_name, model, result.run_dir, result.report))
             for msg in result.stats.error_messages:
                 click.echo(f"  error: {msg}", err=True)
         too_many = _too_many_errors(result.report, max_error_rate)
         if too_many:
-            failed.append(f"{name}: {too_many}")
+            failed.append(f"{task_name}: {too_many}")
     if failed:
         raise click.ClickException("; ".join(failed))
 
@@ -129,11 +133,11 @@ def _too_many_errors(report: MetricsReport, max_error_rate: float | None) -> str
 def demo_cmd(out: str, au_reference: str, n_resamples: int, no_progress: bool) -> None:
     """Run the offline demo: facs-rules and random on public-domain faces, then a leaderboard."""
     from tag_bench.generate.evaluate import evaluate
-    from tag_bench.report.leaderboard import load_row, render_latex, render_markdown
+    from tag_bench.report.leaderboard import leaderboard
+    from tag_bench.report.render import RenderOptions
 
     setup_logging()
     where = Path(out)
-    rows = []
     for model in ("facs-rules", "random"):
         click.echo(f"== demo: {model}", err=True)
         result = evaluate("demo", model, au_reference=au_reference, out=where / model, overwrite=True,
@@ -141,10 +145,11 @@ def demo_cmd(out: str, au_reference: str, n_resamples: int, no_progress: bool) -
         warn(result.warnings)
         assert result.report is not None  # one process: the run is scored
         click.echo(format_summary("demo", model, result.run_dir, result.report), err=True)
-        rows.append(load_row(result.run_dir))
-    md = render_markdown(rows, title="tag-bench demo (offline, public-domain faces)")
+    runs = [where / "facs-rules", where / "random"]
+    md = leaderboard(runs, spec="overview").text
     (where / "leaderboard.md").write_text(md, encoding="utf-8")
-    (where / "leaderboard.tex").write_text(render_latex(rows, caption="tag-bench demo."), encoding="utf-8")
+    tex = leaderboard(runs, spec="overview", fmt="latex", options=RenderOptions(ci="none", label="tab:demo"))
+    (where / "leaderboard.tex").write_text(tex.text, encoding="utf-8")
     click.echo(md)
     click.echo(f"written: {where / 'leaderboard.md'}, {where / 'leaderboard.tex'}, run directories under {where}/",
                err=True)  # fmt: skip

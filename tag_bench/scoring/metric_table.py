@@ -116,7 +116,7 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(
         "balanced_accuracy",
-        "Bal. acc.",
+        "UAR",
         "classification",
         "Mean over the classes that have gold samples of per-class recall (UAR); equals "
         "`sklearn.metrics.balanced_accuracy_score` with failures mapped to a label outside the classes.",
@@ -127,7 +127,7 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(
         "macro_f1",
-        "Macro-F1",
+        "mF1",
         "classification",
         "Unweighted mean of per-class F1 over the task's classes that occur in the split's gold labels or "
         "predictions, i.e. exactly the classes whose `f1/<class>` is defined; equals "

@@ -1,0 +1,275 @@
+"""Leaderboard tables as text: Markdown, LaTeX (booktabs), CSV, JSON, HTML.
+
+Formats are registered in :data:`FORMATS` (a new format is one function and one ``register`` line).
+Every format shows the same cells and follows the same marks; rates are printed in percent with
+``decimals`` places; ``ci`` is ``none``, ``pm`` (± the 95 % interval's half-width) or ``brackets``.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from tag_bench._registry import Registry
+from tag_bench.report.table import Cell, Row, Table
+
+CIStyle = Literal["none", "pm", "brackets"]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    decimals: int = 1
+    ci: CIStyle = "pm"
+    caption: str | None = None  # overrides the spec's
+    label: str | None = None  # LaTeX \label
+
+
+Renderer = Callable[[Table, RenderOptions], str]
+FORMATS: Registry[Renderer] = Registry("table format")
+
+
+def render(table: Table, fmt: str, options: RenderOptions | None = None) -> str:
+    return FORMATS.get(fmt)(table, options or RenderOptions())
+
+
+# --------------------------------------------------------------------------------------------------
+# Numbers
+
+
+def pct(x: float, decimals: int) -> str:
+    return f"{100 * x:.{decimals}f}"
+
+
+def cell_text(c: Cell, o: RenderOptions) -> tuple[str, str]:
+    """(value, CI) as printed; the value is "–" without one, the CI "" when not shown."""
+    if c.value is None:
+        return "–", ""
+    value = pct(c.value, o.decimals)
+    if o.ci == "none" or c.ci_low is None or c.ci_high is None:
+        return value, ""
+    if o.ci == "pm":
+        return value, pct((c.ci_high - c.ci_low) / 2, o.decimals)
+    return value, f"[{pct(c.ci_low, o.decimals)}, {pct(c.ci_high, o.decimals)}]"
+
+
+def row_label(r: Row) -> str:
+    label = r.name + (f" ({r.train_source})" if r.train_source else "")
+    return label + (" †" if r.oracle else "") + (" ‡" if r.incomplete else "")
+
+
+def _ci_note(o: RenderOptions, table: Table) -> str | None:
+    if o.ci == "none" or not any(c.ci_low is not None for r in table.rows for g in r.cells for c in g):
+        return "Rates in %."
+    how = "± half-width of" if o.ci == "pm" else "in brackets,"
+    return (
+        f"Rates in %; {how} the 95 % confidence interval (Wilson for sample-level rates, seeded bootstrap over "
+        "samples otherwise)."
+    )
+
+
+def _marks_note(table: Table, second: str) -> str | None:
+    if not any(c.mark for r in table.rows for g in r.cells for c in g):
+        return None
+    best = "Bold: best"
+    if table.significant_marks:
+        best += " and significantly better than the runner-up on the same samples (paired test, p < 0.05)"
+    return f"{best}; {second}: second (oracle rows excluded)."
+
+
+def _notes(table: Table, o: RenderOptions, second: str = "italics") -> list[str]:
+    return [n for n in (*table.notes, _marks_note(table, second), _ci_note(o, table)) if n]
+
+
+# --------------------------------------------------------------------------------------------------
+# Markdown
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def render_markdown(table: Table, o: RenderOptions) -> str:
+    """GitHub-flavoured Markdown: best in bold, second in italics."""
+    head = ["Model"]
+    for g in table.groups:
+        prefix = g.title + (f" ({g.detail})" if g.detail else "")
+        head += [f"{prefix}<br>{c.title}" if prefix else c.title for c in g.columns]
+    lines = []
+    if table.title:
+        lines += [f"### {table.title}", ""]
+    lines.append("| " + " | ".join(_md_escape(h) for h in head) + " |")
+    lines.append("|" + "|".join([":---"] + ["---:"] * table.n_columns()) + "|")
+    for r in table.rows:
+        cells = [_md_escape(row_label(r))]
+        for group_cells in r.cells:
+            for c in group_cells:
+                value, ci = cell_text(c, o)
+                text = value if not ci else (f"{value} ± {ci}" if o.ci == "pm" else f"{value} {ci}")
+                cells.append(
+                    f"**{text}**" if c.mark == "best" else f"_{text}_" if c.mark == "second" else text
+                )
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    notes = _notes(table, o)
+    lines += [n + ("  " if i < len(notes) - 1 else "") for i, n in enumerate(notes)]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# LaTeX
+
+_TEX = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
+    ">": r"\textgreater{}", "|": r"\textbar{}", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "–": "--",
+    "−": "--", "±": r"$\pm$",
+}  # fmt: skip
+
+
+def tex_escape(text: str) -> str:
+    """Every LaTeX special character escaped (and the few Unicode signs tables use, as commands)."""
+    return "".join(_TEX.get(ch, ch) for ch in text)
+
+
+def render_latex(table: Table, o: RenderOptions) -> str:
+    """A booktabs table: a header row per column group (\\multicolumn + \\cmidrule), best in bold, second
+    underlined, notes in a footnote-size paragraph, \\caption and \\label."""
+    n = table.n_columns()
+    wide = n > 8
+    env = "table*" if wide else "table"
+    out = [rf"\begin{{{env}}}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}"]
+    out.append(rf"\begin{{tabular}}{{@{{}}l{'r' * n}@{{}}}}")
+    out.append(r"\toprule")
+    if any(g.title for g in table.groups):
+        heads, rules, col = [""], [], 2
+        for g in table.groups:
+            k = len(g.columns)
+            title = g.title + (f" ({g.detail})" if g.detail else "")
+            heads.append(rf"\multicolumn{{{k}}}{{c}}{{{tex_escape(title)}}}")
+            rules.append(rf"\cmidrule(lr){{{col}-{col + k - 1}}}")
+            col += k
+        out.append(" & ".join(heads) + r" \\")
+        out.append("".join(rules))
+    titles = ["Model"] + [c.title for g in table.groups for c in g.columns]
+    out.append(" & ".join(tex_escape(t) for t in titles) + r" \\")
+    out.append(r"\midrule")
+    for r in table.rows:
+        cells = [tex_escape(row_label(r))]
+        for group_cells in r.cells:
+            for c in group_cells:
+                value, ci = cell_text(c, o)
+                text = tex_escape(value)
+                if c.mark == "best":
+                    text = rf"\textbf{{{text}}}"
+                elif c.mark == "second":
+                    text = rf"\underline{{{text}}}"
+                if ci:
+                    text += (
+                        rf"{{\scriptsize$\pm${ci}}}"
+                        if o.ci == "pm"
+                        else rf" {{\scriptsize {tex_escape(ci)}}}"
+                    )
+                cells.append(text)
+        out.append(" & ".join(cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    notes = _notes(table, o, second="underlined")
+    if notes:
+        out.append(r"\par\smallskip{\footnotesize " + " ".join(tex_escape(x) for x in notes) + r"\par}")
+    caption = o.caption if o.caption is not None else (table.caption or table.title)
+    if caption:
+        out.append(rf"\caption{{{tex_escape(caption)}}}")
+    if o.label:
+        out.append(rf"\label{{{o.label}}}")
+    out.append(rf"\end{{{env}}}")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# CSV, JSON, HTML
+
+
+def render_csv(table: Table, o: RenderOptions) -> str:
+    """One row per model: each column's value and 95 % interval in percent, and its mark."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    head = ["model", "train_source", "oracle", "incomplete"]
+    for g in table.groups:
+        prefix = g.title + (f" ({g.detail})" if g.detail else "")
+        for col in g.columns:
+            head += [f"{prefix}/{col.metric}", f"{prefix}/{col.metric}/ci_low", f"{prefix}/{col.metric}/ci_high",
+                     f"{prefix}/{col.metric}/mark"]  # fmt: skip
+    w.writerow(head)
+    for r in table.rows:
+        line: list[object] = [r.name, r.train_source or "", int(r.oracle), int(r.incomplete)]
+        for group_cells in r.cells:
+            for c in group_cells:
+                line += [
+                    "" if c.value is None else pct(c.value, o.decimals),
+                    "" if c.ci_low is None else pct(c.ci_low, o.decimals),
+                    "" if c.ci_high is None else pct(c.ci_high, o.decimals),
+                    c.mark or "",
+                ]
+        w.writerow(line)
+    return buf.getvalue()
+
+
+def render_json(table: Table, o: RenderOptions) -> str:
+    """Everything in the table, rates in [0, 1] (not rounded), marks and notes."""
+    doc = {
+        "spec": table.spec,
+        "title": table.title,
+        "caption": o.caption if o.caption is not None else table.caption,
+        "groups": [asdict(g) for g in table.groups],
+        "rows": [
+            {
+                "name": r.name,
+                "train_source": r.train_source,
+                "oracle": r.oracle,
+                "incomplete": r.incomplete,
+                "runs": [None if x is None else str(x.run.path) for x in r.runs],
+                "cells": [[asdict(c) for c in g] for g in r.cells],
+            }
+            for r in table.rows
+        ],
+        "notes": _notes(table, o),
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_html(table: Table, o: RenderOptions) -> str:
+    """An HTML ``<table>`` (a fragment, styled by classes ``best`` and ``second``)."""
+    e = html.escape
+    parts = ['<table class="leaderboard">', "<thead>"]
+    if len(table.groups) > 1:
+        parts.append("<tr><th></th>" + "".join(
+            f'<th colspan="{len(g.columns)}">{e(g.title + (f" ({g.detail})" if g.detail else ""))}</th>'
+            for g in table.groups) + "</tr>")  # fmt: skip
+    parts.append(
+        "<tr><th>Model</th>"
+        + "".join(f"<th>{e(c.title)}</th>" for g in table.groups for c in g.columns)
+        + "</tr>"
+    )
+    parts += ["</thead>", "<tbody>"]
+    for r in table.rows:
+        tds = []
+        for group_cells in r.cells:
+            for c in group_cells:
+                value, ci = cell_text(c, o)
+                cls = f' class="{c.mark}"' if c.mark else ""
+                title = f' title="{e(c.reason)}"' if c.reason else ""
+                ci_html = f' <span class="ci">{"±" if o.ci == "pm" else ""}{e(ci)}</span>' if ci else ""
+                tds.append(f"<td{cls}{title}>{e(value)}{ci_html}</td>")
+        parts.append(f"<tr><th>{e(row_label(r))}</th>{''.join(tds)}</tr>")
+    parts += ["</tbody>", "</table>"]
+    parts += [f'<p class="note">{e(n)}</p>' for n in _notes(table, o, second="underlined")]
+    return "\n".join(parts) + "\n"
+
+
+for _name, _fn in (("md", render_markdown), ("latex", render_latex), ("csv", render_csv), ("json", render_json),
+                   ("html", render_html)):  # fmt: skip
+    FORMATS.register(_name, _fn, source="tag-bench")

@@ -1,0 +1,32 @@
+"""Is one run's metric really better than another's? A paired test on the same samples."""
+
+from __future__ import annotations
+
+from tag_bench.report.frames import ScoredRun
+from tag_bench.schema import ScoredSample
+from tag_bench.store import gc_paused, iter_jsonl
+
+
+def scored_samples(run: ScoredRun) -> list[ScoredSample]:
+    """The scored records behind a run's scores (current, or of its reference)."""
+    rd = run.run
+    path = rd.samples_path if run.reference_key is None else rd.scores_dir(run.reference_key) / rd.SAMPLES
+    with gc_paused():
+        return [ScoredSample.model_validate(d) for d in iter_jsonl(path)]
+
+
+def paired_p_value(a: ScoredRun, b: ScoredRun, metric: str, *, n_resamples: int = 1000) -> float | None:
+    """Two-sided p-value of "``metric`` is equal in ``a`` and ``b``" on their common samples: exact McNemar
+    for accuracy, paired bootstrap otherwise. None when the two runs do not cover the same samples."""
+    from tag_bench.scoring.aggregate import compare_metrics
+
+    sa, sb = scored_samples(a), scored_samples(b)
+    if {s.sample_id for s in sa} != {s.sample_id for s in sb}:
+        return None
+    cmp = compare_metrics(
+        sa, sb, list(a.manifest.task.classes), au_reference_id=a.report.au_reference, n_resamples=n_resamples
+    )
+    if metric == "accuracy":
+        return float(cmp.mcnemar["p_value"])
+    diff = cmp.differences.get(metric)
+    return None if diff is None else diff.p_value

@@ -1,0 +1,295 @@
+"""A leaderboard as data: column groups, rows, cells with their marks and notes.
+
+Built from scored runs and a spec (:mod:`tag_bench.report.spec`); rendered by
+:mod:`tag_bench.report.render` (Markdown, LaTeX, CSV, JSON, HTML). The rules live here, once:
+
+- runs whose task version, protocol or AU reference differ are never mixed in one column group: the
+  group is split and each part says what distinguishes it;
+- the best value of a column is marked ``best`` and the runner-up ``second``, following the metric's
+  direction, among rows that have a value and are not oracle rows (†); equal values at the printed
+  precision are tied and marked alike; a column with fewer than two such rows gets no marks;
+- with ``mark_significant`` the best mark stays only when a paired test against the runner-up on the
+  same samples says the difference is significant.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tag_bench.errors import TagBenchError
+from tag_bench.report.frames import ScoredRun
+from tag_bench.report.spec import ColumnGroupSpec, LeaderboardSpec
+from tag_bench.scoring.metric_table import spec as metric_spec
+
+ORACLE_NOTE = "reads the AU reference it is scored against: its grounding is an upper bound by construction"
+
+
+class TableError(TagBenchError):
+    """The runs cannot be put in one table as asked (two runs with one name in one column group...)."""
+
+
+@dataclass
+class Column:
+    metric: str
+    title: str
+    higher_is_better: bool | None  # None: no marks
+
+
+@dataclass
+class Group:
+    title: str
+    columns: list[Column]
+    detail: str | None = None  # what sets this group apart from another with the same title
+    reference: str | None = None  # the AU reference its grounding metrics are judged against
+
+
+@dataclass
+class Cell:
+    value: float | None  # a rate in [0, 1]
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    ci_method: str | None = None
+    reason: str | None = None  # why there is no value
+    mark: Literal["best", "second"] | None = None
+
+
+@dataclass
+class Row:
+    name: str
+    cells: list[list[Cell]]  # per group, per column
+    oracle: bool = False
+    incomplete: bool = False
+    train_source: str | None = None
+    runs: list[ScoredRun | None] = field(default_factory=list)  # per group: the run behind the cells
+
+
+@dataclass
+class Table:
+    spec: str
+    title: str
+    caption: str
+    groups: list[Group]
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
+    significant_marks: bool = False  # best marks kept only where a paired test says so
+
+    def n_columns(self) -> int:
+        return sum(len(g.columns) for g in self.groups)
+
+
+def build_table(
+    runs: Sequence[ScoredRun],
+    spec: LeaderboardSpec,
+    *,
+    decimals: int = 1,
+    mark_significant: bool = False,
+    alpha: float = 0.05,
+) -> Table:
+    """The leaderboard ``spec`` over ``runs`` (see the module docstring for the rules)."""
+    runs = [r for r in runs if _row_wanted(r.name, spec)]
+    if spec.kind == "transfer":
+        from tag_bench.report.transfer import build_transfer
+
+        return build_transfer(runs, spec, decimals=decimals)
+    parts = _partition(runs, spec)
+    names = _row_names(parts)
+    groups = [g for g, _ in parts]
+    rows = [
+        Row(
+            name=name,
+            cells=[[_cell(by_name.get(name), c.metric) for c in g.columns] for g, by_name in parts],
+            runs=[by_name.get(name) for _, by_name in parts],
+        )
+        for name in names
+    ]
+    for row in rows:
+        present = [r for r in row.runs if r is not None]
+        row.oracle = any(r.manifest.model.oracle_reference for r in present)
+        row.incomplete = any(not r.complete for r in present)
+        row.train_source = next((r.manifest.train_source for r in present if r.manifest.train_source), None)
+    rows.sort(key=_sort_key(groups))
+    table = Table(spec.name, spec.title, spec.caption, groups, rows)
+    mark_best(table, decimals)
+    if mark_significant:
+        _keep_significant_marks(table, alpha)
+        table.significant_marks = True
+    table.notes = _notes(table, runs, mark_significant)
+    return table
+
+
+# --------------------------------------------------------------------------------------------------
+# Groups and rows
+
+
+def _row_wanted(name: str, spec: LeaderboardSpec) -> bool:
+    inc, exc = spec.rows.include, spec.rows.exclude
+    if inc and not any(fnmatch.fnmatch(name, p) for p in inc):
+        return False
+    return not any(fnmatch.fnmatch(name, p) for p in exc)
+
+
+def _partition(runs: Sequence[ScoredRun], spec: LeaderboardSpec) -> list[tuple[Group, dict[str, ScoredRun]]]:
+    """Column groups with the run of each row name; one spec group splits where runs may not be mixed."""
+    out: list[tuple[Group, dict[str, ScoredRun]]] = []
+    for gspec in _expand(spec.columns, runs):
+        chosen = [r for r in runs if r.manifest.task.name in gspec.tasks]
+        grounding = any(metric_spec(m).needs_reference for m in gspec.metrics)
+        keys: dict[tuple[object, ...], list[ScoredRun]] = {}
+        for r in chosen:
+            t = r.manifest.task
+            key: tuple[object, ...] = (
+                t.name,
+                t.version,
+                t.protocol,
+                r.report.au_reference if grounding else None,
+            )
+            keys.setdefault(key, []).append(r)
+        columns = [Column(m, metric_spec(m).title, metric_spec(m).higher_is_better) for m in gspec.metrics]
+        title = gspec.title or (gspec.tasks[0] if isinstance(gspec.tasks, list) and gspec.tasks else "")
+        differs = _differing(list(keys))
+        for key, members in keys.items():
+            by_name: dict[str, ScoredRun] = {}
+            for r in members:
+                if r.name in by_name:
+                    raise TableError(
+                        f"two runs named {r.name!r} for {key[0]} in one column group ({by_name[r.name].run.path} "
+                        f"and {r.run.path}); give them distinct names with --name (or `tag-bench score RUN --name`)"
+                    )
+                by_name[r.name] = r
+            detail = ", ".join(d for d in (_describe(key, i) for i in differs) if d) or None
+            ref = key[3] if grounding and isinstance(key[3], str) else None
+            out.append((Group(title, list(columns), detail, ref), by_name))
+    return out
+
+
+def _expand(groups: list[ColumnGroupSpec], runs: Sequence[ScoredRun]) -> list[ColumnGroupSpec]:
+    """``tasks: "*"``: one group per task found, in first-seen order."""
+    out: list[ColumnGroupSpec] = []
+    for g in groups:
+        if g.tasks == "*":
+            seen = list(dict.fromkeys(r.manifest.task.name for r in runs))
+            out += [g.model_copy(update={"tasks": [t], "title": t}) for t in seen]
+        else:
+            out.append(g)
+    return out
+
+
+def _differing(keys: list[tuple[object, ...]]) -> list[int]:
+    """Which parts of the partition keys vary (task, version, protocol, reference)."""
+    return [i for i in range(4) if len({k[i] for k in keys}) > 1]
+
+
+def _describe(key: tuple[object, ...], i: int) -> str:
+    value = key[i]
+    return {0: f"{value}", 1: f"v{value}", 2: f"{value}", 3: f"ref {value}" if value else "no reference"}[i]
+
+
+def _row_names(parts: list[tuple[Group, dict[str, ScoredRun]]]) -> list[str]:
+    return list(dict.fromkeys(name for _, by_name in parts for name in by_name))
+
+
+def _cell(run: ScoredRun | None, metric: str) -> Cell:
+    if run is None:
+        return Cell(None, reason="not evaluated")
+    v = run.report.metrics.get(metric)
+    if v is None:
+        return Cell(None, reason="not reported by this run")
+    if v.value is None:
+        return Cell(None, n=v.n, reason=run.report.not_computed.get(metric, "not computed"))
+    return Cell(v.value, v.ci_low, v.ci_high, v.n, v.ci_method)
+
+
+def _sort_key(groups: list[Group]):
+    """Rows by the first column of the first group (its direction), rows without a value last."""
+    if not groups or not groups[0].columns:
+        return lambda row: row.name
+    col = groups[0].columns[0]
+    sign = -1.0 if col.higher_is_better is not False else 1.0
+
+    def key(row: Row) -> tuple[int, float, str]:
+        v = row.cells[0][0].value
+        return (v is None, 0.0 if v is None else sign * v, row.name)
+
+    return key
+
+
+# --------------------------------------------------------------------------------------------------
+# Marks
+
+
+def mark_best(table: Table, decimals: int) -> None:
+    """Best and second per column, by direction, among non-oracle rows with a value, ties alike."""
+    for gi, group in enumerate(table.groups):
+        for ci, col in enumerate(group.columns):
+            if col.higher_is_better is None:
+                continue
+            cells = [(r.cells[gi][ci], r) for r in table.rows if not r.oracle]
+            scored = [(round(100 * c.value, decimals), c) for c, _ in cells if c.value is not None]
+            if len(scored) < 2:
+                continue
+            ranked = sorted({v for v, _ in scored}, reverse=col.higher_is_better)
+            for v, c in scored:
+                if v == ranked[0]:
+                    c.mark = "best"
+                elif len(ranked) > 1 and v == ranked[1]:
+                    c.mark = "second"
+
+
+def _keep_significant_marks(table: Table, alpha: float) -> None:
+    """Drop a best mark unless a paired test on the same samples separates it from the runner-up."""
+    from tag_bench.report.significance import paired_p_value
+
+    for gi, group in enumerate(table.groups):
+        for ci, col in enumerate(group.columns):
+            best = [r for r in table.rows if r.cells[gi][ci].mark == "best"]
+            second = [r for r in table.rows if r.cells[gi][ci].mark == "second"]
+            if len(best) != 1 or not second:
+                continue
+            run_a, run_b = best[0].runs[gi], second[0].runs[gi]
+            p = paired_p_value(run_a, run_b, col.metric) if run_a and run_b else None
+            if p is None or p >= alpha:
+                best[0].cells[gi][ci].mark = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Notes
+
+
+def _notes(table: Table, runs: Sequence[ScoredRun], mark_significant: bool) -> list[str]:
+    notes: list[str] = []
+    if any(r.oracle for r in table.rows):
+        notes.append(f"† {ORACLE_NOTE}.")
+    if any(r.incomplete for r in table.rows):
+        notes.append(
+            "‡ incomplete run (generation did not finish): its samples without a generation count as wrong."
+        )
+    refs = sorted({g.reference for g in table.groups if g.reference})
+    if len(refs) == 1:
+        notes.append(f"Grounding metrics against the AU reference {refs[0]}.")
+    elif len(refs) > 1:
+        notes.append(
+            "Grounding metrics against the AU references " + ", ".join(refs) + "; a column group names its "
+            "reference, and groups with different references are not comparable."
+        )
+    split = sorted({g.title for g in table.groups if g.detail})
+    if split:
+        notes.append(
+            f"{', '.join(split)}: runs differing in task version, protocol or AU reference are shown as "
+            "separate column groups, never mixed."
+        )
+    for r in runs:
+        counts = r.report.reference_status_counts
+        failed = {k: v for k, v in counts.items() if k != "ok" and v}
+        if r.report.au_reference and failed and any(g.reference for g in table.groups):
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
+            notes.append(
+                f"{r.name} on {r.manifest.task.name}: AU reference usable for {counts.get('ok', 0)} of "
+                f"{r.report.n} samples ({detail}); its grounding metrics cover only those."
+            )
+    if any(c.value is None for row in table.rows for g in row.cells for c in g):
+        notes.append("– = not computed or not evaluated (the reason is in each run's metrics.json).")
+    return notes

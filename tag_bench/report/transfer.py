@@ -1,0 +1,89 @@
+"""The cross-dataset transfer table: rows = models (with their train source), columns = evaluation
+datasets in the common7 label space, then in-domain, out-of-domain mean and transfer gap."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tag_bench.metrics.transfer import TransferEntry, normalise_dataset, transfer_matrix
+from tag_bench.report.frames import ScoredRun
+from tag_bench.report.spec import LeaderboardSpec
+from tag_bench.report.table import Cell, Column, Group, Row, Table, TableError, mark_best
+from tag_bench.scoring.metric_table import spec as metric_spec
+
+DERIVED = (
+    Column("in_domain", "In-domain", True),
+    Column("out_of_domain_mean", "Out-of-domain", True),
+    Column("transfer_gap", "Gap", False),
+)
+
+
+def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals: int = 1) -> Table:
+    """The transfer matrix of ``spec.metric`` (see ``docs/metrics.md``, "Cross-dataset transfer")."""
+    m = metric_spec(spec.metric)
+    datasets = []
+    for g in spec.columns:
+        if g.tasks == "*" or not g.dataset:
+            raise TableError(f"transfer spec {spec.name}: every column needs a dataset and a list of tasks")
+        datasets.append(normalise_dataset(g.dataset))
+    cells: dict[tuple[str, int], ScoredRun] = {}
+    for r in runs:
+        for j, g in enumerate(spec.columns):
+            if r.manifest.task.name in g.tasks:
+                if (r.name, j) in cells:
+                    raise TableError(
+                        f"two runs named {r.name!r} for {g.title or g.dataset} ({cells[r.name, j].run.path} and "
+                        f"{r.run.path}); give them distinct names with --name"
+                    )
+                cells[r.name, j] = r
+    names = list(dict.fromkeys(name for name, _ in cells))
+    entries = []
+    for (name, j), r in cells.items():
+        v = r.report.metrics.get(spec.metric)
+        if v is not None and v.value is not None:
+            entries.append(TransferEntry(name, datasets[j], v.value, r.manifest.train_source))
+    matrix = transfer_matrix(entries)
+    groups = [
+        Group(g.title or g.dataset or "", [Column(spec.metric, m.title, m.higher_is_better)])
+        for g in spec.columns
+    ]
+    groups.append(Group("Transfer", list(DERIVED)))
+    rows = []
+    for name in names:
+        row_cells: list[list[Cell]] = []
+        for j in range(len(spec.columns)):
+            run = cells.get((name, j))
+            v = run.report.metrics.get(spec.metric) if run is not None else None
+            if run is None or v is None:
+                row_cells.append([Cell(None, reason="not evaluated")])
+            elif v.value is None:
+                row_cells.append([Cell(None, n=v.n, reason=run.report.not_computed.get(spec.metric))])
+            else:
+                row_cells.append([Cell(v.value, v.ci_low, v.ci_high, v.n, v.ci_method)])
+        derived = []
+        for col in DERIVED:
+            value = getattr(matrix, col.metric).get(name) if name in matrix.rows else None
+            reason = matrix.not_computed.get(f"{name}/{col.metric}", "no value")
+            derived.append(Cell(value, reason=None if value is not None else reason))
+        row_cells.append(derived)
+        present = [cells[name, j] for j in range(len(spec.columns)) if (name, j) in cells]
+        rows.append(
+            Row(
+                name=name,
+                cells=row_cells,
+                oracle=any(r.manifest.model.oracle_reference for r in present),
+                incomplete=any(not r.complete for r in present),
+                train_source=matrix.train_source.get(name) if name in matrix.rows else None,
+                runs=[cells.get((name, j)) for j in range(len(spec.columns))] + [None],
+            )
+        )
+    table = Table(spec.name, spec.title, spec.caption, groups, rows)
+    mark_best(table, decimals)
+    table.notes = [
+        f"Cells: {spec.metric} in the common7 label space; train source in brackets after the model.",
+        "In-domain: the column of the model's train source; out-of-domain: the mean of the other columns; "
+        "gap = in-domain − out-of-domain. – = not evaluated there, or no train source given (--train-source).",
+    ]
+    if any(r.incomplete for r in rows):
+        table.notes.append("‡ incomplete run: its samples without a generation count as wrong.")
+    return table
