@@ -226,3 +226,6 @@ def show_cmd(
         raise click.ClickException(f"cannot write {output}: {e}") from e
     active = ", ".join(sorted(ref.active_aus(), key=lambda a: int(a[2:]))) or "none"
     click.echo(f"{ref.reference_id}: {ref.status}; active: {active}; wrote {output}")
+
+
+au_group.add_command(__import__("tag_bench._cli.au_topk", fromlist=["topk_cmd"]).topk_cmd)
