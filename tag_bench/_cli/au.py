@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from tag_bench._cli.au_topk import topk_cmd
 from tag_bench._cli.common import (
     cli_errors,
     data_root_option,
@@ -425,3 +426,6 @@ def validate_cmd(
             f"{_fmt(r['precision']):>5s} {_fmt(r['recall']):>5s} {_fmt(r['f1']):>5s} {_fmt(r['roc_auc']):>5s}"
         )
     click.echo("judged: labelled images the reference decided; cover: judged / labelled; '-': not computed")
+
+
+au_group.add_command(topk_cmd)

@@ -1,0 +1,454 @@
+"""The TAG rewards, each a function of one completion scored by the evaluation path.
+
+A completion is turned into a :class:`~tag_bench.schema.ScoredSample` exactly as ``tag-bench score``
+does it (``scoring.run.parse_generation`` then ``scoring.score.score_sample``); every reward is then a
+function of that record (plus, for the format reward, the parser's answer cue). So
+``answer_reward == correct`` for any completion, and the grounding reward is a function of the claim
+scores written to ``samples.jsonl``. Exact definitions: ``docs/rewards.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tag_bench.facs import canonical_emotion
+from tag_bench.metrics.grounding import au_active, reference_states
+from tag_bench.parsing.answer import extract_explicit
+from tag_bench.parsing.text import cap, resolve_classes, split_think
+from tag_bench.schema import CANONICAL_EMOTIONS, AUReference, Generation, Sample, ScoredSample
+from tag_bench.scoring.run import parse_generation
+from tag_bench.scoring.score import score_sample
+
+#: The reward components, in the order ``tag_reward`` adds them.
+REWARD_NAMES: tuple[str, ...] = ("format", "answer", "grounding", "hallucination")
+
+#: Names of the format checks, in the order they are reported.
+FORMAT_CHECKS: tuple[str, ...] = ("answer_tag", "label", "steps", "one_au_one_box", "au_without_box")
+
+GroundingMode = Literal["mean_iou", "hit_rate", "vlm_r1"]
+
+
+class GroundingConfig(BaseModel):
+    """How the AU grounding reward aggregates the claim scores of one completion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mode: GroundingMode = "mean_iou"
+    #: hit_rate: a claim hits at IoU >= this; vlm_r1: the matching threshold.
+    iou_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    #: vlm_r1 weights of position (mean matched IoU), label and completeness (VLM-R1's defaults).
+    alpha: float = Field(default=0.7, ge=0.0)
+    beta: float = Field(default=0.0, ge=0.0)
+    gamma: float = Field(default=0.3, ge=0.0)
+    #: The reward of a completion with no box claim (the reference being usable).
+    no_box: float = 0.0
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> GroundingConfig:
+        if self.alpha + self.beta + self.gamma <= 0:
+            raise ValueError("grounding weights alpha + beta + gamma must add up to more than 0")
+        return self
+
+
+class RewardWeights(BaseModel):
+    """Weights of ``tag_reward``; a component with weight 0 is not computed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: float = 1.0
+    answer: float = 1.0
+    grounding: float = 1.0
+    hallucination: float = 0.0
+
+    def nonzero(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in REWARD_NAMES if getattr(self, name) != 0.0}
+
+
+def as_weights(weights: RewardWeights | Mapping[str, float] | None) -> RewardWeights:
+    """None: the defaults (format, answer and grounding, 1 each); a mapping: the rewards it names, the
+    others weigh 0 (an unknown name is an error naming the valid ones)."""
+    if weights is None:
+        return RewardWeights()
+    if isinstance(weights, RewardWeights):
+        return weights
+    unknown = sorted(set(weights) - set(REWARD_NAMES))
+    if unknown:
+        raise ValueError(f"unknown reward name(s) {unknown}; valid: {', '.join(REWARD_NAMES)}")
+    return RewardWeights(**{name: float(weights.get(name, 0.0)) for name in REWARD_NAMES})
+
+
+@dataclass(frozen=True)
+class RewardBreakdown:
+    """Every reward of one completion (None: not computed, see docs/rewards.md), and its scoring."""
+
+    format: float | None
+    answer: float | None
+    grounding: float | None
+    hallucination: float | None
+    total: float
+    format_failures: tuple[str, ...]
+    scored: ScoredSample = field(repr=False)
+
+    def get(self, name: str) -> float | None:
+        if name not in REWARD_NAMES:
+            raise ValueError(f"unknown reward {name!r}; valid: {', '.join(REWARD_NAMES)}")
+        value: float | None = getattr(self, name)
+        return value
+
+
+# --------------------------------------------------------------------------------------------------
+# One completion through the evaluation path
+
+
+@lru_cache(maxsize=4096)
+def _sample(sample_id: str, label: str) -> Sample:
+    gold = label if label in CANONICAL_EMOTIONS else canonical_emotion(label)
+    if gold is None:
+        raise ValueError(
+            f"gold label {label!r} is not an emotion; use one of {', '.join(CANONICAL_EMOTIONS)}"
+        )
+    return Sample(id=sample_id, dataset="rewards", split="train", image="", label=gold, native_label=label)
+
+
+def _size(value: Sequence[int] | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    w, h = value
+    return int(w), int(h)
+
+
+def score_completion(
+    text: str,
+    label: str,
+    reference: AUReference | None,
+    frame: str,
+    image_size: Sequence[int] | None,
+    *,
+    input_size: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+    finish_reason: str | None = None,
+    sample_id: str = "completion",
+) -> ScoredSample:
+    """Score one completion exactly as ``tag-bench score`` scores a saved generation.
+
+    ``label``: the gold label (a canonical name or a synonym); ``frame``: the box frame the prompt asked
+    for; ``image_size``/``input_size``: (w, h) of the presented image / of what the model saw (needed by
+    ``pixel-resized``); ``classes``: the task's classes (None: all eight canonical emotions).
+    """
+    sample = _sample(sample_id, label)
+    generation = Generation(
+        sample_id=sample_id,
+        text=text,
+        frame=frame,
+        image_size=_size(image_size),
+        input_size=_size(input_size),
+        finish_reason=finish_reason if finish_reason is None else str(finish_reason),
+    )
+    class_list = list(classes) if classes is not None else list(CANONICAL_EMOTIONS)
+    parsed = parse_generation(generation, class_list)
+    return score_sample(sample, generation, parsed, reference, class_list)
+
+
+# --------------------------------------------------------------------------------------------------
+# The rewards as functions of a scored completion
+
+
+def answer_score(scored: ScoredSample) -> float:
+    """1.0 when the scorer counts the completion correct, else 0.0."""
+    return 1.0 if scored.correct else 0.0
+
+
+def format_failures(text: str, scored: ScoredSample, classes: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The :data:`FORMAT_CHECKS` the completion fails (empty: it follows the ``tag_grounded`` shape)."""
+    failed: list[str] = []
+    parsed = scored.parsed
+    allowed, _ = resolve_classes(tuple(classes) if classes is not None else None)
+    capped, _ = cap(text)
+    explicit = extract_explicit(split_think(capped).answer, allowed)
+    if explicit is None or explicit.source != "answer_tag":
+        failed.append("answer_tag")
+    if scored.status != "ok":
+        failed.append("label")
+    steps: dict[int | None, list[bool]] = {}  # step -> per boxed item: one AU with a usable box
+    unboxed = False
+    for ev in parsed.evidence if parsed is not None else []:
+        if ev.box_status == "none":  # an AU cited without a box
+            unboxed = True
+        else:
+            steps.setdefault(ev.step, []).append(ev.au is not None and ev.box_status == "ok")
+    if not steps:
+        failed.append("steps")
+    elif any(len(items) != 1 or not items[0] for items in steps.values()):
+        failed.append("one_au_one_box")
+    if unboxed:
+        failed.append("au_without_box")
+    return tuple(failed)
+
+
+def format_score(text: str, scored: ScoredSample, classes: Sequence[str] | None = None) -> float:
+    """1.0 when the completion passes every format check, else 0.0."""
+    return 0.0 if format_failures(text, scored, classes) else 1.0
+
+
+def _usable(scored: ScoredSample) -> bool:
+    return scored.reference_status == "ok"
+
+
+def _judges_activity(reference: AUReference | None) -> bool:
+    """Whether the reference says, for at least one AU, whether it is active."""
+    if reference is None:
+        return False
+    return any(au_active(st, reference.threshold) is not None for st in reference_states(reference).values())
+
+
+def grounding_score(
+    scored: ScoredSample, config: GroundingConfig | None = None, reference: AUReference | None = None
+) -> float | None:
+    """The AU grounding reward of a scored completion (None when the reference is not usable).
+
+    Uses the claims, ``active_aus`` and ``reference_status`` of the record (what ``samples.jsonl``
+    holds); ``reference`` only tells ``vlm_r1`` whether the source gives activations at all.
+    """
+    config = config or GroundingConfig()
+    if not _usable(scored):
+        return None
+    box_claims = [c for c in scored.claims if c.box is not None]
+    if config.mode == "vlm_r1" and reference is not None and not _judges_activity(reference):
+        return None  # no activations: the set of AUs to find is unknown
+    if not box_claims:
+        return float(config.no_box)
+    # One-to-one matching gated by the AU code: each AU's region takes at most one claim, its best
+    # one; a claim of an AU the reference marks inactive matches nothing.
+    best: dict[str, float] = {}
+    for c in box_claims:
+        if c.hallucinated or c.au is None:
+            continue
+        value = c.iou if c.iou is not None else 0.0
+        if value > best.get(c.au, -1.0):
+            best[c.au] = value
+    n = len(box_claims)
+    if config.mode == "mean_iou":
+        return sum(best.values()) / n
+    if config.mode == "hit_rate":
+        return sum(v >= config.iou_threshold for v in best.values()) / n
+    active = set(scored.active_aus)
+    matched = {au: v for au, v in best.items() if au in active and v >= config.iou_threshold}
+    if not active:
+        return 0.0  # every box claim is a false alarm
+    position = sum(matched.values()) / len(active)
+    label = len(matched) / len(active)
+    miss_rate = (len(active) - len(matched)) / len(active)
+    false_alarm_rate = (n - len(matched)) / n
+    completeness = 1.0 - (miss_rate + false_alarm_rate) / 2.0
+    total = config.alpha + config.beta + config.gamma
+    return (config.alpha * position + config.beta * label + config.gamma * completeness) / total
+
+
+def hallucination_score(scored: ScoredSample) -> float | None:
+    """Minus the share of the judged cited AUs that the reference marks inactive, in [-1, 0].
+
+    None when the reference is not usable or judges none of the cited AUs.
+    """
+    if not _usable(scored):
+        return None
+    cited = set(scored.cited_aus)
+    hallucinated = set(scored.hallucinated_aus) & cited
+    judged = (cited & set(scored.active_aus)) | hallucinated
+    if not judged:
+        return None
+    return -len(hallucinated) / len(judged)
+
+
+def breakdown(
+    text: str,
+    scored: ScoredSample,
+    *,
+    reference: AUReference | None = None,
+    classes: Sequence[str] | None = None,
+    grounding: GroundingConfig | None = None,
+    weights: RewardWeights | Mapping[str, float] | None = None,
+) -> RewardBreakdown:
+    """Every reward with a nonzero weight (the others are None) and their weighted sum."""
+    w = as_weights(weights)
+    failures = format_failures(text, scored, classes) if w.format else ()
+    values: dict[str, float | None] = {
+        "format": (0.0 if failures else 1.0) if w.format else None,
+        "answer": answer_score(scored) if w.answer else None,
+        "grounding": grounding_score(scored, grounding, reference) if w.grounding else None,
+        "hallucination": hallucination_score(scored) if w.hallucination else None,
+    }
+    total = sum(getattr(w, k) * v for k, v in values.items() if v is not None)
+    return RewardBreakdown(
+        format=values["format"],
+        answer=values["answer"],
+        grounding=values["grounding"],
+        hallucination=values["hallucination"],
+        total=float(total),
+        format_failures=failures,
+        scored=scored,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The public pure functions: (completion, gold label, AU reference, frame, image size) -> reward
+
+
+def reward_breakdown(
+    text: str,
+    label: str,
+    reference: AUReference | None,
+    frame: str,
+    image_size: Sequence[int] | None,
+    *,
+    input_size: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+    finish_reason: str | None = None,
+    grounding: GroundingConfig | None = None,
+    weights: RewardWeights | Mapping[str, float] | None = None,
+) -> RewardBreakdown:
+    """Score the completion once and compute every weighted reward (see :func:`score_completion`)."""
+    w = as_weights(weights)
+    needs_reference = bool(w.grounding or w.hallucination)
+    scored = score_completion(
+        text,
+        label,
+        reference if needs_reference else None,
+        frame,
+        image_size,
+        input_size=input_size,
+        classes=classes,
+        finish_reason=finish_reason,
+    )
+    return breakdown(text, scored, reference=reference, classes=classes, grounding=grounding, weights=w)
+
+
+def format_reward(
+    text: str,
+    label: str,
+    reference: AUReference | None,
+    frame: str,
+    image_size: Sequence[int] | None,
+    *,
+    input_size: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+    finish_reason: str | None = None,
+) -> float:
+    """1.0 when the completion has the ``tag_grounded`` shape as tag-bench's parser reads it, else 0.0."""
+    scored = score_completion(
+        text,
+        label,
+        None,
+        frame,
+        image_size,
+        input_size=input_size,
+        classes=classes,
+        finish_reason=finish_reason,
+    )
+    return format_score(text, scored, classes)
+
+
+def answer_reward(
+    text: str,
+    label: str,
+    reference: AUReference | None,
+    frame: str,
+    image_size: Sequence[int] | None,
+    *,
+    input_size: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+    finish_reason: str | None = None,
+) -> float:
+    """1.0 when the parsed answer is the gold label (synonyms included), else 0.0: the scorer's ``correct``."""
+    scored = score_completion(
+        text,
+        label,
+        None,
+        frame,
+        image_size,
+        input_size=input_size,
+        classes=classes,
+        finish_reason=finish_reason,
+    )
+    return answer_score(scored)
+
+
+def au_grounding_reward(
+    text: str,
+    label: str,
+    reference: AUReference | None,
+    frame: str,
+    image_size: Sequence[int] | None,
+    *,
+    input_size: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+    finish_reason: str | None = None,
+    grounding: GroundingConfig | None = None,
+) -> float | None:
+    """The AU grounding reward (:func:`grounding_score`); None when the reference is missing or not ok."""
+    scored = score_completion(
+        text,
+        label,
+        reference,
+        frame,
+        image_size,
+        input_size=input_size,
+        classes=classes,
+        finish_reason=finish_reason,
+    )
+    return grounding_score(scored, grounding, reference)
+
+
+def hallucination_penalty(
+    text: str,
+    label: str,
+    reference: AUReference | None,
+    frame: str,
+    image_size: Sequence[int] | None,
+    *,
+    input_size: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+    finish_reason: str | None = None,
+) -> float | None:
+    """Minus the hallucinated share of the judged cited AUs (:func:`hallucination_score`)."""
+    scored = score_completion(
+        text,
+        label,
+        reference,
+        frame,
+        image_size,
+        input_size=input_size,
+        classes=classes,
+        finish_reason=finish_reason,
+    )
+    return hallucination_score(scored)
+
+
+def tag_reward(
+    text: str,
+    label: str,
+    reference: AUReference | None,
+    frame: str,
+    image_size: Sequence[int] | None,
+    *,
+    input_size: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+    finish_reason: str | None = None,
+    grounding: GroundingConfig | None = None,
+    weights: RewardWeights | Mapping[str, float] | None = None,
+) -> float:
+    """Σ weight × reward over the rewards that are computed (None ones add nothing, as in TRL)."""
+    return reward_breakdown(
+        text,
+        label,
+        reference,
+        frame,
+        image_size,
+        input_size=input_size,
+        classes=classes,
+        finish_reason=finish_reason,
+        grounding=grounding,
+        weights=weights,
+    ).total
