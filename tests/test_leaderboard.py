@@ -279,3 +279,40 @@ def test_user_spec_file_and_clear_spec_errors(tmp_path, runs):
         load_spec(str(f))
     with pytest.raises(Exception, match="unknown leaderboard spec 'mian' \\(did you mean 'main'"):
         load_spec("mian")
+
+
+def test_an_ordering_that_flips_between_references_is_flagged(tmp_path):
+    for name, (a, b) in {"m1": (0.30, 0.50), "m2": (0.40, 0.20)}.items():
+        make_run(tmp_path / "a", "hf", "rafdb_basic_test", {"au_box_iou": a}, name=name, reference="ref-a@1")
+        make_run(tmp_path / "b", "hf", "rafdb_basic_test", {"au_box_iou": b}, name=name, reference="ref-b@1")
+    notes = " ".join(leaderboard([tmp_path], spec="grounding").table.notes)
+    assert "Box-AU IoU: the order of m2 vs m1 flips between the AU references ref-a@1 and ref-b@1" in notes
+
+
+def test_score_against_several_references_keeps_each(dataset_fixtures, tmp_path):
+    from tag_bench.schema import AUReference, AUState
+    from tag_bench.tasks import load_task
+
+    raf = dataset_fixtures["raf_basic"]
+    samples = load_task("rafdb_basic_test").load(raf).samples
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": s.id, "response": "AU12 <bbox>[20, 40, 60, 60]</bbox> "
+                                         f"<answer>{s.label}</answer>"}) + "\n" for s in samples))  # fmt: skip
+    for ref_id, box in (("ref-a@1", [20, 40, 60, 60]), ("ref-b@1", [0, 0, 10, 10])):
+        lines = [AUReference(reference_id=ref_id, detector=ref_id.split("@")[0], version="1", status="ok",
+                             threshold=0.5, sample_id=s.id, aus={"AU12": AUState(score=0.9, active=True, box=box)})
+                 .model_dump_json() for s in samples]  # fmt: skip
+        (tmp_path / f"{ref_id}.jsonl").write_text("\n".join(lines) + "\n")
+    run = tmp_path / "run"
+    refs = f"{tmp_path / 'ref-a@1.jsonl'},{tmp_path / 'ref-b@1.jsonl'}"
+    r = CliRunner().invoke(main, ["score", "--task", "rafdb_basic_test", "--data-root", str(raf), "--predictions",
+                                  str(preds), "--frame", "pixel", "--au-reference", refs, "--out", str(run),
+                                  "--no-progress"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (run / "references").iterdir()) == ["ref-a@1", "ref-b@1"]
+    assert json.loads((run / "metrics.json").read_text())["au_reference"] == "ref-a@1"  # the first is current
+    iou = {k: json.loads((run / "references" / k / "metrics.json").read_text())["metrics"]["au_box_iou"]["value"]
+           for k in ("ref-a@1", "ref-b@1")}  # fmt: skip
+    assert iou == {"ref-a@1": 1.0, "ref-b@1": 0.0}
+    t = leaderboard([run], spec="grounding").table
+    assert sorted(g.reference for g in t.groups if g.reference) == ["ref-a@1", "ref-b@1"]

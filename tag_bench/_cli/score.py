@@ -31,7 +31,9 @@ from tag_bench.schema import BOX_FRAMES
 @click.option("--frame", type=click.Choice(BOX_FRAMES),
               help="Box frame of the predictions (required unless each line has one).")  # fmt: skip
 @click.option("--au-reference", default=None,
-              help="AU reference: detector name, references JSONL, 'auto' or 'none'. Re-scoring keeps the saved one by default.")  # fmt: skip
+              help="AU reference: detector name, references JSONL, a saved reference id, 'auto' or 'none'; several, "
+                   "comma-separated, are each scored and kept (the first is current). Re-scoring keeps the current "
+                   "one by default.")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory to write (with --predictions).")
 @click.option("--name", help="Name of the model in tables (default: the predictions file's stem).")
 @click.option("--train-source", help="Dataset the model was tuned on (for transfer tables).")
@@ -53,6 +55,11 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
     from tag_bench.rundir import RunDir
 
     setup_logging()
+    # several references: each is scored and kept under references/<id>/; the first listed is current
+    specs: list[str | None] = (
+        [x.strip() for x in au_reference.split(",") if x.strip()] if au_reference else [None]
+    )
+    reports = []
     if predictions:
         if run_dir:
             raise click.UsageError("give either RUN_DIR (re-score) or --predictions, not both")
@@ -62,37 +69,41 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
 
         result = score_predictions(
             task, predictions, frame=frame, data_root=data_root, limit=limit,
-            au_reference=au_reference if au_reference is not None else "auto", out=out,
+            au_reference=specs[-1] if specs[-1] is not None else "auto", out=out,
             tasks_dirs=list(tasks_dirs), loader_options=loader_overrides(class_order, options), name=name,
-            train_source=train_source,
-            n_resamples=n_resamples, seed=seed, overwrite=overwrite, progress=not no_progress,
+            train_source=train_source, n_resamples=n_resamples, seed=seed, overwrite=overwrite,
+            progress=not no_progress,
         )  # fmt: skip
         warn(result.warnings)
         assert result.report is not None  # a scoring always reports
-        report, where = result.report, str(result.run_dir)
+        reports.append(result.report)
+        where, rescore = str(result.run_dir), specs[:-1]
     elif run_dir:
         if class_order or options or task or limit:
             raise click.UsageError(
                 "re-scoring RUN_DIR uses the run's own samples: drop --task/--limit/--option"
             )
-        from tag_bench.scoring.run import score_run
-
-        if name or train_source:  # naming a run is not re-running it: only the manifest changes
-            rd = RunDir(run_dir)
-            with rd.lock():
-                m = rd.read_manifest()
-                m.name, m.train_source = name or m.name, train_source or m.train_source
-                rd.write_manifest(m)
-
-        report = score_run(run_dir, au_reference=au_reference, n_resamples=n_resamples, seed=seed,
-                           progress=not no_progress)  # fmt: skip
-        where = run_dir
+        where, rescore = run_dir, specs
     else:
         raise click.UsageError("give RUN_DIR to re-score, or --task/--data-root/--predictions/--out")
-    manifest = RunDir(where).read_manifest()
-    if as_json:
-        click.echo(
-            json.dumps({"task": manifest.task.name, "run_dir": str(where), **report.model_dump(mode="json")})
-        )
-    else:
-        click.echo(format_summary(manifest.task.name, manifest.model.adapter, where, report))
+    from tag_bench.scoring.run import score_run
+
+    rd = RunDir(where)
+    with rd.lock():
+        if run_dir and (name or train_source):  # naming a run is not re-running it: only the manifest changes
+            m = rd.read_manifest()
+            m.name, m.train_source = name or m.name, train_source or m.train_source
+            rd.write_manifest(m)
+        for spec in reversed(rescore):
+            reports.insert(0, score_run(rd, au_reference=spec, n_resamples=n_resamples, seed=seed,
+                                        progress=not no_progress))  # fmt: skip
+    manifest = rd.read_manifest()
+    for report in reports:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {"task": manifest.task.name, "run_dir": str(where), **report.model_dump(mode="json")}
+                )
+            )
+        else:
+            click.echo(format_summary(manifest.task.name, manifest.model.adapter, where, report))

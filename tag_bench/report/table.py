@@ -259,6 +259,44 @@ def _keep_significant_marks(table: Table, alpha: float) -> None:
 # Notes
 
 
+def _flips(table: Table) -> list[str]:
+    """Pairs of models whose order under a metric changes with the AU reference (same title, two references)."""
+    out = []
+    by_title: dict[str, list[int]] = {}
+    for gi, g in enumerate(table.groups):
+        if g.reference:
+            by_title.setdefault(g.title, []).append(gi)
+    for title, idx in by_title.items():
+        for a_pos, a in enumerate(idx):
+            for b in idx[a_pos + 1 :]:
+                ga, gb = table.groups[a], table.groups[b]
+                for ci, col in enumerate(ga.columns):
+                    if ci >= len(gb.columns) or gb.columns[ci].metric != col.metric:
+                        continue
+                    flipped = _flipped_pairs(table.rows, a, b, ci)
+                    if flipped:
+                        pairs = "; ".join(f"{x} vs {y}" for x, y in flipped[:3])
+                        out.append(
+                            f"{title}, {col.title}: the order of {pairs} flips between the AU references "
+                            f"{ga.reference} and {gb.reference}: the conclusion depends on the reference."
+                        )
+    return out
+
+
+def _flipped_pairs(rows: Sequence[Row], a: int, b: int, ci: int) -> list[tuple[str, str]]:
+    vals: list[tuple[str, float, float]] = []
+    for r in rows:
+        x, y = r.cells[a][ci].value, r.cells[b][ci].value
+        if x is not None and y is not None:
+            vals.append((r.name, x, y))
+    flipped = []
+    for i, (n1, x1, y1) in enumerate(vals):
+        for n2, x2, y2 in vals[i + 1 :]:
+            if (x1 - x2) * (y1 - y2) < 0:  # strictly ordered one way under a, the other way under b
+                flipped.append((n1, n2))
+    return flipped
+
+
 def _notes(table: Table, runs: Sequence[ScoredRun], mark_significant: bool) -> list[str]:
     notes: list[str] = []
     if any(r.oracle for r in table.rows):
@@ -290,6 +328,7 @@ def _notes(table: Table, runs: Sequence[ScoredRun], mark_significant: bool) -> l
                 f"{r.name} on {r.manifest.task.name}: AU reference usable for {counts.get('ok', 0)} of "
                 f"{r.report.n} samples ({detail}); its grounding metrics cover only those."
             )
+    notes += _flips(table)
     if any(c.value is None for row in table.rows for g in row.cells for c in g):
         notes.append("– = not computed or not evaluated (the reason is in each run's metrics.json).")
     return notes
