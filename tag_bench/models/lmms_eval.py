@@ -130,7 +130,7 @@ def lmms_gen_kwargs(settings: GenSettings) -> dict[str, Any]:
 
 
 class LmmsEvalAdapter(ModelAdapter):
-    """Any lmms-eval model (``model=NAME`` plus that model's own arguments), run by lmms-eval.
+    """Any lmms-eval model: model=NAME, lmms-eval runs it (other arguments are that model's own).
 
     Generation goes through lmms-eval's ``simple_evaluate`` in a worker process; tag-bench scores.
     """
