@@ -114,7 +114,7 @@ def import_cost(tmp: Path) -> None:
     def best(code: str) -> float:
         return min(timed([sys.executable, "-c", code], e, tmp) for _ in range(5))
 
-    base = best("import tag_bench")
+    base = best("import tag_bench, sys; assert not any(m.startswith('tag_bench.lmms') for m in sys.modules)")
     full = best(f"import tag_bench, {INTEROP}; {check}")
     print(f"import: tag_bench {base * 1000:.0f} ms | + interop modules {full * 1000:.0f} ms | ratio {full / base:.2f} "
           "(no lmms_eval, no torch imported)")  # fmt: skip

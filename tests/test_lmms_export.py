@@ -304,3 +304,16 @@ def test_import_refuses_ambiguous_or_empty_sources(tmp_path, demo_export):
     _logged(tmp_path / "b", rows, _texts(rows))
     with pytest.raises(LmmsImportError, match="2 samples files"):
         import_run(tmp_path, tmp_path / "run")
+
+
+def test_export_command(tmp_path):
+    r = CliRunner().invoke(main, ["lmms-eval", "export", "--tasks", "demo", "--out", str(tmp_path), "--frame",
+                                  "norm1000", "--limit", "2", "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (info,) = json.loads(r.output.strip().splitlines()[-1])
+    assert info["lmms_task"] == "tag_demo" and info["n_samples"] == 2 and info["skipped"] == []
+    rows = [TaskRow.model_validate_json(x) for x in Path(info["docs"]).read_text().splitlines()]
+    assert {r.frame for r in rows} == {"norm1000"}
+    assert "0 to 1000" in hooks.doc_to_text(rows[0].model_dump())
+    bad = CliRunner().invoke(main, ["lmms-eval", "export", "--tasks", "no_such_task", "--out", str(tmp_path)])
+    assert bad.exit_code == 1 and "no_such_task" in bad.output and "Traceback" not in bad.output
