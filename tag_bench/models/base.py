@@ -254,6 +254,7 @@ for _name, _target in {
     "vllm": "tag_bench.models.vllm:VLLMAdapter",
     "openai": "tag_bench.models.openai_api:OpenAIAdapter",
     "replay": "tag_bench.models.replay:ReplayAdapter",
+    "lmms-eval": "tag_bench.models.lmms_eval:LmmsEvalAdapter",
     "facs-rules": "tag_bench.models.baselines:FacsRulesBaseline",
     "random": "tag_bench.models.baselines:RandomBaseline",
     "majority": "tag_bench.models.baselines:MajorityBaseline",

@@ -74,7 +74,7 @@ def score_sample(
             iou_value, hit = claim_iou(ev.box, region), claim_pointing(ev.box, region)
         active = judgement.get(au)
         claims.append(
-            ClaimScore(
+            ClaimScore.model_construct(  # built from checked values: no second validation on the hot path
                 au=au,
                 box=ev.box,
                 iou=iou_value,
@@ -90,7 +90,7 @@ def score_sample(
     if usable is not None:
         box_hit = any(c.iou is not None and c.iou >= GROUNDED_IOU for c in claims)
         grounded = correct and box_hit and not hallucinated
-    return ScoredSample(
+    return ScoredSample.model_construct(  # every field computed here, `correct` included
         sample_id=sample.id,
         label=sample.label,
         pred=pred,
