@@ -20,14 +20,17 @@ from tag_bench._cli.common import (
     loader_options,
     loader_overrides,
     tasks_dir_option,
+    warn,
 )
 from tag_bench.au.base import DEFAULT_DETECTOR
 
 
 def _detector(name: str) -> Any:
+    """A detector by name, or ``openface-static[-rule]:DIR``."""
     from tag_bench.au.base import get_detector
+    from tag_bench.au.sources import detector_from_spec
 
-    return get_detector(name)
+    return detector_from_spec(name) or get_detector(name)  # get_detector names the known ones
 
 
 def reference_json(ref: Any) -> dict[str, Any]:
@@ -123,15 +126,18 @@ def detect_cmd(
 
 
 def _detect_image(det: Any, image: str, cache_path: str | None, out: str | None, as_json: bool) -> None:
-    from tag_bench.au.cache import AUCache, CachedDetector
+    from tag_bench.au.cache import CachedDetector, open_au_cache
 
     if not Path(image).exists():
         raise click.ClickException(f"image not found: {image}")
     from tag_bench._hashing import file_sha256
 
     sha = file_sha256(image)
-    runner = CachedDetector(det, AUCache(cache_path)) if cache_path else det
+    problems: list[str] = []
+    cache = open_au_cache(cache_path, problems) if cache_path else None
+    runner = CachedDetector(det, cache) if cache is not None else det
     ref = runner.detect(image, image_sha256=sha, sample_id=Path(image).name)
+    warn([*problems, *(cache.problems if cache is not None else [])])
     if out:
         Path(out).write_text(ref.model_dump_json() + "\n", encoding="utf-8")
     if as_json:
@@ -161,9 +167,10 @@ def _detect_task(
 ) -> None:
     from tqdm import tqdm
 
-    from tag_bench.au.cache import AUCache, detect_cached
+    from tag_bench.au.cache import detect_cached, open_au_cache
 
-    cache = None if no_cache else AUCache(cache_path)
+    problems: list[str] = []
+    cache = None if no_cache else open_au_cache(cache_path, problems)
     counts: Counter[str] = Counter()
     errors: list[str] = []
     t0 = time.perf_counter()
@@ -180,6 +187,7 @@ def _detect_task(
     finally:
         if sink:
             sink.close()
+    warn([*problems, *(cache.problems if cache is not None else [])])
     summary = {
         "task": data.task.name,
         "reference_id": det.reference_id,
@@ -296,6 +304,7 @@ def agree_cmd(
     for spec in specs:
         source = resolve_reference_source(spec, cache_path=cache_path)
         refs[spec] = source.get_many(data.samples, progress=not as_json)
+        warn(source.problems)
     report = {"task": data.task.name, **agreement_report(refs, ids, [a for a in wanted or [] if a] or None)}
     if out:
         Path(out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
@@ -393,6 +402,7 @@ def validate_cmd(
     ]
     source = resolve_reference_source(reference, cache_path=cache_path)
     refs = source.get_many(samples, progress=not as_json)
+    warn(source.problems)
     per_au = validate({k: lab.by_key[k] for k in keys}, refs)
     statuses: Counter[str] = Counter(r.status for r in refs.values())
     report: dict[str, Any] = {
