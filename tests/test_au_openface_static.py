@@ -227,6 +227,32 @@ def test_aligned_face_is_112px_masked_and_puts_the_eyes_where_the_mean_shape_has
     assert np.all((warped[eyes] > 10) & (warped[eyes] < 102))
 
 
+def test_face_mask_is_the_union_of_closed_triangles():
+    """Pixel centres inside or on an edge of any triangle (OpenFace's PAW test), checked pixel by pixel."""
+    from tag_bench.au.openface_static import triangle_mask
+
+    rs = np.random.RandomState(0)
+    for trial in range(6):
+        pts = rs.rand(68, 2) * 140 - 14
+        if trial % 2:
+            pts = np.round(pts)  # vertices on pixel centres: edges through pixels
+        tris = np.array([rs.choice(68, 3, replace=False) for _ in range(40)])
+        u, v = pts[tris[:, 1]] - pts[tris[:, 0]], pts[tris[:, 2]] - pts[tris[:, 0]]
+        area = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+        tris = tris[area > 1.0]  # a degenerate triangle would mark its whole bounding box, as in OpenFace
+        mask = triangle_mask(pts, tris, 112)
+        for y, x in zip(*np.nonzero(rs.rand(112, 112) < 0.05), strict=True):
+            inside = False
+            for tri in tris:
+                (x1, y1), (x2, y2), (x3, y3) = pts[tri]
+                d1 = (x - x2) * (y1 - y2) - (x1 - x2) * (y - y2)
+                d2 = (x - x3) * (y2 - y3) - (x2 - x3) * (y - y3)
+                d3 = (x - x1) * (y3 - y1) - (x3 - x1) * (y - y1)
+                neg, pos = min(d1, d2, d3) < -1e-4, max(d1, d2, d3) > 1e-4
+                inside |= not (neg and pos)
+            assert mask[y, x] == inside, (trial, x, y)
+
+
 def test_similarity_alignment_recovers_a_known_transform():
     rs = np.random.RandomState(3)
     src = rs.rand(24, 2) * 100

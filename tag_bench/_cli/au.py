@@ -81,7 +81,12 @@ def detectors_cmd() -> None:
 @data_root_option(help="Dataset root for --task (default: $TAG_BENCH_DATA).")
 @tasks_dir_option
 @loader_options
-@click.option("--detector", default=DEFAULT_DETECTOR, show_default=True, help="AU detector name.")
+@click.option(
+    "--detector",
+    default=DEFAULT_DETECTOR,
+    show_default=True,
+    help="AU detector name, or openface-static:DIR (your OpenFace AU_predictors folder).",
+)
 @click.option("--limit", type=int, help="Process at most N samples of the task.")
 @click.option(
     "--cache",
@@ -218,7 +223,12 @@ def _detect_task(
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Overlay image to write."
 )
-@click.option("--detector", default=DEFAULT_DETECTOR, show_default=True, help="AU detector name.")
+@click.option(
+    "--detector",
+    default=DEFAULT_DETECTOR,
+    show_default=True,
+    help="AU detector name, or openface-static:DIR (your OpenFace AU_predictors folder).",
+)
 @click.option("--aus", help="Comma-separated AUs to draw (default: the active ones).")
 @click.option("--merged", is_flag=True, help="Draw merged boxes instead of the per-side boxes.")
 @click.option("--no-landmarks", is_flag=True, help="Do not draw the 68 landmarks.")
@@ -261,8 +271,8 @@ def _fmt(v: Any, digits: int = 2) -> str:
 @click.option(
     "--references",
     required=True,
-    help="Two or more reference sources, comma-separated: detector names, openface:DIR, pyfeat-csv:FILE, "
-    "FILE.jsonl, annotations (e.g. mediapipe-geometric,mediapipe-blendshapes).",
+    help="Two or more reference sources, comma-separated: detector names, openface-static:DIR, openface:DIR, "
+    "pyfeat-csv:FILE, FILE.jsonl, annotations (e.g. mediapipe-geometric,mediapipe-blendshapes).",
 )
 @click.option("--aus", help="Comma-separated AUs to compare (default: every AU both references give).")
 @click.option("--limit", type=int, help="Compare on at most N samples of the task.")

@@ -73,33 +73,30 @@ def align_shapes_with_scale(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return (s_dst / s_src) * (vt.T @ corr @ u.T)
 
 
+def _same_side(xx: np.ndarray, yy: np.ndarray, a: Any, b: Any, c: Any) -> np.ndarray:
+    """Whether each pixel is on the same side of the line b-c as the vertex a, or on the line."""
+    pixel = (c[0] - b[0]) * (yy - b[1]) - (xx - b[0]) * (c[1] - b[1])
+    vertex = (c[0] - b[0]) * (a[1] - b[1]) - (a[0] - b[0]) * (c[1] - b[1])
+    return pixel * vertex >= 0
+
+
 def triangle_mask(points: np.ndarray, triangulation: np.ndarray, size: int) -> np.ndarray:
     """(size, size) uint8: 1 where a pixel centre lies in (or on) a triangle of ``points``
     (OpenFace's ``PAW`` pixel mask, in float32 like it)."""
     pts = np.asarray(points, dtype=np.float32)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     mask = np.zeros((size, size), dtype=bool)
-
-    def same_side(x1: float, y1: float, x2: float, y2: float, x3: float, y3: float) -> np.ndarray:
-        # is the pixel on the same side of the line (x2,y2)-(x3,y3) as (x1,y1) (or on it)?
-        a = (x3 - x2) * (yy - y2) - (xx - x2) * (y3 - y2)
-        b = (x3 - x2) * (y1 - y2) - (x1 - x2) * (y3 - y2)
-        return a * b >= 0
-
     for j, k, m in triangulation:
         (x1, y1), (x2, y2), (x3, y3) = pts[j], pts[k], pts[m]
-        inside = (
-            (xx >= min(x1, x2, x3))
-            & (xx <= max(x1, x2, x3))
-            & (yy >= min(y1, y2, y3))
-            & (yy <= max(y1, y2, y3))
-        )
-        if not inside.any():
+        # only the pixels of the triangle's bounding box can be inside it
+        c0, c1 = max(int(np.ceil(min(x1, x2, x3))), 0), min(int(np.floor(max(x1, x2, x3))), size - 1)
+        r0, r1 = max(int(np.ceil(min(y1, y2, y3))), 0), min(int(np.floor(max(y1, y2, y3))), size - 1)
+        if c0 > c1 or r0 > r1:
             continue
-        inside &= same_side(x1, y1, x2, y2, x3, y3)
-        inside &= same_side(x2, y2, x1, y1, x3, y3)
-        inside &= same_side(x3, y3, x1, y1, x2, y2)
-        mask |= inside
+        yy, xx = np.mgrid[r0 : r1 + 1, c0 : c1 + 1].astype(np.float32)
+        inside = _same_side(xx, yy, (x1, y1), (x2, y2), (x3, y3))
+        inside &= _same_side(xx, yy, (x2, y2), (x1, y1), (x3, y3))
+        inside &= _same_side(xx, yy, (x3, y3), (x1, y1), (x2, y2))
+        mask[r0 : r1 + 1, c0 : c1 + 1] |= inside
     return mask.astype(np.uint8)
 
 
