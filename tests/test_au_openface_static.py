@@ -307,7 +307,7 @@ def test_predictions_equal_the_linear_models_on_the_features(tmp_path, pdm_folde
             "svr",
             *model(0.7, "geometry", N_HOG + n_geom),
         ),
-        "svr_combined/AU_4_static_intensity.dat": ("AU04", "svr", *model(2.0, "hog", N_HOG)),  # HOG only
+        "svr_combined/AU_4_static_intensity.dat": ("AU04_r", "svr", *model(2.0, "hog", N_HOG)),  # HOG only
         "svr_combined/AU_26_static_intensity_comb.dat": ("AU26", "svr", *model(7.5, "all", N_HOG + n_geom)),
         "svm_combined/AU_12_static.dat": ("AU12", "svm", *model(0.4, "all", N_HOG + n_geom)),
         "svm_combined/AU_28_static.dat": ("AU28", "svm", *model(0.9, "all", N_HOG + n_geom)),

@@ -182,7 +182,8 @@ def read_model(path: Path, names: list[str]) -> LinearModel:
     _need(path, "AU model file")
     if len(names) != 1:
         raise ModelFileError(f"openface-static: {path}: expected one AU name per model, got {names}; {WHERE}")
-    au = au_code(names[0])
+    name = names[0].strip()
+    au = au_code(name[:-2] if name.lower().endswith(("_r", "_c")) else name)  # AU01, or OpenFace's AU01_r
     if au is None:
         raise ModelFileError(f"openface-static: {path}: {names[0]!r} is not an AU name; {WHERE}")
     with open(path, "rb") as f:

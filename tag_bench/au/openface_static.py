@@ -247,7 +247,12 @@ class OpenFaceStaticDetector(BaseAUDetector):
     @property
     def params(self) -> dict[str, Any]:
         # the folder's location is not a parameter: its content is, through the version's hash
-        return {"regions": self.region_rule, "min_intensity": self.min_intensity, **self.landmarker.params}
+        return {
+            "regions": self.region_rule,
+            "min_intensity": self.min_intensity,
+            "mesh_model": self.landmarker.mesh_model,
+            **self.landmarker.params,
+        }
 
     def scores(
         self, predictions: dict[str, dict[str, float]]
