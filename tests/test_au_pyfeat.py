@@ -169,3 +169,11 @@ def test_weights_folder_from_the_environment(weights, monkeypatch):
     from PIL import Image
 
     assert det.detect(Image.new("RGB", (64, 64), (128, 128, 128))).status == "no_face"
+
+
+def test_building_the_detector_leaves_autograd_as_it_was(weights):
+    # py-feat's constructor calls torch.set_grad_enabled(False) for the whole process, which broke
+    # training in the same process (the GRPO reward tests)
+    assert torch.is_grad_enabled()
+    PyFeatV2Detector(weights_dir=weights, face_model="mediapipe")
+    assert torch.is_grad_enabled()

@@ -21,14 +21,17 @@ from tag_bench._cli.common import (
     loader_options,
     loader_overrides,
     tasks_dir_option,
+    warn,
 )
 from tag_bench.au.base import DEFAULT_DETECTOR
 
 
 def _detector(name: str) -> Any:
+    """A detector by name, or ``openface-static[-rule]:DIR``."""
     from tag_bench.au.base import get_detector
+    from tag_bench.au.sources import detector_from_spec
 
-    return get_detector(name)
+    return detector_from_spec(name) or get_detector(name)  # get_detector names the known ones
 
 
 def reference_json(ref: Any) -> dict[str, Any]:
@@ -79,7 +82,12 @@ def detectors_cmd() -> None:
 @data_root_option(help="Dataset root for --task (default: $TAG_BENCH_DATA).")
 @tasks_dir_option
 @loader_options
-@click.option("--detector", default=DEFAULT_DETECTOR, show_default=True, help="AU detector name.")
+@click.option(
+    "--detector",
+    default=DEFAULT_DETECTOR,
+    show_default=True,
+    help="AU detector name, or openface-static:DIR (your OpenFace AU_predictors folder).",
+)
 @click.option("--limit", type=int, help="Process at most N samples of the task.")
 @click.option(
     "--cache",
@@ -124,15 +132,18 @@ def detect_cmd(
 
 
 def _detect_image(det: Any, image: str, cache_path: str | None, out: str | None, as_json: bool) -> None:
-    from tag_bench.au.cache import AUCache, CachedDetector
+    from tag_bench.au.cache import CachedDetector, open_au_cache
 
     if not Path(image).exists():
         raise click.ClickException(f"image not found: {image}")
     from tag_bench._hashing import file_sha256
 
     sha = file_sha256(image)
-    runner = CachedDetector(det, AUCache(cache_path)) if cache_path else det
+    problems: list[str] = []
+    cache = open_au_cache(cache_path, problems) if cache_path else None
+    runner = CachedDetector(det, cache) if cache is not None else det
     ref = runner.detect(image, image_sha256=sha, sample_id=Path(image).name)
+    warn([*problems, *(cache.problems if cache is not None else [])])
     if out:
         Path(out).write_text(ref.model_dump_json() + "\n", encoding="utf-8")
     if as_json:
@@ -162,9 +173,10 @@ def _detect_task(
 ) -> None:
     from tqdm import tqdm
 
-    from tag_bench.au.cache import AUCache, detect_cached
+    from tag_bench.au.cache import detect_cached, open_au_cache
 
-    cache = None if no_cache else AUCache(cache_path)
+    problems: list[str] = []
+    cache = None if no_cache else open_au_cache(cache_path, problems)
     counts: Counter[str] = Counter()
     errors: list[str] = []
     t0 = time.perf_counter()
@@ -181,6 +193,7 @@ def _detect_task(
     finally:
         if sink:
             sink.close()
+    warn([*problems, *(cache.problems if cache is not None else [])])
     summary = {
         "task": data.task.name,
         "reference_id": det.reference_id,
@@ -211,7 +224,12 @@ def _detect_task(
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Overlay image to write."
 )
-@click.option("--detector", default=DEFAULT_DETECTOR, show_default=True, help="AU detector name.")
+@click.option(
+    "--detector",
+    default=DEFAULT_DETECTOR,
+    show_default=True,
+    help="AU detector name, or openface-static:DIR (your OpenFace AU_predictors folder).",
+)
 @click.option("--aus", help="Comma-separated AUs to draw (default: the active ones).")
 @click.option("--merged", is_flag=True, help="Draw merged boxes instead of the per-side boxes.")
 @click.option("--no-landmarks", is_flag=True, help="Do not draw the 68 landmarks.")
@@ -254,8 +272,8 @@ def _fmt(v: Any, digits: int = 2) -> str:
 @click.option(
     "--references",
     required=True,
-    help="Two or more reference sources, comma-separated: detector names, openface:DIR, pyfeat-csv:FILE, "
-    "FILE.jsonl, annotations (e.g. mediapipe-geometric,mediapipe-blendshapes).",
+    help="Two or more reference sources, comma-separated: detector names, openface-static:DIR, openface:DIR, "
+    "pyfeat-csv:FILE, FILE.jsonl, annotations (e.g. mediapipe-geometric,mediapipe-blendshapes).",
 )
 @click.option("--aus", help="Comma-separated AUs to compare (default: every AU both references give).")
 @click.option("--limit", type=int, help="Compare on at most N samples of the task.")
@@ -297,6 +315,7 @@ def agree_cmd(
     for spec in specs:
         source = resolve_reference_source(spec, cache_path=cache_path)
         refs[spec] = source.get_many(data.samples, progress=not as_json)
+        warn(source.problems)
     report = {"task": data.task.name, **agreement_report(refs, ids, [a for a in wanted or [] if a] or None)}
     if out:
         Path(out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
@@ -394,6 +413,7 @@ def validate_cmd(
     ]
     source = resolve_reference_source(reference, cache_path=cache_path)
     refs = source.get_many(samples, progress=not as_json)
+    warn(source.problems)
     per_au = validate({k: lab.by_key[k] for k in keys}, refs)
     statuses: Counter[str] = Counter(r.status for r in refs.values())
     report: dict[str, Any] = {

@@ -51,7 +51,9 @@ from tag_bench.schema import BOX_FRAMES, MetricsReport
 @click.option(
     "--cache", "cache_path", type=click.Path(), help="Generation cache file (default: ~/.cache/tag-bench)."
 )
-@click.option("--no-cache", is_flag=True, help="Do not read or write the generation cache.")
+@click.option(
+    "--no-cache", is_flag=True, help="Do not read or write the generation cache or the AU reference cache."
+)
 @click.option("--overwrite", is_flag=True, help="Discard an existing run in the target directory.")
 @click.option("--max-error-rate", type=click.FloatRange(0, 1), default=None,
               help="Exit with status 1 when more than this share of samples failed (error status). "

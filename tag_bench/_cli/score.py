@@ -40,6 +40,7 @@ from tag_bench.schema import BOX_FRAMES
 @click.option("--limit", type=click.IntRange(1), help="Score only the first N samples of the task.")
 @scoring_options
 @click.option("--overwrite", is_flag=True, help="Discard an existing run in --out.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the AU reference cache.")
 @click.option("--no-progress", is_flag=True)
 @click.option("--json", "as_json", is_flag=True)
 @cli_errors
@@ -47,7 +48,7 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
               class_order: str | None, options: tuple[str, ...], predictions: str | None, frame: str | None,
               au_reference: str | None, out: str | None, name: str | None, train_source: str | None,
               limit: int | None, n_resamples: int, seed: int,
-              overwrite: bool, no_progress: bool, as_json: bool) -> None:  # fmt: skip
+              overwrite: bool, no_cache: bool, no_progress: bool, as_json: bool) -> None:  # fmt: skip
     """Score predictions (--task/--data-root/--predictions/--out) or re-score RUN_DIR. Never calls a model.
 
     Samples without a prediction are scored with status `missing`; they stay in every denominator.
@@ -72,7 +73,7 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
             au_reference=specs[-1] if specs[-1] is not None else "auto", out=out,
             tasks_dirs=list(tasks_dirs), loader_options=loader_overrides(class_order, options), name=name,
             train_source=train_source, n_resamples=n_resamples, seed=seed, overwrite=overwrite,
-            progress=not no_progress,
+            progress=not no_progress, cache=not no_cache,
         )  # fmt: skip
         warn(result.warnings)
         assert result.report is not None  # a scoring always reports
@@ -95,8 +96,10 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
             m.name, m.train_source = name or m.name, train_source or m.train_source
             rd.write_manifest(m)
         for spec in reversed(rescore):
+            problems: list[str] = []
             reports.insert(0, score_run(rd, au_reference=spec, n_resamples=n_resamples, seed=seed,
-                                        progress=not no_progress))  # fmt: skip
+                                        progress=not no_progress, cache=not no_cache, warnings=problems))  # fmt: skip
+            warn(problems)
     manifest = rd.read_manifest()
     for report in reports:
         if as_json:

@@ -2,8 +2,9 @@
 
 Sources are named and versioned (``reference_id`` such as ``mediapipe-geometric-tight@1``):
 
-- detectors that look at pixels (``get_detector``): ``mediapipe-geometric`` (offline default:
-  MediaPipe 0.10.21 landmarks + geometric heuristics) and ``pyfeat-v2`` (py-feat with local weights);
+- detectors that look at pixels (``get_detector``): ``mediapipe-blendshapes`` (offline default),
+  ``mediapipe-geometric`` (landmark heuristics), ``pyfeat-v2`` (py-feat with local weights) and
+  ``openface-static`` (OpenFace's static AU models from the user's folder);
 - precomputed OpenFace / py-feat CSVs, dataset landmark annotations and JSONL files of records
   (``resolve_reference_source``).
 

@@ -6,6 +6,12 @@ may write to one file: the database runs in WAL mode with a busy timeout, and wr
 on ``database is locked``. Records with status ``error`` are not cached (the cause may be fixed,
 e.g. a missing weight file); ``ok`` and ``no_face`` are.
 
+The cache only saves repeated work: a file that is not a readable SQLite database (truncated, garbage)
+never stops a run. ``open_au_cache`` returns None for a file that cannot be opened, and a file found
+damaged later is reported once in ``AUCache.problems`` and then left alone (every lookup misses,
+nothing is stored); the message names the file and how to move it aside. The file is never moved or
+deleted by tag-bench.
+
 Rows hold a compact form of the record: only what differs per image (status, message, sizes, boxes,
 landmarks, and per AU its state fields) as ``marshal`` bytes; the fields
 that name the source (reference id, detector, version, parameters, threshold, model hash) come from
@@ -32,6 +38,7 @@ import numpy as np
 
 from tag_bench.au.base import AUDetector, params_hash
 from tag_bench.schema import SCHEMA_VERSION, AUReference, AUState, Sample
+from tag_bench.store import unusable_cache_message
 
 CACHE_FILE = "au_cache.sqlite"
 #: marshal's format 4 has been stable since Python 3.4; a row it cannot read counts as a miss.
@@ -171,8 +178,27 @@ def _gc_paused() -> Iterator[None]:
         gc.unfreeze()
 
 
+def open_au_cache(path: str | Path | None, warnings: list[str]) -> AUCache | None:
+    """The AU cache, or None when its file cannot be opened (the reason goes to ``warnings``)."""
+    try:
+        return AUCache(path)
+    except (sqlite3.DatabaseError, OSError) as e:
+        if isinstance(e, sqlite3.OperationalError) and _is_lock_error(e):
+            raise
+        warnings.append(unusable_cache_message(path or default_cache_path(), e))
+        return None
+
+
+def _is_lock_error(e: sqlite3.Error) -> bool:
+    return "locked" in str(e) or "busy" in str(e)
+
+
 class AUCache:
-    """A SQLite file of AU references; safe to share between threads and processes."""
+    """A SQLite file of AU references; safe to share between threads and processes.
+
+    Opening a file that is not a SQLite database raises ``sqlite3.DatabaseError`` (use
+    ``open_au_cache``); damage found later makes it ``broken`` (see the module docstring).
+    """
 
     def __init__(self, path: str | Path | None = None, *, timeout_s: float = 60.0):
         self.path = Path(path) if path is not None else default_cache_path()
@@ -181,8 +207,23 @@ class AUCache:
         self._local = threading.local()
         self.hits = 0
         self.misses = 0
+        self.broken = False
+        self.problems: list[str] = []  # what went wrong with the file, for the user
         self._dkeys: dict[int, tuple[AUDetector, tuple[str, str, str], dict[str, Any]]] = {}
         self._retry(lambda c: c.execute(_SCHEMA))
+
+    def _guarded(self, fn: Any, default: Any) -> Any:
+        """``fn(conn)`` with lock retries; a damaged file makes the cache ``broken`` and gives ``default``."""
+        if self.broken:
+            return default
+        try:
+            return self._retry(fn)
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and _is_lock_error(e):
+                raise
+            self.broken = True
+            self.problems.append(unusable_cache_message(self.path, e))
+            return default
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -201,7 +242,7 @@ class AUCache:
             try:
                 return fn()
             except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e):
+                if not _is_lock_error(e):
                     raise
                 if time.monotonic() > deadline:
                     raise sqlite3.OperationalError(
@@ -232,12 +273,13 @@ class AUCache:
         self, image_sha256: str, detector: AUDetector, sample_id: str | None = None
     ) -> AUReference | None:
         """The cached reference of an image, carrying ``image_sha256`` and ``sample_id``."""
-        row = self._retry(
+        row = self._guarded(
             lambda c: c.execute(
                 f"SELECT record FROM {_TABLE} WHERE image_sha256=? AND reference_id=? AND version=? "
                 "AND params_hash=?",
                 self.key(image_sha256, detector),
-            ).fetchone()
+            ).fetchone(),
+            None,
         )
         if row is None:
             self.misses += 1
@@ -258,12 +300,13 @@ class AUCache:
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._retry(
+            rows = self._guarded(
                 lambda c, chunk=chunk, marks=marks: c.execute(
                     f"SELECT image_sha256, record FROM {_TABLE} WHERE reference_id=? AND version=? "
                     f"AND params_hash=? AND image_sha256 IN ({marks})",
                     (*dkey, *chunk),
-                ).fetchall()
+                ).fetchall(),
+                [],
             )
             with _gc_paused():
                 for sha, record in rows:
@@ -277,15 +320,16 @@ class AUCache:
         if ref.status == "error":
             return
         record = compact(ref)
-        self._retry(
+        self._guarded(
             lambda c: c.execute(
                 f"INSERT OR REPLACE INTO {_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
                 (*self.key(image_sha256, detector), record, time.time()),
-            )
+            ),
+            None,
         )
 
     def __len__(self) -> int:
-        return int(self._retry(lambda c: c.execute(f"SELECT COUNT(*) FROM {_TABLE}").fetchone()[0]))
+        return int(self._guarded(lambda c: c.execute(f"SELECT COUNT(*) FROM {_TABLE}").fetchone()[0], 0))
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -161,7 +161,11 @@ class PyFeatV2Detector(BaseAUDetector):
             import feat.utils.io as feat_io
             import huggingface_hub.constants as hf_constants
 
+            import torch
+
             with contextlib.ExitStack() as stack:
+                # py-feat's constructor turns autograd off for the whole process: keep the caller's mode
+                stack.enter_context(torch.set_grad_enabled(torch.is_grad_enabled()))
                 stack.enter_context(_patched(hf_constants, "HF_HUB_OFFLINE", True))
                 stack.enter_context(_patched(feat_io, "get_resource_path", lambda: str(self.weights_dir)))
                 if self.face_model == "mediapipe":

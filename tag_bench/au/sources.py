@@ -6,6 +6,8 @@ spec                               source
 ``mediapipe-geometric`` (any       a detector (``tag_bench.au.detector_names()``) run on the sample's
 detector name, ``-loose``,         presented image through the SQLite cache; an unreadable image
 ``@version``)                      gives status ``error``
+``openface-static:DIR``            OpenFace's static AU models in the user's folder DIR, on tag-bench's
+                                   landmarks (``openface_static``), through the cache
 ``PATH.jsonl``                     AUReference records keyed by ``sample_id``; a sample without one
                                    gets status ``error`` ("no reference for sample")
 ``openface:PATH``                  OpenFace 2.x CSV (file or folder), see ``precomputed``
@@ -13,8 +15,11 @@ detector name, ``-loose``,         presented image through the SQLite cache; an 
 ``annotations``                    dataset landmarks in ``sample.meta["landmarks68"]``
 =================================  ===============================================================
 
-The precomputed and annotation forms accept a region rule: ``openface-loose:PATH``,
-``annotations-loose``.
+The precomputed, annotation and ``openface-static`` forms accept a region rule:
+``openface-loose:PATH``, ``annotations-loose``, ``openface-static-loose:DIR``.
+
+``cache=False`` (``--no-cache``) never opens the AU cache file. A cache file that cannot be read never
+stops scoring: the source runs without it and says why in ``problems`` (one line each, for the user).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from tag_bench.schema import AUReference, Sample
 
 SPEC_FORMS = (
     "a detector name ({detectors})",
+    "openface-static[-tight|-loose]:DIR (your OpenFace AU_predictors folder)",
     "a path to a .jsonl file of AUReference records",
     "openface[-tight|-loose]:PATH",
     "pyfeat-csv[-tight|-loose]:PATH",
@@ -43,6 +49,11 @@ class ReferenceSource(Protocol):
 
     def get_many(self, samples: Iterable[Sample], progress: bool = False) -> dict[str, AUReference]: ...
 
+    @property
+    def problems(self) -> list[str]:
+        """What the user should know about this source (e.g. an unreadable cache), one line each."""
+        ...
+
 
 def _get_many(source: Any, samples: Iterable[Sample], progress: bool, desc: str) -> dict[str, AUReference]:
     items = list(samples)
@@ -56,13 +67,18 @@ def _get_many(source: Any, samples: Iterable[Sample], progress: bool, desc: str)
 class DetectorSource:
     """A detector applied to presented images, through the AU cache."""
 
-    def __init__(self, detector: Any, cache: Any = None):
+    def __init__(self, detector: Any, cache: Any = None, problems: list[str] | None = None):
         self.detector = detector
         self.cache = cache
+        self._problems = list(problems or [])
 
     @property
     def reference_id(self) -> str:
         return self.detector.reference_id
+
+    @property
+    def problems(self) -> list[str]:
+        return [*self._problems, *(getattr(self.cache, "problems", None) or [])]
 
     def get(self, sample: Sample) -> AUReference:
         from tag_bench.au.cache import detect_cached
@@ -108,6 +124,10 @@ class JsonlSource:
         first = next(iter(self.by_sample.values()))
         self._detector, self._version = first.detector, first.version
 
+    @property
+    def problems(self) -> list[str]:
+        return []
+
     def get(self, sample: Sample) -> AUReference:
         ref = self.by_sample.get(sample.id)
         if ref is not None:
@@ -132,6 +152,10 @@ class _RowSource:
         self.inner = inner
         self.reference_id = inner.reference_id
 
+    @property
+    def problems(self) -> list[str]:
+        return []
+
     def get(self, sample: Sample) -> AUReference:
         return self.inner.get(sample)
 
@@ -152,15 +176,32 @@ def _prefixed(spec: str, prefix: str) -> tuple[str, str] | None:
     return ("tight", rest) if head == prefix else None
 
 
-def resolve_reference_source(spec: str, *, cache_path: str | Path | None = None) -> ReferenceSource:
+def detector_from_spec(spec: str) -> Any | None:
+    """The detector a spec names (a detector name, or ``openface-static[-rule]:DIR``), else None."""
+    from tag_bench.au.base import get_detector, is_detector_name
+
+    spec = spec.strip()
+    hit = _prefixed(spec, "openface-static")
+    if hit is not None:
+        rule, folder = hit
+        return get_detector(f"openface-static-{rule}", model_dir=folder)
+    if is_detector_name(spec):
+        return get_detector(spec)
+    return None
+
+
+def resolve_reference_source(
+    spec: str, *, cache_path: str | Path | None = None, cache: bool = True
+) -> ReferenceSource:
     """Turn a spec string into a ReferenceSource (see the module docstring).
 
-    Raises ValueError listing the valid forms for an unknown spec; detector construction errors
-    (missing extra, missing weights) propagate with their own message.
+    ``cache=False`` runs a detector without the AU cache (the file is never opened). Raises ValueError
+    listing the valid forms for an unknown spec; detector construction errors (missing extra, missing
+    weights) propagate with their own message.
     """
     from tag_bench.au.annotations import AnnotationSource
-    from tag_bench.au.base import detector_names, get_detector, is_detector_name
-    from tag_bench.au.cache import AUCache
+    from tag_bench.au.base import detector_names
+    from tag_bench.au.cache import open_au_cache
     from tag_bench.au.precomputed import PrecomputedSource
 
     spec = spec.strip()
@@ -175,7 +216,9 @@ def resolve_reference_source(spec: str, *, cache_path: str | Path | None = None)
     p = Path(spec)
     if p.suffix.lower() in (".jsonl", ".json") or p.is_file():
         return JsonlSource(p)
-    if is_detector_name(spec):
-        return DetectorSource(get_detector(spec), AUCache(cache_path))
+    detector = detector_from_spec(spec)
+    if detector is not None:
+        problems: list[str] = []
+        return DetectorSource(detector, open_au_cache(cache_path, problems) if cache else None, problems)
     forms = "; ".join(SPEC_FORMS).format(detectors=", ".join(detector_names()))
     raise ValueError(f"unknown AU reference spec {spec!r}; valid forms: {forms}")

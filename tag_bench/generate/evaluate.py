@@ -229,10 +229,16 @@ def _generate_and_score(
     barrier.wait()
 
     references: ReferenceSet | None = None
+    au_problems: list[str] = []  # an unreadable AU cache: the run goes on without it and says so
+    au_cache = cache is not False and cache is not None  # --no-cache bypasses the AU cache too
     if adapter.needs_reference:
         assert plan.reference_spec is not None  # plan_run refuses a baseline without a reference
         references = compute_references(
-            plan.reference_spec, samples[dist.rank :: dist.world_size], progress=progress
+            plan.reference_spec,
+            samples[dist.rank :: dist.world_size],
+            progress=progress,
+            cache=au_cache,
+            warnings=au_problems,
         )
 
     def prompt_for(size: tuple[int, int] | None):
@@ -279,7 +285,8 @@ def _generate_and_score(
     else:
         score_spec = plan.reference_spec or "none"  # this run's choice, not what an earlier attempt saved
     result.report = score_run(run, au_reference=score_spec, n_resamples=n_resamples, seed=manifest.seeds["seed"],
-                              progress=progress)  # fmt: skip
+                              progress=progress, cache=au_cache, warnings=au_problems)  # fmt: skip
+    result.warnings += au_problems
     result.manifest = run.read_manifest()
     barrier.close()
     return result

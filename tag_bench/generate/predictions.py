@@ -32,9 +32,11 @@ def score_predictions(
     n_resamples: int = 1000,
     overwrite: bool = False,
     progress: bool = True,
+    cache: bool = True,
     **options: Any,
 ) -> RunResult:
-    """Write the predictions of ``task`` into a run directory and score it.
+    """Write the predictions of ``task`` into a run directory and score it (``cache=False``: without the
+    AU cache).
 
     ``options`` are those of :func:`tag_bench.generate.evaluate.plan_run` (data_root, out, limit,
     au_reference, seed, tasks_dirs, loader_options, ...). ``provenance`` (e.g. the other harness's config
@@ -45,6 +47,7 @@ def score_predictions(
     plan.manifest.extra.update(provenance or {})
     adapter = plan.adapter
     assert isinstance(adapter, ReplayAdapter)
+    au_problems: list[str] = []  # an unreadable AU cache: scoring goes on without it and says so
     try:
         plan.manifest.warnings += check_ids(
             adapter.predictions, plan.data.samples, Path(predictions), plan.task.name
@@ -63,11 +66,13 @@ def score_predictions(
                 seed=manifest.seeds["seed"],
                 progress=progress,
                 loaded=(plan.samples, generations),
+                cache=cache,
+                warnings=au_problems,
             )
             manifest = plan.run.read_manifest()
     finally:
         adapter.close()
-    return RunResult(plan.run.path, manifest, stats, report, list(manifest.warnings))
+    return RunResult(plan.run.path, manifest, stats, report, [*manifest.warnings, *au_problems])
 
 
 def check_ids(predictions: dict[str, Any], samples: list[Sample], path: Path, task: str) -> list[str]:

@@ -57,11 +57,22 @@ def resolve_reference_spec(spec: str | None) -> str | None:
     return spec
 
 
-def compute_references(spec: str, samples: list[Sample], *, progress: bool = True) -> ReferenceSet:
+def compute_references(
+    spec: str,
+    samples: list[Sample],
+    *,
+    progress: bool = True,
+    cache: bool = True,
+    warnings: list[str] | None = None,
+) -> ReferenceSet:
+    """The references of ``spec`` for ``samples``; ``cache=False`` bypasses the AU cache. What the user
+    should know (an unreadable cache) is appended to ``warnings``."""
     from tag_bench.au.sources import resolve_reference_source
 
-    source = resolve_reference_source(spec)
+    source = resolve_reference_source(spec, cache=cache)
     refs = source.get_many(samples, progress=progress)
+    if warnings is not None:
+        warnings.extend(source.problems)
     return ReferenceSet(
         reference_id=source.reference_id, by_sample=refs, lines=getattr(source, "lines", None)
     )
@@ -243,6 +254,8 @@ def score_run(
     progress: bool = True,
     workers: int | None = None,
     loaded: tuple[list[Sample], dict[str, Generation]] | None = None,
+    cache: bool = True,
+    warnings: list[str] | None = None,
 ) -> MetricsReport:
     """(Re-)score a run directory; returns the MetricsReport written to ``metrics.json``.
 
@@ -252,6 +265,8 @@ def score_run(
     saved there, which needs neither the dataset nor the detector. Every reference's scores are kept under
     ``references/<id>/`` and the last one scored becomes the current ``samples.jsonl`` / ``metrics.json``.
     ``loaded`` hands over the index and generations a caller has just written, so they are not read back.
+    ``cache=False`` computes references without the AU cache; ``warnings`` receives what the user should
+    be told (an unreadable AU cache).
     """
     from tag_bench.scoring.aggregate import metrics_from_arrays
 
@@ -274,12 +289,18 @@ def score_run(
             references = load_saved_references(run, au_reference)
         elif au_reference is not None:
             spec = resolve_reference_spec(au_reference)
-            references = compute_references(spec, samples, progress=progress) if spec else None
+            references = (
+                compute_references(spec, samples, progress=progress, cache=cache, warnings=warnings)
+                if spec
+                else None
+            )
             manifest.au_reference = spec
         else:
             references = load_saved_references(run)
             if references is None and manifest.au_reference:
-                references = compute_references(manifest.au_reference, samples, progress=progress)
+                references = compute_references(
+                    manifest.au_reference, samples, progress=progress, cache=cache, warnings=warnings
+                )
 
         key = RunDir.reference_key(references.reference_id if references else None)
         if references is not None:
