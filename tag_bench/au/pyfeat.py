@@ -160,7 +160,6 @@ class PyFeatV2Detector(BaseAUDetector):
             import feat.detector_v2 as dv2
             import feat.utils.io as feat_io
             import huggingface_hub.constants as hf_constants
-
             import torch
 
             with contextlib.ExitStack() as stack:
