@@ -21,6 +21,7 @@ for _name, _target in {
     "leaderboard": "tag_bench._cli.report:leaderboard_cmd",
 }.items():
     COMMANDS.register(_name, _target, source="tag-bench")
+COMMANDS.register("compare", "tag_bench._cli.compare:compare_cmd", source="tag-bench")
 
 
 class LazyGroup(click.Group):
