@@ -342,13 +342,27 @@ def test_a_task_on_one_side_only_is_reported_and_skipped(runs, tmp_path):
     assert r.exit_code == 2 and "no task in common" in r.output
 
 
-def test_runs_scored_against_different_references_are_refused(world, runs):
+def test_runs_scored_against_different_references_are_refused(world, runs, tmp_path):
     task = "rafdb_basic_test"
     other = world.score("no-reference", task, world.model(task), "--au-reference", "none", "--overwrite")
     r = compare(runs["base"] / task, other)
     assert r.exit_code == 2
     assert f"AU reference '{REF_ID}'" in r.output and "none (scored without one)" in r.output
     assert "--au-reference" in r.output
+    # a run re-scored without the reference keeps its earlier scores: the message says how to reuse them
+    rescored = tmp_path / "rescored"
+    shutil.copytree(runs["nochange"] / task, rescored)
+    assert (
+        CliRunner()
+        .invoke(main, ["score", str(rescored), "--au-reference", "none", "--n-resamples", "0"])
+        .exit_code
+        == 0
+    )
+    r = compare(runs["base"] / task, rescored)
+    hint = f"tag-bench score {rescored} --au-reference {REF_ID}"
+    assert r.exit_code == 2 and hint in r.output
+    assert CliRunner().invoke(main, [*hint.split()[1:], "--n-resamples", "0"]).exit_code == 0
+    assert compare(runs["base"] / task, rescored).exit_code == 0
 
 
 def test_runs_of_another_task_version_are_refused(world, tmp_path):

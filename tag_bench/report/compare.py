@@ -273,8 +273,7 @@ class _Pair:
         if rb.au_reference != rn.au_reference:
             raise CompareError(
                 f"task {task}: BASE ({base}) was scored against AU reference {_ref(rb.au_reference)} but NEW "
-                f"({new}) against {_ref(rn.au_reference)}; re-score one so both use the same, e.g. "
-                f"`tag-bench score {new} --au-reference {rb.au_reference or 'none'}`"
+                f"({new}) against {_ref(rn.au_reference)}; {_rescore_hint(base, new, rb.au_reference, rn.au_reference)}"
             )
         for side, run, m in (("BASE", base, mb), ("NEW", new, mn)):
             if m.status == "complete":
@@ -294,6 +293,17 @@ class _Pair:
 
 def _ref(reference: str | None) -> str:
     return repr(reference) if reference else "none (scored without one)"
+
+
+def _rescore_hint(base: RunDir, new: RunDir, ref_base: str | None, ref_new: str | None) -> str:
+    """How to make both runs' current scores use one reference: reuse a set a run was scored against before."""
+    for run, ref in ((new, ref_base), (base, ref_new)):
+        if RunDir.reference_key(ref) in run.saved_reference_keys():
+            return f"{run} has scores against it too: `tag-bench score {run} --au-reference {RunDir.reference_key(ref)}`"
+    return (
+        "re-score one of them against the other's source: `tag-bench score RUN --au-reference <detector, "
+        "references JSONL or none>`"
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -95,7 +95,12 @@ def _mcnemar_line(t: TaskComparison) -> str:
 
 
 def _not_computed(t: TaskComparison) -> list[str]:
-    return [f"{m.metric}: {m.reason}" for m in t.metrics if m.reason]
+    """One line per reason, naming every metric it applies to."""
+    by_reason: dict[str, list[str]] = {}
+    for m in t.metrics:
+        if m.reason:
+            by_reason.setdefault(m.reason, []).append(m.metric)
+    return [f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()]
 
 
 def render_text(c: Comparison) -> str:
@@ -112,7 +117,9 @@ def render_text(c: Comparison) -> str:
         ]  # fmt: skip
         head = ["metric", "BASE", "NEW", "Δ", f"{100 * c.ci:g}% CI of Δ", "p", "p Holm", "verdict"]
         out += ["", table(head, rows, right=(1, 2, 3, 5, 6)), "", _mcnemar_line(t)]
-        out += [f"not computed: {line}" for line in _not_computed(t)]
+        notes = _not_computed(t)
+        if notes:
+            out += ["Not computed:", *[f"  {line}" for line in notes]]
         out.append("")
     for side, tasks in (("BASE", c.only_in_base), ("NEW", c.only_in_new)):
         if tasks:
