@@ -22,6 +22,7 @@ for _name, _target in {
     "lmms-eval": "tag_bench._cli.lmms:lmms_group",
 }.items():
     COMMANDS.register(_name, _target, source="tag-bench")
+COMMANDS.register("compare", "tag_bench._cli.compare:compare_cmd", source="tag-bench")
 
 
 class LazyGroup(click.Group):

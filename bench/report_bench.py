@@ -1,0 +1,146 @@
+"""The report stage on large inputs, as ratios against a plain ``json.load`` of the same files.
+
+compare: ``tag_bench.compare_runs`` on two runs of N samples each (default 100,000; RAF-DB copies
+scored through ``score_predictions`` from the mixed-format synthetic corpus of ``score_bench``), every
+metric of the table (per-class ones included), 1000 resamples. Target: under 5 s. The baseline is
+``json.loads`` of every line of both ``samples.jsonl`` plus both ``metrics.json`` and manifests,
+measured in the same run; stage times show where the time goes.
+
+    .venv/bin/python bench/report_bench.py [--part compare] [--n 100000] [--resamples 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from score_bench import cli_inputs, synthetic_run  # the sibling benchmark's generator (same folder)
+
+from tag_bench.generate.predictions import score_predictions
+from tag_bench.report.compare import compare_runs, read_scored
+from tag_bench.rundir import RunDir
+from tag_bench.store import gc_paused
+
+
+def best_of(fn: Callable[[], object], repeat: int) -> float:
+    """The fastest of ``repeat`` timed calls (the least disturbed by other processes)."""
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+# --------------------------------------------------------------------------------------------------
+# compare
+
+
+def build_compare_runs(root: Path, n: int, *, changed: float = 0.1) -> tuple[Path, Path]:
+    """Two scored RAF-DB runs of ``n`` samples: BASE, and NEW with ``changed`` of its responses drawn
+    from another synthetic model. Both go through ``score_predictions`` (replay, parse, score, write)."""
+    samples, gens, refs = synthetic_run(n, seed=0)
+    _, other, _ = synthetic_run(n, seed=1)
+    rng = random.Random(2)
+    new_gens = {
+        sid: (other[sid] if sid in other and rng.random() < changed else g) for sid, g in gens.items()
+    }
+    runs = []
+    for side, side_gens in (("base", gens), ("new", new_gens)):
+        data, preds, ref_path = cli_inputs(root / side, samples, side_gens, refs)
+        result = score_predictions(
+            "rafdb_basic_test", preds, data_root=data, au_reference=str(ref_path), out=root / side / "run",
+            n_resamples=0, progress=False, name=f"synthetic-{side}",
+        )  # fmt: skip
+        runs.append(result.run_dir)
+    return runs[0], runs[1]
+
+
+def plain_json_load(run_dirs: tuple[Path, ...]) -> None:
+    """The baseline: every file compare reads, parsed by the json module and nothing else (with the
+    cyclic GC paused, as compare reads: with it running, the baseline itself is about 2x slower)."""
+    with gc_paused():
+        _json_load(run_dirs)
+
+
+def _json_load(run_dirs: tuple[Path, ...]) -> None:
+    for d in run_dirs:
+        run = RunDir(d)
+        for path in (run.manifest_path, run.metrics_path):
+            with open(path, encoding="utf-8") as f:
+                json.load(f)
+        with open(run.samples_path, encoding="utf-8") as f:
+            [json.loads(line) for line in f]
+
+
+def time_reading(run_dirs: tuple[Path, ...]) -> float:
+    """Seconds to read and validate every scored sample of the runs (freeing them is not counted)."""
+    gc.collect()
+    t = time.perf_counter()
+    records = [read_scored(RunDir(d)) for d in run_dirs]
+    elapsed = time.perf_counter() - t
+    del records
+    return elapsed
+
+
+def bench_compare(n: int, resamples: int, repeat: int, keep: Path | None = None) -> dict[str, float]:
+    root = keep or Path(tempfile.mkdtemp(prefix="tag-bench-compare-"))
+    try:
+        base, new = root / "base" / "run", root / "new" / "run"
+        if not (keep and (new / "samples.jsonl").exists()):
+            t = time.perf_counter()
+            base, new = build_compare_runs(root, n)
+            print(f"built two scored {n:,}-sample runs in {time.perf_counter() - t:.0f}s (not timed below)")
+        result = compare_runs(base, new, metrics="all", n_resamples=resamples)
+        t_json = best_of(lambda: plain_json_load((base, new)), repeat)
+        t_read = min(time_reading((base, new)) for _ in range(repeat))
+        t_compare = best_of(lambda: compare_runs(base, new, metrics="all", n_resamples=resamples), repeat)
+    finally:
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    task = result.tasks[0]
+    print(
+        f"compare_runs, {n:,} vs {n:,} samples, {len(task.metrics)} metrics, {resamples} resamples: "
+        f"{t_compare:.2f}s (target < 5 s) = {t_compare / t_json:.1f}x a plain json.load of the same files "
+        f"({t_json:.2f}s); reading both samples.jsonl into validated records alone takes {t_read:.2f}s"
+    )
+    acc = next(m for m in task.metrics if m.metric == "accuracy")
+    print(
+        f"  accuracy {acc.value_base:.3f} -> {acc.value_new:.3f} (McNemar p {acc.p_value:.2g}); verdicts: "
+        + ", ".join(
+            f"{v} {sum(m.verdict == v for m in task.metrics)}"
+            for v in sorted({m.verdict for m in task.metrics})
+        )
+    )
+    return {"compare_s": t_compare, "json_load_s": t_json, "read_s": t_read, "ratio": t_compare / t_json}
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=["compare", "all"], default="all")
+    ap.add_argument("--n", type=int, default=100_000, help="samples per run (compare)")
+    ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3, help="timed repetitions (the fastest is reported)")
+    ap.add_argument("--keep", type=Path, help="build the runs in this folder once and reuse them")
+    args = ap.parse_args()
+    parts: dict[str, Callable[[], object]] = {
+        "compare": lambda: bench_compare(args.n, args.resamples, args.repeat, args.keep),
+    }
+    for name, part in parts.items():
+        if args.part in (name, "all"):
+            part()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,519 @@
+"""``compare``: is a new run better or worse than a baseline, metric by metric, with honest statistics?
+
+Runs are matched by task. For every reported metric the difference NEW - BASE over the same sample
+ids comes from :func:`tag_bench.scoring.aggregate.compare_metrics` (a paired bootstrap); accuracy is
+tested with the exact McNemar test on per-sample correctness. The raw p-values of every comparison of
+the call (all tasks x metrics together) are Holm-adjusted, and each metric gets a verdict from the
+metric table's direction, ``alpha`` and a tolerance. The text outputs (terminal table, Markdown,
+JUnit XML) are in :mod:`tag_bench.report.compare_format`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from tag_bench.errors import TagBenchError
+from tag_bench.metrics.stats import holm
+from tag_bench.report.discover import discover_runs, display_name
+from tag_bench.rundir import RunDir
+from tag_bench.schema import MetricsReport, PairedComparison, RunManifest, ScoredSample
+from tag_bench.scoring.metric_table import METRICS, metric_names, spec
+from tag_bench.store import gc_paused
+
+Verdict = Literal["improved", "regressed", "within tolerance", "no significant change", "not computed"]
+#: Verdicts that make ``tag-bench compare`` exit 1.
+FAILING: frozenset[str] = frozenset({"regressed"})
+#: ``metrics="all"``: every metric of the table, per-class ones included.
+ALL = "all"
+#: The default bootstrap is at least this long (the metric table's CIs use the same).
+MIN_RESAMPLES = 1000
+_EPS = 1e-12  # a drop equal to its tolerance is within it, whatever the float rounding
+
+
+class CompareError(TagBenchError):
+    """Two sets of runs cannot be compared as asked; the message says why and what to do."""
+
+
+class MetricComparison(BaseModel):
+    """One metric of one task: BASE and NEW values, NEW - BASE with its CI, p-values and the verdict."""
+
+    task: str
+    metric: str
+    title: str
+    higher_is_better: bool
+    value_base: float | None
+    value_new: float | None
+    diff: float | None = None  # NEW - BASE, in the metric's units (rates in [0, 1])
+    ci_low: float | None = None  # percentile CI of NEW - BASE from the paired bootstrap
+    ci_high: float | None = None
+    test: Literal["mcnemar", "paired-bootstrap"] | None = None  # which test gave p_value
+    p_value: float | None = None  # raw two-sided p-value of that test
+    p_bootstrap: float | None = None  # the paired bootstrap's p-value (also for accuracy)
+    p_holm: float | None = None  # Holm-adjusted over every comparison of the call that has a p-value
+    significant: bool = False  # p_holm <= alpha
+    tolerance: float = 0.0  # how much the metric may worsen (its direction) before it is a regression
+    verdict: Verdict
+    reason: str | None = None  # why the metric was not computed
+
+
+class McNemar(BaseModel):
+    """Exact McNemar test on per-sample correctness of the shared samples."""
+
+    new_only_correct: int  # samples NEW gets right and BASE wrong
+    base_only_correct: int
+    p_value: float
+
+
+class TaskComparison(BaseModel):
+    """The two runs of one task and every reported metric."""
+
+    task: str
+    version: int
+    protocol: str
+    au_reference: str | None
+    base_run: str
+    new_run: str
+    base_name: str
+    new_name: str
+    base_status: str
+    new_status: str
+    n: int  # samples compared (shared sample ids)
+    n_base: int
+    n_new: int
+    intersected: bool  # the runs cover different samples and only the shared ones were compared
+    mcnemar: McNemar
+    metrics: list[MetricComparison]
+
+
+class Comparison(BaseModel):
+    """The result of :func:`compare_runs` (what ``tag-bench compare --json`` prints)."""
+
+    base: list[str]
+    new: list[str]
+    alpha: float
+    ci: float
+    n_resamples: int
+    seed: int
+    correction: Literal["holm"] = "holm"
+    n_comparisons: int  # the Holm family: every task x metric comparison with a p-value
+    max_drop: dict[str, float]
+    tasks: list[TaskComparison]
+    only_in_base: list[str] = Field(default_factory=list)  # tasks present on one side only (not compared)
+    only_in_new: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # everything else a reader should know
+
+    def rows(self) -> list[MetricComparison]:
+        return [m for t in self.tasks for m in t.metrics]
+
+    @property
+    def regressions(self) -> list[MetricComparison]:
+        return [m for m in self.rows() if m.verdict in FAILING]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing regressed beyond its tolerance, 1 when something did."""
+        return 1 if self.regressions else 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry point
+
+
+def compare_runs(
+    base: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    new: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    metrics: Sequence[str] | str | None = None,
+    max_drop: Mapping[str, float] | None = None,
+    alpha: float = 0.05,
+    n_resamples: int | None = None,
+    ci: float = 0.95,
+    seed: int = 0,
+    intersect: bool = False,
+    allow_incomplete: bool = False,
+) -> Comparison:
+    """Compare the runs under ``new`` with those under ``base``, task by task (see ``docs/compare.md``).
+
+    ``metrics``: names of the metric table (per-class names such as ``recall/anger`` allowed), ``"all"``,
+    or None for every metric that is not per-class. ``max_drop``: metric -> how much it may worsen (absolute,
+    rate units) before a significant worsening is a regression. ``n_resamples`` None: at least 1000, and
+    enough that the smallest bootstrap p-value survives Holm over every comparison. Raises CompareError
+    (a usage or data error) when the runs cannot be compared as asked.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise CompareError(f"alpha must be between 0 and 1, got {alpha}")
+    if not 0.0 < ci < 1.0:
+        raise CompareError(f"ci must be between 0 and 1, got {ci}")
+    if n_resamples is not None and n_resamples < 1:
+        raise CompareError(f"n_resamples must be at least 1, got {n_resamples}")
+    base_paths, new_paths = _paths(base), _paths(new)
+    warnings: list[str] = []
+    base_runs = _runs_by_task(base_paths, "BASE", warnings)
+    new_runs = _runs_by_task(new_paths, "NEW", warnings)
+    shared = [t for t in base_runs if t in new_runs]
+    only_base = sorted(t for t in base_runs if t not in new_runs)
+    only_new = sorted(t for t in new_runs if t not in base_runs)
+    if not shared:
+        raise CompareError(
+            f"BASE and NEW have no task in common (BASE: {', '.join(sorted(base_runs))}; NEW: "
+            f"{', '.join(sorted(new_runs))}); compare runs of the same task"
+        )
+
+    pairs = [_Pair.load(base_runs[t], new_runs[t], allow_incomplete, warnings) for t in sorted(shared)]
+    selected = {p.task: _select(metrics, p.classes) for p in pairs}
+    _check_names(metrics, max_drop, pairs)
+    tolerances = _tolerances(max_drop)
+    family = sum(len(names) for names in selected.values())  # an upper bound of the Holm family
+    if n_resamples is None:
+        n_resamples = max(MIN_RESAMPLES, resamples_needed(family, alpha))
+
+    tasks = [
+        _compare_pair(p, selected[p.task], tolerances, n_resamples, ci, seed, intersect, warnings)
+        for p in pairs
+    ]
+    rows = [m for t in tasks for m in t.metrics]
+    n_tests = _apply_holm(rows)
+    for m in rows:
+        _judge(m, alpha)
+    # Holm multiplies a bootstrap p-value by at least the number of bootstrap-tested comparisons
+    n_boot = sum(m.test == "paired-bootstrap" for m in rows)
+    floor = 2 / (n_resamples + 1)
+    if n_boot and n_boot * floor > alpha:
+        warnings.append(
+            f"with {n_resamples} resamples the smallest bootstrap p-value is {floor:.2g}; after Holm over "
+            f"{n_tests} comparisons no metric tested by the bootstrap can come out significant at {alpha:g}: "
+            f"use --n-resamples {resamples_needed(n_tests, alpha)} or more (leave it out to get enough)"
+        )
+    return Comparison(
+        base=[str(p) for p in base_paths],
+        new=[str(p) for p in new_paths],
+        alpha=alpha,
+        ci=ci,
+        n_resamples=n_resamples,
+        seed=seed,
+        n_comparisons=n_tests,
+        max_drop=tolerances,
+        tasks=tasks,
+        only_in_base=only_base,
+        only_in_new=only_new,
+        warnings=warnings,
+    )
+
+
+def resamples_needed(n_comparisons: int, alpha: float) -> int:
+    """Resamples B for which the smallest bootstrap p-value, 2 / (B + 1), is at most half of what Holm
+    asks of the first of ``n_comparisons`` tests at ``alpha`` (alpha / n): a clear effect can pass."""
+    return max(1, math.ceil(4 * max(1, n_comparisons) / alpha) - 1)
+
+
+def default_metrics() -> list[str]:
+    """The metrics compared by default: every metric of the table that is not per-class."""
+    return [m.name for m in METRICS if m.group != "per_class"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding and pairing runs
+
+
+def _paths(p: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
+    return [p] if isinstance(p, (str, os.PathLike)) else list(p)
+
+
+def _runs_by_task(paths: list[str | os.PathLike[str]], side: str, warnings: list[str]) -> dict[str, RunDir]:
+    found = discover_runs(paths, require=False)
+    warnings.extend(f"{side}: skipped {note}" for note in found.skipped)
+    if not found.runs:
+        why = f" ({'; '.join(found.skipped)})" if found.skipped else ""
+        raise CompareError(f"{side}: no scored run directory in {', '.join(map(str, paths))}{why}")
+    by_task: dict[str, list[RunDir]] = {}
+    for run in found.runs:
+        by_task.setdefault(run.read_manifest().task.name, []).append(run)
+    for task, runs in by_task.items():
+        if len(runs) > 1:
+            raise CompareError(
+                f"{side} holds {len(runs)} runs of task {task} ({', '.join(map(str, runs))}); point {side} at "
+                "one run directory per task"
+            )
+    return {task: runs[0] for task, runs in by_task.items()}
+
+
+class _Pair:
+    """The BASE and NEW runs of one task, checked to be comparable."""
+
+    def __init__(self, base: RunDir, new: RunDir, manifests: tuple[RunManifest, RunManifest],
+                 reports: tuple[MetricsReport, MetricsReport]) -> None:  # fmt: skip
+        self.base, self.new = base, new
+        self.base_manifest, self.new_manifest = manifests
+        self.base_report, self.new_report = reports
+        self.task = self.base_manifest.task.name
+        self.classes = list(self.base_manifest.task.classes)
+        self.reference = self.base_report.au_reference
+
+    @classmethod
+    def load(cls, base: RunDir, new: RunDir, allow_incomplete: bool, warnings: list[str]) -> _Pair:
+        mb, mn = base.read_manifest(), new.read_manifest()
+        rb, rn = base.read_metrics(), new.read_metrics()
+        task = mb.task.name
+        for what, a, b in (
+            ("task version", mb.task.version, mn.task.version),
+            ("protocol", mb.task.protocol, mn.task.protocol),
+            ("class list", mb.task.classes, mn.task.classes),
+        ):
+            if a != b:
+                raise CompareError(
+                    f"task {task}: BASE ({base}) has {what} {a!r} but NEW ({new}) has {b!r}; runs of different "
+                    f"{what}s are not comparable: re-run one of them with the other's task definition"
+                )
+        if rb.au_reference != rn.au_reference:
+            raise CompareError(
+                f"task {task}: BASE ({base}) was scored against AU reference {_ref(rb.au_reference)} but NEW "
+                f"({new}) against {_ref(rn.au_reference)}; {_rescore_hint(base, new, rb.au_reference, rn.au_reference)}"
+            )
+        for side, run, m in (("BASE", base, mb), ("NEW", new, mn)):
+            if m.status == "complete":
+                continue
+            if not allow_incomplete:
+                raise CompareError(
+                    f"task {task}: the {side} run {run} is incomplete ({m.status}); its samples without a "
+                    "generation would count as wrong: finish it with the command that started it, or pass "
+                    "--allow-incomplete to compare it anyway"
+                )
+            warnings.append(
+                f"task {task}: the {side} run {run} is incomplete ({m.status}); its samples without a "
+                "generation count as wrong"
+            )
+        return cls(base, new, (mb, mn), (rb, rn))
+
+
+def _ref(reference: str | None) -> str:
+    return repr(reference) if reference else "none (scored without one)"
+
+
+def _rescore_hint(base: RunDir, new: RunDir, ref_base: str | None, ref_new: str | None) -> str:
+    """How to make both runs' current scores use one reference: reuse a set a run was scored against before."""
+    for run, ref in ((new, ref_base), (base, ref_new)):
+        if RunDir.reference_key(ref) in run.saved_reference_keys():
+            return f"{run} has scores against it too: `tag-bench score {run} --au-reference {RunDir.reference_key(ref)}`"
+    return (
+        "re-score one of them against the other's source: `tag-bench score RUN --au-reference <detector, "
+        "references JSONL or none>`"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Metric names and tolerances
+
+
+def _select(metrics: Sequence[str] | str | None, classes: list[str]) -> list[str]:
+    if metrics is None:
+        return default_metrics()
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    if ALL in names:
+        return metric_names(classes)
+    return list(dict.fromkeys(names))
+
+
+def _known_names(pairs: list[_Pair]) -> list[str]:
+    names: dict[str, None] = {}
+    for p in pairs:
+        names.update(dict.fromkeys(metric_names(p.classes)))
+    return list(names)
+
+
+def _check_names(metrics: Sequence[str] | str | None, max_drop: Mapping[str, float] | None,
+                 pairs: list[_Pair]) -> None:  # fmt: skip
+    known = _known_names(pairs)
+    asked = [] if metrics is None else ([metrics] if isinstance(metrics, str) else list(metrics))
+    for what, names in (
+        ("metric", [n for n in asked if n != ALL]),
+        ("--max-drop metric", list(max_drop or {})),
+    ):
+        for name in names:
+            if name not in known:
+                raise CompareError(f"unknown {what} {name!r}{_did_you_mean(name, known)}")
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    if close:
+        return f"; did you mean {' or '.join(close)}?"
+    return f"; known metrics: {', '.join(default_metrics())} and per class recall/<class>, precision/<class>, f1/<class>"
+
+
+def _tolerances(max_drop: Mapping[str, float] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, value in (max_drop or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise CompareError(f"--max-drop {name}={value!r}: give a number, e.g. {name}=0.01 (one point)")
+        if not 0.0 <= value < 1.0:
+            raise CompareError(
+                f"--max-drop {name}={value}: tolerances are absolute in the metric's own units, from 0 to below 1 "
+                f"(rates in [0, 1]: 0.01 is one point); did you mean {name}={abs(value) / 100:g}?"
+            )
+        out[name] = float(value)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparing one task
+
+
+def read_scored(run: RunDir) -> list[ScoredSample]:
+    """The run's current scored samples (``samples.jsonl``), validated line by line."""
+    path = run.samples_path
+    if not path.exists():
+        raise CompareError(f"{run} has metrics.json but no {path.name}; re-score it: `tag-bench score {run}`")
+    out: list[ScoredSample] = []
+    with gc_paused(), open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(ScoredSample.model_validate_json(line))
+            except ValidationError as e:
+                first = e.errors()[0]
+                where = ".".join(map(str, first.get("loc", ()))) or "line"
+                raise CompareError(
+                    f"{path}:{i}: not a scored sample ({where}: {first.get('msg')}); re-score it: "
+                    f"`tag-bench score {run}`"
+                ) from None
+    return out
+
+
+def _compare_pair(pair: _Pair, names: list[str], tolerances: dict[str, float], n_resamples: int, ci: float,
+                  seed: int, intersect: bool, warnings: list[str]) -> TaskComparison:  # fmt: skip
+    with gc_paused():  # 2 x 100k records: collections walking them would cost more than the comparison
+        return _compare_loaded(pair, names, tolerances, n_resamples, ci, seed, intersect, warnings)
+
+
+def _compare_loaded(pair: _Pair, names: list[str], tolerances: dict[str, float], n_resamples: int, ci: float,
+                    seed: int, intersect: bool, warnings: list[str]) -> TaskComparison:  # fmt: skip
+    from tag_bench.scoring.aggregate import compare_metrics
+
+    scored_base, scored_new = read_scored(pair.base), read_scored(pair.new)
+    ids_base = {s.sample_id for s in scored_base}
+    ids_new = {s.sample_id for s in scored_new}
+    shared = len(ids_base & ids_new)
+    different = ids_base != ids_new
+    if different:
+        counts = (
+            f"BASE has {len(ids_base):,} samples, NEW {len(ids_new):,}: {shared:,} shared, "
+            f"{len(ids_base - ids_new):,} only in BASE, {len(ids_new - ids_base):,} only in NEW"
+        )
+        if not intersect:
+            raise CompareError(
+                f"task {pair.task}: the runs cover different samples ({counts}); a paired comparison needs the "
+                f"same samples: pass --intersect to compare the {shared:,} shared ones"
+            )
+        if not shared:
+            raise CompareError(f"task {pair.task}: the runs share no sample ({counts})")
+        warnings.append(f"task {pair.task}: compared the {shared:,} shared samples only ({counts})")
+    try:
+        # A = BASE, B = NEW: the differences are negated below so that they read NEW - BASE
+        paired = compare_metrics(
+            scored_base, scored_new, pair.classes, au_reference_id=pair.reference, n_resamples=n_resamples,
+            ci=ci, seed=seed, intersect=intersect,
+        )  # fmt: skip
+    except ValueError as e:
+        raise CompareError(f"task {pair.task}: {pair.base} vs {pair.new}: {e}") from None
+    task_names = set(metric_names(pair.classes))
+    rows = [_metric_row(pair, name, paired, tolerances.get(name, 0.0), name in task_names) for name in names]
+    mb, mn = pair.base_manifest, pair.new_manifest
+    return TaskComparison(
+        task=pair.task,
+        version=mb.task.version,
+        protocol=mb.task.protocol,
+        au_reference=pair.reference,
+        base_run=str(pair.base),
+        new_run=str(pair.new),
+        base_name=display_name(mb),
+        new_name=display_name(mn),
+        base_status=mb.status,
+        new_status=mn.status,
+        n=paired.n,
+        n_base=len(ids_base),
+        n_new=len(ids_new),
+        intersected=different,
+        mcnemar=McNemar(
+            new_only_correct=int(paired.mcnemar["c"]),
+            base_only_correct=int(paired.mcnemar["b"]),
+            p_value=float(paired.mcnemar["p_value"]),
+        ),
+        metrics=rows,
+    )
+
+
+def _metric_row(pair: _Pair, name: str, paired: PairedComparison, tolerance: float,
+                in_task: bool) -> MetricComparison:  # fmt: skip
+    m = spec(name)
+    row = MetricComparison(
+        task=pair.task,
+        metric=name,
+        title=m.title,
+        higher_is_better=m.higher_is_better,
+        value_base=None,
+        value_new=None,
+        tolerance=tolerance,
+        verdict="not computed",
+    )
+    if not in_task:
+        row.reason = f"not a metric of task {pair.task} (classes: {', '.join(pair.classes)})"
+        return row
+    d = paired.differences[name]
+    row.value_base, row.value_new = d.value_a, d.value_b
+    if d.diff is None:
+        row.reason = _not_computed_reason(pair, name, d.value_a, d.value_b, paired.not_computed.get(name))
+        return row
+    row.diff = -d.diff + 0.0  # + 0.0: no negative zero
+    if d.ci_low is not None and d.ci_high is not None:
+        row.ci_low, row.ci_high = -d.ci_high + 0.0, -d.ci_low + 0.0
+    row.p_bootstrap = d.p_value
+    if name == "accuracy":
+        row.test, row.p_value = "mcnemar", float(paired.mcnemar["p_value"])
+    elif d.p_value is not None:
+        row.test, row.p_value = "paired-bootstrap", d.p_value
+    else:
+        row.reason = "no bootstrap resample defines the difference"
+    return row
+
+
+def _not_computed_reason(pair: _Pair, name: str, base: float | None, new: float | None,
+                         fallback: str | None) -> str:  # fmt: skip
+    """Which side lacks the metric, and why (as that run's metrics.json says, else the metric table)."""
+    why = {}
+    for side, value, report in (("BASE", base, pair.base_report), ("NEW", new, pair.new_report)):
+        if value is None:
+            why[side] = report.not_computed.get(name) or fallback or spec(name).empty_reason
+    if len(why) == 2 and len(set(why.values())) == 1:
+        return f"not computed in BASE and NEW: {why['BASE']}"
+    return "; ".join(f"not computed in {side}: {reason}" for side, reason in why.items())
+
+
+def _apply_holm(rows: list[MetricComparison]) -> int:
+    tested = [(r, r.p_value) for r in rows if r.p_value is not None]
+    if tested:
+        for (r, _), adjusted in zip(tested, holm([p for _, p in tested]), strict=True):
+            r.p_holm = float(adjusted)
+    return len(tested)
+
+
+def _judge(row: MetricComparison, alpha: float) -> None:
+    if row.diff is None or row.p_holm is None:
+        row.verdict = "not computed"
+        return
+    row.significant = row.p_holm <= alpha
+    better = row.diff > 0 if row.higher_is_better else row.diff < 0
+    if not row.significant or row.diff == 0:
+        row.verdict = "no significant change"
+    elif better:
+        row.verdict = "improved"
+    elif abs(row.diff) <= row.tolerance + _EPS:
+        row.verdict = "within tolerance"
+    else:
+        row.verdict = "regressed"
