@@ -85,7 +85,7 @@ def time_reading(run_dirs: tuple[Path, ...]) -> float:
     """Seconds to read and validate every scored sample of the runs (freeing them is not counted)."""
     gc.collect()
     t = time.perf_counter()
-    records = [read_scored(RunDir(d)) for d in run_dirs]
+    records = [list(read_scored(RunDir(d))) for d in run_dirs]
     elapsed = time.perf_counter() - t
     del records
     return elapsed

@@ -358,6 +358,7 @@ class MetricDifference(Record):
     ci_low: float | None = None
     ci_high: float | None = None
     p_value: float | None = None
+    test: Literal["mcnemar", "paired-bootstrap"] | None = None  # what gave p_value
     p_value_holm: float | None = None  # Holm-adjusted over every metric of the comparison
 
 

@@ -303,7 +303,11 @@ def test_mcnemar_p_for_accuracy_is_the_exact_binomial_test(runs):
         acc = next(m for m in t["metrics"] if m["metric"] == "accuracy")
         expected = stats.binomtest(b, b + c, 0.5).pvalue
         assert acc["p_value"] == pytest.approx(expected, rel=1e-9) and mc["p_value"] == acc["p_value"]
-        assert acc["p_bootstrap"] is not None  # the bootstrap's p is reported beside it
+        assert acc["test"] == "mcnemar"
+        # every share of all samples is tested the same exact way
+        for m in t["metrics"]:
+            if m["metric"] in ("parse_failure_rate", "missing_rate", "box_rate") and m["p_value"] is not None:
+                assert m["test"] == "mcnemar", m["metric"]
 
 
 def test_differences_read_new_minus_base_and_match_the_runs_metrics(runs):

@@ -13,8 +13,9 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Mapping, Sequence
-from typing import Literal
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -25,6 +26,9 @@ from tag_bench.rundir import RunDir
 from tag_bench.schema import MetricsReport, PairedComparison, RunManifest, ScoredSample
 from tag_bench.scoring.metric_table import METRICS, metric_names, spec
 from tag_bench.store import gc_paused
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tag_bench.scoring.aggregate import ScoreArrays
 
 Verdict = Literal["improved", "regressed", "within tolerance", "no significant change", "not computed"]
 #: Verdicts that make ``tag-bench compare`` exit 1.
@@ -54,7 +58,6 @@ class MetricComparison(BaseModel):
     ci_high: float | None = None
     test: Literal["mcnemar", "paired-bootstrap"] | None = None  # which test gave p_value
     p_value: float | None = None  # raw two-sided p-value of that test
-    p_bootstrap: float | None = None  # the paired bootstrap's p-value (also for accuracy)
     p_holm: float | None = None  # Holm-adjusted over every comparison of the call that has a p-value
     significant: bool = False  # p_holm <= alpha
     tolerance: float = 0.0  # how much the metric may worsen (its direction) before it is a regression
@@ -364,18 +367,17 @@ def _tolerances(max_drop: Mapping[str, float] | None) -> dict[str, float]:
 # Comparing one task
 
 
-def read_scored(run: RunDir) -> list[ScoredSample]:
+def read_scored(run: RunDir) -> Iterator[ScoredSample]:
     """The run's current scored samples (``samples.jsonl``), validated line by line."""
     path = run.samples_path
     if not path.exists():
         raise CompareError(f"{run} has metrics.json but no {path.name}; re-score it: `tag-bench score {run}`")
-    out: list[ScoredSample] = []
-    with gc_paused(), open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                out.append(ScoredSample.model_validate_json(line))
+                yield ScoredSample.model_validate_json(line)
             except ValidationError as e:
                 first = e.errors()[0]
                 where = ".".join(map(str, first.get("loc", ()))) or "line"
@@ -383,7 +385,31 @@ def read_scored(run: RunDir) -> list[ScoredSample]:
                     f"{path}:{i}: not a scored sample ({where}: {first.get('msg')}); re-score it: "
                     f"`tag-bench score {run}`"
                 ) from None
-    return out
+
+
+def read_arrays(run: RunDir, classes: list[str], reference: str | None) -> ScoreArrays:
+    """A run's scored samples straight into metric arrays (the records are not kept)."""
+    from tag_bench.scoring.aggregate import build_arrays
+
+    with gc_paused():
+        try:
+            return build_arrays(read_scored(run), classes, au_reference_id=reference)
+        except ValueError as e:
+            raise CompareError(f"{run}: {e}") from None
+
+
+def _read_both(pair: _Pair) -> tuple[ScoreArrays, ScoreArrays]:
+    """Both runs' arrays; on Linux in two forked processes at once (each read is CPU-bound JSON work)."""
+    if not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2:
+        return read_arrays(pair.base, pair.classes, pair.reference), read_arrays(
+            pair.new, pair.classes, pair.reference
+        )
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+        jobs = [pool.submit(read_arrays, run, pair.classes, pair.reference) for run in (pair.base, pair.new)]
+        return jobs[0].result(), jobs[1].result()
 
 
 def _compare_pair(pair: _Pair, names: list[str], tolerances: dict[str, float], n_resamples: int, ci: float,
@@ -394,11 +420,10 @@ def _compare_pair(pair: _Pair, names: list[str], tolerances: dict[str, float], n
 
 def _compare_loaded(pair: _Pair, names: list[str], tolerances: dict[str, float], n_resamples: int, ci: float,
                     seed: int, intersect: bool, warnings: list[str]) -> TaskComparison:  # fmt: skip
-    from tag_bench.scoring.aggregate import compare_metrics
+    from tag_bench.scoring.aggregate import compare_arrays
 
-    scored_base, scored_new = read_scored(pair.base), read_scored(pair.new)
-    ids_base = {s.sample_id for s in scored_base}
-    ids_new = {s.sample_id for s in scored_new}
+    arr_base, arr_new = _read_both(pair)
+    ids_base, ids_new = set(arr_base.sample_ids), set(arr_new.sample_ids)
     shared = len(ids_base & ids_new)
     different = ids_base != ids_new
     if different:
@@ -416,10 +441,9 @@ def _compare_loaded(pair: _Pair, names: list[str], tolerances: dict[str, float],
         warnings.append(f"task {pair.task}: compared the {shared:,} shared samples only ({counts})")
     try:
         # A = BASE, B = NEW: the differences are negated below so that they read NEW - BASE
-        paired = compare_metrics(
-            scored_base, scored_new, pair.classes, au_reference_id=pair.reference, n_resamples=n_resamples,
-            ci=ci, seed=seed, intersect=intersect,
-        )  # fmt: skip
+        paired = compare_arrays(
+            arr_base, arr_new, n_resamples=n_resamples, ci=ci, seed=seed, intersect=intersect
+        )
     except ValueError as e:
         raise CompareError(f"task {pair.task}: {pair.base} vs {pair.new}: {e}") from None
     task_names = set(metric_names(pair.classes))
@@ -473,11 +497,8 @@ def _metric_row(pair: _Pair, name: str, paired: PairedComparison, tolerance: flo
     row.diff = -d.diff + 0.0  # + 0.0: no negative zero
     if d.ci_low is not None and d.ci_high is not None:
         row.ci_low, row.ci_high = -d.ci_high + 0.0, -d.ci_low + 0.0
-    row.p_bootstrap = d.p_value
-    if name == "accuracy":
-        row.test, row.p_value = "mcnemar", float(paired.mcnemar["p_value"])
-    elif d.p_value is not None:
-        row.test, row.p_value = "paired-bootstrap", d.p_value
+    if d.p_value is not None and d.test is not None:
+        row.test, row.p_value = d.test, d.p_value
     else:
         row.reason = "no bootstrap resample defines the difference"
     return row

@@ -75,6 +75,21 @@ class ScoreArrays:
     def n(self) -> int:
         return int(self.gold.size)
 
+    def subset(self, index: Sequence[int]) -> ScoreArrays:
+        """The samples at ``index`` (in that order); breakdown counts are those of the whole run."""
+        idx = np.asarray(index, dtype=np.int64)
+        return ScoreArrays(
+            classes=self.classes,
+            au_reference=self.au_reference,
+            sample_ids=[self.sample_ids[i] for i in idx],
+            gold=self.gold[idx],
+            pred=self.pred[idx],
+            status=self.status[idx],
+            rows=self.rows[idx],
+            reference_status_counts=self.reference_status_counts,
+            note_counts=self.note_counts,
+        )
+
     @property
     def covered(self) -> np.ndarray:
         """Samples with a usable (status ok) record of the run's AU reference."""
@@ -315,22 +330,45 @@ def compare_metrics(
     :func:`tag_bench.metrics.stats.bootstrap_p_value`, and Holm-adjusted over every metric compared
     (``p_value_holm``). A metric undefined in either run has diff None.
     """
-    by_a = {s.sample_id: s for s in scored_a}
-    by_b = {s.sample_id: s for s in scored_b}
-    only_a, only_b = by_a.keys() - by_b.keys(), by_b.keys() - by_a.keys()
+    a = build_arrays(scored_a, classes, au_reference_id=au_reference_id)
+    b = build_arrays(scored_b, classes, au_reference_id=au_reference_id)
+    return compare_arrays(a, b, n_resamples=n_resamples, ci=ci, seed=seed, intersect=intersect)
+
+
+def compare_arrays(
+    a: ScoreArrays,
+    b: ScoreArrays,
+    *,
+    n_resamples: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    intersect: bool = False,
+) -> PairedComparison:
+    """:func:`compare_metrics` on prepared arrays (:func:`build_arrays`), paired by sample id."""
+    if a.classes != b.classes or a.au_reference != b.au_reference:
+        raise ValueError("the runs were scored with different class lists or AU references")
+    pos_b = {sid: i for i, sid in enumerate(b.sample_ids)}
+    only_a = sum(1 for sid in a.sample_ids if sid not in pos_b)
+    only_b = len(b.sample_ids) - (len(a.sample_ids) - only_a)
     if (only_a or only_b) and not intersect:
         raise ValueError(
-            f"runs cover different samples ({len(only_a)} only in A, {len(only_b)} only in B); "
+            f"runs cover different samples ({only_a} only in A, {only_b} only in B); "
             "a paired comparison needs the same sample ids (pass intersect=True to compare the overlap)"
         )
-    ids = [i for i in by_a if i in by_b]
-    if not ids:
+    keep_a = [i for i, sid in enumerate(a.sample_ids) if sid in pos_b]
+    if not keep_a:
         raise ValueError("the two runs share no sample ids")
-    for i in ids:
-        if by_a[i].label != by_b[i].label:
-            raise ValueError(f"sample {i!r} has gold {by_a[i].label!r} in A but {by_b[i].label!r} in B")
-    arr_a = build_arrays([by_a[i] for i in ids], classes, au_reference_id=au_reference_id)
-    arr_b = build_arrays([by_b[i] for i in ids], classes, au_reference_id=au_reference_id)
+    arr_a = a.subset(keep_a)
+    arr_b = b.subset([pos_b[sid] for sid in arr_a.sample_ids])
+    mismatch = np.flatnonzero(arr_a.gold != arr_b.gold)
+    if mismatch.size:
+        i = int(mismatch[0])
+        raise ValueError(
+            f"sample {arr_a.sample_ids[i]!r} has gold {a.classes[arr_a.gold[i]]!r} in A but "
+            f"{b.classes[arr_b.gold[i]]!r} in B"
+        )
+    ids = arr_a.sample_ids
+    classes = list(a.classes)
     table = metrics_for(classes)
     va, vb = arr_a.features(), arr_b.features()
 
@@ -356,14 +394,20 @@ def compare_metrics(
         a_val = None if np.isnan(pa[j]) else float(pa[j])
         b_val = None if np.isnan(pb[j]) else float(pb[j])
         if a_val is None or b_val is None:
-            not_computed[m.name] = f"undefined in run {'A' if a_val is None else 'B'}: {m.empty_reason}"
+            where = (
+                "runs A and B" if a_val is None and b_val is None else f"run {'A' if a_val is None else 'B'}"
+            )
+            not_computed[m.name] = f"undefined in {where}: {m.empty_reason}"
             out[m.name] = MetricDifference(value_a=a_val, value_b=b_val, diff=None)
             continue
         diff = MetricDifference(value_a=a_val, value_b=b_val, diff=a_val - b_val)
         if paired is not None and not np.isnan(paired.ci_low[j]):
             diff.ci_low, diff.ci_high = float(paired.ci_low[j]), float(paired.ci_high[j])
-        if paired is not None and not np.isnan(paired.p_value[j]):
-            diff.p_value = float(paired.p_value[j])
+        hits = _per_sample_hits(m, arr_a, arr_b)
+        if hits is not None:  # a share of all samples: the exact test of paired yes/no outcomes
+            diff.p_value, diff.test = mcnemar_exact(*hits).p_value, "mcnemar"
+        elif paired is not None and not np.isnan(paired.p_value[j]):
+            diff.p_value, diff.test = float(paired.p_value[j]), "paired-bootstrap"
         out[m.name] = diff
     tested = {name: d.p_value for name, d in out.items() if d.p_value is not None}
     if tested:
@@ -377,6 +421,22 @@ def compare_metrics(
         not_computed=not_computed,
         bootstrap=_bootstrap_info(n_resamples, ci, seed),
     )
+
+
+def _per_sample_hits(m: MetricSpec, a: ScoreArrays, b: ScoreArrays) -> tuple[np.ndarray, np.ndarray] | None:
+    """The 0/1 outcome per sample of both runs, for a metric that is a share of all samples; else None.
+
+    With few discordant samples the paired bootstrap's p-value is far too small (about 2e^-k for k
+    samples that all changed one way, against the exact 2^(1-k)), so these metrics use McNemar.
+    """
+    if m.denominator != "samples" or m.numerator is None:
+        return None
+    if m.numerator == "correct":
+        return a.pred == a.gold, b.pred == b.gold
+    if m.numerator not in SUM_FIELDS:
+        return None
+    j = SUM_FIELDS.index(m.numerator)
+    return a.rows[:, j] > 0, b.rows[:, j] > 0
 
 
 def concat_arrays(parts: Sequence[ScoreArrays]) -> ScoreArrays:
