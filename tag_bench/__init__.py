@@ -16,6 +16,7 @@ from tag_bench.generate.predictions import score_predictions
 from tag_bench.models.base import ModelAdapter, get_model
 from tag_bench.parsing import parse_response
 from tag_bench.prompts import render_prompt
+from tag_bench.report.compare import CompareError, Comparison, compare_runs
 from tag_bench.report.frames import load_runs, load_samples
 from tag_bench.report.leaderboard import leaderboard
 from tag_bench.rundir import RunDir
@@ -45,6 +46,8 @@ __all__ = [
     "METRICS",
     "AUReference",
     "AUState",
+    "CompareError",
+    "Comparison",
     "Evidence",
     "Generation",
     "MetricSpec",
@@ -61,6 +64,7 @@ __all__ = [
     "au_code",
     "canonical_emotion",
     "compare_metrics",
+    "compare_runs",
     "compute_metrics",
     "discover_tasks",
     "evaluate",

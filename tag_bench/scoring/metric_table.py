@@ -524,9 +524,11 @@ whose dataset is the train source), `out_of_domain_mean` (mean of the other cell
   Resamples in which a metric is undefined are left out of its percentiles.
 - **wilson**: the Wilson score interval of a sample-level proportion; it never collapses to zero width
   at 0 % or 100 %.
-- Comparing two runs of one task (same sample ids): paired bootstrap of every metric difference with
-  its CI and two-sided p-value, exact McNemar test for `accuracy`, Holm correction across the metrics
-  compared. Runs with different sample sets are refused unless an intersection is asked for.
+- Comparing two runs of one task (same sample ids; `tag-bench compare`): paired bootstrap of every
+  metric difference with its CI; the p-value of a share of all samples (accuracy, the status rates,
+  box rate, reference coverage) is the exact McNemar test on the paired per-sample outcomes, of every
+  other metric the paired bootstrap's; Holm correction across all tasks × metrics compared at once.
+  Runs with different sample sets are refused unless an intersection is asked for.
 """
 
 _DOC_NOTES = """
