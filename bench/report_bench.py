@@ -1,12 +1,18 @@
 """The report stage on large inputs, as ratios against a plain ``json.load`` of the same files.
 
+leaderboard: ``tag_bench.leaderboard`` with the ``main`` spec over 500 run directories (4 tasks x 125
+models; one real scored run per task from ``write_scaled_fixtures(n=20000)`` -- RAF-DB test 4,000
+samples, the others what that layout holds -- copied 125 times under distinct model names with shifted
+values; the leaderboard reads manifests and metrics, so the sample count only sizes the confusion matrices). Target: under 3 s. The baseline is ``json.load`` of
+every manifest.json and metrics.json the leaderboard reads.
+
 compare: ``tag_bench.compare_runs`` on two runs of N samples each (default 100,000; RAF-DB copies
 scored through ``score_predictions`` from the mixed-format synthetic corpus of ``score_bench``), every
 metric of the table (per-class ones included), 1000 resamples. Target: under 5 s. The baseline is
 ``json.loads`` of every line of both ``samples.jsonl`` plus both ``metrics.json`` and manifests,
 measured in the same run; stage times show where the time goes.
 
-    .venv/bin/python bench/report_bench.py [--part compare] [--n 100000] [--resamples 1000]
+    .venv/bin/python bench/report_bench.py [--part leaderboard|compare] [--n 100000] [--resamples 1000]
 """
 
 from __future__ import annotations
@@ -38,6 +44,81 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+# --------------------------------------------------------------------------------------------------
+# leaderboard
+
+MAIN_TASKS = ("rafdb_basic_test", "ferplus_test", "affectnet7_val", "affectnet8_val")
+
+
+def build_leaderboard_runs(root: Path, n: int, models: int) -> list[Path]:
+    """``models`` run directories per task of the ``main`` spec: one real scored run per task (random
+    answers, 1000 resamples for the CIs), copied under distinct model names with shifted values."""
+    from tag_bench.tasks import load_task
+    from tag_bench.testing.fixtures import write_scaled_fixtures
+
+    data = write_scaled_fixtures(root / "data", n=n)
+    rng = random.Random(0)
+    runs = []
+    for task_name in MAIN_TASKS:
+        task = load_task(task_name)
+        samples = task.load(data[task_name.split("_")[0].rstrip("78")]).samples
+        preds = root / "predictions" / f"{task_name}.jsonl"
+        preds.parent.mkdir(parents=True, exist_ok=True)
+        with open(preds, "w") as f:
+            for s in samples:
+                label = s.label if rng.random() < 0.6 else rng.choice(task.classes)
+                f.write(json.dumps({"id": s.id, "response": f"<answer> {label} </answer>"}) + "\n")
+        seed_run = score_predictions(
+            task_name, preds, data_root=data[task_name.split("_")[0].rstrip("78")], out=root / "seed" / task_name,
+            progress=False, name="seed",
+        ).run_dir  # fmt: skip
+        manifest = json.loads((seed_run / "manifest.json").read_text())
+        metrics = json.loads((seed_run / "metrics.json").read_text())
+        for m in range(models):
+            shift = rng.uniform(-0.05, 0.05)
+            out = root / "runs" / f"model-{m:03d}" / task_name
+            out.mkdir(parents=True)
+            manifest.update(name=f"model-{m:03d}", run_id=f"{task_name}-model-{m:03d}")
+            (out / "manifest.json").write_text(json.dumps(manifest))
+            shifted = json.loads(json.dumps(metrics))
+            for value in shifted["metrics"].values():
+                for key in ("value", "ci_low", "ci_high"):
+                    if value.get(key) is not None:
+                        value[key] = min(1.0, max(0.0, value[key] + shift))
+            (out / "metrics.json").write_text(json.dumps(shifted))
+            runs.append(out)
+        print(f"  {task_name}: {len(samples):,} samples")
+    return runs
+
+
+def bench_leaderboard(n: int, models: int, repeat: int) -> dict[str, float]:
+    from tag_bench.report.leaderboard import leaderboard
+
+    root = Path(tempfile.mkdtemp(prefix="tag-bench-leaderboard-"))
+    try:
+        t = time.perf_counter()
+        runs = build_leaderboard_runs(root, n, models)
+        print(f"built {len(runs)} run directories in {time.perf_counter() - t:.0f}s (not timed below)")
+        board = leaderboard([root / "runs"], spec="main", fmt="latex")
+        files = [d / name for d in runs for name in ("manifest.json", "metrics.json")]
+
+        def plain() -> None:
+            for path in files:
+                with open(path, encoding="utf-8") as f:
+                    json.load(f)
+
+        t_json = best_of(plain, repeat)
+        t_board = best_of(lambda: leaderboard([root / "runs"], spec="main", fmt="latex"), repeat)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(
+        f"leaderboard --spec main --format latex over {len(runs)} run directories "
+        f"({len(board.table.rows)} rows): {t_board:.2f}s (target < 3 s) = {t_board / t_json:.1f}x a plain "
+        f"json.load of their {len(files)} manifest and metrics files ({t_json:.2f}s)"
+    )
+    return {"leaderboard_s": t_board, "json_load_s": t_json, "ratio": t_board / t_json}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -128,13 +209,16 @@ def bench_compare(n: int, resamples: int, repeat: int, keep: Path | None = None)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["compare", "all"], default="all")
+    ap.add_argument("--part", choices=["leaderboard", "compare", "all"], default="all")
+    ap.add_argument("--runs-n", type=int, default=20000, help="scaled fixture size (leaderboard)")
+    ap.add_argument("--models", type=int, default=125, help="models per task (leaderboard)")
     ap.add_argument("--n", type=int, default=100_000, help="samples per run (compare)")
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3, help="timed repetitions (the fastest is reported)")
     ap.add_argument("--keep", type=Path, help="build the runs in this folder once and reuse them")
     args = ap.parse_args()
     parts: dict[str, Callable[[], object]] = {
+        "leaderboard": lambda: bench_leaderboard(args.runs_n, args.models, args.repeat),
         "compare": lambda: bench_compare(args.n, args.resamples, args.repeat, args.keep),
     }
     for name, part in parts.items():
