@@ -33,14 +33,14 @@ demo: $(VENV)/.demo-installed
 	$(VENV)/bin/tag-bench demo
 
 test: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check tag_bench tests bench
-	$(VENV)/bin/ruff format --check tag_bench tests bench
+	$(VENV)/bin/ruff check tag_bench tests bench examples
+	$(VENV)/bin/ruff format --check tag_bench tests bench examples
 	$(VENV)/bin/mypy
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
 
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check tag_bench tests bench
-	$(VENV)/bin/ruff format --check tag_bench tests bench
+	$(VENV)/bin/ruff check tag_bench tests bench examples
+	$(VENV)/bin/ruff format --check tag_bench tests bench examples
 	$(VENV)/bin/mypy
 
 # Documents generated from the code (a test fails when they are out of date).
