@@ -19,6 +19,7 @@ for _name, _target in {
     "demo": "tag_bench._cli.run:demo_cmd",
     "models": "tag_bench._cli.models:models_cmd",
     "leaderboard": "tag_bench._cli.report:leaderboard_cmd",
+    "plot": "tag_bench._cli.plot:plot_cmd",
 }.items():
     COMMANDS.register(_name, _target, source="tag-bench")
 
