@@ -20,6 +20,7 @@ for _name, _target in {
     "models": "tag_bench._cli.models:models_cmd",
     "leaderboard": "tag_bench._cli.report:leaderboard_cmd",
     "plot": "tag_bench._cli.plot:plot_cmd",
+    "report": "tag_bench._cli.html_report:report_cmd",
 }.items():
     COMMANDS.register(_name, _target, source="tag-bench")
 
