@@ -86,9 +86,10 @@ class ThumbnailCache:
     def get_many(
         self, items: Sequence[tuple[Sample, str | None]], workers: int | None = None
     ) -> list[tuple[str | None, Thumb]]:
-        """:meth:`get` of many (sample, known sha or None), in order; Pillow releases the GIL while it
-        decodes, resizes and encodes, so threads run in parallel."""
-        workers = workers or min(4, os.cpu_count() or 1)
+        """:meth:`get` of many (sample, known sha or None), in order. Pillow releases the GIL while it
+        decodes, resizes and encodes, so threads help where cores are free (one per two cores: on the
+        2-core dev machine one thread is faster than two)."""
+        workers = workers or max(1, min(4, (os.cpu_count() or 1) // 2))
         if workers < 2 or len(items) < 8:
             return [self.get(s, sha) for s, sha in items]
         with ThreadPoolExecutor(workers) as pool:
