@@ -18,7 +18,9 @@ from tag_bench.parsing import parse_response
 from tag_bench.prompts import render_prompt
 from tag_bench.report.compare import CompareError, Comparison, compare_runs
 from tag_bench.report.frames import load_runs, load_samples
+from tag_bench.report.html import write_report
 from tag_bench.report.leaderboard import leaderboard
+from tag_bench.report.plots import plot_runs
 from tag_bench.rundir import RunDir
 from tag_bench.schema import (
     CANONICAL_EMOTIONS,
@@ -75,9 +77,11 @@ __all__ = [
     "load_samples",
     "load_task",
     "parse_response",
+    "plot_runs",
     "render_prompt",
     "resolve_reference_source",
     "score_predictions",
     "score_run",
     "score_sample",
+    "write_report",
 ]

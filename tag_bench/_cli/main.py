@@ -20,6 +20,8 @@ for _name, _target in {
     "models": "tag_bench._cli.models:models_cmd",
     "leaderboard": "tag_bench._cli.report:leaderboard_cmd",
     "lmms-eval": "tag_bench._cli.lmms:lmms_group",
+    "plot": "tag_bench._cli.plot:plot_cmd",
+    "report": "tag_bench._cli.html_report:report_cmd",
 }.items():
     COMMANDS.register(_name, _target, source="tag-bench")
 COMMANDS.register("compare", "tag_bench._cli.compare:compare_cmd", source="tag-bench")

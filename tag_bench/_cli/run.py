@@ -133,8 +133,10 @@ def _too_many_errors(report: MetricsReport, max_error_rate: float | None) -> str
 @click.option("--no-progress", is_flag=True)
 @cli_errors
 def demo_cmd(out: str, au_reference: str, n_resamples: int, no_progress: bool) -> None:
-    """Run the offline demo: facs-rules and random on public-domain faces, then a leaderboard."""
+    """Run the offline demo: facs-rules and random on public-domain faces, then a leaderboard and an
+    HTML report (results/demo/report.html)."""
     from tag_bench.generate.evaluate import evaluate
+    from tag_bench.report.html import write_report
     from tag_bench.report.leaderboard import leaderboard
     from tag_bench.report.render import RenderOptions
 
@@ -152,6 +154,9 @@ def demo_cmd(out: str, au_reference: str, n_resamples: int, no_progress: bool) -
     (where / "leaderboard.md").write_text(md, encoding="utf-8")
     tex = leaderboard(runs, spec="overview", fmt="latex", options=RenderOptions(ci="none", label="tab:demo"))
     (where / "leaderboard.tex").write_text(tex.text, encoding="utf-8")
+    report = write_report(runs, where / "report.html", figures=None)
+    warn(report.warnings)
     click.echo(md)
     click.echo(f"written: {where / 'leaderboard.md'}, {where / 'leaderboard.tex'}, run directories under {where}/",
                err=True)  # fmt: skip
+    click.echo(f"HTML report (open it in a browser): {report.path}")

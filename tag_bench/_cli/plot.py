@@ -1,0 +1,47 @@
+"""``tag-bench plot``: paper figures (PNG and PDF) from scored run directories."""
+
+from __future__ import annotations
+
+import click
+
+from tag_bench._cli.common import cli_errors, warn
+
+KIND_CHOICES = ("confusion", "recall", "au-grounding", "iou-hist", "transfer", "accuracy-vs-grounded", "overlay",
+                "all")  # fmt: skip
+
+
+@click.command("plot")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(KIND_CHOICES), default=("all",),
+              show_default=True, help="Figure to draw (repeatable).")  # fmt: skip
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the figures into.")  # fmt: skip
+@click.option("--sample", "sample_ids", multiple=True, metavar="ID",
+              help="Overlay of this sample id (repeatable).")  # fmt: skip
+@click.option("--worst", type=click.IntRange(1), default=None,
+              help="Overlays of the N worst samples of each run: wrong first, then more hallucinated AUs, "
+              "then lower mean IoU (default with --kind all: 3).")  # fmt: skip
+@click.option(
+    "--format", "formats", default="png,pdf", show_default=True, help="png, pdf or both (comma-separated)."
+)
+@click.option(
+    "--dpi", type=click.IntRange(50, 1200), default=300, show_default=True, help="Resolution of PNG files."
+)
+@click.option("--allow-incomplete", is_flag=True, help="Plot runs whose generation did not finish.")
+@cli_errors
+def plot_cmd(paths: tuple[str, ...], kinds: tuple[str, ...], out_dir: str, sample_ids: tuple[str, ...],
+             worst: int | None, formats: str, dpi: int, allow_incomplete: bool) -> None:  # fmt: skip
+    """Draw figures of run directories (or folders holding them, searched recursively).
+
+    Kinds: confusion (counts and row-normalised), recall (per class, models side by side),
+    au-grounding (IoU and hallucination rate per cited AU), iou-hist, transfer (common7 runs),
+    accuracy-vs-grounded, overlay (a sample's boxes against the AU reference; --sample or --worst).
+    """
+    from tag_bench.report.plots import plot_runs
+
+    result = plot_runs(paths, out_dir, kinds=kinds, sample_ids=sample_ids, worst=worst,
+                       formats=[f.strip() for f in formats.split(",") if f.strip()], dpi=dpi,
+                       allow_incomplete=allow_incomplete)  # fmt: skip
+    warn([f"not drawn: {s}" for s in result.skipped])
+    for path in result.written:
+        click.echo(str(path))

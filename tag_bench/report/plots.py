@@ -1,0 +1,724 @@
+"""Figures of scored runs, as PNG and PDF (the ``tag-bench plot`` command).
+
+=======================  ==========================================================================
+kind                     figure
+=======================  ==========================================================================
+``confusion``            confusion matrix of each run, in the task's class order: counts and
+                         row-normalised (rows gold, columns predicted, plus a ``failed`` column for
+                         the samples without a usable answer, so that rows add up to the gold count)
+``recall``               per-class recall with 95 % intervals, models side by side (one per task)
+``au-grounding``         per cited AU: IoU distribution of its box claims and hallucination rate
+                         (with counts), over the samples with a usable AU reference (one per run)
+``iou-hist``             IoU of every box claim, 0.3 and 0.5 marked (one per task, models overlaid)
+``transfer``             models × evaluation datasets, common7 accuracy (the ``transfer`` spec)
+``accuracy-vs-grounded`` accuracy vs grounded accuracy across models, both on the samples with a
+                         usable AU reference: the "right for the right reasons" gap
+``overlay``              a sample's image with each claimed box (labelled with its AU, coloured hit /
+                         miss / hallucinated AU) and the reference region of the same AU (dashed)
+=======================  ==========================================================================
+
+matplotlib is imported only here, when a figure is made (extra ``plots``); figures are
+``matplotlib.figure.Figure`` objects drawn by Agg, never pyplot. The look lives in
+:mod:`tag_bench.report.style`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tag_bench.errors import TagBenchError
+from tag_bench.facs import au_sort_key
+from tag_bench.metrics.grounding import GROUNDED_IOU, au_active, reference_states
+from tag_bench.metrics.stats import wilson_interval
+from tag_bench.report import style
+from tag_bench.report.browse import SampleView, claim_outcome, read_views, worst_first
+from tag_bench.report.frames import ScoredRun, read_runs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from tag_bench.report.table import Table
+
+KINDS = ("confusion", "recall", "au-grounding", "iou-hist", "transfer", "accuracy-vs-grounded", "overlay")
+FORMATS = ("png", "pdf")
+LOW_IOU = 0.3  # the other threshold of the metric table (grounding_precision@0.3)
+DEFAULT_WORST = 3  # overlays of ``--kind all`` without --sample / --worst
+MAX_OVERLAY_HEIGHT_IN = 4.6  # a tall image is drawn narrower than the column
+
+
+class PlotError(TagBenchError):
+    """A figure cannot be made as asked; the message says why and what to do."""
+
+
+@dataclass
+class PlotResult:
+    written: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # what could not be drawn, and why
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry point
+
+
+def plot_runs(
+    paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    kinds: Sequence[str] = ("all",),
+    sample_ids: Sequence[str] = (),
+    worst: int | None = None,
+    formats: Sequence[str] = FORMATS,
+    dpi: int = style.PAPER_DPI,
+    allow_incomplete: bool = False,
+) -> PlotResult:
+    """Draw ``kinds`` (see the module docstring, or ``all``) for the scored runs under ``paths`` into
+    ``out_dir``. Overlays: the samples ``sample_ids``, or the ``worst`` N of each run (see
+    :func:`~tag_bench.report.browse.worst_first`). Raises PlotError when nothing could be drawn."""
+    wanted = _kinds(kinds)
+    for f in formats:
+        if f not in FORMATS:
+            raise PlotError(f"unknown figure format {f!r}; use {', '.join(FORMATS)}")
+    runs = read_runs(list(paths), allow_incomplete=allow_incomplete).runs
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = PlotResult()
+    if "overlay" in wanted and not sample_ids and worst is None:
+        worst = DEFAULT_WORST if "all" in kinds else None
+        if worst is None:
+            raise PlotError("--kind overlay needs --sample ID or --worst N")
+    for kind, stem, make in figures(runs, wanted, sample_ids=sample_ids, worst=worst, result=result):
+        with style.rc_context():
+            try:
+                fig = make()
+            except PlotError as e:
+                result.skipped.append(f"{stem if stem.startswith(kind) else f'{kind} {stem}'}: {e}")
+                continue
+            result.written += save_figure(fig, out / stem, formats, dpi)
+    if not result.written:
+        raise PlotError("no figure could be drawn: " + "; ".join(result.skipped or ["no run"]))
+    return result
+
+
+def _kinds(kinds: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for k in kinds:
+        if k == "all":
+            out += KINDS
+        elif k in KINDS:
+            out.append(k)
+        else:
+            raise PlotError(f"unknown plot kind {k!r}; use one of {', '.join(KINDS)} or all")
+    return list(dict.fromkeys(out))
+
+
+FigureJob = tuple[str, str, Callable[[], "Figure"]]
+
+
+def figures(
+    runs: Sequence[ScoredRun],
+    kinds: Sequence[str],
+    *,
+    sample_ids: Sequence[str] = (),
+    worst: int | None = None,
+    result: PlotResult | None = None,
+    views: dict[tuple[str, str | None], list[SampleView]] | None = None,
+) -> list[FigureJob]:
+    """(kind, file stem, figure maker) of every figure ``kinds`` asks of ``runs`` (makers run lazily,
+    so the HTML report and the command share one list). ``views``: samples already read, by
+    :func:`views_key`."""
+    result = result if result is not None else PlotResult()
+    jobs: list[FigureJob] = []
+    stems = _Stems()
+    by_task: dict[str, list[ScoredRun]] = {}
+    for r in runs:
+        by_task.setdefault(r.manifest.task.name, []).append(r)
+    read = views if views is not None else {}
+
+    def views_of(r: ScoredRun) -> list[SampleView]:
+        key = views_key(r)
+        if key not in read:
+            read[key] = read_views(r.run, reference_key=r.reference_key)
+        return read[key]
+
+    P = functools.partial
+    for kind in kinds:
+        if kind == "confusion":
+            for r in runs:
+                for norm in (False, True):
+                    stem = stems.get(f"confusion-{'rownorm' if norm else 'counts'}", r)
+                    jobs.append((kind, stem, P(confusion_figure, r, normalise=norm)))
+        elif kind == "recall":
+            for task, members in by_task.items():
+                jobs.append((kind, stems.get("recall", task=task), P(recall_figure, members)))
+        elif kind == "au-grounding":
+            for r in runs:
+                jobs.append((kind, stems.get("au-grounding", r), P(_au_grounding_of, r, views_of)))
+        elif kind == "iou-hist":
+            for task, members in by_task.items():
+                jobs.append((kind, stems.get("iou-hist", task=task), P(_iou_histogram_of, members, views_of)))
+        elif kind == "transfer":
+            jobs.append((kind, "transfer", P(transfer_figure, runs)))
+        elif kind == "accuracy-vs-grounded":
+            jobs.append((kind, "accuracy-vs-grounded", P(accuracy_grounded_figure, runs)))
+        elif kind == "overlay":
+            for r in runs:
+                chosen = _overlay_samples(r, views_of(r), sample_ids, worst, result)
+                for v in chosen:
+                    stem = stems.get(f"overlay-{_slug(v.id)}", r)
+                    jobs.append((kind, stem, P(overlay_figure, v, r.name)))
+    return jobs
+
+
+def views_key(run: ScoredRun) -> tuple[str, str | None]:
+    return str(run.run.path), run.reference_key
+
+
+def _au_grounding_of(run: ScoredRun, views_of: Callable[[ScoredRun], list[SampleView]]) -> Figure:
+    return au_grounding_figure(run, views_of(run))
+
+
+def _iou_histogram_of(runs: Sequence[ScoredRun], views_of: Callable[[ScoredRun], list[SampleView]]) -> Figure:
+    return iou_histogram_figure([(r, views_of(r)) for r in runs])
+
+
+def _overlay_samples(
+    run: ScoredRun, views: list[SampleView], ids: Sequence[str], worst: int | None, result: PlotResult
+) -> list[SampleView]:
+    if ids:
+        by_id = {v.id: v for v in views}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            result.skipped.append(f"overlay: {run.name} has no sample {', '.join(missing)}")
+        return [by_id[i] for i in ids if i in by_id]
+    return [v for v in worst_first(views) if v.sample is not None][: worst or 0]
+
+
+class _Stems:
+    """File stems: kind, run name and task, made safe and unique."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def get(self, kind: str, run: ScoredRun | None = None, task: str | None = None) -> str:
+        parts = [kind]
+        if run is not None:
+            parts += [_slug(run.name), _slug(run.manifest.task.name)]
+            if run.reference_key:
+                parts.append(_slug(run.reference_key))
+        elif task:
+            parts.append(_slug(task))
+        stem, k = "-".join(parts), 2
+        while stem in self.seen:
+            stem, k = f"{'-'.join(parts)}-{k}", k + 1
+        self.seen.add(stem)
+        return stem
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_.") or "x"
+
+
+def save_figure(
+    fig: Figure, stem: Path, formats: Sequence[str] = FORMATS, dpi: int = style.PAPER_DPI
+) -> list[Path]:
+    """Write ``stem.png`` (at ``dpi``) and ``stem.pdf``; the pixel size is the figure size × dpi."""
+    out = []
+    with style.rc_context():
+        for f in formats:
+            path = stem.with_name(f"{stem.name}.{f}")
+            fig.savefig(path, format=f, dpi=dpi, metadata=_metadata(f))
+            out.append(path)
+    return out
+
+
+def figure_png(fig: Figure, dpi: int = style.SCREEN_DPI) -> bytes:
+    """The figure as PNG bytes (for the HTML report)."""
+    import io
+
+    buf = io.BytesIO()
+    with style.rc_context():
+        fig.savefig(buf, format="png", dpi=dpi, metadata=_metadata("png"))
+    return buf.getvalue()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _styled(fn: F) -> F:
+    """Run a figure maker inside the tag-bench rc settings (text sizes are read when artists are made)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with style.rc_context():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _metadata(fmt: str) -> dict[str, Any]:
+    # no creation date: the same runs give the same files
+    return {"Software": "tag-bench"} if fmt == "png" else {"Creator": "tag-bench", "CreationDate": None}
+
+
+# --------------------------------------------------------------------------------------------------
+# Confusion matrix
+
+
+@_styled
+def confusion_figure(run: ScoredRun, *, normalise: bool = False) -> Figure:
+    """The run's confusion matrix in the task's class order (rows gold, columns predicted), with a
+    ``failed`` column when samples had no usable answer: counts, or shares of each gold row."""
+    import numpy as np
+
+    cm = run.report.confusion_matrix
+    classes = list(cm["classes"])
+    matrix = np.asarray(cm["matrix"], dtype=float)
+    failed = np.asarray(cm.get("failed") or [0] * len(classes), dtype=float)
+    columns = list(classes)
+    if failed.any():
+        matrix = np.column_stack([matrix, failed])
+        columns.append("failed")
+    support = matrix.sum(axis=1)
+    values = 100 * matrix / np.where(support > 0, support, np.nan)[:, None] if normalise else matrix
+    k = len(classes)
+    fig = style.new_figure(style.SINGLE_COLUMN_IN, 1.0 + 0.25 * k)
+    ax = fig.add_subplot()
+    vmax = 100.0 if normalise else max(1.0, float(np.nanmax(values)) if values.size else 1.0)
+    im = ax.imshow(
+        np.ma.masked_invalid(values), cmap=style.SEQUENTIAL_CMAP, vmin=0, vmax=vmax, aspect="equal"
+    )
+    cmap = im.get_cmap()
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            v = values[i, j]
+            if math.isnan(v):
+                text, colour = "–", "#555555"
+            else:
+                text = f"{v:.0f}"
+                colour = style.text_colour(_hex(cmap(v / vmax)))
+            ax.text(j, i, text, ha="center", va="center", fontsize=5.5 if k > 7 else 6, color=colour)
+    ax.set_xticks(range(len(columns)), [_short(c) for c in columns], rotation=45, ha="right",
+                  rotation_mode="anchor")  # fmt: skip
+    ax.set_yticks(range(k), [f"{_short(c)} ({int(n)})" for c, n in zip(classes, support, strict=True)])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold (samples)")
+    ax.tick_params(length=0)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    what = "% of each gold row" if normalise else "counts"
+    ax.set_title(f"{run.name} on {run.manifest.task.name} ({what})")
+    bar = fig.colorbar(im, ax=ax, shrink=0.75, pad=0.02, aspect=25)
+    if not normalise:
+        from matplotlib.ticker import MaxNLocator
+
+        bar.locator = MaxNLocator(integer=True)
+        bar.update_ticks()
+    bar.outline.set_visible(False)
+    return fig
+
+
+def _hex(rgba: Sequence[float]) -> str:
+    return "#{:02X}{:02X}{:02X}".format(*(round(255 * c) for c in rgba[:3]))
+
+
+def _short(name: str) -> str:
+    return {"happiness": "happy", "surprise": "surprise", "sadness": "sad", "neutral": "neutral"}.get(
+        name, name
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-class recall
+
+
+@_styled
+def recall_figure(runs: Sequence[ScoredRun]) -> Figure:
+    """Per-class recall with its 95 % interval, one bar per model, classes in the task's order."""
+    import numpy as np
+
+    if not runs:
+        raise PlotError("no run")
+    classes = list(runs[0].report.classes)
+    support = []
+    for c in classes:
+        v = runs[0].report.metrics.get(f"recall/{c}")
+        support.append(v.n if v is not None else 0)
+    n_models = len(runs)
+    width = 0.8 / n_models
+    fig = style.new_figure(style.SINGLE_COLUMN_IN if n_models <= 4 else style.DOUBLE_COLUMN_IN, 2.3)
+    ax = fig.add_subplot()
+    x = np.arange(len(classes))
+    for i, r in enumerate(runs):
+        vals, lo, hi = [], [], []
+        for c in classes:
+            m = r.report.metrics.get(f"recall/{c}")
+            value = m.value if m is not None and m.value is not None else math.nan
+            vals.append(100 * value)
+            lo.append(100 * (value - m.ci_low) if m is not None and m.ci_low is not None else 0.0)
+            hi.append(100 * (m.ci_high - value) if m is not None and m.ci_high is not None else 0.0)
+        pos = x - 0.4 + width * (i + 0.5)
+        colour = style.SERIES[i % len(style.SERIES)]
+        ax.bar(pos, vals, width * 0.92, color=colour, label=r.name, zorder=2)
+        ok = ~np.isnan(vals)
+        ax.errorbar(pos[ok], np.asarray(vals)[ok], yerr=[np.asarray(lo)[ok], np.asarray(hi)[ok]], fmt="none",
+                    ecolor="#333333", elinewidth=0.6, capsize=1.2, zorder=3)  # fmt: skip
+    ax.set_xticks(x, [f"{_short(c)}\n(n={n})" for c, n in zip(classes, support, strict=True)])
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("recall (%)")
+    ax.yaxis.grid(True, linewidth=0.4, color="#dddddd", zorder=0)
+    ax.set_axisbelow(True)
+    ax.set_title(f"Per-class recall on {runs[0].manifest.task.name} (95 % CI)")
+    if n_models > 1:
+        ax.legend(ncols=min(n_models, 4), loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-AU grounding
+
+
+@dataclass
+class AUGrounding:
+    """Claims of one AU over the samples with a usable reference."""
+
+    au: str
+    ious: list[float] = field(default_factory=list)  # one per box claim
+    judged: int = 0  # samples citing the AU where the reference can judge it
+    hallucinated: int = 0  # of those, samples where the reference marks it inactive
+
+    @property
+    def hallucination_rate(self) -> float | None:
+        return self.hallucinated / self.judged if self.judged else None
+
+
+def au_grounding(views: Iterable[SampleView]) -> list[AUGrounding]:
+    """Per cited AU (FACS order), over samples with a usable AU reference: the IoU of each box claim
+    and the hallucination rate counted once per sample, as ``hallucinated_au_rate`` counts it."""
+    per: dict[str, AUGrounding] = {}
+    for v in views:
+        s = v.scored
+        if s.reference_status != "ok":
+            continue
+        for c in s.claims:
+            if c.au is not None and c.box is not None and c.iou is not None:
+                per.setdefault(c.au, AUGrounding(c.au)).ious.append(c.iou)
+        states = reference_states(v.reference) if v.reference is not None else None
+        for au in dict.fromkeys(s.cited_aus):
+            if states is not None:
+                judged = au_active(states.get(au), v.reference.threshold if v.reference else None) is not None
+            else:  # no reference record kept: what the scored claims say
+                judged = any(c.au == au and c.reference_active is not None for c in s.claims)
+            g = per.setdefault(au, AUGrounding(au))
+            if judged or au in s.hallucinated_aus:
+                g.judged += 1
+                g.hallucinated += au in s.hallucinated_aus
+    return sorted(per.values(), key=lambda g: (au_sort_key(g.au), g.au))
+
+
+@_styled
+def au_grounding_figure(run: ScoredRun, views: Sequence[SampleView]) -> Figure:
+    """Top: IoU of the box claims of each cited AU (box plot; the number of claims above); bottom: share
+    of the samples citing it where the reference marks it inactive (Wilson 95 % interval; hallucinated /
+    judged samples above, ``n/j`` when the reference never judged it)."""
+    rows = au_grounding(views)
+    if not rows:
+        raise PlotError(f"{run.name}: no cited AU on a sample with a usable AU reference")
+    import numpy as np
+
+    fig = style.new_figure(max(style.SINGLE_COLUMN_IN, 0.3 * len(rows) + 0.8), 3.3)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1.3, 1])
+    x = np.arange(len(rows))
+    with_boxes = [(i, g.ious) for i, g in enumerate(rows) if g.ious]
+    if with_boxes:
+        top.boxplot([d for _, d in with_boxes], positions=[i for i, _ in with_boxes], widths=0.55,
+                    showfliers=True, patch_artist=True,
+                    boxprops={"facecolor": style.OKABE_ITO["sky_blue"], "linewidth": 0.6},
+                    medianprops={"color": style.OKABE_ITO["black"], "linewidth": 0.9},
+                    whiskerprops={"linewidth": 0.6}, capprops={"linewidth": 0.6},
+                    flierprops={"markersize": 2, "markeredgewidth": 0.4})  # fmt: skip
+    top.axhline(GROUNDED_IOU, color=style.OUTCOME_COLOURS["hit"], linestyle="--", linewidth=0.7)
+    top.set_ylim(-0.02, 1.1)
+    top.set_ylabel("IoU of box claims")
+    for i, g in enumerate(rows):
+        top.text(i, 1.04, f"{len(g.ious)}", ha="center", va="bottom", fontsize=5.5, color="#444444")
+    top.set_title(f"{run.name} on {run.manifest.task.name}: grounding per cited AU")
+    rates = [100 * (g.hallucination_rate or 0.0) for g in rows]
+    lo, hi = [], []
+    for g in rows:
+        if g.judged:
+            a, b = wilson_interval(g.hallucinated, g.judged)
+            rate = g.hallucinated / g.judged
+            lo.append(100 * (rate - a))
+            hi.append(100 * (b - rate))
+        else:
+            lo.append(0.0)
+            hi.append(0.0)
+    judged = np.array([g.judged > 0 for g in rows])
+    bottom.bar(x[judged], np.asarray(rates)[judged], 0.6, color=style.OUTCOME_COLOURS["hallucinated"])
+    bottom.errorbar(x[judged], np.asarray(rates)[judged], yerr=[np.asarray(lo)[judged], np.asarray(hi)[judged]],
+                    fmt="none", ecolor="#333333", elinewidth=0.6, capsize=1.2)  # fmt: skip
+    for i, g in enumerate(rows):
+        label = f"{g.hallucinated}/{g.judged}" if g.judged else "n/j"
+        bottom.text(i, 102, label, ha="center", va="bottom", fontsize=5, rotation=90 if len(rows) > 10 else 0)
+    bottom.set_ylim(0, 118)
+    bottom.set_yticks([0, 25, 50, 75, 100])
+    bottom.set_ylabel("hallucinated (%)")
+    bottom.set_xticks(x, [g.au for g in rows], rotation=90 if len(rows) > 12 else 0)
+    bottom.set_xlabel("cited AU")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# IoU histogram
+
+
+def claim_ious(views: Iterable[SampleView]) -> list[float]:
+    """IoU of every box claim of the samples with a usable AU reference (what ``au_box_iou`` averages)."""
+    return [
+        c.iou
+        for v in views
+        if v.scored.reference_status == "ok"
+        for c in v.scored.claims
+        if c.box is not None and c.iou is not None
+    ]
+
+
+@_styled
+def iou_histogram_figure(runs: Sequence[tuple[ScoredRun, Sequence[SampleView]]]) -> Figure:
+    """Histogram of the IoU of all box claims, 0.3 and 0.5 marked; several models as outlines (shares)."""
+    import numpy as np
+
+    data = [(r, claim_ious(v)) for r, v in runs]
+    data = [(r, d) for r, d in data if d]
+    if not data:
+        raise PlotError("no box claim on a sample with a usable AU reference")
+    fig = style.new_figure(style.SINGLE_COLUMN_IN, 2.2)
+    ax = fig.add_subplot()
+    bins = [i / 20 for i in range(21)]
+    share = len(data) > 1
+    for i, (r, ious) in enumerate(data):
+        weights = np.full(len(ious), 100 / len(ious)) if share else None
+        colour = style.SERIES[i % len(style.SERIES)]
+        ax.hist(ious, bins=bins, weights=weights, histtype="step" if share else "bar", color=colour,
+                linewidth=1.0, label=f"{r.name} (n={len(ious)})",
+                edgecolor=colour if share else "white")  # fmt: skip
+    for t, name in ((LOW_IOU, "0.3"), (GROUNDED_IOU, "0.5")):
+        ax.axvline(
+            t, color=style.OKABE_ITO["black"], linestyle="--" if t == GROUNDED_IOU else ":", linewidth=0.8
+        )
+        ax.text(t, 1.0, f" IoU {name}", transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=6)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("IoU of the claimed box with the reference region of its AU")
+    ax.set_ylabel("box claims (%)" if share else "box claims")
+    ax.set_title(f"Box claims on {data[0][0].manifest.task.name}")
+    fig.legend(loc="outside lower center", ncols=min(len(data), 3))
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Transfer
+
+
+def transfer_table(runs: Sequence[ScoredRun]) -> Table:
+    from tag_bench.report.spec import load_spec
+    from tag_bench.report.table import build_table
+
+    return build_table(runs, load_spec("transfer"))
+
+
+@_styled
+def transfer_figure(runs: Sequence[ScoredRun]) -> Figure:
+    """Heatmap of the ``transfer`` leaderboard: models × evaluation datasets, common7 accuracy (%)."""
+    import numpy as np
+
+    from tag_bench.report.render import row_label
+
+    table = transfer_table(runs)
+    datasets = [g for g in table.groups if g.title != "Transfer"]
+    values = np.array([[row.cells[j][0].value if row.cells[j][0].value is not None else np.nan
+                        for j in range(len(datasets))] for row in table.rows], dtype=float)  # fmt: skip
+    if not table.rows or np.isnan(values).all():
+        raise PlotError(
+            "no run of a common7 task (rafdb_basic_test_common7, ferplus_test_common7, affectnet_val_common7)"
+        )
+    fig = style.new_figure(style.SINGLE_COLUMN_IN, 0.9 + 0.28 * len(table.rows))
+    ax = fig.add_subplot()
+    im = ax.imshow(
+        np.ma.masked_invalid(100 * values), cmap=style.SEQUENTIAL_CMAP, vmin=0, vmax=100, aspect="auto"
+    )
+    cmap = im.get_cmap()
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            v = values[i, j]
+            if math.isnan(v):
+                ax.text(j, i, "–", ha="center", va="center", color="#555555")
+                continue
+            colour = style.text_colour(_hex(cmap(v)))
+            ax.text(j, i, f"{100 * v:.1f}", ha="center", va="center", color=colour)
+    from matplotlib.patches import Rectangle
+
+    from tag_bench.metrics.transfer import normalise_dataset
+    from tag_bench.report.spec import load_spec
+
+    names = [normalise_dataset(g.dataset or "") for g in load_spec("transfer").columns]
+    for i, row in enumerate(table.rows):
+        if row.train_source and normalise_dataset(row.train_source) in names:
+            j = names.index(normalise_dataset(row.train_source))
+            ax.add_patch(Rectangle((j - 0.47, i - 0.45), 0.94, 0.9, fill=False, edgecolor=style.OKABE_ITO["orange"],
+                                   linewidth=1.5))  # fmt: skip
+    ax.set_xticks(range(len(datasets)), [g.title for g in datasets])
+    ax.set_yticks(range(len(table.rows)), [row_label(r) for r in table.rows])
+    ax.tick_params(length=0)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    ax.set_xlabel("evaluated on (outlined: the model's train source)")
+    ax.set_title("Cross-dataset transfer: common7 accuracy (%)")
+    fig.colorbar(im, ax=ax, shrink=0.9, pad=0.02)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Accuracy vs grounded accuracy
+
+
+@_styled
+def accuracy_grounded_figure(runs: Sequence[ScoredRun]) -> Figure:
+    """Each model at (accuracy, grounded accuracy) on the samples with a usable AU reference, with 95 %
+    intervals; the distance below the diagonal is the share right for the wrong reasons."""
+    points = []
+    for r in runs:
+        a = r.report.metrics.get("accuracy_covered")
+        g = r.report.metrics.get("grounded_accuracy")
+        if a is not None and g is not None and a.value is not None and g.value is not None:
+            points.append((r, a, g, a.value, g.value))
+    if not points:
+        raise PlotError("no run has grounded accuracy (score runs against an AU reference)")
+    several_tasks = len({p[0].manifest.task.name for p in points}) > 1
+    fig = style.new_figure(style.SINGLE_COLUMN_IN, 3.0)
+    ax = fig.add_subplot()
+    ax.plot([0, 100], [0, 100], color="#999999", linewidth=0.7, linestyle="--", zorder=1)
+    ax.text(97, 99, "grounded = accuracy", rotation=45, ha="right", va="top", fontsize=5.5, color="#777777",
+            transform_rotates_text=True, rotation_mode="anchor")  # fmt: skip
+    for i, (r, a, g, acc, grounded) in enumerate(points):
+        colour = style.SERIES[i % len(style.SERIES)]
+        oracle = r.manifest.model.oracle_reference
+        xerr = _err(a)
+        yerr = _err(g)
+        ax.errorbar(100 * acc, 100 * grounded, xerr=xerr, yerr=yerr, fmt="o", color=colour, markersize=4,
+                    markerfacecolor="white" if oracle else colour, elinewidth=0.6, capsize=1.2, zorder=3)  # fmt: skip
+        label = r.name + (" †" if oracle else "") + (f" ({r.manifest.task.name})" if several_tasks else "")
+        ax.annotate(label, (100 * acc, 100 * grounded), xytext=(4, -8), textcoords="offset points",
+                    fontsize=6, color=colour)  # fmt: skip
+    ax.set_xlim(-3, 103)
+    ax.set_ylim(-3, 103)
+    ax.set_aspect("equal")
+    ax.set_xlabel("accuracy (%), samples with an AU reference")
+    ax.set_ylabel("grounded accuracy (%)")
+    ax.set_title("Right, and for the right reasons?")
+    if any(p[0].manifest.model.oracle_reference for p in points):
+        ax.text(
+            0.02,
+            0.98,
+            "† reads the AU reference (upper bound)",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=5.5,
+        )
+    return fig
+
+
+def _err(m: Any) -> list[list[float]] | None:
+    if m.ci_low is None or m.ci_high is None:
+        return None
+    return [[100 * (m.value - m.ci_low)], [100 * (m.ci_high - m.value)]]
+
+
+# --------------------------------------------------------------------------------------------------
+# Sample overlay
+
+
+@_styled
+def overlay_figure(view: SampleView, name: str = "") -> Figure:
+    """The presented image with each claimed box (solid, labelled with its AU, coloured by
+    :func:`~tag_bench.report.browse.claim_outcome`) and the reference region of the same AU (dashed),
+    plus the predicted and gold label. Raises PlotError when the image cannot be read."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+
+    from tag_bench.images import ImageLoadError, open_image
+
+    if view.sample is None:
+        raise PlotError(f"sample {view.id} is not in the run's index.jsonl")
+    try:
+        image = open_image(view.sample)
+    except ImageLoadError as e:
+        raise PlotError(f"sample {view.id}: {e}") from None
+    w, h = image.size
+    s = view.scored
+    # Fixed layout (no layout engine): the image fills its axes exactly, so that pixel (x, y) of the
+    # image is at a known place of the file.
+    title_in, legend_in = 0.36, 0.34
+    img_w = style.SINGLE_COLUMN_IN
+    img_h = img_w * h / w
+    if img_h > MAX_OVERLAY_HEIGHT_IN:
+        img_w, img_h = img_w * MAX_OVERLAY_HEIGHT_IN / img_h, MAX_OVERLAY_HEIGHT_IN
+    fig_h = img_h + title_in + legend_in
+    fig = style.new_figure(style.SINGLE_COLUMN_IN, fig_h, layout=None)
+    ax = fig.add_axes(((1 - img_w / style.SINGLE_COLUMN_IN) / 2, legend_in / fig_h, img_w / style.SINGLE_COLUMN_IN,
+                       img_h / fig_h))  # fmt: skip
+    ax.imshow(image, aspect="auto", interpolation="antialiased")
+    ax.set_axis_off()
+    font = 6.5
+    cited = list(dict.fromkeys(c.au for c in view.box_claims() if c.au))
+    for au in cited:
+        region = view.reference_region(au)
+        if region is None:
+            continue
+        x1, y1, x2, y2 = region
+        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=style.REFERENCE_COLOUR,
+                               linewidth=1.0, linestyle=(0, (3, 2)), zorder=2))  # fmt: skip
+        if all(claim_outcome(c) == "hit" for c in view.box_claims() if c.au == au):
+            continue  # a hit lies on its region: its own label names the AU
+        ax.text(x2, y2, f"{au} ref", ha="right", va="top", fontsize=font - 1, color=style.REFERENCE_COLOUR,
+                zorder=2, clip_on=True,
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})  # fmt: skip
+    for c in view.box_claims():
+        assert c.box is not None
+        outcome = claim_outcome(c)
+        colour = style.OUTCOME_COLOURS[outcome]
+        x1, y1, x2, y2 = c.box
+        ax.add_patch(
+            Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=colour, linewidth=1.6, zorder=3)
+        )
+        label = c.au or "?"
+        if c.iou is not None:
+            label += f" {c.iou:.2f}"
+        ax.text(x1, y1, label, ha="left", va="bottom", fontsize=font, color=style.text_colour(colour), zorder=4,
+                clip_on=True, bbox={"boxstyle": "square,pad=0.15", "facecolor": colour, "edgecolor": "none"})  # fmt: skip
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    mark = "✓" if s.correct else "✗"
+    pred = s.pred if s.pred is not None else f"({s.status})"
+    head = f"pred: {pred} {mark}   gold: {s.label}"
+    sub = " · ".join(x for x in (name, s.sample_id) if x)
+    no_box = [c.au for c in s.claims if c.box is None and c.au]
+    if no_box:
+        sub += f" · cited without a box: {', '.join(dict.fromkeys(no_box))}"
+    if s.reference_status != "ok":
+        sub += f" · AU reference: {s.reference_status}"
+    fig.text(0.02, 1 - 0.04 / fig_h, f"{head}\n{sub}", ha="left", va="top", fontsize=font)
+    present = {claim_outcome(c) for c in view.box_claims()}
+    handles = [Line2D([], [], color=style.OUTCOME_COLOURS[o], linewidth=1.6, label=style.OUTCOME_LABELS[o])
+               for o in style.OUTCOME_COLOURS if o in present or o != "unscored"]  # fmt: skip
+    handles.append(Line2D([], [], color=style.REFERENCE_COLOUR, linewidth=1.0, linestyle=(0, (3, 2)),
+                          label="reference region of the AU"))  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=2, fontsize=font - 0.5,
+               handlelength=1.6, borderaxespad=0.2)  # fmt: skip
+    return fig
