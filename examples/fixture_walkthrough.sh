@@ -45,6 +45,10 @@ for source in rafdb ferplus affectnet; do
 done
 tag-bench leaderboard transfer --spec transfer
 
+echo "## figures and the HTML report"
+tag-bench plot runs/facs-rules runs/random --kind confusion --kind au-grounding -o figures --format png
+tag-bench report runs transfer -o report.html
+
 echo "## CI gate: random (NEW) against facs-rules (BASE) on RAF-DB"
 status=0
 tag-bench compare runs/facs-rules/rafdb_basic_test runs/random/rafdb_basic_test \

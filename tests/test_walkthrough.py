@@ -28,6 +28,8 @@ def test_fixture_walkthrough(tmp_path):
     for source in ("rafdb", "ferplus", "affectnet"):
         assert f"| ft-{source} ({source}) |" in out
     assert "\\begin{tabular}" in (tmp_path / "w" / "main.tex").read_text()
+    assert (tmp_path / "w" / "report.html").stat().st_size > 0
+    assert any(p.suffix == ".png" for p in (tmp_path / "w" / "figures").rglob("*"))
     # random cites boxes far from the AUs: the gate fails on grounding, exit status 1
     assert "compare exit status: 1" in out
     assert "regressed" in (tmp_path / "w" / "gate.md").read_text()
