@@ -247,16 +247,15 @@ def test_trainer_reward_path_gives_tag_bench_rewards_on_real_traces(trained):
 
 
 def test_readme_section_runs_as_written(capsys):
-    """The README section shows the example script verbatim (run by the 2-step test above) and a
-    snippet that prints the rewards it says it prints."""
-    sources = [(ROOT / "docs" / "README-rewards.md").read_text()]
-    readme = (ROOT / "README.md").read_text()
-    if "## Training with TAG rewards" in readme:  # once the section is pasted into the README
-        sources.append(readme.split("## Training with TAG rewards", 1)[1])
-    for text in sources:
-        blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-        assert EXAMPLE.read_text() in blocks
-        snippet = next(b for b in blocks if "reward_breakdown(" in b)
-        exec(compile(snippet, "README-rewards.md", "exec"), {})
-        printed = capsys.readouterr().out.strip()
-        assert printed == re.search(r"# (1\.0 1\.0 [\d.]+ [\d.]+)", snippet).group(1)
+    """The README section links the example script (run by the 2-step test above) and shows a snippet
+    that prints the rewards it says it prints."""
+    section = (
+        (ROOT / "README.md").read_text().split("## Training with TAG rewards", 1)[1].split("\n## ", 1)[0]
+    )
+    assert f"]({EXAMPLE.relative_to(ROOT).as_posix()})" in section
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    snippet = next(b for b in blocks if "reward_breakdown(" in b)
+    exec(compile(snippet, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.strip()
+    match = re.search(r"# (1\.0 1\.0 [\d.]+ [\d.]+)", snippet)
+    assert match and printed == match.group(1)

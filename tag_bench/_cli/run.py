@@ -39,7 +39,8 @@ from tag_bench.schema import BOX_FRAMES, MetricsReport
 @click.option("--limit", type=click.IntRange(1), help="Evaluate only the first N samples of each task.")
 @click.option("--gen-kwargs", default="", help="k=v,... e.g. max_new_tokens=512,temperature=0")
 @click.option("--au-reference", default="auto", show_default=True,
-              help="AU reference for grounding: a detector name, a references JSONL, 'auto' or 'none'.")  # fmt: skip
+              help="AU reference for grounding: a detector name (tag-bench au detectors), openface-static:DIR, "
+                   "openface:DIR, pyfeat-csv:FILE, a references JSONL, 'auto' or 'none'.")  # fmt: skip
 @click.option("--out", type=click.Path(), help="Run directory (one task) or parent folder (several tasks).")
 @click.option("--results-dir", type=click.Path(), default="results", show_default=True)
 @click.option("--train-source", help="Dataset the checkpoint was tuned on (for transfer tables).")

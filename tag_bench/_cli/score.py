@@ -31,7 +31,8 @@ from tag_bench.schema import BOX_FRAMES
 @click.option("--frame", type=click.Choice(BOX_FRAMES),
               help="Box frame of the predictions (required unless each line has one).")  # fmt: skip
 @click.option("--au-reference", default=None,
-              help="AU reference: detector name, references JSONL, a saved reference id, 'auto' or 'none'; several, "
+              help="AU reference: detector name (tag-bench au detectors), openface-static:DIR, openface:DIR, "
+                   "pyfeat-csv:FILE, references JSONL, a saved reference id, 'auto' or 'none'; several, "
                    "comma-separated, are each scored and kept (the first is current). Re-scoring keeps the current "
                    "one by default.")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory to write (with --predictions).")
