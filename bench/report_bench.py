@@ -12,7 +12,10 @@ metric of the table (per-class ones included), 1000 resamples. Target: under 5 s
 ``json.loads`` of every line of both ``samples.jsonl`` plus both ``metrics.json`` and manifests,
 measured in the same run; stage times show where the time goes.
 
-    .venv/bin/python bench/report_bench.py [--part leaderboard|compare] [--n 100000] [--resamples 1000]
+html: the HTML report of a 4,000-sample run against decoding its images once (bench/html_report_bench.py,
+run as its own process here).
+
+    .venv/bin/python bench/report_bench.py [--part leaderboard|compare|html] [--n 100000] [--resamples 1000]
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import gc
 import json
 import random
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -209,7 +214,7 @@ def bench_compare(n: int, resamples: int, repeat: int, keep: Path | None = None)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["leaderboard", "compare", "all"], default="all")
+    ap.add_argument("--part", choices=["leaderboard", "compare", "html", "all"], default="all")
     ap.add_argument("--runs-n", type=int, default=20000, help="scaled fixture size (leaderboard)")
     ap.add_argument("--models", type=int, default=125, help="models per task (leaderboard)")
     ap.add_argument("--n", type=int, default=100_000, help="samples per run (compare)")
@@ -220,6 +225,9 @@ def main() -> None:
     parts: dict[str, Callable[[], object]] = {
         "leaderboard": lambda: bench_leaderboard(args.runs_n, args.models, args.repeat),
         "compare": lambda: bench_compare(args.n, args.resamples, args.repeat, args.keep),
+        "html": lambda: subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("html_report_bench.py"))], check=True
+        ),
     }
     for name, part in parts.items():
         if args.part in (name, "all"):
