@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +41,32 @@ def tiny_qwen(tmp_path_factory):
     from tag_bench.testing.tiny_models import build_tiny_qwen2_5_vl
 
     return build_tiny_qwen2_5_vl(tmp_path_factory.mktemp("tiny-qwen"), seed=0)
+
+
+#: Every RAF-DB fixture train sample, as a task (the fixture's test split is small).
+RAF_TRAIN_TASK = """
+name: raf_train_small
+version: 1
+dataset: rafdb
+split: train
+protocol: rafdb-basic-7
+classes: [surprise, fear, disgust, happiness, sadness, anger, neutral]
+prompt: tag_grounded
+"""
+
+
+@pytest.fixture
+def raf_root(dataset_fixtures, tmp_path) -> Path:
+    """A private copy of the RAF-DB fixture (tests may corrupt it)."""
+    dst = tmp_path / "raf"
+    shutil.copytree(dataset_fixtures["raf_basic"], dst)
+    return dst
+
+
+@pytest.fixture
+def raf_train_tasks(tmp_path) -> Path:
+    """A tasks folder (``--tasks-dir``) holding ``raf_train_small``."""
+    d = tmp_path / "tasks"
+    d.mkdir()
+    (d / "raf_train_small.yaml").write_text(RAF_TRAIN_TASK)
+    return d

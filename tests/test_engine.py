@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,32 +10,6 @@ import pytest
 from tag_bench import store
 from tag_bench.generate.cache import GenerationCache
 from tag_bench.generate.evaluate import RunConfigError, evaluate
-
-RAF_TRAIN_TASK = """
-name: raf_train_small
-version: 1
-dataset: rafdb
-split: train
-protocol: rafdb-basic-7
-classes: [surprise, fear, disgust, happiness, sadness, anger, neutral]
-prompt: tag_grounded
-"""
-
-
-@pytest.fixture
-def raf_root(dataset_fixtures, tmp_path) -> Path:
-    """A private copy of the RAF-DB fixture (tests may corrupt it)."""
-    dst = tmp_path / "raf"
-    shutil.copytree(dataset_fixtures["raf_basic"], dst)
-    return dst
-
-
-@pytest.fixture
-def tasks_dir(tmp_path) -> Path:
-    d = tmp_path / "tasks"
-    d.mkdir()
-    (d / "raf_train_small.yaml").write_text(RAF_TRAIN_TASK)
-    return d
 
 
 def _lines(path: Path) -> list[dict]:
@@ -110,12 +83,12 @@ def test_changed_config_is_refused_with_what_changed(raf_root, tmp_path):
     assert fresh.stats.generated == 7
 
 
-def test_hf_generation_cache_includes_the_model(raf_root, tasks_dir, tiny_qwen, tmp_path):
+def test_hf_generation_cache_includes_the_model(raf_root, raf_train_tasks, tiny_qwen, tmp_path):
     from tag_bench.testing.tiny_models import build_tiny_qwen2_5_vl
 
     cache = tmp_path / "gen.sqlite"
     kw = dict(data_root=raf_root, au_reference="none", cache=cache, n_resamples=10, progress=False,
-              gen_kwargs="max_new_tokens=8", batch_size=4, tasks_dirs=[str(tasks_dir)], limit=6)  # fmt: skip
+              gen_kwargs="max_new_tokens=8", batch_size=4, tasks_dirs=[str(raf_train_tasks)], limit=6)  # fmt: skip
     first = evaluate("raf_train_small", "hf", {"pretrained": str(tiny_qwen)}, out=tmp_path / "a", **kw)
     assert first.stats.generated == 6 and first.stats.from_cache == 0
     second = evaluate("raf_train_small", "hf", {"pretrained": str(tiny_qwen)}, out=tmp_path / "b", **kw)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,25 +15,10 @@ import pytest
 
 from tag_bench import store
 
-TASK = """
-name: raf_all_small
-version: 1
-dataset: rafdb
-split: train
-protocol: rafdb-basic-7
-classes: [surprise, fear, disgust, happiness, sadness, anger, neutral]
-prompt: tag_grounded
-"""
-
 
 @pytest.fixture
-def setup(dataset_fixtures, tmp_path):
-    tasks = tmp_path / "tasks"
-    tasks.mkdir()
-    (tasks / "raf_all_small.yaml").write_text(TASK)
-    root = tmp_path / "raf"
-    shutil.copytree(dataset_fixtures["raf_basic"], root)
-    return tasks, root
+def setup(raf_train_tasks, raf_root):
+    return raf_train_tasks, raf_root
 
 
 def _cli(*args: str) -> list[str]:
@@ -52,7 +36,7 @@ def _ids(path: Path) -> list[str]:
 
 def test_kill_9_then_rerun_gives_one_record_per_sample_and_identical_metrics(setup, tiny_qwen, tmp_path):
     tasks, root = setup
-    common = ["run", "--model", "hf", "--model-args", f"pretrained={tiny_qwen}", "--tasks", "raf_all_small",
+    common = ["run", "--model", "hf", "--model-args", f"pretrained={tiny_qwen}", "--tasks", "raf_train_small",
               "--tasks-dir", str(tasks), "--data-root", str(root), "--gen-kwargs", "max_new_tokens=48",
               "--au-reference", "none", "--no-cache", "--n-resamples", "200", "--no-progress"]  # fmt: skip
     killed = tmp_path / "killed"
@@ -98,7 +82,7 @@ def test_api_key_never_reaches_the_run_directory_or_logs(setup, tmp_path):
         proc = subprocess.run(
             _cli("run", "--model", "openai", "--model-args",
                  f"model=tiny-chat,base_url={server.base_url},api_key_env=TB_TEST_KEY,concurrency=2",
-                 "--tasks", "raf_all_small", "--tasks-dir", str(tasks), "--data-root", str(root),
+                 "--tasks", "raf_train_small", "--tasks-dir", str(tasks), "--data-root", str(root),
                  "--au-reference", "none", "--out", str(out), "--cache", str(tmp_path / "c.sqlite")),
             env=_env(TB_TEST_KEY=secret), capture_output=True, text=True,
         )  # fmt: skip
@@ -122,7 +106,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_accelerate_two_cpu_processes_shard_and_merge(setup, tiny_qwen, tmp_path):
     tasks, root = setup
-    args = ["run", "--model", "hf", "--model-args", f"pretrained={tiny_qwen}", "--tasks", "raf_all_small",
+    args = ["run", "--model", "hf", "--model-args", f"pretrained={tiny_qwen}", "--tasks", "raf_train_small",
             "--tasks-dir", str(tasks), "--data-root", str(root), "--gen-kwargs", "max_new_tokens=6",
             "--au-reference", "none", "--no-cache", "--n-resamples", "100", "--no-progress"]  # fmt: skip
     accelerate = Path(sys.executable).with_name("accelerate")

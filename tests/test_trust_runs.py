@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,25 +17,10 @@ import pytest
 
 from tag_bench.testing.chat_server import ChatServer, Fault
 
-TASK = """
-name: raf_all_small
-version: 1
-dataset: rafdb
-split: train
-protocol: rafdb-basic-7
-classes: [surprise, fear, disgust, happiness, sadness, anger, neutral]
-prompt: tag_grounded
-"""
-
 
 @pytest.fixture
-def setup(dataset_fixtures, tmp_path):
-    tasks = tmp_path / "tasks"
-    tasks.mkdir()
-    (tasks / "raf_all_small.yaml").write_text(TASK)
-    root = tmp_path / "raf"
-    shutil.copytree(dataset_fixtures["raf_basic"], root)
-    return tasks, root
+def setup(raf_train_tasks, raf_root):
+    return raf_train_tasks, raf_root
 
 
 def _run_args(setup, server: ChatServer, out: Path, *extra: str, **model_args: object) -> list[str]:
@@ -44,7 +28,7 @@ def _run_args(setup, server: ChatServer, out: Path, *extra: str, **model_args: o
     args = {"model": "tiny-chat", "base_url": server.base_url, "api_key_env": "TB_KEY", "backoff": 0.01,
             **model_args}  # fmt: skip
     return [sys.executable, "-m", "tag_bench", "run", "--model", "openai",
-            "--model-args", ",".join(f"{k}={v}" for k, v in args.items()), "--tasks", "raf_all_small",
+            "--model-args", ",".join(f"{k}={v}" for k, v in args.items()), "--tasks", "raf_train_small",
             "--tasks-dir", str(tasks), "--data-root", str(root), "--au-reference", "none", "--no-cache",
             "--n-resamples", "50", "--no-progress", "--out", str(out), *extra]  # fmt: skip
 

@@ -31,13 +31,6 @@ def _trace(label: str, box: list[int]) -> str:
     )
 
 
-@pytest.fixture()
-def raf_copy(dataset_fixtures, tmp_path) -> Path:
-    root = tmp_path / "raf"
-    shutil.copytree(dataset_fixtures["raf_basic"], root)
-    return root
-
-
 def _predictions(tmp_path: Path, root: Path, task: str = "rafdb_basic_test", **special: str) -> Path:
     samples = load_task(task).load(root).samples
     lines = []
@@ -51,13 +44,13 @@ def _predictions(tmp_path: Path, root: Path, task: str = "rafdb_basic_test", **s
     return path
 
 
-def test_grounding_is_not_computed_not_zero_when_every_reference_failed(raf_copy, tmp_path):
-    preds = _predictions(tmp_path, raf_copy)
+def test_grounding_is_not_computed_not_zero_when_every_reference_failed(raf_root, tmp_path):
+    preds = _predictions(tmp_path, raf_root)
     run = tmp_path / "run"
-    r = _cli("score", "--task", "rafdb_basic_test", "--data-root", raf_copy, "--predictions", preds,
+    r = _cli("score", "--task", "rafdb_basic_test", "--data-root", raf_root, "--predictions", preds,
              "--frame", "pixel", "--au-reference", "none", "--out", run, "--no-progress")  # fmt: skip
     assert r.exit_code == 0, r.output
-    shutil.rmtree(raf_copy)  # the dataset is gone: the detector cannot read a single image
+    shutil.rmtree(raf_root)  # the dataset is gone: the detector cannot read a single image
     r = _cli("score", run, "--au-reference", "mediapipe-geometric", "--no-progress")
     assert r.exit_code == 0, r.output
     metrics = json.loads((run / "metrics.json").read_text())
@@ -71,13 +64,13 @@ def test_grounding_is_not_computed_not_zero_when_every_reference_failed(raf_copy
     assert "warning: the AU reference is unusable for 7 of 7 samples" in r.output
 
 
-def test_a_face_without_a_usable_reference_is_left_out_of_every_reference_metric_alike(raf_copy, tmp_path):
-    samples = load_task("rafdb_basic_test").load(raf_copy).samples
+def test_a_face_without_a_usable_reference_is_left_out_of_every_reference_metric_alike(raf_root, tmp_path):
+    samples = load_task("rafdb_basic_test").load(raf_root).samples
     blank = samples[2]
     Image.new("RGB", (100, 100), (128, 128, 128)).save(blank.image)  # no face for MediaPipe to find
-    preds = _predictions(tmp_path, raf_copy)
+    preds = _predictions(tmp_path, raf_root)
     run = tmp_path / "run"
-    r = _cli("score", "--task", "rafdb_basic_test", "--data-root", raf_copy, "--predictions", preds,
+    r = _cli("score", "--task", "rafdb_basic_test", "--data-root", raf_root, "--predictions", preds,
              "--frame", "pixel", "--au-reference", "mediapipe-geometric", "--out", run, "--no-progress")  # fmt: skip
     assert r.exit_code == 0, r.output
     metrics = json.loads((run / "metrics.json").read_text())
@@ -122,9 +115,9 @@ def test_failures_are_kept_apart_by_kind(dataset_fixtures, tmp_path):
     assert m["accuracy"]["value"] == pytest.approx(correct / n) and correct == n - 4  # all four stay wrong
 
 
-def test_an_interrupted_run_is_marked_and_kept_out_of_tables_unless_asked(raf_copy, tmp_path):
+def test_an_interrupted_run_is_marked_and_kept_out_of_tables_unless_asked(raf_root, tmp_path):
     run = tmp_path / "run"
-    r = _cli("run", "--model", "random", "--tasks", "rafdb_basic_test", "--data-root", raf_copy, "--out", run,
+    r = _cli("run", "--model", "random", "--tasks", "rafdb_basic_test", "--data-root", raf_root, "--out", run,
              "--au-reference", "none", "--no-cache", "--no-progress")  # fmt: skip
     assert r.exit_code == 0, r.output
     rd = RunDir(run)
@@ -144,10 +137,10 @@ def test_an_interrupted_run_is_marked_and_kept_out_of_tables_unless_asked(raf_co
     assert shown.exit_code == 0 and "random ‡" in shown.output and "incomplete run" in shown.output
 
 
-def test_rescoring_never_deletes_a_reference_set(raf_copy, tmp_path):
-    preds = _predictions(tmp_path, raf_copy)
+def test_rescoring_never_deletes_a_reference_set(raf_root, tmp_path):
+    preds = _predictions(tmp_path, raf_root)
     run = tmp_path / "run"
-    _cli("score", "--task", "rafdb_basic_test", "--data-root", raf_copy, "--predictions", preds, "--frame",
+    _cli("score", "--task", "rafdb_basic_test", "--data-root", raf_root, "--predictions", preds, "--frame",
          "pixel", "--au-reference", "mediapipe-geometric", "--out", run, "--no-progress")  # fmt: skip
     first = json.loads((run / "metrics.json").read_text())
     ref_id = first["au_reference"]
@@ -155,7 +148,7 @@ def test_rescoring_never_deletes_a_reference_set(raf_copy, tmp_path):
     assert r.exit_code == 0 and json.loads((run / "metrics.json").read_text())["au_reference"] is None
     saved = run / "references" / ref_id / "au_references.jsonl"
     assert saved.exists() and len(saved.read_text().splitlines()) == 7  # kept, not deleted
-    shutil.rmtree(raf_copy)  # without the dataset the saved set still brings the grounding back
+    shutil.rmtree(raf_root)  # without the dataset the saved set still brings the grounding back
     r = _cli("score", run, "--au-reference", ref_id, "--no-progress")
     assert r.exit_code == 0, r.output
     back = json.loads((run / "metrics.json").read_text())
@@ -163,9 +156,9 @@ def test_rescoring_never_deletes_a_reference_set(raf_copy, tmp_path):
     assert sorted(p.name for p in (run / "references").iterdir()) == sorted([ref_id, "none"])
 
 
-def test_run_files_are_readable_by_others(raf_copy, tmp_path):
+def test_run_files_are_readable_by_others(raf_root, tmp_path):
     run = tmp_path / "run"
-    _cli("run", "--model", "majority", "--tasks", "rafdb_basic_test", "--data-root", raf_copy, "--out", run,
+    _cli("run", "--model", "majority", "--tasks", "rafdb_basic_test", "--data-root", raf_root, "--out", run,
          "--au-reference", "none", "--no-cache", "--no-progress")  # fmt: skip
     for name in ("manifest.json", "index.jsonl", "generations.jsonl", "samples.jsonl", "metrics.json"):
         assert (run / name).stat().st_mode & 0o044 == 0o044, name  # was 0600
