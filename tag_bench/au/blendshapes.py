@@ -31,9 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from tag_bench.au.base import BaseAUDetector, box_list, build_states, point_list
+from tag_bench.au.landmark_detector import AUScores, LandmarkAUDetector, check_regions
 from tag_bench.au.landmarks import FaceLandmarks, MediaPipeLandmarker
-from tag_bench.au.regions import REGION_RULES, au_regions
 
 #: Bump when a channel, a threshold or the score rule changes: it is part of the reference id.
 MAPPING_VERSION = "1"
@@ -116,7 +115,7 @@ def face_scores(face: FaceLandmarks) -> tuple[dict[str, float | None], dict[str,
     return scores, thresholds, sources
 
 
-class MediaPipeBlendshapesDetector(BaseAUDetector):
+class MediaPipeBlendshapesDetector(LandmarkAUDetector):
     """MediaPipe FaceLandmarker blendshapes -> AU scores, regions from the same mesh, fully offline.
 
     Parameters: ``regions`` (``tight`` / ``loose``), ``face_policy`` (``largest`` / ``center`` /
@@ -128,8 +127,7 @@ class MediaPipeBlendshapesDetector(BaseAUDetector):
     threshold = None  # per AU: see CHANNELS
 
     def __init__(self, *, regions: str = "tight", **landmarker_params: Any):
-        if regions not in REGION_RULES:
-            raise ValueError(f"regions must be one of {REGION_RULES}, got {regions!r}")
+        check_regions(regions)
         from tag_bench._optional import require
 
         require("mediapipe", "landmarks", "The mediapipe-blendshapes AU detector")
@@ -140,26 +138,8 @@ class MediaPipeBlendshapesDetector(BaseAUDetector):
         self.model_sha256 = BUNDLE_SHA256
         self.version = f"{MAPPING_VERSION}-{BUNDLE_SHA256[:8]}"
 
-    @property
-    def params(self) -> dict[str, Any]:
-        return {"regions": self.region_rule, **self.landmarker.params}
-
-    def _detect(self, rgb: np.ndarray) -> dict[str, Any]:
-        face, n = self.landmarker.locate(rgb)
-        if face is None:
-            return {"status": "no_face", "message": "no face found"}
-        size = (rgb.shape[1], rgb.shape[0])
-        regions = au_regions(face.landmarks68, self.region_rule, image_size=size)
+    def score_face(self, rgb: np.ndarray, face: FaceLandmarks) -> AUScores:
         scores, thresholds, sources = face_scores(face)
         for au in DEAD_CHANNELS:
             scores.setdefault(au, None)
-        message = None
-        if n > 1:
-            message = f"{n} faces found; kept one by face_policy={self.landmarker.face_policy!r}"
-        return {
-            "status": "ok",
-            "message": message,
-            "face_box": box_list(face.box),
-            "landmarks": point_list(face.landmarks68),
-            "aus": build_states(regions, scores, thresholds, sources),
-        }
+        return scores, thresholds, sources

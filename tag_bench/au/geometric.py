@@ -69,9 +69,9 @@ from typing import Any
 
 import numpy as np
 
-from tag_bench.au.base import BaseAUDetector, box_list, build_states, point_list
+from tag_bench.au.landmark_detector import AUScores, LandmarkAUDetector, check_regions
 from tag_bench.au.landmarks import FaceLandmarks, MediaPipeLandmarker
-from tag_bench.au.regions import REGION_RULES, FaceFrame, au_regions
+from tag_bench.au.regions import FaceFrame
 
 THRESHOLD = 0.5
 VERSION = "2"
@@ -170,7 +170,7 @@ def geometric_scores(face: FaceLandmarks) -> dict[str, float | None]:
     return scores_from_measurements(measurements(face.mesh, face.landmarks68))
 
 
-class MediaPipeGeometricDetector(BaseAUDetector):
+class MediaPipeGeometricDetector(LandmarkAUDetector):
     """MediaPipe 0.10.21 landmarks + geometric activations + ``regions`` boxes, fully offline.
 
     Parameters: ``regions`` (``tight`` / ``loose``), ``face_policy`` (``largest`` / ``center`` /
@@ -183,32 +183,12 @@ class MediaPipeGeometricDetector(BaseAUDetector):
     threshold = THRESHOLD
 
     def __init__(self, *, regions: str = "tight", **landmarker_params: Any):
-        if regions not in REGION_RULES:
-            raise ValueError(f"regions must be one of {REGION_RULES}, got {regions!r}")
+        check_regions(regions)
         from tag_bench._optional import require
 
         require("mediapipe", "landmarks", "The mediapipe-geometric AU detector")
         self.region_rule = regions
         self.landmarker = MediaPipeLandmarker(**landmarker_params)
 
-    @property
-    def params(self) -> dict[str, Any]:
-        return {"regions": self.region_rule, **self.landmarker.params}
-
-    def _detect(self, rgb: np.ndarray) -> dict[str, Any]:
-        face, n = self.landmarker.locate(rgb)
-        if face is None:
-            return {"status": "no_face", "message": "no face found"}
-        size = (rgb.shape[1], rgb.shape[0])
-        regions = au_regions(face.landmarks68, self.region_rule, image_size=size)
-        aus = build_states(regions, geometric_scores(face), self.threshold, SOURCE)
-        message = None
-        if n > 1:
-            message = f"{n} faces found; kept one by face_policy={self.landmarker.face_policy!r}"
-        return {
-            "status": "ok",
-            "message": message,
-            "face_box": box_list(face.box),
-            "landmarks": point_list(face.landmarks68),
-            "aus": aus,
-        }
+    def score_face(self, rgb: np.ndarray, face: FaceLandmarks) -> AUScores:
+        return geometric_scores(face), self.threshold, SOURCE

@@ -33,15 +33,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tag_bench.au.base import AUDetectorError, BaseAUDetector, box_list, build_states, point_list
+from tag_bench.au.base import AUDetectorError
 from tag_bench.au.fhog import fhog, fhog_shape
+from tag_bench.au.landmark_detector import AUScores, LandmarkAUDetector, check_regions
 from tag_bench.au.openface_files import WHERE, LinearModel, ModelFolder, read_folder
 from tag_bench.au.pdm import PDM, PDMFit
-from tag_bench.au.regions import REGION_RULES, au_regions
+
+if TYPE_CHECKING:
+    from tag_bench.au.landmarks import FaceLandmarks
 
 ENV_MODELS = "TAG_BENCH_OPENFACE_MODELS"
 #: Bump when the pipeline's arithmetic changes: it is part of the reference id.
@@ -207,7 +210,7 @@ def resolve_model_dir(model_dir: str | Path | None) -> Path:
     return Path(folder).expanduser().resolve()
 
 
-class OpenFaceStaticDetector(BaseAUDetector):
+class OpenFaceStaticDetector(LandmarkAUDetector):
     """OpenFace 2.x static AU models on MediaPipe-derived landmarks, regions from the same landmarks.
 
     Parameters: ``model_dir`` (else ``$TAG_BENCH_OPENFACE_MODELS``), ``regions`` (tight / loose),
@@ -226,8 +229,7 @@ class OpenFaceStaticDetector(BaseAUDetector):
         min_intensity: float = DEFAULT_MIN_INTENSITY,
         **landmarker_params: Any,
     ):
-        if regions not in REGION_RULES:
-            raise ValueError(f"regions must be one of {REGION_RULES}, got {regions!r}")
+        check_regions(regions)
         if not 0 < min_intensity <= MAX_INTENSITY:
             raise ValueError(f"min_intensity must be in (0, 5], got {min_intensity}")
         self.model_dir = resolve_model_dir(model_dir)
@@ -272,21 +274,5 @@ class OpenFaceStaticDetector(BaseAUDetector):
                 sources[au] = PRESENCE_SOURCE
         return scores, thresholds, sources
 
-    def _detect(self, rgb: np.ndarray) -> dict[str, Any]:
-        face, n = self.landmarker.locate(rgb)
-        if face is None:
-            return {"status": "no_face", "message": "no face found"}
-        feats = self.openface.features(rgb, face.landmarks68)
-        scores, thresholds, sources = self.scores(self.openface.predict(feats))
-        size = (rgb.shape[1], rgb.shape[0])
-        regions = au_regions(face.landmarks68, self.region_rule, image_size=size)
-        message = None
-        if n > 1:
-            message = f"{n} faces found; kept one by face_policy={self.landmarker.face_policy!r}"
-        return {
-            "status": "ok",
-            "message": message,
-            "face_box": box_list(face.box),
-            "landmarks": point_list(face.landmarks68),
-            "aus": build_states(regions, dict(scores), thresholds, sources),
-        }
+    def score_face(self, rgb: np.ndarray, face: FaceLandmarks) -> AUScores:
+        return self.scores(self.openface.predict(self.openface.features(rgb, face.landmarks68)))
