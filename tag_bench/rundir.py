@@ -32,7 +32,7 @@ from typing import Any
 from tag_bench import store
 from tag_bench.errors import TagBenchError
 from tag_bench.runinfo import utc_now
-from tag_bench.schema import AUReference, Generation, MetricsReport, RunManifest, Sample
+from tag_bench.schema import AUReference, Generation, MetricsReport, RunManifest, Sample, ScoredSample
 
 
 class RunDirError(TagBenchError):
@@ -168,8 +168,7 @@ class RunDir:
         out: dict[str, Generation] = {}
         for p in self.generation_paths():
             if p.exists():
-                for d in store.iter_jsonl(p):
-                    g = Generation.model_validate(d)
+                for g in store.read_records(p, Generation):
                     out[g.sample_id] = g
         return out
 
@@ -199,15 +198,14 @@ class RunDir:
 
     def read_references(self, key: str | None = None) -> list[AUReference] | None:
         """The current references, or those saved under ``references/<key>/``; None when there are none."""
-        path = self.references_path if key is None else self.scores_dir(key) / self.AU_REFERENCES
+        path = self.scores_file(self.AU_REFERENCES, key)
         if not path.exists():
             return None
         return store.read_records(path, AUReference)
 
     def write_references(self, references: Iterable[AUReference | str], key: str | None = None) -> None:
         """Records, or JSON lines already validated as records (current, or under ``references/<key>/``)."""
-        path = self.references_path if key is None else self.scores_dir(key) / self.AU_REFERENCES
-        store.write_jsonl(path, references)
+        store.write_jsonl(self.scores_file(self.AU_REFERENCES, key), references)
 
     def remove_references(self) -> None:
         self.references_path.unlink(missing_ok=True)
@@ -224,6 +222,11 @@ class RunDir:
 
     def scores_dir(self, key: str) -> Path:
         return self.path / self.REFERENCES_DIR / key
+
+    def scores_file(self, name: str, key: str | None = None) -> Path:
+        """``name`` (au_references.jsonl, samples.jsonl, metrics.json) of the current scores, or of those
+        saved under ``references/<key>/``."""
+        return self.path / name if key is None else self.scores_dir(key) / name
 
     def saved_reference_keys(self) -> list[str]:
         """Every reference the run has scores for (folder names under ``references/``)."""
@@ -260,15 +263,23 @@ class RunDir:
     def scored_samples_writer(self, key: str | None = None) -> Iterator[store.AtomicLines]:
         """samples.jsonl (current, or under ``references/<key>/``), written line by line; it appears only
         when complete."""
-        path = self.samples_path if key is None else self.scores_dir(key) / self.SAMPLES
-        with store.AtomicLines(path) as out:
+        with store.AtomicLines(self.scores_file(self.SAMPLES, key)) as out:
             yield out
 
+    def read_scored(self, key: str | None = None) -> list[ScoredSample]:
+        """The scored samples (current, or under ``references/<key>/``)."""
+        path = self.scores_file(self.SAMPLES, key)
+        if not path.exists():
+            raise RunDirError(
+                f"{self.path} has no scored samples ({path.name}); run `tag-bench score {self.path}`"
+            )
+        return store.read_records(path, ScoredSample)
+
     def write_metrics(self, report: MetricsReport, key: str | None = None) -> None:
-        store.write_json(self.metrics_path if key is None else self.scores_dir(key) / self.METRICS, report)
+        store.write_json(self.scores_file(self.METRICS, key), report)
 
     def read_metrics(self, key: str | None = None) -> MetricsReport:
-        path = self.metrics_path if key is None else self.scores_dir(key) / self.METRICS
+        path = self.scores_file(self.METRICS, key)
         if not path.exists():
             raise RunDirError(
                 f"{self.path} has not been scored yet (no {path.relative_to(self.path)}); "

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -132,7 +132,26 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
 
 
 def read_records(path: str | os.PathLike[str], model: type[T]) -> list[T]:
-    return [model.model_validate(d) for d in iter_jsonl(path)]
+    """The records of a JSONL file, as :func:`iter_jsonl` reads it (a torn last line skipped, a bad line
+    elsewhere named), each parsed by pydantic's own JSON reader: about twice as fast as ``json.loads``
+    and validation, which only a line it refuses goes through, for the same message."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    out = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            out.append(model.model_validate_json(line))
+        except ValidationError:
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as e:
+                if i == len(lines) - 1 and not line.endswith("\n"):
+                    break  # torn write at the very end
+                raise ValueError(f"{path}:{i + 1}: not valid JSON ({e})") from e
+            out.append(model.model_validate(d))
+    return out
 
 
 def repair_jsonl_tail(path: str | os.PathLike[str]) -> int:

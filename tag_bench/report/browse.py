@@ -7,13 +7,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
 from tag_bench.metrics.grounding import GROUNDED_IOU, au_region, reference_states
-from tag_bench.rundir import RunDir, RunDirError
+from tag_bench.rundir import RunDir
 from tag_bench.schema import (
     FAILURE_STATUSES,
     AUReference,
@@ -110,29 +109,14 @@ def read_views(run: RunDir | str, *, reference_key: str | None = None) -> list[S
     """Every scored sample of ``run`` in ``samples.jsonl`` order, joined with its sample record,
     generation and AU reference (``reference_key``: the scores of ``references/<key>/``)."""
     rd = run if isinstance(run, RunDir) else RunDir(run)
-    path = rd.samples_path if reference_key is None else rd.scores_dir(reference_key) / rd.SAMPLES
-    if not path.exists():
-        raise RunDirError(f"{rd.path} has no scored samples ({path.name}); run `tag-bench score {rd.path}`")
-    scored = _read_jsonl(path, ScoredSample)
+    scored = rd.read_scored(reference_key)
     samples = {s.id: s for s in rd.read_index()} if rd.index_path.exists() else {}
     generations = rd.read_generations()
-    ref_path = (
-        rd.references_path if reference_key is None else rd.scores_dir(reference_key) / rd.AU_REFERENCES
-    )
-    references = {r.sample_id: r for r in _read_jsonl(ref_path, AUReference) if r.sample_id}
+    references = {r.sample_id: r for r in rd.read_references(reference_key) or [] if r.sample_id}
     return [
         SampleView(s, samples.get(s.sample_id), generations.get(s.sample_id), references.get(s.sample_id))
         for s in scored
     ]
-
-
-def _read_jsonl(path: Path, model: type[R]) -> list[R]:
-    """Records of a finished JSONL file (none when it does not exist), parsed by pydantic's own JSON
-    reader: AU references with their landmarks are the bulk of a report's reading time."""
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [model.model_validate_json(line) for line in f if line.strip()]
 
 
 def worst_first(views: Iterable[SampleView]) -> list[SampleView]:

@@ -134,7 +134,7 @@ def load_samples(run: str | os.PathLike[str] | RunDir, *, reference: str | None 
     import pandas as pd
 
     rd = run if isinstance(run, RunDir) else RunDir(run)
-    path = rd.samples_path if reference is None else rd.scores_dir(reference) / rd.SAMPLES
+    path = rd.scores_file(rd.SAMPLES, reference)
     if not path.exists():
         raise RunDirError(f"{rd.path} has no scored samples ({path.name}); run `tag-bench score {rd.path}`")
     rows = []

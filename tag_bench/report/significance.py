@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from tag_bench.report.frames import ScoredRun
 from tag_bench.schema import ScoredSample
-from tag_bench.store import gc_paused, iter_jsonl
+from tag_bench.store import gc_paused
 
 
 def scored_samples(run: ScoredRun) -> list[ScoredSample]:
     """The scored records behind a run's scores (current, or of its reference)."""
-    rd = run.run
-    path = rd.samples_path if run.reference_key is None else rd.scores_dir(run.reference_key) / rd.SAMPLES
     with gc_paused():
-        return [ScoredSample.model_validate(d) for d in iter_jsonl(path)]
+        return run.run.read_scored(run.reference_key)
 
 
 def paired_p_value(a: ScoredRun, b: ScoredRun, metric: str, *, n_resamples: int = 1000) -> float | None:
