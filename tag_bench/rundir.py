@@ -140,7 +140,12 @@ class RunDir:
     def read_manifest(self) -> RunManifest:
         if not self.is_run():
             raise RunDirError(f"{self.path} is not a run directory (no {self.MANIFEST})")
-        return RunManifest.model_validate(store.read_json(self.manifest_path))
+        try:
+            return store.read_model(self.manifest_path, RunManifest)
+        except ValueError as e:
+            raise RunDirError(
+                f"{e}; the run's manifest is damaged: restore it, or start the run again"
+            ) from None
 
     def write_manifest(self, manifest: RunManifest) -> None:
         store.write_json(self.manifest_path, manifest)
@@ -273,7 +278,10 @@ class RunDir:
             raise RunDirError(
                 f"{self.path} has no scored samples ({path.name}); run `tag-bench score {self.path}`"
             )
-        return store.read_records(path, ScoredSample)
+        try:
+            return store.read_records(path, ScoredSample)
+        except ValueError as e:
+            raise RunDirError(f"{e}; re-score the run: `tag-bench score {self.path}`") from None
 
     def write_metrics(self, report: MetricsReport, key: str | None = None) -> None:
         store.write_json(self.scores_file(self.METRICS, key), report)
@@ -285,7 +293,10 @@ class RunDir:
                 f"{self.path} has not been scored yet (no {path.relative_to(self.path)}); "
                 f"run `tag-bench score {self.path}`"
             )
-        return MetricsReport.model_validate(store.read_json(path))
+        try:
+            return store.read_model(path, MetricsReport)
+        except ValueError as e:
+            raise RunDirError(f"{e}; re-score the run: `tag-bench score {self.path}`") from None
 
     # ---------------------------------------------------------------------------- start, clear
 

@@ -101,3 +101,39 @@ def test_a_corrupt_generation_cache_is_named_and_the_run_goes_on(raf, tmp_path):
     assert f"cache {cache} cannot be read" in r.output and f"mv '{cache}' '{cache}.broken'" in r.output
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
     assert cache.read_bytes().startswith(b"this is not a database")  # the user's file is not touched
+
+
+@pytest.mark.parametrize(
+    ("damage", "named", "fix"),
+    [
+        ("samples", "samples.jsonl:", "re-score the run"),
+        ("manifest", "manifest.json: not valid JSON", "manifest is damaged"),
+        ("metrics", "metrics.json: not a MetricsReport record", "re-score the run"),
+    ],
+)
+def test_a_damaged_run_file_is_named_with_the_fix(raf, tmp_path, damage, named, fix):
+    samples = load_task("rafdb_basic_test").load(raf).samples
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(
+        "".join(json.dumps({"id": s.id, "response": "<answer> happy </answer>"}) + "\n" for s in samples)
+    )
+    run = tmp_path / "run"
+    assert _score(raf, preds, run).exit_code == 0
+    if damage == "samples":
+        with open(run / "samples.jsonl", "a") as f:
+            f.write('{"sample_id": "x"}\n')
+        commands = [
+            ("report", run, "-o", tmp_path / "r.html"),
+            ("plot", run, "--kind", "iou-hist", "-o", tmp_path),
+        ]
+    elif damage == "manifest":
+        (run / "manifest.json").write_text('{"run_id":')
+        commands = [("leaderboard", run), ("score", run)]
+    else:
+        (run / "metrics.json").write_text('{"n": 3}')
+        commands = [("leaderboard", run), ("compare", run, run)]
+    for args in commands:
+        r = _cli(*args)
+        assert r.exit_code != 0, (args, r.output)
+        message = r.output.strip().splitlines()[-1]
+        assert message.startswith("Error: ") and named in message and fix in message, (args, r.output)
