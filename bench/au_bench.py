@@ -23,9 +23,9 @@ from PIL import Image
 
 from tag_bench.au.base import DEFAULT_DETECTOR, BaseAUDetector, get_detector
 from tag_bench.au.cache import AUCache, detect_cached
-from tag_bench.au.sample_faces import LABELS, load_face, pyfeat_test_data
 from tag_bench.au.sources import DetectorSource
 from tag_bench.schema import Sample
+from tag_bench.testing.sample_faces import LABELS, load_face, pyfeat_test_data
 
 
 def faces() -> list[Image.Image]:

@@ -35,7 +35,7 @@ classes: [surprise, fear, disgust, happiness, sadness, anger, neutral]
 prompt: tag_grounded
 """
 QWEN_ARGS = "device_map=cpu,attn_implementation=sdpa,min_pixels=3136,max_pixels=50176"
-INTEROP = "tag_bench.models.lmms_eval, tag_bench.lmms.export, tag_bench.lmms.importer, tag_bench.lmms.hooks, tag_bench._cli.lmms"
+INTEROP = "tag_bench.lmms.bridge, tag_bench.lmms.export, tag_bench.lmms.importer, tag_bench.lmms.hooks, tag_bench._cli.lmms"
 
 
 def env(tmp: Path) -> dict[str, str]:

@@ -13,9 +13,9 @@ from tag_bench.au.blendshapes import CHANNELS, DEAD_CHANNELS, GEOMETRIC, MediaPi
 from tag_bench.au.bundle import BUNDLE_SHA256, ENV_BUNDLE, BundleError, bundle_path, load_bundle
 from tag_bench.au.cache import AUCache, CachedDetector
 from tag_bench.au.regions import au_regions
-from tag_bench.au.sample_faces import LABELS, load_face, pyfeat_test_data
 from tag_bench.schema import AUReference
 from tag_bench.scoring.run import resolve_reference_spec
+from tag_bench.testing.sample_faces import LABELS, load_face, pyfeat_test_data
 
 HAS_FEAT_DATA = pyfeat_test_data() is not None
 FACES = ["astronaut", "grace_hopper"] + (["single_face", *LABELS] if HAS_FEAT_DATA else [])

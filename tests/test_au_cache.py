@@ -15,8 +15,8 @@ pytest.importorskip("mediapipe")
 
 from tag_bench.au.cache import AUCache, CachedDetector, default_cache_path, detect_cached
 from tag_bench.au.geometric import MediaPipeGeometricDetector
-from tag_bench.au.sample_faces import face_path, load_face
 from tag_bench.schema import AUReference, Sample
+from tag_bench.testing.sample_faces import face_path, load_face
 
 
 class CountingDetector:

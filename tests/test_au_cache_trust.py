@@ -135,8 +135,8 @@ def test_a_cache_damaged_inside_is_reported_once_and_then_left_alone(tmp_path):
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "damaged pages"])
 def test_a_source_over_a_damaged_cache_still_gives_references(tmp_path, damage):
-    from tag_bench.au.sample_faces import face_path
     from tag_bench.schema import Sample
+    from tag_bench.testing.sample_faces import face_path
 
     path = tmp_path / "au_cache.sqlite"
     if damage == "garbage":

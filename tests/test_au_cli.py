@@ -16,9 +16,9 @@ pytest.importorskip("mediapipe")
 
 from tag_bench._cli.au import au_group
 from tag_bench.au.bundle import BUNDLE_SHA256
-from tag_bench.au.sample_faces import face_path
 from tag_bench.data.base import SplitData, register_loader
 from tag_bench.schema import Sample
+from tag_bench.testing.sample_faces import face_path
 
 LOADER = "au-cli-test-faces"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tag_bench.au.fhog import fhog, fhog_shape, fhog_vector
+from tag_bench.au.openface.fhog import fhog, fhog_shape, fhog_vector
 
 GOLDEN = Path(__file__).parent / "data" / "fhog_pyfhog_0.1.5.npz"
 

@@ -12,10 +12,10 @@ pytest.importorskip("mediapipe")
 
 from tag_bench.au.geometric import MediaPipeGeometricDetector
 from tag_bench.au.regions import au_regions
-from tag_bench.au.sample_faces import LABELS, load_face, pyfeat_test_data
 from tag_bench.facs import prototype_aus
 from tag_bench.geometry import center, contains_point, inside
 from tag_bench.schema import AUReference
+from tag_bench.testing.sample_faces import LABELS, load_face, pyfeat_test_data
 
 HAS_FEAT_DATA = pyfeat_test_data() is not None
 FACES = ["astronaut", "grace_hopper"] + (["single_face", *LABELS] if HAS_FEAT_DATA else [])

@@ -27,7 +27,7 @@ from tag_bench.au.base import AUDetectorError, get_detector  # noqa: E402
 from tag_bench.au.landmarks import MediaPipeLandmarker  # noqa: E402
 from tag_bench.au.pyfeat import ENV_WEIGHTS, PyFeatV2Detector  # noqa: E402
 from tag_bench.au.regions import au_regions  # noqa: E402
-from tag_bench.au.sample_faces import load_face  # noqa: E402
+from tag_bench.testing.sample_faces import load_face  # noqa: E402
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 V2_AUS = [f"AU{n}" for n in (1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 17, 20, 23, 24, 25, 26, 28, 43)]

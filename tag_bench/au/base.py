@@ -232,7 +232,7 @@ _DETECTORS: Registry[Callable[..., AUDetector]] = Registry("AU detector", ENTRY_
 for _name, _target in {
     "mediapipe-blendshapes": "tag_bench.au.blendshapes:MediaPipeBlendshapesDetector",
     "mediapipe-geometric": "tag_bench.au.geometric:MediaPipeGeometricDetector",
-    "openface-static": "tag_bench.au.openface_static:OpenFaceStaticDetector",
+    "openface-static": "tag_bench.au.openface.detector:OpenFaceStaticDetector",
     "pyfeat-v2": "tag_bench.au.pyfeat:PyFeatV2Detector",
 }.items():
     _DETECTORS.register(_name, _target, source=f"built-in {_target}")

@@ -7,7 +7,7 @@ spec                               source
 detector name, ``-loose``,         presented image through the SQLite cache; an unreadable image
 ``@version``)                      gives status ``error``
 ``openface-static:DIR``            OpenFace's static AU models in the user's folder DIR, on tag-bench's
-                                   landmarks (``openface_static``), through the cache
+                                   landmarks (``tag_bench.au.openface``), through the cache
 ``PATH.jsonl``                     AUReference records keyed by ``sample_id``; a sample without one
                                    gets status ``error`` ("no reference for sample")
 ``openface:PATH``                  OpenFace 2.x CSV (file or folder), see ``precomputed``

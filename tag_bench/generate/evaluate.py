@@ -20,14 +20,13 @@ from typing import Any
 from tag_bench._hashing import sha256_hex
 from tag_bench.generate.cache import open_cache
 from tag_bench.generate.engine import Barrier, DistInfo, GenerateStats, PromptFn, dist_info, generate
+from tag_bench.models.args import redact, scrub_secrets
 from tag_bench.models.base import (
     DEFAULT_GEN_KWARGS,
     AdapterContext,
     FatalAdapterError,
     ModelAdapter,
     get_model,
-    redact,
-    scrub_secrets,
 )
 from tag_bench.options import parse_kv
 from tag_bench.rundir import RunConfigError, RunDir

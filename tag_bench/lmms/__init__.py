@@ -5,7 +5,8 @@
 - :mod:`~tag_bench.lmms.importer`: lmms-eval's logged samples -> a scored tag-bench run directory.
 - :mod:`~tag_bench.lmms.models` / :mod:`~tag_bench.lmms.registry`: tag-bench adapters as lmms-eval
   models (``tag_hf``, ``tag_openai``, ``tag_replay``) through the ``lmms_eval.models`` entry points.
-- :mod:`~tag_bench.lmms.worker`: the process in which the ``lmms-eval`` bridge adapter runs lmms-eval.
+- :mod:`~tag_bench.lmms.bridge`: the ``lmms-eval`` model adapter: any lmms-eval model inside tag-bench.
+- :mod:`~tag_bench.lmms.worker`: the process in which that bridge adapter runs lmms-eval.
 
 Nothing here imports lmms-eval at import time except :mod:`~tag_bench.lmms.models` and the worker.
 """

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -95,7 +96,6 @@ def validate_args(adapter: str, args_model: type[AdapterArgs], raw: Mapping[str,
 
 
 def _problem(err: Any, accepted: list[str]) -> str:
-    from tag_bench.models.base import is_secret_name
 
     loc = ".".join(str(p) for p in err["loc"])
     kind = err["type"]
@@ -138,3 +138,47 @@ def arg_infos(args_model: type[AdapterArgs]) -> list[ArgInfo]:
             )
         )
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Secrets in model arguments
+
+SECRET_KEYS = ("api_key", "key", "token", "secret", "password", "authorization", "auth")
+
+
+def is_secret_name(name: str) -> bool:
+    """``api_key``, ``hf_token``, ``client_secret``, ``password`` ... but not ``max_new_tokens``."""
+    n = name.lower().replace("-", "_")
+    if n.endswith("_env"):  # names an environment variable; the value is not the secret
+        return False
+    return any(n == s or n.endswith("_" + s) for s in SECRET_KEYS)
+
+
+def redact(args: dict[str, Any]) -> dict[str, Any]:
+    """Copy of ``args`` with secret-looking values replaced, and credentials cut out of URLs."""
+    return {
+        k: "<redacted>" if is_secret_name(k) else scrub_secrets(v) if isinstance(v, str) else v
+        for k, v in args.items()
+    }
+
+
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+_QUERY_PAIR = re.compile(r"(?P<sep>[?&])(?P<name>[^=&#\s]+)=(?P<value>[^&#\s]*)")
+_KV_PAIR = re.compile(r"(?P<lead>^|[,\s])(?P<name>[A-Za-z_][A-Za-z0-9_-]*)=(?P<value>[^,\s]*)")
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` with URL user info (``https://user:KEY@host``), secret-looking query values
+    (``?api-key=KEY``) and secret-looking ``name=value`` pairs (``api_key=KEY``) replaced."""
+    text = _URL_USERINFO.sub(r"\g<scheme><redacted>@", text)
+
+    def query(m: re.Match[str]) -> str:
+        name = m.group("name")
+        secret = any(s in name.lower().replace("-", "_") for s in SECRET_KEYS)
+        return f"{m.group('sep')}{name}={'<redacted>' if secret else m.group('value')}"
+
+    def pair(m: re.Match[str]) -> str:
+        name = m.group("name")
+        return f"{m.group('lead')}{name}={'<redacted>' if is_secret_name(name) else m.group('value')}"
+
+    return _KV_PAIR.sub(pair, _QUERY_PAIR.sub(query, text))

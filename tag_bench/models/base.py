@@ -13,7 +13,6 @@ Adapters subclass :class:`ModelAdapter` and are found by name in one registry: t
 from __future__ import annotations
 
 import contextlib
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from tag_bench.models.args import (
     ArgInfo,
     FatalAdapterError,
     arg_infos,
+    redact,
     validate_args,
 )
 from tag_bench.options import parse_kv
@@ -41,7 +41,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_GEN_KWARGS",
     "ENTRY_POINT_GROUP",
-    "SECRET_KEYS",
     "AdapterArgs",
     "AdapterArgsError",
     "AdapterContext",
@@ -58,10 +57,7 @@ __all__ = [
     "describe_adapters",
     "fingerprint_of",
     "get_model",
-    "is_secret_name",
-    "redact",
     "register_adapter",
-    "scrub_secrets",
 ]
 
 ENTRY_POINT_GROUP = "tag_bench.models"
@@ -202,50 +198,6 @@ def fingerprint_of(*parts: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Secrets in model arguments
-
-SECRET_KEYS = ("api_key", "key", "token", "secret", "password", "authorization", "auth")
-
-
-def is_secret_name(name: str) -> bool:
-    """``api_key``, ``hf_token``, ``client_secret``, ``password`` ... but not ``max_new_tokens``."""
-    n = name.lower().replace("-", "_")
-    if n.endswith("_env"):  # names an environment variable; the value is not the secret
-        return False
-    return any(n == s or n.endswith("_" + s) for s in SECRET_KEYS)
-
-
-def redact(args: dict[str, Any]) -> dict[str, Any]:
-    """Copy of ``args`` with secret-looking values replaced, and credentials cut out of URLs."""
-    return {
-        k: "<redacted>" if is_secret_name(k) else scrub_secrets(v) if isinstance(v, str) else v
-        for k, v in args.items()
-    }
-
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-_QUERY_PAIR = re.compile(r"(?P<sep>[?&])(?P<name>[^=&#\s]+)=(?P<value>[^&#\s]*)")
-_KV_PAIR = re.compile(r"(?P<lead>^|[,\s])(?P<name>[A-Za-z_][A-Za-z0-9_-]*)=(?P<value>[^,\s]*)")
-
-
-def scrub_secrets(text: str) -> str:
-    """``text`` with URL user info (``https://user:KEY@host``), secret-looking query values
-    (``?api-key=KEY``) and secret-looking ``name=value`` pairs (``api_key=KEY``) replaced."""
-    text = _URL_USERINFO.sub(r"\g<scheme><redacted>@", text)
-
-    def query(m: re.Match[str]) -> str:
-        name = m.group("name")
-        secret = any(s in name.lower().replace("-", "_") for s in SECRET_KEYS)
-        return f"{m.group('sep')}{name}={'<redacted>' if secret else m.group('value')}"
-
-    def pair(m: re.Match[str]) -> str:
-        name = m.group("name")
-        return f"{m.group('lead')}{name}={'<redacted>' if is_secret_name(name) else m.group('value')}"
-
-    return _KV_PAIR.sub(pair, _QUERY_PAIR.sub(query, text))
-
-
-# --------------------------------------------------------------------------------------------------
 # Registry
 
 _ADAPTERS: Registry[type[ModelAdapter]] = Registry("model adapter", ENTRY_POINT_GROUP)
@@ -254,7 +206,7 @@ for _name, _target in {
     "vllm": "tag_bench.models.vllm:VLLMAdapter",
     "openai": "tag_bench.models.openai_api:OpenAIAdapter",
     "replay": "tag_bench.models.replay:ReplayAdapter",
-    "lmms-eval": "tag_bench.models.lmms_eval:LmmsEvalAdapter",
+    "lmms-eval": "tag_bench.lmms.bridge:LmmsEvalAdapter",
     "facs-rules": "tag_bench.models.baselines:FacsRulesBaseline",
     "random": "tag_bench.models.baselines:RandomBaseline",
     "majority": "tag_bench.models.baselines:MajorityBaseline",

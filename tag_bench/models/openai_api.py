@@ -38,8 +38,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import Field, field_validator
 
 from tag_bench._optional import require
+from tag_bench.models.args import SECRET_KEYS, redact
 from tag_bench.models.base import (
-    SECRET_KEYS,
     AdapterArgs,
     AdapterContext,
     FatalAdapterError,
@@ -47,7 +47,6 @@ from tag_bench.models.base import (
     GenerationRequest,
     ModelAdapter,
     fingerprint_of,
-    redact,
 )
 from tag_bench.models.requests import GenSettings, chat_messages, check_request, gen_settings, rgb
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tag_bench.au.openface_files import PDMData
+from tag_bench.au.openface.files import PDMData
 
 
 def euler_to_rotation(euler: np.ndarray | tuple[float, float, float]) -> np.ndarray:
@@ -64,7 +64,7 @@ class PDMFit:
 
 
 class PDM:
-    """A point distribution model read from OpenFace's PDM file (``openface_files.read_pdm``)."""
+    """A point distribution model read from OpenFace's PDM file (``files.read_pdm``)."""
 
     def __init__(self, data: PDMData):
         self.mean_shape = np.asarray(data.mean_shape, dtype=np.float64)

@@ -2,7 +2,7 @@
 
 FACS-trained, user-supplied: OpenFace's linear SVR (intensity 0-5) and SVM (presence) models, read
 from the user's copy of OpenFace's ``AU_predictors`` folder (``openface-static:DIR``, or
-``$TAG_BENCH_OPENFACE_MODELS``; formats in ``openface_files``). tag-bench ships none of those files
+``$TAG_BENCH_OPENFACE_MODELS``; formats in ``files``). tag-bench ships none of those files
 (academic, non-commercial licence). Per image, as OpenFace's ``FaceAnalyser::PredictStaticAUs``:
 
 1. the 68 iBUG landmarks tag-bench derives from MediaPipe's mesh (``landmarks``);
@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tag_bench.au.base import AUDetectorError
-from tag_bench.au.fhog import fhog, fhog_shape
 from tag_bench.au.landmark_detector import AUScores, LandmarkAUDetector, check_regions
-from tag_bench.au.openface_files import WHERE, LinearModel, ModelFolder, read_folder
-from tag_bench.au.pdm import PDM, PDMFit
+from tag_bench.au.openface.fhog import fhog, fhog_shape
+from tag_bench.au.openface.files import WHERE, LinearModel, ModelFolder, read_folder
+from tag_bench.au.openface.pdm import PDM, PDMFit
 
 if TYPE_CHECKING:
     from tag_bench.au.landmarks import FaceLandmarks

@@ -18,19 +18,19 @@ import pytest
 pytest.importorskip("mediapipe")
 
 from tag_bench.au.base import AUDetectorError, get_detector
-from tag_bench.au.fhog import fhog_shape
 from tag_bench.au.landmarks import DLIB68_FROM_MP478, SYMMETRIC_JAW_FROM_MP478, MediaPipeLandmarker
-from tag_bench.au.openface_files import ModelFileError, read_folder
-from tag_bench.au.openface_static import (
+from tag_bench.au.openface.detector import (
     ALIGNED_SIZE,
     RIGID_POINTS,
     OpenFaceStatic,
     OpenFaceStaticDetector,
     align_shapes_with_scale,
 )
-from tag_bench.au.pdm import PDM, euler_to_rotation, rotation_to_euler
-from tag_bench.au.sample_faces import load_face, pyfeat_test_data
+from tag_bench.au.openface.fhog import fhog_shape
+from tag_bench.au.openface.files import ModelFileError, read_folder
+from tag_bench.au.openface.pdm import PDM, euler_to_rotation, rotation_to_euler
 from tag_bench.au.sources import resolve_reference_source
+from tag_bench.testing.sample_faces import load_face, pyfeat_test_data
 
 N_HOG = 12 * 12 * 31
 IDX68 = list(DLIB68_FROM_MP478)
@@ -164,7 +164,7 @@ def pdm_folder(tmp_path_factory) -> Path:
 
 
 def read_pdm_modes(folder: Path) -> int:
-    from tag_bench.au.openface_files import read_pdm
+    from tag_bench.au.openface.files import read_pdm
 
     return read_pdm(folder / "In-the-wild_aligned_PDM_68.txt").princ_comp.shape[1]
 
@@ -229,7 +229,7 @@ def test_aligned_face_is_112px_masked_and_puts_the_eyes_where_the_mean_shape_has
 
 def test_face_mask_is_the_union_of_closed_triangles():
     """Pixel centres inside or on an edge of any triangle (OpenFace's PAW test), checked pixel by pixel."""
-    from tag_bench.au.openface_static import triangle_mask
+    from tag_bench.au.openface.detector import triangle_mask
 
     rs = np.random.RandomState(0)
     for trial in range(6):

@@ -34,6 +34,7 @@ from pydantic import ConfigDict, Field, PositiveInt
 from tag_bench._optional import MissingExtraError
 from tag_bench.models._frames import FrameChoice, frame_details, frame_for
 from tag_bench.models._identity import model_identity
+from tag_bench.models.args import redact
 from tag_bench.models.base import (
     AdapterArgs,
     AdapterContext,
@@ -42,7 +43,6 @@ from tag_bench.models.base import (
     GenerationRequest,
     ModelAdapter,
     fingerprint_of,
-    redact,
 )
 from tag_bench.models.requests import GenSettings, group_requests
 
