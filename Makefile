@@ -45,7 +45,7 @@ lint: $(VENV)/.test-installed
 
 # Documents generated from the code (a test fails when they are out of date).
 docs: $(VENV)/.demo-installed
-	$(PY) -c "from tag_bench.scoring.metric_table import render_docs; print(render_docs(), end='')" > docs/metrics.md
+	$(PY) -m tag_bench._docs
 
 bench: $(VENV)/.test-installed
 	for b in bench/*_bench.py; do $(PY) $$b || exit 1; done

@@ -78,7 +78,8 @@ class PromptTemplate:
     description: str
     system: str
     user: str
-    uses_frame: bool
+    uses_frame: bool  # the user text has the box syntax and coordinate instruction of a frame
+    asks_evidence: bool  # the model is asked to cite AUs / boxes (else no grounding metric is computed)
 
     def source_text(self) -> str:
         """Everything that can end up in a rendered prompt, in a canonical serialisation."""
@@ -146,6 +147,7 @@ PROMPTS: dict[str, PromptTemplate] = {
             system=SYSTEM_EXPERT,
             user=_TAG_GROUNDED_USER,
             uses_frame=True,
+            asks_evidence=True,
         ),
         PromptTemplate(
             id="cot",
@@ -153,6 +155,7 @@ PROMPTS: dict[str, PromptTemplate] = {
             system=SYSTEM_EXPERT,
             user=_COT_USER,
             uses_frame=True,
+            asks_evidence=True,
         ),
         PromptTemplate(
             id="direct",
@@ -160,6 +163,7 @@ PROMPTS: dict[str, PromptTemplate] = {
             system=SYSTEM_EXPERT,
             user=_DIRECT_USER,
             uses_frame=False,
+            asks_evidence=False,
         ),
     )
 }
@@ -168,6 +172,13 @@ PROMPTS: dict[str, PromptTemplate] = {
 def list_prompts() -> list[str]:
     """Ids of the built-in prompt templates."""
     return list(PROMPTS)
+
+
+def asks_evidence(prompt_id: str) -> bool:
+    """Whether the prompt asks the model for evidence (AUs, boxes). An unknown id is taken to: a run is
+    never denied grounding metrics on a guess."""
+    template = PROMPTS.get(prompt_id)
+    return True if template is None else template.asks_evidence
 
 
 def get_template(prompt_id: str) -> PromptTemplate:

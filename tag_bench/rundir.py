@@ -338,6 +338,7 @@ class RunDir:
                 old.au_reference_id,
                 old.scoring,
             )  # the scores on disk
+            manifest.generation = old.generation  # what earlier sessions generated, and how long it took
         self.write_manifest(manifest)
         self.write_index(samples)
         return manifest

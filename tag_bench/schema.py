@@ -201,6 +201,16 @@ class ClaimScore(BaseModel):
     hallucinated: bool | None = None
 
 
+class SampleUsage(BaseModel):
+    """What producing one answer cost, as recorded by the generate stage (None where not recorded)."""
+
+    model_config = ConfigDict(extra="forbid")
+    latency_s: float | None = None  # amortised seconds of the model call (docs/metrics.md)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    response_chars: int | None = None
+
+
 class ScoredSample(Record):
     """A sample after scoring: label, status, grounding details. Never dropped."""
 
@@ -219,6 +229,7 @@ class ScoredSample(Record):
     hallucinated_aus: list[str] = Field(default_factory=list)
     evidence_consistent: bool | None = None
     grounded_correct: bool | None = None
+    usage: SampleUsage | None = None  # of an ok generation
 
     @model_validator(mode="after")
     def _correct_is_derived(self) -> ScoredSample:
@@ -264,6 +275,22 @@ class ScoringInfo(BaseModel):
     seed: int
 
 
+class GenerationInfo(BaseModel):
+    """How the generate stage ran: the conditions the usage metrics (latency, throughput) were measured
+    under, and what it did, summed over the sessions of a resumed run."""
+
+    model_config = ConfigDict(extra="forbid")
+    timed: bool  # the engine timed the adapter's calls (each generation's latency_s)
+    batch_size: int  # samples per adapter call
+    concurrency: int  # requests the adapter serves at once (an API adapter's requests in flight)
+    device: str | None = None  # where the model ran, as the adapter says
+    world_size: int = 1  # data-parallel processes
+    seconds: float = 0.0  # wall-clock time of the stage, summed over sessions
+    sessions: int = 0
+    model_calls: int = 0  # current generations produced by a model call (not served from the cache)
+    cached: int = 0  # current generations served from the generation cache
+
+
 #: Keys that manifests written before these fields were typed kept in ``extra``.
 _LEGACY_EXTRA = (
     "task_fingerprint",
@@ -304,6 +331,7 @@ class RunManifest(Record):
     resumed_at: list[str] = Field(default_factory=list)
     au_reference_id: str | None = None  # reference id of the current scores (None: scored without)
     scoring: ScoringInfo | None = None
+    generation: GenerationInfo | None = None  # None: no generate stage recorded (replayed predictions)
     extra: dict[str, Any] = Field(default_factory=dict)  # free-form provenance; never run identity
 
     @model_validator(mode="before")
@@ -320,14 +348,16 @@ class RunManifest(Record):
 
 
 class MetricValue(BaseModel):
-    """One headline number with its confidence interval (rates in [0, 1])."""
+    """One number with its confidence interval, in the metric's unit (rates in [0, 1])."""
 
     model_config = ConfigDict(extra="forbid")
     value: float | None
     ci_low: float | None = None
     ci_high: float | None = None
     n: int
-    ci_method: Literal["bootstrap", "wilson"] | None = None  # how ci_low / ci_high were computed
+    ci_method: Literal["bootstrap", "wilson", "order-statistic"] | None = (
+        None  # how ci_low / ci_high were computed
+    )
 
 
 class MetricsReport(Record):

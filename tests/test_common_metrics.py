@@ -8,14 +8,33 @@ import pytest
 
 from tag_bench.facs import prototype_aus
 from tag_bench.schema import COMMON7, AUReference, AUState, Evidence, Generation, Parsed, Sample, ScoredSample
-from tag_bench.scoring import METRICS, compute_metrics, metrics_for, score_sample
-from tag_bench.scoring.features import SUM_FIELDS, named_sums
+from tag_bench.scoring import METRICS, RunFacts, compute_metrics, metrics_for, score_sample
+from tag_bench.scoring.features import FIELD_INDEX, SUM_FIELDS, named_sums
 from tag_bench.scoring.metric_table import spec
+from tag_bench.scoring.units import UNITS, format_value, unit_of
 
 CLASSES = list(COMMON7)
 REF = "common@1"
 AUS = tuple(f"AU{k}" for k in (1, 2, 4, 5, 6, 7, 9, 10, 12, 15, 16, 17, 20, 23, 24, 25, 26))
 NAMES = [m.name for m in metrics_for(CLASSES)]
+#: a timed generate stage: 40 model calls in 8 s
+TIMED = RunFacts(values={"generate_seconds": 8.0, "model_calls": 40.0})
+
+
+def _generation(sid: str, rng: np.random.Generator | None, scale: float = 1.0) -> Generation:
+    """An ok generation with the usage an adapter records (latency, token counts), scaled by ``scale``."""
+    if rng is None:
+        return Generation(
+            sample_id=sid, text="...", latency_s=0.5 * scale, input_tokens=300, output_tokens=40
+        )
+    timed = rng.random() < 0.9
+    return Generation(
+        sample_id=sid,
+        text="x" * int(rng.integers(1, 400) * scale),
+        latency_s=float(rng.exponential(2.0)) * scale if timed else None,
+        input_tokens=int(rng.integers(200, 900) * scale) if timed else None,
+        output_tokens=int(rng.integers(5, 300) * scale) if rng.random() < 0.8 else None,
+    )
 
 
 def _region(au: str) -> list[float]:
@@ -36,9 +55,12 @@ def _sample(i: int, gold: str) -> Sample:
     return Sample(id=f"s{i:04d}", dataset="x", split="t", image="x.jpg", label=gold, native_label=gold)
 
 
-def random_run(seed: int, n: int = 200, *, with_reference: bool = True) -> list[ScoredSample]:
-    """Mixed statuses, labels, cited AUs and boxes (some exact, some off, some without box)."""
+def random_run(
+    seed: int, n: int = 200, *, with_reference: bool = True, usage_scale: float = 1.0
+) -> list[ScoredSample]:
+    """Mixed statuses, labels, cited AUs and boxes (some exact, some off, some without box), and usage."""
     rng = np.random.default_rng(seed)
+    usage = np.random.default_rng(seed + 1000)  # its own stream: scaling usage leaves the rest alike
     out = []
     for i in range(n):
         gold = str(rng.choice(CLASSES))
@@ -48,7 +70,7 @@ def random_run(seed: int, n: int = 200, *, with_reference: bool = True) -> list[
         if roll < 0.05:
             out.append(score_sample(s, None, None, ref, CLASSES))
             continue
-        g = Generation(sample_id=s.id, text="...")
+        g = _generation(s.id, usage, usage_scale)
         if roll < 0.1:
             out.append(
                 score_sample(s, g.model_copy(update={"status": "error", "error": "x"}), None, ref, CLASSES)
@@ -76,9 +98,7 @@ def oracle_run(n: int = 140) -> list[ScoredSample]:
         ev = [Evidence(au=au, box=_region(au)) for au in sorted(active)]
         parsed = Parsed(label=gold, status="ok", aus=sorted(active), evidence=ev)
         s = _sample(i, gold)
-        out.append(
-            score_sample(s, Generation(sample_id=s.id, text="..."), parsed, _reference(active), CLASSES)
-        )
+        out.append(score_sample(s, _generation(s.id, None), parsed, _reference(active), CLASSES))
     return out
 
 
@@ -90,10 +110,8 @@ def degenerate_runs() -> dict[str, tuple[list[ScoredSample], str | None]]:
     silent = []
     for i in range(4):
         s = _sample(i, CLASSES[i])
-        parsed = Parsed(label=CLASSES[i], status="ok")
-        silent.append(
-            score_sample(s, Generation(sample_id=s.id, text="x"), parsed, _reference(set()), CLASSES)
-        )
+        parsed = Parsed(label=CLASSES[i], status="ok")  # a generation that records no usage, no text
+        silent.append(score_sample(s, Generation(sample_id=s.id), parsed, _reference(set()), CLASSES))
     return {
         "empty": ([], REF),
         "all_missing_one_class": (one_class, REF),
@@ -103,39 +121,88 @@ def degenerate_runs() -> dict[str, tuple[list[ScoredSample], str | None]]:
 
 
 def test_every_metric_is_classified_and_has_a_direction():
-    groups = {"classification", "per_class", "grounding"}
-    levels = {"sample", "claim", "au", "class"}
+    groups = {"classification", "per_class", "grounding", "usage"}
+    levels = {"sample", "claim", "au", "class", "run"}
+    ci_of_kind = {"sums": {"bootstrap", "wilson"}, "quantile": {"order-statistic"}, "run": {"none"}}
     for m in METRICS:
-        assert isinstance(m.higher_is_better, bool), m.name
-        assert m.group in groups and m.level in levels and m.ci_method in ("bootstrap", "wilson"), m.name
+        assert m.higher_is_better in (True, False, None), m.name
+        assert m.higher_is_better is not None or m.informational, f"{m.name}: no direction, so informational"
+        assert m.group in groups and m.level in levels and m.ci_method in ci_of_kind[m.kind], m.name
+        assert m.unit in UNITS, m.name
         assert m.title and m.description and m.empty_reason, m.name
         assert (m.numerator is None) != (m.value is None), f"{m.name}: a ratio or a function, not both"
         assert (m.group == "per_class") == ("{cls}" in m.name), m.name
-    report = compute_metrics(random_run(0), CLASSES, au_reference_id=REF, n_resamples=0)
+        assert (m.kind == "quantile") == (m.quantile is not None), m.name
+        if m.kind == "quantile":  # a per-sample value column over the samples a 0/1 column selects
+            assert m.numerator in FIELD_INDEX and m.denominator in FIELD_INDEX, m.name
+        if m.ci_method == "wilson":  # a proportion of counts
+            assert m.unit == "rate" and m.level != "run", m.name
+        if m.hardware_dependent:
+            assert m.informational, f"{m.name}: a figure of the machine is never ranked"
+    report = compute_metrics(random_run(0), CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
     assert list(report.metrics) == NAMES  # every reported number is in the table, in its order
     for name in report.metrics:
         assert spec(name).name == name
+    assert [m.name for m in METRICS if m.headline][:3] == ["accuracy", "balanced_accuracy", "macro_f1"]
 
 
 def test_every_named_sum_exists():
     sums = named_sums(np.zeros((1, len(CLASSES) * (len(CLASSES) + 1) + len(SUM_FIELDS))), CLASSES)
     for m in metrics_for(CLASSES):
+        if m.kind == "run":  # run-level figures of the manifest
+            assert {m.numerator, m.denominator} <= set(TIMED.values), m.name
+            continue
         for key in (m.numerator, m.denominator, m.support):
             assert key is None or key in sums, (m.name, key)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_values_are_rates_and_the_ci_brackets_the_value(seed):
-    report = compute_metrics(random_run(seed), CLASSES, au_reference_id=REF, n_resamples=300, seed=seed)
+def test_values_lie_in_their_unit_and_the_ci_brackets_the_value(seed):
+    run = random_run(seed)
+    report = compute_metrics(run, CLASSES, au_reference_id=REF, n_resamples=300, seed=seed, facts=TIMED)
+    assert not report.not_computed  # this run has every kind of evidence, usage and timing
     for name, v in report.metrics.items():
-        if v.value is None:
-            assert name in report.not_computed
-            continue
-        assert 0.0 <= v.value <= 1.0, name
+        unit = unit_of(spec(name))
+        assert v.value is not None, name
+        assert unit.lower <= v.value and (unit.upper is None or v.value <= unit.upper), (name, v.value)
         assert v.n > 0, name
         if v.ci_low is not None:
+            assert v.ci_high is not None and v.ci_method is not None, name
             assert v.ci_low <= v.value + 1e-12 and v.value <= v.ci_high + 1e-12, name
-            assert 0.0 <= v.ci_low <= v.ci_high <= 1.0, name
+            assert unit.lower <= v.ci_low <= v.ci_high and (unit.upper is None or v.ci_high <= unit.upper), (
+                name
+            )
+        elif spec(name).ci_method != "none":
+            assert spec(name).kind == "quantile", f"{name}: 300 resamples give every other metric an interval"
+        # every output shows a value through its unit: rates in percent, the rest as they are
+        shown = format_value(spec(name), v.value)
+        assert float(shown) == pytest.approx(unit.shown(v.value), abs=0.51 * 10 ** -unit.digits(1)), name
+
+
+def test_a_quantity_scaled_scales_its_metrics_and_leaves_rates_alone():
+    """Per unit: a rate is a share (unchanged when every latency, token count and response length doubles);
+    a mean or quantile of seconds, tokens or characters doubles with them."""
+    a = compute_metrics(random_run(5), CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
+    b = compute_metrics(
+        random_run(5, usage_scale=2.0), CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED
+    )
+    for name in NAMES:
+        m, va, vb = spec(name), a.metrics[name].value, b.metrics[name].value
+        assert va is not None and vb is not None, name
+        if m.unit in ("seconds", "tokens", "chars"):
+            assert vb == pytest.approx(2 * va, rel=0.02), name  # token counts and lengths round to integers
+        else:
+            assert vb == pytest.approx(va), name
+
+
+def test_doubling_every_sample_changes_no_value():
+    """Each metric is a mean, share, quantile or run-level figure: duplicating the samples is invisible."""
+    run = random_run(6, 80)
+    twice = run + [s.model_copy(update={"sample_id": s.sample_id + "b"}) for s in run]
+    a = compute_metrics(run, CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
+    b = compute_metrics(twice, CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
+    for name in NAMES:
+        assert b.metrics[name].value == pytest.approx(a.metrics[name].value), name
 
 
 def test_invariant_to_sample_order():
@@ -153,7 +220,7 @@ def test_invariant_to_sample_order():
 def test_empty_denominator_is_not_computed_with_the_table_reason():
     seen_empty: set[str] = set()
     for case, (run, ref) in degenerate_runs().items():
-        report = compute_metrics(run, CLASSES, au_reference_id=ref, n_resamples=50)
+        report = compute_metrics(run, CLASSES, au_reference_id=ref, n_resamples=50, facts=RunFacts())
         for m in metrics_for(CLASSES):
             v = report.metrics[m.name]
             if v.n == 0 and m.support is None:
@@ -166,13 +233,25 @@ def test_empty_denominator_is_not_computed_with_the_table_reason():
     assert seen_empty == set(NAMES), f"no degenerate case empties {sorted(set(NAMES) - seen_empty)}"
 
 
+def test_an_unmet_need_names_its_reason_for_every_metric_that_has_it():
+    facts = RunFacts(unmet={"evidence": "no evidence asked", "timing": "not timed"})
+    report = compute_metrics(random_run(2), CLASSES, au_reference_id=REF, n_resamples=0, facts=facts)
+    for m in metrics_for(CLASSES):
+        want = "no evidence asked" if "evidence" in m.needs else "not timed" if "timing" in m.needs else None
+        assert report.not_computed.get(m.name) == want, m.name
+        assert (report.metrics[m.name].value is None) == (want is not None), m.name
+    assert {m.name for m in METRICS if "evidence" in m.needs} == {
+        m.name for m in METRICS if m.group == "grounding"
+    }
+
+
 def test_the_oracle_run_is_best_in_every_declared_direction():
     oracle = compute_metrics(oracle_run(), CLASSES, au_reference_id=REF, n_resamples=0)
     for seed in (0, 1, 2):
         other = compute_metrics(random_run(seed), CLASSES, au_reference_id=REF, n_resamples=0)
         for m in metrics_for(CLASSES):
             a, b = oracle.metrics[m.name].value, other.metrics[m.name].value
-            if a is None or b is None or m.name in ("unjudged_au_rate",):
+            if a is None or b is None or m.name in ("unjudged_au_rate",) or m.informational:
                 continue
             if m.higher_is_better:
                 assert a >= b - 1e-12, (m.name, a, b)

@@ -24,6 +24,7 @@ from tag_bench.metrics.stats import holm
 from tag_bench.report.compare import CompareError, compare_runs, default_metrics, resamples_needed
 from tag_bench.rundir import RunDir
 from tag_bench.schema import AUReference, AUState
+from tag_bench.scoring.metric_table import spec
 from tag_bench.tasks import load_task
 
 TASKS = ("rafdb_basic_test", "ferplus_test")
@@ -183,7 +184,8 @@ def test_constructed_regression_exits_1(runs):
         hall = r[(task, "hallucinated_au_rate")]
         assert hall["diff"] > 0 and not hall["higher_is_better"] and hall["verdict"] == "regressed"
     assert {t["task"] for t in result["tasks"]} == set(TASKS)
-    assert result["n_comparisons"] == sum(1 for m in r.values() if m["p_value"] is not None)
+    # the Holm family: every row with a p-value and a verdict (informational usage rows have neither)
+    assert result["n_comparisons"] == sum(1 for m in r.values() if m["p_value"] is not None and m["gated"])
 
 
 def test_constructed_improvement_exits_0(runs):
@@ -206,7 +208,7 @@ def test_no_change_pair_exits_0(runs):
         assert acc["diff"] == pytest.approx(0.0) and acc["verdict"] == "no significant change"
         mc = next(t for t in result["tasks"] if t["task"] == task)["mcnemar"]
         assert mc["new_only_correct"] == mc["base_only_correct"] == 4 and mc["p_value"] == pytest.approx(1.0)
-    assert {m["verdict"] for m in r.values()} <= {"no significant change", "not computed"}
+    assert {m["verdict"] for m in r.values()} <= {"no significant change", "not computed", "informational"}
 
 
 def test_a_regression_within_its_tolerance_passes(world, runs, tmp_path):
@@ -281,7 +283,7 @@ def test_a_metric_not_computed_on_one_side_is_reported_never_zero(runs):
 
 def test_holm_runs_across_tasks_and_metrics_on_the_raw_p_values(runs):
     _, result = compare_json(runs["base"], runs["regressed"], "--metrics", "all")
-    tested = [m for m in rows(result).values() if m["p_value"] is not None]
+    tested = [m for m in rows(result).values() if m["p_value"] is not None and m["gated"]]
     assert len({m["task"] for m in tested}) == 2 and len(tested) == result["n_comparisons"]
     expected = holm([m["p_value"] for m in tested])
     assert [m["p_holm"] for m in tested] == pytest.approx(list(expected))
@@ -325,7 +327,7 @@ def test_differences_read_new_minus_base_and_match_the_runs_metrics(runs):
 
 def test_default_resamples_let_a_clear_effect_pass_holm(runs):
     _, result = compare_json(runs["base"], runs["regressed"])
-    family = len(TASKS) * len(default_metrics())
+    family = len(TASKS) * sum(spec(name).ranked for name in default_metrics())
     assert result["n_resamples"] == max(1000, resamples_needed(family, 0.05))
     assert 2 / (result["n_resamples"] + 1) * family <= 0.05 / 2 + 1e-12
     r = compare(runs["base"], runs["regressed"], "--n-resamples", "200")

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tag_bench.scoring.metric_table import METRICS, render_docs
+import pytest
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+from tag_bench._docs import GENERATED, expected
+from tag_bench.scoring.metric_table import METRICS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_metrics_doc_is_generated_from_the_metric_table():
-    text = (DOCS / "metrics.md").read_text(encoding="utf-8")
-    assert text == render_docs(), "docs/metrics.md is out of date: run `make docs`"
+@pytest.mark.parametrize("target", list(GENERATED))
+def test_generated_documents_are_in_step(target):
+    current, text = expected(ROOT, target)
+    assert current == text, f"{target} is out of date: run `make docs`"
+
+
+def test_every_metric_is_documented_and_listed_in_the_readme():
+    doc = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for m in METRICS:
-        assert f"`{m.name.replace('{cls}', '<class>')}`" in text
+        name = f"`{m.name.replace('{cls}', '<class>')}`"
+        assert name in doc and name in readme, m.name

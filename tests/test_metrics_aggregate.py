@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import warnings
@@ -16,6 +17,8 @@ from tag_bench import store
 from tag_bench.metrics import stats as st
 from tag_bench.schema import COMMON7, AUReference, AUState, Evidence, Generation, Parsed, Sample, ScoredSample
 from tag_bench.scoring import MetricsReport, compare_metrics, compute_metrics, metric_names, score_sample
+from tag_bench.scoring.metric_table import spec
+from tag_bench.scoring.units import unit_of
 
 CLASSES = list(COMMON7)
 REF_ID = "test-ref@1"
@@ -136,10 +139,12 @@ def test_hand_computed_grounding_and_classification():
     assert sum(map(sum, cm["matrix"])) == 3 and sum(cm["failed"]) == 2
     assert set(rep.metrics) == set(metric_names(CLASSES))
     for name, m in rep.metrics.items():
+        unit = unit_of(spec(name))
+        top = math.inf if unit.upper is None else unit.upper
         if m.value is not None:
-            assert 0.0 <= m.value <= 1.0, name
+            assert unit.lower <= m.value <= top, name
         if m.ci_low is not None:
-            assert 0.0 <= m.ci_low <= m.ci_high <= 1.0, name
+            assert m.ci_high is not None and unit.lower <= m.ci_low <= m.ci_high <= top, name
 
 
 def test_without_reference_grounding_is_not_computed_not_zero():

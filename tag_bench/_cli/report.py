@@ -12,9 +12,10 @@ from tag_bench._cli.common import cli_errors, warn
 @click.command("leaderboard")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--spec", default="overview", show_default=True,
-              help="A built-in spec (overview, main, grounding, transfer) or a spec YAML file.")  # fmt: skip
+              help="A built-in spec (overview, main, grounding, transfer, usage) or a spec YAML file.")  # fmt: skip
 @click.option("--format", "fmt", default="md", show_default=True, help="md, latex, csv, json or html.")
-@click.option("--decimals", type=click.IntRange(0, 4), default=1, show_default=True)
+@click.option("--decimals", type=click.IntRange(0, 4), default=1, show_default=True,
+              help="Decimal places of rates (in %); other units keep their own precision.")  # fmt: skip
 @click.option("--ci", type=click.Choice(["none", "pm", "brackets"]), default=None,
               help="How to show 95 % intervals (default: pm; none in LaTeX, so the main table fits a page).")  # fmt: skip
 @click.option("--no-ci", is_flag=True, help="Same as --ci none.")

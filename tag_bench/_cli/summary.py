@@ -5,36 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from tag_bench.schema import MetricsReport
+from tag_bench.scoring.metric_table import METRICS, MetricSpec
+from tag_bench.scoring.units import UNITS, format_value
 
-#: Headline metrics printed after a run.
-SUMMARY = (
-    "accuracy",
-    "balanced_accuracy",
-    "macro_f1",
-    "parse_failure_rate",
-    "reference_coverage",
-    "au_box_iou",
-    "grounding_precision@0.5",
-    "hallucinated_au_rate",
-    "grounded_accuracy",
-)
+
+def headline_metrics() -> list[MetricSpec]:
+    """The metrics printed after a run: those the metric table marks ``headline``, in its order."""
+    return [m for m in METRICS if m.headline]
 
 
 def format_summary(task: str, model: str, run_dir: Path | str, report: MetricsReport) -> str:
+    """Headline metrics with CIs (an informational one only when it has a value), failures, reference."""
     m = report.metrics
     lines = [f"{task} × {model}  (N={report.n}) -> {run_dir}"]
-    for name in SUMMARY:
+    for spec in headline_metrics():
+        name = spec.name
         v = m.get(name)
         if v is None or v.value is None:
+            if spec.informational:
+                continue
             reason = report.not_computed.get(name, "not computed")
             lines.append(f"  {name:<26} –   ({reason})")
-        else:
-            ci = (
-                ""
-                if v.ci_low is None or v.ci_high is None
-                else f"  [{100 * v.ci_low:5.1f}, {100 * v.ci_high:5.1f}]"
-            )
-            lines.append(f"  {name:<26} {100 * v.value:5.1f}{ci}")
+            continue
+        symbol = "" if spec.unit == "rate" else f" {UNITS[spec.unit].symbol}"
+        ci = (
+            ""
+            if v.ci_low is None or v.ci_high is None
+            else f"  [{format_value(spec, v.ci_low):>5}, {format_value(spec, v.ci_high):>5}]"
+        )
+        lines.append(f"  {name:<26} {format_value(spec, v.value):>5}{ci}{symbol}")
     failures = {k: c for k, c in report.status_counts.items() if k != "ok" and c}
     if failures:
         lines.append("  failures: " + ", ".join(f"{k}={c}" for k, c in sorted(failures.items())))

@@ -210,10 +210,10 @@ def _run_batch(
                 {**hits[key], "sample_id": s.id, "cached": True, "cache_key": key, "image_sha256": sha}
             )
     if misses:
-        outputs = _call_adapter(adapter, [p[1] for p in misses])
+        outputs, latency = _call_adapter(adapter, [p[1] for p in misses])
         to_cache = []
         for (s, _req, key, sha, size), out in zip(misses, outputs, strict=True):
-            g = _to_generation(s.id, out, sha, size, frame, key)
+            g = _to_generation(s.id, out, sha, size, frame, key, latency)
             records[s.id] = g
             if cache is not None and g.status == "ok":
                 to_cache.append(
@@ -224,22 +224,35 @@ def _run_batch(
     return [records[s.id] for s in batch]
 
 
-def _call_adapter(adapter: ModelAdapter, requests: list[GenerationRequest]) -> list[GenerationOutput]:
+def _call_adapter(
+    adapter: ModelAdapter, requests: list[GenerationRequest]
+) -> tuple[list[GenerationOutput], float | None]:
+    """The outputs of one call, and the latency of each for a timed adapter: the call's wall-clock time
+    over the requests it served (amortised seconds per sample; one-off loading is not counted)."""
     try:
+        adapter.load()
+        t0 = time.perf_counter()
         outputs = adapter.generate(requests)
+        latency = (time.perf_counter() - t0) / len(requests) if adapter.timed else None
     except (KeyboardInterrupt, FatalAdapterError):
         raise
     except Exception as e:  # the adapter broke its contract for the whole batch: record, keep going
         msg = f"{type(e).__name__}: {e}"
-        return [GenerationOutput(text=None, error=f"model call failed: {msg}") for _ in requests]
+        return [GenerationOutput(text=None, error=f"model call failed: {msg}") for _ in requests], None
     if len(outputs) != len(requests):
         msg = f"adapter {adapter.name} returned {len(outputs)} outputs for {len(requests)} requests"
-        return [GenerationOutput(text=None, error=msg) for _ in requests]
-    return outputs
+        return [GenerationOutput(text=None, error=msg) for _ in requests], None
+    return outputs, latency
 
 
 def _to_generation(
-    sample_id: str, out: GenerationOutput, sha: str, size: tuple[int, int], frame: str, key: str
+    sample_id: str,
+    out: GenerationOutput,
+    sha: str,
+    size: tuple[int, int],
+    frame: str,
+    key: str,
+    latency: float | None,
 ) -> Generation:
     failed = out.error is not None or out.text is None
     return Generation(
@@ -250,7 +263,7 @@ def _to_generation(
         finish_reason=out.finish_reason,
         input_tokens=out.input_tokens,
         output_tokens=out.output_tokens,
-        latency_s=out.latency_s,
+        latency_s=latency,
         image_sha256=sha,
         image_size=size,
         input_size=out.input_size,

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from tag_bench.models.base import (
 from tag_bench.options import parse_kv
 from tag_bench.rundir import RunConfigError, RunDir
 from tag_bench.runinfo import git_revision, package_versions, slug, utc_now
-from tag_bench.schema import MetricsReport, ModelInfo, RunManifest, Sample
+from tag_bench.schema import Generation, GenerationInfo, MetricsReport, ModelInfo, RunManifest, Sample
 from tag_bench.scoring.run import (
     DEFAULT_DETECTOR,
     ReferenceSet,
@@ -137,7 +138,7 @@ def plan_run(
     try:
         prompt_id = prompt or task.prompt
         template = render_prompt(prompt_id, task.classes, adapter.frame, None)
-        spec = resolve_reference_spec(au_reference)
+        spec = _reference_for_run(au_reference, prompt_id, adapter)
         if adapter.needs_reference and spec is None:
             raise RunConfigError(
                 f"the {adapter.name} baseline reads an AU reference: pass --au-reference "
@@ -178,6 +179,18 @@ def plan_run(
         adapter.close()
         raise
     return RunPlan(task, data, samples, adapter, prompt_id, gk, spec, manifest, RunDir(run_dir))
+
+
+def _reference_for_run(au_reference: str | None, prompt_id: str, adapter: ModelAdapter) -> str | None:
+    """The AU reference spec a run is scored against. ``auto`` means none when the prompt asks for no
+    evidence (there is nothing to ground, so the detector is not run) unless the adapter itself reads a
+    reference; a reference named explicitly is always used."""
+    from tag_bench.prompts import asks_evidence
+
+    auto = au_reference is not None and au_reference.strip().lower() == "auto"
+    if auto and not asks_evidence(prompt_id) and not adapter.needs_reference:
+        return None
+    return resolve_reference_spec(au_reference)
 
 
 def evaluate(
@@ -249,6 +262,8 @@ def _generate_and_score(
         if cache is False or cache is None
         else open_cache(None if cache is True else cache, cache_problems)
     )
+    calls_before = _model_calls(run.read_generations()) if dist.is_main else 0
+    t0 = time.perf_counter()
     try:
         stats = generate(
             samples,
@@ -268,6 +283,7 @@ def _generate_and_score(
             run.write_manifest(manifest)
         raise
     barrier.wait()
+    stage_seconds = time.perf_counter() - t0  # on the main process: until the last rank finished
     cache_problems += cache_obj.problems if cache_obj is not None else []
     result = RunResult(
         run_dir=run.path, manifest=manifest, stats=stats, warnings=[*manifest.warnings, *cache_problems]
@@ -275,8 +291,14 @@ def _generate_and_score(
     if not dist.is_main:
         barrier.close()
         return result
-    run.merge_generations([s.id for s in samples])
-    result.manifest = run.set_status("complete")  # generation is done; scoring is a stage of its own
+    merged = run.merge_generations([s.id for s in samples])
+    done = run.read_manifest()
+    done.generation = _generation_info(
+        done, adapter, batch_size, dist, stage_seconds, _model_calls(merged) - calls_before, merged
+    )
+    done.status = "complete"  # generation is done; scoring is a stage of its own
+    run.write_manifest(done)
+    result.manifest = done
     if references is not None and dist.world_size == 1:
         # facs-rules already computed them with this spec: score against exactly those
         run.write_references(references.for_run_dir())
@@ -289,6 +311,55 @@ def _generate_and_score(
     result.manifest = run.read_manifest()
     barrier.close()
     return result
+
+
+def _generation_info(
+    manifest: RunManifest,
+    adapter: ModelAdapter,
+    batch_size: int,
+    dist: DistInfo,
+    seconds: float,
+    calls: int,
+    generations: dict[str, Generation],
+) -> GenerationInfo:
+    """The manifest's record of the generate stage after one more finished session (sums carried over).
+
+    Only finished sessions count, calls and seconds alike: a session killed before it could record its
+    time leaves its generations out of the throughput's numerator too."""
+    step = max(
+        1, batch_size, adapter.requests_in_flight
+    )  # samples per adapter call, as the engine sends them
+    now = GenerationInfo(
+        timed=adapter.timed,
+        batch_size=step,
+        concurrency=adapter.requests_in_flight,
+        device=adapter.device,
+        world_size=dist.world_size,
+    )
+    old = manifest.generation
+    if old is not None:
+        settings = ("timed", "batch_size", "concurrency", "device", "world_size")
+        changed = [
+            f"{k} {getattr(old, k)} -> {getattr(now, k)}"
+            for k in settings
+            if getattr(old, k) != getattr(now, k)
+        ]
+        if changed:
+            manifest.warnings.append(
+                "resumed with other generation settings (" + ", ".join(changed) + "): latency and throughput "
+                "mix both"
+            )
+        now.seconds, now.sessions, now.model_calls = old.seconds, old.sessions, old.model_calls
+    now.seconds += seconds
+    now.sessions += 1
+    now.model_calls += max(0, calls)
+    now.cached = sum(g.cached for g in generations.values())
+    return now
+
+
+def _model_calls(generations: dict[str, Generation]) -> int:
+    """Records that came from a model call: not from the cache, and past the image (which has a cache key)."""
+    return sum(not g.cached and g.cache_key is not None for g in generations.values())
 
 
 def _index_digest(samples: list[Sample]) -> str:

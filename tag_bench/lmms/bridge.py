@@ -137,6 +137,7 @@ class LmmsEvalAdapter(ModelAdapter):
 
     name = "lmms-eval"
     cacheable = True
+    timed = True
 
     class Args(AdapterArgs):
         # Any other argument is the lmms-eval model's own (its --model_args).
@@ -194,6 +195,14 @@ class LmmsEvalAdapter(ModelAdapter):
         if self.worker_info:
             info["worker"] = dict(self.worker_info)
         return info
+
+    @property
+    def device(self) -> str | None:
+        return self.args.device or self.worker_info.get("device")
+
+    def load(self) -> None:
+        if self._proc is None:
+            self._start()
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:
         outputs, groups = group_requests(requests, self.context.seed)

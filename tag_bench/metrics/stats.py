@@ -242,6 +242,37 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return low, high
 
 
+def quantile_interval(
+    values: ArrayLike, q: float, confidence: float = 0.95
+) -> tuple[float, float | None, float | None]:
+    """(estimate, low, high) of the ``q`` quantile of ``values``: the order statistic of rank ceil(q n)
+    and the distribution-free interval between the order statistics whose ranks bound a Binomial(n, q)
+    count with the given confidence. When n is too small for such ranks to exist (e.g. n < 72 for the
+    95th percentile at 95 %), the bounds are None: no interval is better than one that is too short."""
+    _check_level(confidence)
+    x = np.sort(np.asarray(values, dtype=float))
+    n = x.size
+    if n == 0:
+        raise ValueError("a quantile needs at least one value")
+    rank = min(n, max(1, math.ceil(q * n - 1e-9)))  # 1-based rank of the estimate
+    k = np.arange(n + 1, dtype=float)
+    # log pmf of Binomial(n, q) at 0..n, accumulated as log C(n, k) (exact in log space for any n)
+    log_choose = np.concatenate([[0.0], np.cumsum(np.log((n - k[:-1]) / (k[:-1] + 1)))])
+    log_pmf = log_choose + k * math.log(q) + (n - k) * math.log1p(-q)
+    pmf = np.exp(log_pmf - log_pmf.max())
+    cdf = np.cumsum(pmf / pmf.sum())  # cdf[j] = P(B <= j)
+    alpha = (1.0 - confidence) / 2.0
+    # X_(l) <= quantile <= X_(u) holds when l <= B <= u - 1
+    low_rank = int(np.searchsorted(cdf, alpha, side="right"))  # largest l with P(B <= l - 1) <= alpha
+    high_rank = (
+        int(np.searchsorted(cdf, 1.0 - alpha, side="left")) + 1
+    )  # smallest u: P(B <= u - 1) >= 1 - alpha
+    if low_rank < 1 or high_rank > n:
+        return float(x[rank - 1]), None, None
+    low_rank, high_rank = min(low_rank, rank), max(high_rank, rank)
+    return float(x[rank - 1]), float(x[low_rank - 1]), float(x[high_rank - 1])
+
+
 def binom_two_sided_half(k: int, n: int) -> float:
     """Exact two-sided binomial p-value of k successes in n trials under p = 0.5."""
     if n == 0:

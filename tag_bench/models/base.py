@@ -84,7 +84,6 @@ class GenerationOutput:
     input_tokens: int | None = None
     output_tokens: int | None = None
     input_size: tuple[int, int] | None = None  # (w, h) the model saw after its own resize
-    latency_s: float | None = None
     error: str | None = None  # this request failed; text is then None
     frame: str | None = None  # per-output frame, when it differs from the adapter's (replay files)
 
@@ -122,6 +121,9 @@ class ModelAdapter(ABC):
     # Outputs may be stored in the shared generation cache (deterministic for a fingerprint and
     # settings). Off unless an adapter opts in: a wrong fingerprint would serve stale outputs.
     cacheable: ClassVar[bool] = False
+    # The engine times each call: latency and throughput are the model's (off for replayed answers and
+    # baselines, whose time says nothing about a model).
+    timed: ClassVar[bool] = False
 
     args: AdapterArgs  # the validated arguments
     context: AdapterContext
@@ -146,6 +148,11 @@ class ModelAdapter(ABC):
                 )
             override = None
         self.frame_override = override
+
+    @property
+    def device(self) -> str | None:
+        """Where the model runs, for the manifest (``cuda``, ``cpu``, ``remote``...); None if unknown."""
+        return None
 
     @property
     def requests_in_flight(self) -> int:
@@ -182,6 +189,11 @@ class ModelAdapter(ABC):
     def describe(self) -> dict[str, Any]:
         """Arguments for the manifest, secrets redacted."""
         return redact({k: v for k, v in self.args.model_dump().items() if v is not None})
+
+    def load(self) -> None:
+        """Pay one-off costs (weights, a worker process) now; the engine calls it before timing a call.
+        Idempotent; adapters that load lazily in :meth:`generate` override it."""
+        return None
 
     @abstractmethod
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:

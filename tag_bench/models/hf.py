@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import logging
-import time
 from functools import lru_cache
 from typing import Any
 
@@ -91,6 +90,7 @@ class HFAdapter(ModelAdapter):
 
     name = "hf"
     cacheable = True
+    timed = True
 
     class Args(AdapterArgs):
         pretrained: str = Field(min_length=1, description="hub id or local checkpoint directory")
@@ -194,6 +194,10 @@ class HFAdapter(ModelAdapter):
         if self.warnings:
             info["warnings"] = list(self.warnings)
         return info
+
+    @property
+    def device(self) -> str:
+        return self.device_map if isinstance(self.device_map, str) else "custom device_map"
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:
         outputs, groups = group_requests(requests, self.context.seed)
@@ -320,10 +324,8 @@ class HFAdapter(ModelAdapter):
         gen_kw = self._generate_kwargs(settings)
         if settings.do_sample and settings.seed is not None:
             torch.manual_seed(settings.seed)
-        t0 = time.perf_counter()
         with torch.inference_mode():
             out = model.generate(**enc, **gen_kw)
-        latency = (time.perf_counter() - t0) / len(batch)
         new_tokens = out[:, prompt_width:].tolist()
         pad_id = gen_kw.get("pad_token_id")
         results = []
@@ -339,7 +341,6 @@ class HFAdapter(ModelAdapter):
                     input_tokens=n_in,
                     output_tokens=count,
                     input_size=size,
-                    latency_s=latency,
                 )
             )
         return results

@@ -98,6 +98,7 @@ class OpenAIAdapter(ModelAdapter):
 
     name = "openai"
     cacheable = True
+    timed = True
 
     class Args(AdapterArgs):
         model: str = Field(min_length=1, description="model name on the server")
@@ -187,6 +188,10 @@ class OpenAIAdapter(ModelAdapter):
         return f"OpenAIAdapter(model={self.model!r}, base_url={public_url(self.base_url)!r})"
 
     # ---------------------------------------------------------------------------------- contract
+
+    @property
+    def device(self) -> str:
+        return "remote (the server's)"
 
     @property
     def requests_in_flight(self) -> int:
@@ -296,7 +301,6 @@ class OpenAIAdapter(ModelAdapter):
             if self._stop.is_set():
                 return GenerationOutput(text=None, error="stopped before an answer came back")
             self._count("attempts")
-            t0 = time.perf_counter()
             try:
                 out = self._attempt(body, settings)
             except _Retry as r:
@@ -319,7 +323,6 @@ class OpenAIAdapter(ModelAdapter):
             except _Fail as f:
                 self._count("failures")
                 return GenerationOutput(text=None, error=self._scrub(str(f)))
-            out.latency_s = time.perf_counter() - t0
             if out.text is not None:
                 out.text = self._scrub(out.text)  # a server or proxy may echo the key back
             out.input_size = tuple(req.image.size)  # type: ignore[assignment]

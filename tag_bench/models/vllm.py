@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from typing import Any, Literal, TypeGuard
 
 from pydantic import AliasChoices, Field, PositiveInt, model_validator
@@ -143,6 +142,7 @@ class VLLMAdapter(ModelAdapter):
 
     name = "vllm"
     cacheable = True
+    timed = True
 
     class Args(AdapterArgs):
         pretrained: str = Field(
@@ -240,6 +240,10 @@ class VLLMAdapter(ModelAdapter):
             info["warnings"] = list(self.warnings)
         return info
 
+    @property
+    def device(self) -> str:
+        return f"cuda (vLLM, tensor parallel {self.args.tensor_parallel_size})"
+
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationOutput]:
         outputs, groups = group_requests(requests, self.context.seed)
         todo = []
@@ -314,9 +318,7 @@ class VLLMAdapter(ModelAdapter):
     def _run(self, items: list[tuple[GenerationRequest, GenSettings]]) -> list[GenerationOutput]:
         convs = [chat_messages(req, {"type": "image_pil", "image_pil": rgb(req.image)}) for req, _ in items]
         params = [self._vllm.SamplingParams(**sampling_kwargs(s)) for _, s in items]
-        t0 = time.perf_counter()
         results = self._llm.chat(convs, sampling_params=params, use_tqdm=False)
-        latency = (time.perf_counter() - t0) / len(items)
         if len(results) != len(items):
             raise RuntimeError(f"vLLM returned {len(results)} outputs for {len(items)} requests")
         outs = []
@@ -329,7 +331,6 @@ class VLLMAdapter(ModelAdapter):
                     input_tokens=len(res.prompt_token_ids) if res.prompt_token_ids is not None else None,
                     output_tokens=len(completion.token_ids),
                     input_size=self.input_size(req.image.size),
-                    latency_s=latency,
                 )
             )
         return outs

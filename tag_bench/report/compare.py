@@ -30,7 +30,9 @@ from tag_bench.store import gc_paused
 if TYPE_CHECKING:  # pragma: no cover
     from tag_bench.scoring.aggregate import ScoreArrays
 
-Verdict = Literal["improved", "regressed", "within tolerance", "no significant change", "not computed"]
+Verdict = Literal[
+    "improved", "regressed", "within tolerance", "no significant change", "not computed", "informational"
+]
 #: Verdicts that make ``tag-bench compare`` exit 1.
 FAILING: frozenset[str] = frozenset({"regressed"})
 #: ``metrics="all"``: every metric of the table, per-class ones included.
@@ -50,17 +52,19 @@ class MetricComparison(BaseModel):
     task: str
     metric: str
     title: str
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: no better direction
+    unit: str = "rate"  # of the values, the difference and the tolerance (tag_bench.scoring.units)
+    gated: bool = True  # has a verdict: a ranked metric, or an informational one a tolerance names
     value_base: float | None
     value_new: float | None
-    diff: float | None = None  # NEW - BASE, in the metric's units (rates in [0, 1])
+    diff: float | None = None  # NEW - BASE, in the metric's unit (rates in [0, 1])
     ci_low: float | None = None  # percentile CI of NEW - BASE from the paired bootstrap
     ci_high: float | None = None
     test: Literal["mcnemar", "paired-bootstrap"] | None = None  # which test gave p_value
     p_value: float | None = None  # raw two-sided p-value of that test
     p_holm: float | None = None  # Holm-adjusted over every comparison of the call that has a p-value
     significant: bool = False  # p_holm <= alpha
-    tolerance: float = 0.0  # how much the metric may worsen (its direction) before it is a regression
+    tolerance: float = 0.0  # how much the metric may worsen (its direction; either way without one)
     verdict: Verdict
     reason: str | None = None  # why the metric was not computed
 
@@ -172,7 +176,8 @@ def compare_runs(
     selected = {p.task: _select(metrics, p.classes) for p in pairs}
     _check_names(metrics, max_drop, pairs)
     tolerances = _tolerances(max_drop)
-    family = sum(len(names) for names in selected.values())  # an upper bound of the Holm family
+    # an upper bound of the Holm family: informational metrics have no verdict unless a tolerance names them
+    family = sum(1 for names in selected.values() for n in names if _gated(n, tolerances))
     if n_resamples is None:
         n_resamples = max(MIN_RESAMPLES, resamples_needed(family, alpha))
 
@@ -354,10 +359,16 @@ def _tolerances(max_drop: Mapping[str, float] | None) -> dict[str, float]:
     for name, value in (max_drop or {}).items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise CompareError(f"--max-drop {name}={value!r}: give a number, e.g. {name}=0.01 (one point)")
-        if not 0.0 <= value < 1.0:
+        unit = spec(name).unit
+        if unit == "rate" and not 0.0 <= value < 1.0:
             raise CompareError(
                 f"--max-drop {name}={value}: tolerances are absolute in the metric's own units, from 0 to below 1 "
                 f"(rates in [0, 1]: 0.01 is one point); did you mean {name}={abs(value) / 100:g}?"
+            )
+        if value < 0.0:
+            raise CompareError(
+                f"--max-drop {name}={value}: a tolerance is how much the metric may worsen, in {unit}; give a "
+                f"number from 0 up, e.g. {name}={abs(value):g}"
             )
         out[name] = float(value)
     return out
@@ -390,12 +401,15 @@ def read_scored(run: RunDir) -> Iterator[ScoredSample]:
 def read_arrays(run: RunDir, classes: list[str], reference: str | None) -> ScoreArrays:
     """A run's scored samples straight into metric arrays (the records are not kept)."""
     from tag_bench.scoring.aggregate import build_arrays
+    from tag_bench.scoring.run import run_facts
 
     with gc_paused():
         try:
-            return build_arrays(read_scored(run), classes, au_reference_id=reference)
+            arrays = build_arrays(read_scored(run), classes, au_reference_id=reference)
         except ValueError as e:
             raise CompareError(f"{run}: {e}") from None
+    arrays.facts = run_facts(run.read_manifest(), has_reference=reference is not None)
+    return arrays
 
 
 def _read_both(pair: _Pair) -> tuple[ScoreArrays, ScoreArrays]:
@@ -447,7 +461,7 @@ def _compare_loaded(pair: _Pair, names: list[str], tolerances: dict[str, float],
     except ValueError as e:
         raise CompareError(f"task {pair.task}: {pair.base} vs {pair.new}: {e}") from None
     task_names = set(metric_names(pair.classes))
-    rows = [_metric_row(pair, name, paired, tolerances.get(name, 0.0), name in task_names) for name in names]
+    rows = [_metric_row(pair, name, paired, tolerances, name in task_names) for name in names]
     mb, mn = pair.base_manifest, pair.new_manifest
     return TaskComparison(
         task=pair.task,
@@ -473,14 +487,25 @@ def _compare_loaded(pair: _Pair, names: list[str], tolerances: dict[str, float],
     )
 
 
-def _metric_row(pair: _Pair, name: str, paired: PairedComparison, tolerance: float,
+def _gated(name: str, tolerances: Mapping[str, float]) -> bool:
+    """Whether a metric gets a verdict: a ranked one always, an informational one when a tolerance names it."""
+    try:
+        return spec(name).ranked or name in tolerances
+    except KeyError:
+        return True
+
+
+def _metric_row(pair: _Pair, name: str, paired: PairedComparison, tolerances: Mapping[str, float],
                 in_task: bool) -> MetricComparison:  # fmt: skip
     m = spec(name)
+    tolerance = tolerances.get(name, 0.0)
     row = MetricComparison(
         task=pair.task,
         metric=name,
         title=m.title,
         higher_is_better=m.higher_is_better,
+        unit=m.unit,
+        gated=_gated(name, tolerances),
         value_base=None,
         value_new=None,
         tolerance=tolerance,
@@ -499,7 +524,7 @@ def _metric_row(pair: _Pair, name: str, paired: PairedComparison, tolerance: flo
         row.ci_low, row.ci_high = -d.ci_high + 0.0, -d.ci_low + 0.0
     if d.p_value is not None and d.test is not None:
         row.test, row.p_value = d.test, d.p_value
-    else:
+    elif m.kind == "sums":
         row.reason = "no bootstrap resample defines the difference"
     return row
 
@@ -517,7 +542,7 @@ def _not_computed_reason(pair: _Pair, name: str, base: float | None, new: float 
 
 
 def _apply_holm(rows: list[MetricComparison]) -> int:
-    tested = [(r, r.p_value) for r in rows if r.p_value is not None]
+    tested = [(r, r.p_value) for r in rows if r.p_value is not None and r.gated]
     if tested:
         for (r, _), adjusted in zip(tested, holm([p for _, p in tested]), strict=True):
             r.p_holm = float(adjusted)
@@ -525,11 +550,20 @@ def _apply_holm(rows: list[MetricComparison]) -> int:
 
 
 def _judge(row: MetricComparison, alpha: float) -> None:
-    if row.diff is None or row.p_holm is None:
-        row.verdict = "not computed"
+    """The verdict of one row. A figure without a test (a quantile, a run-level figure) is judged by its
+    difference alone; a metric without a direction regresses when it moves either way beyond its tolerance."""
+    untested = spec(row.metric).kind != "sums"
+    if row.diff is None or (row.p_holm is None and not (untested and row.gated)):
+        row.verdict = "informational" if row.diff is not None and not row.gated else "not computed"
         return
-    row.significant = row.p_holm <= alpha
-    better = row.diff > 0 if row.higher_is_better else row.diff < 0
+    if not row.gated:
+        row.verdict = "informational"
+        return
+    row.significant = untested or (row.p_holm is not None and row.p_holm <= alpha)
+    if row.higher_is_better is None:
+        better = False
+    else:
+        better = row.diff > 0 if row.higher_is_better else row.diff < 0
     if not row.significant or row.diff == 0:
         row.verdict = "no significant change"
     elif better:

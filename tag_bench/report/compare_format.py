@@ -1,7 +1,8 @@
 """The text outputs of a comparison: terminal table, GitHub-flavoured Markdown and JUnit XML.
 
-Values and differences are shown x100 (rates in percent, points for differences), as in every table
-of tag-bench; the JSON output (``Comparison.model_dump_json``) keeps the raw numbers.
+Values and differences are shown in each metric's unit through :func:`tag_bench.scoring.units.format_value`
+(rates in percent, their differences in points), as in every table of tag-bench; the JSON output
+(``Comparison.model_dump_json``) keeps the raw numbers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 
 from tag_bench.report.compare import Comparison, MetricComparison, TaskComparison
+from tag_bench.scoring.metric_table import spec
+from tag_bench.scoring.units import UNITS, format_value
 
 _MARK = {
     "regressed": "❌",
@@ -17,22 +20,27 @@ _MARK = {
     "improved": "✅",
     "no significant change": "➖",
     "not computed": "–",
+    "informational": "ℹ️",
 }
 
 
-def value(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:.1f}"
+def value(m: MetricComparison, v: float | None) -> str:
+    return format_value(m.unit, v)
 
 
-def signed(v: float | None) -> str:
-    if v is None:
-        return "–"
-    text = f"{100 * v:+.1f}"
-    return "0.0" if text in ("+0.0", "-0.0") else text
+def signed(m: MetricComparison, v: float | None) -> str:
+    text = format_value(m.unit, v, signed=True)
+    return text[1:] if text.startswith(("+", "-")) and float(text) == 0 else text
 
 
-def interval(lo: float | None, hi: float | None) -> str:
-    return "–" if lo is None or hi is None else f"[{signed(lo)}, {signed(hi)}]"
+def interval(m: MetricComparison, lo: float | None, hi: float | None) -> str:
+    return "–" if lo is None or hi is None else f"[{signed(m, lo)}, {signed(m, hi)}]"
+
+
+def amount(m: MetricComparison | str, v: float) -> str:
+    """A tolerance: points for a rate, else the value with its unit."""
+    unit = UNITS[m.unit if isinstance(m, MetricComparison) else spec(m).unit]
+    return format_value(unit.name, v) + ("" if unit.name == "rate" else f" {unit.symbol}")
 
 
 def p_text(p: float | None) -> str:
@@ -43,19 +51,32 @@ def p_text(p: float | None) -> str:
 
 def verdict_text(m: MetricComparison) -> str:
     if m.verdict in ("regressed", "within tolerance") and m.tolerance:
-        return f"{m.verdict} (max drop {100 * m.tolerance:.1f})"
+        what = "max drop" if m.higher_is_better is not None else "max change"
+        return f"{m.verdict} ({what} {amount(m, m.tolerance)})"
     return m.verdict
 
 
 def method_note(c: Comparison) -> str:
     """How the numbers were computed, in one paragraph."""
-    tol = ", ".join(f"{k} {100 * v:.1f}" for k, v in c.max_drop.items()) or "none (any significant worsening)"
+    tol = (
+        ", ".join(f"{k} {amount(k, v)}" for k, v in c.max_drop.items()) or "none (any significant worsening)"
+    )
+    rows = c.rows()
+    units = [UNITS[u] for u in dict.fromkeys(m.unit for m in rows) if u != "rate"]
+    other = f"; {', '.join(u.phrase for u in units)} otherwise, Δ in the same unit" if units else ""
+    informational = (
+        " Informational metrics (usage: latency, tokens, throughput) get no verdict and no Holm correction "
+        "unless a tolerance names them; a quantile or run-level figure has no test and is judged by its Δ "
+        "alone; a metric without a better direction regresses when it moves either way beyond its tolerance."
+        if any(not m.gated or spec(m.metric).informational for m in rows)
+        else ""
+    )
     return (
-        f"Δ = NEW − BASE over the same samples, in points (values ×100). {100 * c.ci:g} % CI of Δ: paired "
+        f"Δ = NEW − BASE over the same samples, in points (values ×100){other}. {100 * c.ci:g} % CI of Δ: paired "
         f"bootstrap over samples, {c.n_resamples:,} resamples, seed {c.seed}. p: exact McNemar test for "
         f"accuracy, paired bootstrap otherwise; Holm-adjusted across all {c.n_comparisons} comparisons of this "
         f"report together (every task × metric with a p-value), significant at p (Holm) ≤ {c.alpha:g}. A significant worsening is a regression unless it is within its tolerance "
-        f"(max drop, points: {tol})."
+        f"(max drop, points: {tol}).{informational}"
     )
 
 
@@ -63,7 +84,7 @@ def summary_line(c: Comparison) -> str:
     counts = Counter[str](m.verdict for m in c.rows())
     tally = ", ".join(f"{counts[v]} {v}" for v in _MARK if counts[v])
     if c.regressions:
-        listed = [f"{m.task} {m.metric} {signed(m.diff)}" for m in c.regressions[:6]]
+        listed = [f"{m.task} {m.metric} {signed(m, m.diff)}" for m in c.regressions[:6]]
         more = len(c.regressions) - len(listed)
         worst = "; ".join(listed) + (f"; and {more} more" if more > 0 else "")
         return f"REGRESSED: {len(c.regressions)} metric(s) worse beyond tolerance ({worst}). All: {tally}."
@@ -111,8 +132,8 @@ def render_text(c: Comparison) -> str:
     for t in c.tasks:
         out += _task_head(t)
         rows = [
-            [m.metric, value(m.value_base), value(m.value_new), signed(m.diff), interval(m.ci_low, m.ci_high),
-             p_text(m.p_value), p_text(m.p_holm), verdict_text(m)]
+            [m.metric, value(m, m.value_base), value(m, m.value_new), signed(m, m.diff),
+             interval(m, m.ci_low, m.ci_high), p_text(m.p_value), p_text(m.p_holm), verdict_text(m)]
             for m in t.metrics
         ]  # fmt: skip
         head = ["metric", "BASE", "NEW", "Δ", f"{100 * c.ci:g}% CI of Δ", "p", "p Holm", "verdict"]
@@ -155,8 +176,8 @@ def render_markdown(c: Comparison) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---|",
         ]
         for m in t.metrics:
-            cells = [f"`{m.metric}`", value(m.value_base), value(m.value_new), signed(m.diff),
-                     interval(m.ci_low, m.ci_high), p_text(m.p_value), p_text(m.p_holm),
+            cells = [f"`{m.metric}`", value(m, m.value_base), value(m, m.value_new), signed(m, m.diff),
+                     interval(m, m.ci_low, m.ci_high), p_text(m.p_value), p_text(m.p_holm),
                      f"{_MARK[m.verdict]} {verdict_text(m)}"]  # fmt: skip
             if m.verdict == "regressed":
                 cells[-1] = f"**{cells[-1]}**"
@@ -222,11 +243,13 @@ def render_junit(c: Comparison) -> str:
 
 
 def _numbers(m: MetricComparison) -> str:
-    better = "higher" if m.higher_is_better else "lower"
+    better = {True: "higher is better", False: "lower is better", None: "no better direction"}[
+        m.higher_is_better
+    ]
     return (
-        f"BASE {value(m.value_base)} -> NEW {value(m.value_new)} (Δ {signed(m.diff)} points, CI "
-        f"{interval(m.ci_low, m.ci_high)}, p {p_text(m.p_value)} ({m.test or 'no test'}), p Holm {p_text(m.p_holm)}; "
-        f"{better} is better; max drop {100 * m.tolerance:.1f})"
+        f"BASE {value(m, m.value_base)} -> NEW {value(m, m.value_new)} (Δ {signed(m, m.diff)} "
+        f"{UNITS[m.unit].diff_phrase}, CI {interval(m, m.ci_low, m.ci_high)}, p {p_text(m.p_value)} "
+        f"({m.test or 'no test'}), p Holm {p_text(m.p_holm)}; {better}; max drop {amount(m, m.tolerance)})"
     )
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 RUN_COLUMNS = (
     "run_dir", "name", "task", "task_version", "dataset", "split", "protocol", "model", "train_source",
     "au_reference", "status", "oracle", "n", "metric", "value", "ci_low", "ci_high", "metric_n", "ci_method",
-    "group", "higher_is_better",
+    "group", "higher_is_better", "unit", "informational",
 )  # fmt: skip
 
 
@@ -99,7 +99,19 @@ def runs_frame(runs: Sequence[ScoredRun]) -> pd.DataFrame:
             s = metric_spec(name)
             group = "per_class" if "/" in name else s.group
             records.append(
-                (*head, name, v.value, v.ci_low, v.ci_high, v.n, v.ci_method, group, s.higher_is_better)
+                (
+                    *head,
+                    name,
+                    v.value,
+                    v.ci_low,
+                    v.ci_high,
+                    v.n,
+                    v.ci_method,
+                    group,
+                    s.higher_is_better,
+                    s.unit,
+                    s.informational,
+                )
             )
     frame = pd.DataFrame.from_records(records, columns=list(RUN_COLUMNS))
     return frame.astype({"value": "float64", "ci_low": "float64", "ci_high": "float64"})

@@ -41,7 +41,7 @@ from tag_bench.report.frames import ScoredRun, read_runs
 from tag_bench.report.thumbs import Thumb, ThumbnailCache, side_for
 
 #: Leaderboards shown when the runs fill them (``transfer`` needs common7 runs).
-SPECS = ("overview", "main", "grounding", "transfer")
+SPECS = ("overview", "main", "grounding", "transfer", "usage")
 #: Figures of the report (overlays are in the sample browser instead).
 FIGURE_KINDS = ("accuracy-vs-grounded", "recall", "confusion", "iou-hist", "au-grounding", "transfer")
 #: A longer response is shown as its head and tail (the answer is usually at the end).

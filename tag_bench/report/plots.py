@@ -40,6 +40,8 @@ from tag_bench.metrics.stats import wilson_interval
 from tag_bench.report import style
 from tag_bench.report.browse import SampleView, claim_outcome, read_views, worst_first
 from tag_bench.report.frames import ScoredRun, read_runs
+from tag_bench.scoring.metric_table import spec as metric_spec
+from tag_bench.scoring.units import format_value, unit_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -359,10 +361,11 @@ def recall_figure(runs: Sequence[ScoredRun]) -> Figure:
         vals, lo, hi = [], [], []
         for c in classes:
             m = r.report.metrics.get(f"recall/{c}")
+            shown = unit_of(metric_spec(f"recall/{c}")).shown
             value = m.value if m is not None and m.value is not None else math.nan
-            vals.append(100 * value)
-            lo.append(100 * (value - m.ci_low) if m is not None and m.ci_low is not None else 0.0)
-            hi.append(100 * (m.ci_high - value) if m is not None and m.ci_high is not None else 0.0)
+            vals.append(shown(value))
+            lo.append(shown(value - m.ci_low) if m is not None and m.ci_low is not None else 0.0)
+            hi.append(shown(m.ci_high - value) if m is not None and m.ci_high is not None else 0.0)
         pos = x - 0.4 + width * (i + 0.5)
         colour = style.SERIES[i % len(style.SERIES)]
         ax.bar(pos, vals, width * 0.92, color=colour, label=r.name, zorder=2)
@@ -449,14 +452,15 @@ def au_grounding_figure(run: ScoredRun, views: Sequence[SampleView]) -> Figure:
     for i, g in enumerate(rows):
         top.text(i, 1.04, f"{len(g.ious)}", ha="center", va="bottom", fontsize=5.5, color="#444444")
     top.set_title(f"{run.name} on {run.manifest.task.name}: grounding per cited AU")
-    rates = [100 * (g.hallucination_rate or 0.0) for g in rows]
+    shown = unit_of(metric_spec("hallucinated_au_rate")).shown
+    rates = [shown(g.hallucination_rate or 0.0) for g in rows]
     lo, hi = [], []
     for g in rows:
         if g.judged:
             a, b = wilson_interval(g.hallucinated, g.judged)
             rate = g.hallucinated / g.judged
-            lo.append(100 * (rate - a))
-            hi.append(100 * (b - rate))
+            lo.append(shown(rate - a))
+            hi.append(shown(b - rate))
         else:
             lo.append(0.0)
             hi.append(0.0)
@@ -550,8 +554,10 @@ def transfer_figure(runs: Sequence[ScoredRun]) -> Figure:
         )
     fig = style.new_figure(style.SINGLE_COLUMN_IN, 0.9 + 0.28 * len(table.rows))
     ax = fig.add_subplot()
+    metric = table.groups[0].columns[0].metric
+    shown = unit_of(metric_spec(metric)).shown
     im = ax.imshow(
-        np.ma.masked_invalid(100 * values), cmap=style.SEQUENTIAL_CMAP, vmin=0, vmax=100, aspect="auto"
+        np.ma.masked_invalid(shown(values)), cmap=style.SEQUENTIAL_CMAP, vmin=0, vmax=100, aspect="auto"
     )
     cmap = im.get_cmap()
     for i in range(values.shape[0]):
@@ -561,7 +567,7 @@ def transfer_figure(runs: Sequence[ScoredRun]) -> Figure:
                 ax.text(j, i, "–", ha="center", va="center", color="#555555")
                 continue
             colour = style.text_colour(_hex(cmap(v)))
-            ax.text(j, i, f"{100 * v:.1f}", ha="center", va="center", color=colour)
+            ax.text(j, i, format_value(metric_spec(metric), v), ha="center", va="center", color=colour)
     from matplotlib.patches import Rectangle
 
     from tag_bench.metrics.transfer import normalise_dataset
@@ -611,10 +617,10 @@ def accuracy_grounded_figure(runs: Sequence[ScoredRun]) -> Figure:
         oracle = r.manifest.model.oracle_reference
         xerr = _err(a)
         yerr = _err(g)
-        ax.errorbar(100 * acc, 100 * grounded, xerr=xerr, yerr=yerr, fmt="o", color=colour, markersize=4,
+        ax.errorbar(_pct(acc), _pct(grounded), xerr=xerr, yerr=yerr, fmt="o", color=colour, markersize=4,
                     markerfacecolor="white" if oracle else colour, elinewidth=0.6, capsize=1.2, zorder=3)  # fmt: skip
         label = r.name + (" †" if oracle else "") + (f" ({r.manifest.task.name})" if several_tasks else "")
-        ax.annotate(label, (100 * acc, 100 * grounded), xytext=(4, -8), textcoords="offset points",
+        ax.annotate(label, (_pct(acc), _pct(grounded)), xytext=(4, -8), textcoords="offset points",
                     fontsize=6, color=colour)  # fmt: skip
     ax.set_xlim(-3, 103)
     ax.set_ylim(-3, 103)
@@ -634,10 +640,14 @@ def accuracy_grounded_figure(runs: Sequence[ScoredRun]) -> Figure:
     return fig
 
 
+#: accuracy and grounded accuracy are rates: drawn in percent
+_pct = unit_of("rate").shown
+
+
 def _err(m: Any) -> list[list[float]] | None:
     if m.ci_low is None or m.ci_high is None:
         return None
-    return [[100 * (m.value - m.ci_low)], [100 * (m.ci_high - m.value)]]
+    return [[_pct(m.value - m.ci_low)], [_pct(m.ci_high - m.value)]]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Leaderboard tables as text: Markdown, LaTeX (booktabs), CSV, JSON, HTML.
 
 Formats are registered in :data:`FORMATS` (a new format is one function and one ``register`` line).
-Every format shows the same cells and follows the same marks; rates are printed in percent with
-``decimals`` places; ``ci`` is ``none``, ``pm`` (± the 95 % interval's half-width) or ``brackets``.
+Every format shows the same cells and follows the same marks; values are printed in their metric's
+unit (:func:`tag_bench.scoring.units.format_value`: rates in percent with ``decimals`` places, other
+units with their own precision); ``ci`` is ``none``, ``pm`` (± the 95 % interval's half-width) or
+``brackets``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from tag_bench._registry import Registry
-from tag_bench.report.table import Cell, Row, Table
+from tag_bench.report.table import Cell, Column, Row, Table
+from tag_bench.scoring.units import UNITS, format_value, units_note
 
 CIStyle = Literal["none", "pm", "brackets"]
 
@@ -41,20 +44,34 @@ def render(table: Table, fmt: str, options: RenderOptions | None = None) -> str:
 # Numbers
 
 
-def pct(x: float, decimals: int) -> str:
-    return f"{100 * x:.{decimals}f}"
+def number(col: Column, x: float | None, o: RenderOptions) -> str:
+    """One number of a column, in the column metric's unit ("" for none)."""
+    return "" if x is None else format_value(col.unit, x, o.decimals)
 
 
-def cell_text(c: Cell, o: RenderOptions) -> tuple[str, str]:
+def cell_text(col: Column, c: Cell, o: RenderOptions) -> tuple[str, str]:
     """(value, CI) as printed; the value is "–" without one, the CI "" when not shown."""
     if c.value is None:
         return "–", ""
-    value = pct(c.value, o.decimals)
+    value = number(col, c.value, o)
     if o.ci == "none" or c.ci_low is None or c.ci_high is None:
         return value, ""
     if o.ci == "pm":
-        return value, pct((c.ci_high - c.ci_low) / 2, o.decimals)
-    return value, f"[{pct(c.ci_low, o.decimals)}, {pct(c.ci_high, o.decimals)}]"
+        return value, number(col, (c.ci_high - c.ci_low) / 2, o)
+    return value, f"[{number(col, c.ci_low, o)}, {number(col, c.ci_high, o)}]"
+
+
+def _columns(table: Table) -> list[Column]:
+    return [col for g in table.groups for col in g.columns]
+
+
+def _cells(table: Table, r: Row) -> list[tuple[Column, Cell]]:
+    """A row's cells with their columns, left to right."""
+    return [
+        (col, c)
+        for g, cells in zip(table.groups, r.cells, strict=True)
+        for col, c in zip(g.columns, cells, strict=True)
+    ]
 
 
 def row_label(r: Row) -> str:
@@ -63,12 +80,27 @@ def row_label(r: Row) -> str:
 
 
 def _ci_note(o: RenderOptions, table: Table) -> str | None:
-    if o.ci == "none" or not any(c.ci_low is not None for r in table.rows for g in r.cells for c in g):
-        return "Rates in %."
+    units = units_note([UNITS[col.unit] for col in _columns(table)])
+    methods = {c.ci_method for r in table.rows for g in r.cells for c in g if c.ci_low is not None}
+    if o.ci == "none" or not methods:
+        return f"{units}."
     how = "± half-width of" if o.ci == "pm" else "in brackets,"
+    quantile = (
+        "; distribution-free order-statistic interval for quantiles" if "order-statistic" in methods else ""
+    )
     return (
-        f"Rates in %; {how} the 95 % confidence interval (Wilson for sample-level rates, seeded bootstrap over "
-        "samples otherwise)."
+        f"{units}; {how} the 95 % confidence interval (Wilson for sample-level rates, seeded bootstrap over "
+        f"samples otherwise{quantile})."
+    )
+
+
+def _hardware_note(table: Table) -> str | None:
+    cols = [col.title for col in _columns(table) if col.hardware_dependent]
+    if not cols:
+        return None
+    return (
+        f"{', '.join(dict.fromkeys(cols))}: measured on each run's own hardware and serving set-up (batch size, "
+        "concurrency, device in its manifest); compare them only between runs made alike."
     )
 
 
@@ -82,7 +114,9 @@ def _marks_note(table: Table, second: str) -> str | None:
 
 
 def _notes(table: Table, o: RenderOptions, second: str = "italics") -> list[str]:
-    return [n for n in (*table.notes, _marks_note(table, second), _ci_note(o, table)) if n]
+    return [
+        n for n in (*table.notes, _hardware_note(table), _marks_note(table, second), _ci_note(o, table)) if n
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -106,13 +140,10 @@ def render_markdown(table: Table, o: RenderOptions) -> str:
     lines.append("|" + "|".join([":---"] + ["---:"] * table.n_columns()) + "|")
     for r in table.rows:
         cells = [_md_escape(row_label(r))]
-        for group_cells in r.cells:
-            for c in group_cells:
-                value, ci = cell_text(c, o)
-                text = value if not ci else (f"{value} ± {ci}" if o.ci == "pm" else f"{value} {ci}")
-                cells.append(
-                    f"**{text}**" if c.mark == "best" else f"_{text}_" if c.mark == "second" else text
-                )
+        for col, c in _cells(table, r):
+            value, ci = cell_text(col, c, o)
+            text = value if not ci else (f"{value} ± {ci}" if o.ci == "pm" else f"{value} {ci}")
+            cells.append(f"**{text}**" if c.mark == "best" else f"_{text}_" if c.mark == "second" else text)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     notes = _notes(table, o)
@@ -146,13 +177,13 @@ def render_latex(table: Table, o: RenderOptions) -> str:
     out.append(rf"\begin{{tabular}}{{@{{}}l{'r' * n}@{{}}}}")
     out.append(r"\toprule")
     if any(g.title for g in table.groups):
-        heads, rules, col = [""], [], 2
+        heads, rules, first = [""], [], 2
         for g in table.groups:
             k = len(g.columns)
             title = g.title + (f" ({g.detail})" if g.detail else "")
             heads.append(rf"\multicolumn{{{k}}}{{c}}{{{tex_escape(title)}}}")
-            rules.append(rf"\cmidrule(lr){{{col}-{col + k - 1}}}")
-            col += k
+            rules.append(rf"\cmidrule(lr){{{first}-{first + k - 1}}}")
+            first += k
         out.append(" & ".join(heads) + r" \\")
         out.append("".join(rules))
     titles = ["Model"] + [c.title for g in table.groups for c in g.columns]
@@ -160,21 +191,18 @@ def render_latex(table: Table, o: RenderOptions) -> str:
     out.append(r"\midrule")
     for r in table.rows:
         cells = [tex_escape(row_label(r))]
-        for group_cells in r.cells:
-            for c in group_cells:
-                value, ci = cell_text(c, o)
-                text = tex_escape(value)
-                if c.mark == "best":
-                    text = rf"\textbf{{{text}}}"
-                elif c.mark == "second":
-                    text = rf"\underline{{{text}}}"
-                if ci:
-                    text += (
-                        rf"{{\scriptsize$\pm${ci}}}"
-                        if o.ci == "pm"
-                        else rf" {{\scriptsize {tex_escape(ci)}}}"
-                    )
-                cells.append(text)
+        for col, c in _cells(table, r):
+            value, ci = cell_text(col, c, o)
+            text = tex_escape(value)
+            if c.mark == "best":
+                text = rf"\textbf{{{text}}}"
+            elif c.mark == "second":
+                text = rf"\underline{{{text}}}"
+            if ci:
+                text += (
+                    rf"{{\scriptsize$\pm${ci}}}" if o.ci == "pm" else rf" {{\scriptsize {tex_escape(ci)}}}"
+                )
+            cells.append(text)
         out.append(" & ".join(cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
     notes = _notes(table, o, second="underlined")
@@ -194,7 +222,7 @@ def render_latex(table: Table, o: RenderOptions) -> str:
 
 
 def render_csv(table: Table, o: RenderOptions) -> str:
-    """One row per model: each column's value and 95 % interval in percent, and its mark."""
+    """One row per model: each column's value and 95 % interval as shown (rates in percent), and its mark."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     head = ["model", "train_source", "oracle", "incomplete"]
@@ -206,20 +234,20 @@ def render_csv(table: Table, o: RenderOptions) -> str:
     w.writerow(head)
     for r in table.rows:
         line: list[object] = [r.name, r.train_source or "", int(r.oracle), int(r.incomplete)]
-        for group_cells in r.cells:
-            for c in group_cells:
-                line += [
-                    "" if c.value is None else pct(c.value, o.decimals),
-                    "" if c.ci_low is None else pct(c.ci_low, o.decimals),
-                    "" if c.ci_high is None else pct(c.ci_high, o.decimals),
-                    c.mark or "",
-                ]
+        for col, c in _cells(table, r):
+            line += [
+                number(col, c.value, o),
+                number(col, c.ci_low, o),
+                number(col, c.ci_high, o),
+                c.mark or "",
+            ]
         w.writerow(line)
     return buf.getvalue()
 
 
 def render_json(table: Table, o: RenderOptions) -> str:
-    """Everything in the table, rates in [0, 1] (not rounded), marks and notes."""
+    """Everything in the table, values in their metric's unit as stored (rates in [0, 1], not rounded),
+    marks and notes."""
     doc = {
         "spec": table.spec,
         "title": table.title,
@@ -257,13 +285,12 @@ def render_html(table: Table, o: RenderOptions) -> str:
     parts += ["</thead>", "<tbody>"]
     for r in table.rows:
         tds = []
-        for group_cells in r.cells:
-            for c in group_cells:
-                value, ci = cell_text(c, o)
-                cls = f' class="{c.mark}"' if c.mark else ""
-                title = f' title="{e(c.reason)}"' if c.reason else ""
-                ci_html = f' <span class="ci">{"±" if o.ci == "pm" else ""}{e(ci)}</span>' if ci else ""
-                tds.append(f"<td{cls}{title}>{e(value)}{ci_html}</td>")
+        for col, c in _cells(table, r):
+            value, ci = cell_text(col, c, o)
+            cls = f' class="{c.mark}"' if c.mark else ""
+            title = f' title="{e(c.reason)}"' if c.reason else ""
+            ci_html = f' <span class="ci">{"±" if o.ci == "pm" else ""}{e(ci)}</span>' if ci else ""
+            tds.append(f"<td{cls}{title}>{e(value)}{ci_html}</td>")
         parts.append(f"<tr><th>{e(row_label(r))}</th>{''.join(tds)}</tr>")
     parts += ["</tbody>", "</table>"]
     parts += [f'<p class="note">{e(n)}</p>' for n in _notes(table, o, second="underlined")]

@@ -14,8 +14,9 @@ def scored_samples(run: ScoredRun) -> list[ScoredSample]:
 
 
 def paired_p_value(a: ScoredRun, b: ScoredRun, metric: str, *, n_resamples: int = 1000) -> float | None:
-    """Two-sided p-value of "``metric`` is equal in ``a`` and ``b``" on their common samples: exact McNemar
-    for accuracy, paired bootstrap otherwise. None when the two runs do not cover the same samples."""
+    """Two-sided p-value of "``metric`` is equal in ``a`` and ``b``" on their common samples, from the test
+    the paired comparison uses for it (exact McNemar for a share of all samples, paired bootstrap otherwise).
+    None when the two runs do not cover the same samples or the metric has no test."""
     from tag_bench.scoring.aggregate import compare_metrics
 
     sa, sb = scored_samples(a), scored_samples(b)
@@ -24,7 +25,5 @@ def paired_p_value(a: ScoredRun, b: ScoredRun, metric: str, *, n_resamples: int 
     cmp = compare_metrics(
         sa, sb, list(a.manifest.task.classes), au_reference_id=a.report.au_reference, n_resamples=n_resamples
     )
-    if metric == "accuracy":
-        return float(cmp.mcnemar["p_value"])
     diff = cmp.differences.get(metric)
     return None if diff is None else diff.p_value

@@ -7,7 +7,8 @@ Built from scored runs and a spec (:mod:`tag_bench.report.spec`); rendered by
   group is split and each part says what distinguishes it;
 - the best value of a column is marked ``best`` and the runner-up ``second``, following the metric's
   direction, among rows that have a value and are not oracle rows (†); equal values at the printed
-  precision are tied and marked alike; a column with fewer than two such rows gets no marks;
+  precision are tied and marked alike; a column with fewer than two such rows gets no marks, and an
+  informational metric (usage figures) never does;
 - with ``mark_significant`` the best mark stays only when a paired test against the runner-up on the
   same samples says the difference is significant.
 """
@@ -23,6 +24,7 @@ from tag_bench.errors import TagBenchError
 from tag_bench.report.frames import ScoredRun
 from tag_bench.report.spec import ColumnGroupSpec, LeaderboardSpec
 from tag_bench.scoring.metric_table import spec as metric_spec
+from tag_bench.scoring.units import shown_number
 
 ORACLE_NOTE = "reads the AU reference it is scored against: its grounding is an upper bound by construction"
 
@@ -35,7 +37,16 @@ class TableError(TagBenchError):
 class Column:
     metric: str
     title: str
-    higher_is_better: bool | None  # None: no marks
+    higher_is_better: bool | None  # the direction rows are sorted by (None: no better direction)
+    unit: str = "rate"  # how its numbers are shown (tag_bench.scoring.units)
+    ranked: bool = True  # best / second marks (False for informational metrics)
+    hardware_dependent: bool = False
+
+    @classmethod
+    def of(cls, metric: str) -> Column:
+        """The column of a metric, as the metric table describes it."""
+        m = metric_spec(metric)
+        return cls(metric, m.title, m.higher_is_better, m.unit, m.ranked, m.hardware_dependent)
 
 
 @dataclass
@@ -48,7 +59,7 @@ class Group:
 
 @dataclass
 class Cell:
-    value: float | None  # a rate in [0, 1]
+    value: float | None  # in the column metric's unit (rates in [0, 1])
     ci_low: float | None = None
     ci_high: float | None = None
     n: int | None = None
@@ -148,7 +159,7 @@ def _partition(runs: Sequence[ScoredRun], spec: LeaderboardSpec) -> list[tuple[G
                 r.report.au_reference if grounding else None,
             )
             keys.setdefault(key, []).append(r)
-        columns = [Column(m, metric_spec(m).title, metric_spec(m).higher_is_better) for m in gspec.metrics]
+        columns = [Column.of(m) for m in gspec.metrics]
         title = gspec.title or (gspec.tasks[0] if isinstance(gspec.tasks, list) and gspec.tasks else "")
         differs = _differing(list(keys))
         for key, members in keys.items():
@@ -225,10 +236,10 @@ def mark_best(table: Table, decimals: int) -> None:
     """Best and second per column, by direction, among non-oracle rows with a value, ties alike."""
     for gi, group in enumerate(table.groups):
         for ci, col in enumerate(group.columns):
-            if col.higher_is_better is None:
+            if not col.ranked or col.higher_is_better is None:
                 continue
             cells = [(r.cells[gi][ci], r) for r in table.rows if not r.oracle]
-            scored = [(round(100 * c.value, decimals), c) for c, _ in cells if c.value is not None]
+            scored = [(shown_number(col.unit, c.value, decimals), c) for c, _ in cells if c.value is not None]
             if len(scored) < 2:
                 continue
             ranked = sorted({v for v, _ in scored}, reverse=col.higher_is_better)

@@ -11,16 +11,29 @@ from tag_bench.report.spec import LeaderboardSpec
 from tag_bench.report.table import Cell, Column, Group, Row, Table, TableError, mark_best
 from tag_bench.scoring.metric_table import spec as metric_spec
 
+#: (column, title, direction relative to the cell metric's: the gap is better small)
 DERIVED = (
-    Column("in_domain", "In-domain", True),
-    Column("out_of_domain_mean", "Out-of-domain", True),
-    Column("transfer_gap", "Gap", False),
+    ("in_domain", "In-domain", True),
+    ("out_of_domain_mean", "Out-of-domain", True),
+    ("transfer_gap", "Gap", False),
 )
+
+
+def _derived_columns(metric: str) -> list[Column]:
+    """The derived columns, in the cell metric's unit, directed by its direction."""
+    cell = Column.of(metric)
+    out = []
+    for name, title, same_way in DERIVED:
+        way = (
+            cell.higher_is_better if same_way or cell.higher_is_better is None else not cell.higher_is_better
+        )
+        out.append(Column(name, title, way, cell.unit, cell.ranked, cell.hardware_dependent))
+    return out
 
 
 def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals: int = 1) -> Table:
     """The transfer matrix of ``spec.metric`` (see ``docs/metrics.md``, "Cross-dataset transfer")."""
-    m = metric_spec(spec.metric)
+    metric_spec(spec.metric)  # an unknown metric name fails here, before any work
     datasets = []
     for g in spec.columns:
         if g.tasks == "*" or not g.dataset:
@@ -43,11 +56,9 @@ def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals
         if v is not None and v.value is not None:
             entries.append(TransferEntry(name, datasets[j], v.value, r.manifest.train_source))
     matrix = transfer_matrix(entries)
-    groups = [
-        Group(g.title or g.dataset or "", [Column(spec.metric, m.title, m.higher_is_better)])
-        for g in spec.columns
-    ]
-    groups.append(Group("Transfer", list(DERIVED)))
+    groups = [Group(g.title or g.dataset or "", [Column.of(spec.metric)]) for g in spec.columns]
+    derived_columns = _derived_columns(spec.metric)
+    groups.append(Group("Transfer", derived_columns))
     rows = []
     for name in names:
         row_cells: list[list[Cell]] = []
@@ -61,7 +72,7 @@ def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals
             else:
                 row_cells.append([Cell(v.value, v.ci_low, v.ci_high, v.n, v.ci_method)])
         derived = []
-        for col in DERIVED:
+        for col in derived_columns:
             value = getattr(matrix, col.metric).get(name) if name in matrix.rows else None
             reason = matrix.not_computed.get(f"{name}/{col.metric}", "no value")
             derived.append(Cell(value, reason=None if value is not None else reason))

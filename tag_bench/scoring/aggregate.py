@@ -23,6 +23,7 @@ Conventions (the definitions are in ``docs/metrics.md``):
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from tag_bench.metrics.stats import (
     mcnemar_exact,
     paired_bootstrap,
     percentile_interval,
+    quantile_interval,
     wilson_interval,
 )
 from tag_bench.parsing.notes import note_code
@@ -47,7 +49,14 @@ from tag_bench.schema import (
     SampleStatus,
     ScoredSample,
 )
-from tag_bench.scoring.features import SUM_FIELDS, confusion_cells, named_sums, sample_row
+from tag_bench.scoring.features import (
+    FIELD_INDEX,
+    SUM_FIELDS,
+    confusion_cells,
+    named_sums,
+    row_values,
+    sample_row,
+)
 from tag_bench.scoring.metric_table import MetricSpec, evaluate, metrics_for
 
 SAMPLE_STATUSES: tuple[str, ...] = get_args(SampleStatus)
@@ -55,6 +64,14 @@ SAMPLE_STATUSES: tuple[str, ...] = get_args(SampleStatus)
 
 # --------------------------------------------------------------------------------------------------
 # Arrays
+
+
+@dataclass
+class RunFacts:
+    """What a run's manifest says that some metrics depend on (see ``MetricSpec.needs``)."""
+
+    unmet: dict[str, str] = field(default_factory=dict)  # need ("evidence", "timing") -> why it is not met
+    values: dict[str, float] = field(default_factory=dict)  # run-level figures ("generate_seconds", ...)
 
 
 @dataclass
@@ -70,6 +87,7 @@ class ScoreArrays:
     rows: np.ndarray  # (n, len(SUM_FIELDS)) float: :func:`tag_bench.scoring.features.sample_row`
     reference_status_counts: dict[str, int] = field(default_factory=dict)
     note_counts: dict[str, int] = field(default_factory=dict)  # samples with a parser note of each kind
+    facts: RunFacts = field(default_factory=RunFacts)
 
     @property
     def n(self) -> int:
@@ -88,12 +106,17 @@ class ScoreArrays:
             rows=self.rows[idx],
             reference_status_counts=self.reference_status_counts,
             note_counts=self.note_counts,
+            facts=self.facts,
         )
+
+    def column(self, name: str) -> np.ndarray:
+        """One field of the feature rows, by name."""
+        return self.rows[:, FIELD_INDEX[name]]
 
     @property
     def covered(self) -> np.ndarray:
         """Samples with a usable (status ok) record of the run's AU reference."""
-        return self.rows[:, SUM_FIELDS.index("covered")] > 0
+        return self.column("covered") > 0
 
     def features(self) -> np.ndarray:
         """(n, F): the one-hot confusion cell of each sample, then its feature row."""
@@ -148,7 +171,7 @@ def build_arrays(
                 f"sample {s.sample_id!r} was scored against AU reference {s.au_reference_id!r}, not "
                 f"{au_reference_id!r}; runs scored against different references are not comparable"
             )
-        rows.append(sample_row(s, referenced))
+        rows.append(row_values(sample_row(s, referenced)))
     if len(set(ids)) != len(ids):
         dup = sorted(x for x, c in Counter(ids).items() if c > 1)
         raise ValueError(f"{len(dup)} sample ids scored more than once, e.g. {dup[:5]}")
@@ -187,9 +210,46 @@ def _no_coverage_reason(arrays: ScoreArrays) -> str | None:
     )
 
 
+def _unmet(arrays: ScoreArrays, no_reference_reason: str | None) -> dict[str, str]:
+    """Each need of the metric table the run does not meet, with the reason a reader is given."""
+    out = dict(arrays.facts.unmet)
+    reference = no_reference_reason or _no_reference_reason(arrays, set())
+    if reference is not None:
+        out.setdefault("reference", reference)
+    coverage = _no_coverage_reason(arrays)
+    if coverage is not None:
+        out.setdefault("coverage", coverage)
+    return out
+
+
+def _reason(m: MetricSpec, unmet: dict[str, str]) -> str | None:
+    """Why ``m`` cannot be computed for the run at all (its first unmet need), or None."""
+    return next((unmet[need] for need in m.needs if need in unmet), None)
+
+
 def _metric_matrix(sums: np.ndarray, classes: Sequence[str], table: Sequence[MetricSpec]):
     """(b, F) column sums -> (values, counts), each (b, M) in ``table`` order."""
     return evaluate(table, named_sums(sums, classes))
+
+
+def _quantile(m: MetricSpec, arrays: ScoreArrays, ci: float) -> tuple[float, float | None, float | None, int]:
+    """(value, low, high, n) of a quantile metric; value NaN without values."""
+    values = arrays.column(m.numerator or "")[arrays.column(m.denominator) > 0]
+    if not values.size:
+        return math.nan, None, None, 0
+    assert m.quantile is not None, m.name
+    value, lo, hi = quantile_interval(values, m.quantile, ci)
+    return value, lo, hi, int(values.size)
+
+
+def _run_level(m: MetricSpec, arrays: ScoreArrays) -> tuple[float, int]:
+    """(value, n) of a run-level metric; value NaN when the manifest lacks the figures."""
+    v = arrays.facts.values
+    num, den = v.get(m.numerator or ""), v.get(m.denominator)
+    count = int(v.get(m.support or m.denominator, 0))
+    if num is None or den is None or den <= 0 or count <= 0:
+        return math.nan, count
+    return num / den, count
 
 
 # --------------------------------------------------------------------------------------------------
@@ -204,13 +264,17 @@ def compute_metrics(
     n_resamples: int = 1000,
     ci: float = 0.95,
     seed: int = 0,
+    facts: RunFacts | None = None,
 ) -> MetricsReport:
     """Every metric of the metric table with seeded percentile bootstrap CIs over samples.
 
-    ``n_resamples=0`` skips the bootstrap (CI bounds None).
+    ``n_resamples=0`` skips the bootstrap (CI bounds None). ``facts``: what the run's manifest says
+    (:func:`tag_bench.scoring.run.run_facts`); without them, run-level metrics are not computed.
     """
     scored = list(scored)
     arrays = build_arrays(scored, classes, au_reference_id=au_reference_id)
+    if facts is not None:
+        arrays.facts = facts
     refs = {s.au_reference_id for s in scored if s.au_reference_id is not None}
     return metrics_from_arrays(
         arrays,
@@ -233,18 +297,17 @@ def metrics_from_arrays(
     classes = list(arrays.classes)
     k = len(classes)
     n = arrays.n
-    if no_reference_reason is None:
-        no_reference_reason = _no_reference_reason(arrays, set())
-    coverage_reason = no_reference_reason or _no_coverage_reason(arrays)
+    unmet = _unmet(arrays, no_reference_reason)
     table = metrics_for(classes)
+    summed = [m for m in table if m.kind == "sums"]
     v = arrays.features()
     point_sums = v.sum(axis=0, keepdims=True)
     named = named_sums(point_sums, classes)
-    point, counts = evaluate(table, named)
-    boot = [j for j, m in enumerate(table) if m.ci_method == "bootstrap"]
-    boot_table = [table[j] for j in boot]
+    point, counts = evaluate(summed, named)
+    boot = [j for j, m in enumerate(summed) if m.ci_method == "bootstrap"]
+    boot_table = [summed[j] for j in boot]
     low = high = None
-    if n and n_resamples > 0:
+    if n and n_resamples > 0 and boot_table:
         dist = bootstrap_distribution(
             v,
             lambda data, w: _metric_matrix(w @ data, classes, boot_table)[0],
@@ -253,17 +316,40 @@ def metrics_from_arrays(
         )
         low, high = percentile_interval(dist, ci)
     boot_column = {j: c for c, j in enumerate(boot)}
+    column = {m.name: j for j, m in enumerate(summed)}
 
     metrics: dict[str, MetricValue] = {}
     not_computed: dict[str, str] = {}
-    for j, m in enumerate(table):
-        value = float(point[0, j])
-        count = int(round(float(counts[0, j])))
-        reason = {"none": None, "run": no_reference_reason, "covered": coverage_reason}[m.reference]
+    for m in table:
+        reason = _reason(m, unmet)
         if reason is not None:
             not_computed[m.name] = reason
             metrics[m.name] = MetricValue(value=None, n=0)
-        elif np.isnan(value):
+            continue
+        if m.kind == "quantile":
+            value, q_lo, q_hi, count = _quantile(m, arrays, ci)
+            if math.isnan(value):
+                not_computed[m.name] = m.empty_reason
+                metrics[m.name] = MetricValue(value=None, n=count)
+            elif q_lo is None or q_hi is None or n_resamples == 0:
+                metrics[m.name] = MetricValue(value=value, n=count)
+            else:
+                metrics[m.name] = MetricValue(
+                    value=value, ci_low=q_lo, ci_high=q_hi, n=count, ci_method="order-statistic"
+                )
+            continue
+        if m.kind == "run":
+            value, count = _run_level(m, arrays)
+            if math.isnan(value):
+                not_computed[m.name] = m.empty_reason
+                metrics[m.name] = MetricValue(value=None, n=count)
+            else:
+                metrics[m.name] = MetricValue(value=value, n=count)
+            continue
+        j = column[m.name]
+        value = float(point[0, j])
+        count = int(round(float(counts[0, j])))
+        if np.isnan(value):
             not_computed[m.name] = m.empty_reason
             metrics[m.name] = MetricValue(value=None, n=count)
         elif m.ci_method == "wilson":
@@ -272,7 +358,7 @@ def metrics_from_arrays(
             n_trials = int(round(float(named[m.denominator][0])))
             lo, hi = wilson_interval(k_hits, n_trials, ci)
             metrics[m.name] = MetricValue(value=value, ci_low=lo, ci_high=hi, n=count, ci_method="wilson")
-        elif low is None or high is None or np.isnan(low[boot_column[j]]):
+        elif low is None or high is None or j not in boot_column or np.isnan(low[boot_column[j]]):
             metrics[m.name] = MetricValue(value=value, n=count)
         else:
             c = boot_column[j]
@@ -370,10 +456,12 @@ def compare_arrays(
     ids = arr_a.sample_ids
     classes = list(a.classes)
     table = metrics_for(classes)
+    summed = [m for m in table if m.kind == "sums"]
+    column = {m.name: j for j, m in enumerate(summed)}
     va, vb = arr_a.features(), arr_b.features()
 
     def statistic(data: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        return _metric_matrix(weights @ data, classes, table)[0]
+        return _metric_matrix(weights @ data, classes, summed)[0]
 
     ones = np.ones((1, len(ids)))
     pa, pb = statistic(va, ones)[0], statistic(vb, ones)[0]
@@ -381,18 +469,21 @@ def compare_arrays(
     if n_resamples > 0:
         paired = paired_bootstrap(va, vb, statistic, n_resamples=n_resamples, ci=ci, seed=seed)
 
-    no_ref = _no_reference_reason(arr_a, set()) or _no_reference_reason(arr_b, set())
-    no_cover = no_ref or _no_coverage_reason(arr_a) or _no_coverage_reason(arr_b)
+    unmet = {**_unmet(arr_b, None), **_unmet(arr_a, None)}  # A's reason first, as it is named first
     out: dict[str, MetricDifference] = {}
     not_computed: dict[str, str] = {}
-    for j, m in enumerate(table):
-        reason = {"none": None, "run": no_ref, "covered": no_cover}[m.reference]
+    for m in table:
+        reason = _reason(m, unmet)
         if reason is not None:
             not_computed[m.name] = reason
             out[m.name] = MetricDifference(value_a=None, value_b=None, diff=None)
             continue
-        a_val = None if np.isnan(pa[j]) else float(pa[j])
-        b_val = None if np.isnan(pb[j]) else float(pb[j])
+        j = column.get(m.name)
+        if j is None:  # a quantile or run-level figure: compared by its difference alone, with no test
+            a_val, b_val = _untested_value(m, arr_a, ci), _untested_value(m, arr_b, ci)
+        else:
+            a_val = None if np.isnan(pa[j]) else float(pa[j])
+            b_val = None if np.isnan(pb[j]) else float(pb[j])
         if a_val is None or b_val is None:
             where = (
                 "runs A and B" if a_val is None and b_val is None else f"run {'A' if a_val is None else 'B'}"
@@ -401,6 +492,9 @@ def compare_arrays(
             out[m.name] = MetricDifference(value_a=a_val, value_b=b_val, diff=None)
             continue
         diff = MetricDifference(value_a=a_val, value_b=b_val, diff=a_val - b_val)
+        if j is None:
+            out[m.name] = diff
+            continue
         if paired is not None and not np.isnan(paired.ci_low[j]):
             diff.ci_low, diff.ci_high = float(paired.ci_low[j]), float(paired.ci_high[j])
         hits = _per_sample_hits(m, arr_a, arr_b)
@@ -423,6 +517,11 @@ def compare_arrays(
     )
 
 
+def _untested_value(m: MetricSpec, arrays: ScoreArrays, ci: float) -> float | None:
+    value = _quantile(m, arrays, ci)[0] if m.kind == "quantile" else _run_level(m, arrays)[0]
+    return None if math.isnan(value) else value
+
+
 def _per_sample_hits(m: MetricSpec, a: ScoreArrays, b: ScoreArrays) -> tuple[np.ndarray, np.ndarray] | None:
     """The 0/1 outcome per sample of both runs, for a metric that is a share of all samples; else None.
 
@@ -433,10 +532,9 @@ def _per_sample_hits(m: MetricSpec, a: ScoreArrays, b: ScoreArrays) -> tuple[np.
         return None
     if m.numerator == "correct":
         return a.pred == a.gold, b.pred == b.gold
-    if m.numerator not in SUM_FIELDS:
+    if m.numerator not in FIELD_INDEX:
         return None
-    j = SUM_FIELDS.index(m.numerator)
-    return a.rows[:, j] > 0, b.rows[:, j] > 0
+    return a.column(m.numerator) > 0, b.column(m.numerator) > 0
 
 
 def concat_arrays(parts: Sequence[ScoreArrays]) -> ScoreArrays:
@@ -464,4 +562,5 @@ def concat_arrays(parts: Sequence[ScoreArrays]) -> ScoreArrays:
         rows=np.vstack([p.rows for p in parts]),
         reference_status_counts=dict(sorted(counts.items())),
         note_counts=dict(sorted(notes.items())),
+        facts=first.facts,
     )

@@ -7,6 +7,7 @@ its multiplicities; the resampling unit is the sample, so claim-level metrics ar
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -17,7 +18,7 @@ from tag_bench.schema import ScoredSample
 #: Statuses of a reply that could not be read as one answer.
 PARSE_FAILURES = frozenset({"no_answer", "ambiguous", "refusal", "truncated"})
 
-#: Names of the per-sample quantities, in column order.
+#: Names of the per-sample quantities, in column order of the feature matrix.
 SUM_FIELDS: tuple[str, ...] = (
     "samples",  # every sample
     "parse_failed",  # status in PARSE_FAILURES
@@ -29,7 +30,7 @@ SUM_FIELDS: tuple[str, ...] = (
     "consistency_samples",  # a parsed label and >= 1 cited AU
     "referenced",  # a record of the run's AU reference (any status)
     "covered",  # a usable (status ok) record of the run's AU reference
-    # the rest counts only on covered samples
+    # counted only on covered samples
     "correct_covered",
     "box_claims",
     "iou_sum",
@@ -47,33 +48,61 @@ SUM_FIELDS: tuple[str, ...] = (
     "f1_sum",
     "f1_samples",
     "grounded_correct",
+    # usage: a value and a 0/1 column saying whether the sample has one
+    "timed",
+    "latency_s",
+    "input_counted",
+    "input_tokens",
+    "output_counted",
+    "output_tokens",
+    "responses",
+    "response_chars",
 )
+#: Column of each field in the feature rows.
+FIELD_INDEX: dict[str, int] = {name: j for j, name in enumerate(SUM_FIELDS)}
+_ZERO_ROW: dict[str, float] = dict.fromkeys(SUM_FIELDS, 0.0)
+_ROW_VALUES = operator.itemgetter(*SUM_FIELDS)
 
-_NOT_COVERED = (0.0,) * 17  # the fields counted only on covered samples
+
+def row_values(row: dict[str, float]) -> tuple[float, ...]:
+    """A named row as the values of :data:`SUM_FIELDS`, in column order (a misspelt field is an error)."""
+    if len(row) != len(SUM_FIELDS):
+        raise KeyError(f"feature row has fields outside SUM_FIELDS: {sorted(set(row) - set(SUM_FIELDS))}")
+    return _ROW_VALUES(row)
 
 
-def sample_row(s: ScoredSample, referenced: bool) -> tuple[float, ...]:
-    """The :data:`SUM_FIELDS` of one scored sample (``referenced``: it has a record of the run's reference)."""
+def sample_row(s: ScoredSample, referenced: bool) -> dict[str, float]:
+    """The named per-sample quantities of one scored sample (``referenced``: it has a record of the run's
+    reference); fields not set are 0."""
+    row = _ZERO_ROW.copy()
     if s.parsed is not None:
         has_box = any(ev.box is not None for ev in s.parsed.evidence)
     else:
         has_box = any(c.box is not None for c in s.claims)
     consistent = s.evidence_consistent
     covered = referenced and s.reference_status == "ok"
-    head = (
-        1.0,
-        float(s.status in PARSE_FAILURES),
-        float(s.status == "invalid_label"),
-        float(s.status == "error"),
-        float(s.status == "missing"),
-        float(has_box),
-        float(bool(consistent)),
-        float(consistent is not None),
-        float(referenced),
-        float(covered),
-    )
+    row["samples"] = 1.0
+    row["parse_failed"] = float(s.status in PARSE_FAILURES)
+    row["invalid_label"] = float(s.status == "invalid_label")
+    row["errored"] = float(s.status == "error")
+    row["missing"] = float(s.status == "missing")
+    row["has_box"] = float(has_box)
+    row["consistent"] = float(bool(consistent))
+    row["consistency_samples"] = float(consistent is not None)
+    row["referenced"] = float(referenced)
+    row["covered"] = float(covered)
+    usage = s.usage
+    if usage is not None:
+        if usage.latency_s is not None:
+            row["timed"], row["latency_s"] = 1.0, usage.latency_s
+        if usage.input_tokens is not None:
+            row["input_counted"], row["input_tokens"] = 1.0, float(usage.input_tokens)
+        if usage.output_tokens is not None:
+            row["output_counted"], row["output_tokens"] = 1.0, float(usage.output_tokens)
+        if usage.response_chars is not None:
+            row["responses"], row["response_chars"] = 1.0, float(usage.response_chars)
     if not covered:
-        return (*head, *_NOT_COVERED)
+        return row
     n_box = iou_sum = ge5 = ge3 = inside = 0.0
     for c in s.claims:
         if c.box is None:
@@ -89,26 +118,24 @@ def sample_row(s: ScoredSample, referenced: bool) -> tuple[float, ...]:
     halluc = set(s.hallucinated_aus) & cited
     judged = (cited & active) | halluc
     f1 = au_set_f1(judged, active)
-    return (
-        *head,
-        float(s.correct),
-        n_box,
-        iou_sum,
-        ge5,
-        ge3,
-        inside,
-        float(len(judged)),
-        float(len(halluc)),
-        float(len(cited) - len(judged)),
-        float(len(cited)),
-        float(bool(judged)),
-        float(bool(halluc)),
-        float(len(active)),
-        float(len(cited & active)),
-        0.0 if f1 is None else f1,
-        float(f1 is not None),
-        float(bool(s.grounded_correct)),
-    )
+    row["correct_covered"] = float(s.correct)
+    row["box_claims"] = n_box
+    row["iou_sum"] = iou_sum
+    row["iou_ge_0.5"] = ge5
+    row["iou_ge_0.3"] = ge3
+    row["center_inside"] = inside
+    row["judged_aus"] = float(len(judged))
+    row["hallucinated_aus"] = float(len(halluc))
+    row["unjudged_aus"] = float(len(cited) - len(judged))
+    row["cited_aus_covered"] = float(len(cited))
+    row["samples_judged"] = float(bool(judged))
+    row["samples_hallucinated"] = float(bool(halluc))
+    row["active_aus"] = float(len(active))
+    row["active_cited"] = float(len(cited & active))
+    row["f1_sum"] = 0.0 if f1 is None else f1
+    row["f1_samples"] = float(f1 is not None)
+    row["grounded_correct"] = float(bool(s.grounded_correct))
+    return row
 
 
 def confusion_cells(gold: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:

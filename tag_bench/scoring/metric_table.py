@@ -15,12 +15,19 @@ from typing import Literal
 
 import numpy as np
 
-Level = Literal["sample", "claim", "au", "class"]
-CIMethod = Literal["bootstrap", "wilson"]
+from tag_bench.scoring.units import UnitName, unit_of
+
+Level = Literal["sample", "claim", "au", "class", "run"]
+#: bootstrap: percentile bootstrap over samples; wilson: Wilson score interval of a sample proportion;
+#: order-statistic: the distribution-free interval of a quantile; none: no interval (run-level figures).
+CIMethod = Literal["bootstrap", "wilson", "order-statistic", "none"]
 #: none: needs no AU reference; run: needs the run to be scored against one; covered: computed over the
 #: samples whose reference is usable (status ok), the same way for every such metric.
 ReferenceScope = Literal["none", "run", "covered"]
-Group = Literal["classification", "per_class", "grounding"]
+Group = Literal["classification", "per_class", "grounding", "usage"]
+#: sums: a function of column sums of the feature rows; quantile: a quantile of one per-sample column
+#: over the samples where another is set; run: a ratio of two run-level figures of the manifest.
+Kind = Literal["sums", "quantile", "run"]
 Sums = Mapping[str, np.ndarray]
 
 
@@ -32,13 +39,19 @@ def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """One metric. Per-class entries are templates: ``{cls}`` stands for each class of the task."""
+    """One metric. Per-class entries are templates: ``{cls}`` stands for each class of the task.
+
+    ``higher_is_better`` None: the metric has no better direction. ``informational``: shown and
+    compared, never marked best and never a regression unless a ``compare`` tolerance names it (a
+    metric without a direction is always informational). ``requires`` names run facts the metric needs
+    besides an AU reference (e.g. ``timing``); a run that lacks one says why in ``not_computed``.
+    """
 
     name: str
     title: str  # short column title for tables
     group: Group
     description: str  # the definition, as published in docs/metrics.md
-    higher_is_better: bool
+    higher_is_better: bool | None
     level: Level  # what its denominator counts
     denominator: str  # named sum: the denominator, reported as the metric's n unless ``support`` says
     numerator: str | None = None  # named sum; None when ``value`` computes the metric
@@ -47,6 +60,17 @@ class MetricSpec:
     reference: ReferenceScope = "none"
     ci_method: CIMethod = "bootstrap"
     empty_reason: str = "no samples"
+    unit: UnitName = "rate"
+    headline: bool = False  # printed in the run summary
+    informational: bool = False
+    hardware_dependent: bool = False  # depends on the machine and serving set-up (tables say so)
+    kind: Kind = "sums"
+    quantile: float | None = None  # kind quantile: which one; ``numerator`` is the value column
+    requires: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.higher_is_better is None and not self.informational:
+            object.__setattr__(self, "informational", True)
 
     def compute(self, sums: Sums) -> np.ndarray:
         if self.value is not None:
@@ -60,6 +84,19 @@ class MetricSpec:
     @property
     def needs_reference(self) -> bool:
         return self.reference != "none"
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The run facts this metric needs, in the order their absence is reported: ``evidence`` (the
+        prompt asks for it, or a reference was chosen), ``reference``, ``coverage``, then ``requires``."""
+        out: tuple[str, ...] = ("evidence",) if self.group == "grounding" else ()
+        out += {"none": (), "run": ("reference",), "covered": ("reference", "coverage")}[self.reference]
+        return out + self.requires
+
+    @property
+    def ranked(self) -> bool:
+        """Tables mark its best value (it has a direction and is not informational)."""
+        return self.higher_is_better is not None and not self.informational
 
     def for_class(self, cls: str) -> MetricSpec:
         """The concrete entry of a per-class template."""
@@ -99,8 +136,8 @@ def _macro_f1(s: Sums) -> np.ndarray:
 
 _NO_BOX_CLAIMS = "no box claims on samples with a usable AU reference"
 
-#: Every metric, in report order (``metrics.json`` keeps this order).
-METRICS: tuple[MetricSpec, ...] = (
+#: Every metric, in report order (``metrics.json`` keeps this order). Extended only by :func:`register_metric`.
+METRICS: list[MetricSpec] = [
     # classification ------------------------------------------------------------------------------
     MetricSpec(
         "accuracy",
@@ -113,6 +150,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "samples",
         numerator="correct",
         ci_method="wilson",
+        headline=True,
     ),
     MetricSpec(
         "balanced_accuracy",
@@ -124,6 +162,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "sample",
         "samples",
         value=_balanced_accuracy,
+        headline=True,
     ),
     MetricSpec(
         "macro_f1",
@@ -137,6 +176,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "sample",
         "samples",
         value=_macro_f1,
+        headline=True,
     ),
     MetricSpec(
         "accuracy_parsed",
@@ -162,6 +202,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "samples",
         numerator="parse_failed",
         ci_method="wilson",
+        headline=True,
     ),
     MetricSpec(
         "invalid_label_rate",
@@ -258,6 +299,7 @@ METRICS: tuple[MetricSpec, ...] = (
         numerator="covered",
         reference="run",
         ci_method="wilson",
+        headline=True,
     ),
     MetricSpec(
         "accuracy_covered",
@@ -285,6 +327,7 @@ METRICS: tuple[MetricSpec, ...] = (
         numerator="iou_sum",
         reference="covered",
         empty_reason=_NO_BOX_CLAIMS,
+        headline=True,
     ),
     MetricSpec(
         "grounding_precision@0.5",
@@ -297,6 +340,7 @@ METRICS: tuple[MetricSpec, ...] = (
         numerator="iou_ge_0.5",
         reference="covered",
         empty_reason=_NO_BOX_CLAIMS,
+        headline=True,
     ),
     MetricSpec(
         "grounding_precision@0.3",
@@ -334,6 +378,7 @@ METRICS: tuple[MetricSpec, ...] = (
         numerator="hallucinated_aus",
         reference="covered",
         empty_reason="no cited AU that the AU reference can judge",
+        headline=True,
     ),
     MetricSpec(
         "hallucinated_sample_rate",
@@ -414,10 +459,135 @@ METRICS: tuple[MetricSpec, ...] = (
         reference="covered",
         ci_method="wilson",
         empty_reason="no sample has a usable AU reference",
+        headline=True,
     ),
-)
+    # usage ---------------------------------------------------------------------------------------
+    MetricSpec(
+        "latency_mean_s",
+        "Latency (s)",
+        "usage",
+        "Mean latency of the samples whose generation records one: the wall-clock seconds of the model call "
+        "that produced the sample divided by the number of samples that call served (a batch on a GPU, "
+        "concurrent requests to a server), i.e. amortised seconds per sample. Cached generations keep the "
+        "latency of the call that produced them.",
+        False,
+        "sample",
+        "timed",
+        numerator="latency_s",
+        unit="seconds",
+        headline=True,
+        informational=True,
+        hardware_dependent=True,
+        requires=("timing",),
+        empty_reason="no generation records a latency (every model call failed)",
+    ),
+    MetricSpec(
+        "latency_p95_s",
+        "Latency p95 (s)",
+        "usage",
+        "95th percentile of the per-sample latency of `latency_mean_s` (the order statistic at rank "
+        "ceil(0.95 n)); its interval is the distribution-free binomial interval of that quantile.",
+        False,
+        "sample",
+        "timed",
+        numerator="latency_s",
+        unit="seconds",
+        informational=True,
+        hardware_dependent=True,
+        kind="quantile",
+        quantile=0.95,
+        ci_method="order-statistic",
+        requires=("timing",),
+        empty_reason="no generation records a latency (every model call failed)",
+    ),
+    MetricSpec(
+        "throughput_samples_s",
+        "Throughput (samples/s)",
+        "usage",
+        "Samples sent to the model (not served from the cache) per second of wall-clock time of the generate "
+        "stage, summed over its sessions when a run was resumed; n = those samples. A run-level figure: no "
+        "interval.",
+        True,
+        "run",
+        "generate_seconds",
+        numerator="model_calls",
+        support="model_calls",
+        unit="samples_per_s",
+        informational=True,
+        hardware_dependent=True,
+        kind="run",
+        ci_method="none",
+        requires=("timing",),
+        empty_reason="no sample was sent to the model in a timed generate stage (all cached or none recorded)",
+    ),
+    MetricSpec(
+        "input_tokens_mean",
+        "Input tokens",
+        "usage",
+        "Mean prompt tokens (text and image) per sample, as the model or server counted them, over the samples "
+        "whose generation records a count.",
+        None,
+        "sample",
+        "input_counted",
+        numerator="input_tokens",
+        unit="tokens",
+        empty_reason="no generation records an input token count (the adapter or server reports none)",
+    ),
+    MetricSpec(
+        "output_tokens_mean",
+        "Output tokens",
+        "usage",
+        "Mean generated tokens per sample over the samples whose generation records a count.",
+        None,
+        "sample",
+        "output_counted",
+        numerator="output_tokens",
+        unit="tokens",
+        headline=True,
+        empty_reason="no generation records an output token count (the adapter or server reports none)",
+    ),
+    MetricSpec(
+        "response_chars_mean",
+        "Response chars",
+        "usage",
+        "Mean length in characters of the response text over the samples with a response.",
+        None,
+        "sample",
+        "responses",
+        numerator="response_chars",
+        unit="chars",
+        empty_reason="no sample has a response text",
+    ),
+]
 
 BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
+
+
+def register_metric(metric: MetricSpec) -> MetricSpec:
+    """Add a metric after the built-in ones: every report, table, ``compare`` and summary then has it.
+
+    Its numerator, denominator and support must be named sums (:func:`tag_bench.scoring.features.named_sums`)
+    or, for a ``run`` metric, run-level figures. A name already taken is a ValueError (names are a public
+    contract: never shadowed)."""
+    if metric.name in BY_NAME:
+        raise ValueError(f"metric {metric.name!r} is already defined")
+    if metric.group == "per_class" and "{cls}" not in metric.name:
+        raise ValueError(f"per-class metric {metric.name!r} must have {{cls}} in its name")
+    METRICS.append(metric)
+    BY_NAME[metric.name] = metric
+    return metric
+
+
+def unregister_metric(name: str) -> None:
+    """Remove a metric added by :func:`register_metric` (built-in metrics cannot be removed)."""
+    metric = BY_NAME.get(name)
+    if metric is None or METRICS.index(metric) < _BUILT_IN:
+        raise ValueError(f"{name!r} is not a registered metric")
+    METRICS.remove(metric)
+    del BY_NAME[name]
+
+
+_BUILT_IN = len(METRICS)
 
 
 def metrics_for(classes: Sequence[str]) -> list[MetricSpec]:
@@ -449,21 +619,29 @@ def spec(name: str) -> MetricSpec:
 
 
 def evaluate(metrics: Sequence[MetricSpec], sums: Sums) -> tuple[np.ndarray, np.ndarray]:
-    """(values, counts), each (b, M) in ``metrics`` order; values are NaN where undefined."""
+    """(values, counts), each (b, M) in ``metrics`` order; values are NaN where undefined.
+
+    Every metric must be of kind ``sums`` (the other kinds are computed from the whole rows)."""
     values = np.stack([m.compute(sums) for m in metrics], axis=1)
     counts = np.stack([m.count(sums) for m in metrics], axis=1)
     return values, counts
 
 
+def _direction(m: MetricSpec) -> str:
+    way = {True: "higher", False: "lower", None: "–"}[m.higher_is_better]
+    return f"{way} (informational)" if m.informational else way
+
+
 def iter_doc_rows() -> Iterator[tuple[str, ...]]:
-    """(name, level, direction, CI, needs reference, definition) per table entry, for docs/metrics.md."""
-    for m in METRICS:
+    """(name, unit, level, direction, CI, needs reference, definition) per built-in entry, for docs/metrics.md."""
+    for m in METRICS[:_BUILT_IN]:
         name = m.name.replace("{cls}", "<class>")
         desc = m.description.replace("class {cls}", "the class")
         yield (
             f"`{name}`",
+            m.unit,
             m.level,
-            "higher" if m.higher_is_better else "lower",
+            _direction(m),
             m.ci_method,
             {"none": "no", "run": "yes", "covered": "covered samples"}[m.reference],
             desc,
@@ -475,18 +653,21 @@ _DOC_HEAD = """# Metrics
 <!-- Generated from tag_bench/scoring/metric_table.py by `make docs`; a test keeps it in step. -->
 
 `metrics.json` of a run holds one entry per metric below:
-`{"value": float, "ci_low": float, "ci_high": float, "n": int}`. Rates are in [0, 1] (tables format
-percent). `n` is the metric's denominator: samples, parsed answers, box claims, judged AUs... (per-class
+`{"value": float, "ci_low": float, "ci_high": float, "n": int}`, in the metric's **unit**: rates in
+[0, 1] (tables format percent), times in seconds, token and character counts per sample, throughput in
+samples per second. `n` is the metric's denominator: samples, parsed answers, box claims, judged AUs... (per-class
 F1 reports the gold support). The names are a public contract: leaderboards, `tag-bench compare` and CI
 scripts read them; names are added, never renamed. A metric whose denominator is empty, or that needs an
 AU reference the run does not have, has `value: null` and its reason in `not_computed`; it is never 0.
 
-Columns: **level** is what the denominator counts; **better** is the direction used to mark the best
-value in tables and to call a difference an improvement or a regression; **CI** is how its confidence
-interval is computed; **reference** says whether it needs an AU reference.
+Columns: **unit** is how the value is stored and shown; **level** is what the denominator counts;
+**better** is the direction used to mark the best value in tables and to call a difference an
+improvement or a regression (**informational** metrics are shown and compared but never marked best
+and never gated unless a `compare` tolerance names them); **CI** is how its confidence interval is
+computed; **reference** says whether it needs an AU reference.
 
-| metric | level | better | CI | reference | definition |
-|---|---|---|---|---|---|
+| metric | unit | level | better | CI | reference | definition |
+|---|---|---|---|---|---|---|
 """
 
 _DOC_TAIL = """
@@ -509,6 +690,34 @@ record are left out of the reference-dependent metrics and counted in `reference
 Every grounding metric names the reference it was computed against (`au_reference` in `metrics.json`);
 runs scored against different references are not comparable.
 
+## When the prompt asks for no evidence
+
+A prompt template declares whether it asks the model for evidence (`asks_evidence`: `tag_grounded` and
+`cot` do, `direct` does not). A run of a prompt that asks for none is scored without an AU reference
+unless one is named explicitly (`--au-reference auto`, the default, then means none and the detector is
+not run), and every grounding metric above is `not_computed` with the reason "the task's prompt
+(direct) asks for no evidence": a label-only answer is never shown a grounding score of 0. Name a
+reference (`--au-reference mediapipe-geometric`) to score cited AUs and boxes anyway.
+
+## Usage
+
+The generate stage records, per sample, the **latency** of the model call that produced it: the
+wall-clock seconds of one call to the adapter divided by the samples that call served, i.e. amortised
+seconds per sample, with one meaning for every adapter (a batch on a GPU for `hf` and `vllm`, a set of
+concurrent requests for `openai`, a batch of the lmms-eval worker for `lmms-eval`). One-off costs (loading
+weights, starting a worker) are paid before the clock starts. Token counts are those the model or
+server reports; the response length is counted in characters. A cached generation keeps the latency
+and token counts of the call that produced it. The run's `manifest.json` says how the stage ran
+(`generation`: timed or not, samples per call, concurrency, device, data-parallel processes, wall
+seconds summed over sessions, model calls, samples served from the cache), and a run resumed with
+other settings says so in its warnings. Replayed answers (`replay`, `score --predictions`, lmms-eval
+imports) and the built-in baselines are not timed: their latency and throughput are `not_computed`
+with that reason. Usage metrics are **informational**: tables show them without best marks and note
+that they depend on the hardware; `compare` shows their differences and gates one only when a
+`--max-drop` tolerance names it (in its own unit: `--max-drop latency_mean_s=0.5` allows half a second
+more). A quantile or run-level figure has no test: its difference alone is judged. A metric without a
+better direction (token counts, length) regresses when it moves either way beyond its tolerance.
+
 ## Cross-dataset transfer
 
 A run may carry `train_source` (the dataset a checkpoint was tuned on). The transfer table has rows =
@@ -524,6 +733,10 @@ whose dataset is the train source), `out_of_domain_mean` (mean of the other cell
   Resamples in which a metric is undefined are left out of its percentiles.
 - **wilson**: the Wilson score interval of a sample-level proportion; it never collapses to zero width
   at 0 % or 100 %.
+- **order-statistic**: the distribution-free interval of a quantile: the order statistics whose ranks
+  bound a Binomial(n, q) count with 95 % probability; none when n is too small for such ranks (fewer
+  than 72 values for the 95th percentile).
+- **none**: run-level figures (throughput) have no interval.
 - Comparing two runs of one task (same sample ids; `tag-bench compare`): paired bootstrap of every
   metric difference with its CI; the p-value of a share of all samples (accuracy, the status rates,
   box rate, reference coverage) is the exact McNemar test on the paired per-sample outcomes, of every
@@ -541,6 +754,27 @@ image) it keeps a note in the sample's `parsed.notes` as `<code>: <what happened
 result (the declared frame is never changed automatically).
 
 """
+
+
+_GROUP_TITLES = {
+    "classification": "classification",
+    "per_class": "per class",
+    "grounding": "grounding",
+    "usage": "usage (informational)",
+}
+
+
+def render_metric_list() -> str:
+    """The README's list of metric names by group, with the unit of each that is not a rate."""
+    lines = []
+    for group, title in _GROUP_TITLES.items():
+        names = []
+        for m in METRICS[:_BUILT_IN]:
+            if m.group == group:
+                unit = "" if m.unit == "rate" else f" ({unit_of(m).symbol})"
+                names.append(f"`{m.name.replace('{cls}', '<class>')}`{unit}")
+        lines.append(f"- **{title}**: {', '.join(names)}")
+    return "\n".join(lines) + "\n"
 
 
 def render_docs() -> str:

@@ -19,7 +19,17 @@ from typing import Any
 from tag_bench.au.base import DEFAULT_DETECTOR
 from tag_bench.errors import TagBenchError
 from tag_bench.rundir import RunDir
-from tag_bench.schema import AUReference, Generation, MetricsReport, Parsed, Sample, ScoredSample, ScoringInfo
+from tag_bench.schema import (
+    AUReference,
+    Generation,
+    MetricsReport,
+    Parsed,
+    RunManifest,
+    Sample,
+    ScoredSample,
+    ScoringInfo,
+)
+from tag_bench.scoring.aggregate import RunFacts
 from tag_bench.store import gc_paused
 
 log = logging.getLogger("tag_bench")
@@ -92,6 +102,34 @@ def load_saved_references(run: RunDir, key: str | None = None) -> ReferenceSet |
             f"{run.references_path} mixes AU references {sorted(ids)}; re-score with --au-reference"
         )
     return ReferenceSet(reference_id=ids.pop(), by_sample=refs)
+
+
+def run_facts(manifest: RunManifest, *, has_reference: bool) -> RunFacts:
+    """What the manifest says that metrics depend on: whether the prompt asked for evidence, whether the
+    generate stage was timed, and its run-level figures (``MetricSpec.needs`` names the needs)."""
+    from tag_bench.prompts import asks_evidence
+
+    unmet: dict[str, str] = {}
+    if not has_reference and not asks_evidence(manifest.prompt_id):
+        unmet["evidence"] = (
+            f"the task's prompt ({manifest.prompt_id}) asks for no evidence; pass --au-reference to score "
+            "cited AUs and boxes anyway"
+        )
+    gen = manifest.generation
+    adapter = manifest.model.adapter
+    values: dict[str, float] = {}
+    if gen is None:
+        unmet["timing"] = (
+            f"no generate stage was recorded for this run (adapter {adapter}): nothing was timed"
+        )
+    elif not gen.timed:
+        unmet["timing"] = (
+            f"the {adapter} adapter is not timed: replayed answers and built-in baselines say nothing about a "
+            "model's speed"
+        )
+    else:
+        values = {"generate_seconds": gen.seconds, "model_calls": float(gen.model_calls)}
+    return RunFacts(unmet=unmet, values=values)
 
 
 def parse_generation(g: Generation, classes: list[str]) -> Parsed | None:
@@ -307,6 +345,7 @@ def score_run(
             run.write_references(references.for_run_dir(), key)
         with run.scored_samples_writer(key) as out:
             arrays = score_arrays(samples, generations, classes, references, sink=out.write, workers=workers)
+        arrays.facts = run_facts(manifest, has_reference=references is not None)
         report = metrics_from_arrays(arrays, n_resamples=n_resamples, seed=seed)
         report.run_status = manifest.status
         run.write_metrics(report, key)

@@ -34,6 +34,7 @@ from tag_bench.schema import (
     Parsed,
     Sample,
     SampleStatus,
+    SampleUsage,
     ScoredSample,
 )
 
@@ -106,6 +107,19 @@ def score_sample(
         hallucinated_aus=hallucinated,
         evidence_consistent=evidence_consistency(pred, cited, classes),
         grounded_correct=grounded,
+        usage=_usage(generation),
+    )
+
+
+def _usage(g: Generation | None) -> SampleUsage | None:
+    """The recorded cost of an ok generation (a failed call has no answer to cost)."""
+    if g is None or g.status != "ok":
+        return None
+    return SampleUsage.model_construct(
+        latency_s=g.latency_s,
+        input_tokens=g.input_tokens,
+        output_tokens=g.output_tokens,
+        response_chars=None if g.text is None else len(g.text),
     )
 
 
