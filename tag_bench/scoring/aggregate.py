@@ -54,7 +54,6 @@ from tag_bench.scoring.features import (
     SUM_FIELDS,
     confusion_cells,
     named_sums,
-    row_values,
     sample_row,
 )
 from tag_bench.scoring.metric_table import MetricSpec, evaluate, metrics_for
@@ -141,7 +140,7 @@ def build_arrays(
     gold: list[int] = []
     pred: list[int] = []
     status: list[int] = []
-    rows: list[tuple[float, ...]] = []
+    rows: list[list[float]] = []
     ref_counts: Counter[str] = Counter()
     note_counts: Counter[str] = Counter()
     for s in scored:
@@ -171,7 +170,7 @@ def build_arrays(
                 f"sample {s.sample_id!r} was scored against AU reference {s.au_reference_id!r}, not "
                 f"{au_reference_id!r}; runs scored against different references are not comparable"
             )
-        rows.append(row_values(sample_row(s, referenced)))
+        rows.append(sample_row(s, referenced))
     if len(set(ids)) != len(ids):
         dup = sorted(x for x, c in Counter(ids).items() if c > 1)
         raise ValueError(f"{len(dup)} sample ids scored more than once, e.g. {dup[:5]}")

@@ -7,7 +7,6 @@ its multiplicities; the resampling unit is the sample, so claim-level metrics ar
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -60,47 +59,41 @@ SUM_FIELDS: tuple[str, ...] = (
 )
 #: Column of each field in the feature rows.
 FIELD_INDEX: dict[str, int] = {name: j for j, name in enumerate(SUM_FIELDS)}
-_ZERO_ROW: dict[str, float] = dict.fromkeys(SUM_FIELDS, 0.0)
-_ROW_VALUES = operator.itemgetter(*SUM_FIELDS)
+_ZERO_ROW: list[float] = [0.0] * len(SUM_FIELDS)
 
 
-def row_values(row: dict[str, float]) -> tuple[float, ...]:
-    """A named row as the values of :data:`SUM_FIELDS`, in column order (a misspelt field is an error)."""
-    if len(row) != len(SUM_FIELDS):
-        raise KeyError(f"feature row has fields outside SUM_FIELDS: {sorted(set(row) - set(SUM_FIELDS))}")
-    return _ROW_VALUES(row)
-
-
-def sample_row(s: ScoredSample, referenced: bool) -> dict[str, float]:
-    """The named per-sample quantities of one scored sample (``referenced``: it has a record of the run's
-    reference); fields not set are 0."""
+def sample_row(s: ScoredSample, referenced: bool) -> list[float]:
+    """The per-sample quantities of one scored sample (``referenced``: it has a record of the run's
+    reference), in :data:`SUM_FIELDS` order. Every value is written by field name (a misspelt field is a
+    KeyError, never a value in the wrong column); fields not written are 0."""
     row = _ZERO_ROW.copy()
+    at = FIELD_INDEX
     if s.parsed is not None:
         has_box = any(ev.box is not None for ev in s.parsed.evidence)
     else:
         has_box = any(c.box is not None for c in s.claims)
     consistent = s.evidence_consistent
     covered = referenced and s.reference_status == "ok"
-    row["samples"] = 1.0
-    row["parse_failed"] = float(s.status in PARSE_FAILURES)
-    row["invalid_label"] = float(s.status == "invalid_label")
-    row["errored"] = float(s.status == "error")
-    row["missing"] = float(s.status == "missing")
-    row["has_box"] = float(has_box)
-    row["consistent"] = float(bool(consistent))
-    row["consistency_samples"] = float(consistent is not None)
-    row["referenced"] = float(referenced)
-    row["covered"] = float(covered)
+    row[at["samples"]] = 1.0
+    row[at["parse_failed"]] = float(s.status in PARSE_FAILURES)
+    row[at["invalid_label"]] = float(s.status == "invalid_label")
+    row[at["errored"]] = float(s.status == "error")
+    row[at["missing"]] = float(s.status == "missing")
+    row[at["has_box"]] = float(has_box)
+    row[at["consistent"]] = float(bool(consistent))
+    row[at["consistency_samples"]] = float(consistent is not None)
+    row[at["referenced"]] = float(referenced)
+    row[at["covered"]] = float(covered)
     usage = s.usage
     if usage is not None:
         if usage.latency_s is not None:
-            row["timed"], row["latency_s"] = 1.0, usage.latency_s
+            row[at["timed"]], row[at["latency_s"]] = 1.0, usage.latency_s
         if usage.input_tokens is not None:
-            row["input_counted"], row["input_tokens"] = 1.0, float(usage.input_tokens)
+            row[at["input_counted"]], row[at["input_tokens"]] = 1.0, float(usage.input_tokens)
         if usage.output_tokens is not None:
-            row["output_counted"], row["output_tokens"] = 1.0, float(usage.output_tokens)
+            row[at["output_counted"]], row[at["output_tokens"]] = 1.0, float(usage.output_tokens)
         if usage.response_chars is not None:
-            row["responses"], row["response_chars"] = 1.0, float(usage.response_chars)
+            row[at["responses"]], row[at["response_chars"]] = 1.0, float(usage.response_chars)
     if not covered:
         return row
     n_box = iou_sum = ge5 = ge3 = inside = 0.0
@@ -118,23 +111,23 @@ def sample_row(s: ScoredSample, referenced: bool) -> dict[str, float]:
     halluc = set(s.hallucinated_aus) & cited
     judged = (cited & active) | halluc
     f1 = au_set_f1(judged, active)
-    row["correct_covered"] = float(s.correct)
-    row["box_claims"] = n_box
-    row["iou_sum"] = iou_sum
-    row["iou_ge_0.5"] = ge5
-    row["iou_ge_0.3"] = ge3
-    row["center_inside"] = inside
-    row["judged_aus"] = float(len(judged))
-    row["hallucinated_aus"] = float(len(halluc))
-    row["unjudged_aus"] = float(len(cited) - len(judged))
-    row["cited_aus_covered"] = float(len(cited))
-    row["samples_judged"] = float(bool(judged))
-    row["samples_hallucinated"] = float(bool(halluc))
-    row["active_aus"] = float(len(active))
-    row["active_cited"] = float(len(cited & active))
-    row["f1_sum"] = 0.0 if f1 is None else f1
-    row["f1_samples"] = float(f1 is not None)
-    row["grounded_correct"] = float(bool(s.grounded_correct))
+    row[at["correct_covered"]] = float(s.correct)
+    row[at["box_claims"]] = n_box
+    row[at["iou_sum"]] = iou_sum
+    row[at["iou_ge_0.5"]] = ge5
+    row[at["iou_ge_0.3"]] = ge3
+    row[at["center_inside"]] = inside
+    row[at["judged_aus"]] = float(len(judged))
+    row[at["hallucinated_aus"]] = float(len(halluc))
+    row[at["unjudged_aus"]] = float(len(cited) - len(judged))
+    row[at["cited_aus_covered"]] = float(len(cited))
+    row[at["samples_judged"]] = float(bool(judged))
+    row[at["samples_hallucinated"]] = float(bool(halluc))
+    row[at["active_aus"]] = float(len(active))
+    row[at["active_cited"]] = float(len(cited & active))
+    row[at["f1_sum"]] = 0.0 if f1 is None else f1
+    row[at["f1_samples"]] = float(f1 is not None)
+    row[at["grounded_correct"]] = float(bool(s.grounded_correct))
     return row
 
 
