@@ -230,8 +230,10 @@ def _unknown(spec: str, saved: Collection[str]) -> str:
         heads = [f"{k}{r}" for k in PREFIXED_KINDS for r in ("", *(f"-{x}" for x in REGION_RULES))]
         close = [f"{c}:{rest}" for c in difflib.get_close_matches(head, heads, n=2, cutoff=0.6)]
     else:
-        words = [*detector_names(), "auto", "none", "annotations", *saved]
-        close = difflib.get_close_matches(spec.partition("@")[0], words, n=2, cutoff=0.6)
+        words = [*detector_names(), "auto", "none", "annotations"]
+        close = difflib.get_close_matches(spec, list(saved), n=2, cutoff=0.6) or difflib.get_close_matches(
+            spec.partition("@")[0], words, n=2, cutoff=0.6
+        )
     hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
     what = "AU reference" if sep or "/" in spec else "AU detector or reference"
     forms = describe_forms(meanings=False)
