@@ -334,7 +334,8 @@ class DetectorSource:
 
 
 class JsonlSource:
-    """AUReference records from a JSONL file, keyed by ``sample_id``."""
+    """AUReference records from a JSONL file, keyed by ``sample_id``; a sample without one gets status
+    ``error`` ("no reference for sample")."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
