@@ -32,9 +32,9 @@ def load_references(
 ) -> dict[str, AUReference]:
     """The AU reference of each sample, keyed by sample id.
 
-    A detector name (or ``auto``) reads the AU cache (``cache``: its file; default ``$TAG_BENCH_CACHE``) for
-    ``samples``; a sample without a cached reference is an error unless ``compute_missing`` is set,
-    in which case the detector runs now (and fills the cache).
+    A detector name (or ``auto``) reads the AU cache (``cache``: its file; default
+    ``$TAG_BENCH_CACHE``) for ``samples``; a sample without a cached reference is an error unless
+    ``compute_missing`` is set, in which case the detector runs now (and fills the cache).
     """
     if isinstance(references, Mapping):
         return {str(k): _record(v) for k, v in references.items()}

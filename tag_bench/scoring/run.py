@@ -256,9 +256,10 @@ def score_run(
     """(Re-)score a run directory; returns the MetricsReport written to ``metrics.json``.
 
     ``au_reference`` None re-scores against the current references (or computes the manifest's spec if
-    the run has none yet). A spec (detector name, JSONL path, ``none``) scores against that source; the id
-    of a reference the run was scored against before (a folder name under ``references/``) reuses the set
-    saved there, which needs neither the dataset nor the detector. Every reference's scores are kept under
+    the run has none yet). A spec (``tag_bench.au.sources.parse_reference_spec``: a detector name, a
+    JSONL path, ``auto``, ``none``, ...) scores against that source; the id of a reference the run was
+    scored against before (a folder under ``references/``) reuses the set saved there, which needs
+    neither the dataset nor the detector. Every reference's scores are kept under
     ``references/<id>/`` and the last one scored becomes the current ``samples.jsonl`` / ``metrics.json``.
     ``loaded`` hands over the index and generations a caller has just written, so they are not read back.
     ``cache=False`` computes references without the AU cache; ``warnings`` receives what the user should
