@@ -174,7 +174,7 @@ def au_reference_option(
             default=default,
             show_default=default is not None,
             metavar="SPEC[,SPEC...]" if several else "SPEC",
-            help=lead,
+            help=f"{lead} Required." if required else lead,  # checked by the wrapper, after old_name
         )(target)
 
     return decorate
