@@ -16,6 +16,7 @@ import click
 
 from tag_bench._cli.au_topk import topk_cmd
 from tag_bench._cli.common import (
+    au_reference_option,
     cli_errors,
     data_root_option,
     loader_options,
@@ -24,14 +25,6 @@ from tag_bench._cli.common import (
     warn,
 )
 from tag_bench.au.base import DEFAULT_DETECTOR
-
-
-def _detector(name: str) -> Any:
-    """A detector by name, or ``openface-static[-rule]:DIR``."""
-    from tag_bench.au.base import get_detector
-    from tag_bench.au.sources import detector_from_spec
-
-    return detector_from_spec(name) or get_detector(name)  # get_detector names the known ones
 
 
 def reference_json(ref: Any) -> dict[str, Any]:
@@ -82,12 +75,7 @@ def detectors_cmd() -> None:
 @data_root_option(help="Dataset root for --task (default: $TAG_BENCH_DATA).")
 @tasks_dir_option
 @loader_options
-@click.option(
-    "--detector",
-    default=DEFAULT_DETECTOR,
-    show_default=True,
-    help="AU detector name, or openface-static:DIR (your OpenFace AU_predictors folder).",
-)
+@au_reference_option(DEFAULT_DETECTOR, lead="AU detector to run.", none=False, detectors_only=True, old_name="--detector")  # fmt: skip
 @click.option("--limit", type=int, help="Process at most N samples of the task.")
 @click.option(
     "--cache",
@@ -109,7 +97,7 @@ def detect_cmd(
     tasks_dirs: tuple[str, ...],
     class_order: str | None,
     options: tuple[str, ...],
-    detector: str,
+    au_reference: str,
     limit: int | None,
     cache_path: str | None,
     no_cache: bool,
@@ -119,7 +107,9 @@ def detect_cmd(
     """Compute AU references for one image (--image) or a task's samples (--task), filling the cache."""
     if (image is None) == (task is None):
         raise click.UsageError("give exactly one of --image or --task")
-    det = _detector(detector)
+    from tag_bench.au.sources import build_detector
+
+    det = build_detector(au_reference)
     if image is not None:
         _detect_image(det, image, cache_path if not no_cache else None, out, as_json)
     else:
@@ -224,23 +214,19 @@ def _detect_task(
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Overlay image to write."
 )
-@click.option(
-    "--detector",
-    default=DEFAULT_DETECTOR,
-    show_default=True,
-    help="AU detector name, or openface-static:DIR (your OpenFace AU_predictors folder).",
-)
+@au_reference_option(DEFAULT_DETECTOR, lead="AU detector to run.", none=False, detectors_only=True, old_name="--detector")  # fmt: skip
 @click.option("--aus", help="Comma-separated AUs to draw (default: the active ones).")
 @click.option("--merged", is_flag=True, help="Draw merged boxes instead of the per-side boxes.")
 @click.option("--no-landmarks", is_flag=True, help="Do not draw the 68 landmarks.")
 @cli_errors
 def show_cmd(
-    image: str, output: str, detector: str, aus: str | None, merged: bool, no_landmarks: bool
+    image: str, output: str, au_reference: str, aus: str | None, merged: bool, no_landmarks: bool
 ) -> None:
     """Draw landmarks and AU boxes (with labels and scores) on IMAGE."""
     from PIL import Image, UnidentifiedImageError
 
     from tag_bench.au.overlay import draw_reference
+    from tag_bench.au.sources import build_detector
 
     try:
         with Image.open(image) as im:
@@ -248,7 +234,7 @@ def show_cmd(
             img = im.convert("RGB")
     except (FileNotFoundError, UnidentifiedImageError, OSError) as e:
         raise click.ClickException(f"cannot read image {image}: {e}") from e
-    det = _detector(detector)
+    det = build_detector(au_reference)
     ref = det.detect(img, sample_id=Path(image).name)
     selected = [a.strip() for a in aus.split(",") if a.strip()] if aus else None
     drawn = draw_reference(img, ref, selected, landmarks=not no_landmarks, per_side=not merged)
@@ -269,12 +255,7 @@ def _fmt(v: Any, digits: int = 2) -> str:
 @data_root_option(help="Dataset root for --task (default: $TAG_BENCH_DATA).")
 @tasks_dir_option
 @loader_options
-@click.option(
-    "--references",
-    required=True,
-    help="Two or more reference sources, comma-separated: detector names, openface-static:DIR, openface:DIR, "
-    "pyfeat-csv:FILE, FILE.jsonl, annotations (e.g. mediapipe-geometric,mediapipe-blendshapes).",
-)
+@au_reference_option(None, lead="Two or more AU references to compare, comma-separated (e.g. mediapipe-geometric,mediapipe-blendshapes).", none=False, several=True, required=True, old_name="--references")  # fmt: skip
 @click.option("--aus", help="Comma-separated AUs to compare (default: every AU both references give).")
 @click.option("--limit", type=int, help="Compare on at most N samples of the task.")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), help="SQLite AU cache file.")
@@ -287,7 +268,7 @@ def agree_cmd(
     tasks_dirs: tuple[str, ...],
     class_order: str | None,
     options: tuple[str, ...],
-    references: str,
+    au_reference: str,
     aus: str | None,
     limit: int | None,
     cache_path: str | None,
@@ -297,13 +278,18 @@ def agree_cmd(
     """Per-AU agreement between AU references on a task's images: Cohen's kappa of the active flags,
     Spearman of the scores, mean IoU of the regions, with counts."""
     from tag_bench.au.agreement import agreement_report
-    from tag_bench.au.sources import resolve_reference_source
+    from tag_bench.au.sources import parse_reference_specs, required_reference, resolve_reference_source
     from tag_bench.facs import au_code
     from tag_bench.tasks import load_task
 
-    specs = [s.strip() for s in references.split(",") if s.strip()]
-    if len(specs) < 2 or len(set(specs)) != len(specs):
-        raise click.UsageError("--references needs two or more different sources, comma-separated")
+    specs = parse_reference_specs(au_reference)
+    sources = [required_reference(s) for s in specs]  # auto as the detector it stands for
+    same = [f"{a.text!r} is {r.text}" for a, r in zip(specs, sources, strict=True) if a != r]
+    if len(specs) < 2 or len({s.text for s in sources}) != len(sources):
+        raise click.UsageError(
+            "--au-reference needs two or more different sources, comma-separated"
+            + (f" ({', '.join(same)})" if same else "")
+        )
     wanted = None
     if aus:
         wanted = [au_code(a) for a in aus.split(",") if a.strip()]
@@ -312,9 +298,9 @@ def agree_cmd(
     data = load_task(task, tasks_dirs).load(data_root, limit, **loader_overrides(class_order, options))
     ids = [s.id for s in data.samples]
     refs = {}
-    for spec in specs:
-        source = resolve_reference_source(spec, cache_path=cache_path)
-        refs[spec] = source.get_many(data.samples, progress=not as_json)
+    for spec, resolved in zip(specs, sources, strict=True):
+        source = resolve_reference_source(resolved, cache_path=cache_path)
+        refs[spec.text] = source.get_many(data.samples, progress=not as_json)
         warn(source.problems)
     report = {"task": data.task.name, **agreement_report(refs, ids, [a for a in wanted or [] if a] or None)}
     if out:
@@ -364,7 +350,7 @@ def agree_cmd(
 @click.option(
     "--images", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of the images."
 )
-@click.option("--reference", default=DEFAULT_DETECTOR, show_default=True, help="The AU reference to check.")
+@au_reference_option(DEFAULT_DETECTOR, lead="The AU reference to check.", none=False, old_name="--reference")
 @click.option(
     "--frame-offset",
     type=int,
@@ -381,7 +367,7 @@ def validate_cmd(
     labels: str,
     fmt: str,
     images: str,
-    reference: str,
+    au_reference: str,
     frame_offset: int,
     limit: int | None,
     cache_path: str | None,
@@ -411,13 +397,13 @@ def validate_cmd(
         )
         for k in keys
     ]
-    source = resolve_reference_source(reference, cache_path=cache_path)
+    source = resolve_reference_source(au_reference, cache_path=cache_path)
     refs = source.get_many(samples, progress=not as_json)
     warn(source.problems)
     per_au = validate({k: lab.by_key[k] for k in keys}, refs)
     statuses: Counter[str] = Counter(r.status for r in refs.values())
     report: dict[str, Any] = {
-        "reference": reference,
+        "reference": au_reference,
         "reference_id": source.reference_id,
         "labels": str(labels),
         "format": fmt,

@@ -7,6 +7,7 @@ from collections import Counter
 import click
 
 from tag_bench._cli.common import (
+    au_reference_option,
     cli_errors,
     data_root_option,
     loader_options,
@@ -22,13 +23,7 @@ from tag_bench.au.base import DEFAULT_DETECTOR
 @tasks_dir_option
 @loader_options
 @click.option("-k", "--top-k", "k", type=click.IntRange(1), required=True, help="AUs to keep per sample.")
-@click.option(
-    "--reference",
-    default=DEFAULT_DETECTOR,
-    show_default=True,
-    help="AU reference: a detector name (served from the AU cache, computed on a miss), a JSONL of "
-    "AUReference records, openface:PATH, pyfeat-csv:PATH or annotations.",
-)
+@au_reference_option(DEFAULT_DETECTOR, lead="AU reference (a detector's references are served from the AU cache, computed on a miss).", none=False, old_name="--reference")  # fmt: skip
 @click.option(
     "--cache", "cache_path", type=click.Path(dir_okay=False), help="AU cache file (detector references)."
 )
@@ -44,7 +39,7 @@ def topk_cmd(
     class_order: str | None,
     options: tuple[str, ...],
     k: int,
-    reference: str,
+    au_reference: str,
     cache_path: str | None,
     limit: int | None,
     out: str | None,
@@ -61,7 +56,7 @@ def topk_cmd(
     from tag_bench.tasks import load_task
 
     data = load_task(task, tasks_dirs).load(data_root, limit, **loader_overrides(class_order, options))
-    source = resolve_reference_source(reference, cache_path=cache_path)
+    source = resolve_reference_source(au_reference, cache_path=cache_path)
     refs = source.get_many(data.samples, progress=True)
     counts: Counter[str] = Counter()
     records = []

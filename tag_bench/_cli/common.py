@@ -125,6 +125,79 @@ def scoring_options(fn: F) -> F:
     )(fn)
 
 
+class _ReferenceOption(click.Option):
+    """``--au-reference``: its help lists the grammar's forms, written when the help is shown (so the
+    detectors other packages register are named, and no registry is read at import)."""
+
+    def __init__(self, *args: Any, forms: Callable[[], str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._lead, self._forms = self.help or "", forms
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = f"{self._lead} One of: {self._forms()}. See docs/au-reference.md."
+        return super().get_help_record(ctx)
+
+
+def au_reference_option(
+    default: str | None,
+    *,
+    lead: str,
+    none: bool = True,
+    saved: bool = False,
+    detectors_only: bool = False,
+    several: bool = False,
+    required: bool = False,
+    old_name: str | None = None,
+) -> Callable[[F], F]:
+    """``--au-reference SPEC`` (passed as ``au_reference``, unparsed), its help generated from the
+    reference grammar (``tag_bench.au.sources.REFERENCE_FORMS``): the forms the command accepts
+    (``none``, ``saved`` and ``detectors_only`` as in ``reference_kinds``), after ``lead``. ``several``:
+    a comma-separated list. ``old_name`` (e.g. ``--detector``) keeps the command's former option name
+    working, hidden from the help."""
+
+    def forms() -> str:
+        from tag_bench.au.sources import describe_forms, reference_kinds
+
+        return describe_forms(reference_kinds(none=none, saved=saved, detectors_only=detectors_only))
+
+    def decorate(fn: F) -> F:
+        target: Callable[..., Any] = fn
+        if old_name is not None or required:
+            target = _merge_old_name(fn, old_name, required)
+        if old_name is not None:
+            target = click.option(old_name, "au_reference_old", default=None, hidden=True)(target)
+        return click.option(  # type: ignore[return-value]
+            "--au-reference",
+            "au_reference",
+            cls=_ReferenceOption,
+            forms=forms,
+            default=default,
+            show_default=default is not None,
+            metavar="SPEC[,SPEC...]" if several else "SPEC",
+            help=f"{lead} Required." if required else lead,  # checked by the wrapper, after old_name
+        )(target)
+
+    return decorate
+
+
+def _merge_old_name(fn: Callable[..., Any], old_name: str | None, required: bool) -> Callable[..., Any]:
+    """``fn`` taking ``au_reference`` from ``--au-reference`` or, when only that was given, ``old_name``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        old = kwargs.pop("au_reference_old", None)
+        given = click.get_current_context().get_parameter_source("au_reference")
+        if old is not None:
+            if given is not click.core.ParameterSource.DEFAULT:
+                raise click.UsageError(f"give --au-reference or {old_name}, not both")
+            kwargs["au_reference"] = old
+        elif required and kwargs.get("au_reference") is None:
+            raise click.UsageError("Missing option '--au-reference'.")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
 # --------------------------------------------------------------------------------------------------
 # Output
 

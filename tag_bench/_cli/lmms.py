@@ -7,6 +7,7 @@ import json
 import click
 
 from tag_bench._cli.common import (
+    au_reference_option,
     cli_errors,
     data_root_option,
     loader_options,
@@ -91,8 +92,7 @@ def export_cmd(task_list: str, data_root: str | None, tasks_dirs: tuple[str, ...
 @click.option("--id-map", type=click.Path(dir_okay=False, exists=True),
               help="JSONL {doc_id, id} or CSV doc_id,id: which tag-bench sample each lmms-eval doc is.")  # fmt: skip
 @click.option("--id-key", default=None, help="Logged key holding the tag-bench sample id.")
-@click.option("--au-reference", default="auto", show_default=True,
-              help="AU reference: detector name, references JSONL, 'auto' or 'none'.")  # fmt: skip
+@au_reference_option("auto", lead="AU reference the grounding is measured against.")
 @scoring_options
 @click.option("--overwrite", is_flag=True, help="Discard an existing run in --out.")
 @click.option("--no-progress", is_flag=True)

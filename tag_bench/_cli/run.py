@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from tag_bench._cli.common import (
+    au_reference_option,
     cli_errors,
     data_root_option,
     loader_options,
@@ -38,9 +39,7 @@ from tag_bench.schema import BOX_FRAMES, MetricsReport
 @click.option("--batch-size", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--limit", type=click.IntRange(1), help="Evaluate only the first N samples of each task.")
 @click.option("--gen-kwargs", default="", help="k=v,... e.g. max_new_tokens=512,temperature=0")
-@click.option("--au-reference", default="auto", show_default=True,
-              help="AU reference for grounding: a detector name (tag-bench au detectors), openface-static:DIR, "
-                   "openface:DIR, pyfeat-csv:FILE, a references JSONL, 'auto' or 'none'.")  # fmt: skip
+@au_reference_option("auto", lead="AU reference the grounding is measured against.")
 @click.option("--out", type=click.Path(), help="Run directory (one task) or parent folder (several tasks).")
 @click.option("--results-dir", type=click.Path(), default="results", show_default=True)
 @click.option("--train-source", help="Dataset the checkpoint was tuned on (for transfer tables).")
@@ -129,7 +128,7 @@ def _too_many_errors(report: MetricsReport, max_error_rate: float | None) -> str
 
 @click.command("demo")
 @click.option("--out", type=click.Path(), default="results/demo", show_default=True)
-@click.option("--au-reference", default=DEFAULT_DETECTOR, show_default=True)
+@au_reference_option(DEFAULT_DETECTOR, lead="AU reference the demo runs are scored against.")
 @click.option("--n-resamples", type=click.IntRange(0), default=1000, show_default=True)
 @click.option("--no-progress", is_flag=True)
 @cli_errors

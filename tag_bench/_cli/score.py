@@ -7,6 +7,7 @@ import json
 import click
 
 from tag_bench._cli.common import (
+    au_reference_option,
     cli_errors,
     data_root_option,
     loader_options,
@@ -30,11 +31,9 @@ from tag_bench.schema import BOX_FRAMES
               help='JSONL: {"id": sample id, "response": text} (+ optional frame, finish_reason, input_size).')  # fmt: skip
 @click.option("--frame", type=click.Choice(BOX_FRAMES),
               help="Box frame of the predictions (required unless each line has one).")  # fmt: skip
-@click.option("--au-reference", default=None,
-              help="AU reference: detector name (tag-bench au detectors), openface-static:DIR, openface:DIR, "
-                   "pyfeat-csv:FILE, references JSONL, a saved reference id, 'auto' or 'none'; several, "
-                   "comma-separated, are each scored and kept (the first is current). Re-scoring keeps the current "
-                   "one by default.")  # fmt: skip
+@au_reference_option(None, saved=True, several=True,
+                     lead="AU reference to score against (default: the run's current one; with --predictions, "
+                          "auto). Several, comma-separated, are each scored and kept (the first is current).")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory to write (with --predictions).")
 @click.option("--name", help="Name of the model in tables (default: the predictions file's stem).")
 @click.option("--train-source", help="Dataset the model was tuned on (for transfer tables).")
@@ -54,13 +53,18 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
 
     Samples without a prediction are scored with status `missing`; they stay in every denominator.
     """
+    from tag_bench.au.sources import parse_reference_spec, split_reference_list
     from tag_bench.rundir import RunDir
 
     setup_logging()
-    # several references: each is scored and kept under references/<id>/; the first listed is current
-    specs: list[str | None] = (
-        [x.strip() for x in au_reference.split(",") if x.strip()] if au_reference else [None]
-    )
+    # several references: each is scored and kept under references/<id>/; the first listed is current.
+    # Every one is checked before any is scored.
+    specs: list[str | None] = [*split_reference_list(au_reference or "")] or [None]
+    target = run_dir or out
+    saved = RunDir(target).saved_reference_keys() if target else []
+    for spec in specs:
+        if spec is not None:
+            parse_reference_spec(spec, saved=saved)
     reports = []
     if predictions:
         if run_dir:

@@ -8,6 +8,8 @@ Sources are named and versioned (``reference_id`` such as ``mediapipe-geometric-
 - precomputed OpenFace / py-feat CSVs, dataset landmark annotations and JSONL files of records
   (``resolve_reference_source``).
 
+Every reference is named by one spec grammar (``parse_reference_spec``, docs/au-reference.md).
+
 Region boxes follow JAA-Net (``tight``) or AU R-CNN (``loose``) rules (``regions``). References are
 cached in SQLite (``AUCache``). Heavy dependencies (mediapipe, py-feat, torch) load only when a
 detector is built.
@@ -28,7 +30,14 @@ from tag_bench.au.base import (
 from tag_bench.au.cache import AUCache, CachedDetector, detect_cached, detect_cached_many
 from tag_bench.au.overlay import draw_reference
 from tag_bench.au.regions import REGION_RULES, au_regions
-from tag_bench.au.sources import ReferenceSource, resolve_reference_source
+from tag_bench.au.sources import (
+    ReferenceSource,
+    ReferenceSpec,
+    ReferenceSpecError,
+    parse_reference_spec,
+    parse_reference_specs,
+    resolve_reference_source,
+)
 
 __all__ = [
     "REGION_RULES",
@@ -38,6 +47,8 @@ __all__ = [
     "BaseAUDetector",
     "CachedDetector",
     "ReferenceSource",
+    "ReferenceSpec",
+    "ReferenceSpecError",
     "au_regions",
     "detect_cached",
     "detect_cached_many",
@@ -45,6 +56,8 @@ __all__ = [
     "draw_reference",
     "get_detector",
     "is_detector_name",
+    "parse_reference_spec",
+    "parse_reference_specs",
     "register_detector",
     "resolve_reference_source",
     "split_detector_name",

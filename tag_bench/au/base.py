@@ -9,7 +9,8 @@ for a bad image: unreadable or non-image input gives status ``error``.
 Detectors are found by name (``get_detector``) in one registry: the built-ins, ``register_detector``
 calls and the entry-point group ``tag_bench.au_detectors`` (an entry point names a class or factory
 called with the parameters); a name registered twice is an error naming both. A name may carry the
-region rule (``mediapipe-geometric-loose``) and a version pin (``...@1``).
+region rule (``mediapipe-geometric-loose``) and a version pin (``...@1``): the name part of the AU
+reference grammar (:mod:`tag_bench.au.sources`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from tag_bench._hashing import stable_hash
 from tag_bench._registry import Registry, RegistryError
+from tag_bench.au.sources import split_detector_name
 from tag_bench.errors import TagBenchError
 from tag_bench.facs import au_sort_key
 from tag_bench.schema import AUReference, AUState
@@ -248,9 +250,7 @@ def _detector_errors() -> Iterator[None]:
 
 def register_detector(name: str, factory: Callable[..., Any] | str) -> None:
     """Register a detector factory (a callable, or ``"module:attr"``) under a base name."""
-    from tag_bench.au.regions import REGION_RULES
-
-    if any(name.endswith(f"-{r}") for r in REGION_RULES) or "@" in name:
+    if split_detector_name(name) != (name, None, None) or "@" in name:
         raise AUDetectorError(f"detector name {name!r} must not end in a region rule or carry a version")
     with _detector_errors():
         _DETECTORS.register(name, factory)
@@ -261,19 +261,6 @@ def detector_names() -> list[str]:
     with _detector_errors():
         bases = _DETECTORS.names()
     return sorted(n for base in bases for n in (base, f"{base}-loose"))
-
-
-def split_detector_name(name: str) -> tuple[str, str | None, str | None]:
-    """``"pyfeat-v2-loose@2.1.5"`` -> ("pyfeat-v2", "loose", "2.1.5")."""
-    from tag_bench.au.regions import REGION_RULES
-
-    base, _, version = name.partition("@")
-    rule = None
-    for r in REGION_RULES:
-        if base.endswith(f"-{r}"):
-            base, rule = base[: -len(r) - 1], r
-            break
-    return base, rule, (version or None)
 
 
 def is_detector_name(name: str) -> bool:

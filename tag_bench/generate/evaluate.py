@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tag_bench._hashing import sha256_hex
+from tag_bench.au.base import DEFAULT_DETECTOR
 from tag_bench.generate.cache import open_cache
 from tag_bench.generate.engine import Barrier, DistInfo, GenerateStats, PromptFn, dist_info, generate
 from tag_bench.models.args import redact, scrub_secrets
@@ -34,7 +35,6 @@ from tag_bench.rundir import RunConfigError, RunDir
 from tag_bench.runinfo import git_revision, package_versions, slug, utc_now
 from tag_bench.schema import Generation, GenerationInfo, MetricsReport, ModelInfo, RunManifest, Sample
 from tag_bench.scoring.run import (
-    DEFAULT_DETECTOR,
     ReferenceSet,
     compute_references,
     resolve_reference_spec,

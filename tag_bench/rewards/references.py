@@ -1,10 +1,9 @@
 """AU references for the rewards: looked up once, before training, never inside a reward call.
 
 Sources: a mapping or list of :class:`~tag_bench.schema.AUReference` records, a JSONL file of them
-(``tag-bench au detect --task T --out refs.jsonl`` writes one), a detector name served from the AU
-cache (``tag-bench au detect --task T`` fills it), or any other spec of
-:func:`tag_bench.au.sources.resolve_reference_source` (precomputed OpenFace / py-feat CSVs,
-annotations).
+(``tag-bench au detect --task T --out refs.jsonl`` writes one), a detector name (or ``auto``) served
+from the AU cache (``tag-bench au detect --task T`` fills it), or any other AU reference spec
+(:func:`tag_bench.au.sources.parse_reference_spec`: precomputed OpenFace / py-feat CSVs, annotations).
 """
 
 from __future__ import annotations
@@ -33,9 +32,9 @@ def load_references(
 ) -> dict[str, AUReference]:
     """The AU reference of each sample, keyed by sample id.
 
-    A detector name reads the AU cache (``cache``: its file; default ``$TAG_BENCH_CACHE``) for
-    ``samples``; a sample without a cached reference is an error unless ``compute_missing`` is set,
-    in which case the detector runs now (and fills the cache).
+    A detector name (or ``auto``) reads the AU cache (``cache``: its file; default
+    ``$TAG_BENCH_CACHE``) for ``samples``; a sample without a cached reference is an error unless
+    ``compute_missing`` is set, in which case the detector runs now (and fills the cache).
     """
     if isinstance(references, Mapping):
         return {str(k): _record(v) for k, v in references.items()}
@@ -67,20 +66,19 @@ def _from_spec(
     compute_missing: bool,
     progress: bool,
 ) -> dict[str, AUReference]:
-    from tag_bench.au.base import get_detector, is_detector_name
-    from tag_bench.au.sources import JsonlSource, resolve_reference_source
+    from tag_bench.au.sources import JsonlSource, build_detector, required_reference, resolve_reference_source
 
-    path = Path(spec)
-    if path.suffix.lower() in (".jsonl", ".json") or path.is_file():
-        return dict(JsonlSource(path).by_sample)
+    parsed = required_reference(spec)
+    if parsed.kind == "file":
+        return dict(JsonlSource(str(parsed.path)).by_sample)
     items = list(samples) if samples is not None else None
     if items is None:
         raise RewardReferenceError(
             f"AU reference {spec!r} is looked up per image: pass the samples (load_references(spec, samples))"
         )
-    if is_detector_name(spec):
-        return _from_cache(get_detector(spec), spec, items, cache, compute_missing, progress)
-    return resolve_reference_source(spec, cache_path=cache).get_many(items, progress=progress)
+    if parsed.kind == "detector":
+        return _from_cache(build_detector(parsed), parsed.text, items, cache, compute_missing, progress)
+    return resolve_reference_source(parsed, cache_path=cache).get_many(items, progress=progress)
 
 
 def _from_cache(
@@ -104,7 +102,7 @@ def _from_cache(
         raise RewardReferenceError(
             f"{len(missing)} of {len(samples)} samples (first: {missing[0]}) have no cached "
             f"{detector.reference_id} reference in {store.path}: run `tag-bench au detect --task TASK "
-            f"--detector {spec}` first, or pass compute_missing=True"
+            f"--au-reference {spec}` first, or pass compute_missing=True"
         )
     return {
         s.id: known[shas[s.id]].model_copy(update={"sample_id": s.id, "image_sha256": shas[s.id]})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tag_bench.au.base import DEFAULT_DETECTOR
+from tag_bench.au.sources import ReferenceSpec, parse_reference_spec
 from tag_bench.errors import TagBenchError
 from tag_bench.rundir import RunDir
 from tag_bench.schema import (
@@ -33,8 +33,6 @@ from tag_bench.scoring.aggregate import RunFacts
 from tag_bench.store import gc_paused
 
 log = logging.getLogger("tag_bench")
-
-#: ``--au-reference auto`` resolves to this detector when its extra is installed.
 
 
 class ScoringError(TagBenchError):
@@ -56,19 +54,17 @@ class ReferenceSet:
             yield lines.get(sid) or ref
 
 
-def resolve_reference_spec(spec: str | None) -> str | None:
-    """``auto`` -> the offline default when available, ``none``/None -> no reference."""
-    if spec is None or spec.lower() in ("none", "off", ""):
+def resolve_reference_spec(spec: str | ReferenceSpec | None) -> str | None:
+    """The canonical text of ``spec`` (:func:`~tag_bench.au.sources.parse_reference_spec`), with ``auto``
+    resolved (the offline default when available); ``none`` / None -> None."""
+    if spec is None:
         return None
-    if spec.lower() == "auto":
-        import importlib.util
-
-        return DEFAULT_DETECTOR if importlib.util.find_spec("mediapipe") is not None else None
-    return spec
+    s = parse_reference_spec(spec).resolved()
+    return None if s.kind == "none" else s.text
 
 
 def compute_references(
-    spec: str,
+    spec: str | ReferenceSpec,
     samples: list[Sample],
     *,
     progress: bool = True,
@@ -298,9 +294,10 @@ def score_run(
     """(Re-)score a run directory; returns the MetricsReport written to ``metrics.json``.
 
     ``au_reference`` None re-scores against the current references (or computes the manifest's spec if
-    the run has none yet). A spec (detector name, JSONL path, ``none``) scores against that source; the id
-    of a reference the run was scored against before (a folder name under ``references/``) reuses the set
-    saved there, which needs neither the dataset nor the detector. Every reference's scores are kept under
+    the run has none yet). A spec (``tag_bench.au.sources.parse_reference_spec``: a detector name, a
+    JSONL path, ``auto``, ``none``, ...) scores against that source; the id of a reference the run was
+    scored against before (a folder under ``references/``) reuses the set saved there, which needs
+    neither the dataset nor the detector. Every reference's scores are kept under
     ``references/<id>/`` and the last one scored becomes the current ``samples.jsonl`` / ``metrics.json``.
     ``loaded`` hands over the index and generations a caller has just written, so they are not read back.
     ``cache=False`` computes references without the AU cache; ``warnings`` receives what the user should
@@ -323,10 +320,13 @@ def score_run(
         run.keep_current_scores()
 
         references: ReferenceSet | None
-        if au_reference is not None and au_reference in run.saved_reference_keys():
-            references = load_saved_references(run, au_reference)
+        wanted = (
+            parse_reference_spec(au_reference, saved=run.saved_reference_keys()) if au_reference else None
+        )
+        if wanted is not None and wanted.kind == "saved":
+            references = load_saved_references(run, wanted.key)
         elif au_reference is not None:
-            spec = resolve_reference_spec(au_reference)
+            spec = resolve_reference_spec(wanted)
             references = (
                 compute_references(spec, samples, progress=progress, cache=cache, warnings=warnings)
                 if spec
