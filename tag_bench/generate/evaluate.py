@@ -20,6 +20,7 @@ from typing import Any
 
 from tag_bench._hashing import sha256_hex
 from tag_bench.au.base import DEFAULT_DETECTOR
+from tag_bench.au.sources import parse_reference_spec
 from tag_bench.generate.cache import open_cache
 from tag_bench.generate.engine import Barrier, DistInfo, GenerateStats, PromptFn, dist_info, generate
 from tag_bench.models.args import redact, scrub_secrets
@@ -187,10 +188,12 @@ def _reference_for_run(au_reference: str | None, prompt_id: str, adapter: ModelA
     reference; a reference named explicitly is always used."""
     from tag_bench.prompts import asks_evidence
 
-    auto = au_reference is not None and au_reference.strip().lower() == "auto"
-    if auto and not asks_evidence(prompt_id) and not adapter.needs_reference:
+    if au_reference is None:
         return None
-    return resolve_reference_spec(au_reference)
+    spec = parse_reference_spec(au_reference)
+    if spec.kind == "auto" and not asks_evidence(prompt_id) and not adapter.needs_reference:
+        return None
+    return resolve_reference_spec(spec)
 
 
 def evaluate(
