@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tag_bench.report.plots import figure_kinds, kinds_table
 from tag_bench.scoring.metric_table import METRICS, render_docs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -14,3 +15,12 @@ def test_metrics_doc_is_generated_from_the_metric_table():
     assert text == render_docs(), "docs/metrics.md is out of date: run `make docs`"
     for m in METRICS:
         assert f"`{m.name.replace('{cls}', '<class>')}`" in text
+
+
+def test_report_doc_lists_the_figure_kinds_of_the_registry():
+    text = (DOCS / "report.md").read_text(encoding="utf-8")
+    start = text.index("\n", text.index("<!-- figure kinds")) + 1
+    table = text[start : text.index("<!-- end of figure kinds")]
+    assert table == kinds_table(), "the figure kinds in docs/report.md are out of date: run `make docs`"
+    for k in figure_kinds():
+        assert f"| `{k.name}` | {k.caption}" in table

@@ -64,7 +64,8 @@ def test_every_kind_writes_decodable_png_and_pdf_of_the_figure_size(demo, tmp_pa
     assert {"confusion", "recall", "au", "iou", "accuracy", "overlay"} <= kinds
     assert any("transfer" in s for s in result.skipped)  # the demo has no common7 run
     runs = read_runs([demo]).runs
-    jobs = {stem: make for _, stem, make in plots.figures(runs, plots.KINDS, worst=plots.DEFAULT_WORST)}
+    every = plots.FIGURES.in_order()
+    jobs = {stem: make for _, stem, make in plots.figures(runs, every, worst=plots.DEFAULT_WORST)}
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == len(list(out.glob("*.pdf"))) == len(result.written) // 2
     for png in pngs:
