@@ -9,6 +9,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 
+from tag_bench._text import table
 from tag_bench.report.compare import Comparison, MetricComparison, TaskComparison
 
 _MARK = {
@@ -105,8 +106,6 @@ def _not_computed(t: TaskComparison) -> list[str]:
 
 def render_text(c: Comparison) -> str:
     """The terminal report."""
-    from tag_bench._cli.common import table
-
     out: list[str] = []
     for t in c.tasks:
         out += _task_head(t)
