@@ -109,7 +109,7 @@ def write_report(
             _run_data(r, all_v, shown, images, only, max_samples)
             for r, all_v, shown in zip(runs, views, chosen, strict=True)
         ],
-        "flags": FLAGS,
+        "flags": {name: {"label": f.label, "definition": f.definition} for name, f in FLAGS.items()},
         "sample_fields": SAMPLE_FIELDS,
         "claim_fields": CLAIM_FIELDS,
         "reference_au_fields": REFERENCE_AU_FIELDS,
