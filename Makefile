@@ -46,9 +46,7 @@ lint: $(VENV)/.test-installed
 # Documents generated from the code (a test fails when they are out of date).
 docs: $(VENV)/.demo-installed
 	$(PY) -c "from tag_bench.scoring.metric_table import render_docs; print(render_docs(), end='')" > docs/metrics.md
-	$(PY) -c "import pathlib; from tag_bench.report.plots import kinds_table; p = pathlib.Path('docs/report.md'); \
-		s = p.read_text(); a = s.index('\n', s.index('<!-- figure kinds')) + 1; b = s.index('<!-- end of figure kinds'); \
-		p.write_text(s[:a] + kinds_table() + s[b:])"
+	$(PY) -c "from tag_bench.report.docs import write; write('docs/report.md')"
 
 bench: $(VENV)/.test-installed
 	for b in bench/*_bench.py; do $(PY) $$b || exit 1; done

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tag_bench.report.plots import figure_kinds, kinds_table
+from tag_bench.report.browse import FLAGS
+from tag_bench.report.docs import update
+from tag_bench.report.plots import figure_kinds
 from tag_bench.scoring.metric_table import METRICS, render_docs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -17,10 +19,10 @@ def test_metrics_doc_is_generated_from_the_metric_table():
         assert f"`{m.name.replace('{cls}', '<class>')}`" in text
 
 
-def test_report_doc_lists_the_figure_kinds_of_the_registry():
+def test_report_doc_tables_are_generated_from_the_registries():
     text = (DOCS / "report.md").read_text(encoding="utf-8")
-    start = text.index("\n", text.index("<!-- figure kinds")) + 1
-    table = text[start : text.index("<!-- end of figure kinds")]
-    assert table == kinds_table(), "the figure kinds in docs/report.md are out of date: run `make docs`"
+    assert text == update(text), "the tables of docs/report.md are out of date: run `make docs`"
     for k in figure_kinds():
-        assert f"| `{k.name}` | {k.caption}" in table
+        assert f"| `{k.name}` | {k.caption}" in text
+    for f in FLAGS.values():
+        assert f"| {f.label} | {f.definition} |" in text

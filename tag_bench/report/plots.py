@@ -3,7 +3,7 @@
 Every kind of figure is one entry of :data:`FIGURES` (in the section "Figure kinds" below): its name,
 its scope (one figure per run, per task, of all runs, or per sample), the function that yields its
 figures and its caption. ``tag-bench plot --kind``, the HTML report and the table of docs/report.md
-(:func:`kinds_table`) read it; :func:`figure_kinds` gives the entries in order.
+(:mod:`tag_bench.report.docs`) read it; :func:`figure_kinds` gives the entries in order.
 
 matplotlib is imported only here, when a figure is made (extra ``plots``); figures are
 ``matplotlib.figure.Figure`` objects drawn by Agg, never pyplot. The look lives in
@@ -316,17 +316,6 @@ def _overlay_samples(
             result.skipped.append(f"overlay: {run.name} has no sample {', '.join(missing)}")
         return [by_id[i] for i in ids if i in by_id]
     return [v for v in worst_first(views) if v.sample is not None][: worst or 0]
-
-
-def kinds_table() -> str:
-    """The Markdown table of the figure kinds in docs/report.md (a test keeps the docs in step)."""
-    rows = ["| kind | figure | scope | in the HTML report |", "|---|---|---|---|"]
-    for k in figure_kinds():
-        text = f"{k.caption} {k.details}".strip()
-        rows.append(f"| `{k.name}` | {text} | {SCOPE_WORDS[k.scope]} | {'yes' if k.in_report else 'no'} |")
-    rows.append(f"| `all` | every kind above (overlays of the {DEFAULT_WORST} worst samples of each run unless "
-                "`--sample` / `--worst`) | | |")  # fmt: skip
-    return "\n".join(rows) + "\n"
 
 
 class _Stems:
