@@ -16,7 +16,7 @@ import functools
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -180,9 +180,10 @@ class FigureContext:
         return self.views[key]
 
 
-#: A kind's figures for one unit of its scope (one run, the runs of a task, all runs): (variant, maker);
-#: the file stem is the kind, the variant if any, then the run or task.
-Jobs = Callable[[Sequence[ScoredRun], FigureContext], Iterable[tuple[str, Callable[[], "Figure"]]]]
+#: A kind's figures for one unit of its scope (one run, the runs of a task, all runs): (variant, maker)
+#: each; the file stem is the kind, the variant if any, then the run or task.
+Variants = Iterable[tuple[str, Callable[[], "Figure"]]]
+Jobs = Callable[[Sequence[ScoredRun], FigureContext], Variants]
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,6 @@ def figure_kinds() -> list[FigureKind]:
 
 
 P = functools.partial
-FigureJobs = Iterator[tuple[str, Callable[[], "Figure"]]]
 
 
 @figure_kind(
@@ -228,7 +228,7 @@ FigureJobs = Iterator[tuple[str, Callable[[], "Figure"]]]
     "One point per model, with 95 % intervals; the distance below the diagonal is the share right for the "
     "wrong reasons. Models that read the reference (†) are drawn hollow.",
 )
-def _accuracy_vs_grounded(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
+def _accuracy_vs_grounded(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
     yield "", P(accuracy_grounded_figure, runs)
 
 
@@ -238,7 +238,7 @@ def _accuracy_vs_grounded(runs: Sequence[ScoredRun], ctx: FigureContext) -> Figu
     "Per-class recall with 95 % Wilson intervals.",
     "Models side by side, classes in the task's order; `n` under each class is its gold count.",
 )
-def _recall(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
+def _recall(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
     yield "", P(recall_figure, runs)
 
 
@@ -250,7 +250,7 @@ def _recall(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
     "Every row, the failed column included, adds up to the gold count printed beside it. The HTML report shows the row-normalised "
     f"matrices, of up to {REPORT_MAX_CONFUSION_RUNS} runs.",
 )
-def _confusion(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
+def _confusion(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
     if ctx.report and len(ctx.runs) > REPORT_MAX_CONFUSION_RUNS:
         return
     for normalise in (False, True) if not ctx.report else (True,):  # the row labels give the counts
@@ -263,7 +263,7 @@ def _confusion(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
     "IoU of every box claim with the reference region of its AU.",
     "0.3 and 0.5 marked; several models as outlines, in % of their claims.",
 )
-def _iou_hist(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
+def _iou_hist(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
     yield "", lambda: iou_histogram_figure([(r, ctx.views_of(r)) for r in runs])
 
 
@@ -275,7 +275,7 @@ def _iou_hist(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
     "Top: a box plot; bottom: bars with Wilson intervals. Counted as `hallucinated_au_rate` counts: once per "
     "sample, over the samples with a usable AU reference.",
 )
-def _au_grounding(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
+def _au_grounding(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
     run = runs[0]
     yield "", lambda: au_grounding_figure(run, ctx.views_of(run))
 
@@ -287,7 +287,7 @@ def _au_grounding(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
     "Models × evaluation datasets, as in the `transfer` leaderboard (runs of common7 tasks); the train "
     "source is the run's `--train-source`.",
 )
-def _transfer(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
+def _transfer(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
     yield "", P(transfer_figure, runs)
 
 
@@ -300,7 +300,7 @@ def _transfer(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
     "its own).",
     in_report=False,
 )
-def _overlay(runs: Sequence[ScoredRun], ctx: FigureContext) -> FigureJobs:
+def _overlay(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
     run = runs[0]
     for v in _overlay_samples(run, ctx.views_of(run), ctx.sample_ids, ctx.worst, ctx.result):
         yield _slug(v.id), P(overlay_figure, v, run.name)
