@@ -35,7 +35,7 @@ from pathlib import Path
 from score_bench import cli_inputs, synthetic_run  # the sibling benchmark's generator (same folder)
 
 from tag_bench.generate.predictions import score_predictions
-from tag_bench.report.compare import compare_runs, read_scored
+from tag_bench.report.compare import compare_runs
 from tag_bench.rundir import RunDir
 from tag_bench.store import gc_paused
 
@@ -171,7 +171,7 @@ def time_reading(run_dirs: tuple[Path, ...]) -> float:
     """Seconds to read and validate every scored sample of the runs (freeing them is not counted)."""
     gc.collect()
     t = time.perf_counter()
-    records = [list(read_scored(RunDir(d))) for d in run_dirs]
+    records = [RunDir(d).read_scored() for d in run_dirs]
     elapsed = time.perf_counter() - t
     del records
     return elapsed

@@ -1,7 +1,7 @@
 """Documents generated from the code: ``make docs`` writes them, ``tests/test_docs.py`` keeps them in step.
 
-A whole file is generated, or the part of a hand-written file between ``<!-- generated:NAME -->`` and
-``<!-- /generated:NAME -->``.
+Each entry maps a document's current text to what it should be: a whole generated file, or a
+hand-written file whose marked blocks are made anew.
 """
 
 from __future__ import annotations
@@ -11,40 +11,40 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def _metrics_doc() -> str:
+def _metrics_doc(current: str) -> str:
     from tag_bench.scoring.metric_table import render_docs
 
     return render_docs()
 
 
-def _metric_list() -> str:
+def _readme(current: str) -> str:
+    """The README's list of metric names, between ``<!-- generated:metrics -->`` and its end marker."""
     from tag_bench.scoring.metric_table import render_metric_list
 
-    return render_metric_list()
+    block = re.compile(r"(<!-- generated:metrics -->\n)(.*?)(<!-- /generated:metrics -->)", re.S)
+    if not block.search(current):
+        raise ValueError("README.md has no <!-- generated:metrics --> block")
+    return block.sub(lambda m: m.group(1) + render_metric_list() + m.group(3), current)
 
 
-#: file (relative to the repository) -> generated text; ``FILE#NAME`` for a marked block of FILE.
-GENERATED: dict[str, Callable[[], str]] = {
+def _report_doc(current: str) -> str:
+    from tag_bench.report.docs import update
+
+    return update(current)
+
+
+#: File (relative to the repository) -> its expected text, from its current text.
+GENERATED: dict[str, Callable[[str], str]] = {
     "docs/metrics.md": _metrics_doc,
-    "README.md#metrics": _metric_list,
+    "README.md": _readme,
+    "docs/report.md": _report_doc,
 }
 
 
-def _block(name: str) -> re.Pattern[str]:
-    return re.compile(rf"(<!-- generated:{name} -->\n)(.*?)(<!-- /generated:{name} -->)", re.S)
-
-
 def expected(root: Path, target: str) -> tuple[str, str]:
-    """(what the file holds now, what it should hold) for one entry of :data:`GENERATED`."""
-    path, _, name = target.partition("#")
-    current = (root / path).read_text(encoding="utf-8")
-    text = GENERATED[target]()
-    if not name:
-        return current, text
-    pattern = _block(name)
-    if not pattern.search(current):
-        raise ValueError(f"{path} has no <!-- generated:{name} --> block")
-    return current, pattern.sub(lambda m: m.group(1) + text + m.group(3), current)
+    """(what ``target`` holds now, what it should hold)."""
+    current = (root / target).read_text(encoding="utf-8")
+    return current, GENERATED[target](current)
 
 
 def write(root: Path | str = ".") -> list[str]:
@@ -53,9 +53,8 @@ def write(root: Path | str = ".") -> list[str]:
     for target in GENERATED:
         current, text = expected(Path(root), target)
         if current != text:
-            path = Path(root) / target.partition("#")[0]
-            path.write_text(text, encoding="utf-8")
-            changed.append(str(path))
+            (Path(root) / target).write_text(text, encoding="utf-8")
+            changed.append(target)
     return changed
 
 

@@ -124,6 +124,11 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
+    def in_order(self) -> list[str]:
+        """The names in the order they were registered (entry points after the built-ins)."""
+        self._read_entry_points()
+        return list(self._entries)
+
     def source(self, name: str) -> str:
         return self._entry(name).source
 

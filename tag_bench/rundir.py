@@ -273,13 +273,17 @@ class RunDir:
 
     def read_scored(self, key: str | None = None) -> list[ScoredSample]:
         """The scored samples (current, or under ``references/<key>/``)."""
+        return list(self.iter_scored(key))
+
+    def iter_scored(self, key: str | None = None) -> Iterator[ScoredSample]:
+        """The scored samples one by one, as :meth:`read_scored` reads them (for readers that keep none)."""
         path = self.scores_file(self.SAMPLES, key)
         if not path.exists():
             raise RunDirError(
                 f"{self.path} has no scored samples ({path.name}); run `tag-bench score {self.path}`"
             )
         try:
-            return store.read_records(path, ScoredSample)
+            yield from store.iter_records(path, ScoredSample)
         except ValueError as e:
             raise RunDirError(f"{e}; re-score the run: `tag-bench score {self.path}`") from None
 

@@ -144,31 +144,35 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
 
 
 def read_records(path: str | os.PathLike[str], model: type[T]) -> list[T]:
-    """The records of a JSONL file, as :func:`iter_jsonl` reads it (a torn last line skipped, a bad line
-    elsewhere named, a record that does not validate named with its first problem), each parsed by pydantic's own JSON reader: about twice as fast as ``json.loads``
-    and validation, which only a line it refuses goes through, for the same message."""
+    """The records of a JSONL file (see :func:`iter_records`)."""
+    return list(iter_records(path, model))
+
+
+def iter_records(path: str | os.PathLike[str], model: type[T]) -> Iterator[T]:
+    """The records of a JSONL file one by one, as :func:`iter_jsonl` reads it (a torn last line skipped, a
+    bad line elsewhere named, a record that does not validate named with its first problem), each parsed
+    by pydantic's own JSON reader: about twice as fast as ``json.loads`` and validation, which only a
+    line it refuses goes through, for the same message."""
     with open(path, encoding="utf-8") as f:
-        lines = f.readlines()
-    out = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            out.append(model.model_validate_json(line))
-        except ValidationError:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
             try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                if i == len(lines) - 1 and not line.endswith("\n"):
-                    break  # torn write at the very end
-                raise ValueError(f"{path}:{i + 1}: not valid JSON ({e})") from e
-            try:
-                out.append(model.model_validate(d))
-            except ValidationError as e:
-                raise ValueError(
-                    f"{path}:{i + 1}: not a {model.__name__} record ({_first_problem(e)})"
-                ) from None
-    return out
+                record = model.model_validate_json(line)
+            except ValidationError:
+                try:
+                    d = json.loads(line)
+                except json.JSONDecodeError as e:
+                    if not line.endswith("\n"):  # only the last line can lack one
+                        return  # torn write at the very end
+                    raise ValueError(f"{path}:{i}: not valid JSON ({e})") from e
+                try:
+                    record = model.model_validate(d)
+                except ValidationError as e:
+                    raise ValueError(
+                        f"{path}:{i}: not a {model.__name__} record ({_first_problem(e)})"
+                    ) from None
+            yield record
 
 
 def _first_problem(e: ValidationError) -> str:

@@ -497,7 +497,13 @@ def test_samples_file_broken_is_a_data_error(runs, tmp_path):
     (broken / "samples.jsonl").write_text("\n".join(lines) + "\n")
     r = compare(runs["base"] / "rafdb_basic_test", broken)
     assert r.exit_code == 2 and "samples.jsonl:4" in r.output and "Traceback" not in r.output
+    assert f"re-score the run: `tag-bench score {broken}`" in r.output
     assert store.read_json(broken / "metrics.json")  # nothing the user gave was rewritten
+    (broken / "samples.jsonl").unlink()
+    r = compare(runs["base"] / "rafdb_basic_test", broken)
+    message = r.output.strip().splitlines()[-1]
+    assert r.exit_code == 2 and "no scored samples (samples.jsonl)" in message
+    assert f"`tag-bench score {broken}`" in message
 
 
 def test_the_example_workflow_uses_only_options_that_exist():

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from tag_bench._docs import GENERATED, expected
+from tag_bench.report.browse import FLAGS
+from tag_bench.report.plots import figure_kinds
 from tag_bench.scoring.metric_table import METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,3 +26,11 @@ def test_every_metric_is_documented_and_listed_in_the_readme():
     for m in METRICS:
         name = f"`{m.name.replace('{cls}', '<class>')}`"
         assert name in doc and name in readme, m.name
+
+
+def test_report_doc_tables_list_every_figure_kind_and_filter():
+    text = (ROOT / "docs" / "report.md").read_text(encoding="utf-8")
+    for k in figure_kinds():
+        assert f"| `{k.name}` | {k.caption}" in text
+    for f in FLAGS.values():
+        assert f"| {f.label} | {f.definition} |" in text

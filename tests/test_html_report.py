@@ -457,3 +457,32 @@ def test_fixture_report_in_chromium(browser, crafted, tmp_path):
     p.page.screenshot(path=str(tmp_path / "report-fixture.png"), full_page=False)
     assert (tmp_path / "report-fixture.png").stat().st_size > 10_000
     assert p.errors == []
+
+
+def test_the_page_reads_the_status_filters_from_python(browser, crafted, tmp_path, monkeypatch):
+    from importlib import resources
+
+    from tag_bench.report.browse import FLAGS, Flag
+
+    script = (resources.files("tag_bench") / "resources" / "report" / "report.js").read_text(encoding="utf-8")
+    # no copy of the list: none of its names or labels (those that are not plain words used elsewhere)
+    names = [n for n in FLAGS if "_" in n]
+    labels = [f'"{f.label}"' for f in FLAGS.values() if " " in f.label]
+    assert len(names) >= 4 and len(labels) >= 5 and not [x for x in names + labels if x in script]
+    for name, flag in list(FLAGS.items()):
+        monkeypatch.setitem(FLAGS, name, Flag(f"{flag.label} (relabelled)", flag.definition, flag.selects))
+    monkeypatch.setitem(
+        FLAGS, "answered", Flag("answered", "the reply gave an answer", lambda s: s.pred is not None)
+    )
+    out = write([crafted / "crafted"], tmp_path / "r.html", figures=False)
+    p = Page(browser, out.path)
+    options = p.page.eval_on_selector_all(
+        "#tb-status option", "os => os.map(o => [o.value, o.textContent, o.title])"
+    )
+    samples = samples_of(crafted / "crafted")
+    count = {**{k: expected(samples, k) for k in FLAGS if k != "answered"},
+             "answered": sum(s["pred"] is not None for s in samples)}  # fmt: skip
+    assert options[1:] == [[k, f"{f.label} ({count[k]})", f.definition] for k, f in FLAGS.items()]
+    assert p.choose(status="answered") == count["answered"] > 0
+    assert "wrong (relabelled) " in p.page.inner_text("#tb-selection")
+    assert p.errors == []

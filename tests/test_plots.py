@@ -64,7 +64,8 @@ def test_every_kind_writes_decodable_png_and_pdf_of_the_figure_size(demo, tmp_pa
     assert {"confusion", "recall", "au", "iou", "accuracy", "overlay"} <= kinds
     assert any("transfer" in s for s in result.skipped)  # the demo has no common7 run
     runs = read_runs([demo]).runs
-    jobs = {stem: make for _, stem, make in plots.figures(runs, plots.KINDS, worst=plots.DEFAULT_WORST)}
+    every = plots.FIGURES.in_order()
+    jobs = {stem: make for _, stem, make in plots.figures(runs, every, worst=plots.DEFAULT_WORST)}
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == len(list(out.glob("*.pdf"))) == len(result.written) // 2
     for png in pngs:
@@ -206,3 +207,27 @@ def test_without_matplotlib_the_extra_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(MissingExtraError, match=r"tag-bench\[plots\]"):
         style.matplotlib()
+
+
+def test_a_new_figure_kind_is_one_registry_entry(demo, tmp_path):
+    from tag_bench.report.docs import kinds_table
+    from tag_bench.report.html import write_report
+
+    @plots.figure_kind("confusion-again", "run", "The confusion matrix once more.")
+    def _again(runs, ctx):
+        yield "", lambda: plots.confusion_figure(runs[0])
+
+    try:
+        assert plots.figure_kinds()[-1].name == "confusion-again"
+        result = plots.plot_runs([demo], tmp_path, kinds=["confusion-again"], formats=["png"], dpi=50)
+        assert sorted(p.name for p in result.written) == [
+            "confusion-again-facs-rules-demo.png",
+            "confusion-again-random-demo.png",
+        ]
+        assert "| `confusion-again` | The confusion matrix once more. | one per run | yes |" in kinds_table()
+        page = write_report([demo], tmp_path / "r.html").path.read_text(encoding="utf-8")
+        kinds = list(dict.fromkeys(re.findall(r'<figure data-kind="([^"]+)"', page)))
+        assert kinds == [k.name for k in plots.figure_kinds() if k.in_report and k.name != "transfer"]
+        assert page.count("<figcaption>The confusion matrix once more.</figcaption>") == 2
+    finally:
+        plots.FIGURES.unregister("confusion-again")

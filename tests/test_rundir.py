@@ -110,3 +110,24 @@ def test_not_a_run_says_so(tmp_path):
         RunDir(tmp_path).read_manifest()
     with pytest.raises(RunDirError, match="not been scored"):
         RunDir(tmp_path).read_metrics()
+
+
+def test_scored_samples_stream_with_the_torn_tail_rule(tmp_path):
+    from tag_bench.schema import ScoredSample
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    good = ScoredSample(
+        sample_id="a", label="anger", pred="anger", status="ok", correct=True
+    ).model_dump_json()
+    run.samples_path.write_text(f"{good}\n\n{good}\n" + good[:20])  # a last line cut short by a crash
+    assert [s.sample_id for s in run.iter_scored()] == ["a", "a"] == [s.sample_id for s in run.read_scored()]
+    run.samples_path.write_text(f"{good}\n{good[:20]}\n{good}\n")
+    with pytest.raises(RunDirError, match=r"samples\.jsonl:2: not valid JSON .*re-score the run"):
+        list(run.iter_scored())
+    run.samples_path.write_text(f"{good}\n" + good.replace('"ok"', '"great"') + "\n")
+    with pytest.raises(RunDirError, match=r"samples\.jsonl:2: not a ScoredSample record \(status"):
+        list(run.iter_scored())
+    run.samples_path.unlink()
+    with pytest.raises(RunDirError, match=r"has no scored samples \(samples\.jsonl\); run `tag-bench score"):
+        next(run.iter_scored())

@@ -125,6 +125,7 @@ def test_a_damaged_run_file_is_named_with_the_fix(raf, tmp_path, damage, named, 
         commands = [
             ("report", run, "-o", tmp_path / "r.html"),
             ("plot", run, "--kind", "iou-hist", "-o", tmp_path),
+            ("compare", run, run),
         ]
     elif damage == "manifest":
         (run / "manifest.json").write_text('{"run_id":')

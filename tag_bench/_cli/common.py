@@ -202,19 +202,6 @@ def _merge_old_name(fn: Callable[..., Any], old_name: str | None, required: bool
 # Output
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
-    """A plain-text table with a rule under the header; ``right`` columns are right-aligned."""
-    cells = [[str(c) for c in headers]] + [[("" if c is None else str(c)) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = []
-    for k, r in enumerate(cells):
-        parts = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)]
-        lines.append("  ".join(parts).rstrip())
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 

@@ -18,10 +18,10 @@ from tag_bench._cli.common import (
     data_root_option,
     loader_options,
     loader_overrides,
-    table,
     tasks_dir_option,
     warn,
 )
+from tag_bench._text import table
 
 # --------------------------------------------------------------------------------------------------
 # tasks

@@ -5,15 +5,20 @@ from __future__ import annotations
 import click
 
 from tag_bench._cli.common import cli_errors, warn
-
-KIND_CHOICES = ("confusion", "recall", "au-grounding", "iou-hist", "transfer", "accuracy-vs-grounded", "overlay",
-                "all")  # fmt: skip
+from tag_bench.report.plots import SCOPE_WORDS, figure_kinds
 
 
-@click.command("plot")
+def _help() -> str:
+    kinds = [f"{k.name} ({SCOPE_WORDS[k.scope]}): {k.caption}" for k in figure_kinds()]
+    return "\n\n".join(
+        ["Draw figures of run directories (or folders holding them, searched recursively).", "Kinds:", *kinds]
+    )
+
+
+@click.command("plot", help=_help())
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--kind", "kinds", multiple=True, type=click.Choice(KIND_CHOICES), default=("all",),
-              show_default=True, help="Figure to draw (repeatable).")  # fmt: skip
+@click.option("--kind", "kinds", multiple=True, type=click.Choice([k.name for k in figure_kinds()] + ["all"]),
+              default=("all",), show_default=True, help="Figure to draw (repeatable).")  # fmt: skip
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder to write the figures into.")  # fmt: skip
 @click.option("--sample", "sample_ids", multiple=True, metavar="ID",
@@ -31,12 +36,6 @@ KIND_CHOICES = ("confusion", "recall", "au-grounding", "iou-hist", "transfer", "
 @cli_errors
 def plot_cmd(paths: tuple[str, ...], kinds: tuple[str, ...], out_dir: str, sample_ids: tuple[str, ...],
              worst: int | None, formats: str, dpi: int, allow_incomplete: bool) -> None:  # fmt: skip
-    """Draw figures of run directories (or folders holding them, searched recursively).
-
-    Kinds: confusion (counts and row-normalised), recall (per class, models side by side),
-    au-grounding (IoU and hallucination rate per cited AU), iou-hist, transfer (common7 runs),
-    accuracy-vs-grounded, overlay (a sample's boxes against the AU reference; --sample or --worst).
-    """
     from tag_bench.report.plots import plot_runs
 
     result = plot_runs(paths, out_dir, kinds=kinds, sample_ids=sample_ids, worst=worst,

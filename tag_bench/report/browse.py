@@ -5,7 +5,7 @@ the raw response, the scored record and the AU reference. Shared by the overlays
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -130,30 +130,50 @@ def worst_first(views: Iterable[SampleView]) -> list[SampleView]:
     return sorted(views, key=key)
 
 
-#: The sample browser's status filters: flag -> what it selects (one definition, shown in the report).
-FLAGS: dict[str, str] = {
-    "wrong": "not correct (failures included)",
-    "unparsed": "the reply could not be read as one answer (no answer, ambiguous, refusal, truncated)",
-    "invalid_label": "the answer is an emotion outside the task's classes",
-    "hallucinated": "cites an AU the reference marks inactive",
-    "low_iou": f"a box claim with IoU < {GROUNDED_IOU:g} against the reference region of its AU",
-    "no_face": "the AU reference found no face",
-    "no_reference": "no usable AU reference for another reason (detector error, no record, none given)",
-    "error": "the model call or the image failed, or there is no generation (status error / missing)",
+@dataclass(frozen=True)
+class Flag:
+    """A status filter of the HTML report's sample browser."""
+
+    label: str  # the filter's name on the page
+    definition: str  # what it selects, shown on the page (one definition)
+    selects: Callable[[ScoredSample], bool]
+
+
+#: The sample browser's status filters, in the page's order: name -> :class:`Flag` (the page reads them).
+FLAGS: dict[str, Flag] = {
+    "wrong": Flag("wrong", "not correct (failures included)", lambda s: not s.correct),
+    "unparsed": Flag(
+        "unparsed",
+        "the reply could not be read as one answer (no answer, ambiguous, refusal, truncated)",
+        lambda s: s.status in UNPARSED,
+    ),
+    "invalid_label": Flag(
+        "invalid label",
+        "the answer is an emotion outside the task's classes",
+        lambda s: s.status == "invalid_label",
+    ),
+    "hallucinated": Flag(
+        "hallucinated AU", "cites an AU the reference marks inactive", lambda s: bool(s.hallucinated_aus)
+    ),
+    "low_iou": Flag(
+        "low IoU",
+        f"a box claim with IoU < {GROUNDED_IOU:g} against the reference region of its AU",
+        lambda s: any(c.box is not None and c.iou is not None and c.iou < GROUNDED_IOU for c in s.claims),
+    ),
+    "no_face": Flag("no face", "the AU reference found no face", lambda s: s.reference_status == "no_face"),
+    "no_reference": Flag(
+        "no AU reference",
+        "no usable AU reference for another reason (detector error, no record, none given)",
+        lambda s: s.reference_status not in ("ok", "no_face"),
+    ),
+    "error": Flag(
+        "error / missing",
+        "the model call or the image failed, or there is no generation (status error / missing)",
+        lambda s: s.status in ("error", "missing"),
+    ),
 }
 
 
 def sample_flags(view: SampleView) -> list[str]:
     """The :data:`FLAGS` a sample has."""
-    s = view.scored
-    flags = {
-        "wrong": not s.correct,
-        "unparsed": s.status in UNPARSED,
-        "invalid_label": s.status == "invalid_label",
-        "hallucinated": bool(s.hallucinated_aus),
-        "low_iou": any(c.box is not None and c.iou is not None and c.iou < GROUNDED_IOU for c in s.claims),
-        "no_face": s.reference_status == "no_face",
-        "no_reference": s.reference_status not in ("ok", "no_face"),
-        "error": s.status in ("error", "missing"),
-    }
-    return [f for f in FLAGS if flags[f]]
+    return [name for name, flag in FLAGS.items() if flag.selects(view.scored)]

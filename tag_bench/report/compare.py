@@ -14,16 +14,16 @@ import difflib
 import math
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from tag_bench.errors import TagBenchError
 from tag_bench.metrics.stats import holm
 from tag_bench.report.discover import discover_runs, display_name
 from tag_bench.rundir import RunDir
-from tag_bench.schema import MetricsReport, PairedComparison, RunManifest, ScoredSample
+from tag_bench.schema import MetricsReport, PairedComparison, RunManifest
 from tag_bench.scoring.metric_table import METRICS, metric_names, spec
 from tag_bench.store import gc_paused
 
@@ -378,26 +378,6 @@ def _tolerances(max_drop: Mapping[str, float] | None) -> dict[str, float]:
 # Comparing one task
 
 
-def read_scored(run: RunDir) -> Iterator[ScoredSample]:
-    """The run's current scored samples (``samples.jsonl``), validated line by line."""
-    path = run.samples_path
-    if not path.exists():
-        raise CompareError(f"{run} has metrics.json but no {path.name}; re-score it: `tag-bench score {run}`")
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield ScoredSample.model_validate_json(line)
-            except ValidationError as e:
-                first = e.errors()[0]
-                where = ".".join(map(str, first.get("loc", ()))) or "line"
-                raise CompareError(
-                    f"{path}:{i}: not a scored sample ({where}: {first.get('msg')}); re-score it: "
-                    f"`tag-bench score {run}`"
-                ) from None
-
-
 def read_arrays(run: RunDir, classes: list[str], reference: str | None) -> ScoreArrays:
     """A run's scored samples straight into metric arrays (the records are not kept)."""
     from tag_bench.scoring.aggregate import build_arrays
@@ -405,7 +385,7 @@ def read_arrays(run: RunDir, classes: list[str], reference: str | None) -> Score
 
     with gc_paused():
         try:
-            arrays = build_arrays(read_scored(run), classes, au_reference_id=reference)
+            arrays = build_arrays(run.iter_scored(), classes, au_reference_id=reference)
         except ValueError as e:
             raise CompareError(f"{run}: {e}") from None
     arrays.facts = run_facts(run.read_manifest(), has_reference=reference is not None)

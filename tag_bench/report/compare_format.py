@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 
+from tag_bench._text import table
 from tag_bench.report.compare import Comparison, MetricComparison, TaskComparison
 from tag_bench.scoring.metric_table import spec
 from tag_bench.scoring.units import UNITS, format_value
@@ -126,8 +127,6 @@ def _not_computed(t: TaskComparison) -> list[str]:
 
 def render_text(c: Comparison) -> str:
     """The terminal report."""
-    from tag_bench._cli.common import table
-
     out: list[str] = []
     for t in c.tasks:
         out += _task_head(t)

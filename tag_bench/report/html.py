@@ -42,8 +42,6 @@ from tag_bench.report.thumbs import Thumb, ThumbnailCache, side_for
 
 #: Leaderboards shown when the runs fill them (``transfer`` needs common7 runs).
 SPECS = ("overview", "main", "grounding", "transfer", "usage")
-#: Figures of the report (overlays are in the sample browser instead).
-FIGURE_KINDS = ("accuracy-vs-grounded", "recall", "confusion", "iou-hist", "au-grounding", "transfer")
 #: A longer response is shown as its head and tail (the answer is usually at the end).
 TEXT_HEAD, TEXT_TAIL = 6000, 2000
 SIZE_LIMIT = 25_000_000  # the report warns above this many bytes
@@ -111,7 +109,7 @@ def write_report(
             _run_data(r, all_v, shown, images, only, max_samples)
             for r, all_v, shown in zip(runs, views, chosen, strict=True)
         ],
-        "flags": FLAGS,
+        "flags": {name: {"label": f.label, "definition": f.definition} for name, f in FLAGS.items()},
         "sample_fields": SAMPLE_FIELDS,
         "claim_fields": CLAIM_FIELDS,
         "reference_au_fields": REFERENCE_AU_FIELDS,
@@ -171,18 +169,6 @@ def _leaderboards(runs: Sequence[ScoredRun], warnings: list[str]) -> list[tuple[
     return out
 
 
-_CAPTIONS = {
-    "accuracy-vs-grounded": "Accuracy against grounded accuracy (right label, a box with IoU ≥ 0.5, no "
-    "hallucinated AU), both over the samples with a usable AU reference.",
-    "recall": "Per-class recall with 95 % Wilson intervals.",
-    "confusion": "Confusion matrix (rows gold, columns predicted; failed = no usable answer).",
-    "iou-hist": "IoU of every box claim with the reference region of its AU.",
-    "au-grounding": "Per cited AU: IoU of its box claims (number of claims above), and the share of samples "
-    "citing it where the reference marks it inactive (hallucinated / judged samples above; n/j: never judged).",
-    "transfer": "Cross-dataset transfer, common7 accuracy; the cell of each model's train source is outlined.",
-}
-
-
 def _figures(
     runs: Sequence[ScoredRun],
     views: Sequence[list[SampleView]],
@@ -190,8 +176,9 @@ def _figures(
     warnings: list[str],
     not_drawn: list[str],
 ) -> list[tuple[str, str, str]]:
-    """(kind, caption, PNG data URI) of each figure; none when ``wanted`` is False (or None without
-    matplotlib). Figures the runs cannot give (no AU reference, no common7 run) go to ``not_drawn``."""
+    """(kind, caption, PNG data URI) of each figure of the report (the figure kinds marked ``in_report``,
+    :data:`~tag_bench.report.plots.FIGURES`); none when ``wanted`` is False (or None without matplotlib).
+    Figures the runs cannot give (no AU reference, no common7 run) go to ``not_drawn``."""
     if wanted is False:
         return []
     from tag_bench._optional import MissingExtraError
@@ -203,21 +190,19 @@ def _figures(
             raise
         warnings.append("figures left out: matplotlib is not installed (pip install 'tag-bench[plots]')")
         return []
-    from tag_bench.report.plots import PlotError, figure_png, figures, views_key
+    from tag_bench.report.plots import FIGURES, PlotError, figure_kinds, figure_png, figures, views_key
 
     out = []
-    kinds = [k for k in FIGURE_KINDS if k != "confusion" or len(runs) <= 12]
+    kinds = [k.name for k in figure_kinds() if k.in_report]
     read = {views_key(r): v for r, v in zip(runs, views, strict=True)}
-    for kind, stem, make in figures(runs, kinds, views=read):
-        if kind == "confusion" and "rownorm" not in stem:
-            continue  # the report shows the row-normalised matrix (its row labels give the counts)
+    for kind, stem, make in figures(runs, kinds, views=read, report=True):
         try:
             fig = make()
         except PlotError as e:
             not_drawn.append(f"{stem}: {e}")
             continue
         uri = "data:image/png;base64," + base64.b64encode(figure_png(fig)).decode("ascii")
-        out.append((kind, _CAPTIONS[kind], uri))
+        out.append((kind, FIGURES.get(kind).caption, uri))
     return out
 
 

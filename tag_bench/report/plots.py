@@ -1,21 +1,9 @@
 """Figures of scored runs, as PNG and PDF (the ``tag-bench plot`` command).
 
-=======================  ==========================================================================
-kind                     figure
-=======================  ==========================================================================
-``confusion``            confusion matrix of each run, in the task's class order: counts and
-                         row-normalised (rows gold, columns predicted, plus a ``failed`` column for
-                         the samples without a usable answer, so that rows add up to the gold count)
-``recall``               per-class recall with 95 % intervals, models side by side (one per task)
-``au-grounding``         per cited AU: IoU distribution of its box claims and hallucination rate
-                         (with counts), over the samples with a usable AU reference (one per run)
-``iou-hist``             IoU of every box claim, 0.3 and 0.5 marked (one per task, models overlaid)
-``transfer``             models × evaluation datasets, common7 accuracy (the ``transfer`` spec)
-``accuracy-vs-grounded`` accuracy vs grounded accuracy across models, both on the samples with a
-                         usable AU reference: the "right for the right reasons" gap
-``overlay``              a sample's image with each claimed box (labelled with its AU, coloured hit /
-                         miss / hallucinated AU) and the reference region of the same AU (dashed)
-=======================  ==========================================================================
+Every kind of figure is one entry of :data:`FIGURES` (in the section "Figure kinds" below): its name,
+its scope (one figure per run, per task, of all runs, or per sample), the function that yields its
+figures and its caption. ``tag-bench plot --kind``, the HTML report and the table of docs/report.md
+(:mod:`tag_bench.report.docs`) read it; :func:`figure_kinds` gives the entries in order.
 
 matplotlib is imported only here, when a figure is made (extra ``plots``); figures are
 ``matplotlib.figure.Figure`` objects drawn by Agg, never pyplot. The look lives in
@@ -31,8 +19,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from tag_bench._registry import Registry
 from tag_bench.errors import TagBenchError
 from tag_bench.facs import au_sort_key
 from tag_bench.metrics.grounding import GROUNDED_IOU, au_active, reference_states
@@ -48,11 +37,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from tag_bench.report.table import Table
 
-KINDS = ("confusion", "recall", "au-grounding", "iou-hist", "transfer", "accuracy-vs-grounded", "overlay")
 FORMATS = ("png", "pdf")
 LOW_IOU = 0.3  # the other threshold of the metric table (grounding_precision@0.3)
 DEFAULT_WORST = 3  # overlays of ``--kind all`` without --sample / --worst
 MAX_OVERLAY_HEIGHT_IN = 4.6  # a tall image is drawn narrower than the column
+REPORT_MAX_CONFUSION_RUNS = 12  # the HTML report leaves confusion matrices out past this many runs
 
 
 class PlotError(TagBenchError):
@@ -80,7 +69,7 @@ def plot_runs(
     dpi: int = style.PAPER_DPI,
     allow_incomplete: bool = False,
 ) -> PlotResult:
-    """Draw ``kinds`` (see the module docstring, or ``all``) for the scored runs under ``paths`` into
+    """Draw ``kinds`` (names of :data:`FIGURES`, or ``all``) for the scored runs under ``paths`` into
     ``out_dir``. Overlays: the samples ``sample_ids``, or the ``worst`` N of each run (see
     :func:`~tag_bench.report.browse.worst_first`). Raises PlotError when nothing could be drawn."""
     wanted = _kinds(kinds)
@@ -91,16 +80,17 @@ def plot_runs(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = PlotResult()
-    if "overlay" in wanted and not sample_ids and worst is None:
+    per_sample = [k for k in wanted if FIGURES.get(k).scope == "sample"]
+    if per_sample and not sample_ids and worst is None:
         worst = DEFAULT_WORST if "all" in kinds else None
         if worst is None:
-            raise PlotError("--kind overlay needs --sample ID or --worst N")
-    for kind, stem, make in figures(runs, wanted, sample_ids=sample_ids, worst=worst, result=result):
+            raise PlotError(f"--kind {per_sample[0]} needs --sample ID or --worst N")
+    for _kind, stem, make in figures(runs, wanted, sample_ids=sample_ids, worst=worst, result=result):
         with style.rc_context():
             try:
                 fig = make()
             except PlotError as e:
-                result.skipped.append(f"{stem if stem.startswith(kind) else f'{kind} {stem}'}: {e}")
+                result.skipped.append(f"{stem}: {e}")
                 continue
             result.written += save_figure(fig, out / stem, formats, dpi)
     if not result.written:
@@ -109,17 +99,19 @@ def plot_runs(
 
 
 def _kinds(kinds: Sequence[str]) -> list[str]:
+    known = FIGURES.in_order()
     out: list[str] = []
     for k in kinds:
         if k == "all":
-            out += KINDS
-        elif k in KINDS:
+            out += known
+        elif k in known:
             out.append(k)
         else:
-            raise PlotError(f"unknown plot kind {k!r}; use one of {', '.join(KINDS)} or all")
+            raise PlotError(f"unknown plot kind {k!r}; use one of {', '.join(known)} or all")
     return list(dict.fromkeys(out))
 
 
+#: (kind, file stem, figure maker)
 FigureJob = tuple[str, str, Callable[[], "Figure"]]
 
 
@@ -131,50 +123,31 @@ def figures(
     worst: int | None = None,
     result: PlotResult | None = None,
     views: dict[tuple[str, str | None], list[SampleView]] | None = None,
+    report: bool = False,
 ) -> list[FigureJob]:
     """(kind, file stem, figure maker) of every figure ``kinds`` asks of ``runs`` (makers run lazily,
     so the HTML report and the command share one list). ``views``: samples already read, by
-    :func:`views_key`."""
-    result = result if result is not None else PlotResult()
-    jobs: list[FigureJob] = []
-    stems = _Stems()
+    :func:`views_key`; ``report``: the figures as the HTML report shows them."""
+    ctx = FigureContext(runs, sample_ids, worst, result if result is not None else PlotResult(),
+                        views if views is not None else {}, report)  # fmt: skip
     by_task: dict[str, list[ScoredRun]] = {}
     for r in runs:
         by_task.setdefault(r.manifest.task.name, []).append(r)
-    read = views if views is not None else {}
-
-    def views_of(r: ScoredRun) -> list[SampleView]:
-        key = views_key(r)
-        if key not in read:
-            read[key] = read_views(r.run, reference_key=r.reference_key)
-        return read[key]
-
-    P = functools.partial
-    for kind in kinds:
-        if kind == "confusion":
-            for r in runs:
-                for norm in (False, True):
-                    stem = stems.get(f"confusion-{'rownorm' if norm else 'counts'}", r)
-                    jobs.append((kind, stem, P(confusion_figure, r, normalise=norm)))
-        elif kind == "recall":
-            for task, members in by_task.items():
-                jobs.append((kind, stems.get("recall", task=task), P(recall_figure, members)))
-        elif kind == "au-grounding":
-            for r in runs:
-                jobs.append((kind, stems.get("au-grounding", r), P(_au_grounding_of, r, views_of)))
-        elif kind == "iou-hist":
-            for task, members in by_task.items():
-                jobs.append((kind, stems.get("iou-hist", task=task), P(_iou_histogram_of, members, views_of)))
-        elif kind == "transfer":
-            jobs.append((kind, "transfer", P(transfer_figure, runs)))
-        elif kind == "accuracy-vs-grounded":
-            jobs.append((kind, "accuracy-vs-grounded", P(accuracy_grounded_figure, runs)))
-        elif kind == "overlay":
-            for r in runs:
-                chosen = _overlay_samples(r, views_of(r), sample_ids, worst, result)
-                for v in chosen:
-                    stem = stems.get(f"overlay-{_slug(v.id)}", r)
-                    jobs.append((kind, stem, P(overlay_figure, v, r.name)))
+    jobs: list[FigureJob] = []
+    stems = _Stems()
+    for name in kinds:
+        kind = FIGURES.get(name)
+        groups: list[tuple[Sequence[ScoredRun], ScoredRun | None, str | None]]
+        if kind.scope == "task":
+            groups = [(members, None, task) for task, members in by_task.items()]
+        elif kind.scope == "runs":
+            groups = [(runs, None, None)]
+        else:
+            groups = [([r], r, None) for r in runs]
+        for members, run, task in groups:
+            for variant, make in kind.jobs(members, ctx):
+                stem = stems.get(f"{name}-{variant}" if variant else name, run, task)
+                jobs.append((name, stem, make))
     return jobs
 
 
@@ -182,12 +155,157 @@ def views_key(run: ScoredRun) -> tuple[str, str | None]:
     return str(run.run.path), run.reference_key
 
 
-def _au_grounding_of(run: ScoredRun, views_of: Callable[[ScoredRun], list[SampleView]]) -> Figure:
-    return au_grounding_figure(run, views_of(run))
+# --------------------------------------------------------------------------------------------------
+# Figure kinds: one entry each, in the order of the HTML report (and of ``--kind all``)
+
+Scope = Literal["run", "task", "runs", "sample"]
+#: How the docs and --help say how many figures a kind draws.
+SCOPE_WORDS: dict[Scope, str] = {"run": "one per run", "task": "one per task", "runs": "one for all runs",
+                                 "sample": "one per sample"}  # fmt: skip
 
 
-def _iou_histogram_of(runs: Sequence[ScoredRun], views_of: Callable[[ScoredRun], list[SampleView]]) -> Figure:
-    return iou_histogram_figure([(r, views_of(r)) for r in runs])
+@dataclass
+class FigureContext:
+    """What a kind's jobs may use besides the runs of their scope."""
+
+    runs: Sequence[ScoredRun]  # every run of the call
+    sample_ids: Sequence[str]
+    worst: int | None
+    result: PlotResult  # where a kind reports what it left out
+    views: dict[tuple[str, str | None], list[SampleView]]  # samples read so far, by views_key
+    report: bool  # for the HTML report rather than ``tag-bench plot``
+
+    def views_of(self, run: ScoredRun) -> list[SampleView]:
+        key = views_key(run)
+        if key not in self.views:
+            self.views[key] = read_views(run.run, reference_key=run.reference_key)
+        return self.views[key]
+
+
+#: A kind's figures for one unit of its scope (one run, the runs of a task, all runs): (variant, maker)
+#: each; the file stem is the kind, the variant if any, then the run or task.
+Variants = Iterable[tuple[str, Callable[[], "Figure"]]]
+Jobs = Callable[[Sequence[ScoredRun], FigureContext], Variants]
+
+
+@dataclass(frozen=True)
+class FigureKind:
+    """One kind of figure: ``tag-bench plot --kind NAME``, a figure of the HTML report, a row of the docs."""
+
+    name: str
+    scope: Scope  # one figure per run, per task, of all runs together, or per chosen sample
+    jobs: Jobs
+    caption: str  # the HTML report's caption, the first sentence in the docs and in --help
+    details: str = ""  # what the docs add to the caption
+    in_report: bool = True  # overlays are drawn by the report's sample browser instead
+
+
+FIGURES: Registry[FigureKind] = Registry("plot kind")
+
+
+def figure_kind(name: str, scope: Scope, caption: str, details: str = "", in_report: bool = True) -> Callable[[Jobs], Jobs]:  # fmt: skip
+    """Register the decorated jobs function as the figure kind ``name``."""
+
+    def add(jobs: Jobs) -> Jobs:
+        FIGURES.register(name, FigureKind(name, scope, jobs, caption, details, in_report),
+                         source=f"{jobs.__module__}:{jobs.__qualname__}")  # fmt: skip
+        return jobs
+
+    return add
+
+
+def figure_kinds() -> list[FigureKind]:
+    """Every figure kind, in order."""
+    return [FIGURES.get(name) for name in FIGURES.in_order()]
+
+
+P = functools.partial
+
+
+@figure_kind(
+    "accuracy-vs-grounded",
+    "runs",
+    "Accuracy against grounded accuracy (right label, a box with IoU ≥ 0.5, no hallucinated AU), both over "
+    "the samples with a usable AU reference.",
+    "One point per model, with 95 % intervals; the distance below the diagonal is the share right for the "
+    "wrong reasons. Models that read the reference (†) are drawn hollow.",
+)
+def _accuracy_vs_grounded(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
+    yield "", P(accuracy_grounded_figure, runs)
+
+
+@figure_kind(
+    "recall",
+    "task",
+    "Per-class recall with 95 % Wilson intervals.",
+    "Models side by side, classes in the task's order; `n` under each class is its gold count.",
+)
+def _recall(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
+    yield "", P(recall_figure, runs)
+
+
+@figure_kind(
+    "confusion",
+    "run",
+    "Confusion matrix (rows gold, columns predicted; failed = no usable answer).",
+    "In the task's class order, as counts and row-normalised (% of each gold class): two files per run. "
+    "Every row, the failed column included, adds up to the gold count printed beside it. The HTML report shows the row-normalised "
+    f"matrices, of up to {REPORT_MAX_CONFUSION_RUNS} runs.",
+)
+def _confusion(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
+    if ctx.report and len(ctx.runs) > REPORT_MAX_CONFUSION_RUNS:
+        return
+    for normalise in (False, True) if not ctx.report else (True,):  # the row labels give the counts
+        yield "rownorm" if normalise else "counts", P(confusion_figure, runs[0], normalise=normalise)
+
+
+@figure_kind(
+    "iou-hist",
+    "task",
+    "IoU of every box claim with the reference region of its AU.",
+    "0.3 and 0.5 marked; several models as outlines, in % of their claims.",
+)
+def _iou_hist(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
+    yield "", lambda: iou_histogram_figure([(r, ctx.views_of(r)) for r in runs])
+
+
+@figure_kind(
+    "au-grounding",
+    "run",
+    "Per cited AU: IoU of its box claims (number of claims above), and the share of samples citing it where "
+    "the reference marks it inactive (hallucinated / judged samples above; n/j: never judged).",
+    "Top: a box plot; bottom: bars with Wilson intervals. Counted as `hallucinated_au_rate` counts: once per "
+    "sample, over the samples with a usable AU reference.",
+)
+def _au_grounding(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
+    run = runs[0]
+    yield "", lambda: au_grounding_figure(run, ctx.views_of(run))
+
+
+@figure_kind(
+    "transfer",
+    "runs",
+    "Cross-dataset transfer, common7 accuracy; the cell of each model's train source is outlined.",
+    "Models × evaluation datasets, as in the `transfer` leaderboard (runs of common7 tasks); the train "
+    "source is the run's `--train-source`.",
+)
+def _transfer(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
+    yield "", P(transfer_figure, runs)
+
+
+@figure_kind(
+    "overlay",
+    "sample",
+    "A sample's presented image with each claimed box (solid, labelled with its AU and IoU, coloured by "
+    "outcome) and the reference region of the same AU (dashed blue), predicted and gold label above.",
+    "The samples: `--sample ID`, or the `--worst N` of each run (the HTML report's sample browser draws "
+    "its own).",
+    in_report=False,
+)
+def _overlay(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
+    run = runs[0]
+    for v in _overlay_samples(run, ctx.views_of(run), ctx.sample_ids, ctx.worst, ctx.result):
+        yield _slug(v.id), P(overlay_figure, v, run.name)
 
 
 def _overlay_samples(

@@ -1,5 +1,6 @@
 /* tag-bench HTML report: the sample browser. Plain ES2017, no library, no network; works from file://.
-   Data: #tb-data (runs, samples, flags, colours) and #tb-images (thumbnail data URIs), both JSON.
+   Data: #tb-data (runs, samples, the status filters with their labels, colours) and #tb-images (thumbnail
+   data URIs), both JSON.
    Text from runs is only ever set with textContent / attributes, never parsed as HTML. */
 (function () {
   "use strict";
@@ -18,10 +19,6 @@
   var IMAGES = JSON.parse(document.getElementById("tb-images").textContent);
   var PAGE = 60;
   var SVGNS = "http://www.w3.org/2000/svg";
-  var FLAG_NAMES = {
-    wrong: "wrong", unparsed: "unparsed", invalid_label: "invalid label", hallucinated: "hallucinated AU",
-    low_iou: "low IoU", no_face: "no face", no_reference: "no AU reference", error: "error / missing"
-  };
   var state = { run: 0, status: "", gold: "", pred: "", au: "", sort: "file", shown: PAGE, selected: null,
                 allActive: false, zoom: true };
 
@@ -76,7 +73,7 @@
     option(status, "", "all (" + samples.length + ")");
     Object.keys(DATA.flags).forEach(function (f) {
       var k = samples.filter(function (s) { return s.flags.indexOf(f) >= 0; }).length;
-      option(status, f, FLAG_NAMES[f] + " (" + k + ")", DATA.flags[f]);
+      option(status, f, DATA.flags[f].label + " (" + k + ")", DATA.flags[f].definition);
     });
     var classes = r.classes.slice();
     samples.forEach(function (s) { if (classes.indexOf(s.gold) < 0) classes.push(s.gold); });
@@ -98,7 +95,7 @@
     $("tb-total").textContent = String(samples.length);
     $("tb-selection").textContent = r.name + " on " + r.task + ": " + r.selection + " in this page. " +
       "Status counts over the whole run: " + Object.keys(r.flag_counts).filter(function (f) {
-        return r.flag_counts[f] > 0; }).map(function (f) { return FLAG_NAMES[f] + " " + r.flag_counts[f]; })
+        return r.flag_counts[f] > 0; }).map(function (f) { return DATA.flags[f].label + " " + r.flag_counts[f]; })
         .join(", ") + ".";
     var detail = $("tb-detail");
     clear(detail);
@@ -150,7 +147,7 @@
         el("span", { "class": s.correct ? "right" : "wrong", text: s.pred !== null ? s.pred : "(" + s.status + ")" })
       ]),
       el("div", { "class": "flags" }, s.flags.filter(function (f) { return f !== "wrong"; }).slice(0, 3)
-        .map(function (f) { return el("span", { "class": "badge", text: FLAG_NAMES[f] }); }))
+        .map(function (f) { return el("span", { "class": "badge", text: DATA.flags[f].label }); }))
     ]);
     node.addEventListener("click", function () { select(s, node); });
     node.addEventListener("keydown", function (e) { if (e.key === "Enter") select(s, node); });
