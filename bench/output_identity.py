@@ -115,7 +115,12 @@ def _write_inputs(tasks: dict[str, str]) -> dict[str, Path]:
             if i % 7 == 3:
                 continue  # a missing prediction
             r = corpus[i * 3]
-            pred = {"id": s.id, "response": r.text, "frame": r.frame, "finish_reason": r.finish_reason}
+            pred: dict[str, Any] = {
+                "id": s.id,
+                "response": r.text,
+                "frame": r.frame,
+                "finish_reason": r.finish_reason,
+            }
             if r.input_size:
                 pred["input_size"] = list(r.input_size)
             pred_lines.append(json.dumps(pred))

@@ -192,7 +192,7 @@ def naive_rows(samples, gens, refs, classes: list[str]) -> list[dict]:
         else:
             p = parse_response(g.text, g.frame, g.image_size, g.input_size, g.finish_reason, classes)
             status = "invalid_label" if p.status == "ok" and p.label not in classes else p.status
-        pred = p.label if status == "ok" else None
+        pred = p.label if p is not None and status == "ok" else None
         evidence = p.evidence if p is not None else []
         cited = {normalise_au(a) for a in p.aus} if p is not None else set()
         cited |= {normalise_au(e.au) for e in evidence if e.au}
@@ -303,7 +303,7 @@ def naive_pipeline(samples, gens, refs, *, resamples: int, classes: list[str] = 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (a class never predicted)
         ci = {k: (np.nanpercentile(v, 2.5), np.nanpercentile(v, 97.5)) for k, v in dist.items()}
-    status = {}
+    status: dict[str, int] = {}
     for r in rows:
         status[r["status"]] = status.get(r["status"], 0) + 1
     return point, ci, status
