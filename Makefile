@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # torch and torchvision are pinned together: PyPI's torchvision breaks beside other torch builds.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint bench bench-smoke docs clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,7 @@ test: $(VENV)/.test-installed
 	$(VENV)/bin/ruff format --check tag_bench tests bench examples
 	$(VENV)/bin/mypy
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
+	$(MAKE) --no-print-directory bench-smoke
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check tag_bench tests bench examples
@@ -49,6 +50,18 @@ docs: $(VENV)/.demo-installed
 
 bench: $(VENV)/.test-installed
 	for b in bench/*_bench.py; do $(PY) $$b || exit 1; done
+
+# Every bench/*.py at its --smoke size (seconds each, all correctness checks kept): a bench that rotted
+# or lacks --smoke fails here. output_identity writes a snapshot only (CI's clone may lack the history
+# that --base needs).
+bench-smoke: $(VENV)/.test-installed
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for b in bench/*.py; do \
+	  case $$b in */output_identity.py) extra="--snapshot $$tmp/identity";; *) extra="";; esac; \
+	  echo "== $$b --smoke $$extra"; start=$$(date +%s); \
+	  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) $$b --smoke $$extra || { echo "FAILED: $$b --smoke"; exit 1; }; \
+	  echo "-- $$b --smoke: $$(( $$(date +%s) - start )) s"; \
+	done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -2,7 +2,8 @@
 faces, 48x48 faces and 512x512 photos, and the speed-up of a cached second pass over the same samples
 (ratios measured side by side in one run). ``--detector mediapipe-geometric`` measures the heuristic.
 
-Run: ``.venv/bin/python bench/au_bench.py [--n 200]``. Targets on a 2-core CPU: >= 40 img/s uncached
+Run: ``.venv/bin/python bench/au_bench.py [--n 200] [--smoke]`` (``--smoke``: 10 images, one run each;
+seconds, for ``make bench-smoke``). Targets on a 2-core CPU: >= 40 img/s uncached
 at 100x100; cached pass >= 100x faster than the first pass.
 
 The first pass is what a benchmark pays once per image (decode, sha256, detect, store); the cached pass
@@ -100,7 +101,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200, help="images per measurement")
     ap.add_argument("--repeats", type=int, default=3, help="runs per measurement; the best is reported")
     ap.add_argument("--detector", default=DEFAULT_DETECTOR, help="AU detector name")
+    ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
+    if args.smoke:
+        ap.set_defaults(n=10, repeats=1)
+        args = ap.parse_args()
     det: Any = get_detector(args.detector)
     base = faces()
     sets = {

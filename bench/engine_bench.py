@@ -8,12 +8,18 @@ Every figure is a ratio against a baseline measured in the same run (these machi
 3. resume    = time to finish a run already 50 % done / time of the full run. Target <= 0.55.
 4. cache     = time of the full run / time of a second run served from the generation cache. Target >= 20.
 
-    .venv/bin/python bench/engine_bench.py [--n 64] [--tokens 32]
+Checked: the resumed run skips the half already written and ends with the same generations as the full
+run; the cached re-run serves every sample from the cache, with the same generations as the cold run.
+
+    .venv/bin/python bench/engine_bench.py [--n 64] [--tokens 32] [--smoke]
+
+``--smoke``: 4 samples, 4 tokens, one repetition (seconds; ``make bench-smoke``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import tempfile
@@ -69,12 +75,22 @@ def engine_run(out: Path, model_dir: Path, data_root: Path, tasks_dir: Path, *, 
     return time.perf_counter() - t0, result
 
 
+def texts(run_dir: Path) -> dict[str, str]:
+    """sample id -> generated text of a run directory."""
+    lines = (run_dir / "generations.jsonl").read_text().splitlines()
+    return {r["sample_id"]: r["text"] for r in map(json.loads, lines)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=64, help="samples per run")
     ap.add_argument("--tokens", type=int, default=32, help="max_new_tokens")
     ap.add_argument("--repeats", type=int, default=3, help="best-of-k for every ratio")
+    ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
+    if args.smoke:
+        ap.set_defaults(n=4, tokens=4, repeats=1)
+        args = ap.parse_args()
 
     from tag_bench.prompts import render_prompt
     from tag_bench.tasks import load_task
@@ -114,16 +130,23 @@ def main() -> None:
             full.append(t)
             gen.append(r.stats.seconds)
             b8.append(run(f"b8-{i}", batch=8)[1].stats.seconds)
+            whole = texts(work / f"full{i}")
             half = work / f"full{i}" / "generations.jsonl"  # resume the run just made from 50 %
             lines = half.read_text().splitlines(keepends=True)
             half.write_text("".join(lines[: len(lines) // 2]))
             (work / f"full{i}" / "metrics.json").unlink()
             t, resumed = run(f"full{i}")
             resumed_t.append(t)
+            assert resumed.stats.skipped_done == len(lines) // 2, resumed.stats
+            assert texts(work / f"full{i}") == whole, (
+                "the resumed run's generations differ from the full run's"
+            )
             cache = work / f"gen{i}.sqlite"
             cold.append(run(f"c1-{i}", cache=cache)[0])
             t, hit = run(f"c2-{i}", cache=cache)
             warm.append(t)
+            assert hit.stats.from_cache == len(samples), hit.stats
+            assert texts(work / f"c2-{i}") == texts(work / f"c1-{i}"), "cached generations differ"
         t_bare, t_gen = min(bare), min(gen)
         print(f"overhead  generate stage {t_gen:7.2f}s / bare generate loop {t_bare:7.2f}s = "
               f"{t_gen / t_bare:5.2f}x  (target <= 1.10)")  # fmt: skip

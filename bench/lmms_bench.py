@@ -8,9 +8,14 @@ Ratios against a baseline measured in the same run (these machines are noisy):
                imports, weight load, generation, writing results; tag-bench also scores). Target <= 1.10
                at a bridge batch size that amortises lmms-eval's per-call set-up (--bridge-batch).
 2. import    = `import tag_bench` plus every interop module / `import tag_bench` alone (best of 5
-               fresh interpreters each). Target ~1.00, and neither lmms_eval nor torch gets imported.
+               fresh interpreters each, --import-repeat). Target ~1.00, and neither lmms_eval nor torch gets imported.
 
-    .venv/bin/python bench/lmms_bench.py [--n 32] [--tokens 32] [--bridge-batch 1 16]
+The bridge's responses (at the first --bridge-batch) must equal the CLI's, sample for sample (asserted).
+
+    .venv/bin/python bench/lmms_bench.py [--n 32] [--tokens 32] [--bridge-batch 1 16] [--rounds 2] [--smoke]
+
+``--smoke``: 2 samples, 4 tokens, bridge batch 2, one round, imports best of 2 (under a minute, most of
+it lmms-eval's start-up; ``make bench-smoke``).
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ def timed(cmd: list[str], e: dict[str, str], cwd: Path) -> float:
     return time.perf_counter() - t0
 
 
-def bridge_vs_cli(tmp: Path, n: int, tokens: int, batches: list[int]) -> None:
+def bridge_vs_cli(tmp: Path, n: int, tokens: int, batches: list[int], rounds: int) -> None:
     from tag_bench.lmms.export import export_tasks
     from tag_bench.testing.fixtures import write_fixtures
     from tag_bench.testing.tiny_models import build_tiny_qwen2_5_vl
@@ -82,7 +87,7 @@ def bridge_vs_cli(tmp: Path, n: int, tokens: int, batches: list[int]) -> None:
                 "--batch-size", str(batch), "--out", str(out), "--no-progress"]  # fmt: skip
 
     print(f"bridge vs lmms-eval CLI: {n} RAF-DB fixture faces, tiny Qwen2.5-VL, max_new_tokens={tokens}, CPU")
-    for rep in range(2):  # alternate, so drift in machine load hits both sides
+    for rep in range(rounds):  # alternate, so drift in machine load hits both sides
         base = timed([*cli, "--output_path", str(tmp / f"cli{rep}")], e, tmp)
         for b in batches:
             t = timed(bridge(b, tmp / f"bridge{rep}-{b}"), e, tmp)
@@ -91,6 +96,7 @@ def bridge_vs_cli(tmp: Path, n: int, tokens: int, batches: list[int]) -> None:
             )
         same = _same_texts(tmp / f"cli{rep}", exp.docs_path, tmp / f"bridge{rep}-{batches[0]}")
         print(f"  run {rep}: bridge responses identical to the CLI's: {same}")
+        assert same, f"the bridge's responses (--batch-size {batches[0]}) differ from lmms-eval's CLI"
 
 
 def _same_texts(cli_out: Path, docs: Path, run: Path) -> bool:
@@ -107,12 +113,12 @@ def _same_texts(cli_out: Path, docs: Path, run: Path) -> bool:
     return cli == ours
 
 
-def import_cost(tmp: Path) -> None:
+def import_cost(tmp: Path, repeat: int) -> None:
     e = env(tmp)
     check = "import sys; assert 'lmms_eval' not in sys.modules and 'torch' not in sys.modules"
 
     def best(code: str) -> float:
-        return min(timed([sys.executable, "-c", code], e, tmp) for _ in range(5))
+        return min(timed([sys.executable, "-c", code], e, tmp) for _ in range(repeat))
 
     base = best("import tag_bench, sys; assert not any(m.startswith('tag_bench.lmms') for m in sys.modules)")
     full = best(f"import tag_bench, {INTEROP}; {check}")
@@ -125,11 +131,19 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--bridge-batch", type=int, nargs="+", default=[1, 16])
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of CLI + bridge runs")
+    ap.add_argument("--import-repeat", type=int, default=5, help="fresh interpreters per import timing")
+    ap.add_argument(
+        "--smoke", action="store_true", help="small sizes that run in under a minute (make bench-smoke)"
+    )
     a = ap.parse_args()
+    if a.smoke:
+        ap.set_defaults(n=2, tokens=4, bridge_batch=[2], rounds=1, import_repeat=2)
+        a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="lmms-bench-") as d:
         tmp = Path(d)
-        import_cost(tmp)
-        bridge_vs_cli(tmp, a.n, a.tokens, a.bridge_batch)
+        import_cost(tmp, a.import_repeat)
+        bridge_vs_cli(tmp, a.n, a.tokens, a.bridge_batch, a.rounds)
 
 
 if __name__ == "__main__":

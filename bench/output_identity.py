@@ -1,34 +1,54 @@
 """Do two versions of tag-bench write the same scored outputs?
 
-A refactoring must not change a single number. This script runs a fixed set of evaluations through the
-command line (the demo, every dataset task on generated fixtures with the three baselines, replayed
-mixed-format responses scored against a synthetic AU reference, a run without a reference, a
-re-score) once with the code of a base git revision and once with the working tree, then compares
-``metrics.json`` and ``samples.jsonl`` of every run byte for byte.
+A refactoring must not change a single number, and a new metric must not change the old ones. This
+script runs a fixed set of evaluations through the command line (the demo, every dataset task on
+generated fixtures with the three baselines, replayed mixed-format responses scored against a
+synthetic AU reference, a run without a reference, a re-score) once with the code of a base git
+revision and once with the working tree, then compares ``metrics.json`` and ``samples.jsonl`` of every
+run. A file that is not byte for byte the same is parsed on both sides (``samples.jsonl`` line by line:
+the same number of lines, the same samples in the same order) and every difference is classed:
+
+- added: a key only the new side has (a new metric, a new field), listed by key path with the number
+  of files (and records) it was added in;
+- removed: a key only the base has;
+- changed: a different value or type, with the first examples (file, key path, old, new);
+- reordered: the keys both sides have, in another order (``metrics.json`` keeps the table's order).
+
+Exit status 1 on anything removed, changed or reordered (and on a run, file, line or sample that does
+not line up); additions alone are reported and exit 0, unless ``--strict`` (then any difference that is
+not byte-identical fails, formatting included).
 
     .venv/bin/python bench/output_identity.py --base HEAD        # working tree vs the last commit
     .venv/bin/python bench/output_identity.py --snapshot DIR     # only write this tree's outputs
+    .venv/bin/python bench/output_identity.py --against DIR      # working tree vs a snapshot written before
+    .venv/bin/python bench/output_identity.py --compare-snapshots OLD NEW
 
-Both sides run in the same temporary folder so that paths inside messages agree.
-Exit status 1 when any file differs.
+``--smoke`` runs 5 of the 32 runs, one of each kind (seconds; ``make bench-smoke``); compare snapshots
+of the same size. Both sides run in the same temporary folder so that paths inside messages agree, and
+the outputs name that folder ``<work>``, so that snapshots of different invocations compare.
 """
 
 from __future__ import annotations
 
 import argparse
-import filecmp
 import json
+import math
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-# one folder per invocation, shared by both sides so that paths inside messages agree
-WORK = Path(tempfile.mkdtemp(prefix="tag-bench-identity-"))
+# one folder per invocation (made in main), shared by both sides so that paths inside messages agree
+WORK = Path(tempfile.gettempdir()) / "tag-bench-identity"
+WORK_MARK = "<work>"
 
 #: task -> fixture variant holding its dataset
 TASKS = {
@@ -41,7 +61,13 @@ TASKS = {
     "affectnet_val_common7": "affectnet_csv",
 }
 BASELINES = ("facs-rules", "random", "majority")
+DEMO_MODELS = ("facs-rules", "random")
+# --smoke: one run of each kind. rafdb_basic_test comes first in TASKS, so its inputs (and outputs)
+# are the same as in the full set.
+SMOKE_TASKS = {"rafdb_basic_test": "raf_basic"}
+SMOKE_MODELS = ("facs-rules",)
 OUTPUTS = ("metrics.json", "samples.jsonl")
+EXAMPLES = 10
 # the command line's entry point, wherever the version under test keeps it
 _MAIN = """
 import os, sys
@@ -67,7 +93,7 @@ def _run(cmd: list[str], code: Path, env: dict[str, str]) -> None:
         raise SystemExit(f"failed ({proc.returncode}): tag-bench {' '.join(cmd)}\n{proc.stderr[-3000:]}")
 
 
-def _write_inputs() -> dict[str, Path]:
+def _write_inputs(tasks: dict[str, str]) -> dict[str, Path]:
     """Fixtures, replay predictions and a synthetic reference file (identical for both sides)."""
     from tag_bench.tasks import load_task
     from tag_bench.testing.corpus import mixed_corpus
@@ -80,7 +106,7 @@ def _write_inputs() -> dict[str, Path]:
     inputs = {"data": WORK / "data"}
     rng = random.Random(0)
     aus = ["AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU12", "AU15", "AU17", "AU20", "AU25", "AU26"]
-    for task_name, variant in TASKS.items():
+    for task_name, variant in tasks.items():
         task = load_task(task_name)
         samples = task.load(roots[variant]).samples
         corpus = mixed_corpus(len(samples) * 3, seed=len(task_name))
@@ -89,7 +115,12 @@ def _write_inputs() -> dict[str, Path]:
             if i % 7 == 3:
                 continue  # a missing prediction
             r = corpus[i * 3]
-            pred = {"id": s.id, "response": r.text, "frame": r.frame, "finish_reason": r.finish_reason}
+            pred: dict[str, Any] = {
+                "id": s.id,
+                "response": r.text,
+                "frame": r.frame,
+                "finish_reason": r.finish_reason,
+            }
             if r.input_size:
                 pred["input_size"] = list(r.input_size)
             pred_lines.append(json.dumps(pred))
@@ -113,7 +144,7 @@ def _write_inputs() -> dict[str, Path]:
     return inputs
 
 
-def snapshot(code: Path, dest: Path) -> list[str]:
+def snapshot(code: Path, dest: Path, *, smoke: bool = False) -> list[str]:
     """Run every case with the tag-bench found in ``code``; copy its outputs to ``dest``."""
     env = {"TAG_BENCH_CACHE": str(WORK / "cache"), "HF_HUB_OFFLINE": "1"}
     runs = WORK / "runs"
@@ -121,12 +152,12 @@ def snapshot(code: Path, dest: Path) -> list[str]:
         shutil.rmtree(runs)
     data = WORK / "data"
     cases: list[str] = []
-    for model in ("facs-rules", "random"):
+    for model in SMOKE_MODELS if smoke else DEMO_MODELS:
         _run(["run", "--model", model, "--tasks", "demo", "--out", str(runs / f"demo__{model}"),
               "--au-reference", "mediapipe-geometric", "--no-cache", "--no-progress"], code, env)  # fmt: skip
         cases.append(f"demo__{model}")
-    for task, variant in TASKS.items():
-        for model in BASELINES:
+    for task, variant in (SMOKE_TASKS if smoke else TASKS).items():
+        for model in SMOKE_MODELS if smoke else BASELINES:
             name = f"{task}__{model}"
             _run(["run", "--model", model, "--tasks", task, "--data-root", str(data / variant),
                   "--out", str(runs / name), "--au-reference", "mediapipe-geometric", "--no-cache",
@@ -150,53 +181,281 @@ def snapshot(code: Path, dest: Path) -> list[str]:
     if dest.exists():
         shutil.rmtree(dest)
     for case in cases:
+        (dest / case).mkdir(parents=True, exist_ok=True)
         for out in OUTPUTS:
-            (dest / case).mkdir(parents=True, exist_ok=True)
-            shutil.copy2(runs / case / out, dest / case / out)
+            text = (runs / case / out).read_text(encoding="utf-8")
+            (dest / case / out).write_text(text.replace(str(WORK), WORK_MARK), encoding="utf-8")
     return cases
 
 
-def compare(a: Path, b: Path, cases: list[str]) -> list[str]:
-    diffs = []
-    for case in cases:
+# --------------------------------------------------------------------------------------------------
+# comparison
+
+KeyPath = tuple[str | int, ...]
+FAILING = ("removed", "changed", "reordered")
+ABSENT = object()  # the side of an added or removed key that lacks it (JSON null is None)
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_/@:+-]+")
+
+
+def render(path: KeyPath, generic: bool = False) -> str:
+    """``metrics["grounding_precision@0.5"].value``, ``claims[0].iou`` (``claims[].iou`` when generic)."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += "[]" if generic else f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out or "(the whole record)"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of the same JSON type (1 and 1.0 differ: the bytes would)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
+
+
+def walk(old: Any, new: Any, path: KeyPath, emit: Callable[[str, KeyPath, Any, Any], None]) -> None:
+    """Emit (kind, key path, old, new) for every difference between two parsed JSON values.
+
+    kind: ``added`` / ``removed`` (a key one side lacks; not descended into), ``reordered`` (the shared
+    keys of an object in another order), ``changed`` (anything else, lists of another length included).
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in old:
+            if k not in new:
+                emit("removed", (*path, k), old[k], ABSENT)
+        for k in new:
+            if k not in old:
+                emit("added", (*path, k), ABSENT, new[k])
+        shared_old = [k for k in old if k in new]
+        shared_new = [k for k in new if k in old]
+        if shared_old != shared_new:
+            emit("reordered", path, shared_old, shared_new)
+        for k in shared_old:
+            walk(old[k], new[k], (*path, k), emit)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            walk(a, b, (*path, i), emit)
+    elif not _same(old, new):
+        emit("changed", path, old, new)
+
+
+@dataclass
+class Group:
+    """One key path of one output name: the files and records where a kind of difference occurs."""
+
+    files: set[str] = field(default_factory=set)
+    records: int = 0
+
+
+@dataclass
+class Comparison:
+    """Everything found comparing two sets of output files."""
+
+    files: int = 0
+    identical: int = 0
+    formatting: list[str] = field(default_factory=list)  # same values, other bytes
+    additions_only: list[str] = field(default_factory=list)
+    failing_files: list[str] = field(default_factory=list)
+    groups: dict[tuple[str, str, str], Group] = field(default_factory=dict)  # (kind, output, path)
+    examples: dict[str, list[str]] = field(default_factory=dict)  # kind -> first examples
+    mismatched: list[str] = field(default_factory=list)  # runs, files, lines or samples that do not line up
+
+    def count(self, kind: str) -> int:
+        return sum(g.records for (k, _, _), g in self.groups.items() if k == kind)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.mismatched) or any(self.count(k) for k in FAILING)
+
+    def exit_code(self, strict: bool) -> int:
+        if self.failed:
+            return 1
+        return 1 if strict and self.identical < self.files else 0
+
+    def file(self, name: str, old: bytes, new: bytes) -> None:
+        """Compare one output file (``name``: ``case/metrics.json``) of both sides."""
+        self.files += 1
+        if old == new:
+            self.identical += 1
+            return
+        output = name.rsplit("/", 1)[-1]
+        kinds: set[str] = set()
+
+        def emit(where: str) -> Callable[[str, KeyPath, Any, Any], None]:
+            def on(kind: str, path: KeyPath, a: Any, b: Any) -> None:
+                kinds.add(kind)
+                group = self.groups.setdefault((kind, output, render(path, generic=True)), Group())
+                group.files.add(name)
+                group.records += 1
+                shown = self.examples.setdefault(kind, [])
+                if len(shown) < EXAMPLES:
+                    shown.append(f"{where}  {render(path)}: {_short(a)} -> {_short(b)}")
+
+            return on
+
+        try:
+            if output.endswith(".jsonl"):
+                self._lines(name, old.decode().splitlines(), new.decode().splitlines(), emit)
+            else:
+                walk(json.loads(old), json.loads(new), (), emit(name))
+        except ValueError as exc:  # not JSON on one side
+            self.mismatched.append(f"{name}: cannot be parsed ({exc})")
+            kinds.add("mismatched")
+        except _Stop:
+            kinds.add("mismatched")
+        if not kinds:
+            self.formatting.append(name)
+        elif kinds == {"added"}:
+            self.additions_only.append(name)
+        else:
+            self.failing_files.append(name)
+
+    def _lines(self, name: str, old: list[str], new: list[str], emit: Callable[[str], Any]) -> None:
+        if len(old) != len(new):
+            self.mismatched.append(f"{name}: {len(old)} lines -> {len(new)} lines")
+            raise _Stop
+        for i, (a, b) in enumerate(zip(old, new, strict=True), 1):
+            if a == b:
+                continue
+            ra, rb = json.loads(a), json.loads(b)
+            ida = ra.get("sample_id") if isinstance(ra, dict) else None
+            idb = rb.get("sample_id") if isinstance(rb, dict) else None
+            if ida != idb:
+                self.mismatched.append(
+                    f"{name}:{i}: sample {ida!r} -> {idb!r} (the same samples in the same order are required)"
+                )
+                raise _Stop
+            walk(ra, rb, (), emit(f"{name}:{i}"))
+
+    def missing(self, name: str, where: Path) -> None:
+        """An output file that only one side has."""
+        self.files += 1
+        self.mismatched.append(f"{name}: only in {where}")
+        self.failing_files.append(name)
+
+
+class _Stop(Exception):
+    """A file whose lines do not line up: reported once, not compared further."""
+
+
+def _short(value: Any) -> str:
+    if value is ABSENT:
+        return "(absent)"
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def compare_dirs(old: Path, new: Path) -> Comparison:
+    """Compare every run folder of two snapshots (``metrics.json`` and ``samples.jsonl`` of each)."""
+    result = Comparison()
+    cases_old = {p.name for p in old.iterdir() if p.is_dir()}
+    cases_new = {p.name for p in new.iterdir() if p.is_dir()}
+    for case in sorted(cases_old | cases_new):
         for out in OUTPUTS:
-            fa, fb = a / case / out, b / case / out
-            if not filecmp.cmp(fa, fb, shallow=False):
-                diffs.append(f"{case}/{out}")
-    return diffs
+            fa, fb = old / case / out, new / case / out
+            if not (fa.exists() and fb.exists()):
+                result.missing(f"{case}/{out}", old if fa.exists() else new)
+                continue
+            result.file(f"{case}/{out}", fa.read_bytes(), fb.read_bytes())
+    return result
+
+
+def summary(c: Comparison, base: str, strict: bool) -> Iterable[str]:
+    """The report printed for a comparison, line by line."""
+    yield f"{c.files} output files compared with {base}:"
+    yield f"  byte-identical             {c.identical}"
+    if c.formatting:
+        yield f"  same values, other bytes   {len(c.formatting)}   e.g. {c.formatting[0]}"
+    if c.additions_only:
+        yield f"  differ only by additions   {len(c.additions_only)}"
+    if c.failing_files:
+        yield f"  with other differences     {len(c.failing_files)}"
+    titles = {
+        "added": "added (reported; fails only with --strict)",
+        "removed": "removed (fails)",
+        "changed": "changed (fails)",
+        "reordered": "reordered (fails)",
+    }
+    for kind, title in titles.items():
+        rows = sorted((out, path, g) for (k, out, path), g in c.groups.items() if k == kind)
+        if not rows:
+            continue
+        yield f"{title}: {c.count(kind)} in all"
+        for out, path, g in rows:
+            where = f"{len(g.files)} file{'s' * (len(g.files) != 1)}"
+            if out.endswith(".jsonl"):
+                where = f"{g.records:,} record{'s' * (g.records != 1)} in {where}"
+            yield f"  {out:14} {path:50} {where}"
+        if kind != "added":
+            yield "  first examples:"
+            yield from (f"    {line}" for line in c.examples[kind])
+    if c.mismatched:
+        yield f"not lined up (fails): {len(c.mismatched)}"
+        yield from (f"  {line}" for line in c.mismatched[:EXAMPLES])
+    if c.failed:
+        verdict = "DIFFERENT: existing outputs were removed, changed or reordered"
+    elif c.identical == c.files:
+        verdict = f"identical: every file byte for byte the same as {base}"
+    else:
+        verdict = "every existing value identical; only " + (
+            "additions" if not c.formatting else "additions and formatting"
+        )
+        verdict += " (--strict: fails)" if strict else ""
+    yield verdict
+
+
+def report(c: Comparison, base: str, strict: bool) -> int:
+    for line in summary(c, base, strict):
+        print(line)
+    return c.exit_code(strict)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--base", help="git revision to compare the working tree against")
-    ap.add_argument("--snapshot", type=Path, help="only write this tree's outputs to this folder")
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--base", help="git revision to compare the working tree against")
+    mode.add_argument("--snapshot", type=Path, help="only write this tree's outputs to this folder")
+    mode.add_argument("--against", type=Path, help="compare the working tree with a snapshot folder")
+    mode.add_argument("--compare-snapshots", type=Path, nargs=2, metavar=("OLD", "NEW"), help="run nothing")
+    ap.add_argument("--smoke", action="store_true", help="5 runs, one of each kind (make bench-smoke)")
+    ap.add_argument("--strict", action="store_true", help="fail on any difference, additions included")
     args = ap.parse_args()
-    _write_inputs()
-    if args.snapshot:
-        cases = snapshot(REPO, args.snapshot)
-        print(f"{len(cases)} runs written to {args.snapshot}")
-        return 0
-    if not args.base:
-        ap.error("give --base REV or --snapshot DIR")
-    base_tree = Path(tempfile.mkdtemp(prefix="tag-bench-base-"))
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(base_tree), args.base],
-                   check=True, capture_output=True)  # fmt: skip
+    global WORK
+    WORK = Path(tempfile.mkdtemp(prefix="tag-bench-identity-"))
     try:
-        out_base = Path(tempfile.mkdtemp(prefix="tag-bench-out-base-"))
+        if args.compare_snapshots:
+            old, new = args.compare_snapshots
+            return report(compare_dirs(old, new), str(old), args.strict)
+        _write_inputs(SMOKE_TASKS if args.smoke else TASKS)
+        if args.snapshot:
+            cases = snapshot(REPO, args.snapshot, smoke=args.smoke)
+            print(f"{len(cases)} runs written to {args.snapshot}")
+            return 0
         out_new = Path(tempfile.mkdtemp(prefix="tag-bench-out-new-"))
-        cases = snapshot(base_tree, out_base)
-        snapshot(REPO, out_new)
+        if args.against:
+            snapshot(REPO, out_new, smoke=args.smoke)
+            return report(compare_dirs(args.against, out_new), str(args.against), args.strict)
+        base_tree = Path(tempfile.mkdtemp(prefix="tag-bench-base-"))
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(base_tree), args.base],
+                       check=True, capture_output=True)  # fmt: skip
+        try:
+            out_base = Path(tempfile.mkdtemp(prefix="tag-bench-out-base-"))
+            snapshot(base_tree, out_base, smoke=args.smoke)
+            snapshot(REPO, out_new, smoke=args.smoke)
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base_tree)],
+                           capture_output=True)  # fmt: skip
+        code = report(compare_dirs(out_base, out_new), args.base, args.strict)
+        print(f"outputs kept: {out_base} (base) and {out_new} (working tree)")
+        return code
     finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base_tree)],
-                       capture_output=True)  # fmt: skip
-    diffs = compare(out_base, out_new, cases)
-    if diffs:
-        print(f"{len(diffs)} of {2 * len(cases)} output files differ from {args.base}:")
-        for d in diffs:
-            print(f"  {d}   (diff {out_base / d} {out_new / d})")
-        return 1
-    print(f"identical: {2 * len(cases)} output files of {len(cases)} runs match {args.base}")
-    return 0
+        shutil.rmtree(WORK, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,15 @@ measured in the same run; stage times show where the time goes.
 html: the HTML report of a 4,000-sample run against decoding its images once (bench/html_report_bench.py,
 run as its own process here).
 
+Checked: the leaderboard has a row per model; compare's values of every metric equal each run's
+``metrics.json``.
+
     .venv/bin/python bench/report_bench.py [--part leaderboard|compare|html] [--n 100000] [--resamples 1000]
+                                           [--smoke]
+
+``--smoke``: a 500-sample fixture, 3 models per task, two 2,000-sample runs, 50 resamples, one
+repetition (seconds; ``make bench-smoke``); the html part only when asked for (``--part html``), at its
+own smoke size.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import random
 import shutil
 import subprocess
@@ -107,6 +116,7 @@ def bench_leaderboard(n: int, models: int, repeat: int) -> dict[str, float]:
         runs = build_leaderboard_runs(root, n, models)
         print(f"built {len(runs)} run directories in {time.perf_counter() - t:.0f}s (not timed below)")
         board = leaderboard([root / "runs"], spec="main", fmt="latex")
+        assert len(board.table.rows) == models, (len(board.table.rows), models)
         files = [d / name for d in runs for name in ("manifest.json", "metrics.json")]
 
         def plain() -> None:
@@ -177,6 +187,21 @@ def time_reading(run_dirs: tuple[Path, ...]) -> float:
     return elapsed
 
 
+def check_compare(result, base: Path, new: Path) -> None:
+    """Assert that compare's value of every metric is the one in each run's metrics.json (to rounding:
+    compare sums the per-sample rows in another order)."""
+    (task,) = result.tasks
+    for side, run in (("base", base), ("new", new)):
+        stored = json.loads(RunDir(run).metrics_path.read_text())["metrics"]
+        assert {m.metric for m in task.metrics} == set(stored), (side, "compare and metrics.json differ")
+        for m in task.metrics:
+            got, want = getattr(m, f"value_{side}"), stored[m.metric]["value"]
+            same = got == want or (
+                got is not None and want is not None and math.isclose(got, want, rel_tol=1e-12)
+            )
+            assert same, (side, m.metric, got, want)
+
+
 def bench_compare(n: int, resamples: int, repeat: int, keep: Path | None = None) -> dict[str, float]:
     root = keep or Path(tempfile.mkdtemp(prefix="tag-bench-compare-"))
     try:
@@ -186,6 +211,7 @@ def bench_compare(n: int, resamples: int, repeat: int, keep: Path | None = None)
             base, new = build_compare_runs(root, n)
             print(f"built two scored {n:,}-sample runs in {time.perf_counter() - t:.0f}s (not timed below)")
         result = compare_runs(base, new, metrics="all", n_resamples=resamples)
+        check_compare(result, base, new)
         t_json = best_of(lambda: plain_json_load((base, new)), repeat)
         t_read = min(time_reading((base, new)) for _ in range(repeat))
         t_compare = best_of(lambda: compare_runs(base, new, metrics="all", n_resamples=resamples), repeat)
@@ -221,16 +247,27 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3, help="timed repetitions (the fastest is reported)")
     ap.add_argument("--keep", type=Path, help="build the runs in this folder once and reuse them")
+    ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
+    if args.smoke:
+        ap.set_defaults(runs_n=500, models=3, n=2_000, resamples=50, repeat=1)
+        args = ap.parse_args()
     parts: dict[str, Callable[[], object]] = {
         "leaderboard": lambda: bench_leaderboard(args.runs_n, args.models, args.repeat),
         "compare": lambda: bench_compare(args.n, args.resamples, args.repeat, args.keep),
         "html": lambda: subprocess.run(
-            [sys.executable, str(Path(__file__).with_name("html_report_bench.py"))], check=True
+            [
+                sys.executable,
+                str(Path(__file__).with_name("html_report_bench.py")),
+                *["--smoke"] * args.smoke,
+            ],
+            check=True,
         ),
     }
     for name, part in parts.items():
-        if args.part in (name, "all"):
+        if name == "html" and args.smoke and args.part == "all":
+            print("html: skipped (make bench-smoke runs html_report_bench.py --smoke itself)")
+        elif args.part in (name, "all"):
             part()
 
 

@@ -12,7 +12,12 @@ Measured in CPU time of this process, best of R passes:
    ``score_sample``, format checks) are timed on their own on the same completions;
 3. format + answer + AU grounding (mean IoU) + hallucination penalty, the same way; target >= 5,000/s.
 
-    .venv/bin/python bench/reward_bench.py [--n 24000] [--group 8] [--batch 64] [--repeat 3]
+Before timing, every reward the adapter returns is checked against ``reward_breakdown`` of the same
+completion (the public per-completion function), all four weights on.
+
+    .venv/bin/python bench/reward_bench.py [--n 24000] [--group 8] [--batch 64] [--repeat 3] [--smoke]
+
+``--smoke``: 800 completions, one pass (seconds; ``make bench-smoke``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tag_bench.parsing import parse_response
-from tag_bench.rewards import format_failures, trl_reward_funcs
+from tag_bench.rewards import format_failures, reward_breakdown, trl_reward_funcs
 from tag_bench.schema import CANONICAL_EMOTIONS, AUReference, AUState, Generation, Sample
 from tag_bench.scoring.run import parse_generation
 from tag_bench.scoring.score import score_sample
@@ -89,6 +94,35 @@ def grpo_batches(
     return out, refs
 
 
+ALL = {"format": 1.0, "answer": 1.0, "grounding": 1.0, "hallucination": 1.0}
+
+
+def check_rewards(data: dict[str, list[Batch]], refs: dict[str, AUReference]) -> int:
+    """Assert that every reward the TRL adapter returns equals ``reward_breakdown`` of that completion."""
+    checked = 0
+    for frame, frame_batches in data.items():
+        funcs = trl_reward_funcs(refs, frame=frame, weights=ALL)
+        for completions, columns in frame_batches:
+            got = {
+                fn.name: fn(prompts=None, completions=completions, completion_ids=None, **columns)
+                for fn in funcs
+            }
+            for i, completion in enumerate(completions):
+                want = reward_breakdown(completion[0]["content"], columns["label"][i], refs[columns["sample_id"][i]],
+                                        frame, columns["image_size"][i], input_size=columns["input_size"][i],
+                                        classes=CLASSES, weights=ALL)  # fmt: skip
+                for name, values in got.items():
+                    assert values[i] == getattr(want, name), (
+                        frame,
+                        columns["sample_id"][i],
+                        name,
+                        values[i],
+                        want,
+                    )
+                checked += 1
+    return checked
+
+
 def best_of(repeat: int, fn: Callable[[], object]) -> float:
     times = []
     for _ in range(repeat):
@@ -104,11 +138,16 @@ def main() -> None:
     ap.add_argument("--group", type=int, default=8, help="completions per sample (GRPO num_generations)")
     ap.add_argument("--batch", type=int, default=64, help="completions per reward call")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
+    if args.smoke:
+        ap.set_defaults(n=800, repeat=1)
+        args = ap.parse_args()
 
     corpus = mixed_corpus(args.n, seed=0)
     n = len(corpus)
     data, refs = grpo_batches(corpus, args.group, args.batch)
+    checked = check_rewards(data, refs)
 
     def rewards(weights: dict[str, float]) -> None:
         for frame, frame_batches in data.items():  # the frame belongs to the prompt: one set per frame
@@ -150,6 +189,7 @@ def main() -> None:
 
     print(f"{n} completions, {len(data)} box frames, groups of {args.group}, reward calls of {args.batch}; "
           f"CPU time, best of {args.repeat}")  # fmt: skip
+    print(f"  the 4 rewards of all {checked} completions equal reward_breakdown's (checked before timing)")
     print(f"  parse only                   {n / t_parse:9,.0f} /s             (baseline)")
     print(f"  format + answer              {n / t_fa:9,.0f} /s  {t_fa / t_parse:5.2f}x parse  "
           f"target >= 20,000/s: {'met' if n / t_fa >= 20_000 else 'NOT met'}")  # fmt: skip
