@@ -291,6 +291,18 @@ class GenerationInfo(BaseModel):
     cached: int = 0  # current generations served from the generation cache
 
 
+class DataIdentity(BaseModel):
+    """What a run was scored on, as hashes (tag_bench.comparability): runs that differ here never share a
+    column."""
+
+    model_config = ConfigDict(extra="forbid")
+    n: int  # samples of the index
+    samples: str  # hash of the sample-id set
+    labels: str  # hash of (sample id, gold label)
+    images: str  # hash of (sample id, sha256 of the presented image)
+    unreadable_images: int = 0  # images that could not be read (hashed as unreadable)
+
+
 #: Keys that manifests written before these fields were typed kept in ``extra``.
 _LEGACY_EXTRA = (
     "task_fingerprint",
@@ -332,6 +344,7 @@ class RunManifest(Record):
     au_reference_id: str | None = None  # reference id of the current scores (None: scored without)
     scoring: ScoringInfo | None = None
     generation: GenerationInfo | None = None  # None: no generate stage recorded (replayed predictions)
+    data_identity: DataIdentity | None = None  # what the run was scored on (None: scored before it was kept)
     extra: dict[str, Any] = Field(default_factory=dict)  # free-form provenance; never run identity
 
     @model_validator(mode="before")
@@ -377,6 +390,8 @@ class MetricsReport(Record):
     run_status: Literal["running", "interrupted", "failed", "complete"] | None = (
         None  # the run's, when scored
     )
+    scoring_version: int | None = None  # tag_bench.comparability.SCORING_VERSION (None: scored before it)
+    not_run: dict[str, str] = Field(default_factory=dict)  # metric -> command of the stage not run yet
 
 
 class MetricDifference(Record):

@@ -269,12 +269,31 @@ def test_a_metric_not_computed_on_one_side_is_reported_never_zero(runs):
     r = rows(result)
     for task in TASKS:
         iou = r[(task, "au_box_iou")]
-        assert iou["verdict"] == "not computed" and iou["value_new"] is None and iou["diff"] is None
+        assert iou["verdict"] == "vanished" and iou["value_new"] is None and iou["diff"] is None
         assert iou["value_base"] is not None and iou["p_value"] is None and iou["p_holm"] is None
         assert iou["reason"].startswith("not computed in NEW:") and "box claims" in iou["reason"]
         # losing every box is a regression of the box rate, and the gate says so
         assert r[(task, "box_rate")]["verdict"] == "regressed" and r[(task, "box_rate")]["value_new"] == 0.0
     assert code == 1
+
+
+def test_the_gate_fails_when_a_gated_metric_vanishes(runs, tmp_path):
+    """Issue 18, 2: NEW stopped citing boxes; `compare --metrics accuracy,au_box_iou --max-drop au_box_iou=0.02`
+    used to exit 0 with "OK: nothing regressed", listing au_box_iou only as "not computed"."""
+    junit = tmp_path / "gate.xml"
+    args = ("--metrics", "accuracy,au_box_iou", "--max-drop", "au_box_iou=0.02")
+    r = compare(runs["base"], runs["nobox"], *args, "--junit", junit)
+    assert r.exit_code == 1, r.output
+    assert "OK: nothing regressed" not in r.stdout and "REGRESSED" in r.stdout
+    assert "au_box_iou vanished" in r.stdout and "gone from NEW" in r.stdout
+    failures = ET.parse(junit).getroot().findall(".//testcase[@name='au_box_iou']/failure")
+    assert len(failures) == len(TASKS) and all(f.get("type") == "vanished" for f in failures)
+    # opting out reports it and passes
+    r = compare(runs["base"], runs["nobox"], *args, "--allow-missing")
+    assert r.exit_code == 0 and "Allowed to be missing (--allow-missing)" in r.stdout
+    # not computed on both sides is no verdict at all: nothing vanished
+    r = compare(runs["nobox"], runs["nobox"], *args)
+    assert r.exit_code == 0 and "vanished" not in r.stdout.split("Δ = NEW")[0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -338,12 +357,20 @@ def test_default_resamples_let_a_clear_effect_pass_holm(runs):
 # Matching runs, names, usage errors
 
 
-def test_a_task_on_one_side_only_is_reported_and_skipped(runs, tmp_path):
-    code, result = compare_json(runs["base"], runs["regressed"] / "rafdb_basic_test")
+def test_a_task_base_has_and_new_lacks_fails_the_gate(runs, tmp_path):
+    """Issue 18, 2: a task present in BASE and absent from NEW used to exit 0."""
+    code, result = compare_json(runs["base"], runs["improved"] / "rafdb_basic_test")
     assert code == 1 and [t["task"] for t in result["tasks"]] == ["rafdb_basic_test"]
     assert result["only_in_base"] == ["ferplus_test"] and result["only_in_new"] == []
-    r = compare(runs["base"], runs["regressed"] / "rafdb_basic_test")
-    assert "Only in BASE, not compared: ferplus_test" in r.stdout
+    r = compare(runs["base"], runs["improved"] / "rafdb_basic_test")
+    assert r.exit_code == 1
+    assert "Only in BASE (vanished from NEW: this fails the gate): ferplus_test" in r.stdout
+    assert "Tasks BASE has and NEW lacks: ferplus_test" in r.stdout
+    r = compare(runs["base"], runs["improved"] / "rafdb_basic_test", "--allow-missing")
+    assert r.exit_code == 0 and "allowed by --allow-missing" in r.stdout
+    # a task only NEW has is new, not a failure
+    r = compare(runs["base"] / "rafdb_basic_test", runs["improved"])
+    assert r.exit_code == 0 and "Only in NEW, not compared: ferplus_test" in r.stdout
     r = compare(runs["base"] / "ferplus_test", runs["regressed"] / "rafdb_basic_test")
     assert r.exit_code == 2 and "no task in common" in r.output
 
@@ -449,11 +476,14 @@ def test_junit_has_one_case_per_task_and_metric_and_a_failure_per_regression(run
     assert acc is not None and "regressed" in acc.get("message") and "->" in acc.get("message")
 
 
-def test_junit_counts_a_one_sided_task_as_skipped(runs, tmp_path):
+def test_junit_fails_a_task_new_lacks_and_skips_it_when_allowed(runs, tmp_path):
     junit = tmp_path / "compare.xml"
     compare(runs["base"], runs["improved"] / "rafdb_basic_test", "--junit", junit)
-    root = ET.parse(junit).getroot()
-    suite = root.find("./testsuite[@name='ferplus_test']")
+    suite = ET.parse(junit).getroot().find("./testsuite[@name='ferplus_test']")
+    assert suite is not None and suite.get("failures") == "1"
+    assert "only in BASE" in suite.find("testcase/failure").get("message")
+    compare(runs["base"], runs["improved"] / "rafdb_basic_test", "--junit", junit, "--allow-missing")
+    suite = ET.parse(junit).getroot().find("./testsuite[@name='ferplus_test']")
     assert suite is not None and suite.get("skipped") == "1"
     assert "only in BASE" in suite.find("testcase/skipped").get("message")
 

@@ -198,6 +198,18 @@ def _merge_old_name(fn: Callable[..., Any], old_name: str | None, required: bool
     return wrapper
 
 
+def run_status_options(fn: F) -> F:
+    """``--allow-incomplete`` and ``--allow-failed``: readers refuse such runs unless asked, then flag them."""
+    fn = click.option(
+        "--allow-failed",
+        is_flag=True,
+        help="Show failed runs (every call failed, or more than --max-error-rate did), flagged ✗.",
+    )(fn)
+    return click.option(
+        "--allow-incomplete", is_flag=True, help="Show runs whose generation did not finish (flagged ‡)."
+    )(fn)
+
+
 # --------------------------------------------------------------------------------------------------
 # Output
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tag_bench._cli.common import F, cli_errors, warn
+from tag_bench._cli.common import F, cli_errors, run_status_options, warn
 
 #: Exit status when something regressed beyond its tolerance; usage and data errors exit 2.
 EXIT_REGRESSED = 1
@@ -59,7 +59,10 @@ def _tolerances(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option(
     "--intersect", is_flag=True, help="Compare only the samples both runs have (refused otherwise)."
 )
-@click.option("--allow-incomplete", is_flag=True, help="Compare runs whose generation did not finish.")
+@run_status_options
+@click.option("--allow-missing", is_flag=True,
+              help="Report a gated metric NEW cannot compute (vanished), a stage NEW has not run or a task NEW "
+              "lacks, without failing the gate (by default each of them exits 1).")  # fmt: skip
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False),
               help="Write a GitHub-flavoured Markdown report (also appended to $GITHUB_STEP_SUMMARY when set).")  # fmt: skip
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False),
@@ -68,13 +71,16 @@ def _tolerances(values: tuple[str, ...]) -> dict[str, Any]:
 @errors_exit_2
 @cli_errors
 def compare_cmd(base: str, new: str, metrics: str | None, max_drop: tuple[str, ...], alpha: float,
-                n_resamples: int | None, seed: int, intersect: bool, allow_incomplete: bool,
-                markdown_path: str | None, junit_path: str | None, as_json: bool) -> None:  # fmt: skip
+                n_resamples: int | None, seed: int, intersect: bool, allow_incomplete: bool, allow_failed: bool,
+                allow_missing: bool, markdown_path: str | None, junit_path: str | None,
+                as_json: bool) -> None:  # fmt: skip
     """Compare the runs in NEW with those in BASE, task by task (run directories or folders of runs).
 
     For each metric: NEW − BASE over the same samples with its paired-bootstrap CI, the p-value (exact
-    McNemar for accuracy), Holm-adjusted across every task × metric, and a verdict. Exit status: 0 when
-    nothing regressed beyond its tolerance, 1 when something did, 2 when the runs cannot be compared.
+    McNemar for every share of all samples), Holm-adjusted across every task × metric, and a verdict.
+    Exit status: 0 when nothing regressed beyond its tolerance, 1 when something did or when a gated
+    metric or a task of BASE vanished from NEW (unless --allow-missing), 2 when the runs cannot be
+    compared.
     """
     from tag_bench.report.compare import compare_runs
     from tag_bench.report.compare_format import render_junit, render_markdown, render_text
@@ -84,7 +90,8 @@ def compare_cmd(base: str, new: str, metrics: str | None, max_drop: tuple[str, .
         raise click.BadParameter("give at least one metric name", param_hint="--metrics")
     result = compare_runs(
         base, new, metrics=names, max_drop=_tolerances(max_drop), alpha=alpha, n_resamples=n_resamples,
-        seed=seed, intersect=intersect, allow_incomplete=allow_incomplete,
+        seed=seed, intersect=intersect, allow_incomplete=allow_incomplete, allow_failed=allow_failed,
+        allow_missing=allow_missing,
     )  # fmt: skip
     warn(result.warnings)
     if as_json:  # the table would name them

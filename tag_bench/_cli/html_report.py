@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tag_bench._cli.common import cli_errors, warn
+from tag_bench._cli.common import cli_errors, run_status_options, warn
 
 
 @click.command("report")
@@ -18,12 +18,10 @@ from tag_bench._cli.common import cli_errors, warn
               "reference marks inactive), wrong (not correct).")  # fmt: skip
 @click.option("--no-figures", is_flag=True, help="Leave the figures out (no matplotlib needed).")
 @click.option("--title", default=None, help="Title of the page.")
-@click.option(
-    "--allow-incomplete", is_flag=True, help="Include runs whose generation did not finish (flagged)."
-)
+@run_status_options
 @cli_errors
 def report_cmd(paths: tuple[str, ...], output: str, max_samples: int | None, only: str | None, no_figures: bool,
-               title: str | None, allow_incomplete: bool) -> None:  # fmt: skip
+               title: str | None, allow_incomplete: bool, allow_failed: bool) -> None:  # fmt: skip
     """Write an HTML report of run directories (or folders holding them, searched recursively).
 
     One file that opens offline in any browser: leaderboards, figures, each run's facts and warnings,
@@ -33,7 +31,7 @@ def report_cmd(paths: tuple[str, ...], output: str, max_samples: int | None, onl
     from tag_bench.report.html import write_report
 
     result = write_report(paths, output, max_samples=max_samples, only=only, figures=not no_figures,
-                          title=title, allow_incomplete=allow_incomplete)  # fmt: skip
+                          title=title, allow_incomplete=allow_incomplete, allow_failed=allow_failed)  # fmt: skip
     warn(result.warnings)
     click.echo(
         f"written: {result.path} ({result.size / 1e6:.1f} MB; {result.runs} run(s), {result.samples} samples, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tag_bench._cli.common import cli_errors, warn
+from tag_bench._cli.common import cli_errors, run_status_options, warn
 from tag_bench.report.plots import SCOPE_WORDS, figure_kinds
 
 
@@ -32,15 +32,15 @@ def _help() -> str:
 @click.option(
     "--dpi", type=click.IntRange(50, 1200), default=300, show_default=True, help="Resolution of PNG files."
 )
-@click.option("--allow-incomplete", is_flag=True, help="Plot runs whose generation did not finish.")
+@run_status_options
 @cli_errors
 def plot_cmd(paths: tuple[str, ...], kinds: tuple[str, ...], out_dir: str, sample_ids: tuple[str, ...],
-             worst: int | None, formats: str, dpi: int, allow_incomplete: bool) -> None:  # fmt: skip
+             worst: int | None, formats: str, dpi: int, allow_incomplete: bool, allow_failed: bool) -> None:  # fmt: skip
     from tag_bench.report.plots import plot_runs
 
     result = plot_runs(paths, out_dir, kinds=kinds, sample_ids=sample_ids, worst=worst,
                        formats=[f.strip() for f in formats.split(",") if f.strip()], dpi=dpi,
-                       allow_incomplete=allow_incomplete)  # fmt: skip
+                       allow_incomplete=allow_incomplete, allow_failed=allow_failed)  # fmt: skip
     warn([f"not drawn: {s}" for s in result.skipped])
     for path in result.written:
         click.echo(str(path))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tag_bench._cli.common import cli_errors, warn
+from tag_bench._cli.common import cli_errors, run_status_options, warn
 
 
 @click.command("leaderboard")
@@ -23,14 +23,15 @@ from tag_bench._cli.common import cli_errors, warn
               help="Bold the best value only when a paired test beats the runner-up on the same samples.")  # fmt: skip
 @click.option("--caption", default=None, help="Table caption (default: the spec's).")
 @click.option("--label", default=None, help="LaTeX \\label.")
-@click.option(
-    "--allow-incomplete", is_flag=True, help="Show runs whose generation did not finish (flagged ‡)."
-)
+@run_status_options
+@click.option("--intersect", is_flag=True,
+              help="Score runs of one column that cover different samples (a dataset copy missing a few "
+                   "files) on the samples they share; noted under the table.")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
 @cli_errors
 def leaderboard_cmd(paths: tuple[str, ...], spec: str, fmt: str, decimals: int, ci: str | None, no_ci: bool,
                     mark_significant: bool, caption: str | None, label: str | None, allow_incomplete: bool,
-                    output: str | None) -> None:  # fmt: skip
+                    allow_failed: bool, intersect: bool, output: str | None) -> None:  # fmt: skip
     """Render a leaderboard from run directories (or folders holding them, searched recursively)."""
     from tag_bench.report.leaderboard import leaderboard
     from tag_bench.report.render import FORMATS, RenderOptions
@@ -40,7 +41,7 @@ def leaderboard_cmd(paths: tuple[str, ...], spec: str, fmt: str, decimals: int, 
     ci_style = "none" if no_ci else ci or ("none" if fmt == "latex" else "pm")
     options = RenderOptions(decimals=decimals, ci=ci_style, caption=caption, label=label)  # type: ignore[arg-type]
     board = leaderboard(paths, spec=spec, fmt=fmt, options=options, allow_incomplete=allow_incomplete,
-                        mark_significant=mark_significant)  # fmt: skip
+                        allow_failed=allow_failed, mark_significant=mark_significant, intersect=intersect)  # fmt: skip
     warn([f"skipped {s}" for s in board.skipped])
     if output:
         Path(output).write_text(board.text, encoding="utf-8")

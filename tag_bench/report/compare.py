@@ -19,22 +19,33 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from tag_bench.comparability import ComparabilityKey, difference_text, key_of
 from tag_bench.errors import TagBenchError
 from tag_bench.metrics.stats import holm
 from tag_bench.report.discover import discover_runs, display_name
 from tag_bench.rundir import RunDir
 from tag_bench.schema import MetricsReport, PairedComparison, RunManifest
 from tag_bench.scoring.metric_table import METRICS, metric_names, spec
+from tag_bench.scoring.version import SCORING_VERSION
 from tag_bench.store import gc_paused
 
 if TYPE_CHECKING:  # pragma: no cover
     from tag_bench.scoring.aggregate import ScoreArrays
 
 Verdict = Literal[
-    "improved", "regressed", "within tolerance", "no significant change", "not computed", "informational"
+    "improved",
+    "regressed",
+    "within tolerance",
+    "no significant change",
+    "not computed",
+    "informational",
+    "vanished",  # BASE computed it, NEW cannot: the gate fails closed
+    "not run",  # BASE has it, NEW has not run the stage that computes it yet
 ]
 #: Verdicts that make ``tag-bench compare`` exit 1.
-FAILING: frozenset[str] = frozenset({"regressed"})
+FAILING: frozenset[str] = frozenset({"regressed", "vanished", "not run"})
+#: Of those, what ``--allow-missing`` lets pass.
+MISSING: frozenset[str] = frozenset({"vanished", "not run"})
 #: ``metrics="all"``: every metric of the table, per-class ones included.
 ALL = "all"
 #: The default bootstrap is at least this long (the metric table's CIs use the same).
@@ -111,8 +122,9 @@ class Comparison(BaseModel):
     n_comparisons: int  # the Holm family: every task x metric comparison with a p-value
     max_drop: dict[str, float]
     tasks: list[TaskComparison]
-    only_in_base: list[str] = Field(default_factory=list)  # tasks present on one side only (not compared)
-    only_in_new: list[str] = Field(default_factory=list)
+    only_in_base: list[str] = Field(default_factory=list)  # tasks BASE has and NEW lacks: vanished
+    only_in_new: list[str] = Field(default_factory=list)  # new tasks (nothing to compare them with)
+    allow_missing: bool = False  # vanished metrics and tasks are reported but do not fail
     warnings: list[str] = Field(default_factory=list)  # everything else a reader should know
 
     def rows(self) -> list[MetricComparison]:
@@ -120,12 +132,24 @@ class Comparison(BaseModel):
 
     @property
     def regressions(self) -> list[MetricComparison]:
-        return [m for m in self.rows() if m.verdict in FAILING]
+        """Rows that fail the gate: regressed, and (unless ``allow_missing``) vanished or not run."""
+        failing = FAILING - MISSING if self.allow_missing else FAILING
+        return [m for m in self.rows() if m.verdict in failing]
+
+    @property
+    def missing(self) -> list[MetricComparison]:
+        """Rows BASE has and NEW cannot give (vanished, not run), allowed or not."""
+        return [m for m in self.rows() if m.verdict in MISSING]
+
+    @property
+    def vanished_tasks(self) -> list[str]:
+        """Tasks that fail the gate because NEW has no run of them (unless ``allow_missing``)."""
+        return [] if self.allow_missing else self.only_in_base
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing regressed beyond its tolerance, 1 when something did."""
-        return 1 if self.regressions else 0
+        """0 when nothing regressed beyond its tolerance and nothing vanished, 1 otherwise."""
+        return 1 if self.regressions or self.vanished_tasks else 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -144,8 +168,14 @@ def compare_runs(
     seed: int = 0,
     intersect: bool = False,
     allow_incomplete: bool = False,
+    allow_failed: bool = False,
+    allow_missing: bool = False,
 ) -> Comparison:
     """Compare the runs under ``new`` with those under ``base``, task by task (see ``docs/compare.md``).
+
+    The gate fails closed: a gated metric (one with a direction, or named in ``max_drop``) that BASE
+    computed and NEW cannot is ``vanished``, one whose stage NEW has not run is ``not run``, and a task
+    BASE has and NEW lacks fails too; ``allow_missing`` reports them without failing.
 
     ``metrics``: names of the metric table (per-class names such as ``recall/anger`` allowed), ``"all"``,
     or None for every metric that is not per-class. ``max_drop``: metric -> how much it may worsen (absolute,
@@ -172,7 +202,10 @@ def compare_runs(
             f"{', '.join(sorted(new_runs))}); compare runs of the same task"
         )
 
-    pairs = [_Pair.load(base_runs[t], new_runs[t], allow_incomplete, warnings) for t in sorted(shared)]
+    pairs = [
+        _Pair.load(base_runs[t], new_runs[t], allow_incomplete, warnings, allow_failed)
+        for t in sorted(shared)
+    ]
     selected = {p.task: _select(metrics, p.classes) for p in pairs}
     _check_names(metrics, max_drop, pairs)
     tolerances = _tolerances(max_drop)
@@ -210,6 +243,7 @@ def compare_runs(
         tasks=tasks,
         only_in_base=only_base,
         only_in_new=only_new,
+        allow_missing=allow_missing,
         warnings=warnings,
     )
 
@@ -264,7 +298,8 @@ class _Pair:
         self.reference = self.base_report.au_reference
 
     @classmethod
-    def load(cls, base: RunDir, new: RunDir, allow_incomplete: bool, warnings: list[str]) -> _Pair:
+    def load(cls, base: RunDir, new: RunDir, allow_incomplete: bool, warnings: list[str],
+             allow_failed: bool = False) -> _Pair:  # fmt: skip
         mb, mn = base.read_manifest(), new.read_manifest()
         rb, rn = base.read_metrics(), new.read_metrics()
         task = mb.task.name
@@ -283,8 +318,18 @@ class _Pair:
                 f"task {task}: BASE ({base}) was scored against AU reference {_ref(rb.au_reference)} but NEW "
                 f"({new}) against {_ref(rn.au_reference)}; {_rescore_hint(base, new, rb.au_reference, rn.au_reference)}"
             )
+        _check_comparable(task, base, new, key_of(mb, rb), key_of(mn, rn))
         for side, run, m in (("BASE", base, mb), ("NEW", new, mn)):
             if m.status == "complete":
+                continue
+            if m.status == "failed":
+                if not allow_failed:
+                    raise CompareError(
+                        f"task {task}: the {side} run {run} failed (every call failed, or more than "
+                        "--max-error-rate did): fix the cause and run it again, or pass --allow-failed to compare "
+                        "it anyway"
+                    )
+                warnings.append(f"task {task}: the {side} run {run} failed; its numbers are mostly failures")
                 continue
             if not allow_incomplete:
                 raise CompareError(
@@ -297,6 +342,30 @@ class _Pair:
                 "generation count as wrong"
             )
         return cls(base, new, (mb, mn), (rb, rn))
+
+
+#: Key parts compare checks itself: the sample set (--intersect), the reference (with a re-score hint) and
+#: the status (--allow-incomplete / --allow-failed).
+_OWN_CHECKS = ("samples", "au_reference", "status")
+
+
+def _check_comparable(
+    task: str, base: RunDir, new: RunDir, kb: ComparabilityKey, kn: ComparabilityKey
+) -> None:
+    """Refuse runs whose comparability keys differ (labels, images, prompt, scoring version...), naming both.
+    With different sample sets, labels and images are checked on the shared samples instead."""
+    data = ("labels", "images") if kb.samples != kn.samples else ()
+    if kb.without(*_OWN_CHECKS, *data) == kn.without(*_OWN_CHECKS, *data):
+        return
+    old = min(kb.scoring_version, kn.scoring_version) < SCORING_VERSION or None in (kb.labels, kn.labels)
+    hint = (
+        "one was scored by an older tag-bench: re-score it with `tag-bench score RUN`"
+        if old
+        else "compare runs of one task definition, on the same data, with the same prompt"
+    )
+    raise CompareError(
+        f"task {task}: BASE ({base}) and NEW ({new}) are not comparable ({difference_text(kb, kn)}); {hint}"
+    )
 
 
 def _ref(reference: str | None) -> str:
@@ -498,6 +567,11 @@ def _metric_row(pair: _Pair, name: str, paired: PairedComparison, tolerances: Ma
     row.value_base, row.value_new = d.value_a, d.value_b
     if d.diff is None:
         row.reason = _not_computed_reason(pair, name, d.value_a, d.value_b, paired.not_computed.get(name))
+        if row.gated and d.value_a is not None and d.value_b is None:
+            stage = pair.new_report.not_run.get(name)
+            row.verdict = "not run" if stage else "vanished"
+            if stage:
+                row.reason = f"not run on NEW: run `{stage.replace('RUN', str(pair.new))}`"
         return row
     row.diff = -d.diff + 0.0  # + 0.0: no negative zero
     if d.ci_low is not None and d.ci_high is not None:
@@ -532,6 +606,8 @@ def _apply_holm(rows: list[MetricComparison]) -> int:
 def _judge(row: MetricComparison, alpha: float) -> None:
     """The verdict of one row. A figure without a test (a quantile, a run-level figure) is judged by its
     difference alone; a metric without a direction regresses when it moves either way beyond its tolerance."""
+    if row.verdict in MISSING:  # decided when the row was made: BASE has it, NEW does not
+        return
     untested = spec(row.metric).kind != "sums"
     if row.diff is None or (row.p_holm is None and not (untested and row.gated)):
         row.verdict = "informational" if row.diff is not None and not row.gated else "not computed"

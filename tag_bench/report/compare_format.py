@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 
 from tag_bench._text import table
-from tag_bench.report.compare import Comparison, MetricComparison, TaskComparison
+from tag_bench.report.compare import MISSING, Comparison, MetricComparison, TaskComparison
 from tag_bench.scoring.metric_table import spec
 from tag_bench.scoring.units import UNITS, format_value
 
@@ -22,6 +22,8 @@ _MARK = {
     "no significant change": "➖",
     "not computed": "–",
     "informational": "ℹ️",
+    "vanished": "❌",
+    "not run": "❌",
 }
 
 
@@ -84,12 +86,25 @@ def method_note(c: Comparison) -> str:
 def summary_line(c: Comparison) -> str:
     counts = Counter[str](m.verdict for m in c.rows())
     tally = ", ".join(f"{counts[v]} {v}" for v in _MARK if counts[v])
-    if c.regressions:
-        listed = [f"{m.task} {m.metric} {signed(m, m.diff)}" for m in c.regressions[:6]]
+    lost = f" Tasks BASE has and NEW lacks: {', '.join(c.vanished_tasks)}." if c.vanished_tasks else ""
+    allowed = ""
+    if c.allow_missing and (c.missing or c.only_in_base):
+        what = [f"{m.task} {m.metric} ({m.verdict})" for m in c.missing] + [
+            f"task {t}" for t in c.only_in_base
+        ]
+        allowed = f" Allowed to be missing (--allow-missing): {'; '.join(what)}."
+    if c.regressions or c.vanished_tasks:
+        listed = [
+            f"{m.task} {m.metric} {signed(m, m.diff) if m.verdict == 'regressed' else m.verdict}"
+            for m in c.regressions[:6]
+        ]
         more = len(c.regressions) - len(listed)
         worst = "; ".join(listed) + (f"; and {more} more" if more > 0 else "")
-        return f"REGRESSED: {len(c.regressions)} metric(s) worse beyond tolerance ({worst}). All: {tally}."
-    return f"OK: nothing regressed beyond tolerance. All: {tally}."
+        gone = any(m.verdict in MISSING for m in c.regressions)
+        how = "worse beyond tolerance or gone from NEW" if gone else "worse beyond tolerance"
+        head = f"REGRESSED: {len(c.regressions)} metric(s) {how} ({worst})." if listed else "REGRESSED:"
+        return f"{head}{lost} All: {tally}.{allowed}"
+    return f"OK: nothing regressed beyond tolerance. All: {tally}.{allowed}"
 
 
 def _task_head(t: TaskComparison) -> list[str]:
@@ -141,11 +156,20 @@ def render_text(c: Comparison) -> str:
         if notes:
             out += ["Not computed:", *[f"  {line}" for line in notes]]
         out.append("")
-    for side, tasks in (("BASE", c.only_in_base), ("NEW", c.only_in_new)):
-        if tasks:
-            out.append(f"Only in {side}, not compared: {', '.join(tasks)}")
+    out += _only_lines(c)
     out += [method_note(c), "", summary_line(c)]
     return "\n".join(out) + "\n"
+
+
+def _only_lines(c: Comparison) -> list[str]:
+    """Tasks on one side only: BASE's fail the gate (the run of NEW is missing) unless --allow-missing."""
+    out = []
+    if c.only_in_base:
+        fate = "allowed by --allow-missing" if c.allow_missing else "vanished from NEW: this fails the gate"
+        out.append(f"Only in BASE ({fate}): {', '.join(c.only_in_base)}")
+    if c.only_in_new:
+        out.append(f"Only in NEW, not compared: {', '.join(c.only_in_new)}")
+    return out
 
 
 def _md(text: str) -> str:
@@ -186,9 +210,8 @@ def render_markdown(c: Comparison) -> str:
         if notes:
             out += ["", "Not computed:", *[f"- {_md(n)}" for n in notes]]
         out.append("")
-    for side, tasks in (("BASE", c.only_in_base), ("NEW", c.only_in_new)):
-        if tasks:
-            out += [f"**Only in {side}, not compared:** {', '.join(_md(t) for t in tasks)}", ""]
+    for line in _only_lines(c):
+        out += [f"**{_md(line)}**", ""]
     if c.warnings:
         out += ["Warnings:", *[f"- {_md(w)}" for w in c.warnings], ""]
     out += [_md(method_note(c)), "", f"**{_md(summary_line(c))}**", ""]
@@ -199,6 +222,7 @@ def render_junit(c: Comparison) -> str:
     """JUnit XML: one ``testcase`` per task × metric; a regression is a ``failure`` with the numbers."""
     suites = ET.Element("testsuites", name="tag-bench compare")
     total = Counter[str]()
+    failing = c.regressions
     for t in c.tasks:
         suite = ET.SubElement(suites, "testsuite", name=t.task)
         props = ET.SubElement(suite, "properties")
@@ -213,12 +237,14 @@ def render_junit(c: Comparison) -> str:
             )
             numbers = _numbers(m)
             counts["tests"] += 1
-            if m.verdict == "regressed":
+            if m in failing:
                 counts["failures"] += 1
+                kind = "regression" if m.verdict == "regressed" else m.verdict.replace(" ", "-")
+                detail = numbers if m.verdict == "regressed" else f"{m.reason}; {numbers}"
                 failure = ET.SubElement(
-                    case, "failure", type="regression", message=f"{m.metric} regressed: {numbers}"
+                    case, "failure", type=kind, message=f"{m.metric} {m.verdict}: {detail}"
                 )
-                failure.text = f"{t.task} / {m.metric}: {numbers}"
+                failure.text = f"{t.task} / {m.metric}: {detail}"
             elif m.verdict == "not computed":
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", message=m.reason or "not computed")
@@ -232,8 +258,13 @@ def render_junit(c: Comparison) -> str:
             case = ET.SubElement(
                 suite, "testcase", name="(every metric)", classname=f"tag-bench.compare.{task}", time="0"
             )
-            ET.SubElement(case, "skipped", message=f"task {task} is only in {side}: {other} has no run of it")
-            counts = Counter({"tests": 1, "skipped": 1})
+            message = f"task {task} is only in {side}: {other} has no run of it"
+            if task in c.vanished_tasks:
+                ET.SubElement(case, "failure", type="vanished", message=message)
+                counts = Counter({"tests": 1, "failures": 1})
+            else:
+                ET.SubElement(case, "skipped", message=message)
+                counts = Counter({"tests": 1, "skipped": 1})
             _counts(suite, counts)
             total.update(counts)
     _counts(suites, total)

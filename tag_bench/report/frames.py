@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tag_bench.comparability import ComparabilityKey, key_of
 from tag_bench.report.discover import discover_runs, display_name
 from tag_bench.rundir import RunDir, RunDirError
 from tag_bench.schema import MetricsReport, RunManifest
@@ -26,12 +27,16 @@ if TYPE_CHECKING:  # pragma: no cover
 RUN_COLUMNS = (
     "run_dir", "name", "task", "task_version", "dataset", "split", "protocol", "model", "train_source",
     "au_reference", "status", "oracle", "n", "metric", "value", "ci_low", "ci_high", "metric_n", "ci_method",
-    "group", "higher_is_better", "unit", "informational",
+    "group", "higher_is_better", "unit", "informational", "comparability",
 )  # fmt: skip
 
 
 class IncompleteRunError(RunDirError):
     """A run whose generation did not finish is left out of tables unless asked."""
+
+
+class FailedRunError(RunDirError):
+    """A failed run (every call failed, or more than --max-error-rate did) is left out unless asked."""
 
 
 @dataclass
@@ -48,6 +53,15 @@ class ScoredRun:
     def complete(self) -> bool:
         return self.manifest.status == "complete"
 
+    @property
+    def failed(self) -> bool:
+        return self.manifest.status == "failed"
+
+    @property
+    def key(self) -> ComparabilityKey:
+        """The comparability key of these scores (:mod:`tag_bench.comparability`)."""
+        return key_of(self.manifest, self.report)
+
 
 @dataclass
 class LoadedRuns:
@@ -61,16 +75,23 @@ def read_runs(
     paths: Sequence[str | os.PathLike[str]],
     *,
     allow_incomplete: bool = False,
+    allow_failed: bool = False,
     references: str = "current",
 ) -> LoadedRuns:
     """Every scored run under ``paths``. ``references="all"``: one entry per AU reference a run was scored
     against (``references/<id>/``), else its current scores. An incomplete run raises
-    IncompleteRunError unless ``allow_incomplete``."""
+    IncompleteRunError unless ``allow_incomplete``, a failed one FailedRunError unless ``allow_failed``."""
     found = discover_runs(list(paths))
     out = LoadedRuns(skipped=list(found.skipped))
     for run in found.runs:
         manifest = run.read_manifest()
-        if manifest.status != "complete" and not allow_incomplete:
+        if manifest.status == "failed":
+            if not allow_failed:
+                raise FailedRunError(
+                    f"{run.path} is a failed run ({_why_failed(manifest)}): its numbers are mostly failures; "
+                    "fix the cause and run it again, or pass --allow-failed to show it flagged ✗"
+                )
+        elif manifest.status != "complete" and not allow_incomplete:
             report = run.read_metrics()
             done = report.n - report.status_counts.get("missing", 0)
             raise IncompleteRunError(
@@ -85,6 +106,11 @@ def read_runs(
     return out
 
 
+def _why_failed(manifest: RunManifest) -> str:
+    said = [w for w in manifest.warnings if "failed" in w]
+    return said[-1] if said else "its generate stage failed"
+
+
 def runs_frame(runs: Sequence[ScoredRun]) -> pd.DataFrame:
     """The long frame of :func:`load_runs` for runs already read."""
     import pandas as pd  # a core dependency, imported when a frame is asked for
@@ -95,6 +121,7 @@ def runs_frame(runs: Sequence[ScoredRun]) -> pd.DataFrame:
         head = (str(r.run.path), r.name, m.task.name, m.task.version, m.task.dataset, m.task.split,
                 m.task.protocol, m.model.adapter, m.train_source, rep.au_reference, m.status,
                 m.model.oracle_reference, rep.n)  # fmt: skip
+        key = r.key.digest
         for name, v in rep.metrics.items():
             s = metric_spec(name)
             group = "per_class" if "/" in name else s.group
@@ -111,6 +138,7 @@ def runs_frame(runs: Sequence[ScoredRun]) -> pd.DataFrame:
                     s.higher_is_better,
                     s.unit,
                     s.informational,
+                    key,
                 )
             )
     frame = pd.DataFrame.from_records(records, columns=list(RUN_COLUMNS))
@@ -121,15 +149,20 @@ def load_runs(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     allow_incomplete: bool = False,
+    allow_failed: bool = False,
     references: str = "current",
 ) -> pd.DataFrame:
     """One row per run × metric: where the run is, its display name, task, model, AU reference, status,
     and the metric's value, CI, n and CI method (rates in [0, 1]; not computed -> NaN).
 
-    ``paths``: run directories or folders holding them (searched recursively).
+    ``paths``: run directories or folders holding them (searched recursively). ``comparability`` is a short
+    id of the run's comparability key (:mod:`tag_bench.comparability`): compare values only within one id.
     """
     many = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    return runs_frame(read_runs(many, allow_incomplete=allow_incomplete, references=references).runs)
+    loaded = read_runs(
+        many, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=references
+    )
+    return runs_frame(loaded.runs)
 
 
 #: Columns of :func:`load_samples`, in order.

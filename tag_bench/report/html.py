@@ -68,6 +68,7 @@ def write_report(
     only: str | None = None,
     figures: bool | None = True,
     allow_incomplete: bool = False,
+    allow_failed: bool = False,
     title: str | None = None,
     thumb_side: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -82,7 +83,7 @@ def write_report(
         raise ValueError(f"--only must be one of {', '.join(ONLY)}, got {only!r}")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    loaded = read_runs(list(paths), allow_incomplete=allow_incomplete)
+    loaded = read_runs(list(paths), allow_incomplete=allow_incomplete, allow_failed=allow_failed)
     runs = loaded.runs
     warnings = [f"skipped {s}" for s in loaded.skipped]
     views = [read_views(r.run, reference_key=r.reference_key) for r in runs]

@@ -26,11 +26,20 @@ def leaderboard(
     fmt: str = "md",
     options: RenderOptions | None = None,
     allow_incomplete: bool = False,
+    allow_failed: bool = False,
     mark_significant: bool = False,
+    intersect: bool = False,
 ) -> Leaderboard:
-    """Find the scored runs under ``paths`` and render the table ``spec`` describes in ``fmt``."""
+    """Find the scored runs under ``paths`` and render the table ``spec`` describes in ``fmt``.
+
+    Runs whose comparability keys differ never share a column (:mod:`tag_bench.comparability`);
+    ``intersect`` scores runs that differ only in their sample set on the samples they share."""
     options = options or RenderOptions()
     spec = spec if isinstance(spec, LeaderboardSpec) else load_spec(spec)
-    loaded = read_runs(paths, allow_incomplete=allow_incomplete, references=spec.references)
-    table = build_table(loaded.runs, spec, decimals=options.decimals, mark_significant=mark_significant)
+    loaded = read_runs(
+        paths, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=spec.references
+    )
+    table = build_table(
+        loaded.runs, spec, decimals=options.decimals, mark_significant=mark_significant, intersect=intersect
+    )
     return Leaderboard(table, render(table, fmt, options), loaded.skipped)

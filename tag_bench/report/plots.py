@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tag_bench._registry import Registry
+from tag_bench.comparability import describe, differing
 from tag_bench.errors import TagBenchError
 from tag_bench.facs import au_sort_key
 from tag_bench.metrics.grounding import GROUNDED_IOU, au_active, reference_states
@@ -68,6 +69,7 @@ def plot_runs(
     formats: Sequence[str] = FORMATS,
     dpi: int = style.PAPER_DPI,
     allow_incomplete: bool = False,
+    allow_failed: bool = False,
 ) -> PlotResult:
     """Draw ``kinds`` (names of :data:`FIGURES`, or ``all``) for the scored runs under ``paths`` into
     ``out_dir``. Overlays: the samples ``sample_ids``, or the ``worst`` N of each run (see
@@ -76,7 +78,7 @@ def plot_runs(
     for f in formats:
         if f not in FORMATS:
             raise PlotError(f"unknown figure format {f!r}; use {', '.join(FORMATS)}")
-    runs = read_runs(list(paths), allow_incomplete=allow_incomplete).runs
+    runs = read_runs(list(paths), allow_incomplete=allow_incomplete, allow_failed=allow_failed).runs
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = PlotResult()
@@ -130,16 +132,13 @@ def figures(
     :func:`views_key`; ``report``: the figures as the HTML report shows them."""
     ctx = FigureContext(runs, sample_ids, worst, result if result is not None else PlotResult(),
                         views if views is not None else {}, report)  # fmt: skip
-    by_task: dict[str, list[ScoredRun]] = {}
-    for r in runs:
-        by_task.setdefault(r.manifest.task.name, []).append(r)
     jobs: list[FigureJob] = []
     stems = _Stems()
     for name in kinds:
         kind = FIGURES.get(name)
         groups: list[tuple[Sequence[ScoredRun], ScoredRun | None, str | None]]
         if kind.scope == "task":
-            groups = [(members, None, task) for task, members in by_task.items()]
+            groups = [(members, None, members[0].manifest.task.name) for members in _comparable(runs, kind)]
         elif kind.scope == "runs":
             groups = [(runs, None, None)]
         else:
@@ -151,6 +150,16 @@ def figures(
     return jobs
 
 
+def _comparable(runs: Sequence[ScoredRun], kind: FigureKind) -> list[list[ScoredRun]]:
+    """The runs drawn together: one task and one comparability key (the AU reference only for figures of
+    grounding), in first-seen order."""
+    blank = () if kind.reference else ("au_reference",)
+    groups: dict[object, list[ScoredRun]] = {}
+    for r in runs:
+        groups.setdefault(r.key.without(*blank), []).append(r)
+    return list(groups.values())
+
+
 def views_key(run: ScoredRun) -> tuple[str, str | None]:
     return str(run.run.path), run.reference_key
 
@@ -160,8 +169,8 @@ def views_key(run: ScoredRun) -> tuple[str, str | None]:
 
 Scope = Literal["run", "task", "runs", "sample"]
 #: How the docs and --help say how many figures a kind draws.
-SCOPE_WORDS: dict[Scope, str] = {"run": "one per run", "task": "one per task", "runs": "one for all runs",
-                                 "sample": "one per sample"}  # fmt: skip
+SCOPE_WORDS: dict[Scope, str] = {"run": "one per run", "task": "one per task and set of comparable runs",
+                                 "runs": "one for all runs", "sample": "one per sample"}  # fmt: skip
 
 
 @dataclass
@@ -198,16 +207,18 @@ class FigureKind:
     caption: str  # the HTML report's caption, the first sentence in the docs and in --help
     details: str = ""  # what the docs add to the caption
     in_report: bool = True  # overlays are drawn by the report's sample browser instead
+    reference: bool = False  # shows grounding: runs judged against different AU references are apart
 
 
 FIGURES: Registry[FigureKind] = Registry("plot kind")
 
 
-def figure_kind(name: str, scope: Scope, caption: str, details: str = "", in_report: bool = True) -> Callable[[Jobs], Jobs]:  # fmt: skip
+def figure_kind(name: str, scope: Scope, caption: str, details: str = "", in_report: bool = True,
+                reference: bool = False) -> Callable[[Jobs], Jobs]:  # fmt: skip
     """Register the decorated jobs function as the figure kind ``name``."""
 
     def add(jobs: Jobs) -> Jobs:
-        FIGURES.register(name, FigureKind(name, scope, jobs, caption, details, in_report),
+        FIGURES.register(name, FigureKind(name, scope, jobs, caption, details, in_report, reference),
                          source=f"{jobs.__module__}:{jobs.__qualname__}")  # fmt: skip
         return jobs
 
@@ -264,6 +275,7 @@ def _confusion(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
     "task",
     "IoU of every box claim with the reference region of its AU.",
     "0.3 and 0.5 marked; several models as outlines, in % of their claims.",
+    reference=True,
 )
 def _iou_hist(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
     yield "", lambda: iou_histogram_figure([(r, ctx.views_of(r)) for r in runs])
@@ -725,6 +737,8 @@ def accuracy_grounded_figure(runs: Sequence[ScoredRun]) -> Figure:
     if not points:
         raise PlotError("no run has grounded accuracy (score runs against an AU reference)")
     several_tasks = len({p[0].manifest.task.name for p in points}) > 1
+    # runs of one task that are not comparable say how they differ, next to their name
+    apart = [part for part in differing(p[0].key for p in points) if part != "task"]
     fig = style.new_figure(style.SINGLE_COLUMN_IN, 3.0)
     ax = fig.add_subplot()
     ax.plot([0, 100], [0, 100], color="#999999", linewidth=0.7, linestyle="--", zorder=1)
@@ -737,7 +751,9 @@ def accuracy_grounded_figure(runs: Sequence[ScoredRun]) -> Figure:
         yerr = _err(g)
         ax.errorbar(_pct(acc), _pct(grounded), xerr=xerr, yerr=yerr, fmt="o", color=colour, markersize=4,
                     markerfacecolor="white" if oracle else colour, elinewidth=0.6, capsize=1.2, zorder=3)  # fmt: skip
-        label = r.name + (" †" if oracle else "") + (f" ({r.manifest.task.name})" if several_tasks else "")
+        detail = [r.manifest.task.name] if several_tasks else []
+        detail += [describe(r.key, part) for part in apart]
+        label = r.name + (" †" if oracle else "") + (f" ({', '.join(detail)})" if detail else "")
         ax.annotate(label, (_pct(acc), _pct(grounded)), xytext=(4, -8), textcoords="offset points",
                     fontsize=6, color=colour)  # fmt: skip
     ax.set_xlim(-3, 103)

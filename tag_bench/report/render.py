@@ -76,7 +76,7 @@ def _cells(table: Table, r: Row) -> list[tuple[Column, Cell]]:
 
 def row_label(r: Row) -> str:
     label = r.name + (f" ({r.train_source})" if r.train_source else "")
-    return label + (" †" if r.oracle else "") + (" ‡" if r.incomplete else "")
+    return label + (" †" if r.oracle else "") + (" ‡" if r.incomplete else "") + (" ✗" if r.failed else "")
 
 
 def _ci_note(o: RenderOptions, table: Table) -> str | None:
@@ -158,7 +158,7 @@ _TEX = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
     ">": r"\textgreater{}", "|": r"\textbar{}", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "–": "--",
-    "−": "--", "±": r"$\pm$",
+    "−": "--", "±": r"$\pm$", "✗": r"$^\times$",
 }  # fmt: skip
 
 
@@ -225,7 +225,7 @@ def render_csv(table: Table, o: RenderOptions) -> str:
     """One row per model: each column's value and 95 % interval as shown (rates in percent), and its mark."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    head = ["model", "train_source", "oracle", "incomplete"]
+    head = ["model", "train_source", "oracle", "incomplete", "failed"]
     for g in table.groups:
         prefix = g.title + (f" ({g.detail})" if g.detail else "")
         for col in g.columns:
@@ -233,7 +233,7 @@ def render_csv(table: Table, o: RenderOptions) -> str:
                      f"{prefix}/{col.metric}/mark"]  # fmt: skip
     w.writerow(head)
     for r in table.rows:
-        line: list[object] = [r.name, r.train_source or "", int(r.oracle), int(r.incomplete)]
+        line: list[object] = [r.name, r.train_source or "", int(r.oracle), int(r.incomplete), int(r.failed)]
         for col, c in _cells(table, r):
             line += [
                 number(col, c.value, o),
@@ -259,6 +259,7 @@ def render_json(table: Table, o: RenderOptions) -> str:
                 "train_source": r.train_source,
                 "oracle": r.oracle,
                 "incomplete": r.incomplete,
+                "failed": r.failed,
                 "runs": [None if x is None else str(x.run.path) for x in r.runs],
                 "cells": [[asdict(c) for c in g] for g in r.cells],
             }

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tag_bench.comparability import PART_NAMES, ComparabilityKey, describe, differing
 from tag_bench.errors import TagBenchError
 from tag_bench.report.frames import ScoredRun
 from tag_bench.report.spec import ColumnGroupSpec, LeaderboardSpec
@@ -55,6 +56,7 @@ class Group:
     columns: list[Column]
     detail: str | None = None  # what sets this group apart from another with the same title
     reference: str | None = None  # the AU reference its grounding metrics are judged against
+    differs_in: tuple[str, ...] = ()  # the comparability-key parts that split its spec group
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Row:
     cells: list[list[Cell]]  # per group, per column
     oracle: bool = False
     incomplete: bool = False
+    failed: bool = False  # shown only with --allow-failed
     train_source: str | None = None
     runs: list[ScoredRun | None] = field(default_factory=list)  # per group: the run behind the cells
 
@@ -99,14 +102,17 @@ def build_table(
     decimals: int = 1,
     mark_significant: bool = False,
     alpha: float = 0.05,
+    intersect: bool = False,
 ) -> Table:
-    """The leaderboard ``spec`` over ``runs`` (see the module docstring for the rules)."""
+    """The leaderboard ``spec`` over ``runs`` (see the module docstring for the rules). ``intersect``: runs
+    of one column that differ only in their sample set are scored on the samples they share (noted)."""
     runs = [r for r in runs if _row_wanted(r.name, spec)]
     if spec.kind == "transfer":
         from tag_bench.report.transfer import build_transfer
 
         return build_transfer(runs, spec, decimals=decimals)
-    parts = _partition(runs, spec)
+    shared_notes: list[str] = []
+    parts = _partition(runs, spec, intersect=intersect, notes=shared_notes)
     names = _row_names(parts)
     groups = [g for g, _ in parts]
     rows = [
@@ -120,7 +126,8 @@ def build_table(
     for row in rows:
         present = [r for r in row.runs if r is not None]
         row.oracle = any(r.manifest.model.oracle_reference for r in present)
-        row.incomplete = any(not r.complete for r in present)
+        row.failed = any(r.failed for r in present)
+        row.incomplete = any(not r.complete and not r.failed for r in present)
         row.train_source = next((r.manifest.train_source for r in present if r.manifest.train_source), None)
     rows.sort(key=_sort_key(groups))
     table = Table(spec.name, spec.title, spec.caption, groups, rows)
@@ -128,7 +135,7 @@ def build_table(
     if mark_significant:
         _keep_significant_marks(table, alpha)
         table.significant_marks = True
-    table.notes = _notes(table, runs, mark_significant)
+    table.notes = shared_notes + _notes(table, runs, mark_significant)
     return table
 
 
@@ -143,38 +150,58 @@ def _row_wanted(name: str, spec: LeaderboardSpec) -> bool:
     return not any(fnmatch.fnmatch(name, p) for p in exc)
 
 
-def _partition(runs: Sequence[ScoredRun], spec: LeaderboardSpec) -> list[tuple[Group, dict[str, ScoredRun]]]:
-    """Column groups with the run of each row name; one spec group splits where runs may not be mixed."""
+def _partition(
+    runs: Sequence[ScoredRun],
+    spec: LeaderboardSpec,
+    *,
+    intersect: bool = False,
+    notes: list[str] | None = None,
+) -> list[tuple[Group, dict[str, ScoredRun]]]:
+    """Column groups with the run of each row name. One spec group splits wherever the runs' comparability
+    keys differ (:mod:`tag_bench.comparability`), each part named by what sets it apart; ``intersect``
+    puts runs that differ only in their sample set together, scored on the samples they share."""
     out: list[tuple[Group, dict[str, ScoredRun]]] = []
     for gspec in _expand(spec.columns, runs):
         chosen = [r for r in runs if r.manifest.task.name in gspec.tasks]
         grounding = any(metric_spec(m).needs_reference for m in gspec.metrics)
-        keys: dict[tuple[object, ...], list[ScoredRun]] = {}
+        blank: tuple[str, ...] = () if grounding else ("au_reference",)
+        if intersect:
+            blank += ("samples", "labels", "images")
+        keys: dict[ComparabilityKey, list[ScoredRun]] = {}
         for r in chosen:
-            t = r.manifest.task
-            key: tuple[object, ...] = (
-                t.name,
-                t.version,
-                t.protocol,
-                r.report.au_reference if grounding else None,
-            )
-            keys.setdefault(key, []).append(r)
+            keys.setdefault(r.key.without(*blank), []).append(r)
+        if intersect:
+            keys = {k: _on_shared_samples(members, notes) for k, members in keys.items()}
         columns = [Column.of(m) for m in gspec.metrics]
         title = gspec.title or (gspec.tasks[0] if isinstance(gspec.tasks, list) and gspec.tasks else "")
-        differs = _differing(list(keys))
+        differs = differing(list(keys))
         for key, members in keys.items():
             by_name: dict[str, ScoredRun] = {}
             for r in members:
                 if r.name in by_name:
                     raise TableError(
-                        f"two runs named {r.name!r} for {key[0]} in one column group ({by_name[r.name].run.path} "
+                        f"two runs named {r.name!r} for {key.task} in one column group ({by_name[r.name].run.path} "
                         f"and {r.run.path}); give them distinct names with --name (or `tag-bench score RUN --name`)"
                     )
                 by_name[r.name] = r
-            detail = ", ".join(d for d in (_describe(key, i) for i in differs) if d) or None
-            ref = key[3] if grounding and isinstance(key[3], str) else None
-            out.append((Group(title, list(columns), detail, ref), by_name))
+            n_samples = members[0].report.n if members else None
+            detail = ", ".join(describe(key, part, n_samples=n_samples) for part in differs) or None
+            ref = key.au_reference if grounding else None
+            out.append((Group(title, list(columns), detail, ref, tuple(differs)), by_name))
     return out
+
+
+def _on_shared_samples(members: list[ScoredRun], notes: list[str] | None) -> list[ScoredRun]:
+    """``--intersect``: the runs scored again on the samples they all have (same gold labels and images
+    there, else refused naming the runs)."""
+    from tag_bench.report.intersect import on_shared_samples
+
+    if len({(m.key.samples, m.key.labels, m.key.images) for m in members}) <= 1:
+        return members
+    scored, note = on_shared_samples(members)
+    if notes is not None:
+        notes.append(note)
+    return scored
 
 
 def _expand(groups: list[ColumnGroupSpec], runs: Sequence[ScoredRun]) -> list[ColumnGroupSpec]:
@@ -187,16 +214,6 @@ def _expand(groups: list[ColumnGroupSpec], runs: Sequence[ScoredRun]) -> list[Co
         else:
             out.append(g)
     return out
-
-
-def _differing(keys: list[tuple[object, ...]]) -> list[int]:
-    """Which parts of the partition keys vary (task, version, protocol, reference)."""
-    return [i for i in range(4) if len({k[i] for k in keys}) > 1]
-
-
-def _describe(key: tuple[object, ...], i: int) -> str:
-    value = key[i]
-    return {0: f"{value}", 1: f"v{value}", 2: f"{value}", 3: f"ref {value}" if value else "no reference"}[i]
 
 
 def _row_names(parts: list[tuple[Group, dict[str, ScoredRun]]]) -> list[str]:
@@ -308,6 +325,10 @@ def _flipped_pairs(rows: Sequence[Row], a: int, b: int, ci: int) -> list[tuple[s
     return flipped
 
 
+def _words(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
 def _notes(table: Table, runs: Sequence[ScoredRun], mark_significant: bool) -> list[str]:
     notes: list[str] = []
     if any(r.oracle for r in table.rows):
@@ -315,6 +336,11 @@ def _notes(table: Table, runs: Sequence[ScoredRun], mark_significant: bool) -> l
     if any(r.incomplete for r in table.rows):
         notes.append(
             "‡ incomplete run (generation did not finish): its samples without a generation count as wrong."
+        )
+    if any(r.failed for r in table.rows):
+        notes.append(
+            "✗ failed run (every call failed, or more than --max-error-rate did): its numbers are mostly its "
+            "failures."
         )
     refs = sorted({g.reference for g in table.groups if g.reference})
     if len(refs) == 1:
@@ -326,9 +352,11 @@ def _notes(table: Table, runs: Sequence[ScoredRun], mark_significant: bool) -> l
         )
     split = sorted({g.title for g in table.groups if g.detail})
     if split:
+        parts = [PART_NAMES[p] for p in PART_NAMES if any(p in g.differs_in for g in table.groups)]
         notes.append(
-            f"{', '.join(split)}: runs differing in task version, protocol or AU reference are shown as "
-            "separate column groups, never mixed."
+            f"{', '.join(split)}: runs differing in {_words(parts)} are shown as separate column groups, never "
+            "mixed (tag-bench compares only runs with the same task, data, prompt, scoring version, AU "
+            "reference and status)."
         )
     for r in runs:
         counts = r.report.reference_status_counts

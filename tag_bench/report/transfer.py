@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tag_bench.comparability import difference_text
 from tag_bench.metrics.transfer import TransferEntry, normalise_dataset, transfer_matrix
 from tag_bench.report.frames import ScoredRun
 from tag_bench.report.spec import LeaderboardSpec
@@ -31,6 +32,21 @@ def _derived_columns(metric: str) -> list[Column]:
     return out
 
 
+def _check_comparable(cells: dict[tuple[str, int], ScoredRun]) -> None:
+    """The runs of one column must be comparable (:mod:`tag_bench.comparability`; their status is flagged
+    instead): a transfer row averages columns, so a column cannot be split the way a leaderboard's is."""
+    first: dict[int, ScoredRun] = {}
+    for (_, j), r in cells.items():
+        other = first.setdefault(j, r)
+        a, b = other.key.without("au_reference", "status"), r.key.without("au_reference", "status")
+        if a != b:
+            raise TableError(
+                f"transfer: {other.name} ({other.run.path}) and {r.name} ({r.run.path}) are in one column but not "
+                f"comparable ({difference_text(a, b)}); re-run or re-score one of them so that they match, or "
+                "leave one out (rows: include/exclude in the spec)"
+            )
+
+
 def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals: int = 1) -> Table:
     """The transfer matrix of ``spec.metric`` (see ``docs/metrics.md``, "Cross-dataset transfer")."""
     metric_spec(spec.metric)  # an unknown metric name fails here, before any work
@@ -49,6 +65,7 @@ def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals
                         f"{r.run.path}); give them distinct names with --name"
                     )
                 cells[r.name, j] = r
+    _check_comparable(cells)
     names = list(dict.fromkeys(name for name, _ in cells))
     entries = []
     for (name, j), r in cells.items():

@@ -57,6 +57,7 @@ from tag_bench.scoring.features import (
     sample_row,
 )
 from tag_bench.scoring.metric_table import MetricSpec, evaluate, metrics_for
+from tag_bench.scoring.version import SCORING_VERSION
 
 SAMPLE_STATUSES: tuple[str, ...] = get_args(SampleStatus)
 
@@ -71,6 +72,7 @@ class RunFacts:
 
     unmet: dict[str, str] = field(default_factory=dict)  # need ("evidence", "timing") -> why it is not met
     values: dict[str, float] = field(default_factory=dict)  # run-level figures ("generate_seconds", ...)
+    not_run: dict[str, str] = field(default_factory=dict)  # need of a stage not run yet -> its command
 
 
 @dataclass
@@ -221,9 +223,14 @@ def _unmet(arrays: ScoreArrays, no_reference_reason: str | None) -> dict[str, st
     return out
 
 
+def _first_unmet(m: MetricSpec, unmet: dict[str, str]) -> str | None:
+    return next((need for need in m.needs if need in unmet), None)
+
+
 def _reason(m: MetricSpec, unmet: dict[str, str]) -> str | None:
     """Why ``m`` cannot be computed for the run at all (its first unmet need), or None."""
-    return next((unmet[need] for need in m.needs if need in unmet), None)
+    need = _first_unmet(m, unmet)
+    return None if need is None else unmet[need]
 
 
 def _metric_matrix(sums: np.ndarray, classes: Sequence[str], table: Sequence[MetricSpec]):
@@ -319,11 +326,15 @@ def metrics_from_arrays(
 
     metrics: dict[str, MetricValue] = {}
     not_computed: dict[str, str] = {}
+    not_run: dict[str, str] = {}
     for m in table:
         reason = _reason(m, unmet)
         if reason is not None:
             not_computed[m.name] = reason
             metrics[m.name] = MetricValue(value=None, n=0)
+            need = _first_unmet(m, unmet)
+            if need in arrays.facts.not_run:  # a later stage not run yet, rather than impossible
+                not_run[m.name] = arrays.facts.not_run[need]
             continue
         if m.kind == "quantile":
             value, q_lo, q_hi, count = _quantile(m, arrays, ci)
@@ -391,6 +402,8 @@ def metrics_from_arrays(
         parse_notes=arrays.note_counts,
         not_computed=not_computed,
         bootstrap=_bootstrap_info(n_resamples, ci, seed),
+        scoring_version=SCORING_VERSION,
+        not_run=not_run,
     )
 
 
@@ -468,21 +481,28 @@ def compare_arrays(
     if n_resamples > 0:
         paired = paired_bootstrap(va, vb, statistic, n_resamples=n_resamples, ci=ci, seed=seed)
 
-    unmet = {**_unmet(arr_b, None), **_unmet(arr_a, None)}  # A's reason first, as it is named first
+    unmet_a, unmet_b = _unmet(arr_a, None), _unmet(arr_b, None)
     out: dict[str, MetricDifference] = {}
     not_computed: dict[str, str] = {}
     for m in table:
-        reason = _reason(m, unmet)
-        if reason is not None:
-            not_computed[m.name] = reason
-            out[m.name] = MetricDifference(value_a=None, value_b=None, diff=None)
-            continue
+        reason_a, reason_b = _reason(m, unmet_a), _reason(m, unmet_b)
         j = column.get(m.name)
         if j is None:  # a quantile or run-level figure: compared by its difference alone, with no test
             a_val, b_val = _untested_value(m, arr_a, ci), _untested_value(m, arr_b, ci)
         else:
             a_val = None if np.isnan(pa[j]) else float(pa[j])
             b_val = None if np.isnan(pb[j]) else float(pb[j])
+        if reason_a is not None or reason_b is not None:  # a run fact one side lacks (reference, stage...)
+            a_val = None if reason_a is not None else a_val
+            b_val = None if reason_b is not None else b_val
+            reasons = dict.fromkeys(r for r in (reason_a, reason_b) if r is not None)
+            not_computed[m.name] = (
+                "; ".join(reasons)
+                if len(reasons) == 1 or reason_a is None or reason_b is None
+                else (f"run A: {reason_a}; run B: {reason_b}")
+            )
+            out[m.name] = MetricDifference(value_a=a_val, value_b=b_val, diff=None)
+            continue
         if a_val is None or b_val is None:
             where = (
                 "runs A and B" if a_val is None and b_val is None else f"run {'A' if a_val is None else 'B'}"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tag_bench.au.sources import ReferenceSpec, parse_reference_spec
+from tag_bench.comparability import data_identity
 from tag_bench.errors import TagBenchError
 from tag_bench.rundir import RunDir
 from tag_bench.schema import (
@@ -30,6 +31,7 @@ from tag_bench.schema import (
     ScoringInfo,
 )
 from tag_bench.scoring.aggregate import RunFacts
+from tag_bench.scoring.stages import STAGES
 from tag_bench.store import gc_paused
 
 log = logging.getLogger("tag_bench")
@@ -125,7 +127,12 @@ def run_facts(manifest: RunManifest, *, has_reference: bool) -> RunFacts:
         )
     else:
         values = {"generate_seconds": gen.seconds, "model_calls": float(gen.model_calls)}
-    return RunFacts(unmet=unmet, values=values)
+    not_run: dict[str, str] = {}
+    for need, stage in STAGES.items():
+        if not stage.done(manifest):
+            not_run[need] = stage.command
+            unmet[need] = f"the {stage.name} stage has not been run on this run: `{stage.command}`"
+    return RunFacts(unmet=unmet, values=values, not_run=not_run)
 
 
 def parse_generation(g: Generation, classes: list[str]) -> Parsed | None:
@@ -347,6 +354,7 @@ def score_run(
             arrays = score_arrays(samples, generations, classes, references, sink=out.write, workers=workers)
         arrays.facts = run_facts(manifest, has_reference=references is not None)
         report = metrics_from_arrays(arrays, n_resamples=n_resamples, seed=seed)
+        manifest.data_identity = data_identity(samples, generations)
         report.run_status = manifest.status
         run.write_metrics(report, key)
         run.publish_scores(key)
