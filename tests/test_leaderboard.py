@@ -265,7 +265,7 @@ def test_every_format_and_spec_renders(runs):
     doc = json.loads(leaderboard([runs], spec="main", fmt="json").text)
     assert doc["rows"][1]["cells"][0][0]["mark"] == "best"
     rows = list(csv.reader(io.StringIO(leaderboard([runs], spec="main", fmt="csv").text)))
-    assert rows[0][:5] == ["model", "train_source", "oracle", "incomplete", "RAF-DB/accuracy"]
+    assert rows[0][:6] == ["model", "train_source", "oracle", "incomplete", "failed", "RAF-DB/accuracy"]
 
 
 def test_user_spec_file_and_clear_spec_errors(tmp_path, runs):
