@@ -22,6 +22,7 @@ from typing import Literal
 
 from tag_bench.errors import TagBenchError
 from tag_bench.report.frames import ScoredRun
+from tag_bench.report.significance import paired_p_value
 from tag_bench.report.spec import ColumnGroupSpec, LeaderboardSpec
 from tag_bench.scoring.metric_table import spec as metric_spec
 from tag_bench.scoring.units import shown_number
@@ -103,6 +104,7 @@ def build_table(
     """The leaderboard ``spec`` over ``runs`` (see the module docstring for the rules)."""
     runs = [r for r in runs if _row_wanted(r.name, spec)]
     if spec.kind == "transfer":
+        # lazy: import cycle (report.table -> report.transfer -> report.table)
         from tag_bench.report.transfer import build_transfer
 
         return build_transfer(runs, spec, decimals=decimals)
@@ -252,8 +254,6 @@ def mark_best(table: Table, decimals: int) -> None:
 
 def _keep_significant_marks(table: Table, alpha: float) -> None:
     """Drop a best mark unless a paired test on the same samples separates it from the runner-up."""
-    from tag_bench.report.significance import paired_p_value
-
     for gi, group in enumerate(table.groups):
         for ci, col in enumerate(group.columns):
             best = [r for r in table.rows if r.cells[gi][ci].mark == "best"]
