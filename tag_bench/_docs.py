@@ -10,17 +10,16 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from tag_bench.report.docs import update
+from tag_bench.scoring.metric_table import render_docs, render_metric_list
+
 
 def _metrics_doc(current: str) -> str:
-    from tag_bench.scoring.metric_table import render_docs
-
     return render_docs()
 
 
 def _readme(current: str) -> str:
     """The README's list of metric names, between ``<!-- generated:metrics -->`` and its end marker."""
-    from tag_bench.scoring.metric_table import render_metric_list
-
     block = re.compile(r"(<!-- generated:metrics -->\n)(.*?)(<!-- /generated:metrics -->)", re.S)
     if not block.search(current):
         raise ValueError("README.md has no <!-- generated:metrics --> block")
@@ -28,8 +27,6 @@ def _readme(current: str) -> str:
 
 
 def _report_doc(current: str) -> str:
-    from tag_bench.report.docs import update
-
     return update(current)
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tag_bench._hashing import stable_hash
 from tag_bench._registry import Registry, RegistryError
+from tag_bench.data import load_split
 from tag_bench.errors import TagBenchError
 from tag_bench.schema import CANONICAL_EMOTIONS, Sample, TaskInfo
 
@@ -73,8 +74,6 @@ class Task(BaseModel):
         self, data_root: str | Path | None = None, limit: int | None = None, **overrides: Any
     ) -> TaskData:
         """Index the task's samples. Samples whose label is outside ``classes`` are excluded by protocol."""
-        from tag_bench.data import load_split
-
         options = {**self.loader, **{k: v for k, v in overrides.items() if v is not None}}
         split = load_split(self.dataset, data_root, self.split, **options)
         keep = [s for s in split.samples if s.label in self.classes]

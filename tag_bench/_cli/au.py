@@ -24,7 +24,21 @@ from tag_bench._cli.common import (
     tasks_dir_option,
     warn,
 )
-from tag_bench.au.base import DEFAULT_DETECTOR
+from tag_bench._hashing import file_sha256
+from tag_bench.au.agreement import agreement_report
+from tag_bench.au.base import DEFAULT_DETECTOR, detector_names
+from tag_bench.au.cache import CachedDetector, detect_cached, open_au_cache
+from tag_bench.au.overlay import draw_reference
+from tag_bench.au.sources import (
+    build_detector,
+    parse_reference_specs,
+    required_reference,
+    resolve_reference_source,
+)
+from tag_bench.au.validation import LabelError, load_labels, validate
+from tag_bench.facs import au_code
+from tag_bench.schema import Sample
+from tag_bench.tasks import load_task
 
 
 def reference_json(ref: Any) -> dict[str, Any]:
@@ -63,8 +77,6 @@ def au_group() -> None:
 @cli_errors
 def detectors_cmd() -> None:
     """List the AU detector names."""
-    from tag_bench.au.base import detector_names
-
     for n in detector_names():
         click.echo(n)
 
@@ -107,14 +119,10 @@ def detect_cmd(
     """Compute AU references for one image (--image) or a task's samples (--task), filling the cache."""
     if (image is None) == (task is None):
         raise click.UsageError("give exactly one of --image or --task")
-    from tag_bench.au.sources import build_detector
-
     det = build_detector(au_reference)
     if image is not None:
         _detect_image(det, image, cache_path if not no_cache else None, out, as_json)
     else:
-        from tag_bench.tasks import load_task
-
         data = load_task(task or "", tasks_dirs).load(
             data_root, limit, **loader_overrides(class_order, options)
         )
@@ -122,12 +130,8 @@ def detect_cmd(
 
 
 def _detect_image(det: Any, image: str, cache_path: str | None, out: str | None, as_json: bool) -> None:
-    from tag_bench.au.cache import CachedDetector, open_au_cache
-
     if not Path(image).exists():
         raise click.ClickException(f"image not found: {image}")
-    from tag_bench._hashing import file_sha256
-
     sha = file_sha256(image)
     problems: list[str] = []
     cache = open_au_cache(cache_path, problems) if cache_path else None
@@ -162,8 +166,6 @@ def _detect_task(
     as_json: bool,
 ) -> None:
     from tqdm import tqdm
-
-    from tag_bench.au.cache import detect_cached, open_au_cache
 
     problems: list[str] = []
     cache = None if no_cache else open_au_cache(cache_path, problems)
@@ -225,9 +227,6 @@ def show_cmd(
     """Draw landmarks and AU boxes (with labels and scores) on IMAGE."""
     from PIL import Image, UnidentifiedImageError
 
-    from tag_bench.au.overlay import draw_reference
-    from tag_bench.au.sources import build_detector
-
     try:
         with Image.open(image) as im:
             im.load()
@@ -277,11 +276,6 @@ def agree_cmd(
 ) -> None:
     """Per-AU agreement between AU references on a task's images: Cohen's kappa of the active flags,
     Spearman of the scores, mean IoU of the regions, with counts."""
-    from tag_bench.au.agreement import agreement_report
-    from tag_bench.au.sources import parse_reference_specs, required_reference, resolve_reference_source
-    from tag_bench.facs import au_code
-    from tag_bench.tasks import load_task
-
     specs = parse_reference_specs(au_reference)
     sources = [required_reference(s) for s in specs]  # auto as the detector it stands for
     same = [f"{a.text!r} is {r.text}" for a, r in zip(specs, sources, strict=True) if a != r]
@@ -375,10 +369,6 @@ def validate_cmd(
     as_json: bool,
 ) -> None:
     """Check an AU reference against human AU labels: per-AU F1, precision, recall, ROC-AUC, base rate."""
-    from tag_bench.au.sources import resolve_reference_source
-    from tag_bench.au.validation import LabelError, load_labels, validate
-    from tag_bench.schema import Sample
-
     try:
         lab = load_labels(labels, fmt, images, frame_offset=frame_offset)
     except LabelError as e:

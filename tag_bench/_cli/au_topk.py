@@ -15,6 +15,10 @@ from tag_bench._cli.common import (
     tasks_dir_option,
 )
 from tag_bench.au.base import DEFAULT_DETECTOR
+from tag_bench.au.sources import resolve_reference_source
+from tag_bench.au.topk import topk_record
+from tag_bench.store import write_jsonl
+from tag_bench.tasks import load_task
 
 
 @click.command("topk")
@@ -50,11 +54,6 @@ def topk_cmd(
     ([{au, score, box}]) and text (lines such as "AU6 0.78 [156, 208, 285, 314]", ready for a prompt).
     A sample whose reference is not ok keeps its record, with its status and no AUs.
     """
-    from tag_bench.au.sources import resolve_reference_source
-    from tag_bench.au.topk import topk_record
-    from tag_bench.store import write_jsonl
-    from tag_bench.tasks import load_task
-
     data = load_task(task, tasks_dirs).load(data_root, limit, **loader_overrides(class_order, options))
     source = resolve_reference_source(au_reference, cache_path=cache_path)
     refs = source.get_many(data.samples, progress=True)

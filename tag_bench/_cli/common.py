@@ -13,6 +13,10 @@ from typing import Any, TypeVar
 
 import click
 
+from tag_bench.au.sources import describe_forms, reference_kinds
+from tag_bench.errors import TagBenchError
+from tag_bench.options import OptionError, parse_pairs
+
 F = TypeVar("F", bound=Callable[..., Any])
 DEBUG_ENV = "TAG_BENCH_DEBUG"
 
@@ -27,8 +31,6 @@ def cli_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from tag_bench.errors import TagBenchError
-
         try:
             return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -100,8 +102,6 @@ def loader_options(fn: F) -> F:
 
 def loader_overrides(class_order: str | None, options: Sequence[str]) -> dict[str, Any]:
     """The loader options given with ``--option`` and ``--class-order``."""
-    from tag_bench.options import OptionError, parse_pairs
-
     try:
         out = parse_pairs(options)
     except OptionError as e:
@@ -156,8 +156,6 @@ def au_reference_option(
     working, hidden from the help."""
 
     def forms() -> str:
-        from tag_bench.au.sources import describe_forms, reference_kinds
-
         return describe_forms(reference_kinds(none=none, saved=saved, detectors_only=detectors_only))
 
     def decorate(fn: F) -> F:

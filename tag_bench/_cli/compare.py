@@ -10,6 +10,9 @@ from typing import Any
 import click
 
 from tag_bench._cli.common import F, cli_errors, run_status_options, warn
+from tag_bench.options import OptionError, parse_kv
+from tag_bench.report.compare import compare_runs
+from tag_bench.report.compare_format import render_junit, render_markdown, render_text
 
 #: Exit status when something regressed beyond its tolerance; usage and data errors exit 2.
 EXIT_REGRESSED = 1
@@ -31,8 +34,6 @@ def errors_exit_2(fn: F) -> F:
 
 
 def _tolerances(values: tuple[str, ...]) -> dict[str, Any]:
-    from tag_bench.options import OptionError, parse_kv
-
     out: dict[str, Any] = {}
     for text in values:
         try:
@@ -82,9 +83,6 @@ def compare_cmd(base: str, new: str, metrics: str | None, max_drop: tuple[str, .
     metric or a task of BASE vanished from NEW (unless --allow-missing), 2 when the runs cannot be
     compared.
     """
-    from tag_bench.report.compare import compare_runs
-    from tag_bench.report.compare_format import render_junit, render_markdown, render_text
-
     names = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
     if names is not None and not names:
         raise click.BadParameter("give at least one metric name", param_hint="--metrics")

@@ -22,6 +22,9 @@ from tag_bench._cli.common import (
     warn,
 )
 from tag_bench._text import table
+from tag_bench.data import load_split
+from tag_bench.data.base import DatasetError
+from tag_bench.tasks import discover_tasks, load_task
 
 # --------------------------------------------------------------------------------------------------
 # tasks
@@ -36,9 +39,6 @@ from tag_bench._text import table
 @cli_errors
 def tasks_cmd(data_root: str | None, tasks_dirs: tuple[str, ...], as_json: bool) -> None:  # fmt: skip
     """List the benchmark tasks, with their sample counts when the data is found."""
-    from tag_bench.data.base import DatasetError
-    from tag_bench.tasks import discover_tasks
-
     tasks = discover_tasks(tasks_dirs)
     root = data_root or os.environ.get("TAG_BENCH_DATA")
     cache: dict[str, Any] = {}
@@ -62,8 +62,6 @@ def tasks_cmd(data_root: str | None, tasks_dirs: tuple[str, ...], as_json: bool)
             key = json.dumps([t.dataset, t.split, t.loader], sort_keys=True, default=str)
             if key not in cache:
                 try:
-                    from tag_bench.data import load_split
-
                     cache[key] = load_split(t.dataset, root, t.split, **t.loader)
                 except DatasetError as e:
                     cache[key] = e
@@ -171,8 +169,6 @@ def doctor_cmd(data_root: str, as_json: bool) -> None:  # fmt: skip
 def inspect_cmd(task: str, data_root: str | None, limit: int | None, tasks_dirs: tuple[str, ...],
                 class_order: str | None, options: tuple[str, ...], as_json: bool) -> None:  # fmt: skip
     """Print the samples of TASK with their labels (a task name or a task YAML file)."""
-    from tag_bench.tasks import load_task
-
     t = load_task(task, tasks_dirs)
     overrides = loader_overrides(class_order, options)
     data = t.load(data_root, **overrides)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tag_bench._cli.common import cli_errors, run_status_options, warn
+from tag_bench.report.html import write_report
 
 
 @click.command("report")
@@ -28,8 +29,6 @@ def report_cmd(paths: tuple[str, ...], output: str, max_samples: int | None, onl
     and a sample browser (filters, sorting, each sample's image with its claimed boxes against the AU
     reference, raw response and claims).
     """
-    from tag_bench.report.html import write_report
-
     result = write_report(paths, output, max_samples=max_samples, only=only, figures=not no_figures,
                           title=title, allow_incomplete=allow_incomplete, allow_failed=allow_failed)  # fmt: skip
     warn(result.warnings)

@@ -17,6 +17,9 @@ from tag_bench._cli.common import (
     tasks_dir_option,
     warn,
 )
+from tag_bench._cli.summary import format_summary
+from tag_bench.lmms.export import export_tasks
+from tag_bench.lmms.importer import import_run
 from tag_bench.schema import BOX_FRAMES
 
 
@@ -58,8 +61,6 @@ def export_cmd(task_list: str, data_root: str | None, tasks_dirs: tuple[str, ...
     lmms-eval --model qwen2_5_vl --model_args pretrained=... --tasks tag_rafdb_basic_test
     --include_path OUT --log_samples --output_path RESULTS
     """
-    from tag_bench.lmms.export import export_tasks
-
     setup_logging()
     names = [t.strip() for t in task_list.split(",") if t.strip()]
     done = export_tasks(
@@ -107,9 +108,6 @@ def import_cmd(source: str, out: str, lmms_task: str | None, task: str | None, f
     Writes a run directory (generations, manifest recording lmms-eval's config and version, scored
     samples, metrics). Samples of the task with no logged response are scored `missing`.
     """
-    from tag_bench._cli.summary import format_summary
-    from tag_bench.lmms.importer import import_run
-
     setup_logging()
     overrides = loader_overrides(class_order, options)
     result = import_run(

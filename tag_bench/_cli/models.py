@@ -8,6 +8,7 @@ import json
 import click
 
 from tag_bench._cli.common import cli_errors
+from tag_bench.models.base import adapter_info, describe_adapters
 
 
 @click.command("models")
@@ -16,8 +17,6 @@ from tag_bench._cli.common import cli_errors
 @cli_errors
 def models_cmd(names: tuple[str, ...], as_json: bool) -> None:
     """List model adapters (or the NAMES given): what each drives, its box frame and its --model-args."""
-    from tag_bench.models.base import adapter_info, describe_adapters
-
     infos = [adapter_info(n) for n in names] if names else describe_adapters()
     if as_json:
         click.echo(json.dumps({"adapters": [dataclasses.asdict(i) for i in infos]}, indent=2, default=str))

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from tag_bench._cli.common import cli_errors
+from tag_bench.parsing import parse_response
 from tag_bench.schema import BOX_FRAMES, CANONICAL_EMOTIONS
 
 
@@ -104,8 +105,6 @@ def parse_cmd(
     \b
       echo '<answer>happy</answer>' | tag-bench parse --frame pixel --image-size 100x100
     """
-    from tag_bench.parsing import parse_response
-
     stream = sys.stdin
     data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data

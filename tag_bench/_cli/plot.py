@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tag_bench._cli.common import cli_errors, run_status_options, warn
-from tag_bench.report.plots import SCOPE_WORDS, figure_kinds
+from tag_bench.report.plots import SCOPE_WORDS, figure_kinds, plot_runs
 
 
 def _help() -> str:
@@ -36,8 +36,6 @@ def _help() -> str:
 @cli_errors
 def plot_cmd(paths: tuple[str, ...], kinds: tuple[str, ...], out_dir: str, sample_ids: tuple[str, ...],
              worst: int | None, formats: str, dpi: int, allow_incomplete: bool, allow_failed: bool) -> None:  # fmt: skip
-    from tag_bench.report.plots import plot_runs
-
     result = plot_runs(paths, out_dir, kinds=kinds, sample_ids=sample_ids, worst=worst,
                        formats=[f.strip() for f in formats.split(",") if f.strip()], dpi=dpi,
                        allow_incomplete=allow_incomplete, allow_failed=allow_failed)  # fmt: skip

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from tag_bench._cli.common import cli_errors, run_status_options, warn
+from tag_bench.report.leaderboard import leaderboard
+from tag_bench.report.render import FORMATS, RenderOptions
 
 
 @click.command("leaderboard")
@@ -33,9 +35,6 @@ def leaderboard_cmd(paths: tuple[str, ...], spec: str, fmt: str, decimals: int, 
                     mark_significant: bool, caption: str | None, label: str | None, allow_incomplete: bool,
                     allow_failed: bool, intersect: bool, output: str | None) -> None:  # fmt: skip
     """Render a leaderboard from run directories (or folders holding them, searched recursively)."""
-    from tag_bench.report.leaderboard import leaderboard
-    from tag_bench.report.render import FORMATS, RenderOptions
-
     if fmt not in FORMATS:
         raise click.BadParameter(FORMATS.unknown_message(fmt), param_hint="--format")
     ci_style = "none" if no_ci else ci or ("none" if fmt == "latex" else "pm")

@@ -21,6 +21,10 @@ from tag_bench._cli.common import (
 )
 from tag_bench._cli.summary import format_summary
 from tag_bench.au.base import DEFAULT_DETECTOR
+from tag_bench.generate.evaluate import evaluate
+from tag_bench.report.html import write_report
+from tag_bench.report.leaderboard import leaderboard
+from tag_bench.report.render import RenderOptions
 from tag_bench.schema import BOX_FRAMES, MetricsReport
 
 
@@ -68,8 +72,6 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
             no_cache: bool, overwrite: bool, max_error_rate: float | None, no_progress: bool,
             as_json: bool) -> None:  # fmt: skip
     """Evaluate a model on one or more tasks: generate, then score (resumable, cached)."""
-    from tag_bench.generate.evaluate import evaluate
-
     setup_logging()
     task_names = [t.strip() for t in tasks.split(",") if t.strip()]
     cache: Any = False if no_cache else (cache_path or True)
@@ -135,11 +137,6 @@ def _too_many_errors(report: MetricsReport, max_error_rate: float | None) -> str
 def demo_cmd(out: str, au_reference: str, n_resamples: int, no_progress: bool) -> None:
     """Run the offline demo: facs-rules and random on public-domain faces, then a leaderboard and an
     HTML report (results/demo/report.html)."""
-    from tag_bench.generate.evaluate import evaluate
-    from tag_bench.report.html import write_report
-    from tag_bench.report.leaderboard import leaderboard
-    from tag_bench.report.render import RenderOptions
-
     setup_logging()
     where = Path(out)
     for model in ("facs-rules", "random"):

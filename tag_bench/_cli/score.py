@@ -18,7 +18,11 @@ from tag_bench._cli.common import (
     warn,
 )
 from tag_bench._cli.summary import format_summary
+from tag_bench.au.sources import parse_reference_spec, split_reference_list
+from tag_bench.generate.predictions import score_predictions
+from tag_bench.rundir import RunDir
 from tag_bench.schema import BOX_FRAMES
+from tag_bench.scoring.run import score_run
 
 
 @click.command("score")
@@ -53,9 +57,6 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
 
     Samples without a prediction are scored with status `missing`; they stay in every denominator.
     """
-    from tag_bench.au.sources import parse_reference_spec, split_reference_list
-    from tag_bench.rundir import RunDir
-
     setup_logging()
     # several references: each is scored and kept under references/<id>/; the first listed is current.
     # Every one is checked before any is scored.
@@ -71,8 +72,6 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
             raise click.UsageError("give either RUN_DIR (re-score) or --predictions, not both")
         if not task or not out:
             raise click.UsageError("--predictions needs --task and --out (and usually --data-root)")
-        from tag_bench.generate.predictions import score_predictions
-
         result = score_predictions(
             task, predictions, frame=frame, data_root=data_root, limit=limit,
             au_reference=specs[-1] if specs[-1] is not None else "auto", out=out,
@@ -92,8 +91,6 @@ def score_cmd(run_dir: str | None, task: str | None, data_root: str | None, task
         where, rescore = run_dir, specs
     else:
         raise click.UsageError("give RUN_DIR to re-score, or --task/--data-root/--predictions/--out")
-    from tag_bench.scoring.run import score_run
-
     rd = RunDir(where)
     with rd.lock():
         if run_dir and (name or train_source):  # naming a run is not re-running it: only the manifest changes

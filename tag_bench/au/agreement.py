@@ -21,14 +21,13 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tag_bench._optional import require
 from tag_bench.facs import au_sort_key
 from tag_bench.geometry import iou
 from tag_bench.schema import AUReference
 
 
 def _stats_modules() -> tuple[Any, Any]:
-    from tag_bench._optional import require
-
     metrics = require("sklearn.metrics", "stats", "AU reference agreement (Cohen's kappa)")
     stats = require("scipy.stats", "stats", "AU reference agreement (Spearman)")
     return metrics, stats

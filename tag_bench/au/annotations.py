@@ -15,6 +15,7 @@ import numpy as np
 
 from tag_bench.au.base import box_list, build_states, point_list
 from tag_bench.au.regions import REGION_RULES, au_regions
+from tag_bench.images import presented_size
 from tag_bench.schema import AUReference, Sample
 
 META_KEY = "landmarks68"
@@ -63,8 +64,6 @@ class AnnotationSource:
             size = (int(sample.width), int(sample.height))
         else:
             try:
-                from tag_bench.images import presented_size
-
                 size = presented_size(sample)
             except Exception:
                 size = None  # boxes stay unclipped when the image cannot be read

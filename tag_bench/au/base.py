@@ -9,8 +9,8 @@ for a bad image: unreadable or non-image input gives status ``error``.
 Detectors are found by name (``get_detector``) in one registry: the built-ins, ``register_detector``
 calls and the entry-point group ``tag_bench.au_detectors`` (an entry point names a class or factory
 called with the parameters); a name registered twice is an error naming both. A name may carry the
-region rule (``mediapipe-geometric-loose``) and a version pin (``...@1``): the name part of the AU
-reference grammar (:mod:`tag_bench.au.sources`).
+region rule (``mediapipe-geometric-loose``) and a version pin (``...@1``), split by
+:func:`split_detector_name`: the name part of the AU reference grammar (:mod:`tag_bench.au.sources`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 
 from tag_bench._hashing import stable_hash
 from tag_bench._registry import Registry, RegistryError
-from tag_bench.au.sources import split_detector_name
+from tag_bench.au.regions import REGION_RULES, merged
 from tag_bench.errors import TagBenchError
 from tag_bench.facs import au_sort_key
 from tag_bench.schema import AUReference, AUState
@@ -135,8 +135,6 @@ def build_states(
     (where its number came from, what it was judged with). An AU present in only one of the two
     inputs gets ``box=None`` or ``score=None`` (and no source or threshold).
     """
-    from tag_bench.au.regions import merged
-
     regions = regions or {}
     scores = scores or {}
     out: dict[str, AUState] = {}
@@ -246,6 +244,21 @@ def _detector_errors() -> Iterator[None]:
         yield
     except RegistryError as e:
         raise AUDetectorError(str(e)) from e
+
+
+def split_detector_name(name: str) -> tuple[str, str | None, str | None]:
+    """``"pyfeat-v2-loose@2.1.5"`` -> ("pyfeat-v2", "loose", "2.1.5")."""
+    head, _, version = name.partition("@")
+    base, rule = split_region_rule(head)
+    return base, rule, (version or None)
+
+
+def split_region_rule(head: str) -> tuple[str, str | None]:
+    """``openface-loose`` -> ("openface", "loose"); no rule -> (head, None)."""
+    for r in REGION_RULES:
+        if head.endswith(f"-{r}"):
+            return head[: -len(r) - 1], r
+    return head, None
 
 
 def register_detector(name: str, factory: Callable[..., Any] | str) -> None:

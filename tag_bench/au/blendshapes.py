@@ -31,6 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from tag_bench._optional import require
+from tag_bench.au.bundle import BUNDLE_SHA256
+from tag_bench.au.geometric import measurements, scores_from_measurements
 from tag_bench.au.landmark_detector import AUScores, LandmarkAUDetector, check_regions
 from tag_bench.au.landmarks import FaceLandmarks, MediaPipeLandmarker
 
@@ -100,8 +103,6 @@ def blendshape_scores(shapes: dict[str, float]) -> dict[str, float]:
 
 def face_scores(face: FaceLandmarks) -> tuple[dict[str, float | None], dict[str, float], dict[str, str]]:
     """(scores, thresholds, sources) of one face: blendshape AUs, geometric AUs, unjudged AUs (None)."""
-    from tag_bench.au.geometric import measurements, scores_from_measurements
-
     if face.blendshapes is None:
         raise ValueError("the mesh model gave no blendshapes")
     scores: dict[str, float | None] = dict(blendshape_scores(face.blendshapes))
@@ -128,13 +129,9 @@ class MediaPipeBlendshapesDetector(LandmarkAUDetector):
 
     def __init__(self, *, regions: str = "tight", **landmarker_params: Any):
         check_regions(regions)
-        from tag_bench._optional import require
-
         require("mediapipe", "landmarks", "The mediapipe-blendshapes AU detector")
         self.region_rule = regions
         self.landmarker = MediaPipeLandmarker(mesh_model="task", **landmarker_params)
-        from tag_bench.au.bundle import BUNDLE_SHA256
-
         self.model_sha256 = BUNDLE_SHA256
         self.version = f"{MAPPING_VERSION}-{BUNDLE_SHA256[:8]}"
 

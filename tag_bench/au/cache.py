@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from tag_bench.au.base import AUDetector, params_hash
+from tag_bench.au.base import AUDetector, as_rgb_array, params_hash
+from tag_bench.images import ImageLoadError, image_sha256, open_image
 from tag_bench.schema import SCHEMA_VERSION, AUReference, AUState, Sample
 from tag_bench.store import unusable_cache_message
 
@@ -378,8 +379,6 @@ class CachedDetector:
         self, image: Any, *, image_sha256: str | None = None, sample_id: str | None = None
     ) -> AUReference:
         if image_sha256 is None:
-            from tag_bench.au.base import as_rgb_array
-
             try:
                 image = as_rgb_array(image)
             except Exception:
@@ -399,8 +398,6 @@ def detect_cached(detector: AUDetector, sample: Sample, cache: AUCache | None) -
 
     An unreadable image gives a reference with status ``error`` naming the problem.
     """
-    from tag_bench.images import ImageLoadError, image_sha256
-
     try:
         sha = image_sha256(sample)
     except (ImageLoadError, OSError) as e:
@@ -416,8 +413,6 @@ def detect_cached_many(
     detector: AUDetector, samples: Iterable[Sample], cache: AUCache | None, *, progress: bool = False
 ) -> dict[str, AUReference]:
     """``detect_cached`` for many samples, with one cache query per 500 images."""
-    from tag_bench.images import ImageLoadError, image_sha256
-
     items = list(samples)
     out: dict[str, AUReference] = {}
     shas: dict[str, str] = {}
@@ -452,8 +447,6 @@ def detect_cached_many(
 
 
 def _compute(detector: AUDetector, sample: Sample, sha: str, cache: AUCache | None) -> AUReference:
-    from tag_bench.images import ImageLoadError, open_image
-
     try:
         img = open_image(sample)
     except (ImageLoadError, OSError) as e:

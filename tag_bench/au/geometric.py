@@ -69,6 +69,7 @@ from typing import Any
 
 import numpy as np
 
+from tag_bench._optional import require
 from tag_bench.au.landmark_detector import AUScores, LandmarkAUDetector, check_regions
 from tag_bench.au.landmarks import FaceLandmarks, MediaPipeLandmarker
 from tag_bench.au.regions import FaceFrame
@@ -184,8 +185,6 @@ class MediaPipeGeometricDetector(LandmarkAUDetector):
 
     def __init__(self, *, regions: str = "tight", **landmarker_params: Any):
         check_regions(regions)
-        from tag_bench._optional import require
-
         require("mediapipe", "landmarks", "The mediapipe-geometric AU detector")
         self.region_rule = regions
         self.landmarker = MediaPipeLandmarker(**landmarker_params)

@@ -41,6 +41,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tag_bench._optional import require
+from tag_bench.au.bundle import load_bundle
 from tag_bench.geometry import iou
 
 #: dlib/iBUG-68 -> MediaPipe-478 vertex indices, from py-feat 2.1.5
@@ -202,8 +204,6 @@ class _Graphs:
         mesh_model: str,
         bundle: bytes | None,
     ):
-        from tag_bench._optional import require
-
         mp = require("mediapipe", "landmarks", "MediaPipe face landmarks")
         self.lock = threading.Lock()
         with _native_stderr_muted():
@@ -336,8 +336,6 @@ class MediaPipeLandmarker:
         self.mesh_model: MeshModel = mesh_model
         self._bundle: tuple[bytes, str] | None = None
         if mesh_model == "task":
-            from tag_bench.au.bundle import load_bundle
-
             self._bundle = load_bundle()
 
     @property

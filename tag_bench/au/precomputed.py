@@ -34,6 +34,7 @@ import numpy as np
 from tag_bench.au.base import box_list, build_states, point_list
 from tag_bench.au.regions import REGION_RULES, au_regions
 from tag_bench.facs import au_code
+from tag_bench.images import presented_size
 from tag_bench.schema import AUReference, Sample
 
 _NAME_COLUMNS = ("input", "file", "filename", "file_name", "image", "image_path", "path", "name")
@@ -206,8 +207,6 @@ class PrecomputedSource:
         box = list(face.face_box) if face.face_box else None
         size = None
         try:
-            from tag_bench.images import presented_size
-
             size = presented_size(sample)
         except Exception:
             size = None  # regions are still computed, unclipped

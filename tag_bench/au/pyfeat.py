@@ -32,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from tag_bench._optional import require
 from tag_bench.au.base import AUDetectorError, BaseAUDetector, box_list, build_states, point_list
-from tag_bench.au.landmarks import FACE_POLICIES, mp478_to_68
+from tag_bench.au.landmarks import FACE_POLICIES, MediaPipeLandmarker, mp478_to_68
 from tag_bench.au.regions import REGION_RULES, au_regions
 from tag_bench.facs import au_code
 
@@ -141,8 +142,6 @@ class PyFeatV2Detector(BaseAUDetector):
             raise AUDetectorError(
                 f"pyfeat-v2: weight files missing under {self.weights_dir}: " + "; ".join(missing)
             )
-        from tag_bench._optional import require
-
         feat = require("feat", "feat", "The pyfeat-v2 AU detector")
         multitask_path, multitask_rev = found[MULTITASK[0]]
         self.version = f"{getattr(feat, '__version__', 'unknown')}-{multitask_rev[:12]}"
@@ -151,8 +150,6 @@ class PyFeatV2Detector(BaseAUDetector):
         self._lock = threading.Lock()
         self._landmarker = None
         if face_model == "mediapipe":
-            from tag_bench.au.landmarks import MediaPipeLandmarker
-
             self._landmarker = MediaPipeLandmarker(face_policy="largest")
 
     def _build(self, multitask_path: Path) -> Any:

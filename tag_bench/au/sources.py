@@ -18,6 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from tag_bench.au.annotations import AnnotationSource
+from tag_bench.au.base import (
+    DEFAULT_DETECTOR,
+    detector_names,
+    get_detector,
+    is_detector_name,
+    split_detector_name,
+    split_region_rule,
+)
+from tag_bench.au.cache import detect_cached, detect_cached_many, open_au_cache
+from tag_bench.au.precomputed import PrecomputedSource
 from tag_bench.au.regions import REGION_RULES
 from tag_bench.errors import TagBenchError
 from tag_bench.schema import AUReference, Sample
@@ -116,26 +127,9 @@ class ReferenceSpec:
         else ``none``. Any other spec is returned unchanged."""
         if self.kind != "auto":
             return self
-        from tag_bench.au.base import DEFAULT_DETECTOR
-
         if importlib.util.find_spec("mediapipe") is None:
             return ReferenceSpec("none")
         return ReferenceSpec("detector", name=DEFAULT_DETECTOR)
-
-
-def split_detector_name(name: str) -> tuple[str, str | None, str | None]:
-    """``"pyfeat-v2-loose@2.1.5"`` -> ("pyfeat-v2", "loose", "2.1.5")."""
-    head, _, version = name.partition("@")
-    base, rule = _split_rule(head)
-    return base, rule, (version or None)
-
-
-def _split_rule(head: str) -> tuple[str, str | None]:
-    """``openface-loose`` -> ("openface", "loose"); no rule -> (head, None)."""
-    for r in REGION_RULES:
-        if head.endswith(f"-{r}"):
-            return head[: -len(r) - 1], r
-    return head, None
 
 
 def parse_reference_spec(text: str | ReferenceSpec, *, saved: Collection[str] = ()) -> ReferenceSpec:
@@ -146,8 +140,6 @@ def parse_reference_spec(text: str | ReferenceSpec, *, saved: Collection[str] = 
     forms, with the closest ones, for anything else. ``auto`` stays ``auto`` (see
     :meth:`ReferenceSpec.resolved`).
     """
-    from tag_bench.au.base import is_detector_name
-
     if isinstance(text, ReferenceSpec):
         return text
     spec = text.strip()
@@ -158,7 +150,7 @@ def parse_reference_spec(text: str | ReferenceSpec, *, saved: Collection[str] = 
     if spec.lower() in NONE_WORDS:
         return ReferenceSpec("none")
     head, sep, rest = spec.partition(":")
-    stem, rule = _split_rule(head)
+    stem, rule = split_region_rule(head)
     if sep and stem in PREFIXED_KINDS:
         if not rest:
             syntax = next(f.syntax for f in REFERENCE_FORMS if f.kind == stem)
@@ -204,8 +196,6 @@ def reference_kinds(
 def describe_forms(kinds: Collection[str] | None = None, *, meanings: bool = True) -> str:
     """The forms of ``kinds`` (default: :func:`reference_kinds`), ``; ``-separated, naming the registered
     detectors and the offline default."""
-    from tag_bench.au.base import DEFAULT_DETECTOR
-
     kinds = reference_kinds() if kinds is None else kinds
     wanted = [f for f in REFERENCE_FORMS if f.kind in kinds]
     parts = []
@@ -216,15 +206,11 @@ def describe_forms(kinds: Collection[str] | None = None, *, meanings: bool = Tru
 
 
 def _detector_bases() -> list[str]:
-    from tag_bench.au.base import detector_names
-
     return sorted({split_detector_name(n)[0] for n in detector_names()})
 
 
 def _unknown(spec: str, saved: Collection[str]) -> str:
     """The message for a spec that is no form: the closest spellings, then every form."""
-    from tag_bench.au.base import detector_names
-
     head, sep, rest = spec.partition(":")
     if sep:
         heads = [f"{k}{r}" for k in PREFIXED_KINDS for r in ("", *(f"-{x}" for x in REGION_RULES))]
@@ -244,8 +230,6 @@ def _unknown(spec: str, saved: Collection[str]) -> str:
 def required_reference(spec: str | ReferenceSpec) -> ReferenceSpec:
     """The spec, with ``auto`` resolved, where a reference is needed: ``none`` (or ``auto`` without
     MediaPipe) is a ReferenceSpecError saying what to give instead."""
-    from tag_bench.au.base import DEFAULT_DETECTOR
-
     given = parse_reference_spec(spec)
     s = given.resolved()
     if s.kind != "none":
@@ -264,8 +248,6 @@ def required_reference(spec: str | ReferenceSpec) -> ReferenceSpec:
 
 def build_detector(spec: str | ReferenceSpec) -> Any:
     """The detector a spec names: a detector name, ``openface-static[-rule]:DIR`` or ``auto``."""
-    from tag_bench.au.base import get_detector
-
     s = required_reference(spec)
     if s.kind == "openface-static":
         return get_detector(f"openface-static-{s.region_rule}", model_dir=s.path)
@@ -323,13 +305,9 @@ class DetectorSource:
         return [*self._problems, *(getattr(self.cache, "problems", None) or [])]
 
     def get(self, sample: Sample) -> AUReference:
-        from tag_bench.au.cache import detect_cached
-
         return detect_cached(self.detector, sample, self.cache)
 
     def get_many(self, samples: Iterable[Sample], progress: bool = False) -> dict[str, AUReference]:
-        from tag_bench.au.cache import detect_cached_many
-
         return detect_cached_many(self.detector, samples, self.cache, progress=progress)
 
 
@@ -415,10 +393,6 @@ def resolve_reference_source(
     ReferenceSpecError for an unknown spec; detector construction errors (missing extra, missing
     weights) propagate with their own message.
     """
-    from tag_bench.au.annotations import AnnotationSource
-    from tag_bench.au.cache import open_au_cache
-    from tag_bench.au.precomputed import PrecomputedSource
-
     s = required_reference(spec)
     if s.kind in ("openface", "pyfeat-csv"):
         return _RowSource(PrecomputedSource(s.kind, str(s.path), regions=s.region_rule))

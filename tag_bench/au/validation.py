@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tag_bench._optional import require
 from tag_bench.facs import au_code, au_sort_key
 from tag_bench.schema import AUReference
 
@@ -210,8 +211,6 @@ def validate(
 
     Both are keyed by image key; keys without a reference count as not judged.
     """
-    from tag_bench._optional import require
-
     metrics = require("sklearn.metrics", "stats", "AU reference validation")
     aus = sorted({au for flags in labels.values() for au in flags}, key=au_sort_key)
     out: dict[str, Any] = {}

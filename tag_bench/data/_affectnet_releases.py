@@ -26,6 +26,7 @@ from tag_bench.data._common import (
 )
 from tag_bench.data._listing import DirListing
 from tag_bench.data.base import DatasetError, SplitData
+from tag_bench.facs import canonical_emotion
 from tag_bench.schema import Sample
 
 CSV_COLUMNS = ("subdirectory_filepath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
@@ -401,8 +402,6 @@ def read_yolo_names(path: Path) -> list[str]:
 
 def load_yolo(root: Path, files: YoloCopy, split: str, drop: frozenset[str]) -> SplitData:
     """Index one split of a YOLO re-packaging (``<split>/images`` + ``labels/*.txt``)."""
-    from tag_bench.facs import canonical_emotion
-
     names = files.names
     canon = []
     for n in names:

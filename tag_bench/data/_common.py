@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tag_bench.data.base import DatasetError
+from tag_bench.facs import canonical_emotion
 from tag_bench.schema import CANONICAL_EMOTIONS, Sample
 
 DATA_ENV = "TAG_BENCH_DATA"
@@ -170,8 +171,6 @@ PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)
 
 def parse_class_order(value: Any) -> ClassOrder | None:
     """Read a class-order option: a preset name, a comma-separated string, a list, or a mapping."""
-    from tag_bench.facs import canonical_emotion
-
     if value is None or value == "":
         return None
     if isinstance(value, ClassOrder):
@@ -217,8 +216,6 @@ def sort_folders(folders: Iterable[str]) -> list[str]:
 
 
 def _assign_by_names(folders: Sequence[str], where: str) -> dict[str, str | None]:
-    from tag_bench.facs import canonical_emotion
-
     out: dict[str, str | None] = {}
     for f in folders:
         name = canonical_emotion(f.replace("_", " ").replace("-", " "))
@@ -236,8 +233,6 @@ def _assign_by_names(folders: Sequence[str], where: str) -> dict[str, str | None
 
 def emotion_named_folders(folders: Iterable[str]) -> bool:
     """True when every folder name is an emotion word (so the class order is self-describing)."""
-    from tag_bench.facs import canonical_emotion
-
     folders = list(folders)
     names = [canonical_emotion(f.replace("_", " ").replace("-", " ")) for f in folders]
     return bool(folders) and None not in names and len(set(names)) == len(names)

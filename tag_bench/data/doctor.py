@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tag_bench.data.base import DatasetError, get_spec
+from tag_bench.data.detect import detect_datasets
+
 
 def diagnose(data_root: str | None) -> list[dict[str, Any]]:
     """Every dataset under ``data_root`` with per-split counts (default options), warnings and errors."""
-    from tag_bench.data.base import DatasetError, get_spec
-    from tag_bench.data.detect import detect_datasets
-
     report = []
     for d in detect_datasets(data_root):
         entry: dict[str, Any] = {

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tag_bench import store
+from tag_bench._optional import require
 from tag_bench.generate.cache import GenerationCache, generation_key, is_deterministic
 from tag_bench.images import ImageLoadError, image_sha256, open_image
 from tag_bench.models.base import FatalAdapterError, GenerationOutput, GenerationRequest, ModelAdapter
@@ -49,8 +50,6 @@ class Barrier:
         self._dist = None
         if info.world_size > 1:
             import datetime
-
-            from tag_bench._optional import require
 
             dist = require("torch.distributed", "hf", "data-parallel runs")
             if not dist.is_initialized():

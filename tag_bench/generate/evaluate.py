@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tag_bench import __version__
 from tag_bench._hashing import sha256_hex
 from tag_bench.au.base import DEFAULT_DETECTOR
 from tag_bench.au.sources import parse_reference_spec
@@ -29,9 +30,12 @@ from tag_bench.models.base import (
     AdapterContext,
     FatalAdapterError,
     ModelAdapter,
+    fingerprint_of,
     get_model,
 )
+from tag_bench.models.requests import gen_settings
 from tag_bench.options import parse_kv
+from tag_bench.prompts import asks_evidence, render_prompt
 from tag_bench.rundir import RunConfigError, RunDir
 from tag_bench.runinfo import git_revision, package_versions, slug, utc_now
 from tag_bench.schema import Generation, GenerationInfo, MetricsReport, ModelInfo, RunManifest, Sample
@@ -73,8 +77,6 @@ class RunPlan:
 def normalise_gen_kwargs(gen_kwargs: dict[str, Any] | str | None) -> dict[str, Any]:
     """The defaults plus the user's settings, checked before any model loads (RunConfigError names the
     bad setting)."""
-    from tag_bench.models.requests import gen_settings
-
     given = parse_kv(gen_kwargs) if isinstance(gen_kwargs, str) else dict(gen_kwargs or {})
     try:
         gen_settings(given)
@@ -89,8 +91,6 @@ def normalise_gen_kwargs(gen_kwargs: dict[str, Any] | str | None) -> dict[str, A
 def model_slug(model: str, args: dict[str, Any]) -> str:
     main = args.get("pretrained") or args.get("model") or args.get("predictions")
     name = model if main is None else f"{model}__{Path(str(main)).name if model == 'replay' else main}"
-    from tag_bench.models.base import fingerprint_of
-
     extra = {k: v for k, v in redact(args).items() if k not in ("pretrained", "model")}
     return slug(name.replace("/", "__")) + (f"__{fingerprint_of(extra)[:6]}" if extra else "")
 
@@ -117,8 +117,6 @@ def plan_run(
     name: str | None = None,
 ) -> RunPlan:
     """Load the task, build the adapter and the manifest. The caller closes ``plan.adapter``."""
-    from tag_bench.prompts import render_prompt
-
     task = task if isinstance(task, Task) else load_task(task, tasks_dirs)
     data = task.load(data_root, **(loader_options or {}))
     # The run's data identity is the whole split, so a larger --limit resumes instead of restarting.
@@ -186,8 +184,6 @@ def _reference_for_run(au_reference: str | None, prompt_id: str, adapter: ModelA
     """The AU reference spec a run is scored against. ``auto`` means none when the prompt asks for no
     evidence (there is nothing to ground, so the detector is not run) unless the adapter itself reads a
     reference; a reference named explicitly is always used."""
-    from tag_bench.prompts import asks_evidence
-
     if au_reference is None:
         return None
     spec = parse_reference_spec(au_reference)
@@ -235,8 +231,6 @@ def _generate_and_score(
     n_resamples: int,
     progress: bool,
 ) -> RunResult:
-    from tag_bench.prompts import render_prompt
-
     run, adapter, samples, manifest = plan.run, plan.adapter, plan.samples, plan.manifest
     barrier = Barrier(dist)
     if dist.is_main:
@@ -371,6 +365,4 @@ def _index_digest(samples: list[Sample]) -> str:
 
 
 def _version() -> str:
-    from tag_bench import __version__
-
     return __version__

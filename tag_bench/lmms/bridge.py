@@ -31,7 +31,9 @@ from typing import IO, Any
 
 from pydantic import ConfigDict, Field, PositiveInt
 
+import tag_bench
 from tag_bench._optional import MissingExtraError
+from tag_bench.lmms.rows import TaskRow
 from tag_bench.models._frames import FrameChoice, frame_details, frame_for
 from tag_bench.models._identity import model_identity
 from tag_bench.models.args import redact
@@ -45,6 +47,7 @@ from tag_bench.models.base import (
     fingerprint_of,
 )
 from tag_bench.models.requests import GenSettings, group_requests
+from tag_bench.schema import CANONICAL_EMOTIONS, Sample
 
 #: lmms-eval model name -> transformers ``model_type`` (the family whose box frame it speaks).
 LMMS_FAMILIES: dict[str, str] = {
@@ -233,8 +236,6 @@ class LmmsEvalAdapter(ModelAdapter):
     # ---------------------------------------------------------------------------------- worker
 
     def _start(self) -> None:
-        import tag_bench
-
         env = dict(os.environ)
         root = str(Path(tag_bench.__file__).resolve().parent.parent)  # this tag-bench, not another copy
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -273,9 +274,6 @@ class LmmsEvalAdapter(ModelAdapter):
     # ---------------------------------------------------------------------------------- rows
 
     def _row(self, req: GenerationRequest) -> dict[str, Any]:
-        from tag_bench.lmms.rows import TaskRow
-        from tag_bench.schema import CANONICAL_EMOTIONS, Sample
-
         sample = req.sample
         if sample is None:  # a caller without samples: hand lmms-eval the image itself
             if self._tmp is None:

@@ -21,8 +21,13 @@ from typing import Any
 
 import yaml
 
+from tag_bench import __version__, store
+from tag_bench.generate.evaluate import normalise_gen_kwargs
+from tag_bench.images import ImageLoadError, presented_sizes
 from tag_bench.lmms.rows import TaskRow, lmms_task_name
+from tag_bench.prompts import get_template
 from tag_bench.schema import BOX_FRAMES, Sample
+from tag_bench.tasks import load_task
 
 HOOKS = "tag_bench.lmms.hooks"
 #: The doc field lmms-eval logs as ``target``.
@@ -91,8 +96,6 @@ def write_task(
     dataset_kwargs: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<name>.yaml`` and ``<name>.jsonl`` into ``out``; returns their paths."""
-    from tag_bench import store
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     docs = out / f"{name}.jsonl"
@@ -106,8 +109,6 @@ def rows_for(
     samples: list[Sample], task: str, classes: list[str], prompt_id: str, frame: str
 ) -> tuple[list[TaskRow], list[str]]:
     """Rows of the samples whose image can be read, and "<id>: <why>" for the others."""
-    from tag_bench.images import ImageLoadError, presented_sizes
-
     rows, skipped = [], []
     for s, size in zip(samples, presented_sizes(samples), strict=True):
         if isinstance(size, ImageLoadError):
@@ -135,11 +136,6 @@ def export_tasks(
     the models you will run speak; ``pixel`` states the image size in the prompt). Samples whose image
     cannot be read are left out with a reason; re-scoring with tag-bench counts them as ``missing``.
     """
-    from tag_bench import __version__
-    from tag_bench.generate.evaluate import normalise_gen_kwargs
-    from tag_bench.prompts import get_template
-    from tag_bench.tasks import load_task
-
     if frame not in BOX_FRAMES:
         raise ValueError(f"unknown box frame {frame!r}; valid: {', '.join(BOX_FRAMES)}")
     gk = normalise_gen_kwargs(gen_kwargs)

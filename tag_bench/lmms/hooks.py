@@ -16,12 +16,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from tag_bench.images import open_image
 from tag_bench.lmms.rows import TaskRow
+from tag_bench.parsing import parse_response
+from tag_bench.prompts import RenderedPrompt, render_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image as PILImage
-
-    from tag_bench.prompts import RenderedPrompt
 
 #: The per-sample metric (mean over docs = tag-bench's ``accuracy``: failures count as wrong).
 ACCURACY_KEY = "tag_accuracy"
@@ -35,8 +36,6 @@ def _row(doc: Any) -> TaskRow:
 
 @lru_cache(maxsize=4096)
 def _rendered(prompt_id: str, classes: tuple[str, ...], frame: str, size: tuple[int, int]) -> RenderedPrompt:
-    from tag_bench.prompts import render_prompt
-
     return render_prompt(prompt_id, classes, frame, size)
 
 
@@ -50,8 +49,6 @@ def prompt_of(row: TaskRow) -> tuple[str | None, str]:
 
 def doc_to_visual(doc: Any, lmms_eval_specific_kwargs: Any = None) -> list[PILImage.Image]:
     """The presented image (decoded, cropped where the dataset says so), as a one-item list."""
-    from tag_bench.images import open_image
-
     return [open_image(_row(doc).sample())]
 
 
@@ -76,8 +73,6 @@ def doc_to_messages(doc: Any, lmms_eval_specific_kwargs: Any = None) -> list[dic
 
 def score_response(row: TaskRow, text: str | None) -> dict[str, Any]:
     """Parse one response: accuracy plus the parsed label, status, AUs and evidence (pixels)."""
-    from tag_bench.parsing import parse_response
-
     parsed = parse_response(text, row.frame, row.size, None, None, row.classes)
     return {
         ACCURACY_KEY: 1.0 if parsed.label is not None and parsed.label == row.label else 0.0,

@@ -22,9 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tag_bench import store
 from tag_bench.errors import TagBenchError
+from tag_bench.generate.predictions import score_predictions
 from tag_bench.lmms.hooks import SAMPLE_ID_KEY
 from tag_bench.lmms.rows import TASK_PREFIX, TaskRow
+from tag_bench.store import iter_jsonl
+from tag_bench.tasks import discover_tasks
 
 _SAMPLES_RE = re.compile(r"^(?P<date>.+?)_samples_(?P<task>.+)\.jsonl$")
 PREDICTIONS_FILE = "lmms_eval_predictions.jsonl"
@@ -141,8 +145,6 @@ def read_id_map(path: str | Path) -> dict[int, str]:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
     else:
-        from tag_bench.store import iter_jsonl
-
         rows = list(iter_jsonl(path))
     out: dict[int, str] = {}
     for n, r in enumerate(rows, 1):
@@ -161,8 +163,6 @@ def exported_rows(logged: LoggedRun) -> list[TaskRow] | None:
         test = test[0]
     if not isinstance(test, str) or not Path(test).is_file():
         return None
-    from tag_bench.store import iter_jsonl
-
     return [TaskRow.model_validate(r) for r in iter_jsonl(test)]
 
 
@@ -170,8 +170,6 @@ def predictions_of(
     logged: LoggedRun, *, id_key: str | None = None, id_map: dict[int, str] | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One ``{"id", "response"}`` per logged line, plus warnings."""
-    from tag_bench.store import iter_jsonl
-
     lines = list(iter_jsonl(logged.samples_path))
     rows: list[TaskRow] | None = None
     preds, unmapped, several = [], 0, 0
@@ -271,9 +269,6 @@ def import_run(
     loader options come from the export (arguments given here win). For any other FER task give
     ``task``, ``frame``, ``data_root`` and ``id_map`` or ``id_key``.
     """
-    from tag_bench import store
-    from tag_bench.generate.predictions import score_predictions
-
     logged = find_logged(source, lmms_task)
     meta = logged.tag_bench
     task = task or meta.get("task") or _task_from_name(logged.task, tasks_dirs)
@@ -318,7 +313,5 @@ def _task_from_name(lmms_task: str, tasks_dirs: list[str] | None) -> str | None:
     """``tag_rafdb_basic_test`` -> ``rafdb_basic_test`` when that is a tag-bench task."""
     if not lmms_task.startswith(TASK_PREFIX):
         return None
-    from tag_bench.tasks import discover_tasks
-
     name = lmms_task[len(TASK_PREFIX) :]
     return name if name in discover_tasks(tasks_dirs) else None

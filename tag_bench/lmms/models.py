@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 from lmms_eval.api.instance import GenerationResult, TokenCounts
 from lmms_eval.api.model import lmms
 
+from tag_bench.images import open_image
+from tag_bench.lmms.hooks import prompt_of
 from tag_bench.lmms.rows import TaskRow
 from tag_bench.models.base import AdapterContext, GenerationOutput, GenerationRequest, ModelAdapter, get_model
 from tag_bench.models.requests import GEN_KWARGS
@@ -139,9 +141,6 @@ class TagBenchLMM(lmms):
                 log.warning("generation setting %r is not supported by tag-bench adapters: ignored", k)
         row = _tag_row(doc)
         if row is not None:  # a tag-bench export: exactly what `tag-bench run` sends
-            from tag_bench.images import open_image
-            from tag_bench.lmms.hooks import prompt_of
-
             system, user = prompt_of(row)
             sample = row.sample()
             return GenerationRequest(

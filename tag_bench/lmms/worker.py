@@ -29,6 +29,9 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
+from tag_bench.lmms.export import write_task
+from tag_bench.lmms.rows import TaskRow
+
 BRIDGE_TASK = "tag_bridge"
 
 
@@ -64,9 +67,6 @@ class Worker:
     def generate(self, req: dict[str, Any]) -> list[dict[str, Any]]:
         from lmms_eval.evaluator import simple_evaluate
         from lmms_eval.tasks import TaskManager
-
-        from tag_bench.lmms.export import write_task
-        from tag_bench.lmms.rows import TaskRow
 
         if self.lm is None:
             raise RuntimeError("no model loaded")

@@ -25,6 +25,7 @@ from tag_bench.models.base import (
     ModelAdapter,
     fingerprint_of,
 )
+from tag_bench.parsing import parse_response
 from tag_bench.schema import BOX_FRAMES
 
 
@@ -121,8 +122,6 @@ def _add(preds: dict[str, Prediction], dupes: list[str], d: Any, where: str, lin
 
 def first_unframed_box(path: Path, predictions: dict[str, Prediction]) -> str | None:
     """Where the first box is whose coordinate frame nobody gave (a line without ``frame``), or None."""
-    from tag_bench.parsing import parse_response
-
     for p in sorted(predictions.values(), key=lambda p: p.line):
         if p.frame is not None or p.response is None:
             continue

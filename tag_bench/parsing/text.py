@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from tag_bench.facs import SYNONYM_TO_EMOTION
+from tag_bench.facs import SYNONYM_TO_EMOTION, canonical_emotion
 from tag_bench.schema import CANONICAL_EMOTIONS
 
 #: Longest response parsed as a whole; longer ones keep their head and tail (the answer is at the end).
@@ -250,8 +250,6 @@ def resolve_classes(classes: tuple[str, ...] | None) -> tuple[frozenset[str], tu
     """(allowed canonical names, notes). None means all eight canonical emotions."""
     if classes is None:
         return frozenset(CANONICAL_EMOTIONS), ()
-    from tag_bench.facs import canonical_emotion
-
     allowed: set[str] = set()
     unknown = []
     for c in classes:

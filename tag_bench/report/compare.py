@@ -15,7 +15,7 @@ import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -25,12 +25,11 @@ from tag_bench.metrics.stats import holm
 from tag_bench.report.discover import discover_runs, display_name
 from tag_bench.rundir import RunDir
 from tag_bench.schema import MetricsReport, PairedComparison, RunManifest
+from tag_bench.scoring.aggregate import ScoreArrays, build_arrays, compare_arrays
 from tag_bench.scoring.metric_table import METRICS, metric_names, spec
+from tag_bench.scoring.run import run_facts
 from tag_bench.scoring.version import SCORING_VERSION
 from tag_bench.store import gc_paused
-
-if TYPE_CHECKING:  # pragma: no cover
-    from tag_bench.scoring.aggregate import ScoreArrays
 
 Verdict = Literal[
     "improved",
@@ -449,9 +448,6 @@ def _tolerances(max_drop: Mapping[str, float] | None) -> dict[str, float]:
 
 def read_arrays(run: RunDir, classes: list[str], reference: str | None) -> ScoreArrays:
     """A run's scored samples straight into metric arrays (the records are not kept)."""
-    from tag_bench.scoring.aggregate import build_arrays
-    from tag_bench.scoring.run import run_facts
-
     with gc_paused():
         try:
             arrays = build_arrays(run.iter_scored(), classes, au_reference_id=reference)
@@ -483,8 +479,6 @@ def _compare_pair(pair: _Pair, names: list[str], tolerances: dict[str, float], n
 
 def _compare_loaded(pair: _Pair, names: list[str], tolerances: dict[str, float], n_resamples: int, ci: float,
                     seed: int, intersect: bool, warnings: list[str]) -> TaskComparison:  # fmt: skip
-    from tag_bench.scoring.aggregate import compare_arrays
-
     arr_base, arr_new = _read_both(pair)
     ids_base, ids_new = set(arr_base.sample_ids), set(arr_new.sample_ids)
     shared = len(ids_base & ids_new)

@@ -24,7 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tag_bench import store
+from tag_bench import __version__, store
+from tag_bench._optional import MissingExtraError
+from tag_bench.errors import TagBenchError
 from tag_bench.facs import au_code, au_sort_key
 from tag_bench.images import ImageLoadError, presented_size
 from tag_bench.metrics.grounding import au_active, au_region, reference_states
@@ -38,6 +40,10 @@ from tag_bench.report.browse import (
     sample_flags,
 )
 from tag_bench.report.frames import ScoredRun, read_runs
+from tag_bench.report.plots import FIGURES, PlotError, figure_kinds, figure_png, figures, views_key
+from tag_bench.report.render import RenderOptions, render
+from tag_bench.report.spec import load_spec
+from tag_bench.report.table import build_table
 from tag_bench.report.thumbs import Thumb, ThumbnailCache, side_for
 
 #: Leaderboards shown when the runs fill them (``transfer`` needs common7 runs).
@@ -150,11 +156,6 @@ def _choose(views: list[SampleView], only: str | None, max_samples: int | None) 
 
 def _leaderboards(runs: Sequence[ScoredRun], warnings: list[str]) -> list[tuple[str, str]]:
     """(title, HTML table) of each built-in spec the runs fill."""
-    from tag_bench.errors import TagBenchError
-    from tag_bench.report.render import RenderOptions, render
-    from tag_bench.report.spec import load_spec
-    from tag_bench.report.table import build_table
-
     out = []
     for name in SPECS:
         spec = load_spec(name)
@@ -182,8 +183,6 @@ def _figures(
     Figures the runs cannot give (no AU reference, no common7 run) go to ``not_drawn``."""
     if wanted is False:
         return []
-    from tag_bench._optional import MissingExtraError
-
     try:
         style.matplotlib()
     except MissingExtraError:
@@ -191,8 +190,6 @@ def _figures(
             raise
         warnings.append("figures left out: matplotlib is not installed (pip install 'tag-bench[plots]')")
         return []
-    from tag_bench.report.plots import FIGURES, PlotError, figure_kinds, figure_png, figures, views_key
-
     out = []
     kinds = [k.name for k in figure_kinds() if k.in_report]
     read = {views_key(r): v for r, v in zip(runs, views, strict=True)}
@@ -496,8 +493,6 @@ def script_json(obj: Any) -> str:
 def _page(title: str, runs: Sequence[ScoredRun], boards: list[tuple[str, str]], figs: list[tuple[str, str, str]],
           not_drawn: list[str], data: dict[str, Any], images: list[str], warnings: list[str]) -> str:  # fmt: skip
     e = html.escape
-    from tag_bench import __version__
-
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",

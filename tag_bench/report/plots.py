@@ -25,18 +25,21 @@ from tag_bench._registry import Registry
 from tag_bench.comparability import describe, differing
 from tag_bench.errors import TagBenchError
 from tag_bench.facs import au_sort_key
+from tag_bench.images import ImageLoadError, open_image
 from tag_bench.metrics.grounding import GROUNDED_IOU, au_active, reference_states
 from tag_bench.metrics.stats import wilson_interval
+from tag_bench.metrics.transfer import normalise_dataset
 from tag_bench.report import style
 from tag_bench.report.browse import SampleView, claim_outcome, read_views, worst_first
 from tag_bench.report.frames import ScoredRun, read_runs
+from tag_bench.report.render import row_label
+from tag_bench.report.spec import load_spec
+from tag_bench.report.table import Table, build_table
 from tag_bench.scoring.metric_table import spec as metric_spec
 from tag_bench.scoring.units import format_value, unit_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
-
-    from tag_bench.report.table import Table
 
 FORMATS = ("png", "pdf")
 LOW_IOU = 0.3  # the other threshold of the metric table (grounding_precision@0.3)
@@ -661,9 +664,6 @@ def iou_histogram_figure(runs: Sequence[tuple[ScoredRun, Sequence[SampleView]]])
 
 
 def transfer_table(runs: Sequence[ScoredRun]) -> Table:
-    from tag_bench.report.spec import load_spec
-    from tag_bench.report.table import build_table
-
     return build_table(runs, load_spec("transfer"))
 
 
@@ -671,8 +671,6 @@ def transfer_table(runs: Sequence[ScoredRun]) -> Table:
 def transfer_figure(runs: Sequence[ScoredRun]) -> Figure:
     """Heatmap of the ``transfer`` leaderboard: models × evaluation datasets, common7 accuracy (%)."""
     import numpy as np
-
-    from tag_bench.report.render import row_label
 
     table = transfer_table(runs)
     datasets = [g for g in table.groups if g.title != "Transfer"]
@@ -699,9 +697,6 @@ def transfer_figure(runs: Sequence[ScoredRun]) -> Figure:
             colour = style.text_colour(_hex(cmap(v)))
             ax.text(j, i, format_value(metric_spec(metric), v), ha="center", va="center", color=colour)
     from matplotlib.patches import Rectangle
-
-    from tag_bench.metrics.transfer import normalise_dataset
-    from tag_bench.report.spec import load_spec
 
     names = [normalise_dataset(g.dataset or "") for g in load_spec("transfer").columns]
     for i, row in enumerate(table.rows):
@@ -795,8 +790,6 @@ def overlay_figure(view: SampleView, name: str = "") -> Figure:
     plus the predicted and gold label. Raises PlotError when the image cannot be read."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Rectangle
-
-    from tag_bench.images import ImageLoadError, open_image
 
     if view.sample is None:
         raise PlotError(f"sample {view.id} is not in the run's index.jsonl")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tag_bench.report.frames import ScoredRun
 from tag_bench.schema import ScoredSample
+from tag_bench.scoring.aggregate import compare_metrics
 from tag_bench.store import gc_paused
 
 
@@ -17,8 +18,6 @@ def paired_p_value(a: ScoredRun, b: ScoredRun, metric: str, *, n_resamples: int 
     """Two-sided p-value of "``metric`` is equal in ``a`` and ``b``" on their common samples, from the test
     the paired comparison uses for it (exact McNemar for a share of all samples, paired bootstrap otherwise).
     None when the two runs do not cover the same samples or the metric has no test."""
-    from tag_bench.scoring.aggregate import compare_metrics
-
     sa, sb = scored_samples(a), scored_samples(b)
     if {s.sample_id for s in sa} != {s.sample_id for s in sb}:
         return None

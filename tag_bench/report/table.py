@@ -23,6 +23,8 @@ from typing import Literal
 from tag_bench.comparability import PART_NAMES, ComparabilityKey, describe, differing
 from tag_bench.errors import TagBenchError
 from tag_bench.report.frames import ScoredRun
+from tag_bench.report.intersect import on_shared_samples
+from tag_bench.report.significance import paired_p_value
 from tag_bench.report.spec import ColumnGroupSpec, LeaderboardSpec
 from tag_bench.scoring.metric_table import spec as metric_spec
 from tag_bench.scoring.units import shown_number
@@ -108,6 +110,7 @@ def build_table(
     of one column that differ only in their sample set are scored on the samples they share (noted)."""
     runs = [r for r in runs if _row_wanted(r.name, spec)]
     if spec.kind == "transfer":
+        # lazy: import cycle (report.table -> report.transfer -> report.table)
         from tag_bench.report.transfer import build_transfer
 
         return build_transfer(runs, spec, decimals=decimals)
@@ -194,8 +197,6 @@ def _partition(
 def _on_shared_samples(members: list[ScoredRun], notes: list[str] | None) -> list[ScoredRun]:
     """``--intersect``: the runs scored again on the samples they all have (same gold labels and images
     there, else refused naming the runs)."""
-    from tag_bench.report.intersect import on_shared_samples
-
     if len({(m.key.samples, m.key.labels, m.key.images) for m in members}) <= 1:
         return members
     scored, note = on_shared_samples(members)
@@ -269,8 +270,6 @@ def mark_best(table: Table, decimals: int) -> None:
 
 def _keep_significant_marks(table: Table, alpha: float) -> None:
     """Drop a best mark unless a paired test on the same samples separates it from the runner-up."""
-    from tag_bench.report.significance import paired_p_value
-
     for gi, group in enumerate(table.groups):
         for ci, col in enumerate(group.columns):
             best = [r for r in table.rows if r.cells[gi][ci].mark == "best"]

@@ -12,7 +12,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tag_bench.au.cache import AUCache, detect_cached_many
+from tag_bench.au.sources import JsonlSource, build_detector, required_reference, resolve_reference_source
 from tag_bench.errors import TagBenchError
+from tag_bench.images import image_sha256
 from tag_bench.schema import AUReference, Sample
 
 ReferencesLike = Mapping[str, AUReference] | Iterable[AUReference] | str | Path
@@ -66,8 +69,6 @@ def _from_spec(
     compute_missing: bool,
     progress: bool,
 ) -> dict[str, AUReference]:
-    from tag_bench.au.sources import JsonlSource, build_detector, required_reference, resolve_reference_source
-
     parsed = required_reference(spec)
     if parsed.kind == "file":
         return dict(JsonlSource(str(parsed.path)).by_sample)
@@ -89,9 +90,6 @@ def _from_cache(
     compute_missing: bool,
     progress: bool,
 ) -> dict[str, AUReference]:
-    from tag_bench.au.cache import AUCache, detect_cached_many
-    from tag_bench.images import image_sha256
-
     store = AUCache(cache)
     if compute_missing:
         return detect_cached_many(detector, samples, store, progress=progress)

@@ -14,6 +14,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tag_bench._optional import require
+from tag_bench.images import open_image
+from tag_bench.models._frames import check_frame
+from tag_bench.prompts import render_prompt
 from tag_bench.rewards.core import (
     GroundingConfig,
     RewardBreakdown,
@@ -69,8 +73,6 @@ class TagRewardScorer:
         classes: Sequence[str] | None,
         eos_token_ids: Collection[int] | None,
     ) -> None:
-        from tag_bench.models._frames import check_frame
-
         self.frame = check_frame(frame)
         self.references = references
         self.weights = weights
@@ -286,10 +288,6 @@ def grpo_dataset(
     ``sample_id``, ``label``, ``image_size``, ``input_size``, ``classes``, ``frame``. The
     ``pixel-resized`` frame needs ``processor`` (the model's, to know the size each image is resized to).
     """
-    from tag_bench._optional import require
-    from tag_bench.images import open_image
-    from tag_bench.prompts import render_prompt
-
     datasets = require("datasets", "train", "Building a GRPO training dataset")
     if frame == "pixel-resized" and processor is None:
         raise ValueError(

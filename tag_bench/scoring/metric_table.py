@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 
+from tag_bench.parsing.notes import NOTE_CODES
 from tag_bench.scoring.units import UnitName, unit_of
 
 Level = Literal["sample", "claim", "au", "class", "run"]
@@ -779,8 +780,6 @@ def render_metric_list() -> str:
 
 def render_docs() -> str:
     """``docs/metrics.md``, generated from :data:`METRICS` and the parser's note codes."""
-    from tag_bench.parsing.notes import NOTE_CODES
-
     rows = ["| " + " | ".join(cells) + " |" for cells in iter_doc_rows()]
     notes = [f"| `{code}` | {text} |" for code, text in NOTE_CODES.items()]
     return (

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tag_bench.au.sources import ReferenceSpec, parse_reference_spec
+from tag_bench.au.sources import ReferenceSpec, parse_reference_spec, resolve_reference_source
 from tag_bench.comparability import data_identity
 from tag_bench.errors import TagBenchError
+from tag_bench.parsing import parse_response
+from tag_bench.prompts import asks_evidence
 from tag_bench.rundir import RunDir
 from tag_bench.schema import (
     AUReference,
@@ -30,7 +32,8 @@ from tag_bench.schema import (
     ScoredSample,
     ScoringInfo,
 )
-from tag_bench.scoring.aggregate import RunFacts
+from tag_bench.scoring.aggregate import RunFacts, build_arrays, concat_arrays, metrics_from_arrays
+from tag_bench.scoring.score import score_sample
 from tag_bench.scoring.stages import STAGES
 from tag_bench.store import gc_paused
 
@@ -75,8 +78,6 @@ def compute_references(
 ) -> ReferenceSet:
     """The references of ``spec`` for ``samples``; ``cache=False`` bypasses the AU cache. What the user
     should know (an unreadable cache) is appended to ``warnings``."""
-    from tag_bench.au.sources import resolve_reference_source
-
     source = resolve_reference_source(spec, cache=cache)
     refs = source.get_many(samples, progress=progress)
     if warnings is not None:
@@ -105,8 +106,6 @@ def load_saved_references(run: RunDir, key: str | None = None) -> ReferenceSet |
 def run_facts(manifest: RunManifest, *, has_reference: bool) -> RunFacts:
     """What the manifest says that metrics depend on: whether the prompt asked for evidence, whether the
     generate stage was timed, and its run-level figures (``MetricSpec.needs`` names the needs)."""
-    from tag_bench.prompts import asks_evidence
-
     unmet: dict[str, str] = {}
     if not has_reference and not asks_evidence(manifest.prompt_id):
         unmet["evidence"] = (
@@ -138,8 +137,6 @@ def run_facts(manifest: RunManifest, *, has_reference: bool) -> RunFacts:
 def parse_generation(g: Generation, classes: list[str]) -> Parsed | None:
     if g.status != "ok" or g.text is None:
         return None
-    from tag_bench.parsing import parse_response
-
     return parse_response(
         g.text,
         frame=g.frame or "pixel",
@@ -156,8 +153,6 @@ def _scored(
     classes: list[str],
     references: ReferenceSet | None,
 ) -> Iterator[ScoredSample]:
-    from tag_bench.scoring.score import score_sample
-
     for s in samples:
         g = generations.get(s.id)
         parsed = parse_generation(g, classes) if g is not None else None
@@ -182,7 +177,6 @@ def _score_chunk(
     sink: Callable[[str], None] | None,
 ):
     """ScoreArrays of some samples; each scored record goes to ``sink`` as a JSON line, then is dropped."""
-    from tag_bench.scoring.aggregate import build_arrays
 
     def tee() -> Iterator[ScoredSample]:
         for sc in _scored(samples, generations, classes, references):
@@ -232,8 +226,6 @@ def score_arrays(
     ``sink`` receives each scored record as a JSON line, in sample order. ``workers`` > 1 scores
     chunks in that many processes (default: :func:`default_workers`).
     """
-    from tag_bench.scoring.aggregate import concat_arrays
-
     workers = default_workers(len(samples)) if workers is None else max(1, workers)
     if workers == 1 or len(samples) < 2 * workers:
         return _score_chunk(samples, generations, classes, references, sink)
@@ -310,8 +302,6 @@ def score_run(
     ``cache=False`` computes references without the AU cache; ``warnings`` receives what the user should
     be told (an unreadable AU cache).
     """
-    from tag_bench.scoring.aggregate import metrics_from_arrays
-
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if not run.is_run():
         raise ScoringError(f"{run.path} is not a run directory (no {run.MANIFEST})")

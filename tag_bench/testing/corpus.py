@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 
 from tag_bench.facs import AU_CATALOGUE, EMOTION_SYNONYMS, prototype_aus
+from tag_bench.parsing.parser import parse_response
 from tag_bench.schema import CANONICAL_EMOTIONS
 
 FORMATS: tuple[str, ...] = (
@@ -257,8 +258,6 @@ def measure_throughput(n: int = 24_000, seed: int = 0, repeat: int = 3) -> dict[
     rewards do). CPU time of this process, best of ``repeat`` passes."""
     import re
     import time
-
-    from tag_bench.parsing.parser import parse_response
 
     corpus = mixed_corpus(n, seed)
     args = [(r.text, r.frame, r.image_size, r.input_size, r.finish_reason) for r in corpus]

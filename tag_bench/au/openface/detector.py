@@ -33,18 +33,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from tag_bench._optional import require
 from tag_bench.au.base import AUDetectorError
 from tag_bench.au.landmark_detector import AUScores, LandmarkAUDetector, check_regions
+from tag_bench.au.landmarks import FaceLandmarks, MediaPipeLandmarker
 from tag_bench.au.openface.fhog import fhog, fhog_shape
 from tag_bench.au.openface.files import WHERE, LinearModel, ModelFolder, read_folder
 from tag_bench.au.openface.pdm import PDM, PDMFit
-
-if TYPE_CHECKING:
-    from tag_bench.au.landmarks import FaceLandmarks
 
 ENV_MODELS = "TAG_BENCH_OPENFACE_MODELS"
 #: Bump when the pipeline's arithmetic changes: it is part of the reference id.
@@ -121,8 +120,6 @@ def align_face(
     size: int = ALIGNED_SIZE,
 ) -> AlignedFace:
     """OpenFace's ``AlignFaceMask`` (rigid points, bilinear warp, black outside the face mask)."""
-    from tag_bench._optional import require
-
     cv2 = require("cv2", "landmarks", "The openface-static AU detector (face alignment)")
     n = pdm.n_points
     reference = (pdm.mean_shape[: 2 * n] * sim_scale).reshape(2, n).T
@@ -234,12 +231,8 @@ class OpenFaceStaticDetector(LandmarkAUDetector):
             raise ValueError(f"min_intensity must be in (0, 5], got {min_intensity}")
         self.model_dir = resolve_model_dir(model_dir)
         self.openface = OpenFaceStatic(read_folder(self.model_dir))
-        from tag_bench._optional import require
-
         require("mediapipe", "landmarks", "The openface-static AU detector (landmarks)")
         require("cv2", "landmarks", "The openface-static AU detector (face alignment)")
-        from tag_bench.au.landmarks import MediaPipeLandmarker
-
         self.landmarker = MediaPipeLandmarker(**landmarker_params)
         self.region_rule = regions
         self.min_intensity = float(min_intensity)
