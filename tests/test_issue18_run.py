@@ -291,3 +291,108 @@ def test_missing_commas_are_refused_in_every_key_value_option():
     assert parse_kv("pretrained=/data/my models/qwen,dtype=bfloat16") == {
         "pretrained": "/data/my models/qwen", "dtype": "bfloat16"}  # fmt: skip
     assert parse_kv('stop=["a b=c"]') == {"stop": ["a b=c"]}
+
+
+# --------------------------------------------------------------------------------------------------
+# 7. Unclear messages
+
+
+def test_a_local_checkpoint_path_that_does_not_exist_is_named(tmp_path):
+    for model, args in (("hf", "pretrained=/nonexistent"), ("vllm", "model=./my models/qwen"),
+                        ("hf", f"pretrained={tmp_path}/ckpt/qwen-7b")):  # fmt: skip
+        r = _cli("run", "--model", model, "--model-args", args, "--tasks", "demo", "--out", tmp_path / "run",
+                 "--no-progress")  # fmt: skip
+        assert r.exit_code == 1, r.output
+        assert "does not exist" in r.output and "local path" in r.output and "repo id" not in r.output.lower()
+        assert len(r.output.strip().splitlines()) == 1
+    from tag_bench.models._identity import check_checkpoint
+
+    assert check_checkpoint("Qwen/Qwen2.5-VL-7B-Instruct") == "Qwen/Qwen2.5-VL-7B-Instruct"  # a hub id
+    assert check_checkpoint(str(tmp_path)) == str(tmp_path)
+
+
+def _score_predictions(dataset_fixtures, preds: str | Path, out: Path, **kw):
+    return subprocess.run([sys.executable, "-m", "tag_bench", "score", "--task", "rafdb_basic_test", "--data-root",
+                           str(dataset_fixtures["raf_basic"]), "--predictions", str(preds), "--au-reference", "none",
+                           "--out", str(out), "--no-progress"], env=_env(), capture_output=True, text=True,
+                          timeout=60, **kw)  # fmt: skip
+
+
+def test_predictions_from_stdin_must_be_a_regular_file(dataset_fixtures, tmp_path):
+    line = json.dumps({"id": "rafdb/test_0001", "response": "<answer>happiness</answer>"}) + "\n"
+    p = _score_predictions(dataset_fixtures, "/dev/stdin", tmp_path / "run", input=line)
+    assert p.returncode == 1
+    assert "/dev/stdin is not a regular file" in p.stderr and "save them to a .jsonl file first" in p.stderr
+    assert "not found" not in p.stderr and not (tmp_path / "run").exists()
+
+
+def test_a_json_array_of_predictions_says_json_lines(dataset_fixtures, tmp_path):
+    preds = tmp_path / "p.json"
+    preds.write_text("\n  " + json.dumps([{"id": "rafdb/test_0001", "response": "<answer>happiness</answer>"}],
+                                         indent=2))  # fmt: skip
+    p = _score_predictions(dataset_fixtures, preds, tmp_path / "run")
+    assert p.returncode == 1
+    assert "holds a JSON array; predictions must be JSON Lines, one object per line" in p.stderr
+    assert "needs an 'id'" not in p.stderr
+
+
+def test_non_utf8_bytes_in_samples_jsonl_name_the_file_and_line(dataset_fixtures, tmp_path):
+    run = tmp_path / "run"
+    assert _baseline("--out", run, "rafdb_basic_test", dataset_fixtures["raf_basic"]).exit_code == 0
+    lines = (run / "samples.jsonl").read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b'"sample_id"', b'"sample_\xff\xfeid"', 1)
+    (run / "samples.jsonl").write_bytes(b"\n".join(lines))
+    from tag_bench.rundir import RunDir, RunDirError
+
+    with pytest.raises(RunDirError, match=r"samples.jsonl:3: not UTF-8 text \(byte 0xff at column \d+\)"):
+        RunDir(run).read_scored()
+    r = _cli("compare", run, run)
+    assert r.exit_code != 0 and f"{run / 'samples.jsonl'}:3: not UTF-8 text" in r.output
+
+
+def _jsonl_reference(path: Path, ids: list[str], name: str) -> Path:
+    from tag_bench.schema import AUReference, AUState
+
+    path.write_text("".join(AUReference(reference_id=f"{name}@1", detector=name, version="1", status="ok",
+                                        sample_id=i, aus={"AU12": AUState(score=0.9, active=True)}).model_dump_json()
+                            + "\n" for i in ids))  # fmt: skip
+    return path
+
+
+def test_au_agree_with_references_of_other_samples_is_an_error(dataset_fixtures, tmp_path):
+    root = dataset_fixtures["raf_basic"]
+    ids = [f"rafdb/test_{i:04d}" for i in range(1, 8)]
+    good = _jsonl_reference(tmp_path / "good.jsonl", ids, "good")
+    other = _jsonl_reference(tmp_path / "other.jsonl", ["img_001.jpg", "img_002.jpg"], "other")
+    r = _cli(
+        "au", "agree", "--task", "rafdb_basic_test", "--data-root", root, "--au-reference", f"{good},{other}"
+    )
+    assert r.exit_code == 1
+    assert f"no sample of rafdb_basic_test has a record in {other}" in r.output
+    assert "'img_001.jpg'" in r.output and "'rafdb/test_0001'" in r.output
+    again = _jsonl_reference(tmp_path / "again.jsonl", ids, "again")
+    ok = _cli(
+        "au", "agree", "--task", "rafdb_basic_test", "--data-root", root, "--au-reference", f"{good},{again}"
+    )
+    assert ok.exit_code == 0, ok.output
+
+
+def test_au_validate_refuses_unknown_aus_and_paths_outside_images(tmp_path):
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.new("RGB", (8, 8)).save(images / "a.png")
+    (tmp_path / "secret.png").write_bytes(b"")
+    ref = _jsonl_reference(tmp_path / "ref.jsonl", ["a.png"], "hand")
+    labels = tmp_path / "labels.csv"
+    for text, why in (("image,AU12,AU99\na.png,1,0\n", "unknown AU code(s) 'AU99'"),
+                      ("image,AU12\n../secret.png,1\n", "image '../secret.png' lies outside --images"),
+                      (f"image,AU12\n{tmp_path / 'secret.png'},1\n", "lies outside --images")):  # fmt: skip
+        labels.write_text(text)
+        r = _cli("au", "validate", "--labels", labels, "--images", images, "--au-reference", ref)
+        assert r.exit_code == 1 and why in r.output, r.output
+    labels.write_text("image,AU12\na.png,1\n")
+    assert (
+        _cli("au", "validate", "--labels", labels, "--images", images, "--au-reference", ref).exit_code == 0
+    )
