@@ -294,6 +294,71 @@ def test_missing_commas_are_refused_in_every_key_value_option():
 
 
 # --------------------------------------------------------------------------------------------------
+# 5. FERPlus: the published protocol's labels file
+
+
+def _plurality8(votes: list[int]) -> str:
+    from tag_bench.data._common import FERPLUS_ORDER
+
+    return FERPLUS_ORDER[max(range(8), key=lambda i: (votes[i], -i))]  # the first argmax of the 8 emotions
+
+
+def test_plurality8_all_reads_fer2013new_when_label_csv_disagrees(tmp_path):
+    from tag_bench.tasks import load_task
+    from tag_bench.testing.fixtures import FERPLUS_ROWS, FaceBank, write_ferplus_official
+
+    # label.csv disagrees with fer2013new.csv on three test images, each in its plurality label
+    disagree = {"fer0000014.png": [0, 0, 0, 0, 0, 0, 0, 9, 1, 0], "fer0000016.png": [0, 8, 1, 0, 1, 0, 0, 0, 0, 0],
+                "fer0000018.png": [0, 0, 9, 0, 0, 0, 1, 0, 0, 0]}  # fmt: skip
+    root = write_ferplus_official(tmp_path / "FERPlus", FaceBank(0, "procedural"), disagree)
+    published = {name: _plurality8(v) for usage, name, v in FERPLUS_ROWS if usage == "PrivateTest" and name}
+    from_label_csv = {n: _plurality8(v) for n, v in disagree.items()}
+    assert all(published[n] != from_label_csv[n] for n in disagree)  # the fixture really disagrees
+
+    task = load_task("ferplus_test_plurality8_all")
+    data = task.load(root)
+    assert {s.meta["file"]: s.label for s in data.samples} == published
+    assert data.info["labels_source"] == "fer2013new.csv" and data.info["label_file"].endswith(
+        "fer2013new.csv"
+    )
+    # the other FERPlus tasks keep the official label.csv
+    assert load_task("ferplus_test").load(root).info["labels_source"] == "label.csv"
+    # the run says which file it read, and scores against the published labels
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": s.id, "response": f"<answer>{s.label}</answer>"}) + "\n"
+                             for s in data.samples))  # fmt: skip
+    r = _cli("score", "--task", "ferplus_test_plurality8_all", "--data-root", root, "--predictions", preds,
+             "--au-reference", "none", "--out", tmp_path / "run", "--no-progress")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    manifest = _manifest(tmp_path / "run")
+    assert manifest["task"]["labels_source"] == "fer2013new.csv" and manifest["task"]["version"] == 2
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["metrics"]["accuracy"]["value"] == 1.0
+
+
+def test_plurality8_all_without_fer2013new_reads_label_csv_and_says_so(dataset_fixtures):
+    from tag_bench.tasks import load_task
+
+    data = load_task("ferplus_test_plurality8_all").load(dataset_fixtures["ferplus_esr"])  # label.csv only
+    assert data.info["labels_source"] == "label.csv"
+    assert any("takes its labels from fer2013new.csv" in w and "not comparable" in w for w in data.warnings)
+
+
+def test_the_readme_labels_source_example_works_or_says_what_to_fix(dataset_fixtures):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "--option labels_source=fer2013new" not in readme.split("# FERPlus:", 1)[1].split("\n")[1]
+    for layout in ("ferplus", "ferplus_csv"):  # label.csv + fer2013new.csv, and fer2013.csv + fer2013new.csv
+        r = _cli("inspect", "ferplus_test", "--data-root", dataset_fixtures[layout], "--limit", 3,
+                 "--option", "labels_source=fer2013new")  # fmt: skip
+        assert r.exit_code == 0, r.output
+    r = _cli("inspect", "ferplus_test", "--data-root", dataset_fixtures["ferplus_esr"], "--limit", 3,
+             "--option", "labels_source=fer2013new")  # fmt: skip
+    assert r.exit_code == 1
+    assert (
+        "labels_source=fer2013new but no fer2013new.csv under" in r.output and "drop the option" in r.output
+    )
+
+
+# --------------------------------------------------------------------------------------------------
 # 7. Unclear messages
 
 
