@@ -148,7 +148,7 @@ def load_samples(run: str | os.PathLike[str] | RunDir, *, reference: str | None 
     rd = run if isinstance(run, RunDir) else RunDir(run)
     path = rd.scores_file(rd.SAMPLES, reference)
     if not path.exists():
-        raise RunDirError(f"{rd.path} has no scored samples ({path.name}); run `tag-bench score {rd.path}`")
+        raise RunDirError(f"{rd.path} has no scored samples ({path.name}); {rd.unscored_hint()}")
     rows = []
     with open(path, encoding="utf-8") as f:
         for line in f:
