@@ -60,6 +60,7 @@ def test_a_run_against_a_server_that_is_down_is_marked_failed(raf_train_tasks, r
                        capture_output=True, text=True, timeout=120)  # fmt: skip
     assert p.returncode == 1, p.stdout + p.stderr
     assert "every one of the 14 samples failed" in p.stderr and "Traceback" not in p.stderr
+    assert "FAILED run: 14 of 14 samples failed" in p.stdout and "INCOMPLETE" not in p.stdout
     manifest = _manifest(out)
     assert manifest["status"] == "failed"
     assert "every one of the 14 samples failed" in manifest["status_reason"]
