@@ -15,7 +15,7 @@ python -m tag_bench.testing.fixtures data --n "$N"
 echo "## runs: three baselines on the four standard test splits, scored against the default AU reference"
 for model in facs-rules random majority; do
   tag-bench run --model "$model" --tasks rafdb_basic_test,ferplus_test,affectnet7_val,affectnet8_val \
-    --data-root data --out "runs/$model" --no-progress > "runs-$model.log" 2>&1
+    --data-root data --out-dir "runs/$model" --no-progress > "runs-$model.log" 2>&1
 done
 cat runs-facs-rules.log | head -11  # the summary of one run
 

@@ -47,6 +47,10 @@ class RunLockedError(RunDirError):
     """Another process is writing this run directory."""
 
 
+class NestedRunError(RunDirError):
+    """A run directory would hold another run directory, or sit inside one."""
+
+
 #: Manifest facts that must match for a run to be resumed (not the time, the status, the batch size...).
 IDENTITY_FIELDS = (
     "task",
@@ -137,6 +141,42 @@ class RunDir:
     def is_run(self) -> bool:
         return self.manifest_path.is_file()
 
+    def enclosing_run(self) -> Path | None:
+        """The run directory this folder lies inside, if any (its nearest ancestor with a manifest)."""
+        for parent in self.path.resolve().parents:
+            if (parent / self.MANIFEST).is_file():
+                return parent
+        return None
+
+    def nested_runs(self) -> list[Path]:
+        """Run directories below this folder (hidden folders skipped, as readers skip them)."""
+        if not self.path.is_dir():
+            return []
+        found = []
+        for root, dirs, files in os.walk(self.path):
+            if root != str(self.path) and self.MANIFEST in files:
+                found.append(Path(root))
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        return found
+
+    def check_placement(self) -> None:
+        """Refuse a run directory inside another run directory, or one holding another: readers stop at
+        the outer one, and the inner runs would silently drop out of every table."""
+        outer = self.enclosing_run()
+        if outer is not None:
+            raise NestedRunError(
+                f"{self.path} lies inside the run directory {outer}, and a run directory never holds another "
+                f"(tables would miss one of them): choose a folder outside {outer}"
+            )
+        inner = self.nested_runs()
+        if inner:
+            more = f" and {len(inner) - 1} more" if len(inner) > 1 else ""
+            raise NestedRunError(
+                f"{self.path} holds the run directory {inner[0]}{more}, and a run directory never holds another "
+                "(tables would miss them): choose a new or empty folder (with several tasks, --out-dir puts "
+                "each run in its own subfolder)"
+            )
+
     def read_manifest(self) -> RunManifest:
         if not self.is_run():
             raise RunDirError(f"{self.path} is not a run directory (no {self.MANIFEST})")
@@ -150,11 +190,29 @@ class RunDir:
     def write_manifest(self, manifest: RunManifest) -> None:
         store.write_json(self.manifest_path, manifest)
 
-    def set_status(self, status: str) -> RunManifest:
+    def set_status(self, status: str, reason: str | None = None) -> RunManifest:
         m = self.read_manifest()
         m.status = status  # type: ignore[assignment]
+        m.status_reason = reason
         self.write_manifest(m)
         return m
+
+    def unscored_hint(self) -> str:
+        """What to do to get this run's scores: ``tag-bench score DIR`` when its outputs are all there;
+        for a run that did not finish (interrupted, failed, still running), the command that made it,
+        run again (re-scoring it would count every sample it did not reach as missing)."""
+        score = f"run `tag-bench score {self.path}`"
+        try:
+            m = self.read_manifest()
+        except RunDirError:
+            return score
+        if m.status == "complete" or (m.status == "failed" and m.generation is not None):
+            return score
+        why = f" ({m.status_reason})" if m.status_reason else ""
+        return (
+            f"the run did not finish: its status is {m.status}{why}; run the command that made it again to "
+            f"finish it: {rerun_command(m.command)}"
+        )
 
     # ------------------------------------------------------------------------------------ index
 
@@ -279,9 +337,7 @@ class RunDir:
         """The scored samples one by one, as :meth:`read_scored` reads them (for readers that keep none)."""
         path = self.scores_file(self.SAMPLES, key)
         if not path.exists():
-            raise RunDirError(
-                f"{self.path} has no scored samples ({path.name}); run `tag-bench score {self.path}`"
-            )
+            raise RunDirError(f"{self.path} has no scored samples ({path.name}); {self.unscored_hint()}")
         try:
             yield from store.iter_records(path, ScoredSample)
         except ValueError as e:
@@ -294,8 +350,7 @@ class RunDir:
         path = self.scores_file(self.METRICS, key)
         if not path.exists():
             raise RunDirError(
-                f"{self.path} has not been scored yet (no {path.relative_to(self.path)}); "
-                f"run `tag-bench score {self.path}`"
+                f"{self.path} has not been scored yet (no {path.relative_to(self.path)}); {self.unscored_hint()}"
             )
         try:
             return store.read_model(path, MetricsReport)
@@ -321,8 +376,10 @@ class RunDir:
     def start(self, manifest: RunManifest, samples: list[Sample], *, overwrite: bool = False) -> RunManifest:
         """Write the manifest and index of a new run, or check that ``manifest`` may resume the one here.
 
-        Raises RunConfigError listing what changed when the run here has another configuration.
+        Raises RunConfigError listing what changed when the run here has another configuration, and
+        NestedRunError when this folder lies inside another run directory or holds one.
         """
+        self.check_placement()
         self.path.mkdir(parents=True, exist_ok=True)
         if overwrite:
             self.clear()
@@ -378,6 +435,18 @@ class RunDir:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def rerun_command(command: list[str] | None) -> str:
+    """The command line a run was made with, as a user would type it again (``tag-bench ...`` for the
+    command-line tool however it was started)."""
+    import shlex
+
+    if not command:
+        return "(not recorded in the manifest)"
+    if Path(command[0]).name == "tag-bench" or Path(command[0]).parts[-2:] == ("tag_bench", "__main__.py"):
+        return "`" + shlex.join(["tag-bench", *command[1:]]) + "`"
+    return "`" + shlex.join(command) + "`"
 
 
 def _holder(path: Path) -> str:

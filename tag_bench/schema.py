@@ -336,6 +336,7 @@ class RunManifest(Record):
     tag_bench_version: str | None = None
     command: list[str] | None = None
     status: Literal["running", "interrupted", "failed", "complete"] = "running"
+    status_reason: str | None = None  # why the run is failed or interrupted, and what to do about it
     world_size: int = 1
     task_fingerprint: str | None = None  # the task definition's hash (resume check)
     index_sha256: str | None = None  # the whole split's sample list (resume check)

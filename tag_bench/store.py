@@ -50,12 +50,31 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """A JSON file; a file that is not JSON is a ValueError naming it."""
-    with open(path, encoding="utf-8") as f:
+    """A JSON file; a file that is not JSON (or not UTF-8) is a ValueError naming it."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise not_utf8(path, data) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+
+def not_utf8(path: str | os.PathLike[str], data: bytes, first_line: int = 1) -> ValueError:
+    """The error for ``data`` (the file's bytes from line ``first_line`` on) that is not UTF-8: the file,
+    line and column of the first bad byte."""
+    for n, raw in enumerate(data.split(b"\n"), first_line):
         try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e})") from None
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return ValueError(
+                f"{path}:{n}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); the file was "
+                "damaged or written in another encoding"
+            )
+    return ValueError(f"{path}: not UTF-8 text")
 
 
 def read_model(path: str | os.PathLike[str], model: type[T]) -> T:
@@ -130,11 +149,17 @@ def fsync_path(path: str | os.PathLike[str]) -> None:
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Yield JSON objects; a final line cut short by a crash is skipped, a bad line elsewhere raises."""
-    with open(path, encoding="utf-8") as f:
-        lines = f.readlines()
-    for i, line in enumerate(lines):
-        if not line.strip():
+    with open(path, "rb") as f:
+        lines = f.read().splitlines(keepends=True)  # \n, \r\n or \r, as text mode reads them
+    for i, raw in enumerate(lines):
+        if not raw.strip():
             continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if i == len(lines) - 1 and not raw.endswith(b"\n"):
+                return  # torn write at the very end, inside a character
+            raise not_utf8(path, raw, i + 1) from None
         try:
             yield json.loads(line)
         except json.JSONDecodeError as e:
@@ -153,7 +178,7 @@ def iter_records(path: str | os.PathLike[str], model: type[T]) -> Iterator[T]:
     bad line elsewhere named, a record that does not validate named with its first problem), each parsed
     by pydantic's own JSON reader: about twice as fast as ``json.loads`` and validation, which only a
     line it refuses goes through, for the same message."""
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for i, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -161,9 +186,13 @@ def iter_records(path: str | os.PathLike[str], model: type[T]) -> Iterator[T]:
                 record = model.model_validate_json(line)
             except ValidationError:
                 try:
-                    d = json.loads(line)
+                    d = json.loads(line.decode("utf-8"))
+                except UnicodeDecodeError:
+                    if not line.endswith(b"\n"):
+                        return  # torn write at the very end, inside a character
+                    raise not_utf8(path, line, i) from None
                 except json.JSONDecodeError as e:
-                    if not line.endswith("\n"):  # only the last line can lack one
+                    if not line.endswith(b"\n"):  # only the last line can lack one
                         return  # torn write at the very end
                     raise ValueError(f"{path}:{i}: not valid JSON ({e})") from e
                 try:

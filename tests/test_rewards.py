@@ -253,3 +253,24 @@ def test_rewards_equal_the_scores_of_demo_and_fixture_runs(scored_runs):
             if "facs-rules" in path.name and rec.reference_status == "ok" and rec.claims:
                 assert b.format == 1.0 and b.answer == float(rec.correct) and b.hallucination == 0.0
     assert grounded >= 3  # real, non-trivial grounding values were compared
+
+
+def test_an_unknown_frame_is_an_error_not_a_zero_reward():
+    text = "<answer>happiness</answer>"
+    with pytest.raises(ValueError, match=r"unknown box frame 'norm9'; valid: pixel, "):
+        reward_breakdown(text, "happiness", _ref(), "norm9", SIZE, weights=ALL)
+    for fn in (format_reward, answer_reward, au_grounding_reward, tag_reward):
+        with pytest.raises(ValueError, match="unknown box frame 'norm9'"):
+            fn(text, "happiness", _ref(), "norm9", SIZE)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_reward_weight_is_an_error_not_a_nan_total(bad):
+    from tag_bench.rewards.core import RewardWeights
+
+    with pytest.raises(ValueError, match=r"reward weights must be finite numbers; got answer="):
+        reward_breakdown(
+            "<answer>happiness</answer>", "happiness", _ref(), "pixel", SIZE, weights={"answer": bad}
+        )
+    with pytest.raises(ValueError, match="reward weights must be finite numbers; got grounding="):
+        RewardWeights(grounding=bad)

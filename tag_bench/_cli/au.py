@@ -245,6 +245,20 @@ def show_cmd(
     click.echo(f"{ref.reference_id}: {ref.status}; active: {active}; wrote {output}")
 
 
+def _check_overlap(source: Any, spec: str, task: str, ids: list[str]) -> None:
+    """A file of references (JSONL) whose sample ids match none of the task's is an error, not a table of
+    empty rows."""
+    by_sample = getattr(source, "by_sample", None)
+    if not isinstance(by_sample, dict) or not ids or any(i in by_sample for i in ids):
+        return
+    theirs = ", ".join(repr(k) for k in list(by_sample)[:2])
+    ours = ", ".join(repr(i) for i in ids[:2])
+    raise click.ClickException(
+        f"no sample of {task} has a record in {spec}: its sample ids ({theirs}, ...) are not the task's "
+        f"({ours}, ...); write references for this task's samples (tag-bench au detect --task {task} --out FILE)"
+    )
+
+
 def _fmt(v: Any, digits: int = 2) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
@@ -294,6 +308,7 @@ def agree_cmd(
     refs = {}
     for spec, resolved in zip(specs, sources, strict=True):
         source = resolve_reference_source(resolved, cache_path=cache_path)
+        _check_overlap(source, spec.text, data.task.name, ids)
         refs[spec.text] = source.get_many(data.samples, progress=not as_json)
         warn(source.problems)
     report = {"task": data.task.name, **agreement_report(refs, ids, [a for a in wanted or [] if a] or None)}

@@ -21,11 +21,15 @@ from tag_bench._cli.common import (
 )
 from tag_bench._cli.summary import format_summary
 from tag_bench.au.base import DEFAULT_DETECTOR
-from tag_bench.generate.evaluate import evaluate
+from tag_bench.generate.evaluate import evaluate, normalise_gen_kwargs
+from tag_bench.models.args import validate_args
+from tag_bench.models.base import adapter_class
+from tag_bench.options import OptionError, parse_kv
 from tag_bench.report.html import write_report
 from tag_bench.report.leaderboard import leaderboard
 from tag_bench.report.render import RenderOptions
-from tag_bench.schema import BOX_FRAMES, MetricsReport
+from tag_bench.schema import BOX_FRAMES
+from tag_bench.tasks import load_task
 
 
 @click.command("run")
@@ -44,8 +48,12 @@ from tag_bench.schema import BOX_FRAMES, MetricsReport
 @click.option("--limit", type=click.IntRange(1), help="Evaluate only the first N samples of each task.")
 @click.option("--gen-kwargs", default="", help="k=v,... e.g. max_new_tokens=512,temperature=0")
 @au_reference_option("auto", lead="AU reference the grounding is measured against.")
-@click.option("--out", type=click.Path(), help="Run directory (one task) or parent folder (several tasks).")
-@click.option("--results-dir", type=click.Path(), default="results", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False),
+              help="The run directory (one task only). Default: RESULTS_DIR/<task>/<model>.")  # fmt: skip
+@click.option("--out-dir", type=click.Path(file_okay=False),
+              help="Parent folder: each task's run directory is OUT_DIR/<task> (any number of tasks).")  # fmt: skip
+@click.option("--results-dir", type=click.Path(), default="results", show_default=True,
+              help="Parent of RESULTS_DIR/<task>/<model> when neither --out nor --out-dir is given.")  # fmt: skip
 @click.option("--train-source", help="Dataset the checkpoint was tuned on (for transfer tables).")
 @click.option(
     "--name", help="Name of the model in tables (default: read off the model, e.g. the checkpoint folder)."
@@ -60,30 +68,51 @@ from tag_bench.schema import BOX_FRAMES, MetricsReport
 )
 @click.option("--overwrite", is_flag=True, help="Discard an existing run in the target directory.")
 @click.option("--max-error-rate", type=click.FloatRange(0, 1), default=None,
-              help="Exit with status 1 when more than this share of samples failed (error status). "
-              "Default: only when every sample failed.")  # fmt: skip
+              help="Mark the run failed (manifest status) and exit with status 1 when more than this share of "
+              "samples failed (error status); it is still scored. Default: only when every sample failed.")  # fmt: skip
 @click.option("--no-progress", is_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary per task.")
 @cli_errors
 def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, tasks_dirs: tuple[str, ...],
             class_order: str | None, options: tuple[str, ...], prompt: str | None, batch_size: int,
-            limit: int | None, gen_kwargs: str, au_reference: str, out: str | None, results_dir: str,
+            limit: int | None, gen_kwargs: str, au_reference: str, out: str | None, out_dir: str | None,
+            results_dir: str,
             train_source: str | None, name: str | None, box_frame: str | None, n_resamples: int, seed: int, cache_path: str | None,
             no_cache: bool, overwrite: bool, max_error_rate: float | None, no_progress: bool,
             as_json: bool) -> None:  # fmt: skip
-    """Evaluate a model on one or more tasks: generate, then score (resumable, cached)."""
+    """Evaluate a model on one or more tasks: generate, then score (resumable, cached).
+
+    \b
+    Where runs go: --out DIR is the run directory of the one task given; --out-dir DIR puts each task's
+    run in DIR/<task>; without either, RESULTS_DIR/<task>/<model>. A run directory never holds another
+    run directory, nor sits inside one.
+    """
     setup_logging()
-    task_names = [t.strip() for t in tasks.split(",") if t.strip()]
+    task_list = _resolve_tasks(tasks, list(tasks_dirs))  # every name checked before any model loads
+    if out is not None and out_dir is not None:
+        raise click.UsageError(
+            "give --out (the run directory of one task) or --out-dir (a parent folder), not both"
+        )
+    if out is not None and len(task_list) > 1:
+        raise click.UsageError(
+            f"--out is the run directory of one task, and {len(task_list)} tasks were given: use --out-dir "
+            f"{out} to put each run in {Path(out) / '<task>'} (what --out used to mean when several tasks were given)"
+        )
+    _check_model_args(model, model_args)
+    normalise_gen_kwargs(gen_kwargs)  # a bad setting stops here, not after the first task
     cache: Any = False if no_cache else (cache_path or True)
     loader = loader_overrides(class_order, options)
     failed: list[str] = []
-    for task_name in task_names:
-        run_out = None if out is None else (Path(out) if len(task_names) == 1 else Path(out) / task_name)
+    for task in task_list:
+        task_name = task.name
+        run_out = (
+            Path(out) if out is not None else (Path(out_dir) / task_name if out_dir is not None else None)
+        )
         result = evaluate(
-            task_name, model, model_args, data_root=data_root, prompt=prompt, batch_size=batch_size, limit=limit,
+            task, model, model_args, data_root=data_root, prompt=prompt, batch_size=batch_size, limit=limit,
             gen_kwargs=gen_kwargs, au_reference=au_reference, out=run_out, results_dir=results_dir,
             train_source=train_source, name=name, box_frame=box_frame, seed=seed, cache=cache,
-            tasks_dirs=list(tasks_dirs),
+            tasks_dirs=list(tasks_dirs), max_error_rate=max_error_rate,
             loader_options=loader, n_resamples=n_resamples, overwrite=overwrite, progress=not no_progress,
         )  # fmt: skip
         warn(result.warnings)
@@ -106,26 +135,39 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
             click.echo(format_summary(task_name, model, result.run_dir, result.report))
             for msg in result.stats.error_messages:
                 click.echo(f"  error: {msg}", err=True)
-        too_many = _too_many_errors(result.report, max_error_rate)
-        if too_many:
-            failed.append(f"{task_name}: {too_many}")
+        if result.manifest.status == "failed":
+            failed.append(f"{task_name}: {result.manifest.status_reason or 'failed'}")
     if failed:
-        raise click.ClickException("; ".join(failed))
-
-
-def _too_many_errors(report: MetricsReport, max_error_rate: float | None) -> str | None:
-    """Why the run counts as failed, or None."""
-    errors, n = report.status_counts.get("error", 0), report.n
-    if not n or not errors:
-        return None
-    if max_error_rate is None and errors == n:
-        return (
-            f"every one of the {n} samples failed (status error; see the errors above); "
-            "pass --max-error-rate 1 to accept such a run"
+        raise click.ClickException(
+            "; ".join(failed)
+            + " (scored anyway, failures in every denominator; the manifest says status failed)"
         )
-    if max_error_rate is not None and errors / n > max_error_rate:
-        return f"{errors} of {n} samples failed ({errors / n:.1%} > --max-error-rate {max_error_rate:g})"
-    return None
+
+
+def _resolve_tasks(tasks: str, tasks_dirs: list[str]) -> list[Any]:
+    """The tasks of ``--tasks``, every one found before anything runs (an unknown name, an empty list or a
+    name given twice is a usage error)."""
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    if not names:
+        raise click.UsageError(f"--tasks {tasks!r} names no task; give one or more names, comma-separated "
+                               "(see `tag-bench tasks`)")  # fmt: skip
+    loaded = [load_task(n, tasks_dirs) for n in names]
+    seen: set[str] = set()
+    for t in loaded:
+        if t.name in seen:
+            raise click.UsageError(f"--tasks lists {t.name} twice")
+        seen.add(t.name)
+    return loaded
+
+
+def _check_model_args(model: str, model_args: str) -> None:
+    """``--model-args`` read and checked against the adapter's arguments before any task runs."""
+    try:
+        args = parse_kv(model_args)
+    except OptionError as e:
+        raise click.BadParameter(str(e), param_hint="--model-args") from None
+    cls = adapter_class(model)
+    validate_args(model, cls.Args, args)
 
 
 @click.command("demo")

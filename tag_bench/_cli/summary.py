@@ -46,8 +46,14 @@ def format_summary(task: str, model: str, run_dir: Path | str, report: MetricsRe
     if hints:
         lines.append("  parser notes: " + ", ".join(f"{k} on {v} samples" for k, v in hints.items())
                      + " (see samples.jsonl: parsed.notes)")  # fmt: skip
-    if report.run_status not in (None, "complete"):
-        done = report.n - report.status_counts.get("missing", 0)
+    missing = report.status_counts.get("missing", 0)
+    if report.run_status == "failed" and not missing:  # every sample has its record: too many failed
+        lines.append(
+            f"  FAILED run: {report.status_counts.get('error', 0)} of {report.n} samples failed (status error); "
+            "the manifest's status_reason says why"
+        )
+    elif report.run_status not in (None, "complete"):
+        done = report.n - missing
         lines.append(
             f"  INCOMPLETE run ({report.run_status}): {done} of {report.n} samples have a generation, the rest "
             "are scored missing; run the same command again to resume"

@@ -14,6 +14,10 @@ Label formats (``docs/au-reference.md``, "Checking a reference"):
            frame: the frame number, then 1 (present), 0 (absent) or 9 (not coded) per AU. Images:
            ``<subject>/<task>/<...frame number...>.<ext>`` under ``--images``.
 
+AU codes must be those of the FACS catalogue (``tag_bench.facs.AU_CATALOGUE``; ``AU99`` is refused; in
+BP4D files, whose header numbers every AU, only a column holding a 0 or 1). Image paths of ``csv``
+labels are relative to ``--images`` and must stay inside it.
+
 For the video datasets an image matches a label row by its folder(s) and the last number in its file
 name (``0042.jpg``, ``frame_42.png`` -> 42); ``frame_offset`` is added to that number first (use 1 when
 frames were extracted counting from 0).
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from tag_bench._optional import require
-from tag_bench.facs import au_code, au_sort_key
+from tag_bench.facs import AU_CATALOGUE, AU_CODES, au_code, au_sort_key
 from tag_bench.schema import AUReference
 
 LABEL_FORMATS: tuple[str, ...] = ("csv", "disfa", "bp4d")
@@ -74,6 +79,16 @@ def _flag(value: str, where: str) -> int | None:
     return int(x)
 
 
+def _known_aus(aus: list[str | None], raw: list[str], where: str) -> None:
+    """Every AU a label file names must be one of the FACS catalogue (AU99 is a typo, not a label)."""
+    bad = [r for a, r in zip(aus, raw, strict=True) if a is None or a not in AU_CATALOGUE]
+    if bad:
+        raise LabelError(
+            f"{where}: unknown AU code(s) {', '.join(map(repr, bad))}; known: {', '.join(AU_CODES)} "
+            "(tag_bench.facs.AU_CATALOGUE)"
+        )
+
+
 def read_csv_labels(path: Path) -> dict[str, dict[str, int]]:
     """``image,AU1,AU2,...`` rows -> image -> AU -> 1/0."""
     out: dict[str, dict[str, int]] = {}
@@ -83,6 +98,7 @@ def read_csv_labels(path: Path) -> dict[str, dict[str, int]]:
         if not header:
             raise LabelError(f"{path}: empty label file")
         codes = {i: au_code(h) for i, h in enumerate(header) if h.upper().startswith("AU")}
+        _known_aus(list(codes.values()), [header[i] for i in codes], f"{path}:1")
         aus = {i: a for i, a in codes.items() if a is not None}
         image_col = next((i for i, h in enumerate(header) if h.lower() in ("image", "file", "path")), 0)
         if not aus:
@@ -113,6 +129,7 @@ def read_disfa(path: Path) -> dict[str, dict[str, int]]:
             continue
         used += 1
         au = f"AU{int(m['au'])}"
+        _known_aus([au], [f.name], str(f))
         for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
@@ -146,6 +163,9 @@ def read_bp4d(path: Path) -> dict[str, dict[str, int]]:
                     cols[i] = f"AU{int(float(h))}"
                 except ValueError:
                     raise LabelError(f"{f}:1: expected AU numbers in the header, got {h!r}") from None
+            # BP4D's files have a column for every AU number, most never coded (9): only a column that
+            # holds a 0/1 must be a catalogue AU
+            unknown = {i: au for i, au in cols.items() if au not in AU_CATALOGUE}
             for n, row in enumerate(reader, 2):
                 if not row or not "".join(row).strip():
                     continue
@@ -158,6 +178,9 @@ def read_bp4d(path: Path) -> dict[str, dict[str, int]]:
                     for i, au in cols.items()
                     if i < len(row) and (v := _flag(row[i], f"{f}:{n}")) is not None
                 }
+                coded_unknown = [header[i] for i, au in unknown.items() if au in flags]
+                if coded_unknown:
+                    _known_aus([None] * len(coded_unknown), coded_unknown, f"{f}:{n}")
                 out[f"{subject}/{task}/{frame}"] = flags
     if not out:
         raise LabelError(f"no BP4D occurrence rows under {path}")
@@ -184,8 +207,14 @@ def load_labels(path: str | Path, fmt: str, images: str | Path, *, frame_offset:
     reader = {"csv": read_csv_labels, "disfa": read_disfa, "bp4d": read_bp4d}[fmt]
     labels = Labels(fmt, reader(path))
     if fmt == "csv":
+        inside = os.path.normpath(root.absolute())
         for key in labels.by_key:
             p = root / key
+            if os.path.commonpath([inside, os.path.normpath(p.absolute())]) != inside:
+                raise LabelError(
+                    f"{path}: image {key!r} lies outside --images {root}; image paths in the label file are "
+                    "relative to --images and stay inside it"
+                )
             if p.is_file():
                 labels.images[key] = p
     else:

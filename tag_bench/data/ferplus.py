@@ -4,7 +4,7 @@ Images come from the official ``FER2013{Train,Valid,Test}/`` PNG folders (also t
 ``Images/FER2013Train`` + ``Labels/FER2013Train/label.csv``) or straight from the rows of the
 original ``fer2013.csv`` / ``icml_face_data.csv``, paired by position with ``fer2013new.csv``.
 Votes come from ``label.csv`` (default when present, what the official ``train.py`` reads) or from
-``fer2013new.csv``. Protocols: majority (official), argmax8, crossentropy, plurality8-all (see ``_fervotes``).
+``fer2013new.csv`` (the default of the plurality8-all protocol when present: its published results use it). Protocols: majority (official), argmax8, crossentropy, plurality8-all (see ``_fervotes``).
 The original FER2013 layouts (the CSV alone, Kaggle's msambare image folders) are detected here too,
 to explain why they are not FERPlus.
 """
@@ -240,9 +240,10 @@ def load(
 ) -> SplitData:
     """Index one FERPlus split (train, valid or test; val is accepted for valid).
 
-    ``protocol``: majority (official), argmax8, crossentropy or plurality8-all. ``labels_source``: auto (label.csv when
-    present, else fer2013new.csv), label_csv or fer2013new. ``image_source``: auto (PNG folders when
-    present, else FER2013 CSV rows), png or csv.
+    ``protocol``: majority (official), argmax8, crossentropy or plurality8-all. ``labels_source``: auto
+    (label.csv when present, else fer2013new.csv; for plurality8-all, the published protocol's
+    fer2013new.csv when present, else label.csv), label_csv or fer2013new. ``image_source``: auto (PNG
+    folders when present, else FER2013 CSV rows), png or csv.
     """
     reject_unknown_options("FERPlus", unknown, ("protocol", "labels_source", "image_source", "layout"))
     hit = locate(
@@ -290,10 +291,26 @@ def load_detected(
             f"labels_source=label_csv but no {FOLDERS[split]}/label.csv under {files.root}; copy data/"
             f"{FOLDERS[split]}/label.csv from github.com/microsoft/FERPlus, or use labels_source=fer2013new"
         )
-    use_label_csv = label_csv is not None and source != "fer2013new"
+    if source == "fer2013new" and files.new_csv is None:
+        raise DatasetError(
+            f"labels_source=fer2013new but no fer2013new.csv under {files.root}; put fer2013new.csv from "
+            f"github.com/microsoft/FERPlus there, or drop the option to read {FOLDERS[split]}/label.csv"
+        )
+    # plurality8-all is the published GPT-4V protocol, defined on fer2013new.csv's votes (which differ
+    # from label.csv's for some images): auto reads that file whenever it is there
+    new_first = mode == "plurality8-all" and source == "auto"
+    use_label_csv = (
+        label_csv is not None and source != "fer2013new" and not (new_first and files.new_csv is not None)
+    )
     if not use_label_csv and files.new_csv is None:
         raise DatasetError(
             f"no FER+ votes for {split}: neither {FOLDERS[split]}/label.csv nor fer2013new.csv under {files.root}"
+        )
+    if new_first and use_label_csv:
+        warnings.append(
+            f"the plurality8-all protocol (published GPT-4V results) takes its labels from fer2013new.csv, which "
+            f"is not under {files.root}; read {label_csv} instead, whose votes differ for some images: results "
+            "are not comparable with the published numbers (add fer2013new.csv from github.com/microsoft/FERPlus)"
         )
     new = read_new_csv(files.new_csv) if files.new_csv is not None else None
 

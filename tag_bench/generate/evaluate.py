@@ -77,8 +77,8 @@ class RunPlan:
 def normalise_gen_kwargs(gen_kwargs: dict[str, Any] | str | None) -> dict[str, Any]:
     """The defaults plus the user's settings, checked before any model loads (RunConfigError names the
     bad setting)."""
-    given = parse_kv(gen_kwargs) if isinstance(gen_kwargs, str) else dict(gen_kwargs or {})
     try:
+        given = parse_kv(gen_kwargs) if isinstance(gen_kwargs, str) else dict(gen_kwargs or {})
         gen_settings(given)
     except ValueError as e:
         raise RunConfigError(f"--gen-kwargs: {e}") from None
@@ -133,6 +133,8 @@ def plan_run(
         label_counts=dict(Counter(s.label for s in samples)),
     )
     gk = normalise_gen_kwargs(gen_kwargs)
+    run_dir = Path(out) if out else Path(results_dir) / task.name / model_slug(model, args)
+    RunDir(run_dir).check_placement()  # before any model loads
     adapter = get_model(model, args, context)
     try:
         prompt_id = prompt or task.prompt
@@ -143,7 +145,6 @@ def plan_run(
                 f"the {adapter.name} baseline reads an AU reference: pass --au-reference "
                 f"(e.g. {DEFAULT_DETECTOR}, which needs tag-bench[landmarks])"
             )
-        run_dir = Path(out) if out else Path(results_dir) / task.name / model_slug(model, args)
         manifest = RunManifest(
             run_id=f"{task.name}__{model_slug(model, args)}",
             name=name,
@@ -202,12 +203,17 @@ def evaluate(
     n_resamples: int = 1000,
     overwrite: bool = False,
     progress: bool = True,
+    max_error_rate: float | None = None,
     **options: Any,
 ) -> RunResult:
     """Evaluate ``model`` on ``task`` end to end; resumes an interrupted run in the same directory.
 
     ``options`` are those of :func:`plan_run` (data_root, prompt, limit, gen_kwargs, au_reference,
     out, results_dir, train_source, box_frame, seed, tasks_dirs, loader_options, name).
+
+    A run whose every sample failed (status ``error``), or more than ``max_error_rate`` of them, is
+    still scored (the failures in every denominator) but its manifest says ``status: failed`` with the
+    reason in ``status_reason`` (:func:`too_many_errors`); ``max_error_rate=1`` accepts any run.
     """
     dist = dist_info()
     if dist.world_size > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ and "torch" not in sys.modules:
@@ -215,9 +221,13 @@ def evaluate(
     plan = plan_run(task, model, model_args, batch_size=batch_size, world_size=dist.world_size, **options)
     try:
         if not dist.is_main:
-            return _generate_and_score(plan, dist, batch_size, cache, overwrite, n_resamples, progress)
+            return _generate_and_score(
+                plan, dist, batch_size, cache, overwrite, n_resamples, progress, max_error_rate
+            )
         with plan.run.lock():
-            return _generate_and_score(plan, dist, batch_size, cache, overwrite, n_resamples, progress)
+            return _generate_and_score(
+                plan, dist, batch_size, cache, overwrite, n_resamples, progress, max_error_rate
+            )
     finally:
         plan.adapter.close()
 
@@ -230,6 +240,7 @@ def _generate_and_score(
     overwrite: bool,
     n_resamples: int,
     progress: bool,
+    max_error_rate: float | None = None,
 ) -> RunResult:
     run, adapter, samples, manifest = plan.run, plan.adapter, plan.samples, plan.manifest
     barrier = Barrier(dist)
@@ -277,6 +288,11 @@ def _generate_and_score(
     except (KeyboardInterrupt, FatalAdapterError) as e:
         if dist.is_main:
             manifest.status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+            manifest.status_reason = (
+                "generation was interrupted; run the same command again to resume it"
+                if isinstance(e, KeyboardInterrupt)
+                else f"generation stopped: {e}"
+            )
             run.write_manifest(manifest)
         raise
     barrier.wait()
@@ -293,7 +309,11 @@ def _generate_and_score(
     done.generation = _generation_info(
         done, adapter, batch_size, dist, stage_seconds, _model_calls(merged) - calls_before, merged
     )
-    done.status = "complete"  # generation is done; scoring is a stage of its own
+    # generation is done (scoring is a stage of its own); a run where (nearly) every call failed is not
+    # complete, though it is scored like any other, its failures in every denominator
+    errors = sum(1 for s in samples if (g := merged.get(s.id)) is not None and g.status == "error")
+    done.status_reason = too_many_errors(errors, len(samples), max_error_rate)
+    done.status = "failed" if done.status_reason else "complete"
     run.write_manifest(done)
     result.manifest = done
     if references is not None and dist.world_size == 1:
@@ -302,12 +322,32 @@ def _generate_and_score(
         score_spec = None
     else:
         score_spec = plan.reference_spec or "none"  # this run's choice, not what an earlier attempt saved
-    result.report = score_run(run, au_reference=score_spec, n_resamples=n_resamples, seed=manifest.seeds["seed"],
-                              progress=progress, cache=au_cache, warnings=au_problems)  # fmt: skip
+    try:
+        result.report = score_run(run, au_reference=score_spec, n_resamples=n_resamples, seed=manifest.seeds["seed"],
+                                  progress=progress, cache=au_cache, warnings=au_problems)  # fmt: skip
+    except KeyboardInterrupt:
+        run.set_status("interrupted", "scoring was interrupted; run the same command again to finish it")
+        raise
     result.warnings += au_problems
     result.manifest = run.read_manifest()
     barrier.close()
     return result
+
+
+def too_many_errors(errors: int, n: int, max_error_rate: float | None) -> str | None:
+    """Why a run of ``n`` samples, ``errors`` of which failed (status error), counts as failed, or None.
+
+    ``max_error_rate`` None: only when every sample failed; else when more than that share failed."""
+    if not n or not errors:
+        return None
+    if max_error_rate is None and errors == n:
+        return (
+            f"every one of the {n} samples failed (status error); pass --max-error-rate 1 "
+            "(max_error_rate=1) to accept such a run"
+        )
+    if max_error_rate is not None and errors / n > max_error_rate:
+        return f"{errors} of {n} samples failed ({errors / n:.1%} > --max-error-rate {max_error_rate:g})"
+    return None
 
 
 def _generation_info(

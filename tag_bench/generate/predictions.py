@@ -54,25 +54,33 @@ def score_predictions(
         )
         with plan.run.lock(), gc_paused():
             manifest = plan.run.start(plan.manifest, plan.samples, overwrite=overwrite)
-            stats = GenerateStats(total=len(plan.samples))
-            generations = {g.sample_id: g for g in _generations(plan.samples, adapter, stats)}
-            plan.run.write_generations(generations.values())
-            plan.run.remove_shards()
-            plan.run.set_status("complete")
-            report = score_run(
-                plan.run,
-                au_reference=plan.reference_spec or "none",
-                n_resamples=n_resamples,
-                seed=manifest.seeds["seed"],
-                progress=progress,
-                loaded=(plan.samples, generations),
-                cache=cache,
-                warnings=au_problems,
-            )
+            try:
+                stats = GenerateStats(total=len(plan.samples))
+                generations = {g.sample_id: g for g in _generations(plan.samples, adapter, stats)}
+                plan.run.write_generations(generations.values())
+                plan.run.remove_shards()
+                plan.run.set_status("complete")
+                report = score_run(
+                    plan.run,
+                    au_reference=plan.reference_spec or "none",
+                    n_resamples=n_resamples,
+                    seed=manifest.seeds["seed"],
+                    progress=progress,
+                    loaded=(plan.samples, generations),
+                    cache=cache,
+                    warnings=au_problems,
+                )
+            except KeyboardInterrupt:
+                # not `tag-bench score DIR`: the predictions may not all be in the run yet
+                plan.run.set_status("interrupted", INTERRUPTED_SCORING)
+                raise
             manifest = plan.run.read_manifest()
     finally:
         adapter.close()
     return RunResult(plan.run.path, manifest, stats, report, [*manifest.warnings, *au_problems])
+
+
+INTERRUPTED_SCORING = "scoring the predictions was interrupted; run the same command again to finish it"
 
 
 def check_ids(predictions: dict[str, Any], samples: list[Sample], path: Path, task: str) -> list[str]:

@@ -6,16 +6,36 @@ Shared by the ``hf`` and ``vllm`` adapters; a fingerprint must change whenever t
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_HUB_ID_RE = re.compile(r"^[\w.\-]+(/[\w.\-]+)?$")  # name or org/name
 _SMALL_SUFFIXES = (".json", ".jinja", ".txt", ".model", ".py", ".tiktoken", ".yaml")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".msgpack", ".h5")
 _SAMPLES_PER_FILE = 16
 _SAMPLE_BYTES = 1 << 16
+
+
+def check_checkpoint(pretrained: str) -> str:
+    """``pretrained`` as given; a ValueError when it reads as a local path that does not exist.
+
+    A local path starts with ``/``, ``./``, ``../`` or ``~``, or has a separator and is no hub id
+    (``org/name``); without this check Hugging Face answers with an error about repo ids.
+    """
+    local = pretrained.startswith(("/", "./", "../", "~")) or (
+        (os.sep in pretrained or "/" in pretrained) and not _HUB_ID_RE.match(pretrained)
+    )
+    path = Path(pretrained).expanduser()
+    if local and not path.exists():
+        raise ValueError(
+            f"the local path {pretrained!r} does not exist ({path.absolute()}); check it, or give a hub id "
+            "(org/name, e.g. Qwen/Qwen2.5-VL-7B-Instruct)"
+        )
+    return pretrained
 
 
 def model_identity(pretrained: str, revision: str | None, commit: str | None = None) -> dict[str, Any]:

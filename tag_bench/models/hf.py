@@ -45,7 +45,7 @@ from tag_bench.models._frames import (
     frame_details,
     frame_for,
 )
-from tag_bench.models._identity import model_identity
+from tag_bench.models._identity import check_checkpoint, model_identity
 from tag_bench.models.base import (
     AdapterArgs,
     AdapterContext,
@@ -104,6 +104,11 @@ class HFAdapter(ModelAdapter):
         max_pixels: PositiveInt | None = Field(None, description="pixel budget ceiling (Qwen-VL processors)")
         trust_remote_code: bool = Field(False, description="run the checkpoint's own Python code")
         batch_size: PositiveInt | None = Field(None, description="largest batch sent to generate at once")
+
+        @field_validator("pretrained")
+        @classmethod
+        def _existing_local_path(cls, v: str) -> str:
+            return check_checkpoint(v)
 
         @field_validator("dtype")
         @classmethod

@@ -65,8 +65,19 @@ def read_predictions(path: str | Path) -> tuple[dict[str, Prediction], list[str]
     import jsonlines
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise PredictionsError(f"predictions file not found: {path}")
+    if not path.is_file():
+        # a pipe (/dev/stdin, <(...)) can be read only once, and the run's identity is the file's sha256
+        raise PredictionsError(
+            f"{path} is not a regular file (a folder, pipe or device); predictions must be a regular file "
+            "(read twice: once for the run's identity, once for the responses): save them to a .jsonl file first"
+        )
+    if _first_char(path) == b"[":
+        raise PredictionsError(
+            f"{path} holds a JSON array; predictions must be JSON Lines, one object per line "
+            f'({{"id": ..., "response": ...}}), e.g. convert it with: jq -c \'.[]\' {path} > predictions.jsonl'
+        )
     preds: dict[str, Prediction] = {}
     dupes: list[str] = []
     with open(path, "rb") as f:
@@ -94,6 +105,16 @@ def read_predictions(path: str | Path) -> tuple[dict[str, Prediction], list[str]
             f"(first: {', '.join(dupes[:3])})"
         )
     return preds, warnings
+
+
+def _first_char(path: Path) -> bytes:
+    """The first byte of the file that is not white space (a byte-order mark skipped), or b""."""
+    with open(path, "rb") as f:
+        while chunk := f.read(4096):
+            text = chunk.removeprefix(b"\xef\xbb\xbf").lstrip()
+            if text:
+                return text[:1]
+    return b""
 
 
 def _add(preds: dict[str, Prediction], dupes: list[str], d: Any, where: str, line: int) -> None:

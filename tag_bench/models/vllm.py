@@ -27,7 +27,7 @@ import logging
 import math
 from typing import Any, Literal, TypeGuard
 
-from pydantic import AliasChoices, Field, PositiveInt, model_validator
+from pydantic import AliasChoices, Field, PositiveInt, field_validator, model_validator
 
 from tag_bench._optional import require
 from tag_bench.models._frames import (
@@ -37,7 +37,7 @@ from tag_bench.models._frames import (
     frame_details,
     frame_for,
 )
-from tag_bench.models._identity import model_identity
+from tag_bench.models._identity import check_checkpoint, model_identity
 from tag_bench.models.base import (
     AdapterArgs,
     AdapterContext,
@@ -166,6 +166,11 @@ class VLLMAdapter(ModelAdapter):
         seed: int | None = Field(None, description="engine seed (default: the run's --seed)")
         enforce_eager: bool = Field(False, description="no CUDA graphs (slower, starts faster)")
         trust_remote_code: bool = Field(False, description="run the checkpoint's own Python code")
+
+        @field_validator("pretrained")
+        @classmethod
+        def _existing_local_path(cls, v: str) -> str:
+            return check_checkpoint(v)
 
         @model_validator(mode="before")
         @classmethod

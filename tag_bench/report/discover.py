@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tag_bench.errors import TagBenchError
-from tag_bench.rundir import RunDir
+from tag_bench.rundir import NestedRunError, RunDir
 from tag_bench.schema import RunManifest
 
 
@@ -28,13 +28,17 @@ def discover_runs(paths: list[str | os.PathLike[str]], *, require: bool = True) 
 
     A path that is a run is taken as it is; any other folder is searched recursively. A run without
     ``metrics.json`` is skipped with a note (score it first). Raises NoRunsError when ``require`` and
-    nothing is found.
+    nothing is found, and NestedRunError naming both folders when a run directory holds another (or a
+    path given lies inside one): a table never silently leaves a run out.
     """
     found = Discovery()
     seen: set[Path] = set()
     for p in map(Path, paths):
         if not p.exists():
             raise NoRunsError(f"{p} does not exist")
+        outer = RunDir(p).enclosing_run()
+        if outer is not None:
+            raise _nested(p, outer)
         for run_path in _run_dirs(p):
             real = run_path.resolve()
             if real in seen:
@@ -42,7 +46,7 @@ def discover_runs(paths: list[str | os.PathLike[str]], *, require: bool = True) 
             seen.add(real)
             run = RunDir(run_path)
             if not run.metrics_path.exists():
-                found.skipped.append(f"{run_path}: not scored yet (run `tag-bench score {run_path}`)")
+                found.skipped.append(f"{run_path}: not scored yet ({run.unscored_hint()})")
                 continue
             found.runs.append(run)
         if p.is_dir() and not RunDir(p).is_run() and not any(_run_dirs(p)):
@@ -54,18 +58,26 @@ def discover_runs(paths: list[str | os.PathLike[str]], *, require: bool = True) 
 
 
 def _run_dirs(path: Path) -> list[Path]:
-    if RunDir(path).is_run():
-        return [path]
+    """The run directories at or below ``path``; one below another is a NestedRunError."""
     if not path.is_dir():
-        return []
-    out = []
+        return [path] if RunDir(path).is_run() else []
+    out: list[Path] = []
     for root, dirs, files in os.walk(path):
+        here = Path(root)
         if RunDir.MANIFEST in files:
-            out.append(Path(root))
-            dirs[:] = []  # a run's own folders (references/) hold no other runs
-        else:
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            outer = next((r for r in out if r in here.parents), None)
+            if outer is not None:
+                raise _nested(here, outer)
+            out.append(here)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
     return sorted(out)
+
+
+def _nested(inner: Path, outer: Path) -> NestedRunError:
+    return NestedRunError(
+        f"{inner} is a run directory inside the run directory {outer}; a run directory never holds another, "
+        f"and tables would drop one of them: move {inner} out of {outer}"
+    )
 
 
 def display_name(manifest: RunManifest) -> str:

@@ -107,8 +107,7 @@ def read_runs(
 
 
 def _why_failed(manifest: RunManifest) -> str:
-    said = [w for w in manifest.warnings if "failed" in w]
-    return said[-1] if said else "its generate stage failed"
+    return manifest.status_reason or "its generate stage failed"
 
 
 def runs_frame(runs: Sequence[ScoredRun]) -> pd.DataFrame:
@@ -181,7 +180,7 @@ def load_samples(run: str | os.PathLike[str] | RunDir, *, reference: str | None 
     rd = run if isinstance(run, RunDir) else RunDir(run)
     path = rd.scores_file(rd.SAMPLES, reference)
     if not path.exists():
-        raise RunDirError(f"{rd.path} has no scored samples ({path.name}); run `tag-bench score {rd.path}`")
+        raise RunDirError(f"{rd.path} has no scored samples ({path.name}); {rd.unscored_hint()}")
     rows = []
     with open(path, encoding="utf-8") as f:
         for line in f:

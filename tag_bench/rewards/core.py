@@ -9,6 +9,7 @@ scores written to ``samples.jsonl``. Exact definitions: ``docs/rewards.md``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -20,7 +21,7 @@ from tag_bench.facs import canonical_emotion
 from tag_bench.metrics.grounding import au_active, reference_states
 from tag_bench.parsing.answer import extract_explicit
 from tag_bench.parsing.text import cap, resolve_classes, split_think
-from tag_bench.schema import CANONICAL_EMOTIONS, AUReference, Generation, Sample, ScoredSample
+from tag_bench.schema import BOX_FRAMES, CANONICAL_EMOTIONS, AUReference, Generation, Sample, ScoredSample
 from tag_bench.scoring.run import parse_generation
 from tag_bench.scoring.score import score_sample
 
@@ -63,6 +64,15 @@ class RewardWeights(BaseModel):
     grounding: float = 1.0
     hallucination: float = 0.0
 
+    @model_validator(mode="after")
+    def _finite(self) -> RewardWeights:
+        bad = [
+            f"{name}={getattr(self, name)}" for name in REWARD_NAMES if not math.isfinite(getattr(self, name))
+        ]
+        if bad:
+            raise ValueError(f"reward weights must be finite numbers; got {', '.join(bad)}")
+        return self
+
     def nonzero(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in REWARD_NAMES if getattr(self, name) != 0.0}
 
@@ -77,7 +87,11 @@ def as_weights(weights: RewardWeights | Mapping[str, float] | None) -> RewardWei
     unknown = sorted(set(weights) - set(REWARD_NAMES))
     if unknown:
         raise ValueError(f"unknown reward name(s) {unknown}; valid: {', '.join(REWARD_NAMES)}")
-    return RewardWeights(**{name: float(weights.get(name, 0.0)) for name in REWARD_NAMES})
+    values = {name: float(weights.get(name, 0.0)) for name in REWARD_NAMES}
+    bad = [f"{name}={v}" for name, v in values.items() if not math.isfinite(v)]
+    if bad:  # a NaN weight would make every total NaN
+        raise ValueError(f"reward weights must be finite numbers; got {', '.join(bad)}")
+    return RewardWeights(**values)
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,8 @@ def score_completion(
     for; ``image_size``/``input_size``: (w, h) of the presented image / of what the model saw (needed by
     ``pixel-resized``); ``classes``: the task's classes (None: all eight canonical emotions).
     """
+    if frame not in BOX_FRAMES:  # the parser would score every box unconvertible: a silent 0.0
+        raise ValueError(f"unknown box frame {frame!r}; valid: {', '.join(BOX_FRAMES)}")
     sample = _sample(sample_id, label)
     generation = Generation(
         sample_id=sample_id,
