@@ -79,6 +79,16 @@ def test_a_run_whose_server_answers_500_every_time_is_marked_failed(raf_train_ta
     assert p.returncode == 1, p.stdout + p.stderr
     assert _manifest(out)["status"] == "failed"
     assert json.loads((out / "metrics.json").read_text())["metrics"]["error_rate"]["value"] == 1.0
+    # the leaderboard used to show it as a plain 0.0 row: it is refused, or flagged when allowed
+    board = subprocess.run([sys.executable, "-m", "tag_bench", "leaderboard", str(out), "--spec", "main"],
+                           env=_env(), capture_output=True, text=True)  # fmt: skip
+    assert board.returncode == 1 and "is a failed run (every one of the 14 samples failed" in board.stderr
+    assert "--allow-failed" in board.stderr
+    board = subprocess.run([sys.executable, "-m", "tag_bench", "leaderboard", str(out), "--spec", "overview",
+                            "--allow-failed"], env=_env(), capture_output=True, text=True)  # fmt: skip
+    assert board.returncode == 0, board.stderr
+    row = next(line for line in board.stdout.splitlines() if line.startswith("| tiny-chat"))
+    assert "✗" in row and "✗ failed run" in board.stdout
 
 
 def test_max_error_rate_marks_the_run_failed_and_a_tolerated_one_complete(
