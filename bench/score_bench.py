@@ -18,8 +18,8 @@
     .venv/bin/python bench/score_bench.py [--n 200000] [--naive-n 2000] [--resamples 1000] [--workers K]
                                           [--skip-cli] [--smoke]
 
-``--smoke`` (seconds; ``make bench-smoke``): N 3,000, a 500-sample subset, 50 resamples, and part 1
-scored in 2 processes so that the parallel path runs as it does at full size.
+``--smoke`` (seconds; ``make bench-smoke``): N 3,000, a 500-sample subset, 200 resamples (the fewest
+tag-bench accepts), and part 1 scored in 2 processes so that the parallel path runs as it does at full size.
 """
 
 from __future__ import annotations
@@ -429,7 +429,7 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
     if args.smoke:
-        ap.set_defaults(n=3_000, naive_n=500, resamples=50)
+        ap.set_defaults(n=3_000, naive_n=500, resamples=200)
         args = ap.parse_args()
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
 

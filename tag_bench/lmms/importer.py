@@ -25,6 +25,7 @@ from typing import Any
 from tag_bench.errors import TagBenchError
 from tag_bench.lmms.hooks import SAMPLE_ID_KEY
 from tag_bench.lmms.rows import TASK_PREFIX, TaskRow
+from tag_bench.metrics.stats import check_n_resamples
 
 _SAMPLES_RE = re.compile(r"^(?P<date>.+?)_samples_(?P<task>.+)\.jsonl$")
 PREDICTIONS_FILE = "lmms_eval_predictions.jsonl"
@@ -274,6 +275,7 @@ def import_run(
     from tag_bench import store
     from tag_bench.generate.predictions import score_predictions
 
+    check_n_resamples(n_resamples)
     logged = find_logged(source, lmms_task)
     meta = logged.tag_bench
     task = task or meta.get("task") or _task_from_name(logged.task, tasks_dirs)

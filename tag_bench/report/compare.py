@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from tag_bench.errors import TagBenchError
-from tag_bench.metrics.stats import holm
+from tag_bench.metrics.stats import ResamplesError, check_n_resamples, holm
 from tag_bench.report.discover import discover_runs, display_name
 from tag_bench.rundir import RunDir
 from tag_bench.schema import MetricsReport, PairedComparison, RunManifest
@@ -150,15 +150,18 @@ def compare_runs(
     ``metrics``: names of the metric table (per-class names such as ``recall/anger`` allowed), ``"all"``,
     or None for every metric that is not per-class. ``max_drop``: metric -> how much it may worsen (absolute,
     rate units) before a significant worsening is a regression. ``n_resamples`` None: at least 1000, and
-    enough that the smallest bootstrap p-value survives Holm over every comparison. Raises CompareError
-    (a usage or data error) when the runs cannot be compared as asked.
+    enough that the smallest bootstrap p-value survives Holm over every comparison; given, at least 200.
+    Raises CompareError (a usage or data error) when the runs cannot be compared as asked.
     """
     if not 0.0 < alpha < 1.0:
         raise CompareError(f"alpha must be between 0 and 1, got {alpha}")
     if not 0.0 < ci < 1.0:
         raise CompareError(f"ci must be between 0 and 1, got {ci}")
-    if n_resamples is not None and n_resamples < 1:
-        raise CompareError(f"n_resamples must be at least 1, got {n_resamples}")
+    if n_resamples is not None:
+        try:
+            check_n_resamples(n_resamples, allow_zero=False)
+        except ResamplesError as e:
+            raise CompareError(str(e)) from None
     base_paths, new_paths = _paths(base), _paths(new)
     warnings: list[str] = []
     base_runs = _runs_by_task(base_paths, "BASE", warnings)

@@ -3,8 +3,9 @@
 Formats are registered in :data:`FORMATS` (a new format is one function and one ``register`` line).
 Every format shows the same cells and follows the same marks; values are printed in their metric's
 unit (:func:`tag_bench.scoring.units.format_value`: rates in percent with ``decimals`` places, other
-units with their own precision); ``ci`` is ``none``, ``pm`` (± the 95 % interval's half-width) or
-``brackets``.
+units with their own precision); ``ci`` is ``none``, ``pm`` (``± h`` where the 95 % interval is symmetric
+about the value at the printed precision, ``[lo, hi]`` where it is not) or ``brackets`` (always
+``[lo, hi]``).
 """
 
 from __future__ import annotations
@@ -50,15 +51,29 @@ def number(col: Column, x: float | None, o: RenderOptions) -> str:
 
 
 def cell_text(col: Column, c: Cell, o: RenderOptions) -> tuple[str, str]:
-    """(value, CI) as printed; the value is "–" without one, the CI "" when not shown."""
+    """(value, CI) as printed: the value is "–" without one; the CI is "" when not shown, ``± h`` (``pm``)
+    when the interval is symmetric about the value at the printed precision, else ``[lo, hi]``. An
+    interval such as Wilson's [0.0, 39.0] around 0.0 is never printed as "0.0 ± 19.5"."""
     if c.value is None:
         return "–", ""
     value = number(col, c.value, o)
     if o.ci == "none" or c.ci_low is None or c.ci_high is None:
         return value, ""
+    low, high = number(col, c.ci_low, o), number(col, c.ci_high, o)
     if o.ci == "pm":
-        return value, number(col, (c.ci_high - c.ci_low) / 2, o)
-    return value, f"[{number(col, c.ci_low, o)}, {number(col, c.ci_high, o)}]"
+        half = symmetric_half_width(value, low, high)
+        if half is not None:
+            return value, f"± {half}"
+    return value, f"[{low}, {high}]"
+
+
+def symmetric_half_width(value: str, low: str, high: str) -> str | None:
+    """The distance from the printed value to either printed bound when the two are equal (the interval is
+    symmetric as a reader sees it), in the same digits; else None."""
+    digits = len(value.partition(".")[2])
+    below = round(float(value) - float(low), digits)
+    above = round(float(high) - float(value), digits)
+    return f"{above:.{digits}f}" if below == above else None
 
 
 def _columns(table: Table) -> list[Column]:
@@ -84,13 +99,22 @@ def _ci_note(o: RenderOptions, table: Table) -> str | None:
     methods = {c.ci_method for r in table.rows for g in r.cells for c in g if c.ci_low is not None}
     if o.ci == "none" or not methods:
         return f"{units}."
-    how = "± half-width of" if o.ci == "pm" else "in brackets,"
+    how = (
+        "95 % confidence interval as ± half-width where it is symmetric, else [low, high]"
+        if o.ci == "pm"
+        else "[low, high]: the 95 % confidence interval"
+    )
     quantile = (
         "; distribution-free order-statistic interval for quantiles" if "order-statistic" in methods else ""
     )
+    boundary = (
+        "; Wilson on the contributing samples for a bootstrap rate at 0 % or 100 %"
+        if "wilson-boundary" in methods
+        else ""
+    )
     return (
-        f"{units}; {how} the 95 % confidence interval (Wilson for sample-level rates, seeded bootstrap over "
-        f"samples otherwise{quantile})."
+        f"{units}; {how} (Wilson for sample-level rates, seeded bootstrap over samples otherwise{boundary}"
+        f"{quantile})."
     )
 
 
@@ -142,7 +166,7 @@ def render_markdown(table: Table, o: RenderOptions) -> str:
         cells = [_md_escape(row_label(r))]
         for col, c in _cells(table, r):
             value, ci = cell_text(col, c, o)
-            text = value if not ci else (f"{value} ± {ci}" if o.ci == "pm" else f"{value} {ci}")
+            text = f"{value} {ci}" if ci else value
             cells.append(f"**{text}**" if c.mark == "best" else f"_{text}_" if c.mark == "second" else text)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
@@ -199,9 +223,7 @@ def render_latex(table: Table, o: RenderOptions) -> str:
             elif c.mark == "second":
                 text = rf"\underline{{{text}}}"
             if ci:
-                text += (
-                    rf"{{\scriptsize$\pm${ci}}}" if o.ci == "pm" else rf" {{\scriptsize {tex_escape(ci)}}}"
-                )
+                text += rf" {{\scriptsize {tex_escape(ci)}}}"
             cells.append(text)
         out.append(" & ".join(cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
@@ -289,7 +311,7 @@ def render_html(table: Table, o: RenderOptions) -> str:
             value, ci = cell_text(col, c, o)
             cls = f' class="{c.mark}"' if c.mark else ""
             title = f' title="{e(c.reason)}"' if c.reason else ""
-            ci_html = f' <span class="ci">{"±" if o.ci == "pm" else ""}{e(ci)}</span>' if ci else ""
+            ci_html = f' <span class="ci">{e(ci)}</span>' if ci else ""
             tds.append(f"<td{cls}{title}>{e(value)}{ci_html}</td>")
         parts.append(f"<tr><th>{e(row_label(r))}</th>{''.join(tds)}</tr>")
     parts += ["</tbody>", "</table>"]

@@ -730,9 +730,24 @@ whose dataset is the train source), `out_of_domain_mean` (mean of the other cell
 
 - **bootstrap**: seeded, vectorised percentile bootstrap (default 1000 resamples, 95 %), resampling
   **samples**, so the claims of one image move together (a cluster bootstrap for claim-level metrics).
-  Resamples in which a metric is undefined are left out of its percentiles.
+  Resamples in which a metric is undefined are left out of its percentiles. At least 200 resamples:
+  `--n-resamples` (of `run`, `score`, `demo`, `lmms-eval import`, `compare`) and `n_resamples` of the
+  Python API (`evaluate`, `score_run`, `compute_metrics`, `compare_metrics`, `compare_runs`, ...) refuse
+  1 to 199 with an error naming the minimum; 0 means no bootstrap intervals at all (not for `compare`).
 - **wilson**: the Wilson score interval of a sample-level proportion; it never collapses to zero width
   at 0 % or 100 %.
+- **wilson-boundary** (recorded in `metrics.json` in place of `bootstrap`): a bootstrap metric in rate
+  units whose estimate is exactly 0 % or 100 % (balanced accuracy or macro-F1 with no class recalled, no
+  box claim or every box claim at IoU >= 0.5, no hallucinated AU, a mean IoU of 0 or 1, ...) has a
+  degenerate bootstrap distribution: every resample gives the same value, so its percentile interval
+  would have zero width, "0.0 ± 0.0", even at N = 6. It reports instead the Wilson interval of 0 (or n)
+  successes in its n **contributing samples**: the samples with a share in its denominator (every sample
+  for balanced accuracy and macro-F1; for a claim- or AU-level rate the samples with such a claim or AU,
+  not the claims or AUs themselves, which are not independent within an image). The metric's `n` stays
+  its denominator. Metrics in other units (seconds, tokens, characters) are not rates and keep their
+  bootstrap interval.
+- A reported interval always contains its estimate: a percentile interval that misses it (a skewed
+  bootstrap distribution) is widened to reach it, in `metrics.json` and in `compare`.
 - **order-statistic**: the distribution-free interval of a quantile: the order statistics whose ranks
   bound a Binomial(n, q) count with 95 % probability; none when n is too small for such ranks (fewer
   than 72 values for the 95th percentile).
@@ -741,7 +756,12 @@ whose dataset is the train source), `out_of_domain_mean` (mean of the other cell
   metric difference with its CI; the p-value of a share of all samples (accuracy, the status rates,
   box rate, reference coverage) is the exact McNemar test on the paired per-sample outcomes, of every
   other metric the paired bootstrap's; Holm correction across all tasks × metrics compared at once.
-  Runs with different sample sets are refused unless an intersection is asked for.
+  Runs with different sample sets are refused unless an intersection is asked for. When both runs' rates
+  sit at 0 % or 100 %, every paired resample gives the same difference; the CI of Δ is then Newcombe's
+  square-and-add of the two runs' `wilson-boundary` intervals instead of a zero-width one.
+- Tables (`tag-bench leaderboard`, the HTML report) print an interval as `± h` only when it is symmetric
+  about the value at the printed precision, and as `[low, high]` otherwise (a Wilson interval at 0 % is
+  `0.0 [0.0, 39.0]`, never `0.0 ± 19.5`); `--ci brackets` always prints `[low, high]`.
 """
 
 _DOC_NOTES = """

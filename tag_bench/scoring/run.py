@@ -18,6 +18,7 @@ from typing import Any
 
 from tag_bench.au.sources import ReferenceSpec, parse_reference_spec
 from tag_bench.errors import TagBenchError
+from tag_bench.metrics.stats import check_n_resamples
 from tag_bench.rundir import RunDir
 from tag_bench.schema import (
     AUReference,
@@ -305,6 +306,7 @@ def score_run(
     """
     from tag_bench.scoring.aggregate import metrics_from_arrays
 
+    check_n_resamples(n_resamples)
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if not run.is_run():
         raise ScoringError(f"{run.path} is not a run directory (no {run.MANIFEST})")
