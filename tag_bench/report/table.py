@@ -251,19 +251,23 @@ def mark_best(table: Table, decimals: int) -> None:
 
 
 def _keep_significant_marks(table: Table, alpha: float) -> None:
-    """Drop a best mark unless a paired test on the same samples separates it from the runner-up."""
+    """Drop a best mark unless a paired test on the same samples separates it from every runner-up.
+
+    Tied best values are never significantly better than each other: none of them stays bold."""
     from tag_bench.report.significance import paired_p_value
 
     for gi, group in enumerate(table.groups):
         for ci, col in enumerate(group.columns):
             best = [r for r in table.rows if r.cells[gi][ci].mark == "best"]
             second = [r for r in table.rows if r.cells[gi][ci].mark == "second"]
-            if len(best) != 1 or not second:
-                continue
-            run_a, run_b = best[0].runs[gi], second[0].runs[gi]
-            p = paired_p_value(run_a, run_b, col.metric) if run_a and run_b else None
-            if p is None or p >= alpha:
-                best[0].cells[gi][ci].mark = None
+            if len(best) == 1 and second:
+                run_a = best[0].runs[gi]
+                ps = [paired_p_value(run_a, r.runs[gi], col.metric) if run_a and r.runs[gi] else None
+                      for r in second]  # fmt: skip
+                if all(p is not None and p < alpha for p in ps):
+                    continue
+            for r in best:
+                r.cells[gi][ci].mark = None
 
 
 # --------------------------------------------------------------------------------------------------
