@@ -262,8 +262,8 @@ def _keep_significant_marks(table: Table, alpha: float) -> None:
             second = [r for r in table.rows if r.cells[gi][ci].mark == "second"]
             if len(best) == 1 and second:
                 run_a = best[0].runs[gi]
-                ps = [paired_p_value(run_a, r.runs[gi], col.metric) if run_a and r.runs[gi] else None
-                      for r in second]  # fmt: skip
+                others = [r.runs[gi] for r in second]
+                ps = [paired_p_value(run_a, b, col.metric) if run_a and b else None for b in others]
                 if all(p is not None and p < alpha for p in ps):
                     continue
             for r in best:
