@@ -248,6 +248,28 @@ def test_transfer_table_matches_a_hand_computation(tmp_path):
     assert "raf-ft (rafdb)" in md and "Gap" in md
 
 
+def test_transfer_row_without_an_out_of_domain_column_shows_no_mean_or_gap_and_says_why(tmp_path):
+    """Issue 18: a checkpoint missing its FERPlus run had an out-of-domain mean and gap of one column while
+    the other rows averaged two, with no flag."""
+    acc = {"raf-ft": ("rafdb", (0.85, 0.60, 0.40)), "aff-ft": ("affectnet", (0.60, None, 0.62))}
+    tasks = ["rafdb_basic_test_common7", "ferplus_test_common7", "affectnet_val_common7"]
+    for name, (src, values) in acc.items():
+        for task, v in zip(tasks, values, strict=True):
+            if v is not None:
+                make_run(tmp_path, "hf", task, {"accuracy": v}, name=name, train_source=src)
+    board = leaderboard([tmp_path], spec="transfer")
+    rows = {r.name: r for r in board.table.rows}
+    assert [c.value for c in rows["raf-ft"].cells[3]] == pytest.approx([0.85, 0.50, 0.35])
+    in_domain, ood, gap = rows["aff-ft"].cells[3]
+    assert in_domain.value == pytest.approx(0.62)
+    assert ood.value is None and gap.value is None
+    assert "'ferplus'" in (ood.reason or "") and "needs out_of_domain_mean" in (gap.reason or "")
+    assert "| aff-ft (affectnet) | _60.0 ± 2.0_ | – | **62.0 ± 2.0** | _62.0_ | – | – |" in board.text, (
+        board.text
+    )
+    assert "aff-ft: out-of-domain mean and gap not computed: no accuracy on FERPlus" in board.text
+
+
 def test_incomplete_runs_are_refused_unless_allowed_then_flagged(tmp_path):
     make_run(tmp_path, "hf", "rafdb_basic_test", {"accuracy": 0.7}, name="done")
     make_run(tmp_path, "hf", "rafdb_basic_test", {"accuracy": 0.2}, name="stopped", status="interrupted")

@@ -723,8 +723,11 @@ better direction (token counts, length) regresses when it moves either way beyon
 A run may carry `train_source` (the dataset a checkpoint was tuned on). The transfer table has rows =
 models, columns = evaluation datasets, cells = `accuracy` in the `common7` label space (contempt
 removed, so RAF-DB, FERPlus and AffectNet share one class list). Derived per row: `in_domain` (the cell
-whose dataset is the train source), `out_of_domain_mean` (mean of the other cells) and
-`transfer_gap = in_domain - out_of_domain_mean`.
+whose dataset is the train source), `out_of_domain_mean` (mean of the cells of every other column of
+the table) and `transfer_gap = in_domain - out_of_domain_mean`. The mean and the gap need **every**
+out-of-domain column: a row that lacks one (a checkpoint without its FERPlus run, say) would average
+other datasets than the rows beside it, so its mean and gap are "–" and a table note names the missing
+column. Its in-domain cell is still shown.
 
 ## Statistics
 
