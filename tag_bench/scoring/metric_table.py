@@ -288,6 +288,20 @@ METRICS: list[MetricSpec] = [
         ci_method="wilson",
     ),
     MetricSpec(
+        "unusable_box_rate",
+        "Unusable boxes",
+        "grounding",
+        "Share of the boxes the replies wrote that could not be used: non-finite numbers, not four numbers, a "
+        "frame that cannot be converted, zero area, or no overlap with the image (each named by a parser note "
+        "or the evidence's `box_status`). These boxes are not claims with a box: the IoU metrics are over the "
+        "usable boxes only, so read them beside this rate.",
+        False,
+        "claim",
+        "cited_boxes",
+        numerator="unusable_boxes",
+        empty_reason="no reply wrote a box",
+    ),
+    MetricSpec(
         "reference_coverage",
         "Ref. coverage",
         "grounding",
