@@ -62,6 +62,6 @@ def test_the_summary_names_every_dropped_box_note():
 def test_grounding_tables_show_box_rate_and_unusable_boxes_beside_the_iou():
     for group in load_spec("grounding").columns:
         i = group.metrics.index("au_box_iou")
-        assert group.metrics[i - 2 : i] == ["box_rate", "unusable_box_rate"], group.title
+        assert group.metrics[i + 1 : i + 3] == ["box_rate", "unusable_box_rate"], group.title
     overview = load_spec("overview").columns[0].metrics
     assert overview[overview.index("au_box_iou") + 1] == "unusable_box_rate"

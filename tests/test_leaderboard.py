@@ -270,6 +270,63 @@ def test_transfer_row_without_an_out_of_domain_column_shows_no_mean_or_gap_and_s
     assert "aff-ft: out-of-domain mean and gap not computed: no accuracy on FERPlus" in board.text
 
 
+def test_a_group_of_several_tasks_needs_a_title(tmp_path):
+    """Issue 18: `title = gspec.title or tasks[0]` titled the runs of a second task by the first."""
+    f = tmp_path / "two.yaml"
+    f.write_text("columns:\n  - {tasks: [rafdb_basic_test, rafdb_basic_test_common7], metrics: [accuracy]}\n")
+    make_run(tmp_path / "runs", "hf", "rafdb_basic_test_common7", {"accuracy": 0.7}, name="m")
+    r = CliRunner().invoke(main, ["leaderboard", str(tmp_path / "runs"), "--spec", str(f)])
+    assert r.exit_code == 1
+    assert "needs a title" in r.output and "rafdb_basic_test, rafdb_basic_test_common7" in r.output, r.output
+    f.write_text("columns:\n  - {title: RAF-DB, tasks: [rafdb_basic_test, rafdb_basic_test_common7], "
+                 "metrics: [accuracy]}\n  - {tasks: [rafdb_basic_test_common7], metrics: [accuracy]}\n")  # fmt: skip
+    t = leaderboard([tmp_path / "runs"], spec=str(f)).table
+    assert [g.title for g in t.groups] == [
+        "RAF-DB",
+        "rafdb_basic_test_common7",
+    ]  # one task titles its own group
+
+
+def test_references_all_with_classification_metrics_only_shows_a_run_once(tmp_path):
+    """Issue 18: `references: all` with only classification metrics reported "two runs named 'my-model'"
+    for one run directory scored against two references."""
+    run = RunDir(make_run(tmp_path / "runs", "hf", "rafdb_basic_test", {"accuracy": 0.7, "au_box_iou": 0.4},
+                          name="my-model", reference="ref-a@1"))  # fmt: skip
+    make_run(tmp_path / "runs", "hf", "rafdb_basic_test", {"accuracy": 0.6, "au_box_iou": 0.3}, name="other",
+             reference="ref-a@1")  # fmt: skip
+    for key in ("ref-a@1", "ref-b@1"):  # scored against two references: both kept under references/
+        run.scores_dir(key).mkdir(parents=True)
+        metrics = run.read_metrics().model_copy(update={"au_reference": key})
+        (run.scores_dir(key) / RunDir.METRICS).write_text(metrics.model_dump_json())
+    f = tmp_path / "acc.yaml"
+    f.write_text(
+        "references: all\ncolumns:\n  - {title: RAF-DB, tasks: [rafdb_basic_test], metrics: [accuracy]}\n"
+    )
+    r = CliRunner().invoke(main, ["leaderboard", str(tmp_path / "runs"), "--spec", str(f)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("| my-model |") == 1 and "two runs named" not in r.output
+    # a group with reference metrics still shows one column group per reference
+    f.write_text("references: all\ncolumns:\n  - {title: RAF-DB, tasks: [rafdb_basic_test], "
+                 "metrics: [accuracy, au_box_iou]}\n")  # fmt: skip
+    t = leaderboard([tmp_path / "runs"], spec=str(f)).table
+    assert sorted(g.reference or "" for g in t.groups) == ["ref-a@1", "ref-b@1"]
+
+
+def test_a_spec_that_matches_no_run_is_an_error_naming_its_tasks_and_those_found(tmp_path):
+    """Issue 18: such a spec printed an empty table and exited 0."""
+    make_run(tmp_path, "hf", "rafdb_basic_test_common7", {"accuracy": 0.7}, name="m")
+    r = CliRunner().invoke(main, ["leaderboard", str(tmp_path), "--spec", "main"])
+    assert r.exit_code == 1, r.output
+    assert "rafdb_basic_test, ferplus_test, affectnet7_val, affectnet8_val" in r.output
+    assert "the runs found are of rafdb_basic_test_common7" in r.output
+    f = tmp_path / "none.yaml"
+    f.write_text("columns:\n  - {title: R, tasks: [rafdb_basic_test_common7], metrics: [accuracy]}\n"
+                 "rows: {include: ['qwen*']}\n")  # fmt: skip
+    r = CliRunner().invoke(main, ["leaderboard", str(tmp_path), "--spec", str(f)])
+    assert r.exit_code == 1 and "rows filter" in r.output and "(m)" in r.output, r.output
+    assert CliRunner().invoke(main, ["leaderboard", str(tmp_path), "--spec", "transfer"]).exit_code == 0
+
+
 def test_incomplete_runs_are_refused_unless_allowed_then_flagged(tmp_path):
     make_run(tmp_path, "hf", "rafdb_basic_test", {"accuracy": 0.7}, name="done")
     make_run(tmp_path, "hf", "rafdb_basic_test", {"accuracy": 0.2}, name="stopped", status="interrupted")

@@ -363,15 +363,15 @@ def _tolerances(max_drop: Mapping[str, float] | None) -> dict[str, float]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise CompareError(f"--max-drop {name}={value!r}: give a number, e.g. {name}=0.01 (one point)")
         unit = spec(name).unit
-        if unit == "rate" and not 0.0 <= value < 1.0:
+        if value < 0.0:  # before the range check: -0.01 is a sign slip, not a percentage
+            raise CompareError(
+                f"--max-drop {name}={value}: a tolerance is how much the metric may worsen, so it is never "
+                f"negative (the direction comes from the metric table); did you mean {name}={abs(value):g}?"
+            )
+        if unit == "rate" and not value < 1.0:
             raise CompareError(
                 f"--max-drop {name}={value}: tolerances are absolute in the metric's own units, from 0 to below 1 "
-                f"(rates in [0, 1]: 0.01 is one point); did you mean {name}={abs(value) / 100:g}?"
-            )
-        if value < 0.0:
-            raise CompareError(
-                f"--max-drop {name}={value}: a tolerance is how much the metric may worsen, in {unit}; give a "
-                f"number from 0 up, e.g. {name}={abs(value):g}"
+                f"(rates in [0, 1]: 0.01 is one point); did you mean {name}={value / 100:g}?"
             )
         out[name] = float(value)
     return out

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from tag_bench.report.frames import read_runs
 from tag_bench.report.render import RenderOptions, render
 from tag_bench.report.spec import LeaderboardSpec, load_spec
-from tag_bench.report.table import Table, build_table
+from tag_bench.report.table import Table, TableError, build_table, unmatched
 
 
 @dataclass
@@ -28,9 +28,13 @@ def leaderboard(
     allow_incomplete: bool = False,
     mark_significant: bool = False,
 ) -> Leaderboard:
-    """Find the scored runs under ``paths`` and render the table ``spec`` describes in ``fmt``."""
+    """Find the scored runs under ``paths`` and render the table ``spec`` describes in ``fmt``. A spec
+    that matches none of the runs is a TableError naming its tasks and those found."""
     options = options or RenderOptions()
     spec = spec if isinstance(spec, LeaderboardSpec) else load_spec(spec)
     loaded = read_runs(paths, allow_incomplete=allow_incomplete, references=spec.references)
+    empty = unmatched(loaded.runs, spec)
+    if empty is not None:
+        raise TableError(empty)
     table = build_table(loaded.runs, spec, decimals=options.decimals, mark_significant=mark_significant)
     return Leaderboard(table, render(table, fmt, options), loaded.skipped)

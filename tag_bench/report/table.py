@@ -147,8 +147,8 @@ def _partition(runs: Sequence[ScoredRun], spec: LeaderboardSpec) -> list[tuple[G
     """Column groups with the run of each row name; one spec group splits where runs may not be mixed."""
     out: list[tuple[Group, dict[str, ScoredRun]]] = []
     for gspec in _expand(spec.columns, runs):
-        chosen = [r for r in runs if r.manifest.task.name in gspec.tasks]
         grounding = any(metric_spec(m).needs_reference for m in gspec.metrics)
+        chosen = _group_runs(runs, gspec, grounding)
         keys: dict[tuple[object, ...], list[ScoredRun]] = {}
         for r in chosen:
             t = r.manifest.task
@@ -175,6 +175,39 @@ def _partition(runs: Sequence[ScoredRun], spec: LeaderboardSpec) -> list[tuple[G
             ref = key[3] if grounding and isinstance(key[3], str) else None
             out.append((Group(title, list(columns), detail, ref), by_name))
     return out
+
+
+def _group_runs(runs: Sequence[ScoredRun], gspec: ColumnGroupSpec, grounding: bool) -> list[ScoredRun]:
+    """The runs of a group's tasks. A run read once per AU reference (``references: all``) appears once in a
+    group without reference metrics: its numbers there do not depend on the reference."""
+    chosen = [r for r in runs if r.manifest.task.name in gspec.tasks]
+    if grounding:
+        return chosen
+    once: dict[object, ScoredRun] = {}
+    for r in chosen:
+        once.setdefault(r.run.path, r)
+    return list(once.values())
+
+
+def unmatched(runs: Sequence[ScoredRun], spec: LeaderboardSpec) -> str | None:
+    """Why ``spec`` shows no run at all (none of its tasks, or every row filtered out), or None."""
+    tasks = [t for g in spec.columns for t in (g.tasks if isinstance(g.tasks, list) else [])]
+    wildcard = any(g.tasks == "*" for g in spec.columns)
+    found = list(dict.fromkeys(r.manifest.task.name for r in runs))
+    of_tasks = [r for r in runs if wildcard or r.manifest.task.name in tasks]
+    if not of_tasks:
+        return (
+            f"leaderboard spec {spec.name!r} shows tasks {', '.join(dict.fromkeys(tasks))}, but the runs found "
+            f"are of {', '.join(found) or 'no task'}: pass runs of its tasks or another --spec (built in: overview "
+            "shows every task found)"
+        )
+    if not any(_row_wanted(r.name, spec) for r in of_tasks):
+        return (
+            f"leaderboard spec {spec.name!r}: its rows filter (include {spec.rows.include}, exclude "
+            f"{spec.rows.exclude}) leaves none of the runs of its tasks "
+            f"({', '.join(dict.fromkeys(r.name for r in of_tasks))})"
+        )
+    return None
 
 
 def _expand(groups: list[ColumnGroupSpec], runs: Sequence[ScoredRun]) -> list[ColumnGroupSpec]:

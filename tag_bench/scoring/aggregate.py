@@ -61,7 +61,7 @@ from tag_bench.scoring.features import (
     named_sums,
     sample_row,
 )
-from tag_bench.scoring.metric_table import MetricSpec, evaluate, metrics_for
+from tag_bench.scoring.metric_table import METRICS, MetricSpec, evaluate, metrics_for
 
 SAMPLE_STATUSES: tuple[str, ...] = get_args(SampleStatus)
 
@@ -592,19 +592,32 @@ def _untested_value(m: MetricSpec, arrays: ScoreArrays, ci: float) -> float | No
     return None if math.isnan(value) else value
 
 
+def tested_by_mcnemar(m: MetricSpec) -> bool:
+    """Whether ``compare`` tests ``m`` with the exact McNemar test: a share of all samples (each sample a
+    yes or a no), rather than with the paired bootstrap."""
+    return (
+        m.denominator == "samples"
+        and m.numerator is not None
+        and (m.numerator == "correct" or m.numerator in FIELD_INDEX)
+    )
+
+
+def mcnemar_metric_names() -> list[str]:
+    """The metrics of the table that ``compare`` tests with McNemar (:func:`tested_by_mcnemar`), in order."""
+    return [m.name for m in METRICS if m.group != "per_class" and tested_by_mcnemar(m)]
+
+
 def _per_sample_hits(m: MetricSpec, a: ScoreArrays, b: ScoreArrays) -> tuple[np.ndarray, np.ndarray] | None:
     """The 0/1 outcome per sample of both runs, for a metric that is a share of all samples; else None.
 
     With few discordant samples the paired bootstrap's p-value is far too small (about 2e^-k for k
     samples that all changed one way, against the exact 2^(1-k)), so these metrics use McNemar.
     """
-    if m.denominator != "samples" or m.numerator is None:
+    if not tested_by_mcnemar(m):
         return None
     if m.numerator == "correct":
         return a.pred == a.gold, b.pred == b.gold
-    if m.numerator not in FIELD_INDEX:
-        return None
-    return a.column(m.numerator) > 0, b.column(m.numerator) > 0
+    return a.column(m.numerator or "") > 0, b.column(m.numerator or "") > 0
 
 
 def concat_arrays(parts: Sequence[ScoreArrays]) -> ScoreArrays:
