@@ -21,7 +21,7 @@ Checked: the leaderboard has a row per model; compare's values of every metric e
     .venv/bin/python bench/report_bench.py [--part leaderboard|compare|html] [--n 100000] [--resamples 1000]
                                            [--smoke]
 
-``--smoke``: a 500-sample fixture, 3 models per task, two 2,000-sample runs, 50 resamples, one
+``--smoke``: a 500-sample fixture, 3 models per task, two 2,000-sample runs, 200 resamples, one
 repetition (seconds; ``make bench-smoke``); the html part only when asked for (``--part html``), at its
 own smoke size.
 """
@@ -250,7 +250,7 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
     if args.smoke:
-        ap.set_defaults(runs_n=500, models=3, n=2_000, resamples=50, repeat=1)
+        ap.set_defaults(runs_n=500, models=3, n=2_000, resamples=200, repeat=1)
         args = ap.parse_args()
     parts: dict[str, Callable[[], object]] = {
         "leaderboard": lambda: bench_leaderboard(args.runs_n, args.models, args.repeat),

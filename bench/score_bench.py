@@ -18,8 +18,8 @@
     .venv/bin/python bench/score_bench.py [--n 200000] [--naive-n 2000] [--resamples 1000] [--workers K]
                                           [--skip-cli] [--smoke]
 
-``--smoke`` (seconds; ``make bench-smoke``): N 3,000, a 500-sample subset, 50 resamples, and part 1
-scored in 2 processes so that the parallel path runs as it does at full size.
+``--smoke`` (seconds; ``make bench-smoke``): N 3,000, a 500-sample subset, 200 resamples (the fewest
+tag-bench accepts), and part 1 scored in 2 processes so that the parallel path runs as it does at full size.
 """
 
 from __future__ import annotations
@@ -216,6 +216,8 @@ def naive_rows(samples, gens, refs, classes: list[str]) -> list[dict]:
         covered = ref is not None and ref.status == "ok"
         row = {"gold": s.label, "pred": pred, "status": status, "correct": pred == s.label,
                "box": any(e.box is not None for e in evidence), "covered": covered,
+               "boxes": sum(e.box is not None or e.box_status not in ("ok", "none") for e in evidence),
+               "dropped": sum(e.box is None and e.box_status not in ("ok", "none") for e in evidence),
                "consistent": _consistent(pred, cited, classes)}  # fmt: skip
         ok = g is not None and g.status == "ok"  # the cost of an answer; a failed call has none
         row.update(latency=g.latency_s if ok else None, tokens_in=g.input_tokens if ok else None,
@@ -289,8 +291,10 @@ def naive_metrics(rows: list[dict], classes: list[str]) -> dict[str, float]:
     judged = sum(len(r["judged"]) for r in covered)
     cited = sum(len(r["cited"]) for r in covered)
     active = sum(len(r["active"]) for r in covered)
+    boxes = sum(r["boxes"] for r in rows)
     out.update({
         "box_rate": share(lambda r: r["box"], rows),
+        "unusable_box_rate": sum(r["dropped"] for r in rows) / boxes if boxes else float("nan"),
         "reference_coverage": share(lambda r: r["covered"], rows),
         "accuracy_covered": share(lambda r: r["correct"], covered),
         "au_box_iou": mean(v for v, _ in claims),
@@ -429,7 +433,7 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
     if args.smoke:
-        ap.set_defaults(n=3_000, naive_n=500, resamples=50)
+        ap.set_defaults(n=3_000, naive_n=500, resamples=200)
         args = ap.parse_args()
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
 

@@ -369,9 +369,9 @@ class MetricValue(BaseModel):
     ci_low: float | None = None
     ci_high: float | None = None
     n: int
-    ci_method: Literal["bootstrap", "wilson", "order-statistic"] | None = (
-        None  # how ci_low / ci_high were computed
-    )
+    #: how ci_low / ci_high were computed; wilson-boundary: a bootstrap rate at exactly 0 or 1, whose
+    #: bootstrap distribution is one point, gets the Wilson interval on its contributing samples
+    ci_method: Literal["bootstrap", "wilson", "wilson-boundary", "order-statistic"] | None = None
 
 
 class MetricsReport(Record):

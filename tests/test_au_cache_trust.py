@@ -33,7 +33,7 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
 def _run(out: Path, *extra: str, model: str = "facs-rules"):
     return CliRunner().invoke(
         main,
-        ["run", "--model", model, "--tasks", "demo", "--out", str(out), "--n-resamples", "20",
+        ["run", "--model", model, "--tasks", "demo", "--out", str(out), "--n-resamples", "200",
          "--no-progress", *extra],
     )  # fmt: skip
 
@@ -64,7 +64,7 @@ def test_score_goes_on_without_a_garbage_au_cache(cache_dir, tmp_path):
     assert r.exit_code == 0, r.output
     broken = cache_dir / "au_cache.sqlite"
     broken.write_bytes(GARBAGE)
-    r = CliRunner().invoke(main, ["score", str(out), "--au-reference", REFERENCE, "--n-resamples", "20",
+    r = CliRunner().invoke(main, ["score", str(out), "--au-reference", REFERENCE, "--n-resamples", "200",
                                   "--no-progress"])  # fmt: skip
     _assert_warned_and_scored(r, broken, out)
     assert broken.read_bytes() == GARBAGE
@@ -81,7 +81,7 @@ def test_score_predictions_goes_on_without_a_garbage_au_cache(cache_dir, tmp_pat
     broken.write_bytes(GARBAGE)
     out = tmp_path / "scored"
     r = CliRunner().invoke(main, ["score", "--task", "demo", "--predictions", str(preds), "--frame", "norm1000",
-                                  "--au-reference", REFERENCE, "--out", str(out), "--n-resamples", "20",
+                                  "--au-reference", REFERENCE, "--out", str(out), "--n-resamples", "200",
                                   "--no-progress"])  # fmt: skip
     _assert_warned_and_scored(r, broken, out)
 
@@ -92,13 +92,13 @@ def test_no_cache_never_opens_the_au_cache(cache_dir, tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads((out / "metrics.json").read_text())["metrics"]["au_box_iou"]["value"] is not None
     r = CliRunner().invoke(main, ["score", str(out), "--au-reference", "mediapipe-geometric", "--no-cache",
-                                  "--n-resamples", "20", "--no-progress"])  # fmt: skip
+                                  "--n-resamples", "200", "--no-progress"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert not (cache_dir / "au_cache.sqlite").exists()
     assert not (cache_dir / "generations.sqlite").exists()
     # without --no-cache the same scoring does use it
     r = CliRunner().invoke(main, ["score", str(out), "--au-reference", "mediapipe-geometric", "--n-resamples",
-                                  "20", "--no-progress"])  # fmt: skip
+                                  "200", "--no-progress"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert len(AUCache(cache_dir / "au_cache.sqlite")) > 0
 

@@ -85,7 +85,7 @@ def test_majority_baseline_uses_the_split_label_counts():
 def test_demo_puts_facs_rules_above_random(tmp_path):
     pytest.importorskip("mediapipe")
     out = tmp_path / "demo"
-    r = CliRunner().invoke(main, ["demo", "--out", str(out), "--n-resamples", "100", "--no-progress"])
+    r = CliRunner().invoke(main, ["demo", "--out", str(out), "--n-resamples", "200", "--no-progress"])
     assert r.exit_code == 0, r.output
     board = (out / "leaderboard.md").read_text()
     assert "| facs-rules † |" in board and "| random |" in board and "demo<br>Acc." in board

@@ -49,7 +49,7 @@ def test_score_predictions_counts_missing_and_failures(raf, tmp_path):
     out = tmp_path / "run"
     r = CliRunner().invoke(main, ["score", "--task", "rafdb_basic_test", "--data-root", str(raf),
                                   "--predictions", str(preds), "--frame", "pixel", "--au-reference", "none",
-                                  "--out", str(out), "--n-resamples", "50", "--json"])  # fmt: skip
+                                  "--out", str(out), "--n-resamples", "200", "--json"])  # fmt: skip
     assert r.exit_code == 0, r.output
     report = json.loads(r.output.strip().splitlines()[-1])
     assert report["n"] == 7
@@ -84,13 +84,13 @@ def test_malformed_predictions_file_is_a_clear_error(raf, tmp_path):
 def test_rescoring_a_run_is_identical_and_can_drop_the_reference(raf, tmp_path):
     out = tmp_path / "run"
     r = CliRunner().invoke(main, ["run", "--model", "random", "--tasks", "rafdb_basic_test", "--data-root", str(raf),
-                                  "--out", str(out), "--no-cache", "--n-resamples", "80", "--no-progress"])  # fmt: skip
+                                  "--out", str(out), "--no-cache", "--n-resamples", "200", "--no-progress"])  # fmt: skip
     assert r.exit_code == 0, r.output
     before = json.loads((out / "metrics.json").read_text())
-    r = CliRunner().invoke(main, ["score", str(out), "--n-resamples", "80"])
+    r = CliRunner().invoke(main, ["score", str(out), "--n-resamples", "200"])
     assert r.exit_code == 0, r.output
     assert json.loads((out / "metrics.json").read_text()) == before
-    r = CliRunner().invoke(main, ["score", str(out), "--n-resamples", "80", "--au-reference", "none"])
+    r = CliRunner().invoke(main, ["score", str(out), "--n-resamples", "200", "--au-reference", "none"])
     assert r.exit_code == 0, r.output
     after = json.loads((out / "metrics.json").read_text())
     assert after["metrics"]["accuracy"] == before["metrics"]["accuracy"]
@@ -100,13 +100,13 @@ def test_rescoring_a_run_is_identical_and_can_drop_the_reference(raf, tmp_path):
 def test_scoring_a_run_never_imports_torch(raf, tmp_path):
     out = tmp_path / "run"
     r = CliRunner().invoke(main, ["run", "--model", "random", "--tasks", "rafdb_basic_test", "--data-root", str(raf),
-                                  "--out", str(out), "--no-cache", "--au-reference", "none", "--n-resamples", "20",
+                                  "--out", str(out), "--no-cache", "--au-reference", "none", "--n-resamples", "200",
                                   "--no-progress"])  # fmt: skip
     assert r.exit_code == 0, r.output
     code = (
         "import sys\n"
         "from tag_bench._cli.main import main\n"
-        f"main(['score', {str(out)!r}, '--n-resamples', '20'], standalone_mode=False)\n"
+        f"main(['score', {str(out)!r}, '--n-resamples', '200'], standalone_mode=False)\n"
         "heavy = [m for m in ('torch', 'transformers', 'vllm', 'lmms_eval', 'feat', 'mediapipe') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "import tag_bench\n"
@@ -145,7 +145,7 @@ def test_leaderboard_markdown_and_latex(raf, tmp_path):
         out = tmp_path / model
         r = CliRunner().invoke(main, ["run", "--model", model, "--tasks", "rafdb_basic_test", "--data-root", str(raf),
                                       "--out", str(out), "--no-cache", "--au-reference", "none",
-                                      "--n-resamples", "30", "--no-progress"])  # fmt: skip
+                                      "--n-resamples", "200", "--no-progress"])  # fmt: skip
         assert r.exit_code == 0, r.output
         runs.append(str(out))
     r = CliRunner().invoke(main, ["leaderboard", *runs])

@@ -220,7 +220,7 @@ def test_invariant_to_sample_order():
 def test_empty_denominator_is_not_computed_with_the_table_reason():
     seen_empty: set[str] = set()
     for case, (run, ref) in degenerate_runs().items():
-        report = compute_metrics(run, CLASSES, au_reference_id=ref, n_resamples=50, facts=RunFacts())
+        report = compute_metrics(run, CLASSES, au_reference_id=ref, n_resamples=200, facts=RunFacts())
         for m in metrics_for(CLASSES):
             v = report.metrics[m.name]
             if v.n == 0 and m.support is None:

@@ -432,6 +432,34 @@ def test_unknown_names_and_bad_tolerances_exit_2_with_close_matches(runs):
     assert r.exit_code == 2
 
 
+def test_a_negative_tolerance_gets_its_own_message(runs):
+    """Issue 18: `--max-drop accuracy=-0.01` suggested "accuracy=0.0001"; the fix is the absolute value."""
+    r = compare(runs["base"], runs["regressed"], "--max-drop", "accuracy=-0.01")
+    assert r.exit_code == 2
+    assert "never negative" in r.output and "did you mean accuracy=0.01?" in r.output, r.output
+    assert "0.0001" not in r.output
+    with pytest.raises(CompareError, match="never negative"):
+        compare_runs(runs["base"], runs["regressed"], max_drop={"latency_mean_s": -0.5})
+
+
+def test_the_method_note_names_every_metric_tested_by_mcnemar(runs):
+    """Issue 18: the footer said "McNemar for accuracy" while McNemar tests every share of all samples."""
+    from tag_bench.report.compare_format import method_note
+    from tag_bench.scoring.aggregate import mcnemar_metric_names
+
+    names = mcnemar_metric_names()
+    assert names == ["accuracy", "parse_failure_rate", "invalid_label_rate", "error_rate", "missing_rate",
+                     "box_rate", "reference_coverage"]  # fmt: skip
+    result = compare_runs(runs["base"], runs["regressed"])
+    tested = {m.metric for m in result.rows() if m.test == "mcnemar"}
+    assert tested == set(names)  # the note and the tests agree
+    note = method_note(result)
+    assert f"exact McNemar test for {', '.join(names)} (shares of all samples" in note, note
+    assert "paired bootstrap otherwise" in note
+    only = compare_runs(runs["base"], runs["regressed"], metrics=["au_box_iou"])
+    assert "McNemar" not in method_note(only) and "p: paired bootstrap;" in method_note(only)
+
+
 def test_per_class_metrics_can_be_chosen(runs):
     _, result = compare_json(runs["base"], runs["regressed"], "--metrics", "recall/contempt,f1/anger")
     r = rows(result)

@@ -18,7 +18,7 @@ def _lines(path: Path) -> list[dict]:
 
 def test_run_writes_a_complete_run_directory(raf_root, tmp_path):
     result = evaluate("rafdb_basic_test", "random", data_root=raf_root, out=tmp_path / "run",
-                      au_reference="none", cache=False, n_resamples=50, progress=False)  # fmt: skip
+                      au_reference="none", cache=False, n_resamples=200, progress=False)  # fmt: skip
     run = result.run_dir
     for name in ("manifest.json", "index.jsonl", "generations.jsonl", "samples.jsonl", "metrics.json"):
         assert (run / name).exists(), name
@@ -43,7 +43,7 @@ def test_unreadable_images_are_counted_not_dropped(raf_root, tmp_path):
     (aligned / "test_0003_aligned.jpg").unlink()
     (raf_root / "basic" / "Image" / "original" / "test_0003.jpg").unlink(missing_ok=True)
     result = evaluate("rafdb_basic_test", "random", data_root=raf_root, out=tmp_path / "run",
-                      au_reference="none", cache=False, n_resamples=20, progress=False)  # fmt: skip
+                      au_reference="none", cache=False, n_resamples=200, progress=False)  # fmt: skip
     scored = {d["sample_id"]: d for d in _lines(result.run_dir / "samples.jsonl")}
     assert len(scored) == 7
     assert scored["rafdb/test_0002"]["status"] == "error"
@@ -55,7 +55,7 @@ def test_unreadable_images_are_counted_not_dropped(raf_root, tmp_path):
 
 
 def test_resume_skips_written_samples_and_gives_identical_metrics(raf_root, tmp_path):
-    kw = dict(data_root=raf_root, au_reference="none", cache=False, n_resamples=100, progress=False)
+    kw = dict(data_root=raf_root, au_reference="none", cache=False, n_resamples=200, progress=False)
     full = evaluate("rafdb_basic_test", "random", out=tmp_path / "full", **kw)
     part = evaluate("rafdb_basic_test", "random", out=tmp_path / "part", **kw)
     gen = part.run_dir / "generations.jsonl"
@@ -73,7 +73,7 @@ def test_resume_skips_written_samples_and_gives_identical_metrics(raf_root, tmp_
 
 
 def test_changed_config_is_refused_with_what_changed(raf_root, tmp_path):
-    kw = dict(data_root=raf_root, au_reference="none", cache=False, n_resamples=10, progress=False)
+    kw = dict(data_root=raf_root, au_reference="none", cache=False, n_resamples=200, progress=False)
     evaluate("rafdb_basic_test", "random", out=tmp_path / "run", **kw)
     with pytest.raises(RunConfigError) as e:
         evaluate("rafdb_basic_test", "random", out=tmp_path / "run", gen_kwargs="max_new_tokens=7", **kw)
@@ -87,7 +87,7 @@ def test_hf_generation_cache_includes_the_model(raf_root, raf_train_tasks, tiny_
     from tag_bench.testing.tiny_models import build_tiny_qwen2_5_vl
 
     cache = tmp_path / "gen.sqlite"
-    kw = dict(data_root=raf_root, au_reference="none", cache=cache, n_resamples=10, progress=False,
+    kw = dict(data_root=raf_root, au_reference="none", cache=cache, n_resamples=200, progress=False,
               gen_kwargs="max_new_tokens=8", batch_size=4, tasks_dirs=[str(raf_train_tasks)], limit=6)  # fmt: skip
     first = evaluate("raf_train_small", "hf", {"pretrained": str(tiny_qwen)}, out=tmp_path / "a", **kw)
     assert first.stats.generated == 6 and first.stats.from_cache == 0
@@ -104,7 +104,7 @@ def test_hf_generation_cache_includes_the_model(raf_root, raf_train_tasks, tiny_
 
 
 def test_a_larger_limit_extends_the_run_instead_of_restarting(raf_root, tmp_path):
-    kw = dict(data_root=raf_root, au_reference="none", cache=False, n_resamples=10, progress=False)
+    kw = dict(data_root=raf_root, au_reference="none", cache=False, n_resamples=200, progress=False)
     first = evaluate("rafdb_basic_test", "random", out=tmp_path / "run", limit=3, **kw)
     assert first.report.n == 3
     more = evaluate("rafdb_basic_test", "random", out=tmp_path / "run", limit=5, **kw)
@@ -114,7 +114,7 @@ def test_a_larger_limit_extends_the_run_instead_of_restarting(raf_root, tmp_path
 
 def test_resuming_with_another_au_reference_scores_against_it(raf_root, tmp_path):
     pytest.importorskip("mediapipe")
-    kw = dict(data_root=raf_root, cache=False, n_resamples=10, progress=False)
+    kw = dict(data_root=raf_root, cache=False, n_resamples=200, progress=False)
     with_ref = evaluate(
         "rafdb_basic_test", "random", out=tmp_path / "run", au_reference="mediapipe-geometric", **kw
     )

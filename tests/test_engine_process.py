@@ -117,7 +117,7 @@ def test_accelerate_two_cpu_processes_shard_and_merge(setup, tiny_qwen, tmp_path
     tasks, root = setup
     args = ["run", "--model", "hf", "--model-args", f"pretrained={tiny_qwen}", "--tasks", "raf_train_small",
             "--tasks-dir", str(tasks), "--data-root", str(root), "--gen-kwargs", "max_new_tokens=6",
-            "--au-reference", "none", "--no-cache", "--n-resamples", "100", "--no-progress"]  # fmt: skip
+            "--au-reference", "none", "--no-cache", "--n-resamples", "200", "--no-progress"]  # fmt: skip
     accelerate = Path(sys.executable).with_name("accelerate")
     dp = tmp_path / "dp"
     proc = subprocess.run(

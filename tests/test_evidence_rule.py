@@ -23,7 +23,7 @@ HEADLINE_GROUNDING = [m.name for m in METRICS if m.group == "grounding" and m.he
 
 
 def _run(*args: str):
-    r = CliRunner().invoke(main, ["run", "--no-progress", "--n-resamples", "100", *args])
+    r = CliRunner().invoke(main, ["run", "--no-progress", "--n-resamples", "200", *args])
     assert r.exit_code == 0, r.output
     return r.output
 

@@ -36,7 +36,7 @@ def demo(tmp_path_factory) -> Path:
     """`tag-bench demo`, which also writes the report."""
     pytest.importorskip("mediapipe")
     out = tmp_path_factory.mktemp("demo")
-    r = cli("demo", "--out", str(out), "--n-resamples", "100", "--no-progress")
+    r = cli("demo", "--out", str(out), "--n-resamples", "200", "--no-progress")
     assert r.exit_code == 0, r.output
     assert r.stdout.strip().splitlines()[-1] == f"HTML report (open it in a browser): {out / 'report.html'}"
     return out
@@ -56,7 +56,7 @@ def crafted(tmp_path_factory, dataset_fixtures) -> Path:
 
     root = dataset_fixtures["raf_basic"]
     out = tmp_path_factory.mktemp("crafted")
-    kw = dict(data_root=root, au_reference=DEFAULT_DETECTOR, n_resamples=50, progress=False)
+    kw = dict(data_root=root, au_reference=DEFAULT_DETECTOR, n_resamples=200, progress=False)
     evaluate("rafdb_basic_test", "facs-rules", out=out / "runs" / "facs-rules", cache=False, **kw)
     facs = RunDir(out / "runs" / "facs-rules")
     refs = {r.sample_id: r for r in facs.read_references() or []}
@@ -123,7 +123,7 @@ def _faceless_run(out: Path) -> None:
     (out / "tasks").mkdir()
     (out / "tasks" / "faces_mixed.yaml").write_text(MIXED_TASK)
     evaluate("faces_mixed", "random", data_root=root, tasks_dirs=[str(out / "tasks")], out=out / "runs" / "mixed",
-             au_reference=DEFAULT_DETECTOR, cache=False, n_resamples=50, progress=False, name="random-mixed")  # fmt: skip
+             au_reference=DEFAULT_DETECTOR, cache=False, n_resamples=200, progress=False, name="random-mixed")  # fmt: skip
 
 
 def write(paths, out: Path, **kw) -> report_html.ReportResult:

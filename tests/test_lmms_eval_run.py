@@ -142,7 +142,7 @@ def test_bridge_adapter_end_to_end(cli_run, exported, tiny_qwen, offline_env, tm
         monkeypatch.setenv(k, offline_env[k])
     args = f"model=qwen2_5_vl,pretrained={tiny_qwen},device=cpu,{QWEN_ARGS}"
     run = dict(data_root=None, limit=N, gen_kwargs={"max_new_tokens": MAX_NEW}, au_reference="none",
-               box_frame="pixel", n_resamples=50, progress=False)  # fmt: skip
+               box_frame="pixel", n_resamples=200, progress=False)  # fmt: skip
     cache = tmp_path / "cache.sqlite"
     # batch_size 2: two simple_evaluate calls on one model instance (lmms-eval's clean() must not bite)
     first = evaluate("demo", "lmms-eval", args, out=tmp_path / "a", batch_size=2, cache=cache, **run)

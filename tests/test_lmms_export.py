@@ -212,7 +212,7 @@ def _replay_metrics(
     )
     r = CliRunner().invoke(main, ["score", "--task", "demo", "--predictions", str(preds), "--frame", "pixel",
                                   "--au-reference", au_reference, "--out", str(tmp_path / "replay"),
-                                  "--n-resamples", "100", "--json"])  # fmt: skip
+                                  "--n-resamples", "200", "--json"])  # fmt: skip
     assert r.exit_code == 0, r.output
     return json.loads((tmp_path / "replay" / "metrics.json").read_text())
 
@@ -223,7 +223,7 @@ def test_import_equals_replay_scoring(demo_export, tmp_path, nested):
     texts = _texts(rows)
     _logged(tmp_path / "lmms" / "model", rows[:-1], texts[:-1], nested=nested)  # the last one: missing
     r = CliRunner().invoke(main, ["lmms-eval", "import", str(tmp_path / "lmms"), "--out", str(tmp_path / "run"),
-                                  "--au-reference", "none", "--n-resamples", "100", "--json"])  # fmt: skip
+                                  "--au-reference", "none", "--n-resamples", "200", "--json"])  # fmt: skip
     assert r.exit_code == 0, r.output
     got = json.loads((tmp_path / "run" / "metrics.json").read_text())
     want = _replay_metrics(tmp_path, rows[:-1], texts[:-1])
@@ -245,7 +245,7 @@ def test_import_grounds_boxes_against_the_au_reference(demo_export, tmp_path):
     texts = _texts(rows)
     _logged(tmp_path / "lmms", rows, texts)
     r = CliRunner().invoke(main, ["lmms-eval", "import", str(tmp_path / "lmms"), "--out", str(tmp_path / "run"),
-                                  "--au-reference", "mediapipe-geometric", "--n-resamples", "100"])  # fmt: skip
+                                  "--au-reference", "mediapipe-geometric", "--n-resamples", "200"])  # fmt: skip
     assert r.exit_code == 0, r.output
     got = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert got["metrics"]["au_box_iou"]["value"] is not None and got["metrics"]["au_box_iou"]["n"] >= 1

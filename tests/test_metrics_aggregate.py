@@ -148,7 +148,7 @@ def test_hand_computed_grounding_and_classification():
 
 
 def test_without_reference_grounding_is_not_computed_not_zero():
-    rep = compute_metrics(hand_case(ref=False), CLASSES, au_reference_id=None, n_resamples=100)
+    rep = compute_metrics(hand_case(ref=False), CLASSES, au_reference_id=None, n_resamples=200)
     reference_free = {"box_rate", "evidence_consistency"}
     for name in (
         "au_box_iou",
@@ -200,7 +200,7 @@ def test_samples_missing_a_reference_are_left_out_of_reference_metrics_and_count
 
 def test_empty_denominators_give_none_with_reason():
     case = [scored("A", "happiness", label="happiness"), scored("B", "sadness", label="happiness")]
-    rep = compute_metrics(case, CLASSES, au_reference_id=REF_ID, n_resamples=50)
+    rep = compute_metrics(case, CLASSES, au_reference_id=REF_ID, n_resamples=200)
     for name in ("au_box_iou", "pointing_accuracy", "hallucinated_au_rate", "evidence_consistency"):
         assert rep.metrics[name].value is None and name in rep.not_computed
     assert "no box claims" in rep.not_computed["au_box_iou"]
@@ -209,7 +209,7 @@ def test_empty_denominators_give_none_with_reason():
     assert "precision/sadness" in rep.not_computed and "recall/neutral" in rep.not_computed
     assert rep.metrics["precision/happiness"].value == pytest.approx(0.5)
 
-    empty = compute_metrics([], CLASSES, au_reference_id=None, n_resamples=100)
+    empty = compute_metrics([], CLASSES, au_reference_id=None, n_resamples=200)
     assert empty.n == 0 and empty.metrics["accuracy"].value is None
     assert empty.not_computed["accuracy"] == "no samples"
 
@@ -344,7 +344,7 @@ def test_claim_metrics_resample_samples_not_claims():
 
 
 def test_report_is_strict_json(tmp_path):
-    rep = compute_metrics(hand_case(), CLASSES, au_reference_id=REF_ID, n_resamples=50)
+    rep = compute_metrics(hand_case(), CLASSES, au_reference_id=REF_ID, n_resamples=200)
     path = tmp_path / "metrics.json"
     store.write_json(path, rep)  # allow_nan=False: no NaN may leak
     back = MetricsReport.model_validate(json.loads(path.read_text()))

@@ -37,7 +37,12 @@ def test_matrix_in_domain_out_of_domain_and_gap():
     assert t.out_of_domain_mean["model-raf"] == pytest.approx(0.60)
     assert t.transfer_gap["model-raf"] == pytest.approx(0.30)
     assert t.n_out_of_domain["model-raf"] == 2
-    assert t.transfer_gap["model-fer"] == pytest.approx(0.20) and t.n_out_of_domain["model-fer"] == 1
+    # model-fer lacks AffectNet: a mean of RAF-DB alone beside model-raf's mean of two columns would not
+    # compare like with like, so it has none (issue 18)
+    assert t.in_domain["model-fer"] == 0.85
+    assert t.out_of_domain_mean["model-fer"] is None and t.transfer_gap["model-fer"] is None
+    assert t.n_out_of_domain["model-fer"] == 0
+    assert "not evaluated on 'affectnet'" in t.not_computed["model-fer/out_of_domain_mean"]
     # no train source: nothing derivable, and each None has a reason
     assert t.in_domain["zero-shot"] is None and t.transfer_gap["zero-shot"] is None
     assert "no train_source" in t.not_computed["zero-shot/in_domain"]
@@ -79,3 +84,26 @@ def test_bad_input_is_refused():
                 TransferEntry("m", "ferplus", 0.8, "ferplus"),
             ]
         )
+
+
+def test_a_row_missing_an_out_of_domain_column_gets_no_mean_and_no_gap():
+    """Issue 18: one checkpoint without its FERPlus run averaged one column while the others averaged two."""
+    entries = [
+        TransferEntry("ft-rafdb", "rafdb", 0.88, train_source="rafdb"),
+        TransferEntry("ft-rafdb", "ferplus", 0.46),
+        TransferEntry("ft-rafdb", "affectnet", 0.57),
+        TransferEntry("ft-affectnet", "rafdb", 0.57, train_source="affectnet"),  # no FERPlus run
+        TransferEntry("ft-affectnet", "affectnet", 0.83),
+    ]
+    t = transfer_matrix(entries)
+    assert t.out_of_domain_mean["ft-rafdb"] == pytest.approx((0.46 + 0.57) / 2)
+    assert t.out_of_domain_mean["ft-affectnet"] is None and t.transfer_gap["ft-affectnet"] is None
+    assert t.in_domain["ft-affectnet"] == 0.83
+    assert "'ferplus'" in t.not_computed["ft-affectnet/out_of_domain_mean"]
+    assert "needs out_of_domain_mean" in t.not_computed["ft-affectnet/transfer_gap"]
+    # a column of the table that no entry fills still counts (the spec's datasets)
+    t = transfer_matrix(entries[:3], columns=["RAF-DB", "FERPlus", "AffectNet", "SFEW"])
+    assert t.columns == ["rafdb", "ferplus", "affectnet", "sfew"]
+    assert (
+        t.out_of_domain_mean["ft-rafdb"] is None and "'sfew'" in t.not_computed["ft-rafdb/out_of_domain_mean"]
+    )

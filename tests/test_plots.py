@@ -45,7 +45,7 @@ def common7(tmp_path_factory, dataset_fixtures) -> Path:
                           ("affectnet_val_common7", "affectnet_csv")):  # fmt: skip
         for model, source in (("random", "rafdb"), ("majority", "ferplus")):
             evaluate(task, model, data_root=dataset_fixtures[variant], out=out / f"{task}-{model}",
-                     au_reference="none", cache=False, n_resamples=50, progress=False, train_source=source)  # fmt: skip
+                     au_reference="none", cache=False, n_resamples=200, progress=False, train_source=source)  # fmt: skip
     return out
 
 

@@ -102,7 +102,7 @@ assert "flat-loose" in detector_names() and det.reference_id == "flat-loose@2"
 assert det.detect(np.zeros((4, 4, 3), np.uint8)).status == "no_face"
 
 # through the engine: a plug-in writes into the shared cache only when it says it may
-kw = dict(data_root=DATA, au_reference="none", n_resamples=10, progress=False)
+kw = dict(data_root=DATA, au_reference="none", n_resamples=200, progress=False)
 first = evaluate("rafdb_basic_test", "echo", out=TMP + "/a", cache=TMP + "/a.sqlite", **kw)
 assert first.stats.generated == 7 and len(GenerationCache(TMP + "/a.sqlite")) == 0
 cached = evaluate("rafdb_basic_test", "echo-cached", out=TMP + "/b", cache=TMP + "/b.sqlite", **kw)

@@ -106,3 +106,38 @@ def test_marks_only_where_significant(dataset, tmp_path):
     acc = [r.cells[0][0] for r in board.table.rows]
     assert acc[0].value != acc[1].value  # one is ahead, but not significantly: no bold
     assert all(c.mark != "best" for c in acc) and not math.isnan(acc[0].value or math.nan)
+
+
+def test_mark_significant_never_bolds_tied_values(dataset, tmp_path):
+    """Issue 18: two rows at 0.0 / 0.0 (parse failures: every answer parsed) were both bold although the
+    note says bold means "significantly better than the runner-up"."""
+    _run(dataset, tmp_path, "a", 0.85, 3)
+    _run(dataset, tmp_path, "b", 0.45, 4)
+    board = leaderboard([tmp_path / "runs"], spec="overview", mark_significant=True)
+    metrics = [c.metric for c in board.table.groups[0].columns]
+    parse = metrics.index("parse_failure_rate")
+    cells = [r.cells[0][parse] for r in board.table.rows]
+    assert [c.value for c in cells] == [0.0, 0.0]
+    assert all(c.mark != "best" for c in cells)
+    assert "**0.0" not in board.text
+    plain = leaderboard([tmp_path / "runs"], spec="overview")  # without the test, ties are marked alike
+    assert [r.cells[0][parse].mark for r in plain.table.rows] == ["best", "best"]
+
+
+def test_mark_significant_over_runs_with_different_gold_labels_names_the_runs(dataset, tmp_path):
+    """Issue 18: the message named a sample id but not the runs."""
+    from click.testing import CliRunner
+
+    from tag_bench._cli.main import main
+
+    _run(dataset, tmp_path, "strong", 0.85, 3)
+    weak = _run(dataset, tmp_path, "weak", 0.45, 4)
+    records = [json.loads(x) for x in (weak / "samples.jsonl").read_text().splitlines()]
+    first = next(x for x in records if not x["correct"])  # the same sample with another (wrong) gold label
+    first["label"] = next(c for c in CLASSES if c not in (first["label"], first["pred"]))
+    (weak / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in records))
+    r = CliRunner().invoke(main, ["leaderboard", str(tmp_path / "runs"), "--mark-significant"])
+    assert r.exit_code == 1
+    assert "'strong'" in r.output and "'weak'" in r.output, r.output
+    assert str(weak) in r.output and str(tmp_path / "runs" / "strong") in r.output, r.output
+    assert first["sample_id"] in r.output and "Traceback" not in r.output

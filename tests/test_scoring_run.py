@@ -57,6 +57,6 @@ def test_worker_processes_give_identical_records_and_metrics():
     b = score_arrays(samples, gens, CLASSES, refs, sink=two.append, workers=2)
     assert one == two
     assert b.sample_ids == a.sample_ids
-    ma = metrics_from_arrays(a, n_resamples=100, seed=0)
-    mb = metrics_from_arrays(b, n_resamples=100, seed=0)
+    ma = metrics_from_arrays(a, n_resamples=200, seed=0)
+    mb = metrics_from_arrays(b, n_resamples=200, seed=0)
     assert ma.metrics == mb.metrics and ma.reference_status_counts == mb.reference_status_counts

@@ -30,7 +30,7 @@ def _run_args(setup, server: ChatServer, out: Path, *extra: str, **model_args: o
     return [sys.executable, "-m", "tag_bench", "run", "--model", "openai",
             "--model-args", ",".join(f"{k}={v}" for k, v in args.items()), "--tasks", "raf_train_small",
             "--tasks-dir", str(tasks), "--data-root", str(root), "--au-reference", "none", "--no-cache",
-            "--n-resamples", "50", "--no-progress", "--out", str(out), *extra]  # fmt: skip
+            "--n-resamples", "200", "--no-progress", "--out", str(out), *extra]  # fmt: skip
 
 
 def _env() -> dict[str, str]:

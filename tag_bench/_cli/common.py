@@ -111,18 +111,41 @@ def loader_overrides(class_order: str | None, options: Sequence[str]) -> dict[st
     return out
 
 
+def resamples_callback(allow_zero: bool = True) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback for ``--n-resamples``: 0 (no intervals; where ``allow_zero``), or at least the
+    minimum the statistics need (:data:`tag_bench.metrics.stats.MIN_BOOTSTRAP_RESAMPLES`)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        from tag_bench.metrics.stats import ResamplesError, check_n_resamples
+
+        try:
+            return check_n_resamples(value, allow_zero=allow_zero, what="")
+        except ResamplesError as e:
+            raise click.BadParameter(str(e)) from None
+
+    return check
+
+
+def n_resamples_option(fn: F) -> F:
+    """``--n-resamples`` of the commands that score: 0 for none, else at least 200."""
+    return click.option(
+        "--n-resamples",
+        type=int,
+        default=1000,
+        show_default=True,
+        callback=resamples_callback(),
+        help="Bootstrap resamples for confidence intervals (0: none; else at least 200).",
+    )(fn)
+
+
 def scoring_options(fn: F) -> F:
     """``--n-resamples`` and ``--seed``."""
     fn = click.option(
         "--seed", type=int, default=0, show_default=True, help="Seed of sampling and bootstrap."
     )(fn)
-    return click.option(
-        "--n-resamples",
-        type=click.IntRange(0),
-        default=1000,
-        show_default=True,
-        help="Bootstrap resamples for confidence intervals (0: none).",
-    )(fn)
+    return n_resamples_option(fn)
 
 
 class _ReferenceOption(click.Option):

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tag_bench._cli.common import F, cli_errors, run_status_options, warn
+from tag_bench._cli.common import F, cli_errors, resamples_callback, run_status_options, warn
 from tag_bench.options import OptionError, parse_kv
 from tag_bench.report.compare import compare_runs
 from tag_bench.report.compare_format import render_junit, render_markdown, render_text
@@ -53,9 +53,9 @@ def _tolerances(values: tuple[str, ...]) -> dict[str, Any]:
               "in rate units (0.01 = one point), e.g. accuracy=0.01,au_box_iou=0.02 [default: 0].")  # fmt: skip
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
               show_default=True, help="Significance level of the Holm-adjusted p-values.")  # fmt: skip
-@click.option("--n-resamples", type=click.IntRange(1), default=None,
-              help="Paired-bootstrap resamples [default: at least 1000, and enough for the smallest p-value to "
-              "pass Holm over all comparisons].")  # fmt: skip
+@click.option("--n-resamples", type=int, default=None, callback=resamples_callback(allow_zero=False),
+              help="Paired-bootstrap resamples, at least 200 [default: at least 1000, and enough for the smallest "
+              "p-value to pass Holm over all comparisons].")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option(
     "--intersect", is_flag=True, help="Compare only the samples both runs have (refused otherwise)."

@@ -19,7 +19,8 @@ from tag_bench.report.render import FORMATS, RenderOptions
 @click.option("--decimals", type=click.IntRange(0, 4), default=1, show_default=True,
               help="Decimal places of rates (in %); other units keep their own precision.")  # fmt: skip
 @click.option("--ci", type=click.Choice(["none", "pm", "brackets"]), default=None,
-              help="How to show 95 % intervals (default: pm; none in LaTeX, so the main table fits a page).")  # fmt: skip
+              help="How to show 95 % intervals: pm (± h where symmetric, else [low, high]), brackets or none "
+              "(default: pm; none in LaTeX, so the main table fits a page).")  # fmt: skip
 @click.option("--no-ci", is_flag=True, help="Same as --ci none.")
 @click.option("--mark-significant", is_flag=True,
               help="Bold the best value only when a paired test beats the runner-up on the same samples.")  # fmt: skip

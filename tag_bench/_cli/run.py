@@ -14,6 +14,7 @@ from tag_bench._cli.common import (
     data_root_option,
     loader_options,
     loader_overrides,
+    n_resamples_option,
     scoring_options,
     setup_logging,
     tasks_dir_option,
@@ -173,7 +174,7 @@ def _check_model_args(model: str, model_args: str) -> None:
 @click.command("demo")
 @click.option("--out", type=click.Path(), default="results/demo", show_default=True)
 @au_reference_option(DEFAULT_DETECTOR, lead="AU reference the demo runs are scored against.")
-@click.option("--n-resamples", type=click.IntRange(0), default=1000, show_default=True)
+@n_resamples_option
 @click.option("--no-progress", is_flag=True)
 @cli_errors
 def demo_cmd(out: str, au_reference: str, n_resamples: int, no_progress: bool) -> None:

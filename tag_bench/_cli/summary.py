@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tag_bench.parsing.notes import DROPPED_BOX_NOTES
 from tag_bench.schema import MetricsReport
-from tag_bench.scoring.metric_table import METRICS, MetricSpec
+from tag_bench.scoring.metric_table import BY_NAME, METRICS, MetricSpec
 from tag_bench.scoring.units import UNITS, format_value
 
 
@@ -38,11 +39,8 @@ def format_summary(task: str, model: str, run_dir: Path | str, report: MetricsRe
     if failures:
         lines.append("  failures: " + ", ".join(f"{k}={c}" for k, c in sorted(failures.items())))
     lines += reference_lines(report)
-    hints = {
-        k: v
-        for k, v in report.parse_notes.items()
-        if k in ("frame-hint", "answer-conflict", "box-far-outside")
-    }
+    lines += dropped_box_lines(report)
+    hints = {k: v for k, v in report.parse_notes.items() if k in ("frame-hint", "answer-conflict")}
     if hints:
         lines.append("  parser notes: " + ", ".join(f"{k} on {v} samples" for k, v in hints.items())
                      + " (see samples.jsonl: parsed.notes)")  # fmt: skip
@@ -59,6 +57,32 @@ def format_summary(task: str, model: str, run_dir: Path | str, report: MetricsRe
             "are scored missing; run the same command again to resume"
         )
     return "\n".join(lines)
+
+
+def dropped_box_lines(report: MetricsReport) -> list[str]:
+    """How many cited boxes were dropped (left out of the IoU metrics) and every parser note that says why."""
+    notes = {k: report.parse_notes[k] for k in DROPPED_BOX_NOTES if report.parse_notes.get(k)}
+    rate = report.metrics.get("unusable_box_rate")
+    dropped = rate is not None and rate.value is not None and rate.value > 0
+    if not notes and not dropped:
+        return []
+    head = "  dropped boxes: "
+    if rate is not None and rate.value is not None:
+        spec = BY_NAME["unusable_box_rate"]
+        ci = (
+            ""
+            if rate.ci_low is None or rate.ci_high is None
+            else f" [{format_value(spec, rate.ci_low)}, {format_value(spec, rate.ci_high)}]"
+        )
+        head += (
+            f"{format_value(spec, rate.value)}{ci} % of {rate.n} cited boxes unusable (unusable_box_rate), "
+            "left out of the IoU metrics"
+        )
+    else:
+        head += "boxes left out of the IoU metrics"
+    if notes:
+        head += "; " + ", ".join(f"{k} on {v} samples" for k, v in notes.items())
+    return [head + " (see samples.jsonl: parsed.notes)"]
 
 
 def reference_lines(report: MetricsReport) -> list[str]:

@@ -24,6 +24,7 @@ from tag_bench.au.base import DEFAULT_DETECTOR
 from tag_bench.au.sources import parse_reference_spec
 from tag_bench.generate.cache import open_cache
 from tag_bench.generate.engine import Barrier, DistInfo, GenerateStats, PromptFn, dist_info, generate
+from tag_bench.metrics.stats import check_n_resamples
 from tag_bench.models.args import redact, scrub_secrets
 from tag_bench.models.base import (
     DEFAULT_GEN_KWARGS,
@@ -215,6 +216,7 @@ def evaluate(
     still scored (the failures in every denominator) but its manifest says ``status: failed`` with the
     reason in ``status_reason`` (:func:`too_many_errors`); ``max_error_rate=1`` accepts any run.
     """
+    check_n_resamples(n_resamples)  # before any model call: a run must not fail once generated
     dist = dist_info()
     if dist.world_size > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ and "torch" not in sys.modules:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(dist.local_rank)  # one GPU per rank

@@ -17,6 +17,7 @@ from typing import Any
 from tag_bench.generate.engine import GenerateStats
 from tag_bench.generate.evaluate import RunResult, plan_run
 from tag_bench.images import ImageLoadError, presented_sizes
+from tag_bench.metrics.stats import check_n_resamples
 from tag_bench.models.replay import PredictionsError, ReplayAdapter
 from tag_bench.schema import Generation, Sample
 from tag_bench.scoring.run import score_run
@@ -42,6 +43,7 @@ def score_predictions(
     au_reference, seed, tasks_dirs, loader_options, ...). ``provenance`` (e.g. the other harness's config
     and version) is kept in the manifest's ``extra``.
     """
+    check_n_resamples(n_resamples)
     args: dict[str, Any] = {"predictions": str(predictions), **({"frame": frame} if frame else {})}
     plan = plan_run(task, "replay", args, **options)
     plan.manifest.extra.update(provenance or {})

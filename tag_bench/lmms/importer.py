@@ -27,6 +27,7 @@ from tag_bench.errors import TagBenchError
 from tag_bench.generate.predictions import score_predictions
 from tag_bench.lmms.hooks import SAMPLE_ID_KEY
 from tag_bench.lmms.rows import TASK_PREFIX, TaskRow
+from tag_bench.metrics.stats import check_n_resamples
 from tag_bench.store import iter_jsonl
 from tag_bench.tasks import discover_tasks
 
@@ -269,6 +270,7 @@ def import_run(
     loader options come from the export (arguments given here win). For any other FER task give
     ``task``, ``frame``, ``data_root`` and ``id_map`` or ``id_key``.
     """
+    check_n_resamples(n_resamples)
     logged = find_logged(source, lmms_task)
     meta = logged.tag_bench
     task = task or meta.get("task") or _task_from_name(logged.task, tasks_dirs)

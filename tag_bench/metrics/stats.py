@@ -22,6 +22,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from tag_bench.errors import TagBenchError
+
 #: statistic(data, weights) -> array of shape (b, ...): weights is (b, n) multiplicities.
 WeightedStatistic = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -29,6 +31,33 @@ WeightedStatistic = Callable[[np.ndarray, np.ndarray], np.ndarray]
 DEFAULT_MAX_BYTES = 128 * 2**20
 #: Up to this many resampling units a whole chunk is drawn and counted at once.
 _SMALL_UNITS = 50_000
+#: The fewest resamples a reported interval or bootstrap p-value is computed from (0 means none at all):
+#: with fewer, the 2.5th and 97.5th percentiles are a handful of draws and the interval is noise.
+MIN_BOOTSTRAP_RESAMPLES = 200
+
+
+class ResamplesError(TagBenchError, ValueError):
+    """Too few bootstrap resamples for an interval; the message names the minimum."""
+
+
+def check_n_resamples(n_resamples: int, *, allow_zero: bool = True, what: str = "n_resamples") -> int:
+    """``n_resamples`` when it is 0 (no intervals; only where ``allow_zero``) or at least
+    :data:`MIN_BOOTSTRAP_RESAMPLES`; else a :class:`ResamplesError` naming the minimum (and ``what``,
+    the parameter, unless it is empty)."""
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)):
+        raise ResamplesError(
+            f"{what or 'the number of resamples'} must be a whole number, got {n_resamples!r}"
+        )
+    if n_resamples == 0 and allow_zero:
+        return 0
+    if n_resamples < MIN_BOOTSTRAP_RESAMPLES:
+        zero = "0 (no confidence intervals) or " if allow_zero else ""
+        head = f"{what}={n_resamples}: " if what else ""
+        raise ResamplesError(
+            f"{head}{n_resamples} bootstrap resamples are too few for a confidence interval or p-value: "
+            f"give {zero}at least {MIN_BOOTSTRAP_RESAMPLES}"
+        )
+    return int(n_resamples)
 
 
 class PairedResult(NamedTuple):

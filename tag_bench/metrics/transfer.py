@@ -3,8 +3,10 @@
 Rows are models (or train sources), columns are evaluation datasets, cells are ``accuracy`` in the
 ``common7`` label space; the caller supplies those accuracies (one entry per row x dataset). Derived
 per row: ``in_domain`` (the cell whose dataset is the row's train source), ``out_of_domain_mean``
-(mean of the row's other cells) and ``transfer_gap = in_domain - out_of_domain_mean``. A value that
-cannot be derived is None with a reason in ``not_computed`` (keyed ``<row>/<quantity>``).
+(mean of the row's cells in every other column of the table) and ``transfer_gap = in_domain -
+out_of_domain_mean``. The mean needs **every** out-of-domain column: a row missing one would average
+other datasets than the rows beside it, so its mean and gap are None instead. A value that cannot be
+derived is None with a reason in ``not_computed`` (keyed ``<row>/<quantity>``).
 
 Dataset names are compared after normalisation (:func:`normalise_dataset`): ``RAF-DB``, ``raf_db``
 and ``rafdb`` are one dataset, ``FER+`` / ``FERPlus`` are ``ferplus``.
@@ -13,7 +15,7 @@ and ``rafdb`` are one dataset, ``FER+`` / ``FERPlus`` are ``ferplus``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tag_bench.schema import Record
@@ -60,7 +62,7 @@ class TransferTable(Record):
     train_source: dict[str, str | None]  # row -> normalised train source
     in_domain: dict[str, float | None]
     out_of_domain_mean: dict[str, float | None]
-    n_out_of_domain: dict[str, int]  # cells averaged in out_of_domain_mean
+    n_out_of_domain: dict[str, int]  # cells averaged in out_of_domain_mean (0 when it is None)
     transfer_gap: dict[str, float | None]
     not_computed: dict[str, str]
 
@@ -70,15 +72,20 @@ def transfer_matrix(
     *,
     rows_are_train_sources: bool = False,
     aliases: Mapping[str, str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> TransferTable:
     """Build the transfer table. Rows and columns keep first-seen order.
+
+    ``columns``: the evaluation datasets of the table (in order), when it has columns no entry fills
+    (a leaderboard spec's datasets); default the datasets of the entries. Every row's out-of-domain mean
+    averages all of them but its train source.
 
     Raises ValueError on a duplicate (row, dataset) cell, an accuracy outside [0, 1], or one row
     given two different train sources.
     """
     cells: dict[tuple[str, str], float] = {}
     rows: list[str] = []
-    columns: list[str] = []
+    table_columns: list[str] = [normalise_dataset(c, aliases) for c in columns or ()]
     sources: dict[str, str | None] = {}
     for raw in entries:
         e = raw if isinstance(raw, TransferEntry) else TransferEntry(**raw)  # type: ignore[arg-type]
@@ -98,8 +105,8 @@ def transfer_matrix(
             raise ValueError(f"row {e.row!r} has two train sources: {sources[e.row]!r} and {src!r}")
         elif src is not None:
             sources[e.row] = src
-        if col not in columns:
-            columns.append(col)
+        if col not in table_columns:
+            table_columns.append(col)
 
     in_domain: dict[str, float | None] = {}
     ood_mean: dict[str, float | None] = {}
@@ -109,31 +116,40 @@ def transfer_matrix(
     for row in rows:
         src = sources[row]
         own = cells.get((row, src)) if src is not None else None
-        others = [cells[row, c] for c in columns if c != src and (row, c) in cells]
+        ood_columns = [c for c in table_columns if c != src]
+        others = [cells[row, c] for c in ood_columns if (row, c) in cells]
+        missing = [c for c in ood_columns if (row, c) not in cells]  # any: no mean, never a partial one
         in_domain[row] = own
-        n_ood[row] = len(others) if src is not None else 0
-        ood_mean[row] = sum(others) / len(others) if src is not None and others else None
+        n_ood[row] = len(others) if src is not None and not missing else 0
+        complete = src is not None and bool(others) and not missing
+        ood_mean[row] = sum(others) / len(others) if complete else None
         if src is None:
             why = f"no train_source for {row!r}, so in- and out-of-domain cannot be told apart"
             reasons[f"{row}/in_domain"] = reasons[f"{row}/out_of_domain_mean"] = why
         else:
             if own is None:
                 reasons[f"{row}/in_domain"] = f"{row!r} was not evaluated on its train source {src!r}"
-            if ood_mean[row] is None:
+            if not others:
                 reasons[f"{row}/out_of_domain_mean"] = (
                     f"{row!r} was evaluated on no dataset other than {src!r}"
+                )
+            elif missing:
+                reasons[f"{row}/out_of_domain_mean"] = (
+                    f"{row!r} was not evaluated on {', '.join(repr(c) for c in missing)}: its out-of-domain "
+                    f"mean would average {len(others)} of the {len(ood_columns)} out-of-domain columns "
+                    "the other rows average"
                 )
         if in_domain[row] is not None and ood_mean[row] is not None:
             gap[row] = in_domain[row] - ood_mean[row]  # type: ignore[operator]
         else:
             gap[row] = None
-            missing = "in_domain" if in_domain[row] is None else "out_of_domain_mean"
-            reasons[f"{row}/transfer_gap"] = f"needs {missing}: {reasons[f'{row}/{missing}']}"
+            need = "in_domain" if in_domain[row] is None else "out_of_domain_mean"
+            reasons[f"{row}/transfer_gap"] = f"needs {need}: {reasons[f'{row}/{need}']}"
 
     return TransferTable(
         rows=rows,
-        columns=columns,
-        matrix=[[cells.get((r, c)) for c in columns] for r in rows],
+        columns=table_columns,
+        matrix=[[cells.get((r, c)) for c in table_columns] for r in rows],
         train_source=sources,
         in_domain=in_domain,
         out_of_domain_mean=ood_mean,

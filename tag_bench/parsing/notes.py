@@ -37,6 +37,11 @@ NOTE_CODES: dict[str, str] = {
     "parser-error": "the parser failed on this response (please report it)",
 }
 
+#: The notes that say a box the reply wrote was dropped (no claim with a box was made of it): the run
+#: summary counts every one of them. Boxes dropped for zero area or no overlap with the image carry no note;
+#: ``unusable_box_rate`` counts every dropped box, noted or not.
+DROPPED_BOX_NOTES: tuple[str, ...] = ("box-non-finite", "box-malformed", "box-far-outside", "frame-unusable")
+
 
 def note(code: str, text: str) -> str:
     """A note of a known kind."""

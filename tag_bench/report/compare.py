@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from tag_bench.comparability import ComparabilityKey, difference_text, key_of
 from tag_bench.errors import TagBenchError
-from tag_bench.metrics.stats import holm
+from tag_bench.metrics.stats import ResamplesError, check_n_resamples, holm
 from tag_bench.report.discover import discover_runs, display_name
 from tag_bench.rundir import RunDir
 from tag_bench.schema import MetricsReport, PairedComparison, RunManifest
@@ -179,15 +179,18 @@ def compare_runs(
     ``metrics``: names of the metric table (per-class names such as ``recall/anger`` allowed), ``"all"``,
     or None for every metric that is not per-class. ``max_drop``: metric -> how much it may worsen (absolute,
     rate units) before a significant worsening is a regression. ``n_resamples`` None: at least 1000, and
-    enough that the smallest bootstrap p-value survives Holm over every comparison. Raises CompareError
-    (a usage or data error) when the runs cannot be compared as asked.
+    enough that the smallest bootstrap p-value survives Holm over every comparison; given, at least 200.
+    Raises CompareError (a usage or data error) when the runs cannot be compared as asked.
     """
     if not 0.0 < alpha < 1.0:
         raise CompareError(f"alpha must be between 0 and 1, got {alpha}")
     if not 0.0 < ci < 1.0:
         raise CompareError(f"ci must be between 0 and 1, got {ci}")
-    if n_resamples is not None and n_resamples < 1:
-        raise CompareError(f"n_resamples must be at least 1, got {n_resamples}")
+    if n_resamples is not None:
+        try:
+            check_n_resamples(n_resamples, allow_zero=False)
+        except ResamplesError as e:
+            raise CompareError(str(e)) from None
     base_paths, new_paths = _paths(base), _paths(new)
     warnings: list[str] = []
     base_runs = _runs_by_task(base_paths, "BASE", warnings)
@@ -428,15 +431,15 @@ def _tolerances(max_drop: Mapping[str, float] | None) -> dict[str, float]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise CompareError(f"--max-drop {name}={value!r}: give a number, e.g. {name}=0.01 (one point)")
         unit = spec(name).unit
-        if unit == "rate" and not 0.0 <= value < 1.0:
+        if value < 0.0:  # before the range check: -0.01 is a sign slip, not a percentage
+            raise CompareError(
+                f"--max-drop {name}={value}: a tolerance is how much the metric may worsen, so it is never "
+                f"negative (the direction comes from the metric table); did you mean {name}={abs(value):g}?"
+            )
+        if unit == "rate" and not value < 1.0:
             raise CompareError(
                 f"--max-drop {name}={value}: tolerances are absolute in the metric's own units, from 0 to below 1 "
-                f"(rates in [0, 1]: 0.01 is one point); did you mean {name}={abs(value) / 100:g}?"
-            )
-        if value < 0.0:
-            raise CompareError(
-                f"--max-drop {name}={value}: a tolerance is how much the metric may worsen, in {unit}; give a "
-                f"number from 0 up, e.g. {name}={abs(value):g}"
+                f"(rates in [0, 1]: 0.01 is one point); did you mean {name}={value / 100:g}?"
             )
         out[name] = float(value)
     return out

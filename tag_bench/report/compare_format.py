@@ -59,6 +59,21 @@ def verdict_text(m: MetricComparison) -> str:
     return m.verdict
 
 
+def _tests(rows: list[MetricComparison]) -> str:
+    """Which test gave the p-values: McNemar for the shares of all samples among the compared metrics
+    (named from the metric table), the paired bootstrap for the others."""
+    from tag_bench.scoring.aggregate import mcnemar_metric_names
+
+    compared = {m.metric for m in rows}
+    exact = [name for name in mcnemar_metric_names() if name in compared]
+    others = any(m.metric not in exact for m in rows)
+    if not exact:
+        return "paired bootstrap"
+    shares = "a share of all samples" if len(exact) == 1 else "shares of all samples"
+    head = f"exact McNemar test for {', '.join(exact)} ({shares}, paired yes/no per sample)"
+    return head + (", paired bootstrap otherwise" if others else "")
+
+
 def method_note(c: Comparison) -> str:
     """How the numbers were computed, in one paragraph."""
     tol = (
@@ -76,8 +91,7 @@ def method_note(c: Comparison) -> str:
     )
     return (
         f"Δ = NEW − BASE over the same samples, in points (values ×100){other}. {100 * c.ci:g} % CI of Δ: paired "
-        f"bootstrap over samples, {c.n_resamples:,} resamples, seed {c.seed}. p: exact McNemar test for "
-        f"accuracy, paired bootstrap otherwise; Holm-adjusted across all {c.n_comparisons} comparisons of this "
+        f"bootstrap over samples, {c.n_resamples:,} resamples, seed {c.seed}. p: {_tests(rows)}; Holm-adjusted across all {c.n_comparisons} comparisons of this "
         f"report together (every task × metric with a p-value), significant at p (Holm) ≤ {c.alpha:g}. A significant worsening is a regression unless it is within its tolerance "
         f"(max drop, points: {tol}).{informational}"
     )

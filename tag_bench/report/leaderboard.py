@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from tag_bench.report.frames import read_runs
 from tag_bench.report.render import RenderOptions, render
 from tag_bench.report.spec import LeaderboardSpec, load_spec
-from tag_bench.report.table import Table, build_table
+from tag_bench.report.table import Table, TableError, build_table, unmatched
 
 
 @dataclass
@@ -33,12 +33,16 @@ def leaderboard(
     """Find the scored runs under ``paths`` and render the table ``spec`` describes in ``fmt``.
 
     Runs whose comparability keys differ never share a column (:mod:`tag_bench.comparability`);
-    ``intersect`` scores runs that differ only in their sample set on the samples they share."""
+    ``intersect`` scores runs that differ only in their sample set on the samples they share. A spec that
+    matches none of the runs is a TableError naming its tasks and those found."""
     options = options or RenderOptions()
     spec = spec if isinstance(spec, LeaderboardSpec) else load_spec(spec)
     loaded = read_runs(
         paths, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=spec.references
     )
+    empty = unmatched(loaded.runs, spec)
+    if empty is not None:
+        raise TableError(empty)
     table = build_table(
         loaded.runs, spec, decimals=options.decimals, mark_significant=mark_significant, intersect=intersect
     )

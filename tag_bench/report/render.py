@@ -3,8 +3,9 @@
 Formats are registered in :data:`FORMATS` (a new format is one function and one ``register`` line).
 Every format shows the same cells and follows the same marks; values are printed in their metric's
 unit (:func:`tag_bench.scoring.units.format_value`: rates in percent with ``decimals`` places, other
-units with their own precision); ``ci`` is ``none``, ``pm`` (± the 95 % interval's half-width) or
-``brackets``.
+units with their own precision); ``ci`` is ``none``, ``pm`` (``± h`` where the 95 % interval is symmetric
+about the value at the printed precision, ``[lo, hi]`` where it is not) or ``brackets`` (always
+``[lo, hi]``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from tag_bench._registry import Registry
-from tag_bench.report.table import Cell, Column, Row, Table
+from tag_bench.report.table import Cell, Column, Group, Row, Table
 from tag_bench.scoring.units import UNITS, format_value, units_note
 
 CIStyle = Literal["none", "pm", "brackets"]
@@ -50,15 +51,29 @@ def number(col: Column, x: float | None, o: RenderOptions) -> str:
 
 
 def cell_text(col: Column, c: Cell, o: RenderOptions) -> tuple[str, str]:
-    """(value, CI) as printed; the value is "–" without one, the CI "" when not shown."""
+    """(value, CI) as printed: the value is "–" without one; the CI is "" when not shown, ``± h`` (``pm``)
+    when the interval is symmetric about the value at the printed precision, else ``[lo, hi]``. An
+    interval such as Wilson's [0.0, 39.0] around 0.0 is never printed as "0.0 ± 19.5"."""
     if c.value is None:
         return "–", ""
     value = number(col, c.value, o)
     if o.ci == "none" or c.ci_low is None or c.ci_high is None:
         return value, ""
+    low, high = number(col, c.ci_low, o), number(col, c.ci_high, o)
     if o.ci == "pm":
-        return value, number(col, (c.ci_high - c.ci_low) / 2, o)
-    return value, f"[{number(col, c.ci_low, o)}, {number(col, c.ci_high, o)}]"
+        half = symmetric_half_width(value, low, high)
+        if half is not None:
+            return value, f"± {half}"
+    return value, f"[{low}, {high}]"
+
+
+def symmetric_half_width(value: str, low: str, high: str) -> str | None:
+    """The distance from the printed value to either printed bound when the two are equal (the interval is
+    symmetric as a reader sees it), in the same digits; else None."""
+    digits = len(value.partition(".")[2])
+    below = round(float(value) - float(low), digits)
+    above = round(float(high) - float(value), digits)
+    return f"{above:.{digits}f}" if below == above else None
 
 
 def _columns(table: Table) -> list[Column]:
@@ -84,13 +99,22 @@ def _ci_note(o: RenderOptions, table: Table) -> str | None:
     methods = {c.ci_method for r in table.rows for g in r.cells for c in g if c.ci_low is not None}
     if o.ci == "none" or not methods:
         return f"{units}."
-    how = "± half-width of" if o.ci == "pm" else "in brackets,"
+    how = (
+        "95 % confidence interval as ± half-width where it is symmetric, else [low, high]"
+        if o.ci == "pm"
+        else "[low, high]: the 95 % confidence interval"
+    )
     quantile = (
         "; distribution-free order-statistic interval for quantiles" if "order-statistic" in methods else ""
     )
+    boundary = (
+        "; Wilson on the contributing samples for a bootstrap rate at 0 % or 100 %"
+        if "wilson-boundary" in methods
+        else ""
+    )
     return (
-        f"{units}; {how} the 95 % confidence interval (Wilson for sample-level rates, seeded bootstrap over "
-        f"samples otherwise{quantile})."
+        f"{units}; {how} (Wilson for sample-level rates, seeded bootstrap over samples otherwise{boundary}"
+        f"{quantile})."
     )
 
 
@@ -142,7 +166,7 @@ def render_markdown(table: Table, o: RenderOptions) -> str:
         cells = [_md_escape(row_label(r))]
         for col, c in _cells(table, r):
             value, ci = cell_text(col, c, o)
-            text = value if not ci else (f"{value} ± {ci}" if o.ci == "pm" else f"{value} {ci}")
+            text = f"{value} {ci}" if ci else value
             cells.append(f"**{text}**" if c.mark == "best" else f"_{text}_" if c.mark == "second" else text)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
@@ -167,44 +191,140 @@ def tex_escape(text: str) -> str:
     return "".join(_TEX.get(ch, ch) for ch in text)
 
 
-def render_latex(table: Table, o: RenderOptions) -> str:
-    """A booktabs table: a header row per column group (\\multicolumn + \\cmidrule), best in bold, second
-    underlined, notes in a footnote-size paragraph, \\caption and \\label."""
-    n = table.n_columns()
-    wide = n > 8
-    env = "table*" if wide else "table"
-    out = [rf"\begin{{{env}}}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}"]
+#: What the LaTeX layout plans with (pt): the text and column width of a two-column page (IEEE 516 / 252,
+#: letter paper with 0.75 in margins 506 / 248; ACL's 455 / 219 are narrower). A tabular that comes out
+#: wider than its line (a narrower page, or a rough estimate) is scaled down to the line width by
+#: ``\resizebox`` (graphicx), so no table ever overflows; stacking keeps that scaling small.
+TEX_TEXT_WIDTH = 500.0
+TEX_COLUMN_WIDTH = 240.0
+_TEX_COLSEP = 4.0  # \tabcolsep
+#: Preamble a document needs for these tables (also written as the first line of each).
+TEX_PACKAGES = ("booktabs", "graphicx")
+
+
+def _tex_len(text: str, scale: float = 1.0) -> float:
+    r"""The rough width (pt) of ``text`` in Computer Modern at \small (measured: digits 4.6 pt, lower case
+    4.5, upper case 6.6); ``scale`` 1.15 for bold, 0.86 for \scriptsize."""
+    width = 0.0
+    for ch in text:
+        if ch.isdigit():
+            width += 4.6
+        elif ch.isupper():
+            width += 6.6
+        elif ch in ".,:;'!|":
+            width += 2.3
+        elif ch in " ()[]-":
+            width += 3.1
+        else:
+            width += 4.5
+    return width * scale
+
+
+def _tex_lines(title: str) -> list[str]:
+    """A column title on one line, or on two (split at the space nearest its middle) when it is long."""
+    words = title.split(" ")
+    if len(title) <= 7 or len(words) < 2:
+        return [title]
+    cut = min(range(1, len(words)), key=lambda i: abs(len(" ".join(words[:i])) - len(" ".join(words[i:]))))
+    return [" ".join(words[:cut]), " ".join(words[cut:])]
+
+
+def _tex_stack(lines: list[str], align: str = "c") -> str:
+    """Lines stacked in one cell (a nested tabular: no package needed)."""
+    if len(lines) == 1:
+        return tex_escape(lines[0])
+    return (
+        rf"\begin{{tabular}}[b]{{@{{}}{align}@{{}}}}"
+        + r"\\".join(tex_escape(x) for x in lines)
+        + r"\end{tabular}"
+    )
+
+
+def _tex_group_head(g: Group) -> list[str]:
+    return [g.title, f"({g.detail})"] if g.title and g.detail else [g.title or g.detail or ""]
+
+
+def _tex_width(texts: list[str], script: list[str] | None = None, bold: bool = False) -> float:
+    r"""The rough printed width of the widest of ``texts`` (plus a \scriptsize part), without padding."""
+    widest = max((_tex_len(t, 1.15 if bold else 1.0) for t in texts), default=0.0)
+    return widest + max((_tex_len(" " + t, 0.86) for t in script or []), default=0.0)
+
+
+def _tex_plan(table: Table, o: RenderOptions) -> tuple[list[list[int]], float]:
+    """Column groups packed, in order, into blocks that fit the text width; and the widest block's width."""
+    label = _tex_width(["Model", *(row_label(r) for r in table.rows)]) + _TEX_COLSEP
+    widths = []
+    for gi, g in enumerate(table.groups):
+        cols = 0.0
+        for ci, col in enumerate(g.columns):
+            texts = [cell_text(col, r.cells[gi][ci], o) for r in table.rows]
+            body = max((_tex_width([v], [c] if c else None, bold=True) for v, c in texts), default=0.0)
+            cols += max(body, _tex_width(_tex_lines(col.title))) + 2 * _TEX_COLSEP
+        widths.append(max(cols, _tex_width(_tex_group_head(g)) + 2 * _TEX_COLSEP))
+    blocks: list[list[int]] = []
+    width = label
+    for gi, w in enumerate(widths):
+        if blocks and width + w <= TEX_TEXT_WIDTH:
+            blocks[-1].append(gi)
+            width += w
+        else:
+            blocks.append([gi])
+            width = label + w
+    widest = max((label + sum(widths[gi] for gi in b) for b in blocks), default=label)
+    return blocks or [[]], widest
+
+
+def _tex_block(table: Table, groups: list[int], o: RenderOptions) -> list[str]:
+    """One tabular of the row labels and the columns of ``groups``, scaled down only if it is too wide."""
+    gs = [table.groups[gi] for gi in groups]
+    n = sum(len(g.columns) for g in gs)
+    out = [r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%"]
     out.append(rf"\begin{{tabular}}{{@{{}}l{'r' * n}@{{}}}}")
     out.append(r"\toprule")
-    if any(g.title for g in table.groups):
+    if any(g.title or g.detail for g in gs):
         heads, rules, first = [""], [], 2
-        for g in table.groups:
+        for g in gs:
             k = len(g.columns)
-            title = g.title + (f" ({g.detail})" if g.detail else "")
-            heads.append(rf"\multicolumn{{{k}}}{{c}}{{{tex_escape(title)}}}")
+            heads.append(rf"\multicolumn{{{k}}}{{c}}{{{_tex_stack(_tex_group_head(g))}}}")
             rules.append(rf"\cmidrule(lr){{{first}-{first + k - 1}}}")
             first += k
         out.append(" & ".join(heads) + r" \\")
         out.append("".join(rules))
-    titles = ["Model"] + [c.title for g in table.groups for c in g.columns]
-    out.append(" & ".join(tex_escape(t) for t in titles) + r" \\")
+    titles = ["Model"] + [_tex_stack(_tex_lines(c.title), "r") for g in gs for c in g.columns]
+    out.append(" & ".join(titles) + r" \\")
     out.append(r"\midrule")
     for r in table.rows:
         cells = [tex_escape(row_label(r))]
-        for col, c in _cells(table, r):
-            value, ci = cell_text(col, c, o)
-            text = tex_escape(value)
-            if c.mark == "best":
-                text = rf"\textbf{{{text}}}"
-            elif c.mark == "second":
-                text = rf"\underline{{{text}}}"
-            if ci:
-                text += (
-                    rf"{{\scriptsize$\pm${ci}}}" if o.ci == "pm" else rf" {{\scriptsize {tex_escape(ci)}}}"
-                )
-            cells.append(text)
+        for gi in groups:
+            for col, c in zip(table.groups[gi].columns, r.cells[gi], strict=True):
+                value, ci = cell_text(col, c, o)
+                text = tex_escape(value)
+                if c.mark == "best":
+                    text = rf"\textbf{{{text}}}"
+                elif c.mark == "second":
+                    text = rf"\underline{{{text}}}"
+                if ci:
+                    text += rf" {{\scriptsize {tex_escape(ci)}}}"
+                cells.append(text)
         out.append(" & ".join(cells) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}"]
+    out += [r"\bottomrule", r"\end{tabular}}"]
+    return out
+
+
+def render_latex(table: Table, o: RenderOptions) -> str:
+    """A booktabs table that fits a two-column page: a header row per column group (\\multicolumn +
+    \\cmidrule), long titles on two lines, best in bold, second underlined, notes in a footnote-size
+    paragraph, \\caption and \\label. ``table`` when it fits one column, else ``table*``; column groups
+    that do not fit the text width side by side are stacked in several tabulars (each with the model
+    column), and a tabular still too wide is scaled to the line width. Needs booktabs and graphicx."""
+    blocks, width = _tex_plan(table, o)
+    env = "table" if len(blocks) == 1 and width <= TEX_COLUMN_WIDTH else "table*"
+    out = [rf"% \usepackage{{{','.join(TEX_PACKAGES)}}}", rf"\begin{{{env}}}[t]", r"\centering", r"\small",
+           r"\setlength{\tabcolsep}{4pt}"]  # fmt: skip
+    for i, groups in enumerate(blocks):
+        if i:
+            out.append(r"\par\medskip")
+        out += _tex_block(table, groups, o)
     notes = _notes(table, o, second="underlined")
     if notes:
         out.append(r"\par\smallskip{\footnotesize " + " ".join(tex_escape(x) for x in notes) + r"\par}")
@@ -290,7 +410,7 @@ def render_html(table: Table, o: RenderOptions) -> str:
             value, ci = cell_text(col, c, o)
             cls = f' class="{c.mark}"' if c.mark else ""
             title = f' title="{e(c.reason)}"' if c.reason else ""
-            ci_html = f' <span class="ci">{"±" if o.ci == "pm" else ""}{e(ci)}</span>' if ci else ""
+            ci_html = f' <span class="ci">{e(ci)}</span>' if ci else ""
             tds.append(f"<td{cls}{title}>{e(value)}{ci_html}</td>")
         parts.append(f"<tr><th>{e(row_label(r))}</th>{''.join(tds)}</tr>")
     parts += ["</tbody>", "</table>"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tag_bench._registry import Registry
 from tag_bench.errors import TagBenchError
@@ -32,13 +32,23 @@ class SpecError(TagBenchError):
 
 
 class ColumnGroupSpec(BaseModel):
-    """One group of columns: the runs of ``tasks`` (one task per run), showing ``metrics``."""
+    """One group of columns: the runs of ``tasks`` (one task per run), showing ``metrics``. A group of
+    several tasks needs a ``title``: no one task may title the runs of another."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str | None = None  # default: the task name
+    title: str | None = None  # default: the task name (one task only)
     tasks: list[str] | Literal["*"]
     metrics: list[str] = Field(default_factory=list)  # empty in a transfer spec (it names one metric)
     dataset: str | None = None  # the evaluation dataset, for transfer tables
+
+    @model_validator(mode="after")
+    def _titled_if_several_tasks(self) -> ColumnGroupSpec:
+        if isinstance(self.tasks, list) and len(self.tasks) > 1 and not self.title:
+            raise ValueError(
+                f"a column group of several tasks ({', '.join(self.tasks)}) needs a title: it would be titled by "
+                f"{self.tasks[0]} although it shows runs of the others too"
+            )
+        return self
 
     @field_validator("metrics")
     @classmethod

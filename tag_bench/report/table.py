@@ -165,8 +165,8 @@ def _partition(
     puts runs that differ only in their sample set together, scored on the samples they share."""
     out: list[tuple[Group, dict[str, ScoredRun]]] = []
     for gspec in _expand(spec.columns, runs):
-        chosen = [r for r in runs if r.manifest.task.name in gspec.tasks]
         grounding = any(metric_spec(m).needs_reference for m in gspec.metrics)
+        chosen = _group_runs(runs, gspec, grounding)
         blank: tuple[str, ...] = () if grounding else ("au_reference",)
         if intersect:
             blank += ("samples", "labels", "images")
@@ -203,6 +203,39 @@ def _on_shared_samples(members: list[ScoredRun], notes: list[str] | None) -> lis
     if notes is not None:
         notes.append(note)
     return scored
+
+
+def _group_runs(runs: Sequence[ScoredRun], gspec: ColumnGroupSpec, grounding: bool) -> list[ScoredRun]:
+    """The runs of a group's tasks. A run read once per AU reference (``references: all``) appears once in a
+    group without reference metrics: its numbers there do not depend on the reference."""
+    chosen = [r for r in runs if r.manifest.task.name in gspec.tasks]
+    if grounding:
+        return chosen
+    once: dict[object, ScoredRun] = {}
+    for r in chosen:
+        once.setdefault(r.run.path, r)
+    return list(once.values())
+
+
+def unmatched(runs: Sequence[ScoredRun], spec: LeaderboardSpec) -> str | None:
+    """Why ``spec`` shows no run at all (none of its tasks, or every row filtered out), or None."""
+    tasks = [t for g in spec.columns for t in (g.tasks if isinstance(g.tasks, list) else [])]
+    wildcard = any(g.tasks == "*" for g in spec.columns)
+    found = list(dict.fromkeys(r.manifest.task.name for r in runs))
+    of_tasks = [r for r in runs if wildcard or r.manifest.task.name in tasks]
+    if not of_tasks:
+        return (
+            f"leaderboard spec {spec.name!r} shows tasks {', '.join(dict.fromkeys(tasks))}, but the runs found "
+            f"are of {', '.join(found) or 'no task'}: pass runs of its tasks or another --spec (built in: overview "
+            "shows every task found)"
+        )
+    if not any(_row_wanted(r.name, spec) for r in of_tasks):
+        return (
+            f"leaderboard spec {spec.name!r}: its rows filter (include {spec.rows.include}, exclude "
+            f"{spec.rows.exclude}) leaves none of the runs of its tasks "
+            f"({', '.join(dict.fromkeys(r.name for r in of_tasks))})"
+        )
+    return None
 
 
 def _expand(groups: list[ColumnGroupSpec], runs: Sequence[ScoredRun]) -> list[ColumnGroupSpec]:
@@ -269,17 +302,21 @@ def mark_best(table: Table, decimals: int) -> None:
 
 
 def _keep_significant_marks(table: Table, alpha: float) -> None:
-    """Drop a best mark unless a paired test on the same samples separates it from the runner-up."""
+    """Drop a best mark unless a paired test on the same samples separates it from every runner-up.
+
+    Tied best values are never significantly better than each other: none of them stays bold."""
     for gi, group in enumerate(table.groups):
         for ci, col in enumerate(group.columns):
             best = [r for r in table.rows if r.cells[gi][ci].mark == "best"]
             second = [r for r in table.rows if r.cells[gi][ci].mark == "second"]
-            if len(best) != 1 or not second:
-                continue
-            run_a, run_b = best[0].runs[gi], second[0].runs[gi]
-            p = paired_p_value(run_a, run_b, col.metric) if run_a and run_b else None
-            if p is None or p >= alpha:
-                best[0].cells[gi][ci].mark = None
+            if len(best) == 1 and second:
+                run_a = best[0].runs[gi]
+                others = [r.runs[gi] for r in second]
+                ps = [paired_p_value(run_a, b, col.metric) if run_a and b else None for b in others]
+                if all(p is not None and p < alpha for p in ps):
+                    continue
+            for r in best:
+                r.cells[gi][ci].mark = None
 
 
 # --------------------------------------------------------------------------------------------------

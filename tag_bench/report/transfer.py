@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tag_bench.comparability import difference_text
-from tag_bench.metrics.transfer import TransferEntry, normalise_dataset, transfer_matrix
+from tag_bench.metrics.transfer import TransferEntry, TransferTable, normalise_dataset, transfer_matrix
 from tag_bench.report.frames import ScoredRun
 from tag_bench.report.spec import LeaderboardSpec
 from tag_bench.report.table import Cell, Column, Group, Row, Table, TableError, mark_best
@@ -47,6 +47,23 @@ def _check_comparable(cells: dict[tuple[str, int], ScoredRun]) -> None:
             )
 
 
+def _partial_rows(table: Table, matrix: TransferTable, titles: dict[str, str], metric: str) -> list[str]:
+    """A note per row whose out-of-domain mean is left out because a column is missing, naming the columns."""
+    out = []
+    for i, name in enumerate(matrix.rows):
+        src = matrix.train_source[name]
+        if src is None or matrix.out_of_domain_mean[name] is not None:
+            continue
+        cells = [(c, v) for c, v in zip(matrix.columns, matrix.matrix[i], strict=True) if c != src]
+        missing = [titles.get(c, c) for c, v in cells if v is None]
+        if missing and len(missing) < len(cells):
+            out.append(
+                f"{name}: out-of-domain mean and gap not computed: no {metric} on {', '.join(missing)}, so its "
+                "mean would average other columns than the other rows'."
+            )
+    return out
+
+
 def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals: int = 1) -> Table:
     """The transfer matrix of ``spec.metric`` (see ``docs/metrics.md``, "Cross-dataset transfer")."""
     metric_spec(spec.metric)  # an unknown metric name fails here, before any work
@@ -72,7 +89,7 @@ def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals
         v = r.report.metrics.get(spec.metric)
         if v is not None and v.value is not None:
             entries.append(TransferEntry(name, datasets[j], v.value, r.manifest.train_source))
-    matrix = transfer_matrix(entries)
+    matrix = transfer_matrix(entries, columns=datasets)
     groups = [Group(g.title or g.dataset or "", [Column.of(spec.metric)]) for g in spec.columns]
     derived_columns = _derived_columns(spec.metric)
     groups.append(Group("Transfer", derived_columns))
@@ -109,9 +126,12 @@ def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals
     mark_best(table, decimals)
     table.notes = [
         f"Cells: {spec.metric} in the common7 label space; train source in brackets after the model.",
-        "In-domain: the column of the model's train source; out-of-domain: the mean of the other columns; "
-        "gap = in-domain − out-of-domain. – = not evaluated there, or no train source given (--train-source).",
+        "In-domain: the column of the model's train source; out-of-domain: the mean of all the other columns "
+        "(a row missing one of them gets none, so every mean averages the same datasets); gap = in-domain − "
+        "out-of-domain. – = not evaluated there, or no train source given (--train-source).",
     ]
+    titles = {d: g.title or g.dataset or d for d, g in zip(datasets, spec.columns, strict=True)}
+    table.notes += _partial_rows(table, matrix, titles, spec.metric)
     if any(r.incomplete for r in rows):
         table.notes.append("‡ incomplete run: its samples without a generation count as wrong.")
     return table

@@ -16,8 +16,12 @@ Conventions (the definitions are in ``docs/metrics.md``):
 - Samples without an AU reference record (``reference_status == "missing"``) in a run that has a
   reference are left out of the reference-dependent metrics (their ``n`` shows it) and counted in
   ``reference_status_counts``.
-- Confidence intervals: seeded percentile bootstrap over samples. Resamples in which a metric is
-  undefined (e.g. no sample of a class drawn) are left out of that metric's percentiles.
+- Confidence intervals: seeded percentile bootstrap over samples (at least
+  :data:`~tag_bench.metrics.stats.MIN_BOOTSTRAP_RESAMPLES` resamples, or 0 for none). Resamples in
+  which a metric is undefined (e.g. no sample of a class drawn) are left out of that metric's
+  percentiles. A rate whose estimate is exactly 0 or 1 has a degenerate bootstrap distribution (every
+  resample gives the same value): it gets the Wilson interval of 0 or n successes in n contributing
+  samples instead (``ci_method`` ``wilson-boundary``). Every reported interval contains its estimate.
 - ``n`` of each metric is its denominator (per-class F1: the gold support).
 """
 
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -33,6 +37,7 @@ import numpy as np
 
 from tag_bench.metrics.stats import (
     bootstrap_distribution,
+    check_n_resamples,
     holm,
     mcnemar_exact,
     paired_bootstrap,
@@ -56,7 +61,7 @@ from tag_bench.scoring.features import (
     named_sums,
     sample_row,
 )
-from tag_bench.scoring.metric_table import MetricSpec, evaluate, metrics_for
+from tag_bench.scoring.metric_table import METRICS, MetricSpec, evaluate, metrics_for
 from tag_bench.scoring.version import SCORING_VERSION
 
 SAMPLE_STATUSES: tuple[str, ...] = get_args(SampleStatus)
@@ -274,9 +279,10 @@ def compute_metrics(
 ) -> MetricsReport:
     """Every metric of the metric table with seeded percentile bootstrap CIs over samples.
 
-    ``n_resamples=0`` skips the bootstrap (CI bounds None). ``facts``: what the run's manifest says
+    ``n_resamples=0`` skips the bootstrap (CI bounds None); 1 to 199 is a ResamplesError (a ValueError). ``facts``: what the run's manifest says
     (:func:`tag_bench.scoring.run.run_facts`); without them, run-level metrics are not computed.
     """
+    check_n_resamples(n_resamples)
     scored = list(scored)
     arrays = build_arrays(scored, classes, au_reference_id=au_reference_id)
     if facts is not None:
@@ -300,6 +306,7 @@ def metrics_from_arrays(
     no_reference_reason: str | None = None,
 ) -> MetricsReport:
     """The report from prepared arrays (:func:`build_arrays`); see :func:`compute_metrics`."""
+    check_n_resamples(n_resamples)
     classes = list(arrays.classes)
     k = len(classes)
     n = arrays.n
@@ -323,6 +330,7 @@ def metrics_from_arrays(
         low, high = percentile_interval(dist, ci)
     boot_column = {j: c for c, j in enumerate(boot)}
     column = {m.name: j for j, m in enumerate(summed)}
+    per_sample = _PerSample(v, classes)
 
     metrics: dict[str, MetricValue] = {}
     not_computed: dict[str, str] = {}
@@ -366,15 +374,18 @@ def metrics_from_arrays(
             assert m.numerator is not None, m.name
             k_hits = int(round(float(named[m.numerator][0])))
             n_trials = int(round(float(named[m.denominator][0])))
-            lo, hi = wilson_interval(k_hits, n_trials, ci)
+            lo, hi = _containing(value, *wilson_interval(k_hits, n_trials, ci))
             metrics[m.name] = MetricValue(value=value, ci_low=lo, ci_high=hi, n=count, ci_method="wilson")
         elif low is None or high is None or j not in boot_column or np.isnan(low[boot_column[j]]):
             metrics[m.name] = MetricValue(value=value, n=count)
+        elif at_boundary(m, value) and (edge := boundary_interval(m, value, per_sample.contributing(m), ci)):
+            metrics[m.name] = MetricValue(
+                value=value, ci_low=edge[0], ci_high=edge[1], n=count, ci_method="wilson-boundary"
+            )
         else:
             c = boot_column[j]
-            metrics[m.name] = MetricValue(
-                value=value, ci_low=float(low[c]), ci_high=float(high[c]), n=count, ci_method="bootstrap"
-            )
+            lo, hi = _containing(value, float(low[c]), float(high[c]))
+            metrics[m.name] = MetricValue(value=value, ci_low=lo, ci_high=hi, n=count, ci_method="bootstrap")
 
     cells = np.bincount(arrays.gold * (k + 1) + arrays.pred + 1, minlength=k * (k + 1)).reshape(k, k + 1)
     status_counts = dict(
@@ -407,6 +418,60 @@ def metrics_from_arrays(
     )
 
 
+#: How close to 0 or 1 a rate's estimate must be to count as on the boundary of [0, 1].
+_EDGE = 1e-12
+
+
+def _containing(value: float, low: float, high: float) -> tuple[float, float]:
+    """The interval widened, where needed, to contain its estimate (a percentile interval from a skewed or
+    short bootstrap distribution can miss it)."""
+    return min(low, value), max(high, value)
+
+
+def at_boundary(m: MetricSpec, value: float) -> bool:
+    """A rate estimated at exactly 0 or 1: its bootstrap distribution is one point (every per-sample
+    numerator is 0, or equals its denominator, in every resample)."""
+    return m.unit == "rate" and (value <= _EDGE or value >= 1.0 - _EDGE)
+
+
+class _PerSample:
+    """The named sums of each sample alone (rows of ``[confusion cell | feature row]``), made on first use."""
+
+    def __init__(self, features: np.ndarray, classes: Sequence[str]) -> None:
+        self._features, self._classes = features, classes
+        self._sums: Mapping[str, np.ndarray] | None = None
+
+    def contributing(self, m: MetricSpec) -> int:
+        """Samples with a share in ``m``'s denominator (every sample for UAR and macro-F1, samples with a
+        box claim for claim-level metrics, ...): the n of its interval at the boundary."""
+        if self._sums is None:
+            self._sums = named_sums(self._features, self._classes)
+        return int(np.count_nonzero(np.asarray(self._sums[m.denominator]) > 0))
+
+
+def boundary_interval(m: MetricSpec, value: float, n: int, ci: float) -> tuple[float, float] | None:
+    """The Wilson interval of 0 or n successes in the ``n`` contributing samples of a bootstrap rate at 0
+    or 1 (whose percentile interval has zero width); None for any other value or without samples."""
+    if not at_boundary(m, value) or n <= 0:
+        return None
+    return wilson_interval(0 if value <= _EDGE else n, n, ci)
+
+
+def _boundary_difference(
+    m: MetricSpec, a: float, b: float, per_a: _PerSample, per_b: _PerSample, ci: float
+) -> tuple[float, float] | None:
+    """The interval of ``a - b`` when both rates sit at 0 or 1, where every paired resample gives the same
+    difference: Newcombe's square-and-add of the two runs' boundary Wilson intervals, within [-1, 1]."""
+    wa = boundary_interval(m, a, per_a.contributing(m), ci)
+    wb = boundary_interval(m, b, per_b.contributing(m), ci)
+    if wa is None or wb is None:
+        return None
+    d = a - b
+    low = d - math.hypot(a - wa[0], wb[1] - b)
+    high = d + math.hypot(wa[1] - a, b - wb[0])
+    return max(-1.0, low), min(1.0, high)
+
+
 def _bootstrap_info(n_resamples: int, ci: float, seed: int) -> dict[str, Any]:
     return {"n_resamples": n_resamples, "ci": ci, "seed": seed, "unit": "sample", "method": "percentile"}
 
@@ -428,6 +493,7 @@ def compare_metrics(
     :func:`tag_bench.metrics.stats.bootstrap_p_value`, and Holm-adjusted over every metric compared
     (``p_value_holm``). A metric undefined in either run has diff None.
     """
+    check_n_resamples(n_resamples)
     a = build_arrays(scored_a, classes, au_reference_id=au_reference_id)
     b = build_arrays(scored_b, classes, au_reference_id=au_reference_id)
     return compare_arrays(a, b, n_resamples=n_resamples, ci=ci, seed=seed, intersect=intersect)
@@ -443,6 +509,7 @@ def compare_arrays(
     intersect: bool = False,
 ) -> PairedComparison:
     """:func:`compare_metrics` on prepared arrays (:func:`build_arrays`), paired by sample id."""
+    check_n_resamples(n_resamples)
     if a.classes != b.classes or a.au_reference != b.au_reference:
         raise ValueError("the runs were scored with different class lists or AU references")
     pos_b = {sid: i for i, sid in enumerate(b.sample_ids)}
@@ -477,6 +544,7 @@ def compare_arrays(
 
     ones = np.ones((1, len(ids)))
     pa, pb = statistic(va, ones)[0], statistic(vb, ones)[0]
+    per_a, per_b = _PerSample(va, classes), _PerSample(vb, classes)
     paired = None
     if n_resamples > 0:
         paired = paired_bootstrap(va, vb, statistic, n_resamples=n_resamples, ci=ci, seed=seed)
@@ -515,7 +583,10 @@ def compare_arrays(
             out[m.name] = diff
             continue
         if paired is not None and not np.isnan(paired.ci_low[j]):
-            diff.ci_low, diff.ci_high = float(paired.ci_low[j]), float(paired.ci_high[j])
+            both_edges = at_boundary(m, a_val) and at_boundary(m, b_val)
+            edge = _boundary_difference(m, a_val, b_val, per_a, per_b, ci) if both_edges else None
+            low_high = edge or (float(paired.ci_low[j]), float(paired.ci_high[j]))
+            diff.ci_low, diff.ci_high = _containing(a_val - b_val, *low_high)
         hits = _per_sample_hits(m, arr_a, arr_b)
         if hits is not None:  # a share of all samples: the exact test of paired yes/no outcomes
             diff.p_value, diff.test = mcnemar_exact(*hits).p_value, "mcnemar"
@@ -541,19 +612,32 @@ def _untested_value(m: MetricSpec, arrays: ScoreArrays, ci: float) -> float | No
     return None if math.isnan(value) else value
 
 
+def tested_by_mcnemar(m: MetricSpec) -> bool:
+    """Whether ``compare`` tests ``m`` with the exact McNemar test: a share of all samples (each sample a
+    yes or a no), rather than with the paired bootstrap."""
+    return (
+        m.denominator == "samples"
+        and m.numerator is not None
+        and (m.numerator == "correct" or m.numerator in FIELD_INDEX)
+    )
+
+
+def mcnemar_metric_names() -> list[str]:
+    """The metrics of the table that ``compare`` tests with McNemar (:func:`tested_by_mcnemar`), in order."""
+    return [m.name for m in METRICS if m.group != "per_class" and tested_by_mcnemar(m)]
+
+
 def _per_sample_hits(m: MetricSpec, a: ScoreArrays, b: ScoreArrays) -> tuple[np.ndarray, np.ndarray] | None:
     """The 0/1 outcome per sample of both runs, for a metric that is a share of all samples; else None.
 
     With few discordant samples the paired bootstrap's p-value is far too small (about 2e^-k for k
     samples that all changed one way, against the exact 2^(1-k)), so these metrics use McNemar.
     """
-    if m.denominator != "samples" or m.numerator is None:
+    if not tested_by_mcnemar(m):
         return None
     if m.numerator == "correct":
         return a.pred == a.gold, b.pred == b.gold
-    if m.numerator not in FIELD_INDEX:
-        return None
-    return a.column(m.numerator) > 0, b.column(m.numerator) > 0
+    return a.column(m.numerator or "") > 0, b.column(m.numerator or "") > 0
 
 
 def concat_arrays(parts: Sequence[ScoreArrays]) -> ScoreArrays:

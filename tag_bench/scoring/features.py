@@ -25,6 +25,8 @@ SUM_FIELDS: tuple[str, ...] = (
     "errored",  # the call or the image failed
     "missing",  # no generation
     "has_box",  # >= 1 parsed box
+    "cited_boxes",  # boxes the reply wrote, usable or not
+    "unusable_boxes",  # of those, boxes that could not be used (non-finite, malformed, outside, ...)
     "consistent",
     "consistency_samples",  # a parsed label and >= 1 cited AU
     "referenced",  # a record of the run's AU reference (any status)
@@ -68,10 +70,19 @@ def sample_row(s: ScoredSample, referenced: bool) -> list[float]:
     KeyError, never a value in the wrong column); fields not written are 0."""
     row = _ZERO_ROW.copy()
     at = FIELD_INDEX
+    n_unusable = 0
     if s.parsed is not None:
         has_box = any(ev.box is not None for ev in s.parsed.evidence)
+        n_cited = 0
+        for ev in s.parsed.evidence:
+            if ev.box is not None:
+                n_cited += 1
+            elif ev.box_status not in ("ok", "none"):  # written, then dropped by the parser
+                n_cited += 1
+                n_unusable += 1
     else:
         has_box = any(c.box is not None for c in s.claims)
+        n_cited = sum(c.box is not None for c in s.claims)
     consistent = s.evidence_consistent
     covered = referenced and s.reference_status == "ok"
     row[at["samples"]] = 1.0
@@ -80,6 +91,8 @@ def sample_row(s: ScoredSample, referenced: bool) -> list[float]:
     row[at["errored"]] = float(s.status == "error")
     row[at["missing"]] = float(s.status == "missing")
     row[at["has_box"]] = float(has_box)
+    row[at["cited_boxes"]] = float(n_cited)
+    row[at["unusable_boxes"]] = float(n_unusable)
     row[at["consistent"]] = float(bool(consistent))
     row[at["consistency_samples"]] = float(consistent is not None)
     row[at["referenced"]] = float(referenced)

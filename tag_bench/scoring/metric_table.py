@@ -289,6 +289,20 @@ METRICS: list[MetricSpec] = [
         ci_method="wilson",
     ),
     MetricSpec(
+        "unusable_box_rate",
+        "Unusable boxes",
+        "grounding",
+        "Share of the boxes the replies wrote that could not be used: non-finite numbers, not four numbers, a "
+        "frame that cannot be converted, zero area, or no overlap with the image (each named by a parser note "
+        "or the evidence's `box_status`). These boxes are not claims with a box: the IoU metrics are over the "
+        "usable boxes only, so read them beside this rate.",
+        False,
+        "claim",
+        "cited_boxes",
+        numerator="unusable_boxes",
+        empty_reason="no reply wrote a box",
+    ),
+    MetricSpec(
         "reference_coverage",
         "Ref. coverage",
         "grounding",
@@ -724,16 +738,34 @@ better direction (token counts, length) regresses when it moves either way beyon
 A run may carry `train_source` (the dataset a checkpoint was tuned on). The transfer table has rows =
 models, columns = evaluation datasets, cells = `accuracy` in the `common7` label space (contempt
 removed, so RAF-DB, FERPlus and AffectNet share one class list). Derived per row: `in_domain` (the cell
-whose dataset is the train source), `out_of_domain_mean` (mean of the other cells) and
-`transfer_gap = in_domain - out_of_domain_mean`.
+whose dataset is the train source), `out_of_domain_mean` (mean of the cells of every other column of
+the table) and `transfer_gap = in_domain - out_of_domain_mean`. The mean and the gap need **every**
+out-of-domain column: a row that lacks one (a checkpoint without its FERPlus run, say) would average
+other datasets than the rows beside it, so its mean and gap are "–" and a table note names the missing
+column. Its in-domain cell is still shown.
 
 ## Statistics
 
 - **bootstrap**: seeded, vectorised percentile bootstrap (default 1000 resamples, 95 %), resampling
   **samples**, so the claims of one image move together (a cluster bootstrap for claim-level metrics).
-  Resamples in which a metric is undefined are left out of its percentiles.
+  Resamples in which a metric is undefined are left out of its percentiles. At least 200 resamples:
+  `--n-resamples` (of `run`, `score`, `demo`, `lmms-eval import`, `compare`) and `n_resamples` of the
+  Python API (`evaluate`, `score_run`, `compute_metrics`, `compare_metrics`, `compare_runs`, ...) refuse
+  1 to 199 with an error naming the minimum; 0 means no bootstrap intervals at all (not for `compare`).
 - **wilson**: the Wilson score interval of a sample-level proportion; it never collapses to zero width
   at 0 % or 100 %.
+- **wilson-boundary** (recorded in `metrics.json` in place of `bootstrap`): a bootstrap metric in rate
+  units whose estimate is exactly 0 % or 100 % (balanced accuracy or macro-F1 with no class recalled, no
+  box claim or every box claim at IoU >= 0.5, no hallucinated AU, a mean IoU of 0 or 1, ...) has a
+  degenerate bootstrap distribution: every resample gives the same value, so its percentile interval
+  would have zero width, "0.0 ± 0.0", even at N = 6. It reports instead the Wilson interval of 0 (or n)
+  successes in its n **contributing samples**: the samples with a share in its denominator (every sample
+  for balanced accuracy and macro-F1; for a claim- or AU-level rate the samples with such a claim or AU,
+  not the claims or AUs themselves, which are not independent within an image). The metric's `n` stays
+  its denominator. Metrics in other units (seconds, tokens, characters) are not rates and keep their
+  bootstrap interval.
+- A reported interval always contains its estimate: a percentile interval that misses it (a skewed
+  bootstrap distribution) is widened to reach it, in `metrics.json` and in `compare`.
 - **order-statistic**: the distribution-free interval of a quantile: the order statistics whose ranks
   bound a Binomial(n, q) count with 95 % probability; none when n is too small for such ranks (fewer
   than 72 values for the 95th percentile).
@@ -742,7 +774,12 @@ whose dataset is the train source), `out_of_domain_mean` (mean of the other cell
   metric difference with its CI; the p-value of a share of all samples (accuracy, the status rates,
   box rate, reference coverage) is the exact McNemar test on the paired per-sample outcomes, of every
   other metric the paired bootstrap's; Holm correction across all tasks × metrics compared at once.
-  Runs with different sample sets are refused unless an intersection is asked for.
+  Runs with different sample sets are refused unless an intersection is asked for. When both runs' rates
+  sit at 0 % or 100 %, every paired resample gives the same difference; the CI of Δ is then Newcombe's
+  square-and-add of the two runs' `wilson-boundary` intervals instead of a zero-width one.
+- Tables (`tag-bench leaderboard`, the HTML report) print an interval as `± h` only when it is symmetric
+  about the value at the printed precision, and as `[low, high]` otherwise (a Wilson interval at 0 % is
+  `0.0 [0.0, 39.0]`, never `0.0 ± 19.5`); `--ci brackets` always prints `[low, high]`.
 """
 
 _DOC_NOTES = """

@@ -19,6 +19,7 @@ from typing import Any
 from tag_bench.au.sources import ReferenceSpec, parse_reference_spec, resolve_reference_source
 from tag_bench.comparability import data_identity
 from tag_bench.errors import TagBenchError
+from tag_bench.metrics.stats import check_n_resamples
 from tag_bench.parsing import parse_response
 from tag_bench.prompts import asks_evidence
 from tag_bench.rundir import RunDir
@@ -302,6 +303,7 @@ def score_run(
     ``cache=False`` computes references without the AU cache; ``warnings`` receives what the user should
     be told (an unreadable AU cache).
     """
+    check_n_resamples(n_resamples)
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if not run.is_run():
         raise ScoringError(f"{run.path} is not a run directory (no {run.MANIFEST})")
