@@ -12,6 +12,7 @@ from collections import Counter
 
 from tag_bench._text import table
 from tag_bench.report.compare import MISSING, Comparison, MetricComparison, TaskComparison
+from tag_bench.scoring.aggregate import mcnemar_metric_names
 from tag_bench.scoring.metric_table import spec
 from tag_bench.scoring.units import UNITS, format_value
 
@@ -62,8 +63,6 @@ def verdict_text(m: MetricComparison) -> str:
 def _tests(rows: list[MetricComparison]) -> str:
     """Which test gave the p-values: McNemar for the shares of all samples among the compared metrics
     (named from the metric table), the paired bootstrap for the others."""
-    from tag_bench.scoring.aggregate import mcnemar_metric_names
-
     compared = {m.metric for m in rows}
     exact = [name for name in mcnemar_metric_names() if name in compared]
     others = any(m.metric not in exact for m in rows)
