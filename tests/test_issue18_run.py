@@ -35,7 +35,7 @@ def _openai_run(tasks: Path, root: Path, base_url: str, out: Path, *extra: str) 
     args = f"model=tiny-chat,base_url={base_url},api_key_env=TB_KEY,backoff=0.01,max_retries=1,timeout=5"
     return [sys.executable, "-m", "tag_bench", "run", "--model", "openai", "--model-args", args,
             "--tasks", "raf_train_small", "--tasks-dir", str(tasks), "--data-root", str(root),
-            "--au-reference", "none", "--no-cache", "--n-resamples", "20", "--no-progress", "--out", str(out),
+            "--au-reference", "none", "--no-cache", "--n-resamples", "0", "--no-progress", "--out", str(out),
             *extra]  # fmt: skip
 
 
@@ -120,7 +120,7 @@ def test_evaluate_marks_a_run_whose_every_call_failed_failed(
     args = f"model=tiny-chat,base_url={_closed_port_url()},api_key_env=TB_KEY,backoff=0.01,max_retries=0"
     result = tag_bench.evaluate("raf_train_small", "openai", args, data_root=raf_root, out=tmp_path / "run",
                                 tasks_dirs=[str(raf_train_tasks)], au_reference="none", cache=False,
-                                n_resamples=10, progress=False)  # fmt: skip
+                                n_resamples=0, progress=False)  # fmt: skip
     assert result.manifest.status == "failed" and "every one of the 14" in (
         result.manifest.status_reason or ""
     )
@@ -129,7 +129,7 @@ def test_evaluate_marks_a_run_whose_every_call_failed_failed(
     # resumed and accepted: the same run becomes complete
     again = tag_bench.evaluate("raf_train_small", "openai", args, data_root=raf_root, out=tmp_path / "run",
                                tasks_dirs=[str(raf_train_tasks)], au_reference="none", cache=False,
-                               n_resamples=10, progress=False, max_error_rate=1.0)  # fmt: skip
+                               n_resamples=0, progress=False, max_error_rate=1.0)  # fmt: skip
     assert again.manifest.status == "complete" and again.manifest.status_reason is None
 
 
@@ -138,7 +138,7 @@ def test_an_lmms_eval_worker_whose_model_fails_to_load_marks_the_run_failed(tmp_
     from tag_bench.generate.evaluate import evaluate
 
     result = evaluate("demo", "lmms-eval", "model=no_such_lmms_model", out=tmp_path / "run", limit=2, batch_size=2,
-                      au_reference="none", cache=False, n_resamples=10, progress=False)  # fmt: skip
+                      au_reference="none", cache=False, n_resamples=0, progress=False)  # fmt: skip
     assert result.report is not None and result.report.status_counts["error"] == 2
     assert result.manifest.status == "failed" and _manifest(tmp_path / "run")["status"] == "failed"
     assert "every one of the 2 samples failed" in (result.manifest.status_reason or "")
@@ -204,7 +204,7 @@ def test_ctrl_c_during_score_predictions_marks_the_run_interrupted(dataset_fixtu
 
 def _baseline(out_flag: str, where: Path, tasks: str, root: Path, *extra: object):
     return _cli("run", "--model", "majority", "--tasks", tasks, "--data-root", root, out_flag, where,
-                "--au-reference", "none", "--no-cache", "--no-progress", "--n-resamples", "10", *extra)  # fmt: skip
+                "--au-reference", "none", "--no-cache", "--no-progress", "--n-resamples", "0", *extra)  # fmt: skip
 
 
 def test_a_run_over_two_earlier_runs_is_refused(dataset_fixtures, tmp_path):
