@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tag_bench.report.frames import read_runs
+from tag_bench.report.published import bibtex, load_sources, select
 from tag_bench.report.render import RenderOptions, render
 from tag_bench.report.spec import LeaderboardSpec, load_spec
 from tag_bench.report.table import Table, TableError, build_table, unmatched
@@ -17,6 +18,7 @@ class Leaderboard:
     table: Table
     text: str
     skipped: list[str] = field(default_factory=list)  # folders met that held no scored run
+    bibtex: str = ""  # the BibTeX entries of the published sources the table cites
 
 
 def leaderboard(
@@ -29,14 +31,22 @@ def leaderboard(
     allow_failed: bool = False,
     mark_significant: bool = False,
     intersect: bool = False,
+    published: str | Sequence[str] | None = None,
+    mark_published: bool = False,
+    published_dirs: Sequence[str | os.PathLike[str]] = (),
 ) -> Leaderboard:
     """Find the scored runs under ``paths`` and render the table ``spec`` describes in ``fmt``.
 
     Runs whose comparability keys differ never share a column (:mod:`tag_bench.comparability`);
     ``intersect`` scores runs that differ only in their sample set on the samples they share. A spec that
-    matches none of the runs is a TableError naming its tasks and those found."""
+    matches none of the runs is a TableError naming its tasks and those found.
+
+    ``published``: ``"all"`` or citation keys (``"KEY,KEY"`` or a list) of the published results to add as
+    § rows where their protocol matches a column's (:mod:`tag_bench.report.reference_rows`), read from
+    ``results/published/`` and ``published_dirs``; ``mark_published``: they take part in best / second."""
     options = options or RenderOptions()
     spec = spec if isinstance(spec, LeaderboardSpec) else load_spec(spec)
+    sources = select(load_sources(published_dirs), published) if published is not None else []
     loaded = read_runs(
         paths, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=spec.references
     )
@@ -44,6 +54,12 @@ def leaderboard(
     if empty is not None:
         raise TableError(empty)
     table = build_table(
-        loaded.runs, spec, decimals=options.decimals, mark_significant=mark_significant, intersect=intersect
+        loaded.runs,
+        spec,
+        decimals=options.decimals,
+        mark_significant=mark_significant,
+        intersect=intersect,
+        published=sources,
+        mark_published=mark_published,
     )
-    return Leaderboard(table, render(table, fmt, options), loaded.skipped)
+    return Leaderboard(table, render(table, fmt, options), loaded.skipped, bibtex(sources, table.cited))

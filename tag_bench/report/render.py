@@ -3,7 +3,7 @@
 Formats are registered in :data:`FORMATS` (a new format is one function and one ``register`` line).
 Every format shows the same cells and follows the same marks; values are printed in their metric's
 unit (:func:`tag_bench.scoring.units.format_value`: rates in percent with ``decimals`` places, other
-units with their own precision); ``ci`` is ``none``, ``pm`` (``± h`` where the 95 % interval is symmetric
+units with their own precision; a published number with the decimals its source printed); ``ci`` is ``none``, ``pm`` (``± h`` where the 95 % interval is symmetric
 about the value at the printed precision, ``[lo, hi]`` where it is not) or ``brackets`` (always
 ``[lo, hi]``).
 """
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from tag_bench._registry import Registry
-from tag_bench.report.table import Cell, Column, Group, Row, Table
+from tag_bench.report.table import CITE_MARK, Cell, Column, Group, PublishedCell, Row, Table
 from tag_bench.scoring.units import UNITS, format_value, units_note
 
 CIStyle = Literal["none", "pm", "brackets"]
@@ -45,9 +45,14 @@ def render(table: Table, fmt: str, options: RenderOptions | None = None) -> str:
 # Numbers
 
 
-def number(col: Column, x: float | None, o: RenderOptions) -> str:
-    """One number of a column, in the column metric's unit ("" for none)."""
-    return "" if x is None else format_value(col.unit, x, o.decimals)
+def number(col: Column, x: float | None, o: RenderOptions, digits: int | None = None) -> str:
+    """One number of a column, in the column metric's unit ("" for none); ``digits``: the decimals of a
+    published number (as its source printed it) instead of the table's."""
+    return "" if x is None else format_value(col.unit, x, o.decimals if digits is None else digits)
+
+
+def _digits(c: Cell) -> int | None:
+    return c.decimals if isinstance(c, PublishedCell) else None
 
 
 def cell_text(col: Column, c: Cell, o: RenderOptions) -> tuple[str, str]:
@@ -56,10 +61,11 @@ def cell_text(col: Column, c: Cell, o: RenderOptions) -> tuple[str, str]:
     interval such as Wilson's [0.0, 39.0] around 0.0 is never printed as "0.0 ± 19.5"."""
     if c.value is None:
         return "–", ""
-    value = number(col, c.value, o)
+    digits = _digits(c)
+    value = number(col, c.value, o, digits)
     if o.ci == "none" or c.ci_low is None or c.ci_high is None:
         return value, ""
-    low, high = number(col, c.ci_low, o), number(col, c.ci_high, o)
+    low, high = number(col, c.ci_low, o, digits), number(col, c.ci_high, o, digits)
     if o.ci == "pm":
         half = symmetric_half_width(value, low, high)
         if half is not None:
@@ -90,6 +96,9 @@ def _cells(table: Table, r: Row) -> list[tuple[Column, Cell]]:
 
 
 def row_label(r: Row) -> str:
+    """The row's name and marks (a published row: its setting, its source's cite, §)."""
+    if r.published is not None:
+        return f"{r.name} ({r.published.setting}) {CITE_MARK}{r.published.key}{CITE_MARK} §"
     label = r.name + (f" ({r.train_source})" if r.train_source else "")
     return label + (" †" if r.oracle else "") + (" ‡" if r.incomplete else "") + (" ✗" if r.failed else "")
 
@@ -112,9 +121,10 @@ def _ci_note(o: RenderOptions, table: Table) -> str | None:
         if "wilson-boundary" in methods
         else ""
     )
+    published = "; Wilson on the source's n for § rows that give it" if "wilson-published" in methods else ""
     return (
         f"{units}; {how} (Wilson for sample-level rates, seeded bootstrap over samples otherwise{boundary}"
-        f"{quantile})."
+        f"{quantile}{published})."
     )
 
 
@@ -134,13 +144,24 @@ def _marks_note(table: Table, second: str) -> str | None:
     best = "Bold: best"
     if table.significant_marks:
         best += " and significantly better than the runner-up on the same samples (paired test, p < 0.05)"
-    return f"{best}; {second}: second (oracle rows excluded)."
+    excluded = (
+        "oracle and published rows"
+        if any(r.published for r in table.rows) and not table.published_marks
+        else "oracle rows"
+    )
+    return f"{best}; {second}: second ({excluded} excluded)."
 
 
 def _notes(table: Table, o: RenderOptions, second: str = "italics") -> list[str]:
     return [
         n for n in (*table.notes, _hardware_note(table), _marks_note(table, second), _ci_note(o, table)) if n
     ]
+
+
+def plain_cites(text: str) -> str:
+    """Cites (``table.cite``) as ``[key]``: every format but LaTeX."""
+    parts = text.split(CITE_MARK)
+    return "".join(f"[{p}]" if i % 2 else p for i, p in enumerate(parts))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -163,7 +184,7 @@ def render_markdown(table: Table, o: RenderOptions) -> str:
     lines.append("| " + " | ".join(_md_escape(h) for h in head) + " |")
     lines.append("|" + "|".join([":---"] + ["---:"] * table.n_columns()) + "|")
     for r in table.rows:
-        cells = [_md_escape(row_label(r))]
+        cells = [_md_escape(plain_cites(row_label(r)))]
         for col, c in _cells(table, r):
             value, ci = cell_text(col, c, o)
             text = f"{value} {ci}" if ci else value
@@ -171,7 +192,7 @@ def render_markdown(table: Table, o: RenderOptions) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     notes = _notes(table, o)
-    lines += [n + ("  " if i < len(notes) - 1 else "") for i, n in enumerate(notes)]
+    lines += [plain_cites(n) + ("  " if i < len(notes) - 1 else "") for i, n in enumerate(notes)]
     return "\n".join(lines) + "\n"
 
 
@@ -182,13 +203,19 @@ _TEX = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
     ">": r"\textgreater{}", "|": r"\textbar{}", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "–": "--",
-    "−": "--", "±": r"$\pm$", "✗": r"$^\times$",
+    "−": "--", "±": r"$\pm$", "✗": r"$^\times$", "§": r"$^\S$",
 }  # fmt: skip
 
 
 def tex_escape(text: str) -> str:
     """Every LaTeX special character escaped (and the few Unicode signs tables use, as commands)."""
     return "".join(_TEX.get(ch, ch) for ch in text)
+
+
+def tex_text(text: str) -> str:
+    """``text`` escaped, with its cites (``table.cite``) as ``\\cite{key}``."""
+    parts = text.split(CITE_MARK)
+    return "".join(rf"\cite{{{p}}}" if i % 2 else tex_escape(p) for i, p in enumerate(parts))
 
 
 #: What the LaTeX layout plans with (pt): the text and column width of a two-column page (IEEE 516 / 252,
@@ -252,7 +279,7 @@ def _tex_width(texts: list[str], script: list[str] | None = None, bold: bool = F
 
 def _tex_plan(table: Table, o: RenderOptions) -> tuple[list[list[int]], float]:
     """Column groups packed, in order, into blocks that fit the text width; and the widest block's width."""
-    label = _tex_width(["Model", *(row_label(r) for r in table.rows)]) + _TEX_COLSEP
+    label = _tex_width(["Model", *(plain_cites(row_label(r)) for r in table.rows)]) + _TEX_COLSEP
     widths = []
     for gi, g in enumerate(table.groups):
         cols = 0.0
@@ -293,8 +320,10 @@ def _tex_block(table: Table, groups: list[int], o: RenderOptions) -> list[str]:
     titles = ["Model"] + [_tex_stack(_tex_lines(c.title), "r") for g in gs for c in g.columns]
     out.append(" & ".join(titles) + r" \\")
     out.append(r"\midrule")
-    for r in table.rows:
-        cells = [tex_escape(row_label(r))]
+    for i, r in enumerate(table.rows):
+        if i and table.rows[i - 1].published and not r.published:
+            out.append(r"\midrule")  # published rows above the runs, as papers set prior work
+        cells = [tex_text(row_label(r))]
         for gi in groups:
             for col, c in zip(table.groups[gi].columns, r.cells[gi], strict=True):
                 value, ci = cell_text(col, c, o)
@@ -327,7 +356,7 @@ def render_latex(table: Table, o: RenderOptions) -> str:
         out += _tex_block(table, groups, o)
     notes = _notes(table, o, second="underlined")
     if notes:
-        out.append(r"\par\smallskip{\footnotesize " + " ".join(tex_escape(x) for x in notes) + r"\par}")
+        out.append(r"\par\smallskip{\footnotesize " + " ".join(tex_text(x) for x in notes) + r"\par}")
     caption = o.caption if o.caption is not None else (table.caption or table.title)
     if caption:
         out.append(rf"\caption{{{tex_escape(caption)}}}")
@@ -342,10 +371,12 @@ def render_latex(table: Table, o: RenderOptions) -> str:
 
 
 def render_csv(table: Table, o: RenderOptions) -> str:
-    """One row per model: each column's value and 95 % interval as shown (rates in percent), and its mark."""
+    """One row per model: each column's value and 95 % interval as shown (rates in percent), and its mark.
+    With published rows, a ``published`` column holds their source's citation key."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    head = ["model", "train_source", "oracle", "incomplete", "failed"]
+    published = any(r.published for r in table.rows)
+    head = ["model", "train_source", "oracle", "incomplete", "failed"] + (["published"] if published else [])
     for g in table.groups:
         prefix = g.title + (f" ({g.detail})" if g.detail else "")
         for col in g.columns:
@@ -354,11 +385,14 @@ def render_csv(table: Table, o: RenderOptions) -> str:
     w.writerow(head)
     for r in table.rows:
         line: list[object] = [r.name, r.train_source or "", int(r.oracle), int(r.incomplete), int(r.failed)]
+        if published:
+            line.append(r.published.key if r.published else "")
         for col, c in _cells(table, r):
+            digits = _digits(c)
             line += [
-                number(col, c.value, o),
-                number(col, c.ci_low, o),
-                number(col, c.ci_high, o),
+                number(col, c.value, o, digits),
+                number(col, c.ci_low, o, digits),
+                number(col, c.ci_high, o, digits),
                 c.mark or "",
             ]
         w.writerow(line)
@@ -367,7 +401,8 @@ def render_csv(table: Table, o: RenderOptions) -> str:
 
 def render_json(table: Table, o: RenderOptions) -> str:
     """Everything in the table, values in their metric's unit as stored (rates in [0, 1], not rounded),
-    marks and notes."""
+    marks and notes; a published row also has ``published`` (its source and model), and its cells the
+    decimals their source printed, the place in the source and the protocol status."""
     doc = {
         "spec": table.spec,
         "title": table.title,
@@ -382,10 +417,11 @@ def render_json(table: Table, o: RenderOptions) -> str:
                 "failed": r.failed,
                 "runs": [None if x is None else str(x.run.path) for x in r.runs],
                 "cells": [[asdict(c) for c in g] for g in r.cells],
+                **({"published": asdict(r.published)} if r.published else {}),
             }
             for r in table.rows
         ],
-        "notes": _notes(table, o),
+        "notes": [plain_cites(n) for n in _notes(table, o)],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -412,9 +448,9 @@ def render_html(table: Table, o: RenderOptions) -> str:
             title = f' title="{e(c.reason)}"' if c.reason else ""
             ci_html = f' <span class="ci">{e(ci)}</span>' if ci else ""
             tds.append(f"<td{cls}{title}>{e(value)}{ci_html}</td>")
-        parts.append(f"<tr><th>{e(row_label(r))}</th>{''.join(tds)}</tr>")
+        parts.append(f"<tr><th>{e(plain_cites(row_label(r)))}</th>{''.join(tds)}</tr>")
     parts += ["</tbody>", "</table>"]
-    parts += [f'<p class="note">{e(n)}</p>' for n in _notes(table, o, second="underlined")]
+    parts += [f'<p class="note">{e(plain_cites(n))}</p>' for n in _notes(table, o, second="underlined")]
     return "\n".join(parts) + "\n"
 
 

@@ -10,7 +10,10 @@ Built from scored runs and a spec (:mod:`tag_bench.report.spec`); rendered by
   precision are tied and marked alike; a column with fewer than two such rows gets no marks, and an
   informational metric (usage figures) never does;
 - with ``mark_significant`` the best mark stays only when a paired test against the runner-up on the
-  same samples says the difference is significant.
+  same samples says the difference is significant;
+- published results (``published``: rows marked § and placed by :mod:`tag_bench.report.reference_rows`)
+  come first, carry no marks unless ``mark_published``, and are then compared with the runs at the
+  coarsest precision printed in the column.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from tag_bench.comparability import PART_NAMES, ComparabilityKey, describe, diff
 from tag_bench.errors import TagBenchError
 from tag_bench.report.frames import ScoredRun
 from tag_bench.report.intersect import on_shared_samples
+from tag_bench.report.published import Source
 from tag_bench.report.significance import paired_p_value
 from tag_bench.report.spec import ColumnGroupSpec, LeaderboardSpec
 from tag_bench.scoring.metric_table import spec as metric_spec
@@ -73,6 +77,36 @@ class Cell:
 
 
 @dataclass
+class PublishedCell(Cell):
+    """A published number: shown with the decimals its source printed; its interval (if any) is Wilson on
+    the published n."""
+
+    decimals: int = 1
+    where: str = ""  # the place in the source
+    protocol: str = "stated"  # stated or inferred (unknown ones are never placed)
+    computed: str | None = None  # how it follows from the source's per-sample results, when not printed
+
+
+@dataclass
+class PublishedRow:
+    """What makes a row a published one (§): its source and model."""
+
+    key: str  # the citation key (LaTeX: \cite{key})
+    model: str
+    setting: str  # zero-shot, fine-tuned or supervised
+    detail: str = ""
+    url: str | None = None
+
+
+#: Cites in row labels and notes: ``cite(key)`` is resolved by each format (LaTeX \cite{key}, else [key]).
+CITE_MARK = "\x1f"
+
+
+def cite(key: str) -> str:
+    return f"{CITE_MARK}{key}{CITE_MARK}"
+
+
+@dataclass
 class Row:
     name: str
     cells: list[list[Cell]]  # per group, per column
@@ -81,6 +115,7 @@ class Row:
     failed: bool = False  # shown only with --allow-failed
     train_source: str | None = None
     runs: list[ScoredRun | None] = field(default_factory=list)  # per group: the run behind the cells
+    published: PublishedRow | None = None  # a published result, not a run (§)
 
 
 @dataclass
@@ -92,6 +127,8 @@ class Table:
     rows: list[Row]
     notes: list[str] = field(default_factory=list)
     significant_marks: bool = False  # best marks kept only where a paired test says so
+    published_marks: bool = False  # published rows take part in the marks (--mark-published)
+    cited: list[str] = field(default_factory=list)  # citation keys of the published rows and notes
 
     def n_columns(self) -> int:
         return sum(len(g.columns) for g in self.groups)
@@ -105,15 +142,20 @@ def build_table(
     mark_significant: bool = False,
     alpha: float = 0.05,
     intersect: bool = False,
+    published: Sequence[Source] = (),
+    mark_published: bool = False,
 ) -> Table:
     """The leaderboard ``spec`` over ``runs`` (see the module docstring for the rules). ``intersect``: runs
-    of one column that differ only in their sample set are scored on the samples they share (noted)."""
+    of one column that differ only in their sample set are scored on the samples they share (noted).
+    ``published``: sources whose results are added as § rows where their protocol matches a column's."""
     runs = [r for r in runs if _row_wanted(r.name, spec)]
     if spec.kind == "transfer":
         # lazy: import cycle (report.table -> report.transfer -> report.table)
         from tag_bench.report.transfer import build_transfer
 
-        return build_transfer(runs, spec, decimals=decimals)
+        return build_transfer(
+            runs, spec, decimals=decimals, published=published, mark_published=mark_published
+        )
     shared_notes: list[str] = []
     parts = _partition(runs, spec, intersect=intersect, notes=shared_notes)
     names = _row_names(parts)
@@ -134,11 +176,18 @@ def build_table(
         row.train_source = next((r.manifest.train_source for r in present if r.manifest.train_source), None)
     rows.sort(key=_sort_key(groups))
     table = Table(spec.name, spec.title, spec.caption, groups, rows)
-    mark_best(table, decimals)
+    published_notes: list[str] = []
+    if published:
+        from tag_bench.report.reference_rows import add_reference_rows  # lazy: it builds on this module
+
+        published_notes = add_reference_rows(
+            table, published, [list(by_name.values()) for _, by_name in parts], marks=mark_published
+        )
+    mark_best(table, decimals, published=mark_published)
     if mark_significant:
         _keep_significant_marks(table, alpha)
         table.significant_marks = True
-    table.notes = shared_notes + _notes(table, runs, mark_significant)
+    table.notes = shared_notes + _notes(table, runs, mark_significant) + published_notes
     return table
 
 
@@ -283,14 +332,24 @@ def _sort_key(groups: list[Group]):
 # Marks
 
 
-def mark_best(table: Table, decimals: int) -> None:
-    """Best and second per column, by direction, among non-oracle rows with a value, ties alike."""
+def mark_best(table: Table, decimals: int, *, published: bool = False) -> None:
+    """Best and second per column, by direction, among non-oracle rows with a value, ties alike. Published
+    rows take part only with ``published``; values are then compared at the coarsest precision printed in
+    the column (a source's 92.1 ties a run's 92.14)."""
     for gi, group in enumerate(table.groups):
         for ci, col in enumerate(group.columns):
             if not col.ranked or col.higher_is_better is None:
                 continue
-            cells = [(r.cells[gi][ci], r) for r in table.rows if not r.oracle]
-            scored = [(shown_number(col.unit, c.value, decimals), c) for c, _ in cells if c.value is not None]
+            cells = [
+                (r.cells[gi][ci], r)
+                for r in table.rows
+                if not r.oracle and (published or r.published is None)
+            ]
+            digits = min(
+                [decimals]
+                + [c.decimals for c, _ in cells if isinstance(c, PublishedCell) and c.value is not None]
+            )
+            scored = [(shown_number(col.unit, c.value, digits), c) for c, _ in cells if c.value is not None]
             if len(scored) < 2:
                 continue
             ranked = sorted({v for v, _ in scored}, reverse=col.higher_is_better)

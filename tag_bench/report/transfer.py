@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from tag_bench.comparability import difference_text
 from tag_bench.metrics.transfer import TransferEntry, TransferTable, normalise_dataset, transfer_matrix
 from tag_bench.report.frames import ScoredRun
+from tag_bench.report.published import Source
 from tag_bench.report.spec import LeaderboardSpec
 from tag_bench.report.table import Cell, Column, Group, Row, Table, TableError, mark_best
 from tag_bench.scoring.metric_table import spec as metric_spec
@@ -64,8 +65,16 @@ def _partial_rows(table: Table, matrix: TransferTable, titles: dict[str, str], m
     return out
 
 
-def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals: int = 1) -> Table:
-    """The transfer matrix of ``spec.metric`` (see ``docs/metrics.md``, "Cross-dataset transfer")."""
+def build_transfer(
+    runs: Sequence[ScoredRun],
+    spec: LeaderboardSpec,
+    *,
+    decimals: int = 1,
+    published: Sequence[Source] = (),
+    mark_published: bool = False,
+) -> Table:
+    """The transfer matrix of ``spec.metric`` (see ``docs/metrics.md``, "Cross-dataset transfer").
+    ``published``: zero-shot published results as § rows, in the columns whose protocol they follow."""
     metric_spec(spec.metric)  # an unknown metric name fails here, before any work
     datasets = []
     for g in spec.columns:
@@ -123,7 +132,15 @@ def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals
             )
         )
     table = Table(spec.name, spec.title, spec.caption, groups, rows)
-    mark_best(table, decimals)
+    published_notes: list[str] = []
+    if published:
+        from tag_bench.report.reference_rows import add_reference_rows  # lazy: it builds on report.table
+
+        column_runs = [[r for (_, j), r in cells.items() if j == col] for col in range(len(spec.columns))]
+        published_notes = add_reference_rows(
+            table, published, column_runs, marks=mark_published, zero_shot_only=True
+        )
+    mark_best(table, decimals, published=mark_published)
     table.notes = [
         f"Cells: {spec.metric} in the common7 label space; train source in brackets after the model.",
         "In-domain: the column of the model's train source; out-of-domain: the mean of all the other columns "
@@ -134,4 +151,5 @@ def build_transfer(runs: Sequence[ScoredRun], spec: LeaderboardSpec, *, decimals
     table.notes += _partial_rows(table, matrix, titles, spec.metric)
     if any(r.incomplete for r in rows):
         table.notes.append("‡ incomplete run: its samples without a generation count as wrong.")
+    table.notes += published_notes
     return table
