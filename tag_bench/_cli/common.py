@@ -231,6 +231,18 @@ def run_status_options(fn: F) -> F:
     )(fn)
 
 
+def published_dir_option(fn: F) -> F:
+    """``--published-dir``: more folders of published results (``KEY.yaml`` files and a references.bib)."""
+    return click.option(
+        "--published-dir",
+        "published_dirs",
+        multiple=True,
+        type=click.Path(exists=True, file_okay=False),
+        help="A folder of your own published-results files (KEY.yaml and references.bib), besides the built-in "
+        "results/published/ (repeatable).",
+    )(fn)
+
+
 # --------------------------------------------------------------------------------------------------
 # Output
 

@@ -19,6 +19,7 @@ for _name, _target in {
     "demo": "tag_bench._cli.run:demo_cmd",
     "models": "tag_bench._cli.models:models_cmd",
     "leaderboard": "tag_bench._cli.report:leaderboard_cmd",
+    "published": "tag_bench._cli.published:published_cmd",
     "lmms-eval": "tag_bench._cli.lmms:lmms_group",
     "plot": "tag_bench._cli.plot:plot_cmd",
     "report": "tag_bench._cli.html_report:report_cmd",
