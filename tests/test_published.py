@@ -92,6 +92,10 @@ def _row(table: Table, model: str):
     return next(r for r in table.rows if r.published and r.published.model == model)
 
 
+def _note(table: Table, start: str) -> str:
+    return next(n for n in table.notes if n.startswith(start))
+
+
 def _placed(table: Table, model: str) -> dict[str, str]:
     """{group title / metric: value as printed} of a published row's placed cells."""
     row = _row(table, model)
@@ -252,40 +256,44 @@ def test_unknown_protocols_are_listed_with_their_reason_and_never_placed(runs):
     table = leaderboard([runs], spec="main", published="all").table
     placed = {v for r in table.rows if r.published for v in _placed(table, r.published.model).values()}
     assert not placed & {"55.42", "48.28", "46.67", "48.14", "48.9", "65.2"}
-    note = next(n for n in table.notes if n.startswith("Not placed, protocol unknown"))
-    assert (
-        "the FERPlus test protocol is not stated" in note
-        and "Exp-CLIP ViT-L/14 UAR 48.28 / Acc. 55.42" in note
-    )
-    assert (
-        "the AffectNet class count is not stated (7 or 8 classes): GPT-4o Acc. 48.9, Facial-R1 Acc. 65.2"
-        in note
+    fer = _note(table, "Not placed, protocol unknown, the FERPlus test protocol is not stated")
+    assert "Exp-CLIP ViT-L/14 UAR 48.28 / Acc. 55.42, CLIP ViT-L/14 UAR 33.82 / Acc. 46.67" in fer
+    assert _note(table, "Not placed, protocol unknown, the AffectNet class count, 7 or 8, is not stated") == (
+        "Not placed, protocol unknown, the AffectNet class count, 7 or 8, is not stated: GPT-4o Acc. 48.9, "
+        "Facial-R1 Acc. 65.2 \x1fwu2025facialr1\x1f."
     )
 
 
-def test_a_number_with_n_stands_only_beside_runs_over_as_many_samples(dataset_fixtures, tmp_path):
-    """A real scored run on the RAF-DB fixture (a few test images): GPT-4V's number over 3,068 images is
-    refused with the reason, POSTER++'s (no n given) is placed; runs of a --limit subset get none."""
+def test_no_published_number_stands_beside_a_partial_copy_of_a_dataset(dataset_fixtures, tmp_path):
+    """A real run scored on the RAF-DB fixture (a few test images): the loader warns that the split is not the
+    official one, the manifest keeps the warning, and no published number is placed beside the run."""
     raf = dataset_fixtures["raf_basic"]
     samples = load_task("rafdb_basic_test").load(raf).samples
     preds = tmp_path / "p.jsonl"
     preds.write_text("".join(json.dumps({"id": s.id, "response": f"<answer>{s.label}</answer>"}) + "\n"
                              for s in samples))  # fmt: skip
     r = CliRunner().invoke(main, ["score", "--task", "rafdb_basic_test", "--data-root", str(raf), "--predictions",
-                                  str(preds), "--frame", "pixel", "--au-reference", "none", "--name", "oracle-ish",
+                                  str(preds), "--frame", "pixel", "--au-reference", "none", "--name", "answers",
                                   "--out", str(tmp_path / "runs" / "run"), "--no-progress"])  # fmt: skip
     assert r.exit_code == 0, r.output
     table = leaderboard([tmp_path / "runs"], spec="main", published="all").table
+    assert not any(r.published for r in table.rows) and [r.name for r in table.rows] == ["answers"]
+    note = _note(table, "Not placed, the runs beside it are of a dataset copy that is not the official split")
+    assert "POSTER++ Acc. 92.21 \x1fmao2023poster\x1f" in note and "GPT-4V Acc. 75.78" in note
+
+
+def test_a_number_with_n_stands_only_beside_runs_over_as_many_samples(tmp_path):
+    make_run(tmp_path / "a", "qwen-7b", "rafdb_basic_test", 0.7, n=3000)
+    table = leaderboard([tmp_path / "a"], spec="main", published="all").table
     assert "GPT-4V" not in {r.published.model for r in table.rows if r.published}
-    assert _placed(table, "POSTER++") == {"RAF-DB/accuracy": "92.21"}
-    assert f"over 3,068 samples, the runs beside it over {len(samples)}: GPT-4V Acc. 75.78" in " ".join(
-        table.notes
+    assert _placed(table, "POSTER++") == {"RAF-DB/accuracy": "92.21"}  # no n given: not checked
+    assert (
+        "Not placed, over 3,068 samples, the runs beside it over 3,000: GPT-4V Acc. 75.78" in table.notes[-1]
     )
-    limited = tmp_path / "limited"
-    make_run(limited, "qwen-7b", "rafdb_basic_test", 0.7, n=100, limit=100)
-    table = leaderboard([limited], spec="main", published="all").table
+    make_run(tmp_path / "b", "qwen-7b", "rafdb_basic_test", 0.7, n=100, limit=100)
+    table = leaderboard([tmp_path / "b"], spec="main", published="all").table
     assert not any(r.published for r in table.rows)
-    assert "the runs beside it cover a --limit subset: POSTER++ Acc. 92.21" in " ".join(table.notes)
+    assert "POSTER++ Acc. 92.21" in _note(table, "Not placed, the runs beside it cover a --limit subset")
 
 
 def test_grounding_columns_never_take_a_published_number(runs):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tag_bench.data.base import DatasetError
+from tag_bench.data.base import NOT_COMPARABLE_WITH_PUBLISHED, DatasetError
 from tag_bench.facs import canonical_emotion
 from tag_bench.schema import CANONICAL_EMOTIONS, Sample
 
@@ -357,8 +357,8 @@ def count_warning(dataset: str, split: str, found: int, expected: int, what: str
     if found == expected:
         return None
     return (
-        f"{dataset} {split}: found {found:,} {what}, but the official split has {expected:,}; results will not "
-        "be comparable with published numbers (partial copy, different release or re-packaging?)"
+        f"{dataset} {split}: found {found:,} {what}, but the official split has {expected:,}; "
+        f"{NOT_COMPARABLE_WITH_PUBLISHED} (partial copy, different release or re-packaging?)"
     )
 
 

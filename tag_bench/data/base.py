@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "tag_bench.datasets"
 
 
+#: In the warning of a split whose sample count is not the official one (a partial or re-packaged copy); a
+#: run's manifest keeps its dataset warnings, and tables place no published number beside such a run.
+NOT_COMPARABLE_WITH_PUBLISHED = "results will not be comparable with published numbers"
+
+
 class DatasetError(TagBenchError):
     """The dataset on disk cannot be used as asked; the message says what is wrong and how to fix it."""
 

@@ -21,6 +21,7 @@ from typing import Any
 from tag_bench.data._common import (
     FER2013_ORDER,
     FERPLUS_ORDER,
+    NOT_COMPARABLE_WITH_PUBLISHED,
     is_image_name,
     missing_warning,
     normalise_split,
@@ -442,7 +443,7 @@ def _count_warning(split: str, listed: int, kept: int, source: str, mode: str) -
         msg += f" and {kept:,} kept by the {mode} protocol (official {expected:,})"
     else:
         msg += f"; {kept:,} kept by the {mode} protocol"
-    return msg + "; results will not be comparable with published numbers (partial copy or modified labels?)"
+    return msg + f"; {NOT_COMPARABLE_WITH_PUBLISHED} (partial copy or modified labels?)"
 
 
 def _counts_for(data: SplitData) -> Mapping[str, int]:

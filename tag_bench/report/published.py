@@ -533,7 +533,7 @@ def known_results(
         if task is not None
         else list(dict.fromkeys(p.result.task for p in published if p.result.task is not None))
     )
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     for name in names:
         t = placer.tasks.get(name)
         if t is None:

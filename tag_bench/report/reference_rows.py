@@ -4,8 +4,9 @@ A column group's runs share one comparability key (:mod:`tag_bench.comparability
 goes under it when the parts that apply to a number from a paper agree: the task and its version, or a
 task defining the same samples and labels (:class:`tag_bench.report.published.Placement`), and the
 sample count where the source gives one. Never placed, and listed in a note with the reason: results
-whose protocol is unknown, results over part of the protocol's samples only (``subset``), results whose
-n differs from the runs', results beside runs of a ``--limit`` subset, and, in a transfer table, results
+whose protocol is unknown, results over part of the protocol's samples only (``subset``), results beside
+runs of a ``--limit`` subset or of a dataset copy that is not the official split (the loader's warning,
+kept in the run's manifest), results whose n differs from the runs', and, in a transfer table, results
 of models that are not zero-shot (a transfer row is one model across datasets; a supervised or
 fine-tuned paper trains one per dataset). A metric that depends on an AU reference never takes one.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tag_bench.data.base import NOT_COMPARABLE_WITH_PUBLISHED
 from tag_bench.report.frames import ScoredRun
 from tag_bench.report.published import Placement, Published, Result, Source, entries
 from tag_bench.report.table import (
@@ -42,6 +44,7 @@ class ColumnRuns:
     dataset: str
     n: int
     limited: bool  # the runs cover a --limit subset
+    unofficial: bool  # the runs' dataset copy is not the official split (their manifests' warnings say so)
 
     @classmethod
     def of(cls, runs: Sequence[ScoredRun]) -> ColumnRuns | None:
@@ -58,6 +61,7 @@ class ColumnRuns:
             first.manifest.task.dataset,
             first.report.n,
             any(r.manifest.limit is not None for r in runs),
+            any(NOT_COMPARABLE_WITH_PUBLISHED in w for r in runs for w in r.manifest.warnings),
         )
 
 
@@ -140,6 +144,10 @@ def _refusal(r: Result, where: ColumnRuns, placer: Placement) -> str | None:
         return f"over a subset, {r.subset}"
     if where.limited:
         return "the runs beside it cover a --limit subset"
+    if where.unofficial:
+        return (
+            "the runs beside it are of a dataset copy that is not the official split (their manifests say so)"
+        )
     if r.n is not None and r.n != where.n:
         return f"over {r.n:,} samples, the runs beside it over {where.n:,}"
     return None
@@ -197,8 +205,9 @@ def _notes(
         )
     datasets = {c.dataset for c in columns if c is not None}
     metrics = {c.metric for g in table.groups for c in g.columns}
-    unknown: dict[tuple[str, str], dict[str, list[str]]] = {}
-    other: dict[tuple[str, str], dict[str, list[str]]] = {}
+    # reason -> source -> model -> values
+    unknown: dict[str, dict[str, dict[str, list[str]]]] = {}
+    other: dict[str, dict[str, dict[str, list[str]]]] = {}
     for p in published:
         r = p.result
         if id(r) in placed or r.metric not in metrics or placer.dataset(r) not in datasets:
@@ -212,19 +221,17 @@ def _notes(
                 continue
             why = _why_not(p, same, placer, zero_shot_only)
             bucket = other
-        bucket.setdefault((why, p.source.key), {}).setdefault(p.model.model, []).append(_value(r))
-    for title, bucket in (("Not placed, protocol unknown", unknown), ("Not placed", other)):
-        if bucket:
-            notes.append(
-                f"{title}: "
-                + "; ".join(
-                    f"{why}: "
-                    + ", ".join(f"{model} {' / '.join(values)}" for model, values in models.items())
-                    + f" {cite(key)}"
-                    for (why, key), models in bucket.items()
-                )
-                + "."
+        bucket.setdefault(why, {}).setdefault(p.source.key, {}).setdefault(p.model.model, []).append(
+            _value(r)
+        )
+    for title, bucket in (("Not placed, protocol unknown, ", unknown), ("Not placed, ", other)):
+        for why, by_source in bucket.items():
+            listed = "; ".join(
+                ", ".join(f"{model} {' / '.join(values)}" for model, values in models.items())
+                + f" {cite(key)}"
+                for key, models in by_source.items()
             )
+            notes.append(f"{title}{why}: {listed}.")
     return notes
 
 
