@@ -439,3 +439,14 @@ def test_leaderboard_flags_say_what_to_fix(runs, tmp_path):
                                   "--published-dir", str(mine)])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "| M (zero-shot) [me2026] § | 80.0 |" in r.stdout
+
+
+def test_the_readme_shows_the_published_listing_as_the_command_prints_it(monkeypatch):
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    r = CliRunner().invoke(main, ["published", "--task", "ferplus_test_plurality8_all"])
+    assert r.exit_code == 0, r.output
+    readme = (root / "README.md").read_text(encoding="utf-8").split("## Comparing with published results")[1]
+    assert f"$ tag-bench published --task ferplus_test_plurality8_all\n{r.stdout}```" in readme, (
+        f"README out of date; the command now prints:\n{r.stdout}"
+    )

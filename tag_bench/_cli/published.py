@@ -43,7 +43,7 @@ def published_cmd(task: str | None, published_dirs: tuple[str, ...], as_json: bo
     for u in doc["unknown"]:
         blocks.append(f"{u['dataset']}, protocol unknown (never placed):\n" + _rows(u["results"], notes))
     if doc["sources"]:
-        folders = ", ".join(dict.fromkeys(str(Path(s["file"]).resolve().parent) for s in doc["sources"]))
+        folders = ", ".join(dict.fromkeys(_shown(Path(s["file"]).resolve().parent) for s in doc["sources"]))
         blocks.append(
             f"Sources (KEY.yaml and references.bib in {folders}):\n"
             + table(
@@ -83,3 +83,11 @@ def _rows(results: list[dict[str, Any]], notes: list[str]) -> str:
     return table(
         ["MODEL", "SETTING", "METRIC", "VALUE %", "N", "PROTOCOL", "SOURCE", "NOTES"], rows, right=[3, 4]
     )
+
+
+def _shown(folder: Path) -> str:
+    """A folder relative to the working directory when it is below it."""
+    try:
+        return str(folder.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(folder)
