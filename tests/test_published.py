@@ -26,6 +26,7 @@ from tag_bench.report.published import (
     select,
 )
 from tag_bench.report.render import RenderOptions
+from tag_bench.report.spec import LeaderboardSpec
 from tag_bench.report.table import PublishedCell, Table
 from tag_bench.rundir import RunDir
 from tag_bench.schema import MetricsReport, MetricValue, ModelInfo, RunManifest, TaskInfo
@@ -294,6 +295,18 @@ def test_a_number_with_n_stands_only_beside_runs_over_as_many_samples(tmp_path):
     table = leaderboard([tmp_path / "b"], spec="main", published="all").table
     assert not any(r.published for r in table.rows)
     assert "POSTER++ Acc. 92.21" in _note(table, "Not placed, the runs beside it cover a --limit subset")
+
+
+def test_a_per_class_number_is_over_its_class_not_the_split(tmp_path):
+    """``n`` of a per-class recall counts the class's samples: never compared with the runs' sample count."""
+    make_run(tmp_path / "runs", "qwen-7b", "rafdb_basic_test", 0.7)
+    mine = _source_dir(tmp_path, '{task: rafdb_basic_test, version: 1, metric: recall/happiness, value: "90.1", '
+                                 'n: 1185, protocol: stated}')  # fmt: skip
+    spec = LeaderboardSpec(name="x", columns=[{"title": "R", "tasks": ["rafdb_basic_test"],
+                                               "metrics": ["recall/happiness"]}])  # fmt: skip
+    table = leaderboard([tmp_path / "runs"], spec=spec, published="me2026", published_dirs=[mine]).table
+    assert _placed(table, "M") == {"R/recall/happiness": "90.1"}
+    assert _row(table, "M").cells[0][0].ci_low is None  # not a proportion over the samples: no interval
 
 
 def test_grounding_columns_never_take_a_published_number(runs):

@@ -17,7 +17,7 @@ key. A file::
             version: 1                   # ... at this version of its definition
             metric: accuracy             # a classification metric of the metric table (accuracy = WAR)
             value: "42.77"               # quoted: the digits as printed (a YAML number drops trailing 0s)
-            n: 4000                      # optional: the samples the number is over
+            n: 4000                      # optional: the samples the number is over (all, or the class's)
             protocol: stated             # stated | inferred | unknown
             note: ...                    # why, for inferred and unknown (and anything a reader needs)
 
@@ -98,7 +98,7 @@ class Result(BaseModel):
     dataset: str | None = None  # only where the protocol is unknown (otherwise the task's)
     metric: str
     value: str  # as printed, in the file's unit
-    n: int | None = Field(None, ge=1)
+    n: int | None = Field(None, ge=1)  # the samples the number is over (for a per-class metric: the class's)
     subset: str | None = None  # over part of the protocol's samples only: which part
     computed: str | None = None  # how it follows from the source's per-sample results
     protocol: ProtocolStatus
@@ -198,10 +198,16 @@ class Result(BaseModel):
         return float(Decimal(self.value) / 100)
 
     @property
+    def over_all_samples(self) -> bool:
+        """The metric's denominator is every sample (accuracy, UAR, macro-F1; not a per-class recall): its
+        n is the number of samples of the protocol, to be matched by the runs beside it."""
+        m = metric_spec(self.metric)
+        return m.level == "sample" and m.denominator == "samples"
+
+    @property
     def wilson(self) -> bool:
         """A proportion over all the samples (accuracy and the like): with n, it gets a Wilson interval."""
-        m = metric_spec(self.metric)
-        return m.ci_method == "wilson" and m.level == "sample" and m.denominator == "samples"
+        return self.over_all_samples and metric_spec(self.metric).ci_method == "wilson"
 
     @property
     def k(self) -> int | None:

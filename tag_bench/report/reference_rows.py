@@ -148,7 +148,7 @@ def _refusal(r: Result, where: ColumnRuns, placer: Placement) -> str | None:
         return (
             "the runs beside it are of a dataset copy that is not the official split (their manifests say so)"
         )
-    if r.n is not None and r.n != where.n:
+    if r.n is not None and r.over_all_samples and r.n != where.n:
         return f"over {r.n:,} samples, the runs beside it over {where.n:,}"
     return None
 
