@@ -27,9 +27,12 @@ def paired_p_value(a: ScoredRun, b: ScoredRun, metric: str, *, n_resamples: int 
     naming both runs when they disagree on the samples' gold labels."""
 
     check_n_resamples(n_resamples, allow_zero=False)
-    study: JudgeReport | None = getattr(a, "judge_report", None)
-    if study is not None:  # two candidates of one judge study: the bootstrap of their rating difference
-        if getattr(b, "judge_report", None) is not study:
+    study = getattr(a, "judge_report", None)
+    if isinstance(
+        study, JudgeReport
+    ):  # two candidates of one judge study: the bootstrap of their rating difference
+        other = getattr(b, "judge_report", None)
+        if other is not study:
             return None
         ps = study.rating_p_values.get(metric, {})
         return ps.get(f"{a.name}|{b.name}", ps.get(f"{b.name}|{a.name}"))
