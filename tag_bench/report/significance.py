@@ -31,8 +31,7 @@ def paired_p_value(a: ScoredRun, b: ScoredRun, metric: str, *, n_resamples: int 
     if isinstance(
         study, JudgeReport
     ):  # two candidates of one judge study: the bootstrap of their rating difference
-        other = getattr(b, "judge_report", None)
-        if other is not study:
+        if id(getattr(b, "judge_report", None)) != id(study):  # another study: nothing to test
             return None
         ps = study.rating_p_values.get(metric, {})
         return ps.get(f"{a.name}|{b.name}", ps.get(f"{b.name}|{a.name}"))
