@@ -124,6 +124,30 @@ def _rating_values(fit: RatingFit, k: int, anchor: int | None, n: int) -> Metric
     )
 
 
+def rating_fits(
+    fit: Sequence[Outcome],
+    m: int,
+    n_samples: int,
+    anchor: int | None,
+    *,
+    ridge: float = DEFAULT_RIDGE,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, RatingFit | None]:
+    """The three Bradley-Terry fits of the comparisons used (None: no comparison for that fit). The
+    bootstrap draws depend only on ``n_samples`` and ``seed``: two studies of the same samples get the same
+    resamples, row by row (paired, as ``tag-bench compare`` uses them)."""
+    comps = _comparisons(list(fit), m, n_samples)
+    same = np.array([o.same_label for o in fit], dtype=bool)
+    subsets = {"bt_rating": comps, "bt_rating_lc": comps, "bt_rating_same_label": comps.subset(same)}
+    out: dict[str, RatingFit | None] = {}
+    for name, data in subsets.items():
+        out[name] = None if not len(data.y) else bradley_terry(
+            data, anchor=anchor, covariate=name == "bt_rating_lc", ridge=ridge, n_resamples=n_resamples, seed=seed
+        )  # fmt: skip
+    return out
+
+
 def study_report(
     manifest: JudgeManifest,
     judgements: Sequence[Judgement],
@@ -158,21 +182,7 @@ def study_report(
     comps = _comparisons(fit, m, n_samples)
     graph = components(comps.i, comps.j, m)
     connected = len(graph) == 1
-    fits: dict[str, RatingFit | None] = {}
-    same = np.array([o.same_label for o in fit], dtype=bool)
-    subsets = {"bt_rating": comps, "bt_rating_lc": comps, "bt_rating_same_label": comps.subset(same)}
-    for name, data in subsets.items():
-        if not len(data.y):
-            fits[name] = None
-            continue
-        fits[name] = bradley_terry(
-            data,
-            anchor=anchor,
-            covariate=name == "bt_rating_lc",
-            ridge=ridge,
-            n_resamples=n_resamples,
-            seed=seed,
-        )
+    fits = rating_fits(fit, m, n_samples, anchor, ridge=ridge, n_resamples=n_resamples, seed=seed)
 
     # per candidate ------------------------------------------------------------------------------------
     cands: list[CandidateRatings] = []
