@@ -17,6 +17,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -498,33 +499,47 @@ def _run_study(plan: StudyPlan, batch_size: int, max_calls: int | None, n_resamp
     run.append_judgements(new_no_response)
     made = from_cache = 0
     bar = _progress_bar(len(prepared), progress, adapter.name)
+    step = max(1, batch_size, adapter.requests_in_flight)
+    batches = [prepared[k : k + step] for k in range(0, len(prepared), step)]
+
+    def build(
+        batch: list[_Prepared],
+    ) -> tuple[dict[int, Judgement], list[tuple[int, _Prepared, GenerationRequest]]]:
+        """The records a batch needs no call for (cache hits, unreadable images) and the requests of the
+        others, their images drawn."""
+        records: dict[int, Judgement] = {}
+        pending: list[tuple[int, _Prepared, GenerationRequest]] = []
+        for k, p in enumerate(batch):
+            hit = hits.get(p.cache_key)
+            if hit is not None:
+                out = GenerationOutput(
+                    text=hit.get("text"), finish_reason=hit.get("finish_reason"),
+                    input_tokens=hit.get("input_tokens"), output_tokens=hit.get("output_tokens"),
+                )  # fmt: skip
+                records[k] = _record(p, study, out, latency=hit.get("latency_s"), cached=True)
+                continue
+            if p.problem is not None:
+                records[k] = _record(
+                    p, study, None, latency=None, cached=False, error=p.problem, failure="image_error"
+                )
+                continue
+            try:
+                pending.append((k, p, study.request(p)))
+            except (ImageLoadError, OSError) as e:
+                records[k] = _record(
+                    p, study, None, latency=None, cached=False, error=str(e), failure="image_error"
+                )
+        return records, pending
+
+    # the next batch's images are drawn while the judge answers this one
+    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge-prepare")
     try:
-        step = max(1, batch_size, adapter.requests_in_flight)
-        for start in range(0, len(prepared), step):
-            batch = prepared[start : start + step]
-            records: dict[int, Judgement] = {}
-            pending: list[tuple[int, _Prepared, GenerationRequest]] = []
-            for k, p in enumerate(batch):
-                hit = hits.get(p.cache_key)
-                if hit is not None:
-                    out = GenerationOutput(
-                        text=hit.get("text"), finish_reason=hit.get("finish_reason"),
-                        input_tokens=hit.get("input_tokens"), output_tokens=hit.get("output_tokens"),
-                    )  # fmt: skip
-                    records[k] = _record(p, study, out, latency=hit.get("latency_s"), cached=True)
-                    from_cache += 1
-                    continue
-                if p.problem is not None:
-                    records[k] = _record(
-                        p, study, None, latency=None, cached=False, error=p.problem, failure="image_error"
-                    )
-                    continue
-                try:
-                    pending.append((k, p, study.request(p)))
-                except (ImageLoadError, OSError) as e:
-                    records[k] = _record(
-                        p, study, None, latency=None, cached=False, error=str(e), failure="image_error"
-                    )
+        upcoming = ahead.submit(build, batches[0]) if batches else None
+        for n, batch in enumerate(batches):
+            assert upcoming is not None
+            records, pending = upcoming.result()
+            upcoming = ahead.submit(build, batches[n + 1]) if n + 1 < len(batches) else None
+            from_cache += sum(r.cached for r in records.values())
             if pending:
                 outputs, latency = _call_adapter(adapter, [r for _, _, r in pending])
                 to_cache = []
@@ -551,6 +566,7 @@ def _run_study(plan: StudyPlan, batch_size: int, max_calls: int | None, n_resamp
         run.write_manifest(manifest)
         raise
     finally:
+        ahead.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
         run.sync()
