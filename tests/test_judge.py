@@ -360,3 +360,10 @@ def test_baseline_anchors_and_compare_two_judge_runs(candidates, tmp_path):
     assert "bt_rating" in res.output and "they differ in judge" in res.output
     res = CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(candidates["random"])])
     assert res.exit_code == 2 and "is a judge run" in res.output
+    # two judges of one study, comparison by comparison: the always-tie judge agrees on the ties only
+    from tag_bench.judge.agree import agree_with_judge
+
+    rep = agree_with_judge(tmp_path / "a", tmp_path / "b", n_resamples=200)
+    ties = sum(w.ties for w in a.report.win_rates)
+    assert rep.n_items == 24 and rep.metrics["agreement"].value == pytest.approx(ties / 24)
+    assert [row[2] for row in rep.confusion] == [sum(r) for r in rep.confusion]  # b said C throughout

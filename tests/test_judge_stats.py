@@ -131,3 +131,11 @@ def test_judge_metrics_are_in_the_metric_table():
         assert spec(m.name) is m and m.group == "judge" and m.kind == "judge"
     assert spec("bt_rating").unit == "elo" and format_value("elo", -12.4, 1) == "-12"
     assert spec("bt_rating").ranked and not spec("judge_failure_rate").ranked
+
+
+def test_self_preference_families():
+    from tag_bench.judge.candidates import model_family
+
+    assert model_family("Qwen/Qwen2.5-VL-7B-Instruct") == "qwen" == model_family("/ckpt/qwen3-vl-ft")
+    assert model_family("gpt-5") == "gpt" and model_family("google/paligemma2-3b") == "gemma"
+    assert model_family("llava-hf/llava-1.5-7b-hf") == "llava" and model_family(None) is None
