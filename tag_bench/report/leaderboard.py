@@ -10,6 +10,7 @@ from tag_bench.report.frames import read_runs
 from tag_bench.report.render import RenderOptions, render
 from tag_bench.report.spec import LeaderboardSpec, load_spec
 from tag_bench.report.table import Table, TableError, build_table, unmatched
+from tag_bench.scoring.metric_table import spec as metric_spec
 
 
 @dataclass
@@ -37,9 +38,19 @@ def leaderboard(
     matches none of the runs is a TableError naming its tasks and those found."""
     options = options or RenderOptions()
     spec = spec if isinstance(spec, LeaderboardSpec) else load_spec(spec)
+    # judge run directories give rows only to a spec that shows judge metrics (the preference spec)
+    judged = any(metric_spec(m).group == "judge" for g in spec.columns for m in g.metrics)
     loaded = read_runs(
-        paths, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=spec.references
+        paths,
+        allow_incomplete=allow_incomplete,
+        allow_failed=allow_failed,
+        references=spec.references,
+        judge_runs=judged,
     )
+    if not loaded.runs and any("a judge run" in note for note in loaded.skipped):
+        raise TableError(
+            f"only judge runs found, and leaderboard spec {spec.name!r} shows no judge metric: use --spec preference"
+        )
     empty = unmatched(loaded.runs, spec)
     if empty is not None:
         raise TableError(empty)
