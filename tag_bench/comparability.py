@@ -14,7 +14,8 @@ images             and of the presented images' content (their sha256s: aligned 
 prompt             the manifest's prompt id and template hash
 scoring version    each set of scores (``metrics.json``): ``SCORING_VERSION`` when it was scored
 AU reference       each set of scores (``metrics.json``), for the metrics that need one
-stages             the settings of a later stage a column shows (intervention fills, judge); none yet
+stages             the settings of a later stage a column shows: the judge and anchor of a judge study's
+                   rows (tag_bench.judge.rows)
 status             the manifest (a failed or interrupted run never passes for a complete one)
 =================  ================================================================================
 
@@ -123,6 +124,8 @@ def describe(key: ComparabilityKey, part: str, *, n_samples: int | None = None) 
         return f"prompt {str(value).split('@')[0]}"
     if part == "status":
         return str(value)
+    if part == "stages":
+        return ", ".join(f"{k} {v}" for k, v in value) or "no later stage"
     if part in ("samples", "labels", "images"):
         if value is None:
             return "scored before data hashes (re-score it)"

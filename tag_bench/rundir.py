@@ -14,6 +14,10 @@
                          each with its au_references.jsonl, samples.jsonl and metrics.json; re-scoring
                          against another reference never deletes one
 
+A judge run directory (``tag-bench judge``, :class:`JudgeRunDir`) holds ``manifest.json`` (with
+``"kind": "judge"``: the judge, the rubric, the candidate runs, the samples), ``judgements.jsonl`` (one
+record per judge call, append-only) and ``metrics.json`` (the ratings).
+
 Only this module knows these names. A run directory has one writer at a time (:meth:`RunDir.lock`).
 """
 
@@ -32,7 +36,17 @@ from typing import Any
 from tag_bench import store
 from tag_bench.errors import TagBenchError
 from tag_bench.runinfo import utc_now
-from tag_bench.schema import AUReference, Generation, MetricsReport, RunManifest, Sample, ScoredSample
+from tag_bench.schema import (
+    AUReference,
+    Generation,
+    JudgeManifest,
+    Judgement,
+    JudgeReport,
+    MetricsReport,
+    RunManifest,
+    Sample,
+    ScoredSample,
+)
 
 
 class RunDirError(TagBenchError):
@@ -183,6 +197,11 @@ class RunDir:
         try:
             return store.read_model(self.manifest_path, RunManifest)
         except ValueError as e:
+            if is_judge_run(self.path):
+                raise RunDirError(
+                    f"{self.path} is a judge run directory (made by `tag-bench judge`), not a model run: "
+                    f"`tag-bench leaderboard {self.path} --spec preference` shows its ratings"
+                ) from None
             raise RunDirError(
                 f"{e}; the run's manifest is damaged: restore it, or start the run again"
             ) from None
@@ -435,6 +454,111 @@ class RunDir:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+JUDGE_KIND = "judge"
+
+
+def is_judge_run(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a judge run directory (its manifest says ``"kind": "judge"``)."""
+    manifest = Path(path) / RunDir.MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            head = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(head, dict) and head.get("kind") == JUDGE_KIND
+
+
+class JudgeRunDir:
+    """A judge run directory: a judge model's pairwise comparisons of the traces of several runs."""
+
+    MANIFEST = RunDir.MANIFEST
+    JUDGEMENTS = "judgements.jsonl"
+    METRICS = RunDir.METRICS
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self._run = RunDir(self.path)  # placement checks and the writer lock are a run directory's
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / self.MANIFEST
+
+    @property
+    def judgements_path(self) -> Path:
+        return self.path / self.JUDGEMENTS
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / self.METRICS
+
+    def is_run(self) -> bool:
+        return is_judge_run(self.path)
+
+    def check_placement(self) -> None:
+        self._run.check_placement()
+
+    def lock(self) -> Any:
+        return self._run.lock()
+
+    def read_manifest(self) -> JudgeManifest:
+        if not self.manifest_path.is_file():
+            raise RunDirError(f"{self.path} is not a judge run directory (no {self.MANIFEST})")
+        if not self.is_run():
+            raise RunDirError(
+                f"{self.path} is a model run, not a judge run directory: give the folder `tag-bench judge --out` wrote"
+            )
+        try:
+            return store.read_model(self.manifest_path, JudgeManifest)
+        except ValueError as e:
+            raise RunDirError(
+                f"{e}; the judge run's manifest is damaged: start it again with --overwrite"
+            ) from None
+
+    def write_manifest(self, manifest: JudgeManifest) -> None:
+        store.write_json(self.manifest_path, manifest)
+
+    def read_judgements(self) -> list[Judgement]:
+        """Every judgement record in file order (a later record of the same comparison and order wins
+        where the reader keys them)."""
+        if not self.judgements_path.exists():
+            return []
+        try:
+            return store.read_records(self.judgements_path, Judgement)
+        except ValueError as e:
+            raise RunDirError(f"{e}; the judgements of {self.path} are damaged") from None
+
+    def append_judgements(self, records: Iterable[Judgement]) -> None:
+        store.append_jsonl(self.judgements_path, records, sync=False)
+
+    def repair_judgements(self) -> None:
+        store.repair_jsonl_tail(self.judgements_path)
+
+    def sync(self) -> None:
+        store.fsync_path(self.judgements_path)
+
+    def write_metrics(self, report: JudgeReport) -> None:
+        store.write_json(self.metrics_path, report)
+
+    def read_metrics(self) -> JudgeReport:
+        if not self.metrics_path.exists():
+            raise RunDirError(
+                f"{self.path} has no {self.METRICS} yet: run the `tag-bench judge` command that made it again"
+            )
+        try:
+            return store.read_model(self.metrics_path, JudgeReport)
+        except ValueError as e:
+            raise RunDirError(f"{e}; run the `tag-bench judge` command that made it again") from None
+
+    def clear(self) -> None:
+        for name in (self.MANIFEST, self.JUDGEMENTS, self.METRICS):
+            (self.path / name).unlink(missing_ok=True)
 
 
 def rerun_command(command: list[str] | None) -> str:

@@ -416,3 +416,151 @@ class PairedComparison(Record):
     mcnemar: dict[str, float]  # b (A right, B wrong), c (A wrong, B right), p_value
     not_computed: dict[str, str]
     bootstrap: dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------------
+# Judged preference (``tag-bench judge``): a judge model compares the traces of several runs pairwise
+
+#: Why a judge call gave no usable verdict: no ``[[A]]``/``[[B]]``/``[[C]]`` in the reply, several that
+#: disagree, the call failed, or the image could not be read.
+JudgeFailure = Literal["no_verdict", "conflicting_verdicts", "call_error", "image_error"]
+
+
+class Judgement(Record):
+    """One comparison of two candidates' responses to one sample, in one order (``a`` shown as Response
+    A), and the verdict read from the judge's reply (``judgements.jsonl``, append-only).
+
+    ``status``: ``ok`` (a verdict was read), ``judge_failed`` (``failure`` says why; the comparison stays
+    counted) or ``no_response`` (one candidate has no response for the sample: nothing to judge, no call
+    made; recorded once per comparison, in the candidates' order)."""
+
+    sample_id: str
+    a: str  # candidate name shown as Response A
+    b: str  # candidate name shown as Response B
+    status: Literal["ok", "judge_failed", "no_response"]
+    verdict: Literal["A", "B", "C"] | None = None  # as the judge wrote it (C: tie)
+    failure: JudgeFailure | None = None
+    error: str | None = None
+    missing: list[str] = Field(default_factory=list)  # no_response: the candidates without a response
+    text: str | None = None  # the judge's raw reply
+    finish_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float | None = None
+    label_a: str | None = None  # each candidate's parsed label (the same-label ratings use them)
+    label_b: str | None = None
+    len_a: int | None = None  # characters of each canonical trace shown (the length-controlled rating)
+    len_b: int | None = None
+    prompt_hash: str | None = None  # of the rendered judge prompt
+    image_key: str | None = None  # what the judge saw: image sha256 + the boxes drawn (None: no image)
+    cached: bool = False
+    cache_key: str | None = None
+
+
+class JudgeCandidate(BaseModel):
+    """One judged run: where it is, what it is, and its comparability key when it was judged."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str  # unique within the study; names the candidate in judgements and tables
+    run_dir: str
+    run_id: str
+    task: str
+    model: ModelInfo
+    prompt_id: str
+    prompt_hash: str
+    key: dict[str, Any] = Field(default_factory=dict)  # tag_bench.comparability key parts
+
+
+class JudgeManifest(Record):
+    """``manifest.json`` of a judge run directory: the judge, the rubric, the candidates, the samples."""
+
+    kind: Literal["judge"] = "judge"
+    run_id: str
+    created: str
+    judge: ModelInfo  # adapter, args (secrets redacted), fingerprint
+    template_id: str
+    template_hash: str
+    template_source: str  # "built-in" or the --template file
+    gen_kwargs: dict[str, Any] = Field(default_factory=dict)  # temperature 0 unless asked
+    candidates: list[JudgeCandidate]
+    baseline: str | None = None  # --baseline: only pairs with it, ratings anchored at it
+    task: TaskInfo  # of the candidates (their shared classes and data); name: the study's task name
+    sample_ids: list[str]  # the judged samples (sorted)
+    samples_requested: int | None = None  # --samples N
+    data_identity: DataIdentity  # of the judged samples
+    show_image: bool = True
+    show_gold: bool = False
+    image_min_side: int | None = None  # the judge image is enlarged to at least this longer side
+    blind_salt: str  # salts the blinded item ids of `judge export`
+    seeds: dict[str, int] = Field(default_factory=dict)
+    packages: dict[str, str] = Field(default_factory=dict)
+    git_revision: str | None = None
+    tag_bench_version: str | None = None
+    command: list[str] | None = None
+    status: Literal["running", "interrupted", "failed", "complete"] = "running"
+    status_reason: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    resumed_at: list[str] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class PairwiseWinRate(BaseModel):
+    """How often ``a`` beat ``b`` over their comparisons used in the fit (ties as half wins)."""
+
+    model_config = ConfigDict(extra="forbid")
+    a: str
+    b: str
+    wins: int  # a preferred in both orders
+    ties: int  # a tie in both orders, or the orders disagree
+    losses: int
+    win_rate: MetricValue  # (wins + ties / 2) / n, Wilson interval
+
+
+class CandidateRatings(BaseModel):
+    """One candidate's figures: every per-candidate judge metric of the metric table."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    metrics: dict[str, MetricValue]
+    not_computed: dict[str, str] = Field(default_factory=dict)
+    flags: list[str] = Field(default_factory=list)  # e.g. a rating resting on a high judge failure rate
+
+
+class JudgeReport(Record):
+    """``metrics.json`` of a judge run directory."""
+
+    kind: Literal["judge"] = "judge"
+    n_samples: int
+    n_comparisons: int  # sample x pair
+    status_counts: dict[
+        str, int
+    ]  # comparisons by outcome: ok, position_inconsistent, judge_failed, no_response
+    failure_counts: dict[str, int]  # judge calls by JudgeFailure
+    candidates: list[CandidateRatings]  # in the manifest's order
+    study: dict[str, MetricValue]  # study-level judge metrics
+    not_computed: dict[str, str] = Field(default_factory=dict)
+    win_rates: list[PairwiseWinRate] = Field(default_factory=list)
+    rating_p_values: dict[str, dict[str, float]] = Field(default_factory=dict)  # bt_rating: "a|b" -> p
+    anchor: str  # "mean" (ratings sum to 0) or the baseline's name (rated 0)
+    connected: bool  # the comparison graph of the fit joins every candidate
+    components: list[list[str]] = Field(default_factory=list)
+    prior: dict[str, float] = Field(default_factory=dict)  # the ridge of the Bradley-Terry fits
+    bootstrap: dict[str, Any] = Field(default_factory=dict)
+    max_failure_rate: float  # above it a rating is flagged
+    run_status: Literal["running", "interrupted", "failed", "complete"] | None = None
+
+
+class AgreementReport(Record):
+    """``tag-bench judge agree``: how often a judge agrees with people or with another judge."""
+
+    source: str  # "human" or "judge"
+    judge_run: str
+    other: str  # the human CSV, or the other judge run
+    labels: list[str]  # the confusion matrix's order
+    n_items: int  # items compared (both sides gave a verdict)
+    n_left_out: dict[str, int] = Field(default_factory=dict)  # items without a verdict on one side, why
+    metrics: dict[str, MetricValue]  # agreement, cohen_kappa, krippendorff_alpha (several raters)
+    not_computed: dict[str, str] = Field(default_factory=dict)
+    confusion: list[list[int]]  # rows: the judge, columns: the other side
+    raters: list[str] = Field(default_factory=list)
+    bootstrap: dict[str, Any] = Field(default_factory=dict)

@@ -83,6 +83,11 @@ def compare_cmd(base: str, new: str, metrics: str | None, max_drop: tuple[str, .
     metric or a task of BASE vanished from NEW (unless --allow-missing), 2 when the runs cannot be
     compared.
     """
+    from tag_bench.rundir import is_judge_run
+
+    if is_judge_run(base) or is_judge_run(new):
+        _compare_judge_runs(base, new, max_drop, alpha, n_resamples, seed, as_json)
+        return
     names = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
     if names is not None and not names:
         raise click.BadParameter("give at least one metric name", param_hint="--metrics")
@@ -108,5 +113,23 @@ def compare_cmd(base: str, new: str, metrics: str | None, max_drop: tuple[str, .
                 f.write(text + "\n")
     if junit_path:
         Path(junit_path).write_text(render_junit(result), encoding="utf-8")
+    if result.exit_code:
+        raise click.exceptions.Exit(EXIT_REGRESSED)
+
+
+def _compare_judge_runs(base: str, new: str, max_drop: tuple[str, ...], alpha: float, n_resamples: int | None,
+                        seed: int, as_json: bool) -> None:  # fmt: skip
+    """Two judge runs of the same study: the paired differences of every candidate's ratings."""
+    from tag_bench.judge.compare import JudgeCompareError, compare_judge_runs, render_judge_comparison
+    from tag_bench.rundir import is_judge_run
+
+    if not (is_judge_run(base) and is_judge_run(new)):
+        judge, other = (base, new) if is_judge_run(base) else (new, base)
+        raise JudgeCompareError(
+            f"{judge} is a judge run and {other} is not: compare two judge runs of one study, or two sets of runs"
+        )
+    result = compare_judge_runs(base, new, alpha=alpha, n_resamples=n_resamples or 1000, seed=seed,
+                                max_drop=_tolerances(max_drop))  # fmt: skip
+    click.echo(result.model_dump_json(indent=2) if as_json else render_judge_comparison(result), nl=as_json)
     if result.exit_code:
         raise click.exceptions.Exit(EXIT_REGRESSED)

@@ -26,6 +26,7 @@ for _name, _target in {
 }.items():
     COMMANDS.register(_name, _target, source="tag-bench")
 COMMANDS.register("compare", "tag_bench._cli.compare:compare_cmd", source="tag-bench")
+COMMANDS.register("judge", "tag_bench._cli.judge:judge_group", source="tag-bench")
 
 
 class LazyGroup(click.Group):

@@ -75,6 +75,9 @@ class GenerationRequest:
     gen_kwargs: dict[str, Any] = field(default_factory=dict)
     sample: Sample | None = None
     reference: AUReference | None = None  # filled only for adapters with needs_reference = True
+    # False: ask without the image (a text-only question, e.g. `tag-bench judge --no-image`); only adapters
+    # with text_only = True receive such requests, and ``image`` is then a placeholder never sent
+    show_image: bool = True
 
 
 @dataclass
@@ -124,6 +127,8 @@ class ModelAdapter(ABC):
     # The engine times each call: latency and throughput are the model's (off for replayed answers and
     # baselines, whose time says nothing about a model).
     timed: ClassVar[bool] = False
+    # Answers requests with show_image=False (sends the prompt without the image).
+    text_only: ClassVar[bool] = False
 
     args: AdapterArgs  # the validated arguments
     context: AdapterContext

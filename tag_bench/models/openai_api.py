@@ -99,6 +99,7 @@ class OpenAIAdapter(ModelAdapter):
     name = "openai"
     cacheable = True
     timed = True
+    text_only = True  # a request with show_image=False is sent without its image
 
     class Args(AdapterArgs):
         model: str = Field(min_length=1, description="model name on the server")
@@ -325,7 +326,7 @@ class OpenAIAdapter(ModelAdapter):
                 return GenerationOutput(text=None, error=self._scrub(str(f)))
             if out.text is not None:
                 out.text = self._scrub(out.text)  # a server or proxy may echo the key back
-            out.input_size = tuple(req.image.size)  # type: ignore[assignment]
+            out.input_size = tuple(req.image.size) if req.show_image else None  # type: ignore[assignment]
             return out
         self._count("failures")
         n = self.max_retries + 1
@@ -333,14 +334,19 @@ class OpenAIAdapter(ModelAdapter):
 
     def request_body(self, req: GenerationRequest, settings: GenSettings) -> dict[str, Any]:
         """The JSON body of one chat-completions request."""
-        pil_format, mime = _IMAGE_FORMATS[self.image_format]
-        buf = io.BytesIO()
-        save_kw = {"quality": _JPEG_QUALITY} if pil_format == "JPEG" else {}
-        rgb(req.image).save(buf, format=pil_format, **save_kw)
-        image_url: dict[str, Any] = {"url": f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode()}"}
-        if self.detail:
-            image_url["detail"] = self.detail
-        messages = chat_messages(req, {"type": "image_url", "image_url": image_url})
+        part: dict[str, Any] | None = None
+        if req.show_image:
+            pil_format, mime = _IMAGE_FORMATS[self.image_format]
+            buf = io.BytesIO()
+            save_kw = {"quality": _JPEG_QUALITY} if pil_format == "JPEG" else {}
+            rgb(req.image).save(buf, format=pil_format, **save_kw)
+            image_url: dict[str, Any] = {
+                "url": f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode()}"
+            }
+            if self.detail:
+                image_url["detail"] = self.detail
+            part = {"type": "image_url", "image_url": image_url}
+        messages = chat_messages(req, part)
         if req.system:  # plain-string system content is the most widely accepted form
             messages[0] = {"role": "system", "content": req.system}
         body: dict[str, Any] = {

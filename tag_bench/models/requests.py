@@ -141,12 +141,14 @@ def rgb(img: Any) -> Any:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-def chat_messages(req: GenerationRequest, image_part: dict[str, Any]) -> list[dict[str, Any]]:
-    """A chat with an optional system message and one user turn: the image, then the prompt."""
+def chat_messages(req: GenerationRequest, image_part: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A chat with an optional system message and one user turn: the image (unless the request is asked
+    without it, or ``image_part`` is None), then the prompt."""
     messages: list[dict[str, Any]] = []
     if req.system:
         messages.append({"role": "system", "content": [{"type": "text", "text": req.system}]})
-    messages.append({"role": "user", "content": [image_part, {"type": "text", "text": req.prompt}]})
+    parts = [image_part] if image_part is not None and req.show_image else []
+    messages.append({"role": "user", "content": [*parts, {"type": "text", "text": req.prompt}]})
     return messages
 
 

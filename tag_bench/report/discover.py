@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tag_bench.errors import TagBenchError
-from tag_bench.rundir import NestedRunError, RunDir
+from tag_bench.rundir import NestedRunError, RunDir, is_judge_run
 from tag_bench.schema import RunManifest
 
 
@@ -46,7 +46,12 @@ def discover_runs(paths: list[str | os.PathLike[str]], *, require: bool = True) 
             seen.add(real)
             run = RunDir(run_path)
             if not run.metrics_path.exists():
-                found.skipped.append(f"{run_path}: not scored yet ({run.unscored_hint()})")
+                hint = (
+                    "run the `tag-bench judge` command that made it again"
+                    if is_judge_run(run_path)
+                    else run.unscored_hint()
+                )
+                found.skipped.append(f"{run_path}: not scored yet ({hint})")
                 continue
             found.runs.append(run)
         if p.is_dir() and not RunDir(p).is_run() and not any(_run_dirs(p)):

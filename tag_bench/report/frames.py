@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tag_bench.comparability import ComparabilityKey, key_of
 from tag_bench.report.discover import discover_runs, display_name
-from tag_bench.rundir import RunDir, RunDirError
+from tag_bench.rundir import RunDir, RunDirError, is_judge_run
 from tag_bench.schema import MetricsReport, RunManifest
 from tag_bench.scoring.metric_table import spec as metric_spec
 
@@ -48,6 +48,7 @@ class ScoredRun:
     report: MetricsReport
     reference_key: str | None = None  # None: the current scores
     name: str = ""
+    notes: list[str] = field(default_factory=list)  # what a table showing it must say (e.g. a flagged rating)
 
     @property
     def complete(self) -> bool:
@@ -77,13 +78,37 @@ def read_runs(
     allow_incomplete: bool = False,
     allow_failed: bool = False,
     references: str = "current",
+    judge_runs: bool = True,
 ) -> LoadedRuns:
     """Every scored run under ``paths``. ``references="all"``: one entry per AU reference a run was scored
     against (``references/<id>/``), else its current scores. An incomplete run raises
-    IncompleteRunError unless ``allow_incomplete``, a failed one FailedRunError unless ``allow_failed``."""
+    IncompleteRunError unless ``allow_incomplete``, a failed one FailedRunError unless ``allow_failed``.
+
+    A judge run directory (``tag-bench judge``) gives one entry per candidate, with its ratings as metrics
+    (:mod:`tag_bench.judge.rows`); ``judge_runs=False`` (readers of per-sample scores) skips it with a note."""
     found = discover_runs(list(paths))
     out = LoadedRuns(skipped=list(found.skipped))
     for run in found.runs:
+        if is_judge_run(run.path):
+            if not judge_runs:
+                out.skipped.append(
+                    f"{run.path}: a judge run (its ratings: `tag-bench leaderboard {run.path} --spec preference`)"
+                )
+                continue
+            from tag_bench.judge.rows import judged_candidates  # lazy: the judge package reads report.frames
+
+            rows = judged_candidates(run)
+            if rows and rows[0].manifest.status == "failed" and not allow_failed:
+                raise FailedRunError(
+                    f"{run.path} is a failed judge run ({rows[0].manifest.status_reason}); pass --allow-failed to show it flagged ✗"
+                )
+            if rows and rows[0].manifest.status not in ("complete", "failed") and not allow_incomplete:
+                raise IncompleteRunError(
+                    f"{run.path} is an incomplete judge run ({rows[0].manifest.status}); resume it with the command that "
+                    "started it, or pass --allow-incomplete to show it flagged"
+                )
+            out.runs.extend(rows)
+            continue
         manifest = run.read_manifest()
         if manifest.status == "failed":
             if not allow_failed:

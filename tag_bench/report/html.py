@@ -89,7 +89,9 @@ def write_report(
         raise ValueError(f"--only must be one of {', '.join(ONLY)}, got {only!r}")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    loaded = read_runs(list(paths), allow_incomplete=allow_incomplete, allow_failed=allow_failed)
+    loaded = read_runs(
+        list(paths), allow_incomplete=allow_incomplete, allow_failed=allow_failed, judge_runs=False
+    )
     runs = loaded.runs
     warnings = [f"skipped {s}" for s in loaded.skipped]
     views = [read_views(r.run, reference_key=r.reference_key) for r in runs]

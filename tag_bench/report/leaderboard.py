@@ -11,6 +11,7 @@ from tag_bench.report.published import bibtex, load_sources, select
 from tag_bench.report.render import RenderOptions, render
 from tag_bench.report.spec import LeaderboardSpec, load_spec
 from tag_bench.report.table import Table, TableError, build_table, unmatched
+from tag_bench.scoring.metric_table import spec as metric_spec
 
 
 @dataclass
@@ -47,9 +48,19 @@ def leaderboard(
     options = options or RenderOptions()
     spec = spec if isinstance(spec, LeaderboardSpec) else load_spec(spec)
     sources = select(load_sources(published_dirs), published) if published is not None else []
+    # judge run directories give rows only to a spec that shows judge metrics (the preference spec)
+    judged = any(metric_spec(m).group == "judge" for g in spec.columns for m in g.metrics)
     loaded = read_runs(
-        paths, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=spec.references
+        paths,
+        allow_incomplete=allow_incomplete,
+        allow_failed=allow_failed,
+        references=spec.references,
+        judge_runs=judged,
     )
+    if not loaded.runs and any("a judge run" in note for note in loaded.skipped):
+        raise TableError(
+            f"only judge runs found, and leaderboard spec {spec.name!r} shows no judge metric: use --spec preference"
+        )
     empty = unmatched(loaded.runs, spec)
     if empty is not None:
         raise TableError(empty)

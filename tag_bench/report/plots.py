@@ -81,7 +81,9 @@ def plot_runs(
     for f in formats:
         if f not in FORMATS:
             raise PlotError(f"unknown figure format {f!r}; use {', '.join(FORMATS)}")
-    runs = read_runs(list(paths), allow_incomplete=allow_incomplete, allow_failed=allow_failed).runs
+    runs = read_runs(
+        list(paths), allow_incomplete=allow_incomplete, allow_failed=allow_failed, judge_runs=False
+    ).runs
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = PlotResult()

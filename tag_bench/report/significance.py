@@ -5,7 +5,7 @@ from __future__ import annotations
 from tag_bench.errors import TagBenchError
 from tag_bench.metrics.stats import check_n_resamples
 from tag_bench.report.frames import ScoredRun
-from tag_bench.schema import ScoredSample
+from tag_bench.schema import JudgeReport, ScoredSample
 from tag_bench.scoring.aggregate import compare_metrics
 from tag_bench.store import gc_paused
 
@@ -27,6 +27,14 @@ def paired_p_value(a: ScoredRun, b: ScoredRun, metric: str, *, n_resamples: int 
     naming both runs when they disagree on the samples' gold labels."""
 
     check_n_resamples(n_resamples, allow_zero=False)
+    study = getattr(a, "judge_report", None)
+    if isinstance(
+        study, JudgeReport
+    ):  # two candidates of one judge study: the bootstrap of their rating difference
+        if id(getattr(b, "judge_report", None)) != id(study):  # another study: nothing to test
+            return None
+        ps = study.rating_p_values.get(metric, {})
+        return ps.get(f"{a.name}|{b.name}", ps.get(f"{b.name}|{a.name}"))
     sa, sb = scored_samples(a), scored_samples(b)
     if {s.sample_id for s in sa} != {s.sample_id for s in sb}:
         return None

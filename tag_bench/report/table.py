@@ -262,7 +262,7 @@ def _group_runs(runs: Sequence[ScoredRun], gspec: ColumnGroupSpec, grounding: bo
         return chosen
     once: dict[object, ScoredRun] = {}
     for r in chosen:
-        once.setdefault(r.run.path, r)
+        once.setdefault((r.run.path, r.name), r)  # a judge run directory holds one row per candidate
     return list(once.values())
 
 
@@ -463,6 +463,7 @@ def _notes(table: Table, runs: Sequence[ScoredRun], mark_significant: bool) -> l
                 f"{r.report.n} samples ({detail}); its grounding metrics cover only those."
             )
     notes += _flips(table)
+    notes += list(dict.fromkeys(note for r in runs for note in r.notes))
     if any(c.value is None for row in table.rows for g in row.cells for c in g):
         notes.append("– = not computed or not evaluated (the reason is in each run's metrics.json).")
     return notes

@@ -18,17 +18,18 @@ import numpy as np
 from tag_bench.parsing.notes import NOTE_CODES
 from tag_bench.scoring.units import UnitName, unit_of
 
-Level = Literal["sample", "claim", "au", "class", "run"]
+Level = Literal["sample", "claim", "au", "class", "run", "comparison"]
 #: bootstrap: percentile bootstrap over samples; wilson: Wilson score interval of a sample proportion;
 #: order-statistic: the distribution-free interval of a quantile; none: no interval (run-level figures).
 CIMethod = Literal["bootstrap", "wilson", "order-statistic", "none"]
 #: none: needs no AU reference; run: needs the run to be scored against one; covered: computed over the
 #: samples whose reference is usable (status ok), the same way for every such metric.
 ReferenceScope = Literal["none", "run", "covered"]
-Group = Literal["classification", "per_class", "grounding", "usage"]
+Group = Literal["classification", "per_class", "grounding", "usage", "judge"]
 #: sums: a function of column sums of the feature rows; quantile: a quantile of one per-sample column
-#: over the samples where another is set; run: a ratio of two run-level figures of the manifest.
-Kind = Literal["sums", "quantile", "run"]
+#: over the samples where another is set; run: a ratio of two run-level figures of the manifest; judge:
+#: a figure of a judge study (:data:`JUDGE_METRICS`), computed by :mod:`tag_bench.judge.report`.
+Kind = Literal["sums", "quantile", "run", "judge"]
 Sums = Mapping[str, np.ndarray]
 
 
@@ -584,7 +585,7 @@ def register_metric(metric: MetricSpec) -> MetricSpec:
     Its numerator, denominator and support must be named sums (:func:`tag_bench.scoring.features.named_sums`)
     or, for a ``run`` metric, run-level figures. A name already taken is a ValueError (names are a public
     contract: never shadowed)."""
-    if metric.name in BY_NAME:
+    if metric.name in BY_NAME or metric.name in JUDGE_BY_NAME:
         raise ValueError(f"metric {metric.name!r} is already defined")
     if metric.group == "per_class" and "{cls}" not in metric.name:
         raise ValueError(f"per-class metric {metric.name!r} must have {{cls}} in its name")
@@ -605,6 +606,191 @@ def unregister_metric(name: str) -> None:
 _BUILT_IN = len(METRICS)
 
 
+# --------------------------------------------------------------------------------------------------
+# Judged preference: the figures of a judge study (``tag-bench judge``)
+#
+# A separate table, because these are not functions of one run's per-sample feature rows: a rating is a
+# property of a candidate within a study (a fit over every pair of candidates), computed by
+# tag_bench.judge.report from the study's judgements. They never enter a run's metrics.json, the paired
+# comparison of two runs or the invariants of tests/test_common_metrics.py; everything else reads them
+# as it reads any metric (spec(), units, directions, CI methods, docs/metrics.md, leaderboards).
+
+_FIT = (
+    "fitted on the comparisons whose two orders both gave a verdict (the same comparison preferred in both orders "
+    "is a win, a tie in both or verdicts that disagree across the swap a tie, counted as half a win each), "
+    "anchored (at the --baseline, rated 0, else the ratings sum to 0), with a weak ridge (the `prior` of "
+    "metrics.json) that keeps a candidate that wins or loses every comparison finite; 95 % percentile bootstrap "
+    "over samples (every comparison of a drawn sample moves with it)"
+)
+
+#: Every figure of a judge study. Per candidate: JUDGE_CANDIDATE_METRICS; for the whole study:
+#: JUDGE_STUDY_METRICS (both in metrics.json of the judge run directory).
+JUDGE_METRICS: list[MetricSpec] = [
+    MetricSpec(
+        "bt_rating",
+        "BT rating",
+        "judge",
+        "Bradley-Terry rating of the candidate's traces on the Elo scale (400 / ln 10 points per unit of "
+        f"log-odds: 100 points apart is a 64 % chance of being preferred), {_FIT}.",
+        True,
+        "comparison",
+        "comparisons",
+        unit="elo",
+        kind="judge",
+        empty_reason="the candidate has no comparison with a verdict in both orders",
+    ),
+    MetricSpec(
+        "bt_rating_lc",
+        "BT rating (length-controlled)",
+        "judge",
+        "The Bradley-Terry rating with the length of the two traces as a covariate (Arena's style control): "
+        "P(A preferred) = σ(θ_A − θ_B + γ (len_A − len_B) / (len_A + len_B)), lengths in characters of the "
+        "canonical traces the judge saw; γ is `length_coefficient`. Same fit, anchor, ridge and bootstrap as "
+        "`bt_rating`.",
+        True,
+        "comparison",
+        "comparisons",
+        unit="elo",
+        kind="judge",
+        empty_reason="the candidate has no comparison with a verdict in both orders",
+    ),
+    MetricSpec(
+        "bt_rating_same_label",
+        "BT rating (same label)",
+        "judge",
+        "The Bradley-Terry rating over the comparisons whose two responses parsed to the same label, so that a "
+        "preference for the answer does not pass as one for the reasoning. Same fit, anchor, ridge and "
+        "bootstrap as `bt_rating`.",
+        True,
+        "comparison",
+        "comparisons_same_label",
+        unit="elo",
+        kind="judge",
+        empty_reason="no comparison of this candidate in which both responses gave the same label",
+    ),
+    MetricSpec(
+        "win_rate",
+        "Win rate",
+        "judge",
+        "(wins + ties / 2) / comparisons of the candidate used in the fit, against every other candidate "
+        "together; Wilson interval (ties as half a success). The pairwise matrix is `win_rates` of "
+        "metrics.json.",
+        True,
+        "comparison",
+        "comparisons",
+        ci_method="wilson",
+        kind="judge",
+        empty_reason="the candidate has no comparison with a verdict in both orders",
+    ),
+    MetricSpec(
+        "judge_failure_rate",
+        "Judge fail",
+        "judge",
+        "Share of the comparisons sent to the judge (the candidate's, or the study's) in which at least one of "
+        "the two orders gave no readable verdict (`judge_failed`: no `[[A]]`/`[[B]]`/`[[C]]`, verdicts that "
+        "disagree within one reply, a failed call or an unreadable image). Such a comparison is left out of "
+        "every fit (neither order is used) and stays in this denominator; a rating whose candidate's rate "
+        "exceeds `max_failure_rate` is flagged.",
+        False,
+        "comparison",
+        "judged_comparisons",
+        ci_method="wilson",
+        informational=True,
+        kind="judge",
+        empty_reason="no comparison was sent to the judge",
+    ),
+    MetricSpec(
+        "position_consistency",
+        "Pos. consistency",
+        "judge",
+        "Share of the comparisons with a verdict in both orders whose two verdicts agree (the same response "
+        "preferred, or a tie in both), the candidate's or the study's. An always-[[A]] judge scores 0.",
+        True,
+        "comparison",
+        "comparisons",
+        ci_method="wilson",
+        informational=True,
+        kind="judge",
+        empty_reason="no comparison with a verdict in both orders",
+    ),
+    MetricSpec(
+        "no_response_rate",
+        "No response",
+        "judge",
+        "Share of the comparisons (sample × pair) in which a candidate has no response (its model call failed or "
+        "is missing): nothing to judge, so no judge call is made and the comparison is left out of every fit, "
+        "as samples without an AU reference are left out of the grounding metrics.",
+        False,
+        "comparison",
+        "all_comparisons",
+        ci_method="wilson",
+        kind="judge",
+        empty_reason="no comparison",
+    ),
+    MetricSpec(
+        "first_position_rate",
+        "First position",
+        "judge",
+        "Of the judge's verdicts that name a winner, the share that pick Response A (the first shown): 0.5 "
+        "without position bias, 1 for an always-[[A]] judge.",
+        None,
+        "comparison",
+        "decisive_verdicts",
+        ci_method="wilson",
+        kind="judge",
+        empty_reason="no verdict names a winner",
+    ),
+    MetricSpec(
+        "tie_rate",
+        "Ties",
+        "judge",
+        "Share of the comparisons used in the fit that count as a tie (a tie in both orders, or verdicts that "
+        "disagree across the swap).",
+        None,
+        "comparison",
+        "comparisons",
+        ci_method="wilson",
+        kind="judge",
+        empty_reason="no comparison with a verdict in both orders",
+    ),
+    MetricSpec(
+        "length_coefficient",
+        "Length coef.",
+        "judge",
+        "γ of `bt_rating_lc` on the Elo scale: the change in rating difference that a trace entirely longer "
+        "((len_A − len_B) / (len_A + len_B) = 1) earns from the judge at equal strength. Positive: the judge "
+        "prefers longer traces. Bootstrap over samples.",
+        None,
+        "comparison",
+        "comparisons",
+        unit="elo",
+        kind="judge",
+        empty_reason="no comparison with a verdict in both orders",
+    ),
+]
+JUDGE_BY_NAME: dict[str, MetricSpec] = {m.name: m for m in JUDGE_METRICS}
+#: Reported per candidate (the rows of the preference leaderboard), in this order.
+JUDGE_CANDIDATE_METRICS: tuple[str, ...] = (
+    "bt_rating",
+    "bt_rating_lc",
+    "bt_rating_same_label",
+    "win_rate",
+    "judge_failure_rate",
+    "position_consistency",
+    "no_response_rate",
+)
+#: Reported for the whole study, in this order.
+JUDGE_STUDY_METRICS: tuple[str, ...] = (
+    "judge_failure_rate",
+    "position_consistency",
+    "first_position_rate",
+    "tie_rate",
+    "length_coefficient",
+    "no_response_rate",
+)
+assert set(JUDGE_CANDIDATE_METRICS) | set(JUDGE_STUDY_METRICS) == set(JUDGE_BY_NAME)
+
+
 def metrics_for(classes: Sequence[str]) -> list[MetricSpec]:
     """The concrete metrics of a task with these classes, per-class templates expanded, in report order."""
     out: list[MetricSpec] = []
@@ -622,8 +808,9 @@ def metric_names(classes: Sequence[str]) -> list[str]:
 
 
 def spec(name: str) -> MetricSpec:
-    """The table entry of a metric name (per-class names resolve to their template)."""
-    hit = BY_NAME.get(name)
+    """The table entry of a metric name (per-class names resolve to their template; the judge study's
+    metrics, :data:`JUDGE_METRICS`, too)."""
+    hit = BY_NAME.get(name) or JUDGE_BY_NAME.get(name)
     if hit is not None:
         return hit
     head, sep, cls = name.partition("/")
@@ -815,11 +1002,35 @@ def render_metric_list() -> str:
     return "\n".join(lines) + "\n"
 
 
+_DOC_JUDGE = """
+## Judged preference (`tag-bench judge`)
+
+A judge study (docs/judge.md) has its own figures, in the judge run directory's `metrics.json`: per
+candidate (`candidates`: the rows of `tag-bench leaderboard JUDGE_RUN --spec preference`) and for the
+whole study (`study`). They are not metrics of one run: a rating belongs to a candidate within its study.
+
+| metric | unit | scope | better | CI | definition |
+|---|---|---|---|---|---|
+"""
+
+
+def iter_judge_doc_rows() -> Iterator[tuple[str, ...]]:
+    """(name, unit, scope, direction, CI, definition) per judge metric, for docs/metrics.md."""
+    for m in JUDGE_METRICS:
+        scope = " and ".join(
+            s
+            for s, names in (("candidate", JUDGE_CANDIDATE_METRICS), ("study", JUDGE_STUDY_METRICS))
+            if m.name in names
+        )
+        yield (f"`{m.name}`", m.unit, scope, _direction(m), m.ci_method, m.description)
+
+
 def render_docs() -> str:
-    """``docs/metrics.md``, generated from :data:`METRICS` and the parser's note codes."""
+    """``docs/metrics.md``, generated from :data:`METRICS`, :data:`JUDGE_METRICS` and the parser's note codes."""
     rows = ["| " + " | ".join(cells) + " |" for cells in iter_doc_rows()]
+    judge = ["| " + " | ".join(cells) + " |" for cells in iter_judge_doc_rows()]
     notes = [f"| `{code}` | {text} |" for code, text in NOTE_CODES.items()]
     return (
-        _DOC_HEAD + "\n".join(rows) + "\n" + _DOC_TAIL + _DOC_NOTES + "| note | meaning |\n|---|---|\n"
-        + "\n".join(notes) + "\n"
+        _DOC_HEAD + "\n".join(rows) + "\n" + _DOC_TAIL + _DOC_JUDGE + "\n".join(judge) + "\n" + _DOC_NOTES
+        + "| note | meaning |\n|---|---|\n" + "\n".join(notes) + "\n"
     )  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Literal, Protocol, TypeVar
 
 import numpy as np
 
-UnitName = Literal["rate", "seconds", "tokens", "chars", "samples_per_s", "count"]
+UnitName = Literal["rate", "seconds", "tokens", "chars", "samples_per_s", "count", "elo"]
 _Number = TypeVar("_Number", float, np.ndarray)
 
 
@@ -46,6 +46,9 @@ UNITS: dict[str, Unit] = {
         Unit("chars", "chars", 1.0, 0, 0.0, None, "characters per response", "chars"),
         Unit("samples_per_s", "samples/s", 1.0, 2, 0.0, None, "throughput in samples/s", "samples/s"),
         Unit("count", "per sample", 1.0, 2, 0.0, None, "counts per sample", "per sample"),
+        # Bradley-Terry ratings of `tag-bench judge` on the Elo scale: 400 / ln 10 points per unit of
+        # log-odds, so 100 points apart is a 64 % chance of being preferred; anchored, hence signed
+        Unit("elo", "Elo", 1.0, 0, -math.inf, None, "ratings in Elo points", "Elo points"),
     )
 }
 

@@ -17,6 +17,11 @@ connection (closed without a response), a truncated body (closed mid-response) a
 The default reply (:func:`tag_reply`) is deterministic: a TAG-format trace whose label is the one the
 prompt names after ``expect:`` (e.g. ``expect: anger``) or, failing that, one picked by a hash of the
 prompt; its boxes lie inside the sent image, whose size is read from the data URL.
+
+Judge behaviours (``tag-bench judge`` against this server, ``ChatServer(reply=...)``), all deterministic:
+:func:`placed_boxes_judge` prefers the response with more well-placed boxes, :func:`constant_judge`
+always answers the same text (``"[[A]]"``: the position-biased judge), :func:`flaky_judge` answers
+without a verdict for a fixed share of prompts.
 """
 
 from __future__ import annotations
@@ -431,3 +436,80 @@ def tag_reply(body: dict[str, Any]) -> str:
     lines.append(f"Final conclusion: Combined {cited} indicate a dominant emotion of {label}.")
     lines.append(f"<answer> {label} </answer>")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# Judge behaviours
+
+#: Where each AU's box centre must lie to count as well placed, as fractions of the image (x1, y1, x2,
+#: y2): brows and eyes in the upper face, nose and mouth in the lower face; always within the face's
+#: width. Coarse on purpose: it needs no detector, and random boxes mostly miss it.
+UPPER_FACE_AUS = frozenset(
+    {"AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU41", "AU42", "AU43", "AU44", "AU45", "AU46"}
+)
+_UPPER_ZONE = (0.2, 0.15, 0.8, 0.6)
+_LOWER_ZONE = (0.2, 0.4, 0.8, 0.95)
+_JUDGE_BOX_RE = re.compile(r"\[([AB])(\d+):\s*(-?\d+),\s*(-?\d+),\s*(-?\d+),\s*(-?\d+)\]")
+_JUDGE_SIZE_RE = re.compile(r"(\d+)×(\d+) image")
+_AU_MENTION_RE = re.compile(r"AU\s?0?(\d{1,2})(?!\d)")
+
+
+def well_placed(au: str | None, box: tuple[float, float, float, float], size: tuple[int, int]) -> bool:
+    """Whether ``box`` (pixels of an image of ``size``) has its centre in the zone of ``au``."""
+    if au is None:
+        return False
+    w, h = size
+    cx, cy = (box[0] + box[2]) / 2 / w, (box[1] + box[3]) / 2 / h
+    zx1, zy1, zx2, zy2 = _UPPER_ZONE if au in UPPER_FACE_AUS else _LOWER_ZONE
+    return zx1 <= cx <= zx2 and zy1 <= cy <= zy2
+
+
+def placed_counts(text: str, size: tuple[int, int]) -> dict[str, int]:
+    """Well-placed boxes of Response A and B in a judge prompt written in tag-bench's canonical box syntax
+    ``[A1: x1, y1, x2, y2]`` (each box's AU: the last AU mentioned before it on its line)."""
+    counts = {"A": 0, "B": 0}
+    for m in _JUDGE_BOX_RE.finditer(text):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        aus = _AU_MENTION_RE.findall(text, line_start, m.start())
+        au = f"AU{int(aus[-1])}" if aus else None
+        box = tuple(float(v) for v in m.group(3, 4, 5, 6))
+        if well_placed(au, box, size):  # type: ignore[arg-type]
+            counts[m.group(1)] += 1
+    return counts
+
+
+def placed_boxes_judge(body: dict[str, Any]) -> str:
+    """A judge that prefers the response with more well-placed boxes (:func:`well_placed`), [[C]] when
+    both have as many. The image size is the sent image's, else the one the prompt states."""
+    text = message_text(body)
+    sizes = image_sizes(body)
+    stated = _JUDGE_SIZE_RE.search(text)
+    size = sizes[0] if sizes else (int(stated.group(1)), int(stated.group(2))) if stated else (512, 512)
+    n = placed_counts(text, size)
+    verdict = "A" if n["A"] > n["B"] else "B" if n["B"] > n["A"] else "C"
+    return (
+        f"Response A cites {n['A']} well-placed box(es), Response B {n['B']}. "
+        f"My final verdict is [[{verdict}]]."
+    )
+
+
+def constant_judge(reply: str) -> ReplyFn:
+    """A judge that always answers ``reply`` (``"[[A]]"``: prefers the first position, whatever it reads)."""
+
+    def answer(body: dict[str, Any]) -> str:
+        return reply
+
+    return answer
+
+
+def flaky_judge(
+    base: ReplyFn, every: int, garbage: str = "Both responses have merits; hard to say."
+) -> ReplyFn:
+    """``base``, except that one prompt in ``every`` (picked by a hash of its text) gets ``garbage``."""
+
+    def answer(body: dict[str, Any]) -> str:
+        if int(sha256_hex(message_text(body)), 16) % every == 0:
+            return garbage
+        return base(body)
+
+    return answer
