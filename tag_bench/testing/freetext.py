@@ -153,9 +153,9 @@ _SIGNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 _PEOPLE = (
-    ("the person", "they", "their"), ("the woman", "she", "her"), ("the man", "he", "his"),
-    ("the subject", "they", "their"), ("the child", "the child", "the child's"),
-    ("the individual", "they", "their"), ("the young woman", "she", "her"), ("the older man", "he", "his"),
+    ("the person", "this person", "their"), ("the woman", "she", "her"), ("the man", "he", "his"),
+    ("the subject", "the subject", "the subject's"), ("the child", "the child", "the child's"),
+    ("the individual", "this individual", "their"), ("the young woman", "she", "her"), ("the older man", "he", "his"),
 )  # fmt: skip
 _SCENES = (
     "The image shows a close-up of a face against a plain background.",

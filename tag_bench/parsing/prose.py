@@ -1,0 +1,599 @@
+"""Reading a free-text answer the way a careful annotator does.
+
+Used only where no explicit answer marks the label (``answer.py``): a model that answers in prose
+names several emotions along the way, negates some, hedges others, ranks them, and concludes. Every
+emotion word of the lexicon (``tag_bench.facs.EMOTION_LEXICON``) is a *mention*; the rules below say
+which mentions can be the answer and which one is. The order of the rules (docs/parsing.md):
+
+1. Not an answer: a negated mention ("not X", "no sign of X", "devoid of X", "rather than X",
+   "instead of X", "X is absent", "neither X nor Y"); a non-emotion use ("happy to help", "the
+   content of the image", "a neutral background", "Sadly, ..."); an echoed list of three or more
+   class names; a descriptive word ("relaxed", "smiling") when something stronger is named or when it
+   describes a feature ("the brow is relaxed").
+2. A score list ("happiness: 0.7, surprise: 0.2") gives its argmax; a tie at the top is ambiguous.
+3. Discourse position: the last concluding part (a "Conclusion" / "Summary" / "Overall:" section, a
+   sentence from "in conclusion", "overall", "in the end", "therefore", "so" ... on) that makes a claim
+   outranks everything before it.
+4. Rank of each mention: a decision ("the answer/label/emotion is X", "classified as X", "I'd say
+   X") > a primary cue ("mainly", "predominantly", "most likely", "dominant") > a plain statement >
+   a hedge ("could be", "might", "at first glance", a question, a concession, general knowledge such
+   as "often associated with") > a side mention ("hints / traces / touches of Y", "mixed with Y").
+   Plain and hedged mentions of one clause count alike ("fear or surprise", "anger and sadness").
+5. The highest rank wins; two emotions at that rank stay ambiguous, unless the later one is in a
+   sentence that revises the earlier ("however", "actually", "in the end", "so" ...).
+
+Each decision says which rules made the difference, as coded notes (``notes.NOTE_CODES``).
+Everything is linear in the text: each mention looks at bounded windows around itself.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from itertools import pairwise
+
+from tag_bench.facs import DESCRIPTIVE_WORDS, EMOTION_NAMES, EMOTION_NOUNS, SYNONYM_TO_EMOTION
+from tag_bench.parsing.text import EMOTION_RE, NEGATORS, SCOPE_END_RE, WORD_RE
+
+#: Only the last mentions of a very long text are read (the answer is at the end).
+MAX_MENTIONS = 400
+
+_W = r"[ \t]+"  # a space inside a pattern (texts are lower case, markdown already removed)
+_SPACE_RE = re.compile(r"[\s\-_]+")
+
+# Sentences end at . ! ? followed by a space (not "0.7") and at line ends; clauses also at ; : and at
+# contrastive words, which start a new clause (and belong to it).
+_SENT_END_RE = re.compile(r"[.!?]+(?=[\s\"')\]*]|$)|\n")
+_CLAUSE_RE = re.compile(r"[;:,]|\b(?:but|however|yet|whereas|although|though|while|despite)\b")
+_CONCESSIVE = frozenset({"although", "though", "while", "whereas", "despite"})
+
+# --- negation
+_NEGATORS = NEGATORS | {"lack", "lacked", "rules", "excludes", "devoid", "nowhere"}
+_NEGATOR_PAIRS = {"free": ("of", "from"), "far": ("from",), "instead": ("of",)}  # "free of X", "far from X"
+_NOT_NEGATING = {("no", "doubt"), ("not", "only"), ("not", "just"), ("not", "merely"), ("nothing", "but"),
+                 ("no", "wonder"), ("without", "a"), ("never", "been")}  # fmt: skip
+_POST_NEG_RE = re.compile(
+    r"[ \t]*,?[ \t]*(?:(?:is|was|are|seems|appears|looks)[ \t]+(?:not|absent|unlikely|excluded)\b"
+    r"|(?:absent|unlikely|excluded)\b|(?:is[ \t]+|are[ \t]+|can[ \t]+be[ \t]+|could[ \t]+be[ \t]+)?ruled[ \t]+out\b"
+    r"|(?:can|could|may)[ \t]+be[ \t]+(?:excluded|dismissed|discounted)\b|is[ \t]+out[ \t]+of[ \t]+the[ \t]+question"
+    r"|(?:is[ \t]+)?less[ \t]+likely|(?:does[ \t]+not|doesn'?t)[ \t]+(?:fit|apply|match)\b"
+    r"|plays[ \t]+no[ \t]+(?:part|role)|not[ \t]+(?:present|visible|shown|evident|displayed|expressed|indicated"
+    r"|the[ \t]+(?:answer|case))\b|\?[ \t]*no\b)"
+)
+# "X or Y", "X, Y", "X nor any Y" after a negated X: one negation covers the list
+_COORD_RE = re.compile(r"[ \t]*(?:,|/)?[ \t]*(?:(?:or|nor|and)[ \t]+)?(?:(?:any|a|an)[ \t]+)?$")
+
+# --- non-emotion uses
+_HELP_PRE_RE = re.compile(r"(?:i'?m|i[ \t]+am|i'?d[ \t]+be|i[ \t]+would[ \t]+be|i'?ll[ \t]+be|we'?re|we[ \t]+are"
+                          r"|more[ \t]+than|always|be)[ \t]+$")  # fmt: skip
+_HELP_WORDS = frozenset({"happy", "glad", "pleased", "delighted", "thrilled"})
+_CONTENT_NOUN_RE = re.compile(
+    r"[ \t]+(?:of|is|was|are|shown|here|itself)\b|[ \t]+in[ \t]+(?:the|this|that|an?)\b|-"
+)
+_CONTENT_PRE_RE = re.compile(
+    r"(?:the|this|that|its|image|visual|such|any|no|media|video|photo|picture|emotional|facial)[ \t]+$"
+)
+_THING_RE = re.compile(
+    r"[\s\-]+(?:background|backdrop|lighting|light|tones?|colou?rs?|gr[ae]y|wall|setting|position|pose|angle"
+    r"|stance|territory|point|ground|palette|state[ \t]+of[ \t]+the[ \t]+image)\b"
+)
+_PART_RE = re.compile(
+    r"\b(?:brows?|eyebrows?|eyes?|eyelids?|lids?|mouth|lips?|forehead|cheeks?|jaw|chin|nose|nostrils?|gaze"
+    r"|corners?|side|left|right|half|muscles?|features?|region|area)\b"
+)
+_PERSON_RE = re.compile(
+    r"\b(?:person|face|expression|he|she|they|subject|individual|man|woman|child|boy|girl|look|demeanou?r"
+    r"|mood|emotion|overall|impression|state|feeling|i|seems?|appears?)\b"
+)
+# "the lighting is neutral", "a calm blue background"
+_THING_PRE_RE = re.compile(
+    r"\b(?:lighting|light|background|backdrop|tones?|colou?rs?|wall|setting|palette|framing|composition)"
+    r"(?:[ \t]+(?:is|are|was|looks|seems|appears|remains|stays))?(?:[ \t]+(?:quite|fairly|very|rather|pretty|mostly))?"
+    r"[ \t]+$"
+)
+_FACE_NOUN_RE = re.compile(r"[ \t\-]+(?:expression|face|look|impression|demeanou?r|state|mood|appearance)\b")
+_DISJUNCT_WORDS = frozenset({"sadly", "happily"})  # "Sadly, the image is blurred."
+
+# --- ranks (searched in the clause before a mention, or right after it)
+_SIDE_PRE_RE = re.compile(
+    r"(?:\b(?:hints?|touch(?:es)?|traces?|elements?|nuances?|notes?|undertones?|flickers?|tinges?|shades?"
+    r"|whispers?|bit|degree|amount|glimmers?|suggestions?|sprinkling|dash|modicum|streaks?|twinge|spark"
+    r"|chance|possibility|likelihood)"
+    r"[ \t]+of[ \t]+(?:(?:a|an|slight|mild|faint|subtle|some|possible|real|mere|underlying|residual)[ \t]+){0,2}"
+    r"|\b(?:mixed|tinged|blended|combined|laced|coupled|paired|along)[ \t]+with[ \t]+"
+    r"(?:(?:a|an|some|slight|mild|faint|subtle|little|bit|of|touch|hint|possible|perhaps|maybe)[ \t]+){0,3}"
+    r"|\bwith[ \t]+(?:(?:a|an|little|bit|of|perhaps|maybe|possibly)[ \t]+){0,3}"
+    r"(?:some|little|slight|mild|faint|subtle|minor|possible|light)[ \t]+(?:(?:of|degree[ \t]+of)[ \t]+)?)$"
+)
+# before a noun only ("slight surprise" is a side mention; "slightly surprised" is a mild statement)
+_SIDE_NOUN_PRE_RE = re.compile(
+    r"\b(?:some|a[ \t]+little|a[ \t]+bit[ \t]+of|slight|mild|faint|subtle|minor|secondary|residual|lingering"
+    r"|small|tiny)[ \t]+$"
+)
+_SIDE_POST_RE = re.compile(
+    r"[ \t]*,?[ \t]*(?:(?:is|are|seems|appears|remains)[ \t]+)?(?:also[ \t]+)?(?:only[ \t]+)?"
+    r"(?:weaker|secondary|minor|less[ \t]+(?:pronounced|prominent|evident|marked|intense|strong|visible)"
+    r"|(?:a[ \t]+)?(?:distant[ \t]+)?second\b|mixed[ \t]+in|present[ \t]+(?:only[ \t]+)?to[ \t]+a[ \t]+lesser)"
+)
+_HEDGE_RE = re.compile(
+    r"\b(?:could|might|may|possibly|perhaps|maybe|potentially|at[ \t]+first|initially|first[ \t]+(?:thought"
+    r"|glance|impression|sight)|some[ \t]+(?:would|might|could|may|observers|viewers|people)|one[ \t]+(?:could"
+    r"|might|would)|others?[ \t]+(?:might|could|would)|if|expect\w*|although|though|despite|whereas|while"
+    r"|either|whether|wonder\w*|alone|can(?:not)?[ \t]+(?:also[ \t]+)?(?:indicate|suggest|mean|signal|appear"
+    r"|occur|accompany|reflect|be[ \t]+(?:seen|read|interpreted|associated|linked|found|confused)))\b"
+)
+# general knowledge and conditionals: a hedge unless the clause decides ("I would say X")
+_WEAK_HEDGE_RE = re.compile(
+    r"\b(?:would|often|commonly|typically|usually|generally|sometimes|associated[ \t]+with|linked[ \t]+to"
+    r"|seen[ \t]+in|occurs?[ \t]+in|appears?[ \t]+in|shared[ \t]+by|common[ \t]+in|found[ \t]+in)\b"
+)
+_DET = r"(?:(?:a|an|the|one[ \t]+of|pure|clear|clearly|primarily|predominantly|mainly|mostly|largely|chiefly" \
+       r"|likely|probably|definitely|most[ \t]+likely|genuine|genuinely|strong|obvious|simply|just|that" \
+       r"|of|this|it'?s|it[ \t]+is)[ \t]+)*"  # fmt: skip
+_DECISION_RE = re.compile(
+    r"(?:\b(?:label|answer|emotion|expression|classification|category|class|verdict|reading|diagnosis"
+    r"|impression|assessment|interpretation|conclusion|guess|choice|look)\b(?:[ \t]+[\w']+){0,5}?[ \t]*"
+    r"(?:\bis|\bwould[ \t]+be|=|:)"
+    r"|\b(?:classif(?:y|ied|ies)|categori[sz](?:e|ed|es)|label(?:l?ed|s)?|identif(?:y|ied|ies)|describ(?:e|ed|es)"
+    r"|characteri[sz](?:e|ed|es)|interpret(?:ed|s)?|reads?|code[ds]?|rated?)"
+    r"(?:[ \t]+(?:this|it|the|that|here|expression|face|emotion|image|person|facial|overall))*[ \t]+as"
+    r"|\blabell?ed|\bbest[ \t]+(?:described|classified|categori[sz]ed|characteri[sz]ed|read|labell?ed|summari[sz]ed"
+    r"|captured)[ \t]+(?:as|by)|\bmost[ \t]+(?:consistent|compatible|in[ \t]+line)[ \t]+with"
+    r"|\bi(?:[ \t]+would|'d|[ \t]+will|'ll)?[ \t]+(?:say|classify|label|call|go[ \t]+with|choose|pick|opt[ \t]+for"
+    r"|select|settle[ \t]+on|lean[ \t]+towards?)"
+    r"|\bi(?:'m|[ \t]+am)?[ \t]+(?:think|believe|conclude|(?:fairly[ \t]+|quite[ \t]+)?(?:confident|sure|certain))"
+    r"(?:[ \t]+(?:that|it'?s|it[ \t]+is|this[ \t]+is|the[ \t]+(?:person|expression|face)[ \t]+(?:is|looks|shows)))?"
+    r"|\bthe[ \t]+(?:best|closest)[ \t]+(?:fit|match)[ \t]+is|\bpoints?[ \t]+(?:clearly[ \t]+)?to"
+    r"|\blean(?:s|ing)?[ \t]+towards?)[ \t]*" + _DET + "$"
+)
+_PRIMARY_RE = re.compile(
+    r"\b(?:primarily|predominantly|mainly|mostly|largely|chiefly|principally|overwhelmingly|essentially"
+    r"|above[ \t]+all|most[ \t]+(?:likely|probably|strongly)|clearly|unmistakabl[ey]|obviously|plainly|definitely"
+    r"|evidently|undoubtedly|dominant(?:ly)?|predominant|main|primary|principal|strongest|prevailing|overriding"
+    r"|most[ \t]+(?:prominent|evident|visible|noticeable|striking|apparent)|overall|clear|unmistakable|obvious)\b"
+)
+_PRIMARY_POST_RE = re.compile(
+    r"[ \t]*,?[ \t]*(?:is[ \t]+|being[ \t]+)?(?:clearly[ \t]+)?(?:dominates|dominant|prevails|predominates"
+    r"|the[ \t]+(?:main|dominant|primary|strongest|prevailing|overriding)|most[ \t]+(?:prominent|evident|apparent"
+    r"|likely))\b"
+)
+_ASSERT_RE = re.compile(
+    r"\b(?:is|are|looks?|appears?|seems?|shows?|displays?|express(?:es)?|conveys?|exhibits?|indicat\w*|suggest\w*"
+    r"|reflects?|reveals?|signal\w*|points?|wears?|feels?|registers?|fits?|reads?|speaks?|betrays?|radiates?)\b"
+)
+# two emotions held equal in one sentence ("she looks X, but could just as well be Y")
+_TIE_RE = re.compile(
+    r"\b(?:just[ \t]+as[ \t]+(?:well|likely|much|easily)|equally|in[ \t]+equal[ \t]+measure|as[ \t]+much[ \t]+\w+"
+    r"[ \t]+as|hard[ \t]+to[ \t]+(?:say|tell|decide|choose)|difficult[ \t]+to[ \t]+(?:say|tell|decide|choose)"
+    r"|(?:can'?t|cannot|could[ \t]+not|couldn'?t)[ \t]+(?:decide|settle|tell|choose)|torn[ \t]+between"
+    r"|somewhere[ \t]+between|(?:mix|mixture|blend|combination)[ \t]+of|both|either|at[ \t]+the[ \t]+same[ \t]+time"
+    r"|versus|vs)\b"
+)
+# a later sentence that revises or concludes outranks an earlier one of the same rank
+_REVISION_RE = re.compile(
+    r"\b(?:however|but|actually|instead|rather|yet|still|nevertheless|nonetheless|on[ \t]+(?:closer|second)"
+    r"[ \t]+(?:inspection|look|thought)|looking[ \t]+(?:more[ \t]+)?(?:closely|again|closer)|wait|in[ \t]+the"
+    r"[ \t]+end|overall|ultimately|so|therefore|thus|hence|consequently|all[ \t]+things[ \t]+considered"
+    r"|taken[ \t]+together|in[ \t]+(?:conclusion|summary|short|sum)|to[ \t]+(?:conclude|summari[sz]e|sum[ \t]+up)"
+    r"|on[ \t]+balance|yes|no)\b"
+)
+
+# --- concluding parts: a section heading, a labelled line, or a concluding phrase (from there on)
+_HEAD_RE = re.compile(
+    r"^[ \t>\-]*(?:\d+[.)][ \t]*)?(?:(?:final|overall|my)[ \t]+(?:assessment|thoughts?|verdict|reading|answer"
+    r"|impression|conclusion|decision|interpretation|classification|evaluation|judge?ment|take)|conclusions?"
+    r"|in[ \t]+conclusion|summary|in[ \t]+summary|verdict|overall|bottom[ \t]+line|in[ \t]+short|tl;?dr"
+    r"|result|decision)[ \t]*(?::|-|–|—|$)",
+    re.MULTILINE,
+)
+_CONCLUDE_RE = re.compile(
+    r"\b(?:in[ \t]+conclusion|to[ \t]+conclude|in[ \t]+summary|to[ \t]+summari[sz]e|to[ \t]+sum[ \t]+(?:it[ \t]+)?up"
+    r"|summing[ \t]+up|overall|all[ \t]+in[ \t]+all|all[ \t]+things[ \t]+considered|taken[ \t]+together"
+    r"|putting[ \t]+(?:it|this|everything|these)[ \t]+(?:all[ \t]+)?together|in[ \t]+the[ \t]+end|ultimately"
+    r"|therefore|thus|hence|consequently|on[ \t]+balance|in[ \t]+short|in[ \t]+sum)\b"
+    r"|(?:^|[.!?][ \t]+|\n[ \t]*|,[ \t]+)(?:so|yes)\b",
+    re.MULTILINE,
+)
+# a score after or before a mention: "happiness: 0.7", "fear (62%)", "70 % happiness"
+_SCORE_POST_RE = re.compile(r"[ \t]*(?:[:=(]|-|–)?[ \t]*(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*(%)?")
+_SCORE_PRE_RE = re.compile(r"(\d{1,3}(?:\.\d+)?)[ \t]*%[ \t]*(?:of[ \t]+)?$")
+
+SIDE, HEDGE, PLAIN, PRIMARY, DECISION = 1, 2, 3, 4, 5
+_RANK_NAMES = {SIDE: "side", HEDGE: "hedged", PLAIN: "plain", PRIMARY: "primary", DECISION: "decision"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a free text says about the label."""
+
+    kind: str  # "one", "tie" (several equally supported), "negated" (only negated labels), "none"
+    emotions: tuple[str, ...]  # "one": the label; "tie": the emotions equally supported
+    raw: str | None = None  # the sentence that decided, as written (at most 120 characters)
+    asserted: bool = False  # decided by a statement, a rank, a conclusion or a score: not a bare word
+    notes: tuple[str, ...] = ()  # coded notes: the rules that made the difference
+
+
+class _Mention:
+    __slots__ = ("asserted", "descriptive", "emotion", "end", "rank", "region", "revises", "score", "sent", "skip",
+                 "start", "word")  # fmt: skip
+
+    def __init__(self, emotion: str, word: str, start: int, end: int, sent: int) -> None:
+        self.emotion = emotion
+        self.word = word
+        self.start = start
+        self.end = end
+        self.sent = sent
+        self.skip = ""  # why it cannot be the answer: "negated", "not-emotion", "list", "descriptive"
+        self.rank = PLAIN
+        self.score: float | None = None
+        self.revises = False
+        self.descriptive = word in DESCRIPTIVE_WORDS
+        self.asserted = False
+        self.region = False
+
+
+class _Text:
+    """Sentence and clause boundaries of one text, computed once."""
+
+    def __init__(self, low: str) -> None:
+        self.low = low
+        self.ends = [m.end() for m in _SENT_END_RE.finditer(low)]
+
+    def sentence(self, pos: int) -> tuple[int, int, int]:
+        """(index, start, end) of the sentence holding ``pos``."""
+        i = bisect_right(self.ends, pos)
+        start = self.ends[i - 1] if i else 0
+        end = self.ends[i] if i < len(self.ends) else len(self.low)
+        return i, start, end
+
+
+def read_prose(text: str, low: str, *, conclusion: bool = False) -> Reading:
+    """Read the label of a free text. ``low`` is ``text`` lower-cased, with the same length (markdown
+    removed from both). ``conclusion``: the whole text is a concluding section."""
+    if "’" in low:
+        low = low.replace("’", "'")
+    found = list(EMOTION_RE.finditer(low))
+    if not found:
+        return Reading("none", ())
+    t = _Text(low)
+    found = found[-MAX_MENTIONS:]
+    ms: list[_Mention] = []
+    for f in found:
+        word = f.group(0)
+        key = word if word in SYNONYM_TO_EMOTION else _SPACE_RE.sub(" ", word)
+        sent = t.sentence(f.start())[0]
+        ms.append(_Mention(SYNONYM_TO_EMOTION[key], key, f.start(), f.end(), sent))
+    _mark_lists(low, ms)
+    prev: _Mention | None = None
+    for m in ms:
+        _classify(t, m, prev)
+        prev = m
+    return _decide(text, t, ms, conclusion)
+
+
+# --------------------------------------------------------------------------------------------------
+# What each mention is
+
+
+def _mark_lists(low: str, ms: list[_Mention]) -> None:
+    """Three or more emotions joined only by commas, slashes, "and" / "or" are a list of candidates
+    (an echoed class list, "shared by anger, fear and sadness"), not an answer."""
+    run = [ms[0]] if ms else []
+    for a, b in pairwise(ms):
+        gap = low[a.end : b.start]
+        if len(gap) <= 12 and _COORD_RE.match(gap) and gap.strip(" \t") and a.emotion != b.emotion:
+            run.append(b)
+            continue
+        _flag_run(run)
+        run = [b]
+    _flag_run(run)
+
+
+def _flag_run(run: list[_Mention]) -> None:
+    if len({m.emotion for m in run}) >= 3:
+        for m in run:
+            m.skip = "list"
+
+
+def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
+    low = t.low
+    _, s0, s1 = t.sentence(m.start)
+    pre_sent = low[max(s0, m.start - 200) : m.start]
+    post = low[m.end : min(s1 + 1, m.end + 60)]
+    if m.skip:
+        return
+    if _negated(low, m, prev, s0):
+        m.skip = "negated"
+        return
+    why = _not_emotion(m, pre_sent, post, low, s0)
+    if why:
+        m.skip = why
+        return
+    clause = low[_clause_start(low, max(s0, m.start - 200), m.start) : m.start]
+    near = clause[-40:]
+    m.score = _score(low, m, post)
+    if m.score is not None:
+        m.descriptive = False  # a scored word is a label ("content: 0.7")
+    m.revises = _REVISION_RE.search(pre_sent) is not None
+    m.asserted = _ASSERT_RE.search(clause) is not None or _PERSON_RE.search(clause) is not None
+    question = low[s1 - 1 : s1] == "?" if s1 > m.end else False
+    noun = m.word in EMOTION_NOUNS
+    if _SIDE_PRE_RE.search(near) or (noun and _SIDE_NOUN_PRE_RE.search(near)) or _SIDE_POST_RE.match(post):
+        m.rank = SIDE
+    elif question or _HEDGE_RE.search(clause):
+        m.rank = HEDGE
+    elif _DECISION_RE.search(clause[-80:]):
+        m.rank = DECISION
+    elif _PRIMARY_RE.search(near) or _PRIMARY_POST_RE.match(post):
+        m.rank = PRIMARY
+    elif _WEAK_HEDGE_RE.search(clause) or (low[m.start - 1 : m.start] == "(" and m.score is None):
+        m.rank = HEDGE  # general knowledge ("often associated with X"), a parenthesis "(disgust)"
+    if m.descriptive and not _PERSON_RE.search(pre_sent):
+        m.asserted = False  # "the brow is relaxed": a feature, not the person
+
+
+def _clause_start(low: str, start: int, pos: int) -> int:
+    """Where the clause holding ``pos`` starts: after ; or :, at a contrastive word ("but X"), and
+    after the comma that ends a concessive clause ("although some see fear, | the face shows X")."""
+    at, concessive = start, False
+    for c in _CLAUSE_RE.finditer(low, start, pos):
+        token = c.group(0)
+        if token == ",":
+            if concessive:
+                at, concessive = c.end(), False
+        elif token in ";:":
+            at, concessive = c.end(), False
+        else:
+            at, concessive = c.start(), token in _CONCESSIVE
+    return at
+
+
+def _negated(low: str, m: _Mention, prev: _Mention | None, s0: int) -> bool:
+    if _POST_NEG_RE.match(low, m.end, m.end + 60):
+        return True
+    near_prev = prev is not None and prev.sent == m.sent and m.start - prev.end <= 12
+    if near_prev and prev.skip == "negated" and _COORD_RE.match(low, prev.end, m.start):  # type: ignore[union-attr]
+        return True  # "no sign of fear or anger"
+    pre = low[max(s0, m.start - 60) : m.start]
+    cut = 0
+    for e in SCOPE_END_RE.finditer(pre):
+        cut = e.end()
+    window = pre[cut:]
+    words = [(w.group(0), w.start()) for w in WORD_RE.finditer(window)][-6:]
+    at = None
+    for i, (w, pos) in enumerate(words):
+        nxt = words[i + 1][0] if i + 1 < len(words) else ""
+        if (w, nxt) in _NOT_NEGATING:
+            continue
+        if w in _NEGATORS or w.endswith("n't") or nxt in _NEGATOR_PAIRS.get(w, ()):
+            at = pos
+    if at is None:
+        return False
+    # a negation covers the next emotion (and a list of them), not one after it
+    if prev is not None and prev.start >= m.start - len(window) + at and prev.sent == m.sent:
+        gap = low[prev.end : m.start]
+        return prev.skip == "negated" and len(gap) <= 12 and _COORD_RE.match(gap) is not None
+    return True
+
+
+def _not_emotion(m: _Mention, pre: str, post: str, low: str, s0: int) -> str:
+    """Why a mention is no emotion of the face ("" when it is one)."""
+    w = m.word
+    helping = w in _HELP_WORDS and (post.startswith(" to ") or post.startswith(" you"))
+    if helping and (_HELP_PRE_RE.search(pre) or not pre.strip(" \t*-#>")):
+        return "not-emotion"  # "I'm happy to help", "Glad you asked"
+    if w == "content" and (_CONTENT_NOUN_RE.match(post) or _CONTENT_PRE_RE.search(pre)):
+        return "not-emotion"  # "the content of the image"
+    if w in ("neutral", "calm", "blank") and (_THING_RE.match(post) or _THING_PRE_RE.search(pre)):
+        return "not-emotion"  # "a neutral background"
+    if (
+        (w == "neutral" or m.descriptive)
+        and _PART_RE.search(pre)
+        and not _PERSON_RE.search(pre)
+        and not _FACE_NOUN_RE.match(post)
+    ):
+        return "not-emotion"  # "Eyes: neutral", "the brow is relaxed"
+    if w in _DISJUNCT_WORDS and post.startswith(",") and not pre.strip(" \t*-#>"):
+        return "not-emotion"  # "Sadly, the image is blurred"
+    if w == "surprise" and pre.endswith(("to my ", "to our ", "to everyone's ")):
+        return "not-emotion"
+    return ""
+
+
+def _score(low: str, m: _Mention, post: str) -> float | None:
+    a = _SCORE_POST_RE.match(post)
+    value, pct = (a.group(1), a.group(2)) if a else (None, None)
+    if value is None:
+        b = _SCORE_PRE_RE.search(low, max(0, m.start - 12), m.start)
+        if b is None:
+            return None
+        value, pct = b.group(1), "%"
+    v = float(value)
+    if pct:
+        return v / 100 if v <= 100 else None
+    return v if v <= 1 else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Deciding
+
+
+def _decide(text: str, t: _Text, ms: list[_Mention], conclusion: bool) -> Reading:
+    cands = [m for m in ms if not m.skip]
+    negated = [m for m in ms if m.skip == "negated"]
+    if not cands:
+        if negated:
+            words = ", ".join(dict.fromkeys(m.word for m in negated))
+            return Reading(
+                "negated", (), notes=(f"answer-negation-skipped: only negated labels in the text ({words})",)
+            )
+        return Reading("none", ())
+    # a descriptive word ("calm", "smiling") counts when said of the person ("she looks calm") and
+    # nothing stronger is named at its rank or above, or when its sentence holds it equal to another
+    strong = [m for m in cands if not m.descriptive]
+    top_strong = max((m.rank for m in strong), default=0)
+    cands = strong + [
+        m for m in cands if m.descriptive and m.asserted and (m.rank > top_strong or _tied(t, m))
+    ]
+    if not cands:
+        return Reading("none", ())
+    cands.sort(key=lambda m: m.start)
+
+    scored = [m for m in cands if m.score is not None]
+    if len({m.emotion for m in scored}) >= 2:
+        return _from_scores(text, t, ms, scored)
+
+    # the last concluding part that makes a claim
+    pool, region = cands, False
+    if conclusion:
+        region = True
+        for m in cands:
+            m.region = True
+    else:
+        claims = [m.start for m in cands if m.rank >= HEDGE]
+        starts = _conclusion_starts(t.low)
+        i = bisect_right(starts, claims[-1]) if claims else 0
+        if i:  # the last concluding part that a claim follows
+            pool = [m for m in cands if m.start >= starts[i - 1]]
+            region = True
+            for m in pool:
+                m.region = True
+    _same_clause_alike(t, pool)
+    top_rank = max(m.rank for m in pool)
+    top = [m for m in pool if m.rank == top_rank]
+    emotions = tuple(dict.fromkeys(m.emotion for m in top))
+    revised = False
+    if len(emotions) > 1:
+        # a later sentence that revises or concludes outranks the earlier ones of the same rank
+        last = max(m.sent for m in top)
+        final = [m for m in top if m.sent == last]
+        if len({m.emotion for m in final}) == 1 and final[0].revises and any(m.sent < last for m in top):
+            emotions, top, revised = (final[0].emotion,), final, True
+    if len(emotions) > 1:
+        where = " in the conclusion" if region else ""
+        return Reading(
+            "tie",
+            emotions,
+            _sentence(text, t, top[-1]),
+            notes=(
+                f"answer-tie: {', '.join(emotions)} are equally supported{where} ({_RANK_NAMES[top_rank]})",
+            ),
+        )
+    winner = top[-1]
+    return Reading(
+        "one",
+        emotions,
+        _sentence(text, t, winner),
+        asserted=winner.rank >= PRIMARY or winner.region or winner.asserted,
+        notes=tuple(_why(ms, cands, pool, winner, region, revised)),
+    )
+
+
+def _tied(t: _Text, m: _Mention) -> bool:
+    """Whether the sentence of ``m`` holds two emotions equal ("X and Y in equal measure")."""
+    _, s0, s1 = t.sentence(m.start)
+    return _TIE_RE.search(t.low, max(s0, m.start - 300), min(s1, m.end + 300)) is not None
+
+
+def _conclusion_starts(low: str) -> list[int]:
+    starts = [m.start() for m in _HEAD_RE.finditer(low)] + [m.start() for m in _CONCLUDE_RE.finditer(low)]
+    return sorted(starts)
+
+
+def _same_clause_alike(t: _Text, pool: list[_Mention]) -> None:
+    """Plain and hedged mentions of different emotions in one clause, or in one sentence that holds
+    them equal, count alike ("fear or surprise", "anger and sadness", "X, but just as well Y")."""
+    by_clause: dict[tuple[int, int], list[_Mention]] = {}
+    low = t.low
+    for m in pool:
+        if m.rank not in (HEDGE, PLAIN):
+            continue
+        _, s0, _ = t.sentence(m.start)
+        # a sentence that holds two emotions equal is one clause
+        clause = s0 if _tied(t, m) else _clause_start(low, max(s0, m.start - 200), m.start)
+        by_clause.setdefault((m.sent, clause), []).append(m)
+    for group in by_clause.values():
+        if len({m.emotion for m in group}) > 1:
+            rank = max(m.rank for m in group)
+            for m in group:
+                m.rank = rank
+
+
+def _from_scores(text: str, t: _Text, ms: list[_Mention], scored: list[_Mention]) -> Reading:
+    best: dict[str, float] = {}
+    for m in scored:
+        assert m.score is not None
+        best[m.emotion] = max(best.get(m.emotion, 0.0), m.score)
+    top = max(best.values())
+    winners = tuple(e for e, v in best.items() if v == top)
+    shown = ", ".join(f"{e} {v:g}" for e, v in sorted(best.items(), key=lambda kv: -kv[1]))
+    if len(winners) > 1:
+        return Reading("tie", winners, _sentence(text, t, scored[-1]),
+                       notes=(f"answer-tie: a tie at the top of the score list ({shown})",))  # fmt: skip
+    winner = next(m for m in scored if m.emotion == winners[0] and m.score == top)
+    notes = [f"answer-score-list: the highest score of the list ({shown})"]
+    notes += _synonym_note(winner)
+    return Reading("one", winners, _sentence(text, t, winner), asserted=True, notes=tuple(notes))
+
+
+def _why(
+    ms: list[_Mention], cands: list[_Mention], pool: list[_Mention], w: _Mention, region: bool, revised: bool
+) -> list[str]:
+    """The coded notes of a decision: which rules set aside the other emotions."""
+    notes: list[str] = []
+    others = [m for m in cands if m.emotion != w.emotion]
+    outside = [m for m in others if m not in pool]
+    if region and outside:
+        notes.append(
+            f"answer-from-conclusion: the concluding part names {w.emotion}; earlier mentions "
+            f"({_words(outside)}) are outranked"
+        )
+    elif revised:
+        notes.append(f"answer-from-conclusion: a later sentence revises the earlier ones to {w.emotion}")
+    elif region and not others:
+        notes.append(f"answer-from-conclusion: read from the concluding part ({w.word!r})")
+    lower = [m for m in others if m in pool and m.rank < w.rank]
+    if lower:
+        if w.rank == DECISION:
+            notes.append(
+                f"answer-final-statement: {w.word!r} is stated as the answer; {_words(lower)} only "
+                f"mentioned along the way"
+            )
+        else:
+            kind = "primary cue" if w.rank == PRIMARY else "statement"
+            notes.append(
+                f"answer-primary-cue: {w.word!r} ({kind}) outranks side or hedged mentions ({_words(lower)})"
+            )
+    elif w.rank == DECISION and not others:
+        notes.append(f"answer-final-statement: {w.word!r} is stated as the answer")
+    neg = [m for m in ms if m.skip == "negated" and m.emotion != w.emotion]
+    if neg:
+        notes.append(f"answer-negation-skipped: negated mentions set aside ({_words(neg)})")
+    not_em = [m for m in ms if m.skip in ("not-emotion", "list") and m.emotion != w.emotion]
+    if not_em:
+        notes.append(
+            f"answer-not-emotion-use: emotion words not said of the face set aside ({_words(not_em)})"
+        )
+    notes += _synonym_note(w)
+    return notes
+
+
+def _synonym_note(w: _Mention) -> list[str]:
+    if w.word in EMOTION_NAMES:
+        return []
+    return [f"answer-synonym: {w.word!r} read as {w.emotion}"]
+
+
+def _words(ms: list[_Mention]) -> str:
+    return ", ".join(dict.fromkeys(m.word for m in ms))
+
+
+def _sentence(text: str, t: _Text, m: _Mention) -> str:
+    _, s0, s1 = t.sentence(m.start)
+    sentence = " ".join(text[s0:s1].split())
+    if len(sentence) <= 120:
+        return sentence
+    at = m.start - s0
+    lo = max(0, min(at - 60, len(sentence) - 120))
+    return sentence[lo : lo + 120]
