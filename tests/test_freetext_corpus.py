@@ -14,14 +14,15 @@ from tag_bench.testing.freetext import FreeText, freetext_corpus, measure
 def test_reproducible_and_parts_disjoint():
     a = freetext_corpus(300, "tuning", seed=3)
     assert a == freetext_corpus(300, "tuning", seed=3)
-    held = freetext_corpus(300, "heldout", seed=3)
-    assert not {x.text for x in a} & {x.text for x in held}
-    assert {x.part for x in a} == {"tuning"} and {x.part for x in held} == {"heldout"}
-    assert not {x.family for x in held if x.kind == "clear"} <= {x.family for x in a if x.kind == "clear"}
+    for part in ("heldout", "heldout2"):
+        held = freetext_corpus(300, part, seed=3)
+        assert not {x.text for x in a} & {x.text for x in held}
+        assert {x.part for x in a} == {"tuning"} and {x.part for x in held} == {part}
+        assert not {x.family for x in held if x.kind == "clear"} <= {x.family for x in a if x.kind == "clear"}
 
 
 def test_kinds_labels_and_lengths():
-    items = freetext_corpus(2000, "tuning") + freetext_corpus(2000, "heldout")
+    items = [x for part in freetext.PARTS for x in freetext_corpus(2000, part)]
     assert {x.kind for x in items} == {"clear", "ambiguous", "none"}
     assert all((x.label is not None) == (x.kind == "clear") for x in items)
     assert {x.label for x in items if x.label} == set(CANONICAL_EMOTIONS)

@@ -15,9 +15,11 @@ Independence: the vocabulary and phrasing below are written here, for this corpu
 the parser's lexicon (``tag_bench.facs``) or its rules; this module imports nothing of the parser.
 Otherwise the figures would measure the lexicon against itself.
 
-Two parts: ``tuning`` (what the parser's rules were developed against) and ``heldout`` (other template
-families, other phrasings of every cue, words of its own per emotion and another seed range: no rule
-was tuned on it).
+Three parts: ``tuning`` (what the parser's rules were developed against), ``heldout`` (other template
+families, other phrasings of every cue, words of its own per emotion and another seed range; measured
+once before any of its texts was looked at, then used for tuning too) and ``heldout2`` (written and
+frozen after that first measurement and before any held-out text was looked at: yet other families,
+phrasings and words; no rule was tuned on it).
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ from typing import TypeVar
 EMOTIONS: tuple[str, ...] = (
     "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"
 )  # fmt: skip
-PARTS: tuple[str, ...] = ("tuning", "heldout")
+PARTS: tuple[str, ...] = ("tuning", "heldout", "heldout2")
 _T = TypeVar("_T")
 #: each part draws from its own seed range, so that no held-out text is ever a tuning text
-_SEED_OFFSET = {"tuning": 0, "heldout": 1_000_000}
+_SEED_OFFSET = {"tuning": 0, "heldout": 1_000_000, "heldout2": 2_000_000}
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,18 @@ _WORDS: dict[str, _Words] = {
 }
 # fmt: on
 
+#: words only ``heldout2`` uses (with the held-out words above)
+_WORDS2: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "happiness": (("radiant", "chipper", "exuberant", "blissful"), ("exuberance", "cheer")),
+    "sadness": (("wistful", "downtrodden", "woebegone", "sorrowing"), ("woe", "despondency")),
+    "surprise": (("agog", "incredulous", "caught off guard"), ("disbelief", "astonishment")),
+    "fear": (("jittery", "terror-struck", "spooked", "on edge"), ("fearfulness", "alarm")),
+    "disgust": (("appalled", "queasy", "put off"), ("repulsion", "nausea")),
+    "anger": (("irked", "cross", "bristling", "seething"), ("ire", "exasperation")),
+    "contempt": (("snooty", "disparaging", "mocking"), ("scornfulness", "disdainfulness")),
+    "neutral": (("unruffled", "matter-of-fact", "unmoved"), ("equanimity", "a flat affect")),
+}
+
 #: facial signs per emotion (no emotion words: these are what the model saw)
 _SIGNS: dict[str, tuple[str, ...]] = {
     "happiness": ("the lip corners are pulled up and back", "the cheeks are raised", "crow's feet wrinkles "
@@ -182,6 +196,13 @@ _DISTRACTORS = {
         "The candidate labels are happiness, sadness, anger, fear, surprise, disgust, contempt and neutral.",
         "The photographer used a neutral backdrop.",
         "Glad to help with this one.",
+    ),
+    "heldout2": (
+        "Happy to take a look at this!",
+        "Surprisingly, the crop keeps the whole chin in view.",
+        "The wall behind the person is a calm pale blue.",
+        "Note: the label set here is anger, contempt, disgust, fear, happiness, neutral, sadness, surprise.",
+        "I'm glad you included the full face.",
     ),
 }
 
@@ -330,6 +351,51 @@ _BANKS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+_BANKS["heldout2"] = {
+    "final": (
+        "Based on these cues, {who} appears to be experiencing {noun}.",
+        "The visible cues point most strongly toward {noun}.",
+        "If I had to pick one label, it would be {noun}.",
+        "{Noun} is the best fit.",
+        "My best guess: {noun}.",
+        "This reads most naturally as {noun}.",
+        "I'd go with {noun}.",
+        "{Who} seems {adj} above anything else.",
+    ),
+    "side": (
+        "There's also a faint sense of {noun}.",
+        "Maybe a bit of {noun} too.",
+        "A subtle layer of {noun} may sit underneath.",
+    ),
+    "side_inline": (", with an edge of {noun}", ", with a subtle layer of {noun}", ", plus a little {noun}"),
+    "primary_inline": (
+        "Mostly {noun}",
+        "The prevailing emotion is {noun}",
+        "{Who} looks predominantly {adj}",
+    ),
+    "negation": (
+        "I don't see any {noun} here.",
+        "{Noun} seems unlikely.",
+        "It doesn't read as {adj}.",
+        "There's no real {noun}.",
+        "Definitely not {noun}.",
+    ),
+    "negation_pair": ("No {noun}, no {noun2}.", "Neither {noun} nor {noun2} fits."),
+    "contrast": ("It's {pnoun}, not {noun}.", "More {padj} than {adj}.", "{Pnoun} rather than {noun}."),
+    "revision": (
+        "I initially leaned toward {noun}.",
+        "It's tempting to call this {noun} at first.",
+        "At a quick glance one might say {noun}.",
+    ),
+    "ambiguous": (
+        "It's a toss-up between {a} and {b}.",
+        "{A} and {b} are about equally likely here.",
+        "I can't confidently choose between {a} and {b}.",
+        "The cues are split between {a} and {b}.",
+    ),
+    "ambiguous_pair": ("{Who} could be read as {a} or as {b}; neither reading clearly wins.",),
+}
+
 _FEATURES = ("eyes", "brows", "mouth", "forehead", "lip corners", "gaze")
 _BUT = ("However,", "But", "Looking more closely, though,", "On closer inspection,", "Still,")
 _OPENERS = {
@@ -345,6 +411,7 @@ _OPENERS = {
         "Here is what the face shows.",
     ),
 }
+_OPENERS["heldout2"] = ("Sure!", "Here's my read of the face.", "Let's break this down.")
 _FILLER = (
     "The head is turned slightly to the left.",
     "Part of the hair falls over the forehead.",
@@ -406,6 +473,8 @@ class _Writer:
         held = w.held_adj if form == "adj" else w.held_noun
         if self.part == "heldout" and self.rng.random() < 0.35:
             pool = held
+        elif self.part == "heldout2" and self.rng.random() < 0.35:
+            pool = held + _WORDS2[emotion][0 if form == "adj" else 1]
         return self.pick(pool)
 
     def fill(self, template: str, emotion: str, primary: bool = False, **extra: str) -> str:
@@ -677,6 +746,88 @@ _CLEAR_FAMILIES["heldout"] = {
 }  # fmt: skip
 
 
+# Second held-out families: a weighing of the candidates, an assistant-style report with key
+# indicators, a cautious answer with the statement first, a casual one, a table, scores in words.
+
+_VERDICT_NO = ("unlikely", "ruled out", "doesn't fit", "not supported by the brows or mouth")
+_VERDICT_MAYBE = ("possible, but less likely", "plausible, but weaker", "partly fits")
+_VERDICT_YES = ("the best fit", "most likely", "the strongest match", "fits best")
+
+
+def _family_candidates(w: _Writer, label: str) -> tuple[str, list[str]]:
+    no, maybe = w.rng.sample([e for e in EMOTIONS if e != label], 2)
+    rows = [
+        (no, w.pick(_VERDICT_NO)),
+        (maybe, w.pick(_VERDICT_MAYBE)),
+        (label, w.pick(_VERDICT_YES)),
+    ]
+    w.rng.shuffle(rows)
+    lines = [f"- **{_cap(w.word(e, 'noun', primary=False))}**: {verdict}." for e, verdict in rows]
+    text = "\n".join([w.pick(_OPENERS["heldout2"]), "Weighing the candidate emotions:", *lines])
+    if w.rng.random() < 0.5:
+        text += "\n\n" + w.fill(w.pick(w.bank["final"]), label, primary=True)
+    return text, ["negation", "side", "candidates"]
+
+
+def _family_indicators(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    head = f"Based on the image, {w.who} appears to be experiencing {w.word(label, 'noun')}."
+    lines = [f"{i}. {s}" for i, s in enumerate(parts["signs"], 1)]
+    tail = " ".join(parts["negation"] + parts["side"])
+    text = "\n".join([head, "", "Key indicators:", *lines])
+    if tail:
+        text += f"\n\nIt's worth noting: {tail}"
+    return text, traits
+
+
+def _family_cautious(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    head = (
+        f"While I can't know for certain how someone feels, the visible cues suggest {w.word(label, 'noun')}."
+    )
+    rev = []
+    if parts["revision"]:
+        r = w.other(label, *parts["avoid"])
+        rev = [
+            f"It's tempting to call this {w.word(r, 'noun', primary=False)}, but the rest of the face disagrees."
+        ]
+    return " ".join([head, *parts["signs"], *rev, *parts["negation"], *parts["side"]]), traits
+
+
+def _family_casual(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    head = w.pick((f"Looks like {w.word(label, 'noun')} to me.", f"Pretty clearly {w.word(label, 'adj')}.",
+                   f"I'd call this {w.word(label, 'noun')}."))  # fmt: skip
+    return " ".join([head, *parts["signs"][:2], *parts["side"], *parts["negation"]]), traits
+
+
+def _family_table(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    statement = _statement(w, label, traits, tuple(parts["avoid"]))
+    rows = [f"| {_region(s)} | {s} |" for s in parts["signs"]]
+    notes = " ".join(parts["negation"] + parts["side"])
+    text = "\n".join(["| Region | Observation |", "|---|---|", *rows, "", *([notes] if notes else [])])
+    return text + f"\n**Assessment:** {statement}", traits
+
+
+def _family_worded_scores(w: _Writer, label: str) -> tuple[str, list[str]]:
+    a, b = w.rng.sample([e for e in EMOTIONS if e != label], 2)
+    top = w.pick((60, 65, 70, 75, 80))
+    second = w.pick((15, 20, 25))
+    return (
+        f"I'd estimate {w.word(label, 'noun', primary=False)} at about {top}%, "
+        f"{w.word(a, 'noun', primary=False)} at {second}%, and {w.word(b, 'noun', primary=False)} at "
+        f"{100 - top - second}%."
+    ), ["scores"]
+
+
+_CLEAR_FAMILIES["heldout2"] = {
+    "candidates": _family_candidates, "indicators": _family_indicators, "cautious": _family_cautious,
+    "casual": _family_casual, "table": _family_table, "worded_scores": _family_worded_scores,
+    "prose": _family_prose, "short": _family_short,
+}  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------------
 # Genuinely ambiguous responses and responses that assert no emotion
 
@@ -713,6 +864,10 @@ def _ambiguous(w: _Writer) -> tuple[str, str, list[str]]:
             + f"\n\n### Conclusion\n{extra} {statement}"
         )
         return text, "ambiguous_sections", traits
+    if w.part == "heldout2" and style < 0.85:  # two candidates weighed alike, none chosen
+        rows = [f"- **{_cap(na)}**: plausible.", f"- **{_cap(nb)}**: equally plausible."]
+        text = "\n".join(["Weighing the candidate emotions:", *rows, "", "I can't pick one over the other."])
+        return text, "ambiguous_candidates", traits
     # both asserted in one breath, neither above the other
     pair = w.pick(w.bank["ambiguous_pair"]).format(
         Who=_cap(w.who), he=w.he, a=w.word(a, "adj", primary=False), b=w.word(b, "adj", primary=False)
