@@ -53,6 +53,10 @@ _NEGATORS = NEGATORS | {"lack", "lacked", "rules", "excludes", "devoid", "nowher
 _NEGATOR_PAIRS = {"free": ("of", "from"), "far": ("from",), "instead": ("of",)}  # "free of X", "far from X"
 _NOT_NEGATING = {("no", "doubt"), ("not", "only"), ("not", "just"), ("not", "merely"), ("nothing", "but"),
                  ("no", "wonder"), ("without", "a"), ("never", "been")}  # fmt: skip
+# after a negator, a word of indecision: a hedge, not a negation
+_UNDECIDED = frozenset(
+    {"settle", "decide", "choose", "tell", "pick", "determine", "sure", "certain", "clear"}
+)
 _POST_NEG_RE = re.compile(
     r"[ \t]*,?[ \t]*(?:(?:is|was|are|seems|appears|looks)[ \t]+(?:not|absent|unlikely|excluded)\b"
     r"|(?:absent|unlikely|excluded)\b|(?:is[ \t]+|are[ \t]+|can[ \t]+be[ \t]+|could[ \t]+be[ \t]+)?ruled[ \t]+out\b"
@@ -84,7 +88,7 @@ _PART_RE = re.compile(
 )
 _PERSON_RE = re.compile(
     r"\b(?:person|face|expression|he|she|they|subject|individual|man|woman|child|boy|girl|look|demeanou?r"
-    r"|mood|emotion|overall|impression|state|feeling|i|seems?|appears?)\b"
+    r"|mood|emotion|overall|impression|state|feeling|i|seems?|appears?|this|it)\b"
 )
 # "the lighting is neutral", "a calm blue background"
 _THING_PRE_RE = re.compile(
@@ -100,7 +104,7 @@ _SIDE_PRE_RE = re.compile(
     r"(?:\b(?:hints?|touch(?:es)?|traces?|elements?|nuances?|notes?|undertones?|flickers?|tinges?|shades?"
     r"|whispers?|bit|degree|amount|glimmers?|suggestions?|sprinkling|dash|modicum|streaks?|twinge|spark"
     r"|chance|possibility|likelihood)"
-    r"[ \t]+of[ \t]+(?:(?:a|an|slight|mild|faint|subtle|some|possible|real|mere|underlying|residual)[ \t]+){0,2}"
+    r"[ \t]+of[ \t]+(?:[a-z'\-]+[ \t]+){0,2}"
     r"|\b(?:mixed|tinged|blended|combined|laced|coupled|paired|along)[ \t]+with[ \t]+"
     r"(?:(?:a|an|some|slight|mild|faint|subtle|little|bit|of|touch|hint|possible|perhaps|maybe)[ \t]+){0,3}"
     r"|\bwith[ \t]+(?:(?:a|an|little|bit|of|perhaps|maybe|possibly)[ \t]+){0,3}"
@@ -145,7 +149,7 @@ _DECISION_RE = re.compile(
     r"|\bi(?:'m|[ \t]+am)?[ \t]+(?:think|believe|conclude|(?:fairly[ \t]+|quite[ \t]+)?(?:confident|sure|certain))"
     r"(?:[ \t]+(?:that|it'?s|it[ \t]+is|this[ \t]+is|the[ \t]+(?:person|expression|face)[ \t]+(?:is|looks|shows)))?"
     r"|\bthe[ \t]+(?:best|closest)[ \t]+(?:fit|match)[ \t]+is|\bpoints?[ \t]+(?:clearly[ \t]+)?to"
-    r"|\blean(?:s|ing)?[ \t]+towards?)[ \t]*" + _DET + "$"
+    r"|\blean(?:s|ing)?[ \t]+towards?)[ \t]*" + _DET + r"(?:[a-z'\-]+[ \t]+){0,2}$"
 )
 _PRIMARY_RE = re.compile(
     r"\b(?:primarily|predominantly|mainly|mostly|largely|chiefly|principally|overwhelmingly|essentially"
@@ -323,14 +327,14 @@ def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
         m.rank = SIDE
     elif question or _HEDGE_RE.search(clause):
         m.rank = HEDGE
-    elif _DECISION_RE.search(clause[-80:]):
+    elif _DECISION_RE.search(clause[-80:]) and not _TIE_RE.search(clause[-80:]):
         m.rank = DECISION
     elif _PRIMARY_RE.search(near) or _PRIMARY_POST_RE.match(post):
         m.rank = PRIMARY
     elif _WEAK_HEDGE_RE.search(clause) or (low[m.start - 1 : m.start] == "(" and m.score is None):
         m.rank = HEDGE  # general knowledge ("often associated with X"), a parenthesis "(disgust)"
-    if m.descriptive and not _PERSON_RE.search(pre_sent):
-        m.asserted = False  # "the brow is relaxed": a feature, not the person
+    if m.descriptive:  # said of the person ("she looks calm", "calm is what the face shows"), or ranked
+        m.asserted = m.rank >= PRIMARY or _PERSON_RE.search(low, max(s0, m.start - 200), s1) is not None
 
 
 def _clause_start(low: str, start: int, pos: int) -> int:
@@ -364,8 +368,8 @@ def _negated(low: str, m: _Mention, prev: _Mention | None, s0: int) -> bool:
     at = None
     for i, (w, pos) in enumerate(words):
         nxt = words[i + 1][0] if i + 1 < len(words) else ""
-        if (w, nxt) in _NOT_NEGATING:
-            continue
+        if (w, nxt) in _NOT_NEGATING or nxt in _UNDECIDED:
+            continue  # "no doubt", "I can't settle on X versus Y", "not sure whether X"
         if w in _NEGATORS or w.endswith("n't") or nxt in _NEGATOR_PAIRS.get(w, ()):
             at = pos
     if at is None:
@@ -431,6 +435,10 @@ def _decide(text: str, t: _Text, ms: list[_Mention], conclusion: bool) -> Readin
         return Reading("none", ())
     # a descriptive word ("calm", "smiling") counts when said of the person ("she looks calm") and
     # nothing stronger is named at its rank or above, or when its sentence holds it equal to another
+    starts = [] if conclusion else _conclusion_starts(t.low)
+    for m in cands:  # a descriptive word in the last concluding part is said of the face ("In short: calm")
+        if m.descriptive and (conclusion or (starts and m.start >= starts[-1])):
+            m.asserted = True
     strong = [m for m in cands if not m.descriptive]
     top_strong = max((m.rank for m in strong), default=0)
     cands = strong + [
@@ -452,7 +460,6 @@ def _decide(text: str, t: _Text, ms: list[_Mention], conclusion: bool) -> Readin
             m.region = True
     else:
         claims = [m.start for m in cands if m.rank >= HEDGE]
-        starts = _conclusion_starts(t.low)
         i = bisect_right(starts, claims[-1]) if claims else 0
         if i:  # the last concluding part that a claim follows
             pool = [m for m in cands if m.start >= starts[i - 1]]
@@ -504,8 +511,13 @@ def _conclusion_starts(low: str) -> list[int]:
 def _same_clause_alike(t: _Text, pool: list[_Mention]) -> None:
     """Plain and hedged mentions of different emotions in one clause, or in one sentence that holds
     them equal, count alike ("fear or surprise", "anger and sadness", "X, but just as well Y")."""
-    by_clause: dict[tuple[int, int], list[_Mention]] = {}
     low = t.low
+    # emotions joined by "and" / "or" / a comma share one rank ("the expression is anger and disgust")
+    for a, b in pairwise(pool):
+        gap = low[a.end : b.start]
+        if a.sent == b.sent and len(gap) <= 12 and gap.strip(" \t") and _COORD_RE.match(gap):
+            a.rank = b.rank = max(a.rank, b.rank)
+    by_clause: dict[tuple[int, int], list[_Mention]] = {}
     for m in pool:
         if m.rank not in (HEDGE, PLAIN):
             continue
