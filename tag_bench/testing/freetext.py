@@ -19,7 +19,9 @@ Three parts: ``tuning`` (what the parser's rules were developed against), ``held
 families, other phrasings of every cue, words of its own per emotion and another seed range; measured
 once before any of its texts was looked at, then used for tuning too) and ``heldout2`` (written and
 frozen after that first measurement and before any held-out text was looked at: yet other families,
-phrasings and words; no rule was tuned on it).
+phrasings and words), ``heldout3`` (written and frozen after the first measurement of ``heldout2`` and
+before any of its texts was looked at; no rule was tuned on it). Each held-out part is tuning
+material once its failures have been read; the commit log says when.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ from typing import TypeVar
 EMOTIONS: tuple[str, ...] = (
     "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"
 )  # fmt: skip
-PARTS: tuple[str, ...] = ("tuning", "heldout", "heldout2")
+PARTS: tuple[str, ...] = ("tuning", "heldout", "heldout2", "heldout3")
 _T = TypeVar("_T")
 #: each part draws from its own seed range, so that no held-out text is ever a tuning text
-_SEED_OFFSET = {"tuning": 0, "heldout": 1_000_000, "heldout2": 2_000_000}
+_SEED_OFFSET = {"tuning": 0, "heldout": 1_000_000, "heldout2": 2_000_000, "heldout3": 3_000_000}
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,12 @@ _DISTRACTORS = {
         "The wall behind the person is a calm pale blue.",
         "Note: the label set here is anger, contempt, disgust, fear, happiness, neutral, sadness, surprise.",
         "I'm glad you included the full face.",
+    ),
+    "heldout3": (
+        "I'd be glad to analyze this photo.",
+        "The shirt is a neutral beige.",
+        "Unsurprisingly, the eyes draw most of the attention.",
+        "Options given: happiness, sadness, fear, anger, surprise, disgust, contempt, neutral.",
     ),
 }
 
@@ -396,6 +404,41 @@ _BANKS["heldout2"] = {
     "ambiguous_pair": ("{Who} could be read as {a} or as {b}; neither reading clearly wins.",),
 }
 
+_BANKS["heldout3"] = {
+    "final": (
+        "I'm leaning toward {noun}.",
+        "{Who} looks {adj} to me.",
+        "Everything considered, this is {noun}.",
+        "The expression is one of {noun}.",
+        "{Noun} is what I see here.",
+        "{Who} comes across as {adj}.",
+        "This face shows {noun}.",
+    ),
+    "side": (
+        "There is a slight undercurrent of {noun}.",
+        "{Noun} is present but muted.",
+        "A little {noun} may be mixed in.",
+    ),
+    "side_inline": (", with a slight undercurrent of {noun}", ", though some {noun} is present but muted"),
+    "primary_inline": ("Predominantly {noun}", "The strongest emotion is {noun}", "{Who} is mainly {adj}"),
+    "negation": (
+        "I wouldn't call it {noun}.",
+        "{Noun} doesn't seem to be present.",
+        "Not a trace of {noun}.",
+        "There's nothing {adj} about it.",
+    ),
+    "negation_pair": ("It isn't {noun} or {noun2}.", "Neither {noun} nor {noun2} shows."),
+    "contrast": ("{Pnoun} more than {noun}.", "It reads as {pnoun} instead of {noun}."),
+    "revision": ("My initial impression was {noun}.", "At first I thought of {noun}."),
+    "ambiguous": (
+        "Honestly, it could go either way between {a} and {b}.",
+        "{A} or {b}, I really can't tell.",
+        "There's an equal chance of {a} and {b}.",
+        "It's 50/50 between {a} and {b}.",
+    ),
+    "ambiguous_pair": ("{Who} looks {a} and {b} to the same degree.",),
+}
+
 _FEATURES = ("eyes", "brows", "mouth", "forehead", "lip corners", "gaze")
 _BUT = ("However,", "But", "Looking more closely, though,", "On closer inspection,", "Still,")
 _OPENERS = {
@@ -412,6 +455,7 @@ _OPENERS = {
     ),
 }
 _OPENERS["heldout2"] = ("Sure!", "Here's my read of the face.", "Let's break this down.")
+_OPENERS["heldout3"] = ("Okay.", "Here is what I see.", "Let me describe the face first.")
 _FILLER = (
     "The head is turned slightly to the left.",
     "Part of the hair falls over the forehead.",
@@ -473,7 +517,7 @@ class _Writer:
         held = w.held_adj if form == "adj" else w.held_noun
         if self.part == "heldout" and self.rng.random() < 0.35:
             pool = held
-        elif self.part == "heldout2" and self.rng.random() < 0.35:
+        elif self.part in ("heldout2", "heldout3") and self.rng.random() < 0.35:
             pool = held + _WORDS2[emotion][0 if form == "adj" else 1]
         return self.pick(pool)
 
@@ -828,6 +872,65 @@ _CLEAR_FAMILIES["heldout2"] = {
 }  # fmt: skip
 
 
+# Third held-out families: an emotion breakdown (primary / secondary / absent), the label first then
+# its reasons, a second look that revises the first, a leaning with a residual doubt, a chance in
+# words.
+
+
+def _family_breakdown(w: _Writer, label: str) -> tuple[str, list[str]]:
+    second, absent = w.rng.sample([e for e in EMOTIONS if e not in (label, "neutral")], 2)
+    lines = [
+        f"- Primary: {w.word(label, 'noun')}",
+        f"- Secondary: {w.word(second, 'noun', primary=False)}",
+        f"- Absent: {w.word(absent, 'noun', primary=False)}",
+    ]
+    signs = w.signs(label, w.rng.randint(1, 3))
+    return "\n".join(["Emotion breakdown:", *lines, "", *signs]), ["side", "negation", "breakdown"]
+
+
+def _family_label_first(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    head = _cap(w.word(label, "noun")) + "."
+    return "\n".join([head, " ".join(parts["signs"] + parts["negation"] + parts["side"])]), traits
+
+
+def _family_second_look(w: _Writer, label: str) -> tuple[str, list[str]]:
+    r = w.other(label)
+    first = w.signs(r, 1)[0]
+    signs = w.signs(label, w.rng.randint(1, 3))
+    text = (
+        f"At first I thought {w.he} might be {w.word(r, 'adj', primary=False)}, since {first[:1].lower()}"
+        f"{first[1:-1]}. Looking again, {signs[0][:1].lower()}{signs[0][1:]} {' '.join(signs[1:])} "
+        f"{w.fill(w.pick(w.bank['final']), label, primary=True)}"
+    )
+    return text, ["revision"]
+
+
+def _family_leaning(w: _Writer, label: str) -> tuple[str, list[str]]:
+    other = w.other(label, "neutral")
+    signs = w.signs(label, w.rng.randint(1, 3))
+    doubt = w.pick((f"though {w.word(other, 'noun', primary=False)} isn't impossible",
+                    f"although {w.word(other, 'noun', primary=False)} can't be fully excluded",
+                    f"with {w.word(other, 'noun', primary=False)} as a distant possibility"))  # fmt: skip
+    return " ".join([*signs, f"I'm leaning toward {w.word(label, 'noun')}, {doubt}."]), ["side"]
+
+
+def _family_chance(w: _Writer, label: str) -> tuple[str, list[str]]:
+    other = w.other(label)
+    p = w.pick((65, 70, 75, 80, 85))
+    return (
+        " ".join(w.signs(label, 2))
+        + f" There's roughly a {p}% chance this is {w.word(label, 'noun', primary=False)}, versus {100 - p}% for "
+        f"{w.word(other, 'noun', primary=False)}."
+    ), ["scores"]
+
+
+_CLEAR_FAMILIES["heldout3"] = {
+    "breakdown": _family_breakdown, "label_first": _family_label_first, "second_look": _family_second_look,
+    "leaning": _family_leaning, "chance": _family_chance, "prose": _family_prose, "markdown": _family_markdown,
+}  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------------
 # Genuinely ambiguous responses and responses that assert no emotion
 
@@ -864,6 +967,9 @@ def _ambiguous(w: _Writer) -> tuple[str, str, list[str]]:
             + f"\n\n### Conclusion\n{extra} {statement}"
         )
         return text, "ambiguous_sections", traits
+    if w.part == "heldout3" and style < 0.85:  # a breakdown that ties
+        text = f"Emotion breakdown:\n- Primary: {na} / {nb} (tied)\n- Absent: {w.word(w.other(a, b), 'noun', primary=False)}"
+        return text, "ambiguous_breakdown", traits
     if w.part == "heldout2" and style < 0.85:  # two candidates weighed alike, none chosen
         rows = [f"- **{_cap(na)}**: plausible.", f"- **{_cap(nb)}**: equally plausible."]
         text = "\n".join(["Weighing the candidate emotions:", *rows, "", "I can't pick one over the other."])
