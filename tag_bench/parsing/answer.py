@@ -70,6 +70,8 @@ _LABEL_PREFIX_RE = re.compile(
 _STRIP_CHARS = " \t\r\n.,:;!?-–—\"'“”‘’`*_#>()[]{}"
 _LABELISH_RE = re.compile(r"[^\W_][^\W_ '\-]{0,30}(?:[ '\-][^\W\d_]{1,30}){0,3}$")
 _SCORED_LINE_RE = re.compile(r"[^\W\d_][ \t]*[:=(\-–]?[ \t]*(?:\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*%?[ \t)]*$")
+#: "Neutrality: possible, but less likely": an item of a list of candidates, not a lone label
+_VERDICT_LINE_RE = re.compile(r"[a-z][a-z' \-]{1,30}[ \t]*(?::|[ \t]-|–|—)[ \t]*[a-z]")
 _NOISE_LINE_RE = re.compile(r"^[\s`{}\[\],]*$|^\s*(?:<[^<>]{0,40}>\s*)+$")
 
 
@@ -391,8 +393,10 @@ def _last_line(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
     if not words or len(words) > 5:
         return None
     d = decide(raw)
-    if d.kind == "several" or _SCORED_LINE_RE.search(raw):
-        return None  # "Happiness with a touch of surprise", "Neutral: 8%": prose, for the free-text reader
+    if d.kind == "several" or _SCORED_LINE_RE.search(raw) or _VERDICT_LINE_RE.match(raw.lower()):
+        # "Happiness with a touch of surprise", "Neutral: 8%", "Derision: unlikely": prose, for the
+        # free-text reader
+        return None
     r = _from_decision(d, raw, allowed, "last_line", False)
     if r is None and not text[:start].strip():  # the whole response is this one short line
         r = _classify(raw, allowed, "last_line", False, 3)

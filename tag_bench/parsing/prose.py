@@ -58,7 +58,7 @@ _UNDECIDED = frozenset(
     {"settle", "decide", "choose", "tell", "pick", "determine", "sure", "certain", "clear"}
 )
 _POST_NEG_RE = re.compile(
-    r"[ \t]*,?[ \t]*(?:(?:is|was|are|seems|appears|looks)[ \t]+(?:not|absent|unlikely|excluded)\b"
+    r"[ \t]*[,:\-–—]?[ \t]*(?:not[ \t]+supported\b|no[ \t]+(?:match|fit)\b|(?:is|was|are|seems|appears|looks)[ \t]+(?:not|absent|unlikely|excluded)\b"
     r"|(?:absent|unlikely|excluded)\b|(?:is[ \t]+|are[ \t]+|can[ \t]+be[ \t]+|could[ \t]+be[ \t]+)?ruled[ \t]+out\b"
     r"|(?:can|could|may)[ \t]+be[ \t]+(?:excluded|dismissed|discounted)\b|is[ \t]+out[ \t]+of[ \t]+the[ \t]+question"
     r"|(?:is[ \t]+)?less[ \t]+likely|(?:does[ \t]+not|doesn'?t)[ \t]+(?:fit|apply|match)\b"
@@ -80,7 +80,9 @@ _CONTENT_PRE_RE = re.compile(
 )
 _THING_RE = re.compile(
     r"[\s\-]+(?:background|backdrop|lighting|light|tones?|colou?rs?|gr[ae]y|wall|setting|position|pose|angle"
-    r"|stance|territory|point|ground|palette|state[ \t]+of[ \t]+the[ \t]+image)\b"
+    r"|stance|territory|point|ground|palette|state[ \t]+of[ \t]+the[ \t]+image"
+    r"|(?:(?:pale|light|dark|soft|muted|warm|cool)[ \t]+)?(?:blue|green|beige|white|black|brown|red|yellow|pink"
+    r"|purple|orange|pastel|tan|cream))\b"
 )
 _PART_RE = re.compile(
     r"\b(?:brows?|eyebrows?|eyes?|eyelids?|lids?|mouth|lips?|forehead|cheeks?|jaw|chin|nose|nostrils?|gaze"
@@ -93,7 +95,8 @@ _PERSON_RE = re.compile(
 # "the lighting is neutral", "a calm blue background"
 _THING_PRE_RE = re.compile(
     r"\b(?:lighting|light|background|backdrop|tones?|colou?rs?|wall|setting|palette|framing|composition)"
-    r"(?:[ \t]+(?:is|are|was|looks|seems|appears|remains|stays))?(?:[ \t]+(?:quite|fairly|very|rather|pretty|mostly))?"
+    r"(?:[ \t]+[a-z]+){0,3}?(?:[ \t]+(?:is|are|was|looks|seems|appears|remains|stays))(?:[ \t]+(?:a|an))?"
+    r"(?:[ \t]+(?:quite|fairly|very|rather|pretty|mostly))?"
     r"[ \t]+$"
 )
 _FACE_NOUN_RE = re.compile(r"[ \t\-]+(?:expression|face|look|impression|demeanou?r|state|mood|appearance)\b")
@@ -103,8 +106,10 @@ _DISJUNCT_WORDS = frozenset({"sadly", "happily"})  # "Sadly, the image is blurre
 _SIDE_PRE_RE = re.compile(
     r"(?:\b(?:hints?|touch(?:es)?|traces?|elements?|nuances?|notes?|undertones?|flickers?|tinges?|shades?"
     r"|whispers?|bit|degree|amount|glimmers?|suggestions?|sprinkling|dash|modicum|streaks?|twinge|spark"
-    r"|chance|possibility|likelihood)"
+    r"|chance|possibility|likelihood|undercurrents?|edges?|tints?|echo(?:es)?)"
     r"[ \t]+of[ \t]+(?:[a-z'\-]+[ \t]+){0,2}"
+    r"|\b(?:faint|slight|subtle|mild|small|little|minor|weak|light)[ \t]+(?:sense|layer|feeling|air|tone|level"
+    r"|amount|degree|measure)[ \t]+of[ \t]+(?:[a-z'\-]+[ \t]+){0,2}"
     r"|\b(?:mixed|tinged|blended|combined|laced|coupled|paired|along)[ \t]+with[ \t]+"
     r"(?:(?:a|an|some|slight|mild|faint|subtle|little|bit|of|touch|hint|possible|perhaps|maybe)[ \t]+){0,3}"
     r"|\bwith[ \t]+(?:(?:a|an|little|bit|of|perhaps|maybe|possibly)[ \t]+){0,3}"
@@ -124,7 +129,7 @@ _HEDGE_RE = re.compile(
     r"\b(?:could|might|may|possibly|perhaps|maybe|potentially|at[ \t]+first|initially|first[ \t]+(?:thought"
     r"|glance|impression|sight)|some[ \t]+(?:would|might|could|may|observers|viewers|people)|one[ \t]+(?:could"
     r"|might|would)|others?[ \t]+(?:might|could|would)|if|expect\w*|although|though|despite|whereas|while"
-    r"|either|whether|wonder\w*|alone|can(?:not)?[ \t]+(?:also[ \t]+)?(?:indicate|suggest|mean|signal|appear"
+    r"|either|whether|wonder\w*|alone|tempting|tempted|can(?:not)?[ \t]+(?:also[ \t]+)?(?:indicate|suggest|mean|signal|appear"
     r"|occur|accompany|reflect|be[ \t]+(?:seen|read|interpreted|associated|linked|found|confused)))\b"
 )
 # general knowledge and conditionals: a hedge unless the clause decides ("I would say X")
@@ -151,6 +156,12 @@ _DECISION_RE = re.compile(
     r"|\bthe[ \t]+(?:best|closest)[ \t]+(?:fit|match)[ \t]+is|\bpoints?[ \t]+(?:clearly[ \t]+)?to"
     r"|\blean(?:s|ing)?[ \t]+towards?)[ \t]*" + _DET + r"(?:[a-z'\-]+[ \t]+){0,2}$"
 )
+# a forced choice is a decision, not a conditional
+_FORCED_RE = re.compile(
+    r"\bif[ \t]+(?:i|you|we)[ \t]+(?:had|have|were|must)[ \t]+(?:to[ \t]+)?(?:pick|choose|name|say|give|select)"
+    r"(?:[ \t]+[\w']+){0,4}?[ \t]*,?[ \t]+(?:it[ \t]+would[ \t]+be|it'?d[ \t]+be|i'?d[ \t]+(?:say|pick|choose|go[ \t]+with"
+    r"|name))[ \t]*" + _DET + "$"
+)
 _PRIMARY_RE = re.compile(
     r"\b(?:primarily|predominantly|mainly|mostly|largely|chiefly|principally|overwhelmingly|essentially"
     r"|above[ \t]+all|most[ \t]+(?:likely|probably|strongly)|clearly|unmistakabl[ey]|obviously|plainly|definitely"
@@ -158,9 +169,14 @@ _PRIMARY_RE = re.compile(
     r"|most[ \t]+(?:prominent|evident|visible|noticeable|striking|apparent)|overall|clear|unmistakable|obvious)\b"
 )
 _PRIMARY_POST_RE = re.compile(
-    r"[ \t]*,?[ \t]*(?:is[ \t]+|being[ \t]+)?(?:clearly[ \t]+)?(?:dominates|dominant|prevails|predominates"
-    r"|the[ \t]+(?:main|dominant|primary|strongest|prevailing|overriding)|most[ \t]+(?:prominent|evident|apparent"
-    r"|likely))\b"
+    r"[ \t]*[,:\-–—]?[ \t]*(?:is[ \t]+|being[ \t]+)?(?:clearly[ \t]+)?(?:dominates|dominant|prevails|predominates"
+    r"|the[ \t]+(?:main|dominant|primary|strongest|prevailing|overriding|best|closest)\b|most[ \t]+(?:prominent"
+    r"|evident|apparent|likely|plausible)|fits[ \t]+best|(?:the[ \t]+)?best[ \t]+(?:fit|match|candidate)"
+    r"|above[ \t]+(?:anything|everything|all)(?:[ \t]+else)?)\b"
+)
+_HEDGE_POST_RE = re.compile(
+    r"[ \t]*[:\-–—][ \t]*(?:possible|plausible|partly|partially|somewhat|maybe|perhaps|less[ \t]+likely|weaker"
+    r"|secondary|a[ \t]+(?:weaker|partial)[ \t]+(?:fit|match))\b"
 )
 _ASSERT_RE = re.compile(
     r"\b(?:is|are|looks?|appears?|seems?|shows?|displays?|express(?:es)?|conveys?|exhibits?|indicat\w*|suggest\w*"
@@ -171,7 +187,7 @@ _TIE_RE = re.compile(
     r"\b(?:just[ \t]+as[ \t]+(?:well|likely|much|easily)|equally|in[ \t]+equal[ \t]+measure|as[ \t]+much[ \t]+\w+"
     r"[ \t]+as|hard[ \t]+to[ \t]+(?:say|tell|decide|choose)|difficult[ \t]+to[ \t]+(?:say|tell|decide|choose)"
     r"|(?:can'?t|cannot|could[ \t]+not|couldn'?t)[ \t]+(?:decide|settle|tell|choose)|torn[ \t]+between"
-    r"|somewhere[ \t]+between|(?:mix|mixture|blend|combination)[ \t]+of|both|either|at[ \t]+the[ \t]+same[ \t]+time"
+    r"|(?:somewhere|split)[ \t]+between|(?:mix|mixture|blend|combination)[ \t]+of|both|either|at[ \t]+the[ \t]+same[ \t]+time"
     r"|versus|vs)\b"
 )
 # a later sentence that revises or concludes outranks an earlier one of the same rank
@@ -188,7 +204,7 @@ _HEAD_RE = re.compile(
     r"^[ \t>\-]*(?:\d+[.)][ \t]*)?(?:(?:final|overall|my)[ \t]+(?:assessment|thoughts?|verdict|reading|answer"
     r"|impression|conclusion|decision|interpretation|classification|evaluation|judge?ment|take)|conclusions?"
     r"|in[ \t]+conclusion|summary|in[ \t]+summary|verdict|overall|bottom[ \t]+line|in[ \t]+short|tl;?dr"
-    r"|result|decision)[ \t]*(?::|-|–|—|$)",
+    r"|result|decision|assessment)[ \t]*(?::|-|–|—|$)",
     re.MULTILINE,
 )
 _CONCLUDE_RE = re.compile(
@@ -200,8 +216,40 @@ _CONCLUDE_RE = re.compile(
     re.MULTILINE,
 )
 # a score after or before a mention: "happiness: 0.7", "fear (62%)", "70 % happiness"
-_SCORE_POST_RE = re.compile(r"[ \t]*(?:[:=(]|-|–)?[ \t]*(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*(%)?")
-_SCORE_PRE_RE = re.compile(r"(\d{1,3}(?:\.\d+)?)[ \t]*%[ \t]*(?:of[ \t]+)?$")
+_SCORE_POST_RE = re.compile(
+    r"[ \t]*(?:[:=(]|-|–|(?:at|of|with)(?:[ \t]+(?:about|around|roughly|approximately|approx\.?|~))?)?[ \t]*"
+    r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*(%)?"
+)
+_SCORE_PRE_RE = re.compile(
+    r"(\d{1,3}(?:\.\d+)?)[ \t]*%[ \t]*(?:(?:chance|probability|likelihood|confidence)[ \t]+)?"
+    r"(?:(?:of|for|that|this|it|is|it's|being|on|in)[ \t]+){0,3}$"
+)
+# any "<label>: <number>" item of a score list, known emotion or not
+_SCORE_ITEM_RE = re.compile(
+    r"(?:^|[,|;\n]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]*(?:[:=(]|[ \t]at[ \t](?:about[ \t])?)[ \t]*"
+    r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*(%)?",
+    re.MULTILINE,
+)
+# the answer is left open: after the winner, "I can't pick one", "neither reading wins", ...
+_UNDECIDED_RE = re.compile(
+    r"(?:can'?t|cannot|could[ \t]+not|unable[ \t]+to)[ \t]+(?:confidently[ \t]+|really[ \t]+|clearly[ \t]+)?"
+    r"(?:pick|choose|decide|settle)\b|hard[ \t]+to[ \t]+(?:say|tell)[ \t]+which|either[ \t]+way|toss-?up|50[ \t]*/[ \t]*50"
+    r"|neither[ \t]+(?:reading|option|one|label|interpretation|candidate)[ \t]+(?:clearly[ \t]+)?(?:wins|dominates"
+    r"|prevails|stands[ \t]+out)|equally[ \t]+(?:likely|plausible|possible|present|strong)|just[ \t]+as[ \t]+(?:well|likely)"
+    r"|in[ \t]+equal[ \t]+measure|to[ \t]+the[ \t]+same[ \t]+degree|(?:torn|split|choose|decide|somewhere)[ \t]+between"
+)
+# a claim of the answer: when its emotion is not one the lexicon knows, side mentions must not decide
+_CLAIM_RE = re.compile(
+    r"\b(?:reads?[ \t]+(?:most[ \t]+naturally[ \t]+)?as|appears?[ \t]+to[ \t]+be[ \t]+(?:experiencing|feeling)"
+    r"|looks?[ \t]+like|best[ \t]+guess|i'?d[ \t]+(?:go[ \t]+with|call[ \t]+(?:this|it))"
+    r"|(?:cues|signs|features|evidence)[ \t]+(?:suggest|point[ \t]+to|indicate)"
+    r"|predominantly|primarily|mainly|mostly|chiefly|largely|overwhelmingly"
+    r"|points?[ \t]+(?:most[ \t]+)?(?:strongly[ \t]+|clearly[ \t]+)?(?:towards?|to)"
+    r"|(?:main|dominant|prevailing|primary|strongest)[ \t]+emotion[ \t]+is|would[ \t]+be"
+    r"|(?:looks?|seems?|appears?)[ \t]+(?:[a-z\-]+[ \t]+)?(?:above|to[ \t]+me))\b"
+    r"|(?:^|(?<=[.!?])[ \t]+|\n)more\b",
+    re.MULTILINE,
+)
 
 SIDE, HEDGE, PLAIN, PRIMARY, DECISION = 1, 2, 3, 4, 5
 _RANK_NAMES = {SIDE: "side", HEDGE: "hedged", PLAIN: "plain", PRIMARY: "primary", DECISION: "decision"}
@@ -325,9 +373,11 @@ def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
     noun = m.word in EMOTION_NOUNS
     if _SIDE_PRE_RE.search(near) or (noun and _SIDE_NOUN_PRE_RE.search(near)) or _SIDE_POST_RE.match(post):
         m.rank = SIDE
-    elif question or _HEDGE_RE.search(clause):
+    elif _FORCED_RE.search(pre_sent[-120:]):
+        m.rank = DECISION  # "If I had to pick one label, it would be X"
+    elif question or _HEDGE_RE.search(clause) or _HEDGE_POST_RE.match(post):
         m.rank = HEDGE
-    elif _DECISION_RE.search(clause[-80:]) and not _TIE_RE.search(clause[-80:]):
+    elif _DECISION_RE.search(pre_sent[-80:]) and not _TIE_RE.search(clause[-80:]):
         m.rank = DECISION
     elif _PRIMARY_RE.search(near) or _PRIMARY_POST_RE.match(post):
         m.rank = PRIMARY
@@ -368,7 +418,8 @@ def _negated(low: str, m: _Mention, prev: _Mention | None, s0: int) -> bool:
     at = None
     for i, (w, pos) in enumerate(words):
         nxt = words[i + 1][0] if i + 1 < len(words) else ""
-        if (w, nxt) in _NOT_NEGATING or nxt in _UNDECIDED:
+        nxt2 = words[i + 2][0] if i + 2 < len(words) else ""
+        if (w, nxt) in _NOT_NEGATING or nxt in _UNDECIDED or nxt2 in _UNDECIDED:
             continue  # "no doubt", "I can't settle on X versus Y", "not sure whether X"
         if w in _NEGATORS or w.endswith("n't") or nxt in _NEGATOR_PAIRS.get(w, ()):
             at = pos
@@ -449,8 +500,10 @@ def _decide(text: str, t: _Text, ms: list[_Mention], conclusion: bool) -> Readin
     cands.sort(key=lambda m: m.start)
 
     scored = [m for m in cands if m.score is not None]
-    if len({m.emotion for m in scored}) >= 2:
-        return _from_scores(text, t, ms, scored)
+    if scored:
+        items = _score_items(t.low)
+        if len({m.emotion for m in scored}) >= 2 or len(items) >= 2:
+            return _from_scores(text, t, scored, items)
 
     # the last concluding part that makes a claim
     pool, region = cands, False
@@ -488,6 +541,13 @@ def _decide(text: str, t: _Text, ms: list[_Mention], conclusion: bool) -> Readin
             ),
         )
     winner = top[-1]
+    open_ = _left_open(t, winner)
+    if open_:
+        return Reading("tie", emotions, _sentence(text, t, winner), notes=(open_,))
+    claim = _unknown_claim(t, ms) if winner.rank <= HEDGE else ""
+    claim = claim or _unknown_conclusion(t, ms, winner)
+    if claim:
+        return Reading("none", (), notes=(claim,))
     return Reading(
         "one",
         emotions,
@@ -495,6 +555,103 @@ def _decide(text: str, t: _Text, ms: list[_Mention], conclusion: bool) -> Readin
         asserted=winner.rank >= PRIMARY or winner.region or winner.asserted,
         notes=tuple(_why(ms, cands, pool, winner, region, revised)),
     )
+
+
+def _left_open(t: _Text, w: _Mention) -> str:
+    """A note when the text leaves the answer open around the winner ("X and Y are equally likely",
+    "It's a toss-up between X and Y", "I can't pick one") even though only X is a known emotion."""
+    low = t.low
+    i, s0, _ = t.sentence(w.start)
+    start = _clause_start(low, max(s0, w.start - 200), w.start)
+    end = t.ends[i + 2] if i + 2 < len(t.ends) else len(low)
+    u = _UNDECIDED_RE.search(low, start, min(end, w.end + 400))
+    if u is None:
+        return ""
+    return (
+        f"answer-tie: the text leaves the answer open ({u.group(0)!r}) between {w.word!r} and something else"
+    )
+
+
+# between a claim and the emotion it names: at most three words, no punctuation
+_OBJECT_GAP_RE = re.compile(r"[ \t]*(?:[:\-–][ \t]*)?(?:[a-z'\-]+[ \t]+){0,3}")
+# ... and one that follows its subject ("Disbelief: fits best", "X is the best fit")
+_CLAIM_AFTER_RE = re.compile(
+    r"[ \t]*[:\-–—][ \t]*most[ \t]+(?:likely|plausible)\b|[ \t]*[:\-–—][ \t]*(?:the[ \t]+)?(?:best|strongest|closest)[ \t]+(?:fit|match)|[ \t]*[:\-–—][ \t]*fits[ \t]+best"
+    r"|[ \t]+is[ \t]+the[ \t]+(?:best|strongest|closest)[ \t]+(?:fit|match)|[ \t]+above[ \t]+(?:anything|everything|all)"
+    r"[ \t]+else"
+)
+
+
+def _unknown_claim(t: _Text, ms: list[_Mention]) -> str:
+    """A note when the text claims an answer that names no known emotion ("this reads as disbelief")
+    and only side or hedged mentions are left: those must not become the answer."""
+    starts = [m.start for m in ms]
+    for c in _CLAIM_RE.finditer(t.low):
+        i = bisect_right(starts, c.end())
+        if (
+            i < len(starts)
+            and ms[i].skip != "negated"
+            and _OBJECT_GAP_RE.fullmatch(t.low, c.end(), starts[i])
+        ):
+            continue  # the claim names a known emotion
+        said = " ".join(t.low[c.start() : c.end() + 30].split())
+        return f"answer-not-emotion: the main claim ({said!r}...) names no emotion the lexicon knows"
+    ends = [m.end for m in ms]
+    for c in _CLAIM_AFTER_RE.finditer(t.low):
+        i = bisect_right(ends, c.start())
+        if i and c.start() - ends[i - 1] <= 3:
+            continue
+        said = " ".join(t.low[max(0, c.start() - 30) : c.end()].split())
+        return f"answer-not-emotion: the main claim (...{said!r}) names no emotion the lexicon knows"
+    return ""
+
+
+_FILLER_WORDS = frozenset({"a", "an", "the", "not", "no", "rather", "than", "instead", "of", "neither", "nor", "but",
+                           "and", "or", "clearly", "definitely", "it", "is", "this", "just", "more", "mostly"})  # fmt: skip
+
+
+def _unknown_conclusion(t: _Text, ms: list[_Mention], w: _Mention) -> str:
+    """A note when a short concluding line after the winner ("Assessment: Exuberance rather than
+    contempt.") names something that is no known emotion: the winner is not what the text concludes."""
+    heads = list(_HEAD_RE.finditer(t.low))
+    if not heads or heads[-1].start() < w.end:
+        return ""
+    h = heads[-1]
+    line_end = t.low.find("\n", h.end())
+    content = t.low[h.end() : len(t.low) if line_end < 0 else line_end]
+    if not content.strip():  # the heading stands alone: its content is the next line
+        nxt = t.low.find("\n", line_end + 1) if line_end >= 0 else -1
+        content = t.low[line_end + 1 : len(t.low) if nxt < 0 else nxt] if line_end >= 0 else ""
+    words = WORD_RE.findall(content)
+    if not words or len(words) > 6:
+        return ""
+    at = t.low.find(content, h.start())
+    named = [m for m in ms if at <= m.start < at + len(content)]
+    if any(not m.skip for m in named):
+        return ""
+    inside = {w for m in named for w in m.word.split()}
+    left = [x for x in words if x not in _FILLER_WORDS and x not in inside]
+    if not left:
+        return ""
+    return f"answer-not-emotion: the concluding line ({' '.join(words)!r}) names no emotion the lexicon knows"
+
+
+_META_LABELS = frozenset({"confidence", "certainty", "probability", "score", "intensity", "valence", "arousal",
+                          "total", "overall", "step", "au", "action unit", "likelihood"})  # fmt: skip
+
+
+def _score_items(low: str) -> list[tuple[str, float, int, int]]:
+    """Every "<label>: <number>" item of the text's score lists (labels the lexicon may not know):
+    (label, value, start, end)."""
+    items = []
+    for it in _SCORE_ITEM_RE.finditer(low):
+        label = " ".join(it.group(1).split()[-3:])
+        v = float(it.group(2))
+        value = v / 100 if it.group(3) else v
+        if label in _META_LABELS or value > 1:
+            continue
+        items.append((label, value, it.start(1), it.end(2)))
+    return items
 
 
 def _tied(t: _Text, m: _Mention) -> bool:
@@ -532,12 +689,22 @@ def _same_clause_alike(t: _Text, pool: list[_Mention]) -> None:
                 m.rank = rank
 
 
-def _from_scores(text: str, t: _Text, ms: list[_Mention], scored: list[_Mention]) -> Reading:
+def _from_scores(
+    text: str, t: _Text, scored: list[_Mention], items: list[tuple[str, float, int, int]]
+) -> Reading:
     best: dict[str, float] = {}
     for m in scored:
         assert m.score is not None
         best[m.emotion] = max(best.get(m.emotion, 0.0), m.score)
     top = max(best.values())
+    # an item whose label is no known emotion ("chipper: 0.45", "terror-struck (0.35)") may not tie or beat it
+    unknown = [
+        (label, v) for label, v, a, b in items if v >= top and not any(a <= m.start < b for m in scored)
+    ]
+    if unknown:
+        label, v = unknown[0]
+        return Reading("tie", tuple(best), _sentence(text, t, scored[-1]),
+                       notes=(f"answer-tie: {label!r}, not an emotion the lexicon knows, scores {v:g} in the list",))  # fmt: skip
     winners = tuple(e for e, v in best.items() if v == top)
     shown = ", ".join(f"{e} {v:g}" for e, v in sorted(best.items(), key=lambda kv: -kv[1]))
     if len(winners) > 1:
