@@ -26,7 +26,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from tag_bench.parsing.prose import Reading, read_prose
-from tag_bench.parsing.text import Decision, decide, is_refusal, lower_same_length
+from tag_bench.parsing.text import EMOTION_RE, WORD_RE, Decision, decide, is_refusal, lower_same_length
 from tag_bench.schema import CANONICAL_EMOTIONS
 
 # Every scan below runs on a lower-cased copy of the text with case-sensitive patterns that start with
@@ -129,9 +129,9 @@ def explicit_cue(text: str, classes: frozenset[str] | None = None) -> str | None
     section is prose (read by the free-text reader), not an explicit cue."""
     allowed = frozenset(CANONICAL_EMOTIONS) if classes is None else classes
     low = lower_same_length(text)
-    for explicit in (_answer_tag, _boxed, _json_answer):
+    for explicit, name in ((_answer_tag, "answer_tag"), (_boxed, "boxed"), (_json_answer, "json")):
         if explicit(text, low, allowed) is not None:
-            return explicit.__name__.strip("_")
+            return name
     plain = _MARKDOWN_RE.sub("", text) if ("*" in text or "`" in text or "#" in text) else text
     plain_low = lower_same_length(plain)
     for cue, name in ((_cue_final, "final_answer"), (_cue_field, "field"),
@@ -352,7 +352,7 @@ def _from_reading(reading: Reading, allowed: frozenset[str], source: str, decisi
         return Answer(None, "ambiguous", reading.raw, decisive, source, notes)
     if reading.kind == "negated":
         return Answer(None, "no_answer", None, decisive, source, notes)
-    return Answer(None, "no_answer", None, False, "none")
+    return Answer(None, "no_answer", None, False, "none", notes)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -397,10 +397,27 @@ def _last_line(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
         # "Happiness with a touch of surprise", "Neutral: 8%", "Derision: unlikely": prose, for the
         # free-text reader
         return None
+    if d.kind == "one" and text[:start].strip() and not _is_lone_label(raw):
+        return None  # "A hint of sadness." after other text: a remark, for the free-text reader
     r = _from_decision(d, raw, allowed, "last_line", False)
     if r is None and not text[:start].strip():  # the whole response is this one short line
         r = _classify(raw, allowed, "last_line", False, 3)
     return r
+
+
+#: words that may frame a lone label on the last line ("So, the person is happy.", "Overall: sad")
+_LABEL_FRAME_WORDS = frozenset(
+    {"the", "a", "an", "is", "it", "it's", "its", "this", "that", "person", "face", "expression", "emotion",
+     "answer", "label", "final", "so", "overall", "looks", "look", "appears", "seems", "clearly", "very",
+     "definitely", "he", "she", "they", "are", "i", "think", "would", "say", "probably", "likely", "most",
+     "shows", "displays", "subject", "man", "woman", "child", "individual", "expresses", "conveys", "be"}
+)  # fmt: skip
+
+
+def _is_lone_label(raw: str) -> bool:
+    """Whether a short line is a label in a frame ("The person is happy.") and nothing more."""
+    words = WORD_RE.findall(EMOTION_RE.sub(" ", raw.lower()))
+    return all(w in _LABEL_FRAME_WORDS for w in words)
 
 
 def _snippet(text: str) -> str:
