@@ -3,7 +3,7 @@
 A refactoring must not change a single number, and a new metric must not change the old ones. This
 script runs a fixed set of evaluations through the command line (the demo, every dataset task on
 generated fixtures with the three baselines, replayed mixed-format responses scored against a
-synthetic AU reference, a run without a reference, a re-score) once with the code of a base git
+synthetic AU reference, a run without a reference, a re-score, replayed free-text answers) once with the code of a base git
 revision and once with the working tree, then compares ``metrics.json`` and ``samples.jsonl`` of every
 run. A file that is not byte for byte the same is parsed on both sides (``samples.jsonl`` line by line:
 the same number of lines, the same samples in the same order) and every difference is classed:
@@ -35,7 +35,7 @@ them; ``scoring_version`` going up is expected everywhere. The responses come fr
     .venv/bin/python bench/output_identity.py --compare-snapshots OLD NEW
     .venv/bin/python bench/output_identity.py --base 9def662 --parser-change   # a new SCORING_VERSION
 
-``--smoke`` runs 5 of the 32 runs, one of each kind (seconds; ``make bench-smoke``); compare snapshots
+``--smoke`` runs 6 of the 33 runs, one of each kind (seconds; ``make bench-smoke``); compare snapshots
 of the same size. Both sides run in the same temporary folder so that paths inside messages agree, and
 the outputs name that folder ``<work>``, so that snapshots of different invocations compare.
 """
@@ -117,6 +117,7 @@ def _write_inputs(tasks: dict[str, str]) -> dict[str, Path]:
     from tag_bench.tasks import load_task
     from tag_bench.testing.corpus import mixed_corpus
     from tag_bench.testing.fixtures import write_fixtures
+    from tag_bench.testing.freetext import freetext_corpus
 
     if WORK.exists():
         shutil.rmtree(WORK)
@@ -160,6 +161,14 @@ def _write_inputs(tasks: dict[str, str]) -> dict[str, Path]:
         ref_path.write_text("\n".join(ref_lines) + "\n")
         inputs[f"{task_name}/predictions"] = pred_path
         inputs[f"{task_name}/refs"] = ref_path
+        if task_name == "rafdb_basic_test":
+            texts = freetext_corpus(len(samples), "tuning", seed=0)
+            lines = [
+                json.dumps({"id": s.id, "response": x.text}) for s, x in zip(samples, texts, strict=True)
+            ]
+            path = WORK / "free_text.predictions.jsonl"
+            path.write_text("\n".join(lines) + "\n")
+            inputs["free_text/predictions"] = path
     return inputs
 
 
@@ -197,6 +206,11 @@ def snapshot(code: Path, dest: Path, *, smoke: bool = False) -> list[str]:
     _run(["score", str(rescored), "--au-reference", "mediapipe-geometric", "--n-resamples", "200",
           "--seed", "3", "--no-progress"], code, env)  # fmt: skip
     cases.append("rescored")
+    # free-text answers (no explicit cue): what a change of the free-text reader re-reads
+    _run(["score", "--task", task, "--data-root", str(data / variant), "--predictions",
+          str(WORK / "free_text.predictions.jsonl"), "--au-reference", "none", "--out",
+          str(runs / "replay_free_text"), "--no-progress"], code, env)  # fmt: skip
+    cases.append("replay_free_text")
     if dest.exists():
         shutil.rmtree(dest)
     for case in cases:
