@@ -307,6 +307,15 @@ assert set(EMOTION_SYNONYMS) == set(CANONICAL_EMOTIONS) == set(EMOTION_LEXICON)
 assert len(SYNONYM_TO_EMOTION) == sum(map(len, EMOTION_SYNONYMS.values())), "a word names two emotions"
 
 
+def render_lexicon() -> str:
+    """The lexicon as a Markdown table (docs/parsing.md)."""
+    rows = ["| emotion | names | adjectives | nouns | adverbs | descriptive |", "|---|---|---|---|---|---|"]
+    for emotion, w in EMOTION_LEXICON.items():
+        cells = [", ".join(words) or "—" for words in (w.names, w.adjectives, w.nouns, w.adverbs, w.descriptive)]
+        rows.append(f"| {emotion} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def _norm_words(text: str) -> str:
     return re.sub(r"[^a-z]+", " ", text.lower()).strip()
 

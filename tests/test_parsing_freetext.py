@@ -300,3 +300,49 @@ def test_one_megabyte_of_prose_is_fast(name):
     p = read(HUGE[name])
     assert time.perf_counter() - start < 1.0, name
     assert any("parsed the first" in n for n in p.notes)
+
+
+# --------------------------------------------------------------------------------------------------
+# docs/parsing.md's examples are what the parser does
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "parsing.md"
+
+
+def _doc_examples() -> list[tuple[str, str, set[str]]]:
+    text = DOC.read_text(encoding="utf-8")
+    table = text.split("<!-- checked-examples -->", 1)[1].split("<!-- /checked-examples -->", 1)[0]
+    rows = []
+    for line in table.strip().splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        response = cells[1].strip("`").replace("\\n", "\n")
+        notes = {c.strip().strip("`") for c in cells[3].split(",") if c.strip()} if len(cells) > 3 else set()
+        rows.append((response, cells[2].strip("`"), notes))
+    return rows
+
+
+@pytest.mark.parametrize(("response", "result", "notes"), _doc_examples())
+def test_documented_examples(response, result, notes):
+    p = read(response)
+    assert " ".join(x for x in (p.status, p.label) if x) == result, (p.status, p.label, p.notes)
+    assert codes(p) == notes, p.notes
+
+
+def test_every_reader_note_code_has_a_documented_example():
+    documented = set().union(*(n for _, _, n in _doc_examples()))
+    reader = {c for c in NOTE_CODES if c.startswith("answer-")} - {
+        "answer-conflict", "answer-empty-tags", "answer-unclosed", "answer-in-reasoning"
+    }  # fmt: skip
+    assert reader <= documented, reader - documented
+
+
+def test_the_readme_free_text_example_is_real_output():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("is read like a careful annotator", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    text = block.split("echo '", 1)[1].split("'", 1)[0]
+    result = CliRunner().invoke(
+        main, ["parse", "--frame", "pixel", "--image-size", "100x100"], input=text + "\n"
+    )
+    out = json.loads(result.output)
+    assert (out["label"], out["status"]) == ("disgust", "ok")
+    for note in out["notes"]:
+        assert note in block.replace("\n#  ", " "), note

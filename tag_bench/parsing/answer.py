@@ -333,6 +333,8 @@ def _conclusion(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
         if reading.kind in ("one", "tie"):
             r = _from_reading(reading, allowed, "conclusion", True)
             r.raw_label = v.strip()[:300]
+            if r.status == "ok" and not any(n.startswith("answer-from-conclusion") for n in r.notes):
+                r.notes.insert(0, "answer-from-conclusion: read from the 'Conclusion:' section")
             return r
     return None
 

@@ -594,15 +594,15 @@ def _unknown_claim(t: _Text, ms: list[_Mention]) -> str:
             and _OBJECT_GAP_RE.fullmatch(t.low, c.end(), starts[i])
         ):
             continue  # the claim names a known emotion
-        said = " ".join(t.low[c.start() : c.end() + 30].split())
-        return f"answer-not-emotion: the main claim ({said!r}...) names no emotion the lexicon knows"
+        said = " ".join(re.split(r"[.!?;\n]", t.low[c.start() : c.end() + 30], maxsplit=1)[0].split())
+        return f"answer-not-emotion: the main claim ({said!r}) names no emotion the lexicon knows"
     ends = [m.end for m in ms]
     for c in _CLAIM_AFTER_RE.finditer(t.low):
         i = bisect_right(ends, c.start())
         if i and c.start() - ends[i - 1] <= 3:
             continue
-        said = " ".join(t.low[max(0, c.start() - 30) : c.end()].split())
-        return f"answer-not-emotion: the main claim (...{said!r}) names no emotion the lexicon knows"
+        said = " ".join(re.split(r"[.!?;\n]", t.low[max(0, c.start() - 30) : c.end()])[-1].split())
+        return f"answer-not-emotion: the main claim ({said!r}) names no emotion the lexicon knows"
     return ""
 
 
