@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from tag_bench.facs import DESCRIPTIVE_WORDS, EMOTION_NAMES, EMOTION_NOUNS, SYNONYM_TO_EMOTION
-from tag_bench.parsing.text import EMOTION_RE, NEGATORS, SCOPE_END_RE, WORD_RE
+from tag_bench.parsing.text import EMOTION_RE, NEGATORS, SCOPE_END_RE, WORD_RE, trie_pattern
 
 #: Only the last mentions of a very long text are read (the answer is at the end).
 MAX_MENTIONS = 400
@@ -207,11 +207,17 @@ _HEAD_RE = re.compile(
     r"|result|decision|assessment)[ \t]*(?::|-|–|—|$)",
     re.MULTILINE,
 )
+_CONCLUDING_PHRASES = (
+    "in conclusion", "to conclude", "in summary", "to summarize", "to summarise", "to sum up", "to sum it up",
+    "summing up", "overall", "all in all", "all things considered", "taken together", "putting it together",
+    "putting it all together", "putting this together", "putting this all together", "putting everything together",
+    "putting these together", "in the end", "ultimately", "therefore", "thus", "hence", "consequently",
+    "on balance", "in short", "in sum",
+)  # fmt: skip
+# a trie of the phrases (``re`` skips ahead much faster than over a flat alternation), and "so" / "yes"
+# at the start of a sentence or after a comma
 _CONCLUDE_RE = re.compile(
-    r"\b(?:in[ \t]+conclusion|to[ \t]+conclude|in[ \t]+summary|to[ \t]+summari[sz]e|to[ \t]+sum[ \t]+(?:it[ \t]+)?up"
-    r"|summing[ \t]+up|overall|all[ \t]+in[ \t]+all|all[ \t]+things[ \t]+considered|taken[ \t]+together"
-    r"|putting[ \t]+(?:it|this|everything|these)[ \t]+(?:all[ \t]+)?together|in[ \t]+the[ \t]+end|ultimately"
-    r"|therefore|thus|hence|consequently|on[ \t]+balance|in[ \t]+short|in[ \t]+sum)\b"
+    rf"(?<![a-z])(?:{trie_pattern(list(_CONCLUDING_PHRASES))})(?![a-z])"
     r"|(?:^|[.!?][ \t]+|\n[ \t]*|,[ \t]+)(?:so|yes)\b",
     re.MULTILINE,
 )
