@@ -137,6 +137,10 @@ def test_score_lists_give_the_argmax_and_a_tie_is_ambiguous():
     p = read("Probabilities:\n- Fear: 62%\n- Surprise: 30%\n- Neutral: 8%")  # a score line is no lone label
     assert p.label == "fear" and "answer-score-list" in codes(p)
     assert read("I'd estimate fear at about 70%, surprise at 20%, and anger at 10%.").label == "fear"
+    assert (
+        read("The lips are stretched. There is a 70% chance this is fear, versus 30% for surprise.").label
+        == "fear"
+    )
     p = read("anger 0.45, disgust 0.45, sadness 0.10")
     assert p.status == "ambiguous" and "answer-tie" in codes(p)
     # an item that is no known emotion may not tie or beat the winner

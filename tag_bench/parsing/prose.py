@@ -21,6 +21,10 @@ which mentions can be the answer and which one is. The order of the rules (docs/
    Plain and hedged mentions of one clause count alike ("fear or surprise", "anger and sadness").
 5. The highest rank wins; two emotions at that rank stay ambiguous, unless the later one is in a
    sentence that revises the earlier ("however", "actually", "in the end", "so" ...).
+6. Never guess past a word the lexicon does not know: a text that leaves the answer open after the
+   winner ("equally likely", "a toss-up between") is ambiguous; side or hedged mentions never decide
+   when the main claim names an unknown word ("this reads as disbelief"); nor does an earlier winner
+   when a short concluding line names one.
 
 Each decision says which rules made the difference, as coded notes (``notes.NOTE_CODES``).
 Everything is linear in the text: each mention looks at bounded windows around itself.
@@ -39,7 +43,6 @@ from tag_bench.parsing.text import EMOTION_RE, NEGATORS, SCOPE_END_RE, WORD_RE, 
 #: Only the last mentions of a very long text are read (the answer is at the end).
 MAX_MENTIONS = 400
 
-_W = r"[ \t]+"  # a space inside a pattern (texts are lower case, markdown already removed)
 _SPACE_RE = re.compile(r"[\s\-_]+")
 
 # Sentences end at . ! ? followed by a space (not "0.7") and at line ends; clauses also at ; : and at
@@ -257,6 +260,22 @@ _CLAIM_RE = re.compile(
     re.MULTILINE,
 )
 
+# between a claim and the emotion it names: at most three words, no punctuation
+_OBJECT_GAP_RE = re.compile(r"[ \t]*(?:[:\-–][ \t]*)?(?:[a-z'\-]+[ \t]+){0,3}")
+# ... and one that follows its subject ("Disbelief: fits best", "X is the best fit")
+_CLAIM_AFTER_RE = re.compile(
+    r"[ \t]*[:\-–—][ \t]*(?:most[ \t]+(?:likely|plausible)\b|(?:the[ \t]+)?(?:best|strongest|closest)[ \t]+(?:fit|match)"
+    r"|fits[ \t]+best)"
+    r"|[ \t]+is[ \t]+the[ \t]+(?:best|strongest|closest)[ \t]+(?:fit|match)|[ \t]+above[ \t]+(?:anything|everything|all)"
+    r"[ \t]+else"
+)
+#: words a short concluding line may hold besides the emotion ("Assessment: clearly not anger")
+_FILLER_WORDS = frozenset({"a", "an", "the", "not", "no", "rather", "than", "instead", "of", "neither", "nor", "but",
+                           "and", "or", "clearly", "definitely", "it", "is", "this", "just", "more", "mostly"})  # fmt: skip
+#: score-list items that are not labels
+_META_LABELS = frozenset({"confidence", "certainty", "probability", "score", "intensity", "valence", "arousal",
+                          "total", "overall", "step", "au", "action unit", "likelihood"})  # fmt: skip
+
 SIDE, HEDGE, PLAIN, PRIMARY, DECISION = 1, 2, 3, 4, 5
 _RANK_NAMES = {SIDE: "side", HEDGE: "hedged", PLAIN: "plain", PRIMARY: "primary", DECISION: "decision"}
 
@@ -364,7 +383,7 @@ def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
     if _negated(low, m, prev, s0):
         m.skip = "negated"
         return
-    why = _not_emotion(m, pre_sent, post, low, s0)
+    why = _not_emotion(m, pre_sent, post)
     if why:
         m.skip = why
         return
@@ -412,8 +431,13 @@ def _clause_start(low: str, start: int, pos: int) -> int:
 def _negated(low: str, m: _Mention, prev: _Mention | None, s0: int) -> bool:
     if _POST_NEG_RE.match(low, m.end, m.end + 60):
         return True
-    near_prev = prev is not None and prev.sent == m.sent and m.start - prev.end <= 12
-    if near_prev and prev.skip == "negated" and _COORD_RE.match(low, prev.end, m.start):  # type: ignore[union-attr]
+    if (
+        prev is not None
+        and prev.skip == "negated"
+        and prev.sent == m.sent
+        and m.start - prev.end <= 12
+        and _COORD_RE.match(low, prev.end, m.start)
+    ):
         return True  # "no sign of fear or anger"
     pre = low[max(s0, m.start - 60) : m.start]
     cut = 0
@@ -438,7 +462,7 @@ def _negated(low: str, m: _Mention, prev: _Mention | None, s0: int) -> bool:
     return True
 
 
-def _not_emotion(m: _Mention, pre: str, post: str, low: str, s0: int) -> str:
+def _not_emotion(m: _Mention, pre: str, post: str) -> str:
     """Why a mention is no emotion of the face ("" when it is one)."""
     w = m.word
     helping = w in _HELP_WORDS and (post.startswith(" to ") or post.startswith(" you"))
@@ -466,7 +490,7 @@ def _score(low: str, m: _Mention, post: str) -> float | None:
     a = _SCORE_POST_RE.match(post)
     value, pct = (a.group(1), a.group(2)) if a else (None, None)
     if value is None:
-        b = _SCORE_PRE_RE.search(low, max(0, m.start - 12), m.start)
+        b = _SCORE_PRE_RE.search(low, max(0, m.start - 40), m.start)
         if b is None:
             return None
         value, pct = b.group(1), "%"
@@ -578,16 +602,6 @@ def _left_open(t: _Text, w: _Mention) -> str:
     )
 
 
-# between a claim and the emotion it names: at most three words, no punctuation
-_OBJECT_GAP_RE = re.compile(r"[ \t]*(?:[:\-–][ \t]*)?(?:[a-z'\-]+[ \t]+){0,3}")
-# ... and one that follows its subject ("Disbelief: fits best", "X is the best fit")
-_CLAIM_AFTER_RE = re.compile(
-    r"[ \t]*[:\-–—][ \t]*most[ \t]+(?:likely|plausible)\b|[ \t]*[:\-–—][ \t]*(?:the[ \t]+)?(?:best|strongest|closest)[ \t]+(?:fit|match)|[ \t]*[:\-–—][ \t]*fits[ \t]+best"
-    r"|[ \t]+is[ \t]+the[ \t]+(?:best|strongest|closest)[ \t]+(?:fit|match)|[ \t]+above[ \t]+(?:anything|everything|all)"
-    r"[ \t]+else"
-)
-
-
 def _unknown_claim(t: _Text, ms: list[_Mention]) -> str:
     """A note when the text claims an answer that names no known emotion ("this reads as disbelief")
     and only side or hedged mentions are left: those must not become the answer."""
@@ -610,10 +624,6 @@ def _unknown_claim(t: _Text, ms: list[_Mention]) -> str:
         said = " ".join(re.split(r"[.!?;\n]", t.low[max(0, c.start() - 30) : c.end()])[-1].split())
         return f"answer-not-emotion: the main claim ({said!r}) names no emotion the lexicon knows"
     return ""
-
-
-_FILLER_WORDS = frozenset({"a", "an", "the", "not", "no", "rather", "than", "instead", "of", "neither", "nor", "but",
-                           "and", "or", "clearly", "definitely", "it", "is", "this", "just", "more", "mostly"})  # fmt: skip
 
 
 def _unknown_conclusion(t: _Text, ms: list[_Mention], w: _Mention) -> str:
@@ -640,10 +650,6 @@ def _unknown_conclusion(t: _Text, ms: list[_Mention], w: _Mention) -> str:
     if not left:
         return ""
     return f"answer-not-emotion: the concluding line ({' '.join(words)!r}) names no emotion the lexicon knows"
-
-
-_META_LABELS = frozenset({"confidence", "certainty", "probability", "score", "intensity", "valence", "arousal",
-                          "total", "overall", "step", "au", "action unit", "likelihood"})  # fmt: skip
 
 
 def _score_items(low: str) -> list[tuple[str, float, int, int]]:
