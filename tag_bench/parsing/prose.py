@@ -65,11 +65,27 @@ _POST_NEG_RE = re.compile(
     r"|(?:absent|unlikely|excluded)\b|(?:is[ \t]+|are[ \t]+|can[ \t]+be[ \t]+|could[ \t]+be[ \t]+)?ruled[ \t]+out\b"
     r"|(?:can|could|may)[ \t]+be[ \t]+(?:excluded|dismissed|discounted)\b|is[ \t]+out[ \t]+of[ \t]+the[ \t]+question"
     r"|(?:is[ \t]+)?less[ \t]+likely|(?:does[ \t]+not|doesn'?t)[ \t]+(?:fit|apply|match)\b"
-    r"|plays[ \t]+no[ \t]+(?:part|role)|not[ \t]+(?:present|visible|shown|evident|displayed|expressed|indicated"
+    r"|plays[ \t]+no[ \t]+(?:part|role)|(?:does[ \t]+not|doesn'?t|do[ \t]+not|don'?t)[ \t]+(?:seem|appear)[ \t]+to"
+    r"[ \t]+be[ \t]+(?:present|there|visible|shown)\b|(?:is[ \t]+not|isn'?t)[ \t]+present\b|not[ \t]+(?:present|visible|shown|evident|displayed|expressed|indicated"
     r"|the[ \t]+(?:answer|case))\b|\?[ \t]*no\b)"
 )
 # "X or Y", "X, Y", "X nor any Y" after a negated X: one negation covers the list
 _COORD_RE = re.compile(r"[ \t]*(?:,|/)?[ \t]*(?:(?:or|nor|and)[ \t]+)?(?:(?:any|a|an)[ \t]+)?$")
+
+# a line labelled with the mention's role ("- Primary: X", "- Secondary: Y", "- Absent: Z")
+_LINE_ROLE_RE = re.compile(
+    r"(?:^|\n)[ \t>*\-•]*(?:(?P<primary>primary|main|dominant|top)(?:[ \t]+(?:emotion|label))?"
+    r"|(?P<side>secondary|minor|also[ \t]+present|other|subtle|trace)(?:[ \t]+(?:emotions?|labels?))?"
+    r"|(?P<absent>absent|ruled[ \t]+out|excluded|not[ \t]+present|unlikely|none))[ \t]*:"
+)
+_ROLE_GAP_RE = re.compile(r"[ \t]*(?:(?:a|an|the)[ \t]+)?(?:[a-z'\-]+[ \t]+){0,2}")
+
+# a line that holds one label and nothing more ("Disgust.", "An unreadable calm.")
+_LONE_LINE_RE = re.compile(
+    r"[ \t>*\-•]*(?:(?:a|an|the|clear|clearly|pure|mostly|mainly)[ \t]+)?(?:[a-z'\-]+[ \t]+)?(?:"
+    + trie_pattern(list(SYNONYM_TO_EMOTION))
+    + r")[ \t]*[.!]?[ \t]*\n?"
+)
 
 # --- non-emotion uses
 _HELP_PRE_RE = re.compile(r"(?:i'?m|i[ \t]+am|i'?d[ \t]+be|i[ \t]+would[ \t]+be|i'?ll[ \t]+be|we'?re|we[ \t]+are"
@@ -126,7 +142,8 @@ _SIDE_NOUN_PRE_RE = re.compile(
 _SIDE_POST_RE = re.compile(
     r"[ \t]*,?[ \t]*(?:(?:is|are|seems|appears|remains)[ \t]+)?(?:also[ \t]+)?(?:only[ \t]+)?"
     r"(?:weaker|secondary|minor|less[ \t]+(?:pronounced|prominent|evident|marked|intense|strong|visible)"
-    r"|(?:a[ \t]+)?(?:distant[ \t]+)?second\b|mixed[ \t]+in|present[ \t]+(?:only[ \t]+)?to[ \t]+a[ \t]+lesser)"
+    r"|(?:a[ \t]+)?(?:distant[ \t]+)?second\b|mixed[ \t]+in|present[ \t]+(?:only[ \t]+)?to[ \t]+a[ \t]+lesser"
+    r"|present[ \t]+but[ \t]+(?:muted|faint|weak|subtle|slight|mild)|muted|barely[ \t]+(?:there|visible|present))"
 )
 _HEDGE_RE = re.compile(
     r"\b(?:could|might|may|possibly|perhaps|maybe|potentially|at[ \t]+first|initially|first[ \t]+(?:thought"
@@ -143,7 +160,7 @@ _WEAK_HEDGE_RE = re.compile(
 _DET = r"(?:(?:a|an|the|one[ \t]+of|pure|clear|clearly|primarily|predominantly|mainly|mostly|largely|chiefly" \
        r"|likely|probably|definitely|most[ \t]+likely|genuine|genuinely|strong|obvious|simply|just|that" \
        r"|of|this|it'?s|it[ \t]+is)[ \t]+)*"  # fmt: skip
-_DECISION_RE = re.compile(
+_DECISION_CORE = (
     r"(?:\b(?:label|answer|emotion|expression|classification|category|class|verdict|reading|diagnosis"
     r"|impression|assessment|interpretation|conclusion|guess|choice|look)\b(?:[ \t]+[\w']+){0,5}?[ \t]*"
     r"(?:\bis|\bwould[ \t]+be|=|:)"
@@ -157,7 +174,14 @@ _DECISION_RE = re.compile(
     r"|\bi(?:'m|[ \t]+am)?[ \t]+(?:think|believe|conclude|(?:fairly[ \t]+|quite[ \t]+)?(?:confident|sure|certain))"
     r"(?:[ \t]+(?:that|it'?s|it[ \t]+is|this[ \t]+is|the[ \t]+(?:person|expression|face)[ \t]+(?:is|looks|shows)))?"
     r"|\bthe[ \t]+(?:best|closest)[ \t]+(?:fit|match)[ \t]+is|\bpoints?[ \t]+(?:clearly[ \t]+)?to"
-    r"|\blean(?:s|ing)?[ \t]+towards?)[ \t]*" + _DET + r"(?:[a-z'\-]+[ \t]+){0,2}$"
+    r"|\blean(?:s|ing)?[ \t]+towards?)"
+)
+_DECISION_RE = re.compile(_DECISION_CORE + r"[ \t]*" + _DET + r"(?:[a-z'\-]+[ \t]+){0,2}$")
+# a statement about the face with a short object: "This face shows scornfulness.", "She comes across as X."
+_STATEMENT_RE = re.compile(
+    r"\b(?:face|expression|person|he|she|subject|individual|man|woman|child|this)[ \t]+(?:shows|displays|conveys"
+    r"|expresses|registers|comes[ \t]+across[ \t]+as|is[ \t]+one[ \t]+of|is[ \t]+mainly|is[ \t]+mostly)\b"
+    r"|\bi'?m[ \t]+leaning[ \t]+towards?\b|\bleaning[ \t]+towards?\b|\bis[ \t]+what[ \t]+i[ \t]+see\b"
 )
 # a forced choice is a decision, not a conditional
 _FORCED_RE = re.compile(
@@ -231,9 +255,13 @@ _SCORE_POST_RE = re.compile(
 )
 _SCORE_PRE_RE = re.compile(
     r"(\d{1,3}(?:\.\d+)?)[ \t]*%[ \t]*(?:(?:chance|probability|likelihood|confidence)[ \t]+)?"
-    r"(?:(?:of|for|that|this|it|is|it's|being|on|in)[ \t]+){0,3}$"
+    r"(?:(?:of|for|that|this|it|is|it's|being|on|in|a|an|the)[ \t]+){0,4}$"
 )
 # any "<label>: <number>" item of a score list, known emotion or not
+_SCORE_ITEM_PRE_RE = re.compile(
+    r"(\d{1,3}(?:\.\d+)?)[ \t]*%[ \t]*(?:(?:chance|probability|likelihood|confidence)[ \t]+)?"
+    r"(?:(?:of|for|that|this|it|is|it's|being|on|in|a|an|the)[ \t]+){0,4}([a-z][a-z'\-]+)"
+)
 _SCORE_ITEM_RE = re.compile(
     r"(?:^|[,|;\n]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]*(?:[:=(]|[ \t]at[ \t](?:about[ \t])?)[ \t]*"
     r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*(%)?",
@@ -242,10 +270,10 @@ _SCORE_ITEM_RE = re.compile(
 # the answer is left open: after the winner, "I can't pick one", "neither reading wins", ...
 _UNDECIDED_RE = re.compile(
     r"(?:can'?t|cannot|could[ \t]+not|unable[ \t]+to)[ \t]+(?:confidently[ \t]+|really[ \t]+|clearly[ \t]+)?"
-    r"(?:pick|choose|decide|settle)\b|hard[ \t]+to[ \t]+(?:say|tell)[ \t]+which|either[ \t]+way|toss-?up|50[ \t]*/[ \t]*50"
+    r"(?:pick|choose|decide|settle|tell)\b|hard[ \t]+to[ \t]+(?:say|tell)[ \t]+which|either[ \t]+way|toss-?up|50[ \t]*/[ \t]*50"
     r"|neither[ \t]+(?:reading|option|one|label|interpretation|candidate)[ \t]+(?:clearly[ \t]+)?(?:wins|dominates"
     r"|prevails|stands[ \t]+out)|equally[ \t]+(?:likely|plausible|possible|present|strong)|just[ \t]+as[ \t]+(?:well|likely)"
-    r"|in[ \t]+equal[ \t]+measure|to[ \t]+the[ \t]+same[ \t]+degree|(?:torn|split|choose|decide|somewhere)[ \t]+between"
+    r"|\(tied\)|\btied\b|in[ \t]+equal[ \t]+measure|(?:an[ \t]+)?equal[ \t]+(?:chance|odds)|to[ \t]+the[ \t]+same[ \t]+degree|(?:torn|split|choose|decide|somewhere)[ \t]+between"
 )
 # a claim of the answer: when its emotion is not one the lexicon knows, side mentions must not decide
 _CLAIM_RE = re.compile(
@@ -255,11 +283,27 @@ _CLAIM_RE = re.compile(
     r"|predominantly|primarily|mainly|mostly|chiefly|largely|overwhelmingly"
     r"|points?[ \t]+(?:most[ \t]+)?(?:strongly[ \t]+|clearly[ \t]+)?(?:towards?|to)"
     r"|(?:main|dominant|prevailing|primary|strongest)[ \t]+emotion[ \t]+is|would[ \t]+be"
-    r"|(?:looks?|seems?|appears?)[ \t]+(?:[a-z\-]+[ \t]+)?(?:above|to[ \t]+me))\b"
+    r"|(?:looks?|seems?|appears?)[ \t]+(?:[a-z\-]+[ \t]+){0,2}(?:above|to[ \t]+me))\b"
+    r"|(?:^|\n)[ \t>*\-•]*(?:primary|main|dominant|top)(?:[ \t]+(?:emotion|label))?[ \t]*:"
     r"|(?:^|(?<=[.!?])[ \t]+|\n)more\b",
     re.MULTILINE,
 )
 
+_DECISION_SCAN_RE = re.compile(_DECISION_CORE)
+# claims of a label so strong that only a decision may stand against them
+_STRONG_CLAIM_RE = re.compile(
+    r"\b(?:is[ \t]+one[ \t]+of|best[ \t]+(?:described|classified|categori[sz]ed|characteri[sz]ed)[ \t]+as"
+    r"|(?:classified|categori[sz]ed|labell?ed)[ \t]+as|most[ \t]+consistent[ \t]+with|(?:i'?m[ \t]+)?leaning[ \t]+towards?"
+    r"|i'?d[ \t]+(?:say|go[ \t]+with|pick|choose)|my[ \t]+(?:best[ \t]+)?guess[ \t]*:?|the[ \t]+(?:answer|label|verdict)"
+    r"[ \t]+is)\b|(?:^|\n)[ \t>*\-•]*(?:primary|main|dominant|top)(?:[ \t]+(?:emotion|label))?[ \t]*:",
+    re.MULTILINE,
+)
+# the object of a claim: at most two words after determiners, then the end of the clause
+_SHORT_OBJECT_RE = re.compile(
+    r"[ \t]*(?::[ \t]*)?" + _DET + r"[a-z'\-]+(?:[ \t]+[a-z'\-]+)?"
+    r"(?:[ \t]+(?:to[ \t]+me|than[ \t]+[a-z'\-]+|above[ \t]+(?:anything|everything|all)(?:[ \t]+else)?))?"
+    r"[ \t]*(?:[.!?;,\n]|$)"
+)
 # between a claim and the emotion it names: at most three words, no punctuation
 _OBJECT_GAP_RE = re.compile(r"[ \t]*(?:[:\-–][ \t]*)?(?:[a-z'\-]+[ \t]+){0,3}")
 # ... and one that follows its subject ("Disbelief: fits best", "X is the best fit")
@@ -396,7 +440,15 @@ def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
     m.asserted = _ASSERT_RE.search(clause) is not None or _PERSON_RE.search(clause) is not None
     question = low[s1 - 1 : s1] == "?" if s1 > m.end else False
     noun = m.word in EMOTION_NOUNS
-    if _SIDE_PRE_RE.search(near) or (noun and _SIDE_NOUN_PRE_RE.search(near)) or _SIDE_POST_RE.match(post):
+    role = _line_role(low, m)
+    if role == "primary" or _LONE_LINE_RE.fullmatch(low, s0, s1):
+        m.rank, m.asserted = DECISION, True  # "- Primary: X", a line that is only a label ("Disgust.")
+    elif (
+        role == "side"
+        or _SIDE_PRE_RE.search(near)
+        or (noun and _SIDE_NOUN_PRE_RE.search(near))
+        or _SIDE_POST_RE.match(post)
+    ):
         m.rank = SIDE
     elif _FORCED_RE.search(pre_sent[-120:]):
         m.rank = DECISION  # "If I had to pick one label, it would be X"
@@ -408,7 +460,9 @@ def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
         m.rank = PRIMARY
     elif _WEAK_HEDGE_RE.search(clause) or (low[m.start - 1 : m.start] == "(" and m.score is None):
         m.rank = HEDGE  # general knowledge ("often associated with X"), a parenthesis "(disgust)"
-    if m.descriptive:  # said of the person ("she looks calm", "calm is what the face shows"), or ranked
+    if (
+        m.descriptive and not m.asserted
+    ):  # said of the person ("she looks calm", "calm is what the face shows"), or ranked
         m.asserted = m.rank >= PRIMARY or _PERSON_RE.search(low, max(s0, m.start - 200), s1) is not None
 
 
@@ -428,8 +482,21 @@ def _clause_start(low: str, start: int, pos: int) -> int:
     return at
 
 
+def _line_role(low: str, m: _Mention) -> str:
+    """ "primary", "side" or "absent" when the mention's line is labelled with its role, else ""."""
+    line_start = low.rfind("\n", max(0, m.start - 60), m.start)
+    if line_start < 0:
+        if m.start > 60:
+            return ""  # the line starts too far back for a "Primary:" label
+        line_start = 0
+    r = _LINE_ROLE_RE.search(low, line_start, m.start)
+    if r is None or not _ROLE_GAP_RE.fullmatch(low, r.end(), m.start):
+        return ""
+    return next(k for k in ("primary", "side", "absent") if r.group(k))
+
+
 def _negated(low: str, m: _Mention, prev: _Mention | None, s0: int) -> bool:
-    if _POST_NEG_RE.match(low, m.end, m.end + 60):
+    if _POST_NEG_RE.match(low, m.end, m.end + 60) or _line_role(low, m) == "absent":
         return True
     if (
         prev is not None
@@ -574,8 +641,7 @@ def _decide(text: str, t: _Text, ms: list[_Mention], conclusion: bool) -> Readin
     open_ = _left_open(t, winner)
     if open_:
         return Reading("tie", emotions, _sentence(text, t, winner), notes=(open_,))
-    claim = _unknown_claim(t, ms) if winner.rank <= HEDGE else ""
-    claim = claim or _unknown_conclusion(t, ms, winner)
+    claim = _unknown_claim(t, ms, winner) or _unknown_conclusion(t, ms, winner)
     if claim:
         return Reading("none", (), notes=(claim,))
     return Reading(
@@ -602,12 +668,28 @@ def _left_open(t: _Text, w: _Mention) -> str:
     )
 
 
-def _unknown_claim(t: _Text, ms: list[_Mention]) -> str:
-    """A note when the text claims an answer that names no known emotion ("this reads as disbelief")
-    and only side or hedged mentions are left: those must not become the answer."""
+def _unknown_claim(t: _Text, ms: list[_Mention], w: _Mention) -> str:
+    """A note when the text claims an answer that names no known emotion and the winner ``w`` is
+    weaker than that claim: side or hedged mentions never outrank a claim ("this reads as disbelief";
+    "- Primary: nausea"), nor does anything short of a decision outrank a decision ("the expression is
+    best classified as woebegone")."""
     starts = [m.start for m in ms]
-    for c in _CLAIM_RE.finditer(t.low):
+    claims = [*_STRONG_CLAIM_RE.finditer(t.low)]
+    if w.rank <= HEDGE:
+        claims += [
+            *_CLAIM_RE.finditer(t.low),
+            *_DECISION_SCAN_RE.finditer(t.low),
+            *_STATEMENT_RE.finditer(t.low),
+        ]
+    elif w.rank == DECISION:
+        return ""
+    for c in claims:
+        inside = c.group(0).endswith(("to me", "else")) or c.group(0).rstrip().endswith("above")
+        if not inside and not _SHORT_OBJECT_RE.match(t.low, c.end()):
+            continue  # not a claim of a label ("the face is seen from the front")
         i = bisect_right(starts, c.end())
+        if i and ms[i - 1].start >= c.start() and not ms[i - 1].skip:
+            continue  # the claim holds a known emotion ("looks unhappy to me")
         if (
             i < len(starts)
             and ms[i].skip != "negated"
@@ -617,7 +699,7 @@ def _unknown_claim(t: _Text, ms: list[_Mention]) -> str:
         said = " ".join(re.split(r"[.!?;\n]", t.low[c.start() : c.end() + 30], maxsplit=1)[0].split())
         return f"answer-not-emotion: the main claim ({said!r}) names no emotion the lexicon knows"
     ends = [m.end for m in ms]
-    for c in _CLAIM_AFTER_RE.finditer(t.low):
+    for c in _CLAIM_AFTER_RE.finditer(t.low) if w.rank <= HEDGE else ():
         i = bisect_right(ends, c.start())
         if i and c.start() - ends[i - 1] <= 3:
             continue
@@ -663,6 +745,10 @@ def _score_items(low: str) -> list[tuple[str, float, int, int]]:
         if label in _META_LABELS or value > 1:
             continue
         items.append((label, value, it.start(1), it.end(2)))
+    for it in _SCORE_ITEM_PRE_RE.finditer(low):
+        v = float(it.group(1))
+        if v <= 100:
+            items.append((it.group(2), v / 100, it.start(1), it.end(2)))
     return items
 
 
@@ -714,7 +800,10 @@ def _from_scores(
         (label, v) for label, v, a, b in items if v >= top and not any(a <= m.start < b for m in scored)
     ]
     if unknown:
-        label, v = unknown[0]
+        label, v = max(unknown, key=lambda u: u[1])
+        if v > top:
+            return Reading("none", (), notes=(f"answer-not-emotion: the highest score ({label!r}, {v:g}) names no "
+                                              f"emotion the lexicon knows",))  # fmt: skip
         return Reading("tie", tuple(best), _sentence(text, t, scored[-1]),
                        notes=(f"answer-tie: {label!r}, not an emotion the lexicon knows, scores {v:g} in the list",))  # fmt: skip
     winners = tuple(e for e, v in best.items() if v == top)
