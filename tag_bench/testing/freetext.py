@@ -20,8 +20,9 @@ families, other phrasings of every cue, words of its own per emotion and another
 once before any of its texts was looked at, then used for tuning too) and ``heldout2`` (written and
 frozen after that first measurement and before any held-out text was looked at: yet other families,
 phrasings and words), ``heldout3`` (written and frozen after the first measurement of ``heldout2`` and
-before any of its texts was looked at; no rule was tuned on it). Each held-out part is tuning
-material once its failures have been read; the commit log says when.
+before any of its texts was looked at), ``heldout4`` (written and frozen after the rules were tuned
+on ``heldout3``; no rule was tuned on it). Each held-out part is tuning material once its failures have
+been read; the commit log says when.
 """
 
 from __future__ import annotations
@@ -34,10 +35,16 @@ from typing import TypeVar
 EMOTIONS: tuple[str, ...] = (
     "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"
 )  # fmt: skip
-PARTS: tuple[str, ...] = ("tuning", "heldout", "heldout2", "heldout3")
+PARTS: tuple[str, ...] = ("tuning", "heldout", "heldout2", "heldout3", "heldout4")
 _T = TypeVar("_T")
 #: each part draws from its own seed range, so that no held-out text is ever a tuning text
-_SEED_OFFSET = {"tuning": 0, "heldout": 1_000_000, "heldout2": 2_000_000, "heldout3": 3_000_000}
+_SEED_OFFSET = {
+    "tuning": 0,
+    "heldout": 1_000_000,
+    "heldout2": 2_000_000,
+    "heldout3": 3_000_000,
+    "heldout4": 4_000_000,
+}
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,12 @@ _DISTRACTORS = {
         "The wall behind the person is a calm pale blue.",
         "Note: the label set here is anger, contempt, disgust, fear, happiness, neutral, sadness, surprise.",
         "I'm glad you included the full face.",
+    ),
+    "heldout4": (
+        "I'm glad to help with the analysis.",
+        "The walls in the background are a neutral white.",
+        "Surprisingly, the face is sharp despite the small size.",
+        "Possible answers: neutral, happy, sad, surprised, afraid, disgusted, angry, contemptuous.",
     ),
     "heldout3": (
         "I'd be glad to analyze this photo.",
@@ -439,6 +452,44 @@ _BANKS["heldout3"] = {
     "ambiguous_pair": ("{Who} looks {a} and {b} to the same degree.",),
 }
 
+_BANKS["heldout4"] = {
+    "final": (
+        "Based on this, the most appropriate label is {noun}.",
+        "I believe this is {noun}.",
+        "It matches {noun} better than anything else.",
+        "{Who} is most likely feeling {noun}.",
+        "These are typical signs of {noun}.",
+        "So my answer would be {noun}.",
+        "{Who} appears to be {adj}.",
+    ),
+    "side": (
+        "There might also be a slight hint of {noun}, but it is not the dominant emotion.",
+        "A secondary note of {noun} is possible.",
+        "Possibly a trace of {noun} as well.",
+    ),
+    "side_inline": (", possibly tinged with {noun}", ", with a secondary note of {noun}"),
+    "primary_inline": (
+        "Above all, this is {noun}",
+        "The main expression is {noun}",
+        "{Who} looks mostly {adj}",
+    ),
+    "negation": (
+        "I don't think it's {noun}.",
+        "{Noun} doesn't match the brows.",
+        "There are no {noun} cues.",
+        "It is certainly not {noun}.",
+    ),
+    "negation_pair": ("It's neither {noun} nor {noun2}.", "No signs of {noun} or {noun2}."),
+    "contrast": ("It's {pnoun} rather than {noun}.", "This is {pnoun}; {noun} doesn't fit."),
+    "revision": ("Initially I considered {noun}.", "{Noun} crossed my mind first."),
+    "ambiguous": (
+        "It's genuinely unclear whether this is {a} or {b}.",
+        "{A} and {b} are tied in my reading.",
+        "Both {a} and {b} fit the evidence about equally.",
+    ),
+    "ambiguous_pair": ("{Who} could be {a} or {b}; I can't narrow it down.",),
+}
+
 _FEATURES = ("eyes", "brows", "mouth", "forehead", "lip corners", "gaze")
 _BUT = ("However,", "But", "Looking more closely, though,", "On closer inspection,", "Still,")
 _OPENERS = {
@@ -456,6 +507,7 @@ _OPENERS = {
 }
 _OPENERS["heldout2"] = ("Sure!", "Here's my read of the face.", "Let's break this down.")
 _OPENERS["heldout3"] = ("Okay.", "Here is what I see.", "Let me describe the face first.")
+_OPENERS["heldout4"] = ("Certainly.", "Alright, looking at the photo:", "Here's my take.")
 _FILLER = (
     "The head is turned slightly to the left.",
     "Part of the hair falls over the forehead.",
@@ -517,7 +569,9 @@ class _Writer:
         held = w.held_adj if form == "adj" else w.held_noun
         if self.part == "heldout" and self.rng.random() < 0.35:
             pool = held
-        elif self.part in ("heldout2", "heldout3") and self.rng.random() < 0.35:
+        elif (self.part == "heldout4" and self.rng.random() < 0.2) or (
+            self.part in ("heldout2", "heldout3") and self.rng.random() < 0.35
+        ):
             pool = held + _WORDS2[emotion][0 if form == "adj" else 1]
         return self.pick(pool)
 
@@ -928,6 +982,54 @@ def _family_chance(w: _Writer, label: str) -> tuple[str, list[str]]:
 _CLEAR_FAMILIES["heldout3"] = {
     "breakdown": _family_breakdown, "label_first": _family_label_first, "second_look": _family_second_look,
     "leaning": _family_leaning, "chance": _family_chance, "prose": _family_prose, "markdown": _family_markdown,
+}  # fmt: skip
+
+
+# Fourth held-out families: an assistant answer with the label in its first sentence, a rationale
+# ending in a label, a comparison, a hesitant commitment, emoji bullets.
+
+
+def _family_assistant(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    head = f"{_cap(w.who)} in the image appears to be {w.word(label, 'adj')}."
+    signs = " ".join(parts["signs"])
+    return " ".join([head, signs, f"These are typical signs of {w.word(label, 'noun')}.", *parts["side"],
+                     *parts["negation"]]), traits  # fmt: skip
+
+
+def _family_rationale(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    statement = w.fill(w.pick(w.bank["final"]), label, primary=True)
+    return "Reasoning: " + " ".join([*parts["signs"], *parts["negation"], *parts["side"], statement]), traits
+
+
+def _family_comparison(w: _Writer, label: str) -> tuple[str, list[str]]:
+    r = w.other(label)
+    sign = w.signs(label, 1)[0]
+    return (
+        f"Compared with a typical {w.word(r, 'adj', primary=False)} face, {sign[:1].lower()}{sign[1:-1]} here. "
+        f"It matches {w.word(label, 'noun')} better."
+    ), ["revision"]
+
+
+def _family_hesitant(w: _Writer, label: str) -> tuple[str, list[str]]:
+    other = w.other(label, "neutral")
+    signs = w.signs(label, w.rng.randint(1, 2))
+    return " ".join([*signs, f"I'm not completely sure, but I believe this is {w.word(label, 'noun')}.",
+                     f"It could also be {w.word(other, 'noun', primary=False)}, though less likely."]), ["side"]  # fmt: skip
+
+
+def _family_emoji(w: _Writer, label: str) -> tuple[str, list[str]]:
+    signs = w.signs(label, 2)
+    return (
+        f"🙂 Emotion detected: {w.word(label, 'noun')}\n📊 Confidence: {w.rng.randint(55, 95)}%\n"
+        f"📝 Notes: {' '.join(signs)}"
+    ), []
+
+
+_CLEAR_FAMILIES["heldout4"] = {
+    "assistant": _family_assistant, "rationale": _family_rationale, "comparison": _family_comparison,
+    "hesitant": _family_hesitant, "emoji": _family_emoji, "prose": _family_prose, "steps": _family_steps,
 }  # fmt: skip
 
 
