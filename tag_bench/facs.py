@@ -311,7 +311,9 @@ def render_lexicon() -> str:
     """The lexicon as a Markdown table (docs/parsing.md)."""
     rows = ["| emotion | names | adjectives | nouns | adverbs | descriptive |", "|---|---|---|---|---|---|"]
     for emotion, w in EMOTION_LEXICON.items():
-        cells = [", ".join(words) or "—" for words in (w.names, w.adjectives, w.nouns, w.adverbs, w.descriptive)]
+        cells = [
+            ", ".join(words) or "—" for words in (w.names, w.adjectives, w.nouns, w.adverbs, w.descriptive)
+        ]
         rows.append(f"| {emotion} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
