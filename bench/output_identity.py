@@ -3,7 +3,7 @@
 A refactoring must not change a single number, and a new metric must not change the old ones. This
 script runs a fixed set of evaluations through the command line (the demo, every dataset task on
 generated fixtures with the three baselines, replayed mixed-format responses scored against a
-synthetic AU reference, a run without a reference, a re-score) once with the code of a base git
+synthetic AU reference, a run without a reference, a re-score, replayed free-text answers) once with the code of a base git
 revision and once with the working tree, then compares ``metrics.json`` and ``samples.jsonl`` of every
 run. A file that is not byte for byte the same is parsed on both sides (``samples.jsonl`` line by line:
 the same number of lines, the same samples in the same order) and every difference is classed:
@@ -18,12 +18,24 @@ Exit status 1 on anything removed, changed or reordered (and on a run, file, lin
 not line up); additions alone are reported and exit 0, unless ``--strict`` (then any difference that is
 not byte-identical fails, formatting included).
 
+``--parser-change`` is for a change of the parser that may re-read free-text answers (a new
+``SCORING_VERSION``): a changed ``samples.jsonl`` record is accepted, and reported as *re-read free
+text* with examples, when the response had no explicit answer cue (``tag_bench.parsing.
+explicit_answer_cue``: no answer tag, ``\\boxed{}``, JSON answer, "final answer:", "Emotion:" field,
+lone label line, or tag inside the reasoning: so only the free-text reader could have changed it) and
+only the fields a label follows changed (``pred``, ``status``, ``correct``, ``evidence_consistent``,
+``grounded_correct``, ``parsed.label`` / ``status`` / ``raw_label`` / ``notes``); every other change
+still fails. In a run with re-read samples, ``metrics.json`` changes are reported as following from
+them; ``scoring_version`` going up is expected everywhere. The responses come from each run's
+``generations.jsonl``, which snapshots keep beside the outputs.
+
     .venv/bin/python bench/output_identity.py --base HEAD        # working tree vs the last commit
     .venv/bin/python bench/output_identity.py --snapshot DIR     # only write this tree's outputs
     .venv/bin/python bench/output_identity.py --against DIR      # working tree vs a snapshot written before
     .venv/bin/python bench/output_identity.py --compare-snapshots OLD NEW
+    .venv/bin/python bench/output_identity.py --base 9def662 --parser-change   # a new SCORING_VERSION
 
-``--smoke`` runs 5 of the 32 runs, one of each kind (seconds; ``make bench-smoke``); compare snapshots
+``--smoke`` runs 6 of the 33 runs, one of each kind (seconds; ``make bench-smoke``); compare snapshots
 of the same size. Both sides run in the same temporary folder so that paths inside messages agree, and
 the outputs name that folder ``<work>``, so that snapshots of different invocations compare.
 """
@@ -44,6 +56,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tag_bench.parsing import explicit_answer_cue
 
 REPO = Path(__file__).resolve().parents[1]
 # one folder per invocation (made in main), shared by both sides so that paths inside messages agree
@@ -67,6 +81,11 @@ DEMO_MODELS = ("facs-rules", "random")
 SMOKE_TASKS = {"rafdb_basic_test": "raf_basic"}
 SMOKE_MODELS = ("facs-rules",)
 OUTPUTS = ("metrics.json", "samples.jsonl")
+#: kept beside the outputs for --parser-change (the responses), never compared
+RESPONSES = "generations.jsonl"
+#: the fields of a scored sample that follow from its label (--parser-change)
+LABEL_FIELDS = frozenset({"pred", "status", "correct", "evidence_consistent", "grounded_correct", "parsed.label",
+                          "parsed.status", "parsed.raw_label", "parsed.notes", "parsed.notes[]"})  # fmt: skip
 EXAMPLES = 10
 # the command line's entry point, wherever the version under test keeps it
 _MAIN = """
@@ -98,6 +117,7 @@ def _write_inputs(tasks: dict[str, str]) -> dict[str, Path]:
     from tag_bench.tasks import load_task
     from tag_bench.testing.corpus import mixed_corpus
     from tag_bench.testing.fixtures import write_fixtures
+    from tag_bench.testing.freetext import freetext_corpus
 
     if WORK.exists():
         shutil.rmtree(WORK)
@@ -141,6 +161,14 @@ def _write_inputs(tasks: dict[str, str]) -> dict[str, Path]:
         ref_path.write_text("\n".join(ref_lines) + "\n")
         inputs[f"{task_name}/predictions"] = pred_path
         inputs[f"{task_name}/refs"] = ref_path
+        if task_name == "rafdb_basic_test":
+            texts = freetext_corpus(len(samples), "tuning", seed=0)
+            lines = [
+                json.dumps({"id": s.id, "response": x.text}) for s, x in zip(samples, texts, strict=True)
+            ]
+            path = WORK / "free_text.predictions.jsonl"
+            path.write_text("\n".join(lines) + "\n")
+            inputs["free_text/predictions"] = path
     return inputs
 
 
@@ -178,11 +206,16 @@ def snapshot(code: Path, dest: Path, *, smoke: bool = False) -> list[str]:
     _run(["score", str(rescored), "--au-reference", "mediapipe-geometric", "--n-resamples", "200",
           "--seed", "3", "--no-progress"], code, env)  # fmt: skip
     cases.append("rescored")
+    # free-text answers (no explicit cue): what a change of the free-text reader re-reads
+    _run(["score", "--task", task, "--data-root", str(data / variant), "--predictions",
+          str(WORK / "free_text.predictions.jsonl"), "--au-reference", "none", "--out",
+          str(runs / "replay_free_text"), "--no-progress"], code, env)  # fmt: skip
+    cases.append("replay_free_text")
     if dest.exists():
         shutil.rmtree(dest)
     for case in cases:
         (dest / case).mkdir(parents=True, exist_ok=True)
-        for out in OUTPUTS:
+        for out in (*OUTPUTS, RESPONSES):
             text = (runs / case / out).read_text(encoding="utf-8")
             (dest / case / out).write_text(text.replace(str(WORK), WORK_MARK), encoding="utf-8")
     return cases
@@ -265,6 +298,13 @@ class Comparison:
     groups: dict[tuple[str, str, str], Group] = field(default_factory=dict)  # (kind, output, path)
     examples: dict[str, list[str]] = field(default_factory=dict)  # kind -> first examples
     mismatched: list[str] = field(default_factory=list)  # runs, files, lines or samples that do not line up
+    # --parser-change: sample_id -> response text per case (None: the option is off)
+    responses: dict[str, dict[str, str | None]] | None = None
+    reread: dict[str, int] = field(default_factory=dict)  # case -> samples re-read from free text
+    reread_examples: list[str] = field(default_factory=list)
+    follows: list[str] = field(default_factory=list)  # metrics.json changes that follow from re-read samples
+    expected: list[str] = field(default_factory=list)  # scoring_version going up
+    parser_files: list[str] = field(default_factory=list)  # files whose differences are all accepted
 
     def count(self, kind: str) -> int:
         return sum(g.records for (k, _, _), g in self.groups.items() if k == kind)
@@ -285,10 +325,15 @@ class Comparison:
             self.identical += 1
             return
         output = name.rsplit("/", 1)[-1]
+        case = name.rsplit("/", 1)[0]
         kinds: set[str] = set()
 
         def emit(where: str) -> Callable[[str, KeyPath, Any, Any], None]:
             def on(kind: str, path: KeyPath, a: Any, b: Any) -> None:
+                accept = self.responses is not None and output == "metrics.json" and kind != "added"
+                if accept and self._accepted(case, kind, path, a, b):
+                    kinds.add("accepted")
+                    return
                 kinds.add(kind)
                 group = self.groups.setdefault((kind, output, render(path, generic=True)), Group())
                 group.files.add(name)
@@ -301,7 +346,8 @@ class Comparison:
 
         try:
             if output.endswith(".jsonl"):
-                self._lines(name, old.decode().splitlines(), new.decode().splitlines(), emit)
+                if self._lines(name, old.decode().splitlines(), new.decode().splitlines(), emit):
+                    kinds.add("accepted")
             else:
                 walk(json.loads(old), json.loads(new), (), emit(name))
         except ValueError as exc:  # not JSON on one side
@@ -309,14 +355,18 @@ class Comparison:
             kinds.add("mismatched")
         except _Stop:
             kinds.add("mismatched")
-        if not kinds:
+        if "accepted" in kinds and not kinds - {"accepted", "added"}:
+            self.parser_files.append(name)
+        elif not kinds - {"accepted"}:
             self.formatting.append(name)
         elif kinds == {"added"}:
             self.additions_only.append(name)
         else:
             self.failing_files.append(name)
 
-    def _lines(self, name: str, old: list[str], new: list[str], emit: Callable[[str], Any]) -> None:
+    def _lines(self, name: str, old: list[str], new: list[str], emit: Callable[[str], Any]) -> bool:
+        """Compare the records of a JSON-lines file; True when a record was accepted as re-read."""
+        accepted = False
         if len(old) != len(new):
             self.mismatched.append(f"{name}: {len(old)} lines -> {len(new)} lines")
             raise _Stop
@@ -331,7 +381,57 @@ class Comparison:
                     f"{name}:{i}: sample {ida!r} -> {idb!r} (the same samples in the same order are required)"
                 )
                 raise _Stop
+            if self.responses is not None and self._reread(name, i, ra, rb):
+                accepted = True
+                continue
             walk(ra, rb, (), emit(f"{name}:{i}"))
+        return accepted
+
+    def _reread(self, name: str, line: int, old: dict, new: dict) -> bool:
+        """--parser-change: whether a changed sample is free text re-read (recorded as such)."""
+        diffs: list[tuple[str, KeyPath, Any, Any]] = []
+        walk(old, new, (), lambda kind, path, a, b: diffs.append((kind, path, a, b)))
+        if not diffs or any(render(p, generic=True) not in LABEL_FIELDS for _, p, _, _ in diffs):
+            return False
+        case = name.rsplit("/", 1)[0]
+        text = (self.responses or {}).get(case, {}).get(str(old.get("sample_id")), None)
+        if text is None or explicit_answer_cue(text) is not None:
+            return False
+        self.reread[case] = self.reread.get(case, 0) + 1
+        if len(self.reread_examples) < EXAMPLES:
+            was = f"{old.get('status')} {old.get('pred')}"
+            now = f"{new.get('status')} {new.get('pred')}"
+            self.reread_examples.append(f"{name}:{line}  {was} -> {now}  {_short(' '.join(text.split()))}")
+        return True
+
+    def _accepted(self, case: str, kind: str, path: KeyPath, a: Any, b: Any) -> bool:
+        """--parser-change: a metrics.json difference that is expected or follows from re-read samples."""
+        where = f"{case}/metrics.json  {render(path)}: {_short(a)} -> {_short(b)}"
+        if (
+            path == ("scoring_version",)
+            and kind == "changed"
+            and isinstance(a, int)
+            and isinstance(b, int)
+            and b > a
+        ):
+            self.expected.append(where)
+            return True
+        if self.reread.get(case):
+            self.follows.append(where)
+            return True
+        return False
+
+    def load_responses(self, side: Path, case: str) -> None:
+        """The responses of one run (its generations.jsonl), by sample id."""
+        assert self.responses is not None
+        path = side / case / RESPONSES
+        found: dict[str, str | None] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    rec = json.loads(line)
+                    found[str(rec.get("sample_id"))] = rec.get("text")
+        self.responses[case] = found
 
     def missing(self, name: str, where: Path) -> None:
         """An output file that only one side has."""
@@ -351,13 +451,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def compare_dirs(old: Path, new: Path) -> Comparison:
-    """Compare every run folder of two snapshots (``metrics.json`` and ``samples.jsonl`` of each)."""
-    result = Comparison()
+def compare_dirs(old: Path, new: Path, parser_change: bool = False) -> Comparison:
+    """Compare every run folder of two snapshots (``metrics.json`` and ``samples.jsonl`` of each).
+    ``parser_change``: accept free text re-read by a new parser (see the module's docstring)."""
+    result = Comparison(responses={} if parser_change else None)
     cases_old = {p.name for p in old.iterdir() if p.is_dir()}
     cases_new = {p.name for p in new.iterdir() if p.is_dir()}
     for case in sorted(cases_old | cases_new):
-        for out in OUTPUTS:
+        if parser_change:
+            result.load_responses(new if (new / case / RESPONSES).exists() else old, case)
+        # samples first: a run's metrics.json changes are judged by its re-read samples
+        for out in reversed(OUTPUTS) if parser_change else OUTPUTS:
             fa, fb = old / case / out, new / case / out
             if not (fa.exists() and fb.exists()):
                 result.missing(f"{case}/{out}", old if fa.exists() else new)
@@ -372,6 +476,8 @@ def summary(c: Comparison, base: str, strict: bool) -> Iterable[str]:
     yield f"  byte-identical             {c.identical}"
     if c.formatting:
         yield f"  same values, other bytes   {len(c.formatting)}   e.g. {c.formatting[0]}"
+    if c.parser_files:
+        yield f"  differ by the parser change {len(c.parser_files)}  (re-read, following or expected; additions aside)"
     if c.additions_only:
         yield f"  differ only by additions   {len(c.additions_only)}"
     if c.failing_files:
@@ -395,6 +501,18 @@ def summary(c: Comparison, base: str, strict: bool) -> Iterable[str]:
         if kind != "added":
             yield "  first examples:"
             yield from (f"    {line}" for line in c.examples[kind])
+    if c.responses is not None:
+        n = sum(c.reread.values())
+        yield f"re-read free text (--parser-change; no explicit answer cue): {n} sample{'s' * (n != 1)} in {len(c.reread)} runs"
+        yield from (f"  {case:40} {k}" for case, k in sorted(c.reread.items()))
+        if c.reread_examples:
+            yield "  first examples:"
+            yield from (f"    {line}" for line in c.reread_examples)
+        if c.follows:
+            yield f"metrics.json values that follow from re-read samples: {len(c.follows)}"
+            yield from (f"    {line}" for line in c.follows[:EXAMPLES])
+        if c.expected:
+            yield f"expected: scoring_version went up in {len(c.expected)} files, e.g. {c.expected[0].split('  ')[0]}"
     if c.mismatched:
         yield f"not lined up (fails): {len(c.mismatched)}"
         yield from (f"  {line}" for line in c.mismatched[:EXAMPLES])
@@ -402,6 +520,8 @@ def summary(c: Comparison, base: str, strict: bool) -> Iterable[str]:
         verdict = "DIFFERENT: existing outputs were removed, changed or reordered"
     elif c.identical == c.files:
         verdict = f"identical: every file byte for byte the same as {base}"
+    elif c.responses is not None and (c.reread or c.expected):
+        verdict = "parser change only: every difference is free text re-read, follows from it, or expected"
     else:
         verdict = "every existing value identical; only " + (
             "additions" if not c.formatting else "additions and formatting"
@@ -425,13 +545,15 @@ def main() -> int:
     mode.add_argument("--compare-snapshots", type=Path, nargs=2, metavar=("OLD", "NEW"), help="run nothing")
     ap.add_argument("--smoke", action="store_true", help="5 runs, one of each kind (make bench-smoke)")
     ap.add_argument("--strict", action="store_true", help="fail on any difference, additions included")
+    ap.add_argument("--parser-change", action="store_true",
+                    help="accept samples whose free text (no explicit answer cue) a new parser re-read")  # fmt: skip
     args = ap.parse_args()
     global WORK
     WORK = Path(tempfile.mkdtemp(prefix="tag-bench-identity-"))
     try:
         if args.compare_snapshots:
             old, new = args.compare_snapshots
-            return report(compare_dirs(old, new), str(old), args.strict)
+            return report(compare_dirs(old, new, args.parser_change), str(old), args.strict)
         _write_inputs(SMOKE_TASKS if args.smoke else TASKS)
         if args.snapshot:
             cases = snapshot(REPO, args.snapshot, smoke=args.smoke)
@@ -440,7 +562,9 @@ def main() -> int:
         out_new = Path(tempfile.mkdtemp(prefix="tag-bench-out-new-"))
         if args.against:
             snapshot(REPO, out_new, smoke=args.smoke)
-            return report(compare_dirs(args.against, out_new), str(args.against), args.strict)
+            return report(
+                compare_dirs(args.against, out_new, args.parser_change), str(args.against), args.strict
+            )
         base_tree = Path(tempfile.mkdtemp(prefix="tag-bench-base-"))
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(base_tree), args.base],
                        check=True, capture_output=True)  # fmt: skip
@@ -451,7 +575,7 @@ def main() -> int:
         finally:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base_tree)],
                            capture_output=True)  # fmt: skip
-        code = report(compare_dirs(out_base, out_new), args.base, args.strict)
+        code = report(compare_dirs(out_base, out_new, args.parser_change), args.base, args.strict)
         print(f"outputs kept: {out_base} (base) and {out_new} (working tree)")
         return code
     finally:

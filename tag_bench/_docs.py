@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from tag_bench.facs import render_lexicon
 from tag_bench.report.docs import update
 from tag_bench.scoring.metric_table import render_docs, render_metric_list
 
@@ -30,11 +31,20 @@ def _report_doc(current: str) -> str:
     return update(current)
 
 
+def _parsing_doc(current: str) -> str:
+    """docs/parsing.md's lexicon, between ``<!-- generated:lexicon -->`` and its end marker."""
+    block = re.compile(r"(<!-- generated:lexicon -->\n)(.*?)(<!-- /generated:lexicon -->)", re.S)
+    if not block.search(current):
+        raise ValueError("docs/parsing.md has no <!-- generated:lexicon --> block")
+    return block.sub(lambda m: m.group(1) + render_lexicon() + m.group(3), current)
+
+
 #: File (relative to the repository) -> its expected text, from its current text.
 GENERATED: dict[str, Callable[[str], str]] = {
     "docs/metrics.md": _metrics_doc,
     "README.md": _readme,
     "docs/report.md": _report_doc,
+    "docs/parsing.md": _parsing_doc,
 }
 
 

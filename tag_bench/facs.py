@@ -182,128 +182,140 @@ def _best_matching(cited: frozenset[str], classes: tuple[str, ...]) -> frozenset
 
 
 # --------------------------------------------------------------------------------------------------
-# Emotion vocabulary: what models actually write, mapped to the canonical names.
+# Emotion vocabulary: what models actually write, mapped to the canonical names. This is the one
+# lexicon: answer labels ("<answer>joyful</answer>"), dataset folder names and the free-text reader
+# (tag_bench/parsing/prose.py) all read it; docs/parsing.md lists it (generated from here).
 
-EMOTION_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "neutral": (
-        "neutral",
-        "neutrality",
-        "calm",
-        "no emotion",
-        "no expression",
-        "expressionless",
-        "blank",
-        "emotionless",
-        "impassive",
-        "indifferent",
-        "relaxed",
-        "neutral expression",
+
+@dataclass(frozen=True)
+class EmotionWords:
+    """The words of one canonical emotion, by form. Several-word entries match any run of spaces,
+    hyphens or underscores between their words."""
+
+    names: tuple[str, str]  # the canonical name and its plain adjective: read without a synonym note
+    adjectives: tuple[str, ...]
+    nouns: tuple[str, ...]
+    adverbs: tuple[str, ...]
+    #: words that describe a face as often as they name a feeling ("relaxed brow", "smiling mouth",
+    #: "the content of the image"): in prose they count only when said of the person and nothing
+    #: stronger is named; as an answer label they map like any other word
+    descriptive: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(
+            dict.fromkeys((*self.names, *self.adjectives, *self.nouns, *self.adverbs, *self.descriptive))
+        )
+
+
+# fmt: off
+EMOTION_LEXICON: dict[str, EmotionWords] = {
+    "neutral": EmotionWords(
+        ("neutral", "neutrality"),
+        adjectives=("expressionless", "emotionless", "impassive", "indifferent", "stoic", "deadpan", "unemotional",
+                    "poker-faced", "straight-faced", "composed", "placid", "unexpressive"),
+        nouns=("no emotion", "no expression", "neutral expression", "neutral face", "blank expression",
+               "no particular emotion", "no clear emotion", "no discernible emotion", "no strong emotion",
+               "no visible emotion", "no apparent emotion", "no obvious emotion", "no specific emotion",
+               "poker face", "composure", "impassivity"),
+        adverbs=("impassively", "stoically", "expressionlessly"),
+        descriptive=("calm", "blank", "relaxed", "calmly", "blankly"),
     ),
-    "happiness": (
-        "happiness",
-        "happy",
-        "joy",
-        "joyful",
-        "joyous",
-        "glad",
-        "pleased",
-        "delighted",
-        "cheerful",
-        "content",
-        "amused",
-        "smiling",
-        "elated",
-        "happily",
+    "happiness": EmotionWords(
+        ("happiness", "happy"),
+        adjectives=("joyful", "joyous", "glad", "pleased", "delighted", "cheerful", "amused", "elated", "gleeful",
+                    "jovial", "merry", "overjoyed", "ecstatic", "euphoric", "thrilled", "jubilant", "blissful",
+                    "upbeat", "lighthearted", "light-hearted", "beaming", "happier", "happiest"),
+        nouns=("joy", "delight", "cheerfulness", "glee", "elation", "amusement", "contentment", "pleasure",
+               "joyfulness", "merriment", "bliss", "euphoria", "jubilation"),
+        adverbs=("happily", "joyfully", "cheerfully", "gleefully", "joyously", "merrily", "delightedly"),
+        descriptive=("content", "smiling", "grinning", "laughing"),
     ),
-    "sadness": (
-        "sadness",
-        "sad",
-        "sorrow",
-        "sorrowful",
-        "unhappy",
-        "unhappiness",
-        "grief",
-        "grieving",
-        "melancholy",
-        "melancholic",
-        "downcast",
-        "dejected",
-        "depressed",
-        "gloomy",
-        "upset",
+    "sadness": EmotionWords(
+        ("sadness", "sad"),
+        adjectives=("sorrowful", "unhappy", "grieving", "melancholic", "downcast", "dejected", "depressed",
+                    "gloomy", "upset", "mournful", "tearful", "heartbroken", "despondent", "forlorn",
+                    "crestfallen", "glum", "miserable", "woeful", "downhearted", "disheartened",
+                    "disappointed", "somber", "sombre", "saddened", "sadder", "saddest", "grief-stricken",
+                    "anguished", "despairing", "doleful", "morose"),
+        nouns=("sorrow", "unhappiness", "grief", "melancholy", "despair", "dejection", "gloom", "misery",
+               "heartbreak", "heartache", "anguish", "despondency", "disappointment", "mourning"),
+        adverbs=("sadly", "sorrowfully", "mournfully", "unhappily", "dejectedly", "gloomily", "glumly",
+                 "despondently"),
+        descriptive=("crying",),
     ),
-    "surprise": (
-        "surprise",
-        "surprised",
-        "astonished",
-        "astonishment",
-        "amazed",
-        "amazement",
-        "startled",
-        "shocked",
-        "shock",
-        "stunned",
+    "surprise": EmotionWords(
+        ("surprise", "surprised"),
+        adjectives=("astonished", "amazed", "startled", "shocked", "stunned", "astounded", "dumbfounded",
+                    "flabbergasted", "thunderstruck", "awestruck", "incredulous", "stupefied", "taken aback",
+                    "caught off guard"),
+        nouns=("astonishment", "amazement", "stupefaction", "shock"),
+        adverbs=(),
     ),
-    "fear": (
-        "fear",
-        "fearful",
-        "afraid",
-        "scared",
-        "frightened",
-        "terrified",
-        "terror",
-        "anxious",
-        "anxiety",
-        "panic",
-        "panicked",
-        "fright",
+    "fear": EmotionWords(
+        ("fear", "fearful"),
+        adjectives=("afraid", "scared", "frightened", "terrified", "anxious", "panicked", "alarmed", "nervous",
+                    "apprehensive", "horrified", "petrified", "worried", "uneasy", "panic-stricken",
+                    "terror-stricken", "spooked"),
+        nouns=("terror", "anxiety", "fright", "dread", "apprehension", "alarm", "horror", "trepidation", "worry",
+               "unease", "nervousness", "fearfulness", "panic"),
+        adverbs=("fearfully", "anxiously", "nervously", "apprehensively", "worriedly"),
     ),
-    "disgust": (
-        "disgust",
-        "disgusted",
-        "disgusting",
-        "revulsion",
-        "repulsed",
-        "revolted",
-        "grossed out",
-        "repugnance",
-        "aversion",
+    "disgust": EmotionWords(
+        ("disgust", "disgusted"),
+        adjectives=("disgusting", "repulsed", "revolted", "grossed out", "nauseated", "sickened", "repelled"),
+        nouns=("revulsion", "repugnance", "distaste", "loathing", "abhorrence", "repulsion", "aversion"),
+        adverbs=("disgustedly",),
     ),
-    "anger": (
-        "anger",
-        "angry",
-        "rage",
-        "enraged",
-        "furious",
-        "fury",
-        "mad",
-        "irritated",
-        "annoyed",
-        "irate",
-        "hostile",
-        "hostility",
-        "wrath",
-        "frustrated",
+    "anger": EmotionWords(
+        ("anger", "angry"),
+        adjectives=("enraged", "furious", "irritated", "annoyed", "irate", "hostile", "frustrated", "livid",
+                    "fuming", "outraged", "incensed", "indignant", "resentful", "infuriated", "exasperated",
+                    "irritable", "seething", "vexed", "irked", "grumpy", "wrathful", "angered", "angrier"),
+        nouns=("rage", "fury", "hostility", "wrath", "irritation", "annoyance", "frustration", "outrage",
+               "indignation", "resentment", "exasperation", "ire"),
+        adverbs=("angrily", "furiously", "irritably", "resentfully", "indignantly"),
+        descriptive=("mad", "scowling"),
     ),
-    "contempt": (
-        "contempt",
-        "contemptuous",
-        "scorn",
-        "scornful",
-        "disdain",
-        "disdainful",
-        "sneer",
-        "sneering",
-        "derision",
-        "smug",
+    "contempt": EmotionWords(
+        ("contempt", "contemptuous"),
+        adjectives=("scornful", "disdainful", "smug", "condescending", "derisive", "haughty", "sardonic",
+                    "supercilious", "dismissive", "mocking", "snide"),
+        nouns=("scorn", "disdain", "derision", "condescension", "smugness", "haughtiness", "superciliousness"),
+        adverbs=("contemptuously", "scornfully", "disdainfully", "derisively", "smugly", "condescendingly",
+                 "haughtily", "mockingly", "dismissively"),
+        descriptive=("sneer", "sneering"),
     ),
 }
+# fmt: on
 
+#: canonical name -> every word of it (lower case): the canonical name first, its plain adjective second
+EMOTION_SYNONYMS: dict[str, tuple[str, ...]] = {e: w.words for e, w in EMOTION_LEXICON.items()}
 #: synonym (lower case) -> canonical name
 SYNONYM_TO_EMOTION: dict[str, str] = {
     syn: emotion for emotion, syns in EMOTION_SYNONYMS.items() for syn in syns
 }
-assert set(EMOTION_SYNONYMS) == set(CANONICAL_EMOTIONS)
+#: the canonical names and their plain adjectives ("happiness", "happy"): not reported as synonyms
+EMOTION_NAMES: frozenset[str] = frozenset(n for w in EMOTION_LEXICON.values() for n in w.names)
+#: words that may describe a face rather than name a feeling (see ``EmotionWords.descriptive``)
+DESCRIPTIVE_WORDS: frozenset[str] = frozenset(d for w in EMOTION_LEXICON.values() for d in w.descriptive)
+#: nouns (and several-word nouns) of every emotion: "a hint of <noun>" is a side mention
+EMOTION_NOUNS: frozenset[str] = frozenset(
+    n for w in EMOTION_LEXICON.values() for n in (w.names[0], *w.nouns)
+) | {"sneer"}
+assert set(EMOTION_SYNONYMS) == set(CANONICAL_EMOTIONS) == set(EMOTION_LEXICON)
+assert len(SYNONYM_TO_EMOTION) == sum(map(len, EMOTION_SYNONYMS.values())), "a word names two emotions"
+
+
+def render_lexicon() -> str:
+    """The lexicon as a Markdown table (docs/parsing.md)."""
+    rows = ["| emotion | names | adjectives | nouns | adverbs | descriptive |", "|---|---|---|---|---|---|"]
+    for emotion, w in EMOTION_LEXICON.items():
+        cells = [
+            ", ".join(words) or "—" for words in (w.names, w.adjectives, w.nouns, w.adverbs, w.descriptive)
+        ]
+        rows.append(f"| {emotion} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
 
 
 def _norm_words(text: str) -> str:

@@ -6,15 +6,17 @@ a family the last occurrence wins (models revise themselves):
 1. decisive: ``<answer>…</answer>`` (the last non-empty one), ``\\boxed{…}``, a JSON ``"emotion"`` /
    ``"label"`` value (never the ``label`` of a box object), "final answer: …" / "the answer is …",
    the ``Final conclusion:`` section, an "Emotion: …" field;
-2. weak: an unclosed ``<answer>``, a lone label on the last line, a markdown-bold label, "the person
-   looks …" / "… which indicates …";
-3. a refusal ("I can't help identify …", "As an AI …");
-4. free text: every non-negated emotion word of the text (common descriptive words such as "relaxed"
-   or "smiling" excluded); one distinct emotion is an answer, several are ``ambiguous``.
+2. weak: an unclosed ``<answer>``, a lone label on the last line;
+3. free text, read like a careful annotator (``prose.py``): statements about the face, ranks,
+   conclusions, negations (docs/parsing.md); a refusal ("I can't help identify …", "As an AI …")
+   comes before an answer that rests on a bare emotion word. The ``Final conclusion:`` section of 1.
+   is read by the same reader.
 
 Negated labels never become answers ("not angry, but happy" is happiness; "not sad" alone is no
 answer). A label that is clear but outside the task's classes ("contempt" on a 7-class task, or
-"confused") is ``invalid_label``; several distinct labels are ``ambiguous``.
+"confused") is ``invalid_label``; several distinct labels, or two emotions equally supported, are
+``ambiguous``. ``explicit_cue`` says whether a response has an answer that the free-text reader can
+never change.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from tag_bench.parsing.text import Decision, decide, is_refusal, lower_same_length, mentions
+from tag_bench.parsing.prose import Reading, read_prose
+from tag_bench.parsing.text import EMOTION_RE, WORD_RE, Decision, decide, is_refusal, lower_same_length
+from tag_bench.schema import CANONICAL_EMOTIONS
 
 # Every scan below runs on a lower-cased copy of the text with case-sensitive patterns that start with
 # a literal (``re`` then skips ahead with a fast substring search; IGNORECASE patterns are several
@@ -58,26 +62,6 @@ _CUE_FIELD_RE = re.compile(
     re.MULTILINE,
 )
 _CONCLUSION_RE = re.compile(r"conclusion[ \t]*[:,\-][ \t]*(?P<v>[^<]{1,600})")
-_DOMINANT_RE = re.compile(
-    r"(?:dominant|predominant|primary|main|overall|principal|final|most[ \t]+likely)[ \t]+"
-    r"(?:emotion|expression|label)(?:[ \t]+(?:is|of|as|would[ \t]+be))?[ \t:]*(?:an?[ \t]+|the[ \t]+)?"
-    r"(?P<v>[a-z]+(?:[ \t]+[a-z]+)?)"
-)
-_CUE_EXPR_RE = re.compile(
-    r"(?<![a-z])(?:(?:facial[ \t]+)?expression|emotion|person|subject|face|individual|man|woman|child|he|she)"
-    r"[ \t]+(?:is|looks|appears|seems|shows|displays|expresses|conveys|exhibits|has|wears|feels)"
-    r"(?:[ \t]+(?:to[ \t]+be|to[ \t]+show|to[ \t]+feel|a|an|of|most|likely|clearly|predominantly"
-    r"|primarily|mainly|mostly|quite|very|rather|genuinely|visibly|feeling))*"
-    r"[ \t]+(?P<v>[^\n.;!?<,]{1,60})"
-)
-#: "... which indicates happiness", "the raised brows suggest surprise", "consistent with fear"
-_CUE_IMPLY_RE = re.compile(
-    r"(?<![a-z])(?:indicat|suggest|signal|point|reflect|convey|reveal|consistent[ \t]+with"
-    r"|characteristic[ \t]+of|typical[ \t]+of|signs?[ \t]+of)(?:s|es|ed|ing|ive)?"
-    r"(?:[ \t]+(?:to|of|a|an|the|strong|clear|mild|some|feelings?|signs?|strongly|clearly|likely))*"
-    r"[ \t]+(?P<v>[^\n.;!?<,]{1,60})"
-)
-_BOLD_RE = re.compile(r"\*\*(?P<a>[^*\n]{1,40})\*\*|__(?P<b>[^_\n]{1,40})__")
 _MARKDOWN_RE = re.compile(r"\*+|`+|__+|^[ \t]*#+[ \t]*", re.MULTILINE)
 _LABEL_PREFIX_RE = re.compile(
     r"^(?:final[ \t]+)?(?:answer|label|emotion|expression|prediction|class|classification)[ \t]*[:=\-][ \t]*",
@@ -85,6 +69,9 @@ _LABEL_PREFIX_RE = re.compile(
 )
 _STRIP_CHARS = " \t\r\n.,:;!?-–—\"'“”‘’`*_#>()[]{}"
 _LABELISH_RE = re.compile(r"[^\W_][^\W_ '\-]{0,30}(?:[ '\-][^\W\d_]{1,30}){0,3}$")
+_SCORED_LINE_RE = re.compile(r"[^\W\d_][ \t]*[:=(\-–]?[ \t]*(?:\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*%?[ \t)]*$")
+#: "Neutrality: possible, but less likely": an item of a list of candidates, not a lone label
+_VERDICT_LINE_RE = re.compile(r"[a-z][a-z' \-]{1,30}[ \t]*(?::|[ \t]-|–|—)[ \t]*[a-z]")
 _NOISE_LINE_RE = re.compile(r"^[\s`{}\[\],]*$|^\s*(?:<[^<>]{0,40}>\s*)+$")
 
 
@@ -129,12 +116,29 @@ def extract_answer(
         r = weak(plain, plain_low, allowed)
         if r is not None:
             return r
-    r = _bold(region, low, allowed) or _cue_expr(plain, plain_low, allowed)
-    if r is not None:
-        return r
-    if is_refusal(low):
+    reading = read_prose(plain, plain_low)
+    if not (reading.kind == "one" and reading.asserted) and is_refusal(low):
         return Answer(None, "refusal", _snippet(region), False, "refusal")
-    return _free_text(plain_low, allowed)
+    return _from_reading(reading, allowed, "free_text", False)
+
+
+def explicit_cue(text: str, classes: frozenset[str] | None = None) -> str | None:
+    """The explicit cue that decides the answer of ``text`` (the text after any reasoning block),
+    or None when only the free-text reader can: ``answer_tag``, ``boxed``, ``json``,
+    ``final_answer``, ``field``, ``unclosed_answer_tag`` or ``last_line``. The ``Final conclusion:``
+    section is prose (read by the free-text reader), not an explicit cue."""
+    allowed = frozenset(CANONICAL_EMOTIONS) if classes is None else classes
+    low = lower_same_length(text)
+    for explicit, name in ((_answer_tag, "answer_tag"), (_boxed, "boxed"), (_json_answer, "json")):
+        if explicit(text, low, allowed) is not None:
+            return name
+    plain = _MARKDOWN_RE.sub("", text) if ("*" in text or "`" in text or "#" in text) else text
+    plain_low = lower_same_length(plain)
+    for cue, name in ((_cue_final, "final_answer"), (_cue_field, "field"),
+                      (_unclosed_answer_tag, "unclosed_answer_tag"), (_last_line, "last_line")):  # fmt: skip
+        if cue(plain, plain_low, allowed) is not None:
+            return name
+    return None
 
 
 def extract_explicit(text: str, allowed: frozenset[str]) -> Answer | None:
@@ -208,12 +212,6 @@ def _classify(
             [f"answer-not-emotion: {raw[:60]!r} is not an emotion label"],
         )
     return None
-
-
-def _decide_prose(low: str) -> Decision:
-    """Strong emotion words first; descriptive words ("relaxed", "smiling") only if nothing else."""
-    d = decide(low, skip_weak=True, lowered=True)
-    return d if d.kind != "none" else decide(low, lowered=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -325,22 +323,38 @@ def _cue_field(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
 
 
 def _conclusion(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
+    """The ``Conclusion:`` section, read by the free-text reader as a concluding part."""
     if "conclusion" not in low:
         return None
     for m in reversed(list(_CONCLUSION_RE.finditer(low))):
         v_low = m.group("v").split("\n\n", 1)[0]
-        d = _decide_prose(v_low)
-        if d.kind == "several":
-            dm = _DOMINANT_RE.search(v_low)
-            if dm is not None:
-                dd = decide(dm.group("v"), lowered=True)
-                if dd.kind == "one":
-                    d = dd
-        raw = text[m.start("v") : m.start("v") + len(v_low)].strip()[:300]
-        r = _from_decision(d, raw, allowed, "conclusion", True)
-        if r is not None:
+        v = text[m.start("v") : m.start("v") + len(v_low)]
+        reading = read_prose(v, v_low, conclusion=True)
+        if reading.kind in ("one", "tie"):
+            r = _from_reading(reading, allowed, "conclusion", True)
+            r.raw_label = v.strip()[:300]
+            if r.status == "ok" and not any(n.startswith("answer-from-conclusion") for n in r.notes):
+                r.notes.insert(0, "answer-from-conclusion: read from the 'Conclusion:' section")
             return r
     return None
+
+
+def _from_reading(reading: Reading, allowed: frozenset[str], source: str, decisive: bool) -> Answer:
+    """The answer of a free-text reading (``source``: "free_text" or "conclusion")."""
+    notes = list(reading.notes)
+    if reading.kind == "one":
+        e = reading.emotions[0]
+        if e not in allowed:
+            notes.append(f"label {e!r} is not one of the task's classes")
+            return Answer(None, "invalid_label", reading.raw, decisive, source, notes)
+        if source == "free_text":
+            notes.insert(0, "answer-free-text: label inferred from free text (no explicit answer)")
+        return Answer(e, "ok", reading.raw, decisive, source, notes)
+    if reading.kind == "tie":
+        return Answer(None, "ambiguous", reading.raw, decisive, source, notes)
+    if reading.kind == "negated":
+        return Answer(None, "no_answer", None, decisive, source, notes)
+    return Answer(None, "no_answer", None, False, "none", notes)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -380,67 +394,32 @@ def _last_line(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
     words = raw.split()
     if not words or len(words) > 5:
         return None
-    r = _from_decision(decide(raw), raw, allowed, "last_line", False)
+    d = decide(raw)
+    if d.kind == "several" or _SCORED_LINE_RE.search(raw) or _VERDICT_LINE_RE.match(raw.lower()):
+        # "Happiness with a touch of surprise", "Neutral: 8%", "Derision: unlikely": prose, for the
+        # free-text reader
+        return None
+    if d.kind == "one" and text[:start].strip() and not _is_lone_label(raw):
+        return None  # "A hint of sadness." after other text: a remark, for the free-text reader
+    r = _from_decision(d, raw, allowed, "last_line", False)
     if r is None and not text[:start].strip():  # the whole response is this one short line
         r = _classify(raw, allowed, "last_line", False, 3)
     return r
 
 
-def _bold(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
-    if "**" not in text and "__" not in text:
-        return None
-    found: list[str] = []
-    raws: list[str] = []
-    for m in _BOLD_RE.finditer(text):
-        raw = clean_label(m.group("a") or m.group("b") or "")
-        if not raw or len(raw.split()) > 3:
-            continue
-        d = decide(raw)
-        if d.kind != "one" or _negated_in_context(low, m.start()):
-            continue
-        if d.emotions[0] not in found:
-            found.append(d.emotions[0])
-        raws.append(raw)
-        if len(found) > 1:
-            break  # already ambiguous
-    if not found:
-        return None
-    d = Decision("one" if len(found) == 1 else "several", tuple(found))
-    return _from_decision(d, raws[-1], allowed, "bold", False)
+#: words that may frame a lone label on the last line ("So, the person is happy.", "Overall: sad")
+_LABEL_FRAME_WORDS = frozenset(
+    {"the", "a", "an", "is", "it", "it's", "its", "this", "that", "person", "face", "expression", "emotion",
+     "answer", "label", "final", "so", "overall", "looks", "look", "appears", "seems", "clearly", "very",
+     "definitely", "he", "she", "they", "are", "i", "think", "would", "say", "probably", "likely", "most",
+     "shows", "displays", "subject", "man", "woman", "child", "individual", "expresses", "conveys", "be"}
+)  # fmt: skip
 
 
-def _negated_in_context(low: str, start: int) -> bool:
-    """Whether a label starting at ``start`` sits in a negated clause ("not **sad**")."""
-    window = low[max(0, start - 48) : start + 48]
-    offset = min(start, 48)
-    first = next((m for m in mentions(window) if m.start >= offset), None)
-    return first is not None and first.negated
-
-
-def _cue_expr(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
-    """The last "the person looks X" / "... which indicates X" phrase that names an emotion."""
-    found = list(_CUE_EXPR_RE.finditer(low)) + list(_CUE_IMPLY_RE.finditer(low))
-    for m in sorted(found, key=lambda m: m.start(), reverse=True):
-        d = _decide_prose(m.group("v"))
-        r = _from_decision(
-            d, text[m.start("v") : m.end("v")].strip()[:120], allowed, "expression_phrase", False
-        )
-        if r is not None:
-            return r
-    return None
-
-
-def _free_text(low: str, allowed: frozenset[str]) -> Answer:
-    d = decide(low, skip_weak=True, lowered=True)
-    if d.kind in ("one", "several"):
-        r = _from_decision(d, ", ".join(d.emotions), allowed, "free_text", False)
-        assert r is not None
-        if r.status == "ok":
-            r.notes.append("answer-free-text: label inferred from free text (no explicit answer)")
-        return r
-    if d.kind == "negated":
-        return Answer(None, "no_answer", None, False, "free_text", ["only negated labels in the text"])
-    return Answer(None, "no_answer", None, False, "none")
+def _is_lone_label(raw: str) -> bool:
+    """Whether a short line is a label in a frame ("The person is happy.") and nothing more."""
+    words = WORD_RE.findall(EMOTION_RE.sub(" ", raw.lower()))
+    return all(w in _LABEL_FRAME_WORDS for w in words)
 
 
 def _snippet(text: str) -> str:

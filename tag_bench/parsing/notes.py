@@ -12,6 +12,19 @@ NOTE_CODES: dict[str, str] = {
     "answer-empty-tags": "empty `<answer>` tags were skipped",
     "answer-unclosed": "an `<answer>` tag is never closed",
     "answer-free-text": "no explicit answer: the label was read from free text",
+    "answer-from-conclusion": "free text: the label was read from a concluding part (a Conclusion section, "
+    '"overall", "in the end" ...) or a later sentence that revises the earlier ones',
+    "answer-final-statement": 'free text: a decision ("the emotion is X", "classified as X", "I\'d say X") '
+    "outranked emotions mentioned along the way",
+    "answer-primary-cue": 'free text: a primary cue or a plain statement ("mainly X") outranked side or hedged '
+    'mentions ("hints of Y", "could be Y")',
+    "answer-negation-skipped": 'free text: negated emotions ("not X", "no sign of X", "rather than X") '
+    "were set aside",
+    "answer-not-emotion-use": 'free text: emotion words not said of the face ("happy to help", "a neutral '
+    'background", an echoed class list) were set aside',
+    "answer-synonym": 'free text: the label was written as a synonym or derived form ("joyful", "revulsion")',
+    "answer-score-list": "free text: the label is the highest score of a score list",
+    "answer-tie": "free text: two emotions stay equally supported after every rule (the answer is ambiguous)",
     "answer-in-reasoning": "the answer was taken from inside the reasoning block",
     "answer-not-emotion": "the answer is not an emotion label",
     "think-unclosed": "the `<think>` block is never closed",

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from tag_bench.facs import AU_CATALOGUE
-from tag_bench.parsing.answer import Answer, extract_answer, extract_explicit
+from tag_bench.parsing.answer import Answer, explicit_cue, extract_answer, extract_explicit
 from tag_bench.parsing.evidence import extract_evidence
 from tag_bench.parsing.frames import (
     CLIPPED,
@@ -36,7 +36,7 @@ from tag_bench.parsing.frames import (
     make_context,
 )
 from tag_bench.parsing.text import cap, is_refusal, lower_same_length, resolve_classes, split_think
-from tag_bench.schema import Parsed
+from tag_bench.schema import CANONICAL_EMOTIONS, Parsed
 
 #: finish_reason values (OpenAI, vLLM, HF, Anthropic spellings) meaning "stopped at the token limit".
 LENGTH_REASONS = frozenset({"length", "max_tokens", "max_length", "max_new_tokens", "max_output_tokens"})
@@ -147,6 +147,25 @@ def _answer(
         if not split.answer.strip() and is_refusal(split.think.lower()):
             return Answer(None, "refusal", None, False, "refusal")
     return answer
+
+
+def explicit_answer_cue(text: str | None) -> str | None:
+    """The explicit cue that decides the label of a whole response (``answer_tag``, ``boxed``,
+    ``json``, ``final_answer``, ``field``, ``unclosed_answer_tag``, ``last_line``, or
+    ``answer_in_reasoning`` for a tag or ``\\boxed{}`` inside the reasoning block), or None when only
+    the free-text reader can decide it. ``bench/output_identity.py --parser-change`` accepts a
+    changed label only where this is None."""
+    if not text:
+        return None
+    text, _ = cap(text)
+    split = split_think(text)
+    if split.answer.strip():
+        cue = explicit_cue(split.answer)
+        if cue is not None:
+            return cue
+    if split.think.strip() and extract_explicit(split.think, frozenset(CANONICAL_EMOTIONS)) is not None:
+        return "answer_in_reasoning"
+    return None
 
 
 @lru_cache(maxsize=512)

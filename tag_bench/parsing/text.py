@@ -18,13 +18,6 @@ from tag_bench.schema import CANONICAL_EMOTIONS
 MAX_CHARS = 100_000
 HEAD_CHARS = 40_000
 
-#: Emotion words that are too common in descriptive prose ("relaxed brow", "the content of the image")
-#: to count as a label when nothing marks them as the answer (free-text fallback only).
-WEAK_WORDS = frozenset(
-    {"content", "blank", "relaxed", "calm", "smiling", "shock", "mad", "sneer", "sneering", "aversion",
-     "panic", "neutral"}
-)  # fmt: skip
-
 
 def trie_pattern(words: list[str]) -> str:
     """A regex alternation shaped as a trie (much faster than a flat list of ~100 words in ``re``).
@@ -54,9 +47,10 @@ EMOTION_RE = _emotion_regex()
 _SPACE_RE = re.compile(r"[\s\-_]+")
 
 # Negation scope: look back at most a few words, never across punctuation or a contrastive word.
-_SCOPE_END_RE = re.compile(r"[,.;:!?()\[\]\n|]|\b(?:but|however|yet|whereas|while|although|though)\b")
-_WORD_RE = re.compile(r"[a-z']+")
-_NEGATORS = frozenset(
+SCOPE_END_RE = re.compile(r"[,.;:!?()\[\]\n|]|\b(?:but|however|yet|whereas|while|although|though)\b")
+WORD_RE = re.compile(r"[a-z']+")
+#: words that negate an emotion named a few words after them (the free-text reader adds more)
+NEGATORS = frozenset(
     {"not", "no", "never", "neither", "nor", "without", "isn't", "isnt", "aren't", "arent", "wasn't",
      "doesn't", "doesnt", "don't", "dont", "didn't", "hardly", "barely", "lacks", "lacking", "absent",
      "absence", "excluding", "except", "unlike", "than", "cannot", "can't", "nothing", "none", "ruled",
@@ -70,37 +64,14 @@ _POST_NEG_RE = re.compile(
 _LOOKBACK = 48
 
 
-@dataclass(frozen=True)
-class Mention:
-    emotion: str  # canonical name
-    word: str  # as written (lower case)
-    start: int
-    end: int
-    negated: bool
-
-
-def mentions(low: str) -> list[Mention]:
-    """Emotion words in ``low`` (already lower case), each flagged when negated in its clause."""
-    out = []
-    if "’" in low:
-        low = low.replace("’", "'")
-    for m in EMOTION_RE.finditer(low):
-        word = m.group(0)
-        key = word if word in SYNONYM_TO_EMOTION else _SPACE_RE.sub(" ", word)
-        out.append(
-            Mention(SYNONYM_TO_EMOTION[key], key, m.start(), m.end(), _negated(low, m.start(), m.end()))
-        )
-    return out
-
-
 def _negated(low: str, start: int, end: int) -> bool:
     pre = low[max(0, start - _LOOKBACK) : start]
     cut = 0
-    for m in _SCOPE_END_RE.finditer(pre):
+    for m in SCOPE_END_RE.finditer(pre):
         cut = m.end()
-    words = _WORD_RE.findall(pre[cut:])[-4:]
+    words = WORD_RE.findall(pre[cut:])[-4:]
     for i, w in enumerate(words):
-        if w in _NEGATORS or w.endswith("n't"):
+        if w in NEGATORS or w.endswith("n't"):
             return True
         if w == "instead" and i + 1 < len(words) and words[i + 1] == "of":
             return True
@@ -115,24 +86,25 @@ class Decision:
     emotions: tuple[str, ...]  # distinct non-negated canonical names, in order
 
 
-_DECIDE_CACHE: dict[tuple[str, bool, bool], Decision] = {}
+_DECIDE_CACHE: dict[tuple[str, bool], Decision] = {}
 _DECIDE_CACHE_MAX = 8192  # short label phrases ("Happiness", "sad") repeat across a benchmark
 
 
-def decide(phrase: str, skip_weak: bool = False, lowered: bool = False) -> Decision:
-    """Distinct non-negated emotions of a phrase (``lowered``: the phrase is already lower case)."""
+def decide(phrase: str, lowered: bool = False) -> Decision:
+    """Distinct non-negated emotions of a label-position phrase ("not angry, but happy"; ``lowered``:
+    the phrase is already lower case). Free text is read by ``prose.read_prose``."""
     if len(phrase) > 64:
-        return _decide(phrase, skip_weak, lowered)
-    key = (phrase, skip_weak, lowered)
+        return _decide(phrase, lowered)
+    key = (phrase, lowered)
     d = _DECIDE_CACHE.get(key)
     if d is None:
-        d = _decide(phrase, skip_weak, lowered)
+        d = _decide(phrase, lowered)
         if len(_DECIDE_CACHE) < _DECIDE_CACHE_MAX:
             _DECIDE_CACHE[key] = d
     return d
 
 
-def _decide(phrase: str, skip_weak: bool, lowered: bool) -> Decision:
+def _decide(phrase: str, lowered: bool) -> Decision:
     low = phrase if lowered else phrase.lower()
     if "’" in low:
         low = low.replace("’", "'")
@@ -141,8 +113,6 @@ def _decide(phrase: str, skip_weak: bool, lowered: bool) -> Decision:
     for m in EMOTION_RE.finditer(low):
         word = m.group(0)
         key = word if word in SYNONYM_TO_EMOTION else _SPACE_RE.sub(" ", word)
-        if skip_weak and key in WEAK_WORDS:
-            continue
         emotion = SYNONYM_TO_EMOTION[key]
         if emotion in found:
             continue  # already decided for this emotion; its negation no longer matters

@@ -5,4 +5,8 @@
 #: under this version.
 #:
 #: 1: the first recorded version (scores written before it count as version 0).
-SCORING_VERSION = 1
+#: 2: free-text answers are read like a careful annotator (tag_bench/parsing/prose.py, docs/parsing.md):
+#:    conclusions, negation scope, ranks, score lists, a larger lexicon; a last line naming several
+#:    emotions or a score is prose. Answers with an explicit cue (tag, boxed, JSON, "final answer:",
+#:    "Emotion:" field, lone label line) parse as before, except a label written as a new synonym.
+SCORING_VERSION = 2
