@@ -13,7 +13,7 @@ from typing import Literal, Protocol, TypeVar
 
 import numpy as np
 
-UnitName = Literal["rate", "seconds", "tokens", "chars", "samples_per_s", "count"]
+UnitName = Literal["rate", "seconds", "tokens", "chars", "samples_per_s", "count", "rate_difference", "nats"]
 _Number = TypeVar("_Number", float, np.ndarray)
 
 
@@ -46,6 +46,10 @@ UNITS: dict[str, Unit] = {
         Unit("chars", "chars", 1.0, 0, 0.0, None, "characters per response", "chars"),
         Unit("samples_per_s", "samples/s", 1.0, 2, 0.0, None, "throughput in samples/s", "samples/s"),
         Unit("count", "per sample", 1.0, 2, 0.0, None, "counts per sample", "per sample"),
+        # a difference of two rates of the same samples (faithfulness_gap): points, in [-100, 100]
+        Unit("rate_difference", "pt", 100.0, None, -1.0, 1.0, "rate differences in points", "points"),
+        # a drop in log-probability (natural log) per sample: any real number
+        Unit("nats", "nats", 1.0, 2, -math.inf, None, "log-probability drops in nats", "nats"),
     )
 }
 
