@@ -445,6 +445,7 @@ class InterventionSet(BaseModel):
     fill: str
     conditions: list[str]  # every condition answered for this fill (none included), report order
     limit: int | None = None  # only the first N tested samples (--limit)
+    fill_version: int | None = None  # tag_bench.intervene.fills.FILL_VERSION when the set was made
     status: Literal["complete", "interrupted"] = "complete"
     source: Literal["model", "predictions"] = "model"  # re-asked by tag-bench, or answers brought back
     tested: int = 0

@@ -124,10 +124,9 @@ def fill_facts(
     not_run = {k: v for k, v in base.not_run.items() if k != "interventions"}
     for c in INTERVENTION_CONDITIONS:
         if c not in conditions:
-            unmet[f"condition:{c}"] = (
-                f"the condition {c} was not asked with the fill {fill}: `tag-bench intervene RUN --fills {fill} "
-                f"--conditions {c}`"
-            )
+            command = f"tag-bench intervene RUN --fills {fill} --conditions {c}"
+            unmet[f"condition:{c}"] = f"the condition {c} was not asked with the fill {fill}: `{command}`"
+            not_run[f"condition:{c}"] = command
     n_tested = sum(o.tested for o in found)
     if not n_tested:
         why = Counter((o.reason or "untested").split(":")[0] for o in found)

@@ -28,7 +28,7 @@ from tag_bench.errors import TagBenchError
 from tag_bench.generate.cache import GenerationCache, open_cache
 from tag_bench.generate.engine import GenerateStats, PromptFn, generate
 from tag_bench.images import ImageLoadError, open_image
-from tag_bench.intervene.fills import FillCache, fill_key, fill_names
+from tag_bench.intervene.fills import FILL_VERSION, FillCache, fill_key, fill_names
 from tag_bench.intervene.outcomes import fill_facts, fill_report, outcomes, summary
 from tag_bench.intervene.plan import INTERVENE_VERSION, coverage_reasons, make_plan, plan_digest
 from tag_bench.metrics.stats import check_n_resamples
@@ -188,8 +188,12 @@ def prepare(
     limit: int | None = None,
     fresh: bool = False,
     scoring: bool = False,
+    extend: bool = True,
 ) -> StagePlan:
-    """Everything an invocation will do, before any model loads (``scoring``: count the scoring requests)."""
+    """Everything an invocation will do, before any model loads (``scoring``: count the scoring requests).
+
+    ``extend``: a fill's conditions answered earlier are answered for the samples this invocation adds too
+    (so that every condition of a set covers the same samples); False for an export of what was asked."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     fills, conditions = list(dict.fromkeys(fills)), list(dict.fromkeys(conditions))
     _check_names(fills, conditions)
@@ -217,7 +221,7 @@ def prepare(
     order = [*INTERVENTION_CONDITIONS]
     per_fill: dict[str, list[str]] = {}
     for f in fills:
-        old = sets_before[f].conditions if f in sets_before else []
+        old = sets_before[f].conditions if f in sets_before and extend else []
         wanted = set(conditions) | {c for c in old if c in INTERVENTION_CONDITIONS}
         drops = sorted({c for c in old if c.startswith("drop:")})
         if per_au:
@@ -536,7 +540,8 @@ def _run(plan: StagePlan, adapter: ModelAdapter, manifest: RunManifest, scoring:
     for f in plan.fills:
         s = info.set_of(f)
         if s is None:
-            info.sets.append(InterventionSet(fill=f, conditions=[], status="interrupted", limit=plan.limit))
+            info.sets.append(InterventionSet(fill=f, conditions=[], status="interrupted", limit=plan.limit,
+                                             fill_version=FILL_VERSION))  # fmt: skip
         else:
             s.status, s.limit = "interrupted", plan.limit
     m = run.read_manifest()

@@ -48,6 +48,7 @@ class ScoredRun:
     report: MetricsReport
     reference_key: str | None = None  # None: the current scores
     name: str = ""
+    fill: str | None = None  # the scores with one intervention fill's metrics (interventions/<fill>/)
 
     @property
     def complete(self) -> bool:
@@ -60,7 +61,7 @@ class ScoredRun:
     @property
     def key(self) -> ComparabilityKey:
         """The comparability key of these scores (:mod:`tag_bench.comparability`)."""
-        return key_of(self.manifest, self.report)
+        return key_of(self.manifest, self.report, self.fill)
 
 
 @dataclass
@@ -77,10 +78,13 @@ def read_runs(
     allow_incomplete: bool = False,
     allow_failed: bool = False,
     references: str = "current",
+    fills: str = "none",
 ) -> LoadedRuns:
     """Every scored run under ``paths``. ``references="all"``: one entry per AU reference a run was scored
-    against (``references/<id>/``), else its current scores. An incomplete run raises
-    IncompleteRunError unless ``allow_incomplete``, a failed one FailedRunError unless ``allow_failed``."""
+    against (``references/<id>/``), else its current scores. ``fills="all"``: one entry per intervention
+    fill a run has (``interventions/<fill>/``: its scores with that fill's faithfulness metrics), else its
+    current scores. An incomplete run raises IncompleteRunError unless ``allow_incomplete``, a failed one
+    FailedRunError unless ``allow_failed``."""
     found = discover_runs(list(paths))
     out = LoadedRuns(skipped=list(found.skipped))
     for run in found.runs:
@@ -98,6 +102,14 @@ def read_runs(
                 f"{run.path} is an incomplete run ({manifest.status}: {done} of {report.n} samples generated); "
                 "resume it with the command that started it, or pass --allow-incomplete to show it flagged"
             )
+        if fills == "all" and (found_fills := run.intervention_fills()):
+            for fill in found_fills:
+                out.runs.append(
+                    ScoredRun(
+                        run, manifest, run.read_intervention_metrics(fill), None, display_name(manifest), fill
+                    )
+                )
+            continue
         keys: list[str | None] = [None]
         if references == "all":
             keys = list(run.saved_reference_keys()) or [None]
@@ -150,6 +162,7 @@ def load_runs(
     allow_incomplete: bool = False,
     allow_failed: bool = False,
     references: str = "current",
+    fills: str = "none",
 ) -> pd.DataFrame:
     """One row per run × metric: where the run is, its display name, task, model, AU reference, status,
     and the metric's value, CI, n and CI method (rates in [0, 1]; not computed -> NaN).
@@ -159,7 +172,7 @@ def load_runs(
     """
     many = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     loaded = read_runs(
-        many, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=references
+        many, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=references, fills=fills
     )
     return runs_frame(loaded.runs)
 

@@ -38,7 +38,11 @@ def leaderboard(
     options = options or RenderOptions()
     spec = spec if isinstance(spec, LeaderboardSpec) else load_spec(spec)
     loaded = read_runs(
-        paths, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=spec.references
+        paths,
+        allow_incomplete=allow_incomplete,
+        allow_failed=allow_failed,
+        references=spec.references,
+        fills=spec.fills,
     )
     empty = unmatched(loaded.runs, spec)
     if empty is not None:

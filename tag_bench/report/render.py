@@ -112,9 +112,14 @@ def _ci_note(o: RenderOptions, table: Table) -> str | None:
         if "wilson-boundary" in methods
         else ""
     )
+    paired = (
+        "; Newcombe's paired interval for a gap where no sample flips under one condition only"
+        if "newcombe-paired" in methods
+        else ""
+    )
     return (
         f"{units}; {how} (Wilson for sample-level rates, seeded bootstrap over samples otherwise{boundary}"
-        f"{quantile})."
+        f"{paired}{quantile})."
     )
 
 

@@ -213,7 +213,7 @@ def _group_runs(runs: Sequence[ScoredRun], gspec: ColumnGroupSpec, grounding: bo
         return chosen
     once: dict[object, ScoredRun] = {}
     for r in chosen:
-        once.setdefault(r.run.path, r)
+        once.setdefault((r.run.path, r.fill), r)
     return list(once.values())
 
 

@@ -926,6 +926,12 @@ column. Its in-domain cell is still shown.
   not the claims or AUs themselves, which are not independent within an image). The metric's `n` stays
   its denominator. Metrics in other units (seconds, tokens, characters) are not rates and keep their
   bootstrap interval.
+- **newcombe-paired** (recorded in place of `bootstrap`): a gap of the intervene stage (`faithfulness_gap`,
+  `specificity_gap`: the difference of two flip rates of the same samples) where no sample flips under
+  one condition only: every paired resample gives the same difference (`random`, which never flips, has
+  0 in every resample). It reports instead Newcombe's hybrid score interval for paired proportions (1998,
+  method 10: the two rates' Wilson intervals combined with their correlation), so that a gap of exactly
+  0 on 300 samples is `0.0 ± 1.3`, not `0.0 ± 0.0`.
 - A reported interval always contains its estimate: a percentile interval that misses it (a skewed
   bootstrap distribution) is widened to reach it, in `metrics.json` and in `compare`.
 - **order-statistic**: the distribution-free interval of a quantile: the order statistics whose ranks
