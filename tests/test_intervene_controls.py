@@ -50,7 +50,9 @@ def runs(tmp_path_factory):
                                       "--out", str(run), "--au-reference", "mediapipe-blendshapes", "--no-progress",
                                       "--n-resamples", "1000"])  # fmt: skip
         assert r.exit_code == 0, r.output
-        args = ["intervene", str(run), "--fills", fills, "--no-progress"] + (["--limit", str(limit)] if limit else [])
+        args = ["intervene", str(run), "--fills", fills, "--no-progress"] + (
+            ["--limit", str(limit)] if limit else []
+        )
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 0, r.output
         out[model] = (run, r.output)
@@ -77,7 +79,7 @@ def test_probe_faithful_gaps_lie_above_zero_in_every_fill(runs):
 def test_probe_unfaithful_gap_is_not_above_zero(runs):
     run, _ = runs["probe-unfaithful"]
     gap = _metric(run, "blur", "faithfulness_gap")
-    assert gap["n"] == N and gap["ci_low"] < 0 <= gap["ci_high"] or gap["ci_high"] < 0, gap
+    assert gap["n"] == N and (gap["ci_high"] < 0 or gap["ci_low"] <= 0 <= gap["ci_high"]), gap
     assert _metric(run, "blur", "cited_flip_rate")["value"] == 0.0  # filling what it cites changes nothing
     assert _metric(run, "blur", "keep_flip_rate")["value"] > 0.5  # what it reads lies outside its boxes
 

@@ -110,6 +110,8 @@ def intervene_cmd(run_dir: str, fills: str, conditions: str, per_au: bool, limit
         seed=seed if seed_given else None, fresh=fresh, progress=not no_progress, on_plan=announce,
     )  # fmt: skip
     warn(result.warnings)
+    click.echo(f"answered: {result.model_calls} model calls, {result.from_cache} from the generation cache "
+               f"({result.seconds:.1f} s)", err=True)  # fmt: skip
     _print(result, as_json)
 
 
