@@ -131,7 +131,8 @@ class InterveneResult:
     summary: InterventionSummary
     model_calls: int = 0
     from_cache: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # answering the sets (model calls, fills, the engine), not planning or scoring
+    fill_seconds: float = 0.0  # of which making the filled images (or reading them from the fill cache)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -341,6 +342,7 @@ class Intervened:
         self.plans = plans
         self.cache = cache or FillCache()
         self.originals = _Originals()
+        self.fill_seconds = 0.0  # time spent making (or reading back) filled images
 
     def array(self, sample: Sample, fill: str, condition: str) -> tuple[np.ndarray, str]:
         plan = self.plans[sample.id]
@@ -355,7 +357,10 @@ class Intervened:
         if condition == "none" or p is None:
             return rgb, sha
         size = (rgb.shape[1], rgb.shape[0])
-        return self.cache.filled(rgb, sha, p, fill), fill_key(sha, p, size, fill)
+        t0 = time.perf_counter()
+        filled = self.cache.filled(rgb, sha, p, fill)
+        self.fill_seconds += time.perf_counter() - t0
+        return filled, fill_key(sha, p, size, fill)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -622,6 +627,7 @@ def _run(plan: StagePlan, adapter: ModelAdapter, manifest: RunManifest, scoring:
     result = finish(plan, n_resamples=n_resamples, seed=seed, scoring=scoring, source="model",
                     model_calls=dict(calls_by_fill))  # fmt: skip
     result.model_calls, result.from_cache, result.seconds = result_calls, result_cache, seconds
+    result.fill_seconds = images.fill_seconds
     result.warnings = warnings
     return result
 
