@@ -165,7 +165,7 @@ def _describe_stages(stages: tuple[tuple[str, str], ...]) -> str:
         if stage != "intervene":
             out.append(f"{stage} {value}")
             continue
-        fill, conditions, limit, version, ref = (value.split("|") + [""] * 5)[:5]
+        fill, conditions, limit, version = (value.split("|") + [""] * 4)[:4]
         if conditions == "not run":
             out.append(f"fill {fill} not run")
             continue
@@ -174,8 +174,7 @@ def _describe_stages(stages: tuple[tuple[str, str], ...]) -> str:
             text += f" ({conditions.replace(',', ', ')})"
         if limit.startswith("limit="):
             text += f", first {limit[6:]} tested"
-        if ref and ref != "ref=None":
-            text += f", placed on {ref[4:]}"
+        # the AU reference that placed the controls is part of the key, not of the header: the run's own
         out.append(text + (f" {version}" if version not in ("v1.1", "") else ""))
     return "; ".join(out)
 
