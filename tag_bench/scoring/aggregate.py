@@ -326,7 +326,8 @@ def metrics_from_arrays(
     point_sums = v.sum(axis=0, keepdims=True)
     named = named_sums(point_sums, classes)
     point, counts = evaluate(summed, named)
-    boot = [j for j, m in enumerate(summed) if m.ci_method == "bootstrap"]
+    # a metric the run cannot compute (an unmet need: no reference, a stage not run) is not resampled
+    boot = [j for j, m in enumerate(summed) if m.ci_method == "bootstrap" and _reason(m, unmet) is None]
     boot_table = [summed[j] for j in boot]
     low = high = None
     if n and n_resamples > 0 and boot_table:
