@@ -21,8 +21,9 @@ once before any of its texts was looked at, then used for tuning too) and ``held
 frozen after that first measurement and before any held-out text was looked at: yet other families,
 phrasings and words), ``heldout3`` (written and frozen after the first measurement of ``heldout2`` and
 before any of its texts was looked at), ``heldout4`` (written and frozen after the rules were tuned
-on ``heldout3``), ``heldout5`` (written and frozen before any text or failure of ``heldout4`` was
-looked at and before the rules tuned on ``heldout4``; no rule was tuned on it). Each held-out part is tuning material once its failures have
+on ``heldout3``; tuning material once measured), ``heldout5`` (written and frozen before any text
+or failure of ``heldout4`` was looked at and before the rules tuned on ``heldout4``; no rule was tuned
+on it). Each held-out part is tuning material once its failures have
 been read; the commit log says when.
 """
 
