@@ -209,13 +209,18 @@ def test_more_claims_on_unknown_words():
                  "Reasoning: the lip is raised. Possibly a trace of joy as well. It matches nausea better than anything else.",
                  "The subject appears to be disparaging. Possibly a trace of joy as well.",
                  "Disbelief.\nThe eyes are wide. There is a slight undercurrent of joy.",
-                 "Pretty clearly chipper. There's also a faint sense of disdain."):  # fmt: skip
+                 "Pretty clearly chipper. There's also a faint sense of disdain.",
+                 "It's disbelief rather than despondency. Possibly a trace of disgust as well.",
+                 "It reads as cheer instead of sadness. There is a slight undercurrent of frustration.",
+                 "Despair crossed my mind first. Above all, this is cheer, with a secondary note of repugnance."):  # fmt: skip
         p = read(text)
         assert p.status == "no_answer" and "answer-not-emotion" in codes(p), (text, p.notes)
     # a one-word sentence that names nothing is no claim; a known claim still decides
     assert read("Okay. There is a hint of sadness in the eyes.").label == "sadness"
     assert read("These are typical signs of disgust. A hint of anger is possible.").label == "disgust"
     assert read("The person appears to be an adult. She looks frightened.").label == "fear"
+    assert read("It's joy rather than fear. A hint of anger is possible.").label == "happiness"
+    assert read("It is certainly not shock. There is a slight undercurrent of anger.").label == "anger"
 
 
 def test_a_side_mention_that_may_be_mixed_in():
@@ -236,6 +241,11 @@ def test_descriptive_words_count_only_when_said_of_the_person():
     assert read("She looks calm.").label == "neutral"
     assert read("The brows are relaxed. The person looks sad.").label == "sadness"
     assert read("The brows are relaxed and the mouth is closed.").status == "no_answer"
+    # a comparison is a claim
+    assert (
+        read("At a glance one might say astonishment. The gaze is steady. More blank than fearful.").label
+        == "neutral"
+    )
 
 
 def test_refusal_before_a_bare_word_but_not_before_a_statement():

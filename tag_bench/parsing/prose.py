@@ -315,6 +315,16 @@ _INTERJECTIONS = frozenset({"ok", "okay", "sure", "certainly", "alright", "yes",
                             "hello", "hi", "so", "wait", "fine", "good", "observations", "reasoning", "analysis",
                             "conclusion", "summary", "notes", "interpretation", "assessment", "overview", "breakdown",
                             "explanation", "answer", "result", "evidence", "details"})  # fmt: skip
+# a claim with its contrast or its side emotion: "It's disbelief rather than despondency", "It reads as cheer
+# instead of sadness", "Above all, this is cheer, with a note of Y"
+_CONTRAST_CLAIM_RE = re.compile(
+    r"\b(?:it'?s|it[ \t]+is|this[ \t]+is|reads?[ \t]+as)[ \t]+(?:(?:a|an)[ \t]+)?([a-z'\-]+(?:[ \t]+[a-z'\-]+)?)"
+    r"[ \t]*(?:,[ \t]*(?:with|plus|mixed[ \t]+with|tinged[ \t]+with)|rather[ \t]+than|instead[ \t]+of)\b"
+)
+#: words that make an object no label ("it's certainly rather than ...", "it is more X than Y")
+_NOT_OBJECT = frozenset({"certainly", "definitely", "clearly", "probably", "surely", "really", "simply", "just",
+                         "obviously", "possibly", "likely", "maybe", "perhaps", "more", "mostly", "mainly", "less",
+                         "something", "nothing", "one", "that", "this", "what", "not", "also"})  # fmt: skip
 _DECISION_SCAN_RE = re.compile(_DECISION_CORE)
 # claims of a label so strong that only a decision may stand against them
 _STRONG_CLAIM_RE = re.compile(
@@ -490,6 +500,8 @@ def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
         m.descriptive and not m.asserted
     ):  # said of the person ("she looks calm", "calm is what the face shows"), or ranked
         m.asserted = m.rank >= PRIMARY or _PERSON_RE.search(low, max(s0, m.start - 200), s1) is not None
+        # a comparison is a claim: "More blank than fearful."
+        m.asserted = m.asserted or (low.endswith("more ", 0, m.start) and post.startswith(" than "))
 
 
 def _clause_start(low: str, start: int, pos: int) -> int:
@@ -724,6 +736,10 @@ def _unknown_claim(t: _Text, ms: list[_Mention], w: _Mention) -> str:
             continue  # the claim names a known emotion
         said = " ".join(re.split(r"[.!?;\n]", t.low[c.start() : c.end() + 30], maxsplit=1)[0].split())
         return f"answer-not-emotion: the main claim ({said!r}) names no emotion the lexicon knows"
+    for c in _CONTRAST_CLAIM_RE.finditer(t.low) if w.rank <= HEDGE else ():
+        if set(c.group(1).split()) & _NOT_OBJECT or any(c.start(1) <= m.start < c.end(1) for m in ms):
+            continue
+        return f"answer-not-emotion: the main claim ({' '.join(c.group(0).split())!r}) names no emotion the lexicon knows"
     for c in _WORD_SENTENCE_RE.finditer(t.low) if w.rank <= HEDGE else ():
         word = c.group(1)
         if word in _INTERJECTIONS or any(c.start(1) <= m.start < c.end(1) for m in ms):
