@@ -511,9 +511,15 @@ class RunDir:
         if changed:
             lines = "\n".join(f"  {k}: {a[k]!r} -> {b[k]!r}" for k in changed)
             who = f"shard {shard} has" if shard else "this run has"
+            fix = (
+                "give this shard the run's configuration, or choose another --out (to start over, delete the "
+                "folder before any shard starts)"
+                if shard
+                else "Start fresh with --overwrite, or choose another --out."
+            )
             raise RunConfigError(
                 f"{self.path} holds a run with a different configuration ({who} another):\n{lines}\n"
-                "Resuming would mix outputs. Start fresh with --overwrite, or choose another --out."
+                f"Resuming would mix outputs. {fix}"
             )
 
     def join(self, manifest: RunManifest, samples: list[Sample], *, shard: str) -> RunManifest:

@@ -280,3 +280,32 @@ def test_torchrun_ranks_are_shards_and_need_no_process_group(raf_root, tmp_path,
     assert RunDir(out).read_manifest().world_size == 2
     with pytest.raises(RunConfigError, match="each rank is already a shard"):
         _random(raf_root, out, shard="0/2")
+
+
+def test_a_failed_shard_marks_the_run_and_a_rerun_of_that_shard_finishes_it(raf_root, tmp_path):
+    from tag_bench.models.base import FatalAdapterError
+    from tag_bench.testing.chat_server import ChatServer, Fault
+
+    out = tmp_path / "run"
+    with ChatServer() as server:
+        args = f"model=tiny-chat,base_url={server.base_url},concurrency=2"
+        kw = dict(
+            data_root=raf_root, out=out, cache=False, progress=False, n_resamples=200, au_reference="none"
+        )
+        assert evaluate("rafdb_basic_test", "openai", args, shard="1/2", **kw).report is None
+        server.add_fault(Fault.error(401, message="bad key"), times=None)
+        with pytest.raises(FatalAdapterError, match="HTTP 401"):
+            evaluate("rafdb_basic_test", "openai", args, shard="0/2", **kw)
+        state = RunDir(out).read_shard_state(0, 2)
+        assert state is not None and state.status == "failed" and "HTTP 401" in (state.status_reason or "")
+        manifest = RunDir(out).read_manifest()
+        assert manifest.status == "failed" and (manifest.status_reason or "").startswith(
+            "shard 0/2: generation stopped"
+        )
+        where = run_progress(RunDir(out))
+        assert where.status == "failed" and "shard 0/2 failed" in (where.status_reason or "")
+        server.clear_faults()
+        done = evaluate("rafdb_basic_test", "openai", args, shard="0/2", **kw)
+    assert done.report is not None and done.manifest.status == "complete"
+    assert run_progress(RunDir(out)).status == "complete"
+    assert _records_per_sample(out) == Counter({s.id: 1 for s in RunDir(out).read_index()})

@@ -196,10 +196,29 @@ def _status(
     failed = [r for r in unfinished if r.status == "failed"]
     listed = ", ".join(f"{r.shard} ({r.status}, {r.remaining} left)" for r in unfinished[:8])
     more = f" and {len(unfinished) - 8} more" if len(unfinished) > 8 else ""
-    rerun = rerun_command(manifest.command)
+    rerun = (
+        rerun_command(_without_shard(manifest.command)).rstrip("`") + " --shard I/N`"
+        if manifest.command
+        else "the command that started them, with --shard I/N"
+    )
     if failed:
         return "failed", f"shard {failed[0].shard} failed: {failed[0].reason}; unfinished: {listed}{more}"
     return "interrupted", (
-        f"unfinished shards: {listed}{more}; run them again (e.g. {rerun} with --shard I/N), or finish "
-        "everything left in one process without --shard"
+        f"unfinished shards: {listed}{more}; run them again ({rerun}), or finish what is left with any other "
+        "number of shards, or in one process without --shard"
     )
+
+
+def _without_shard(command: list[str] | None) -> list[str] | None:
+    if not command:
+        return command
+    out: list[str] = []
+    skip = False
+    for a in command:
+        if skip:
+            skip = False
+        elif a == "--shard":
+            skip = True
+        elif not a.startswith("--shard="):
+            out.append(a)
+    return out
