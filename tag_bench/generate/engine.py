@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tag_bench import store
 from tag_bench.generate.cache import GenerationCache, generation_key, is_deterministic
@@ -22,6 +22,9 @@ from tag_bench.images import ImageLoadError, image_sha256, open_image
 from tag_bench.models.base import FatalAdapterError, GenerationOutput, GenerationRequest, ModelAdapter
 from tag_bench.rundir import RunDir
 from tag_bench.schema import AUReference, Generation, Sample
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image as PILImage
 
 
 @dataclass
@@ -46,6 +49,10 @@ def dist_info() -> DistInfo:
     rank = int(os.environ.get("RANK", "0") or 0)
     local = int(os.environ.get("LOCAL_RANK", str(rank)) or 0)
     return DistInfo(rank=rank, world_size=world, local_rank=local)
+
+
+#: The image shown for a sample and its content sha256 (the generation cache's image key).
+ImageSource = Callable[[Sample], "tuple[PILImage.Image, str]"]
 
 
 @dataclass
@@ -82,10 +89,15 @@ def generate(
     progress: bool = True,
     shard: Shard | None = None,
     heartbeat: Callable[[GenerateStats], None] | None = None,
+    images: ImageSource | None = None,
+    desc: str | None = None,
 ) -> GenerateStats:
     """Generate for every sample (of ``shard``, when given) not yet written in ``run``; returns counts.
     ``heartbeat`` is called after every batch written.
 
+    ``images``: the image (and its content sha256) shown for a sample instead of its presented image
+    (the intervene stage shows filled images); it raises ImageLoadError for an image it cannot make.
+    ``desc``: the progress bar's label (default: the adapter's name).
     Raises KeyboardInterrupt after flushing on Ctrl-C (the caller marks the run interrupted).
     """
     run.path.mkdir(parents=True, exist_ok=True)
@@ -102,7 +114,7 @@ def generate(
     frame = adapter.frame
     fingerprint = adapter.fingerprint()
     cacheable = cache is not None and adapter.cacheable and is_deterministic(gen_kwargs)
-    bar = _progress_bar(len(todo), progress, adapter.name + (f" {shard}" if shard else ""))
+    bar = _progress_bar(len(todo), progress, (desc or adapter.name) + (f" {shard}" if shard else ""))
     t0 = time.perf_counter()
     try:
         step = max(1, batch_size, adapter.requests_in_flight)
@@ -117,6 +129,7 @@ def generate(
                 fingerprint,
                 cache if cacheable else None,
                 references,
+                images,
             )
             store.append_jsonl(out_path, records, sync=False)
             for g in records:
@@ -160,13 +173,17 @@ def _run_batch(
     fingerprint: str,
     cache: GenerationCache | None,
     references: Callable[[Sample], AUReference] | None,
+    images: ImageSource | None = None,
 ) -> list[Generation]:
     records: dict[str, Generation] = {}
     pending: list[tuple[Sample, GenerationRequest, str, str, tuple[int, int]]] = []
     for s in batch:
         try:
-            img = open_image(s)
-            sha = image_sha256(s)
+            if images is not None:
+                img, sha = images(s)
+            else:
+                img = open_image(s)
+                sha = image_sha256(s)
         except ImageLoadError as e:
             records[s.id] = Generation(sample_id=s.id, status="error", error=str(e), frame=frame)
             continue
