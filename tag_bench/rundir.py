@@ -304,6 +304,11 @@ class RunDir:
         if m.status == "complete" or (m.status == "failed" and m.generation is not None):
             return score
         why = f" ({m.status_reason})" if m.status_reason else ""
+        if self.is_sharded():
+            return (
+                f"the run did not finish: its status is {m.status}{why}; `tag-bench status {self.path}` shows "
+                "which shards are left and the command that finishes them"
+            )
         return (
             f"the run did not finish: its status is {m.status}{why}; run the command that made it again to "
             f"finish it: {rerun_command(m.command)}"

@@ -19,7 +19,7 @@ from tag_bench._cli.main import main
 from tag_bench.generate.evaluate import evaluate
 from tag_bench.generate.progress import now_iso, run_progress
 from tag_bench.generate.shards import Shard
-from tag_bench.rundir import RunConfigError, RunDir, RunLockedError
+from tag_bench.rundir import RunConfigError, RunDir, RunDirError, RunLockedError
 from tag_bench.schema import ShardState
 from tag_bench.scoring.metric_table import spec
 
@@ -309,3 +309,15 @@ def test_a_failed_shard_marks_the_run_and_a_rerun_of_that_shard_finishes_it(raf_
     assert done.report is not None and done.manifest.status == "complete"
     assert run_progress(RunDir(out)).status == "complete"
     assert _records_per_sample(out) == Counter({s.id: 1 for s in RunDir(out).read_index()})
+
+
+def test_readers_of_an_unfinished_sharded_run_point_at_status(raf_root, tmp_path):
+    out = tmp_path / "run"
+    _random(raf_root, out, shard="0/2")
+    with pytest.raises(RunDirError, match=rf"status is running; `tag-bench status {out}` shows which shards"):
+        RunDir(out).read_metrics()
+    r = CliRunner().invoke(main, ["score", str(out), "--n-resamples", "200", "--no-progress"])
+    assert r.exit_code == 0, r.output  # the union so far: the samples no shard reached are missing
+    n = len(RunDir(out).read_index())
+    done = sum(Shard(0, 2).owns(s.id) for s in RunDir(out).read_index())
+    assert RunDir(out).read_metrics().status_counts.get("missing", 0) == n - done

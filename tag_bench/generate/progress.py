@@ -123,7 +123,6 @@ def _shard_rows(
     index: list[str], status_of: dict[str, str], states: list[ShardState], now: str
 ) -> list[ShardProgress]:
     rows = []
-    seen = {(st.index, st.count) for st in states}
     counts = sorted({st.count for st in states})
     by_shard = {(st.index, st.count): st for st in states}
     for count in counts:
@@ -136,7 +135,7 @@ def _shard_rows(
             errors = sum(status_of.get(sid) == "error" for sid in owned)
             remaining = len(owned) - done
             if st is None:
-                if remaining and (i, count) not in seen:
+                if remaining:  # a shard never started, with work left
                     rows.append(ShardProgress(shard=str(sh), status="not started", assigned=len(owned), done=done,
                                               errors=errors, remaining=remaining))  # fmt: skip
                 continue

@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 import time
+from pathlib import Path
 
 from tag_bench.generate.engine import GenerateStats, PromptFn, generate
 from tag_bench.generate.progress import is_live, now_iso, run_progress
@@ -45,7 +46,7 @@ def generate_shard(
     shard: Shard,
     *,
     batch_size: int,
-    cache: object,
+    cache: str | Path | bool | None,
     n_resamples: int,
     progress: bool,
     max_error_rate: float | None,
@@ -76,7 +77,7 @@ def generate_shard(
     mine = shard.select(plan.samples)
     references = references_for(plan, mine, progress, au_cache, au_problems)
     cache_problems: list[str] = []
-    cache_obj = open_generation_cache(cache, cache_problems)  # type: ignore[arg-type]
+    cache_obj = open_generation_cache(cache, cache_problems)
     started = now_iso()
     state = ShardState(
         method=SHARDING_METHOD, index=shard.index, count=shard.count, n_samples=len(plan.samples),
