@@ -291,6 +291,29 @@ class GenerationInfo(BaseModel):
     cached: int = 0  # current generations served from the generation cache
 
 
+class ShardState(Record):
+    """One shard of a sharded run (``tag-bench run --shard I/N``), written only by that shard: what it
+    covers, how far it got and how long it took (summed over its sessions)."""
+
+    method: str  # tag_bench.generate.shards.SHARDING_METHOD
+    index: int
+    count: int
+    status: Literal["running", "interrupted", "failed", "complete"] = "running"
+    status_reason: str | None = None
+    n_samples: int  # the run's samples (a prefix of the split) this shard chose its own from
+    assigned: int  # of them, this shard's
+    skipped_done: int = 0  # already written when this session started (by any shard, any N)
+    generated: int = 0  # records this session wrote
+    errors: int = 0  # of them, status error
+    model_calls: int = 0  # of them, from a model call (not the cache)
+    started: str  # this session, ISO 8601 UTC
+    updated: str  # the last record written (a heartbeat while running)
+    host: str | None = None
+    pid: int | None = None
+    command: list[str] | None = None
+    generation: GenerationInfo | None = None  # finished sessions of this shard, summed
+
+
 class DataIdentity(BaseModel):
     """What a run was scored on, as hashes (tag_bench.comparability): runs that differ here never share a
     column."""

@@ -24,6 +24,7 @@ for _name, _target in {
     "lmms-eval": "tag_bench._cli.lmms:lmms_group",
     "plot": "tag_bench._cli.plot:plot_cmd",
     "report": "tag_bench._cli.html_report:report_cmd",
+    "status": "tag_bench._cli.status:status_cmd",
 }.items():
     COMMANDS.register(_name, _target, source="tag-bench")
 COMMANDS.register("compare", "tag_bench._cli.compare:compare_cmd", source="tag-bench")
