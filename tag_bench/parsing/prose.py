@@ -10,7 +10,9 @@ which mentions can be the answer and which one is. The order of the rules (docs/
    content of the image", "a neutral background", "Sadly, ..."); an echoed list of three or more
    class names; a descriptive word ("relaxed", "smiling") when something stronger is named or when it
    describes a feature ("the brow is relaxed").
-2. A score list ("happiness: 0.7, surprise: 0.2") gives its argmax; a tie at the top is ambiguous.
+2. A score list ("happiness: 0.7, surprise: 0.2", "Anger 7/10", "- Fear: high") gives its argmax; a tie
+   at the top is ambiguous. A ranked list ("Ranking:\\n1. Sadness\\n2. Fear", "X > Y > Z") makes its
+   first rank a decision and the lower ranks side mentions; tied first ranks stay ambiguous.
 3. Discourse position: the last concluding part (a "Conclusion" / "Summary" / "Overall:" section, a
    sentence from "in conclusion", "overall", "in the end", "therefore", "so" ... on) that makes a claim
    outranks everything before it.
@@ -471,7 +473,7 @@ def read_prose(text: str, low: str, *, conclusion: bool = False) -> Reading:
     for m in ms:
         _classify(t, m, prev)
         prev = m
-    if "1" in low or ">" in low:
+    if "1." in low or "1)" in low or ">" in low or "=" in low:
         unknown = _rank_lists(t, ms)
         if unknown:
             return Reading("none", (), notes=(unknown,))
@@ -595,17 +597,20 @@ def _rank_lists(t: _Text, ms: list[_Mention]) -> str:
                     m.rank, m.asserted = (DECISION, True) if top and (m is inside[0] or _TIED_RE.search(
                         low, inside[0].end, m.start) or low[inside[0].end : m.start].strip(" \t/&") in ("", "or", "and")) else (SIDE, m.asserted)  # fmt: skip
     # chains: "X > Y > Z", "X = Y > Z"
+    chained = False  # whether the previous pair was a link of the chain ("Y" in "X > Y > Z" is no head)
     for a, b in pairwise(ms):
-        g = _CHAIN_GAP_RE.fullmatch(low, a.end, b.start)
+        g = _CHAIN_GAP_RE.fullmatch(low, a.end, b.start) if b.start - a.end <= 12 else None
         if g is None or a.sent != b.sent or a.skip or b.skip:
+            chained = False
             continue
         if g.group("gt"):
-            if a.rank != SIDE or _CHAIN_GAP_RE.fullmatch(low, ms[ms.index(a) - 1].end, a.start) is None:
+            if not chained or a.rank != SIDE:
                 a.rank, a.asserted = max(a.rank, DECISION), True
             b.rank = SIDE
         else:
             a.rank = b.rank = max(a.rank, b.rank, DECISION)
             a.asserted = b.asserted = True
+        chained = True
     return ""
 
 
@@ -641,7 +646,8 @@ def _line_role(low: str, m: _Mention) -> str:
 def _negated(low: str, m: _Mention, prev: _Mention | None, s0: int) -> bool:
     if _POST_NEG_RE.match(low, m.end, m.end + 60) or _line_role(low, m) == "absent":
         return True
-    if _OVER_RE.search(low, max(s0, m.start - 120), m.start):
+    at_over = max(s0, m.start - 120)
+    if low.find(" over ", at_over, m.start) >= 0 and _OVER_RE.search(low, at_over, m.start):
         return True  # "I'd go with X over Y"
     if (
         prev is not None
