@@ -381,6 +381,12 @@ def test_other_score_notations():
     assert read("Likelihoods:\n* Anger — 60%\n* Surprise — 12%").label == "anger"
     assert read("Probability estimates: Neutral 7% · Anger 16% · Fear 11%").label == "anger"
     assert read("Fear 5/10, Surprise 5/10, Anger 1/10").status == "ambiguous"
+    # a table, "label · score": the last row is no lone label
+    assert read("| Emotion | Probability |\n|---|---|\n| Fear | 70% |\n| Surprise | 20% |").label == "fear"
+    assert (
+        read("| Emotion | Probability |\n|---|---|\n| Fear | 40% |\n| Surprise | 40% |").status == "ambiguous"
+    )
+    assert read("Joy · 72%\nFear · 20%").label == "happiness"
     # an item the lexicon lacks scoring highest: never a guess
     p = read("Probability estimates: Neutral 7% · Anger 6% · Fear 11% · Chipper 65%")
     assert p.status == "no_answer" and "answer-not-emotion" in codes(p), p.notes

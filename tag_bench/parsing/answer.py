@@ -70,7 +70,8 @@ _LABEL_PREFIX_RE = re.compile(
 _STRIP_CHARS = " \t\r\n.,:;!?-–—\"'“”‘’`*_#>()[]{}"
 _LABELISH_RE = re.compile(r"[^\W_][^\W_ '\-]{0,30}(?:[ '\-][^\W\d_]{1,30}){0,3}$")
 _SCORED_LINE_RE = re.compile(
-    r"[^\W\d_][ \t]*[:=(\-–—]?[ \t]*(?:\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*(?:%|/[ \t]*\d{1,3}|out[ \t]+of[ \t]+\d{1,3})?[ \t)]*$"
+    r"[^\W\d_][ \t]*[:=(\-–—|·]?[ \t]*(?:\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*(?:%|/[ \t]*\d{1,3}|out[ \t]+of[ \t]+\d{1,3})?"
+    r"[ \t)|]*$"
 )
 #: "3. Condescension": an item of a numbered list (a ranking), not a lone label
 _LIST_ITEM_RE = re.compile(r"[ \t>*\-•]*\d{1,2}[.)][ \t]")

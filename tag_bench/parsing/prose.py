@@ -273,7 +273,7 @@ _CONCLUDE_RE = re.compile(
 # a score after or before a mention: "happiness: 0.7", "fear (62%)", "70 % happiness"
 _SCALE = r"(%|/[ \t]*(?:10|100|5)\b|[ \t]*out[ \t]+of[ \t]+(?:10|100|5)\b)?"
 _SCORE_POST_RE = re.compile(
-    r"[ \t]*(?:[:=(]|-|–|—|(?:at|of|with)(?:[ \t]+(?:about|around|roughly|approximately|approx\.?|~))?)?[ \t]*"
+    r"[ \t]*(?:[:=(|·]|-|–|—|(?:at|of|with)(?:[ \t]+(?:about|around|roughly|approximately|approx\.?|~))?)?[ \t]*"
     r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*" + _SCALE
 )
 # an intensity word as the score of a list item ("- Fear: high", "| Anger | Low |")
@@ -297,7 +297,7 @@ _SCORE_ITEM_PRE_RE = re.compile(
     r"(?:(?:of|for|that|this|it|is|it's|being|on|in|a|an|the)[ \t]+){0,4}([a-z][a-z'\-]+)"
 )
 _SCORE_ITEM_RE = re.compile(
-    r"(?:^|[,|;\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]*(?:[:=(—–]|[ \t]at[ \t](?:about[ \t])?)[ \t]*"
+    r"(?:^|[,|;\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]*(?:[:=(—–|·]|[ \t]at[ \t](?:about[ \t])?)[ \t]*"
     r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*"
     + _SCALE
     + r"|(?:^|[,|;\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]+"
