@@ -22,8 +22,8 @@ frozen after that first measurement and before any held-out text was looked at: 
 phrasings and words), ``heldout3`` (written and frozen after the first measurement of ``heldout2`` and
 before any of its texts was looked at), ``heldout4`` (written and frozen after the rules were tuned
 on ``heldout3``; tuning material once measured), ``heldout5`` (written and frozen before any text
-or failure of ``heldout4`` was looked at and before the rules tuned on ``heldout4``; no rule was tuned
-on it; its failures were read to tune the rules after its first measurement), ``heldout6`` (written and
+or failure of ``heldout4`` was looked at and before the rules tuned on ``heldout4``; tuning
+material since its first measurement), ``heldout6`` (written and
 frozen before any text or failure of ``heldout5`` was read and before any rule was tuned on it: a
 markdown report with a bold answer line, a likelihood table, ranked lists and scores in other notations,
 a hedged conclusion, question-and-answer layouts, tied ranks and tables, refusals; words of its own; no
