@@ -319,9 +319,9 @@ def test_every_reader_note_is_coded_and_documented():
     assert reader_codes <= seen, reader_codes - seen
 
 
-@pytest.mark.parametrize("part", ["tuning", "heldout", "heldout2", "heldout3", "heldout4"])
+@pytest.mark.parametrize("part", ["tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5"])
 def test_corpus_figures(part):
-    """The parts the rules were tuned on (heldout5 is measured by bench/parse_bench.py only); texts
+    """The parts the rules were tuned on (heldout6 is measured by bench/parse_bench.py only); texts
     with words the lexicon lacks (heldout2, heldout3, heldout4) are refused, never guessed."""
     f = measure(freetext_corpus(600, part), lambda t: (lambda p: (p.status, p.label))(read(t)))
     assert f.right_when_committed is not None and f.right_when_committed >= 0.99, f
@@ -344,6 +344,100 @@ def test_a_run_counts_the_reader_notes(dataset_fixtures, tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["parse_notes"]["answer-free-text"] == 3
     assert metrics["parse_notes"]["answer-primary-cue"] == 3
+
+
+# --------------------------------------------------------------------------------------------------
+# Ranked lists, other score notations, intensity words, more ways of leaving the answer open
+# (rules written from heldout5's failures)
+
+
+def test_a_ranked_list_is_decided_by_its_first_rank():
+    p = read("The jaw is clenched.\n\nCandidates, from most to least likely:\n1. Annoyance (strongest match)\n"
+             "2. Distaste\n3. Grief")  # fmt: skip
+    assert (p.status, p.label) == ("ok", "anger"), p.notes
+    assert read("1. Sadness (most likely)\n2. Fear\n3. Neutral").label == "sadness"
+    # two emotions at the first rank stay tied; a first rank the lexicon lacks is never replaced
+    assert (
+        read("Ranking the likely emotions:\n1. Shock / Apprehension (tied)\n2. Happiness").status
+        == "ambiguous"
+    )
+    assert read("My ranking:\n1. Fear\n1. Surprise\n3. Anger").status == "ambiguous"
+    p = read("My ranking:\n1. Chipper (strongest match)\n2. Fear\n3. Anger")
+    assert p.status == "no_answer" and "answer-not-emotion" in codes(p), p.notes
+    # numbered steps are no ranking, and a last numbered item is no lone label
+    p = read("Steps:\n1. The brows are lowered.\n2. Anger shows in the jaw.\n3. The lips are pressed.")
+    assert p.label == "anger", p.notes
+    assert read("Candidates:\n1. Fear (possible)\n2. Surprise (possible)").status != "ok"
+
+
+def test_a_chain_of_ranks_is_decided_by_its_first():
+    assert read("Ranked from most to least likely: Anxiety > Frustration > Dejection.").label == "fear"
+    assert read("Ranked by likelihood: Anger = Disgust > Fear.").status == "ambiguous"
+
+
+def test_other_score_notations():
+    assert read("Wrath 6/10, Sadness 0/10, Happiness 1/10").label == "anger"
+    assert read("- Fear: 7 out of 10\n- Surprise: 3 out of 10").label == "fear"
+    assert read("Likelihoods:\n* Anger — 60%\n* Surprise — 12%").label == "anger"
+    assert read("Probability estimates: Neutral 7% · Anger 16% · Fear 11%").label == "anger"
+    assert read("Fear 5/10, Surprise 5/10, Anger 1/10").status == "ambiguous"
+    # a table, "label · score": the last row is no lone label
+    assert read("| Emotion | Probability |\n|---|---|\n| Fear | 70% |\n| Surprise | 20% |").label == "fear"
+    assert (
+        read("| Emotion | Probability |\n|---|---|\n| Fear | 40% |\n| Surprise | 40% |").status == "ambiguous"
+    )
+    assert read("Joy · 72%\nFear · 20%").label == "happiness"
+    # an item the lexicon lacks scoring highest: never a guess
+    p = read("Probability estimates: Neutral 7% · Anger 6% · Fear 11% · Chipper 65%")
+    assert p.status == "no_answer" and "answer-not-emotion" in codes(p), p.notes
+
+
+def test_intensity_words_are_a_score_list():
+    p = read("Emotion levels:\n- Fear: high\n- Anger: low\n- Sadness: minimal")
+    assert (p.label, "answer-score-list" in codes(p)) == ("fear", True), p.notes
+    assert (
+        read("| Emotion | Likelihood |\n|---|---|\n| Disgust | Very high |\n| Anger | Low |").label
+        == "disgust"
+    )
+    assert read("Emotion levels:\n- Fear: moderate\n- Anger: moderate\n- Sadness: low").status == "ambiguous"
+    assert read("Emotion levels:\n- Chipper: high\n- Anger: low").status == "no_answer"
+
+
+def test_more_ways_of_leaving_the_answer_open_round3():
+    for text in ("Without more context, I can't tell whether this is anxiety or sorrow.",
+                 "Irritation or sorrow? Honestly, it's a coin flip.",
+                 "The man seems cheerful and smug in roughly equal parts.",
+                 "Both anxiety and sadness are reasonable readings; the image doesn't settle it."):  # fmt: skip
+        p = read(text)
+        assert p.status == "ambiguous" and "answer-tie" in codes(p), (text, p.notes)
+    # a true refusal is still one
+    assert read("I'm sorry, I can't tell emotions from photos.").status == "refusal"
+
+
+def test_options_set_aside_and_side_hints():
+    assert read("The jaw is clenched. It would be a stretch to call this fear.").status == "no_answer"
+    assert read("I'd go with sadness over neutrality.").label == "sadness"
+    assert (
+        read("The gaze is lowered. Secondary cues hint at mild scorn. The person looks sad.").label
+        == "sadness"
+    )
+    assert read("Sure, happy to help with this one. The person looks disgusted.").label == "disgust"
+
+
+def test_claims_on_unknown_words_round3():
+    for text in ("These features are characteristic of cheer, which is my answer. A bit of fear too.",
+                 "All of this adds up to cheer. Perhaps a small amount of distaste too.",
+                 "* Frustration is not what this face shows.\n* A faint suggestion of gloom.\n\n"
+                 "**Overall impression:** In my view, this individual is on edge."):  # fmt: skip
+        p = read(text)
+        assert p.status == "no_answer", (text, p.notes)
+
+
+def test_common_words_added_to_the_lexicon_round3():
+    for word, emotion in (("cheery", "happiness"), ("in high spirits", "happiness"), ("low spirits", "sadness"),
+                          ("sorrowfulness", "sadness"), ("nauseous", "disgust"), ("scoffing", "contempt"),
+                          ("a resting face", "neutral"), ("taken by surprise", "surprise"), ("jumpy", "fear")):  # fmt: skip
+        assert read(f"In my view, the person shows {word}.").label == emotion, word
 
 
 # --------------------------------------------------------------------------------------------------

@@ -69,7 +69,12 @@ _LABEL_PREFIX_RE = re.compile(
 )
 _STRIP_CHARS = " \t\r\n.,:;!?-–—\"'“”‘’`*_#>()[]{}"
 _LABELISH_RE = re.compile(r"[^\W_][^\W_ '\-]{0,30}(?:[ '\-][^\W\d_]{1,30}){0,3}$")
-_SCORED_LINE_RE = re.compile(r"[^\W\d_][ \t]*[:=(\-–]?[ \t]*(?:\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*%?[ \t)]*$")
+_SCORED_LINE_RE = re.compile(
+    r"[^\W\d_][ \t]*[:=(\-–—|·]?[ \t]*(?:\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*(?:%|/[ \t]*\d{1,3}|out[ \t]+of[ \t]+\d{1,3})?"
+    r"[ \t)|]*$"
+)
+#: "3. Condescension": an item of a numbered list (a ranking), not a lone label
+_LIST_ITEM_RE = re.compile(r"[ \t>*\-•]*\d{1,2}[.)][ \t]")
 #: "Neutrality: possible, but less likely": an item of a list of candidates, not a lone label
 _VERDICT_LINE_RE = re.compile(r"[a-z][a-z' \-]{1,30}[ \t]*(?::|[ \t]-|–|—)[ \t]*[a-z]")
 _NOISE_LINE_RE = re.compile(r"^[\s`{}\[\],]*$|^\s*(?:<[^<>]{0,40}>\s*)+$")
@@ -117,7 +122,8 @@ def extract_answer(
         if r is not None:
             return r
     reading = read_prose(plain, plain_low)
-    if not (reading.kind == "one" and reading.asserted) and is_refusal(low):
+    # "I can't tell whether this is X or Y" leaves the answer open: ambiguous, not a refusal
+    if not (reading.kind == "one" and reading.asserted) and reading.kind != "tie" and is_refusal(low):
         return Answer(None, "refusal", _snippet(region), False, "refusal")
     return _from_reading(reading, allowed, "free_text", False)
 
@@ -390,6 +396,8 @@ def _last_line(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
         end = start - 1
     else:
         return None
+    if _LIST_ITEM_RE.match(line):
+        return None  # the free-text reader reads the list it belongs to
     raw = clean_label(line)
     words = raw.split()
     if not words or len(words) > 5:

@@ -10,7 +10,9 @@ which mentions can be the answer and which one is. The order of the rules (docs/
    content of the image", "a neutral background", "Sadly, ..."); an echoed list of three or more
    class names; a descriptive word ("relaxed", "smiling") when something stronger is named or when it
    describes a feature ("the brow is relaxed").
-2. A score list ("happiness: 0.7, surprise: 0.2") gives its argmax; a tie at the top is ambiguous.
+2. A score list ("happiness: 0.7, surprise: 0.2", "Anger 7/10", "- Fear: high") gives its argmax; a tie
+   at the top is ambiguous. A ranked list ("Ranking:\\n1. Sadness\\n2. Fear", "X > Y > Z") makes its
+   first rank a decision and the lower ranks side mentions; tied first ranks stay ambiguous.
 3. Discourse position: the last concluding part (a "Conclusion" / "Summary" / "Overall:" section, a
    sentence from "in conclusion", "overall", "in the end", "therefore", "so" ... on) that makes a claim
    outranks everything before it.
@@ -55,7 +57,7 @@ _CONCESSIVE = frozenset({"although", "though", "while", "whereas", "despite"})
 # --- negation
 _NEGATORS = NEGATORS | {"lack", "lacked", "rules", "excludes", "devoid", "nowhere"}
 # "free of X", "far from X"; the standard of a comparison: "compared with a typical X face", "as opposed to X"
-_NEGATOR_PAIRS = {"free": ("of", "from"), "far": ("from",), "instead": ("of",), "compared": ("with", "to"),
+_NEGATOR_PAIRS = {"free": ("of", "from"), "stretch": ("to",), "far": ("from",), "instead": ("of",), "compared": ("with", "to"),
                   "opposed": ("to",), "contrast": ("to", "with")}  # fmt: skip
 _NOT_NEGATING = {("no", "doubt"), ("not", "only"), ("not", "just"), ("not", "merely"), ("nothing", "but"),
                  ("no", "wonder"), ("without", "a"), ("never", "been")}  # fmt: skip
@@ -71,6 +73,11 @@ _POST_NEG_RE = re.compile(
     r"|plays[ \t]+no[ \t]+(?:part|role)|(?:does[ \t]+not|doesn'?t|do[ \t]+not|don'?t)[ \t]+(?:seem|appear)[ \t]+to"
     r"[ \t]+be[ \t]+(?:present|there|visible|shown)\b|(?:is[ \t]+not|isn'?t)[ \t]+present\b|not[ \t]+(?:present|visible|shown|evident|displayed|expressed|indicated"
     r"|the[ \t]+(?:answer|case))\b|\?[ \t]*no\b)"
+)
+# the option not chosen: "I'd go with X over Y", "I'd pick X over Y"
+_OVER_RE = re.compile(
+    r"\b(?:go(?:ing)?[ \t]+with|pick|choose|prefer|favou?r|opt[ \t]+for)[ \t]+[a-z'\- \t]{1,40}?[ \t]over[ \t]+"
+    r"(?:(?:a|an|the)[ \t]+)?$"
 )
 # "X or Y", "X, Y", "X nor any Y" after a negated X: one negation covers the list
 _COORD_RE = re.compile(r"[ \t]*(?:,|/)?[ \t]*(?:(?:or|nor|and)[ \t]+)?(?:(?:any|a|an)[ \t]+)?$")
@@ -93,6 +100,10 @@ _LONE_LINE_RE = re.compile(
 # --- non-emotion uses
 _HELP_PRE_RE = re.compile(r"(?:i'?m|i[ \t]+am|i'?d[ \t]+be|i[ \t]+would[ \t]+be|i'?ll[ \t]+be|we'?re|we[ \t]+are"
                           r"|more[ \t]+than|always|be)[ \t]+$")  # fmt: skip
+# "Sure, happy to help", "Of course! Glad to help"
+_HELP_LEAD_RE = re.compile(
+    r"(?:^|[.!?\n])[ \t*\-#>]*(?:sure|certainly|of[ \t]+course|absolutely|okay|ok|yes)[ \t]*[,!.]?[ \t]+$"
+)
 _HELP_WORDS = frozenset({"happy", "glad", "pleased", "delighted", "thrilled"})
 _CONTENT_NOUN_RE = re.compile(
     r"[ \t]+(?:of|is|was|are|shown|here|itself)\b|[ \t]+in[ \t]+(?:the|this|that|an?)\b|-"
@@ -134,6 +145,7 @@ _SIDE_PRE_RE = re.compile(
     r"|amount|degree|measure)[ \t]+of[ \t]+(?:[a-z'\-]+[ \t]+){0,2}"
     r"|\b(?:mixed|tinged|blended|combined|laced|coupled|paired|along)[ \t]+with[ \t]+"
     r"(?:(?:a|an|some|slight|mild|faint|subtle|little|bit|of|touch|hint|possible|perhaps|maybe)[ \t]+){0,3}"
+    r"|\b(?:hints?|hinting)[ \t]+at[ \t]+(?:(?:a|an|some|mild|slight|faint|subtle|possible)[ \t]+){0,2}"
     r"|\bwith[ \t]+(?:(?:a|an|little|bit|of|perhaps|maybe|possibly)[ \t]+){0,3}"
     r"(?:some|little|slight|mild|faint|subtle|minor|possible|light)[ \t]+(?:(?:of|degree[ \t]+of)[ \t]+)?)$"
 )
@@ -225,7 +237,7 @@ _TIE_RE = re.compile(
     r"[ \t]+as|hard[ \t]+to[ \t]+(?:say|tell|decide|choose)|difficult[ \t]+to[ \t]+(?:say|tell|decide|choose)"
     r"|(?:can'?t|cannot|could[ \t]+not|couldn'?t)[ \t]+(?:decide|settle|tell|choose)|torn[ \t]+between"
     r"|(?:somewhere|split)[ \t]+between|(?:mix|mixture|blend|combination)[ \t]+of|both|either|at[ \t]+the[ \t]+same[ \t]+time"
-    r"|versus|vs)\b"
+    r"|versus|vs|equal[ \t]+parts|coin[ \t\-]?(?:flip|toss))\b"
 )
 # a later sentence that revises or concludes outranks an earlier one of the same rank
 _REVISION_RE = re.compile(
@@ -259,9 +271,21 @@ _CONCLUDE_RE = re.compile(
     re.MULTILINE,
 )
 # a score after or before a mention: "happiness: 0.7", "fear (62%)", "70 % happiness"
+_SCALE = r"(%|/[ \t]*(?:10|100|5)\b|[ \t]*out[ \t]+of[ \t]+(?:10|100|5)\b)?"
 _SCORE_POST_RE = re.compile(
-    r"[ \t]*(?:[:=(]|-|–|(?:at|of|with)(?:[ \t]+(?:about|around|roughly|approximately|approx\.?|~))?)?[ \t]*"
-    r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*(%)?"
+    r"[ \t]*(?:[:=(|·]|-|–|—|(?:at|of|with)(?:[ \t]+(?:about|around|roughly|approximately|approx\.?|~))?)?[ \t]*"
+    r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*" + _SCALE
+)
+# an intensity word as the score of a list item ("- Fear: high", "| Anger | Low |")
+_LEVELS = {"very high": 0.95, "very strong": 0.95, "high": 0.8, "strong": 0.8, "moderate": 0.5, "medium": 0.5,
+           "mild": 0.3, "slight": 0.2, "low": 0.2, "weak": 0.2, "very low": 0.1, "very weak": 0.1, "minimal": 0.05,
+           "none": 0.0}  # fmt: skip
+_LEVEL_RE = r"(very[ \t]+high|very[ \t]+strong|high|strong|moderate|medium|mild|slight|low|weak|very[ \t]+low" \
+            r"|very[ \t]+weak|minimal|none)[ \t]*(?=[|.,;(\n]|$)"  # fmt: skip
+_LEVEL_POST_RE = re.compile(r"[ \t]*(?:[:=|\-–—][ \t]*)" + _LEVEL_RE)
+# the start of a list item's line: bullets, a number, a table cell
+_ITEM_START_RE = re.compile(
+    r"(?:^|\n)[ \t>*\-•|]*(?:\d{1,2}[.)][ \t]*)?(?:(?:a|an|the)[ \t]+)?(?:look[ \t]+of[ \t]+)?$"
 )
 _SCORE_PRE_RE = re.compile(
     r"(\d{1,3}(?:\.\d+)?)[ \t]*%[ \t]*(?:(?:chance|probability|likelihood|confidence)[ \t]+)?"
@@ -273,15 +297,22 @@ _SCORE_ITEM_PRE_RE = re.compile(
     r"(?:(?:of|for|that|this|it|is|it's|being|on|in|a|an|the)[ \t]+){0,4}([a-z][a-z'\-]+)"
 )
 _SCORE_ITEM_RE = re.compile(
-    r"(?:^|[,|;\n]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]*(?:[:=(]|[ \t]at[ \t](?:about[ \t])?)[ \t]*"
-    r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*(%)?",
+    r"(?:^|[,|;\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]*(?:[:=(—–|·]|[ \t]at[ \t](?:about[ \t])?)[ \t]*"
+    r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*"
+    + _SCALE
+    + r"|(?:^|[,|;\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]+"
+    r"(\d{1,3}(?:\.\d+)?)[ \t]*(%|/[ \t]*(?:10|100|5)\b|[ \t]*out[ \t]+of[ \t]+(?:10|100|5)\b)",
     re.MULTILINE,
+)
+_LEVEL_ITEM_RE = re.compile(
+    r"(?:^|\n)[ \t>*\-•|]*([a-z][a-z' \-]{1,30}?)" + _LEVEL_POST_RE.pattern, re.MULTILINE
 )
 # the answer is left open: after the winner, "I can't pick one", "neither reading wins", ...
 _UNDECIDED_RE = re.compile(
     r"(?:can'?t|cannot|could[ \t]+not|unable[ \t]+to)[ \t]+(?:confidently[ \t]+|really[ \t]+|clearly[ \t]+)?"
     r"(?:pick|choose|decide|settle|tell|narrow)\b|(?:unclear|uncertain|unsure|not[ \t]+(?:clear|sure|certain))[ \t]+"
-    r"(?:whether|if)\b|(?:about|roughly|almost|nearly|more[ \t]+or[ \t]+less)[ \t]+equally\b|equally[ \t]+well\b|hard[ \t]+to[ \t]+(?:say|tell)[ \t]+which|either[ \t]+way|toss-?up|50[ \t]*/[ \t]*50"
+    r"(?:whether|if)\b|(?:about|roughly|almost|nearly|more[ \t]+or[ \t]+less)[ \t]+equally\b|equally[ \t]+well\b|hard[ \t]+to[ \t]+(?:say|tell)[ \t]+which|either[ \t]+way|toss-?up|coin[ \t\-]?(?:flip|toss)|50[ \t]*/[ \t]*50"
+    r"|(?:roughly|about|in)[ \t]+equal[ \t]+(?:parts|proportions?|amounts?)|(?:doesn'?t|does[ \t]+not|can'?t|cannot)[ \t]+settle[ \t]+it"
     r"|neither[ \t]+(?:reading|option|one|label|interpretation|candidate)[ \t]+(?:clearly[ \t]+)?(?:wins|dominates"
     r"|prevails|stands[ \t]+out)|equally[ \t]+(?:likely|plausible|possible|present|strong)|just[ \t]+as[ \t]+(?:well|likely)"
     r"|\(tied\)|\btied\b|in[ \t]+equal[ \t]+measure|(?:an[ \t]+)?equal[ \t]+(?:chance|odds)|to[ \t]+the[ \t]+same[ \t]+degree|(?:torn|split|choose|decide|somewhere)[ \t]+between"
@@ -295,6 +326,7 @@ _CLAIM_RE = re.compile(
     r"|points?[ \t]+(?:most[ \t]+)?(?:strongly[ \t]+|clearly[ \t]+)?(?:towards?|to)"
     r"|(?:main|dominant|prevailing|primary|strongest)[ \t]+emotion[ \t]+is|would[ \t]+be|match(?:es)?"
     r"|(?:typical|classic|clear|telltale|characteristic)[ \t]+(?:signs?|markers?|indicators?|features?)[ \t]+of"
+    r"|(?:are|is)[ \t]+(?:typical|characteristic)[ \t]+of|adds?[ \t]+up[ \t]+to"
     r"|(?:appears?|seems?)[ \t]+to[ \t]+be(?=[ \t]+(?!(?:an?|the|of|to|looking|about)\b)[a-z])"
     r"|(?:looks?|seems?|appears?)[ \t]+(?:[a-z\-]+[ \t]+){0,2}(?:above|to[ \t]+me))\b"
     r"|(?:^|\n)[ \t>*\-•]*(?:primary|main|dominant|top)(?:[ \t]+(?:emotion|label))?[ \t]*:"
@@ -355,6 +387,21 @@ _FILLER_WORDS = frozenset({"a", "an", "the", "not", "no", "rather", "than", "ins
 #: score-list items that are not labels
 _META_LABELS = frozenset({"confidence", "certainty", "probability", "score", "intensity", "valence", "arousal",
                           "total", "overall", "step", "au", "action unit", "likelihood"})  # fmt: skip
+
+# --- ranked lists: "Ranking:\n1. Sadness (most likely)\n2. Fear", "Anxiety > Frustration > Dejection"
+_RANK_ITEM_RE = re.compile(
+    r"^[ \t>*\-•]*(\d{1,2})[.)][ \t]+(?:(?:a|an|the)[ \t]+)?(?:look[ \t]+of[ \t]+)?", re.MULTILINE
+)
+_RANK_LEAD_RE = re.compile(
+    r"\b(?:rank(?:ing|ings|ed|s)?|most[ \t]+to[ \t]+least|order[ \t]+of[ \t]+(?:likelihood|probability|confidence)"
+    r"|most[ \t]+likely[ \t]+first|top[ \t]+(?:\d[ \t]+)?(?:guesses|candidates|choices|picks|predictions))\b"
+)
+# the first item says it is the top one: "1. Sadness (most likely)"
+_RANK_TOP_RE = re.compile(
+    r"[ \t]*[(:\-–—,][ \t]*(?:most[ \t]+likely|strongest|best[ \t]+(?:fit|match)|clear[ \t]+fit|top|highest)\b"
+)
+_TIED_RE = re.compile(r"\b(?:tied?|joint(?:ly)?|equal(?:ly)?|same[ \t]+(?:rank|level))\b")
+_CHAIN_GAP_RE = re.compile(r"[ \t]*(?:(?P<gt>>|≫)|(?P<eq>=|≈))[ \t]*(?:(?:a|an|the)[ \t]+)?")
 
 SIDE, HEDGE, PLAIN, PRIMARY, DECISION = 1, 2, 3, 4, 5
 _RANK_NAMES = {SIDE: "side", HEDGE: "hedged", PLAIN: "plain", PRIMARY: "primary", DECISION: "decision"}
@@ -426,6 +473,10 @@ def read_prose(text: str, low: str, *, conclusion: bool = False) -> Reading:
     for m in ms:
         _classify(t, m, prev)
         prev = m
+    if "1." in low or "1)" in low or ">" in low or "=" in low:
+        unknown = _rank_lists(t, ms)
+        if unknown:
+            return Reading("none", (), notes=(unknown,))
     return _decide(text, t, ms, conclusion)
 
 
@@ -504,6 +555,65 @@ def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
         m.asserted = m.asserted or (low.endswith("more ", 0, m.start) and post.startswith(" than "))
 
 
+def _rank_lists(t: _Text, ms: list[_Mention]) -> str:
+    """A ranked list decides by its first rank: its emotions become decisions, the lower ranks side
+    mentions ("Ranking:\\n1. Sadness\\n2. Fear", "Anxiety > Frustration > Dejection"); two emotions
+    at the first rank ("1. Fear / Surprise (tied)", "X = Y > Z", two items numbered 1) stay tied. Returns
+    a note when the first rank names no known emotion (never guess from the lower ranks)."""
+    low = t.low
+    by_start = {m.start: m for m in ms}
+    # numbered items on consecutive lines
+    runs: list[list[re.Match[str]]] = []
+    for it in _RANK_ITEM_RE.finditer(low):
+        if runs and not low[low.find("\n", runs[-1][-1].end()) : it.start()].strip():
+            runs[-1].append(it)
+        else:
+            runs.append([it])
+    for run in runs:
+        if len(run) < 2:
+            continue
+        lead = low[max(0, low.rfind("\n", 0, max(0, run[0].start() - 1)) + 1) : run[0].start()]
+        items = []
+        for it in run:
+            end = low.find("\n", it.end())
+            end = len(low) if end < 0 else end
+            items.append((int(it.group(1)), it.end(), end, [m for m in ms if it.end() <= m.start < end]))
+        first = [x for x in items if x[0] == items[0][0]]
+        head = by_start.get(items[0][1])
+        ranked = _RANK_LEAD_RE.search(lead) or (head is not None and _RANK_TOP_RE.match(low, head.end))
+        if not ranked or any(by_start.get(x[1]) is None and x[3] for x in items):
+            continue  # not a ranking, or items that do not start with their emotion ("1. The brows ...")
+        if head is None:
+            word = " ".join(low[items[0][1] : items[0][2]].split()[:3])
+            return f"answer-not-emotion: the first rank ({word!r}) names no emotion the lexicon knows"
+        if any(m.skip == "negated" for x in first for m in x[3][:1]):
+            continue  # "1. Fear: unlikely": a list of verdicts, not a ranking
+        tied = len(first) > 1 or (len(items) > 1 and _TIED_RE.search(low, items[0][1], items[0][2]) is not None
+                                  and _TIED_RE.search(low, items[1][1], items[1][2]) is not None)  # fmt: skip
+        for n, (_, _, _, inside) in enumerate(items):
+            top = n < len(first) or (tied and n == 1)
+            for m in inside:
+                if not m.skip:
+                    m.rank, m.asserted = (DECISION, True) if top and (m is inside[0] or _TIED_RE.search(
+                        low, inside[0].end, m.start) or low[inside[0].end : m.start].strip(" \t/&") in ("", "or", "and")) else (SIDE, m.asserted)  # fmt: skip
+    # chains: "X > Y > Z", "X = Y > Z"
+    chained = False  # whether the previous pair was a link of the chain ("Y" in "X > Y > Z" is no head)
+    for a, b in pairwise(ms):
+        g = _CHAIN_GAP_RE.fullmatch(low, a.end, b.start) if b.start - a.end <= 12 else None
+        if g is None or a.sent != b.sent or a.skip or b.skip:
+            chained = False
+            continue
+        if g.group("gt"):
+            if not chained or a.rank != SIDE:
+                a.rank, a.asserted = max(a.rank, DECISION), True
+            b.rank = SIDE
+        else:
+            a.rank = b.rank = max(a.rank, b.rank, DECISION)
+            a.asserted = b.asserted = True
+        chained = True
+    return ""
+
+
 def _clause_start(low: str, start: int, pos: int) -> int:
     """Where the clause holding ``pos`` starts: after ; or :, at a contrastive word ("but X"), and
     after the comma that ends a concessive clause ("although some see fear, | the face shows X")."""
@@ -536,6 +646,9 @@ def _line_role(low: str, m: _Mention) -> str:
 def _negated(low: str, m: _Mention, prev: _Mention | None, s0: int) -> bool:
     if _POST_NEG_RE.match(low, m.end, m.end + 60) or _line_role(low, m) == "absent":
         return True
+    at_over = max(s0, m.start - 120)
+    if low.find(" over ", at_over, m.start) >= 0 and _OVER_RE.search(low, at_over, m.start):
+        return True  # "I'd go with X over Y"
     if (
         prev is not None
         and prev.skip == "negated"
@@ -571,7 +684,7 @@ def _not_emotion(m: _Mention, pre: str, post: str) -> str:
     """Why a mention is no emotion of the face ("" when it is one)."""
     w = m.word
     helping = w in _HELP_WORDS and (post.startswith(" to ") or post.startswith(" you"))
-    if helping and (_HELP_PRE_RE.search(pre) or not pre.strip(" \t*-#>")):
+    if helping and (_HELP_PRE_RE.search(pre) or not pre.strip(" \t*-#>") or _HELP_LEAD_RE.search(pre)):
         return "not-emotion"  # "I'm happy to help", "Glad you asked"
     if w == "content" and (_CONTENT_NOUN_RE.match(post) or _CONTENT_PRE_RE.search(pre)):
         return "not-emotion"  # "the content of the image"
@@ -593,16 +706,24 @@ def _not_emotion(m: _Mention, pre: str, post: str) -> str:
 
 def _score(low: str, m: _Mention, post: str) -> float | None:
     a = _SCORE_POST_RE.match(post)
-    value, pct = (a.group(1), a.group(2)) if a else (None, None)
+    value, scale = (a.group(1), a.group(2)) if a else (None, None)
     if value is None:
         b = _SCORE_PRE_RE.search(low, max(0, m.start - 40), m.start)
         if b is None:
-            return None
-        value, pct = b.group(1), "%"
-    v = float(value)
-    if pct:
-        return v / 100 if v <= 100 else None
-    return v if v <= 1 else None
+            lv = _LEVEL_POST_RE.match(post)
+            if lv is None or not _ITEM_START_RE.search(low, max(0, m.start - 20), m.start):
+                return None
+            return _LEVELS[" ".join(lv.group(1).split())]  # "- Fear: high"
+        value, scale = b.group(1), "%"
+    return _scaled(float(value), scale)
+
+
+def _scaled(v: float, scale: str | None) -> float | None:
+    """A score in [0, 1]: "70%", "7/10", "7 out of 10", "0.7"."""
+    if not scale:
+        return v if v <= 1 else None
+    den = 100.0 if scale == "%" else float(scale.split()[-1].lstrip("/ \t"))
+    return v / den if v <= den else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -755,6 +876,12 @@ def _unknown_claim(t: _Text, ms: list[_Mention], w: _Mention) -> str:
     return ""
 
 
+_SAID_OF_PERSON_RE = re.compile(
+    r"\b(?:person|he|she|they|subject|individual|man|woman|child|boy|girl)[ \t]+(?:is|seems|looks|appears)"
+    r"[ \t]+(?:to[ \t]+be[ \t]+)?(?:[a-z'\-]+[ \t]+){0,2}?[a-z'\-]+[ \t]*[.!]?[ \t]*$"
+)
+
+
 def _unknown_conclusion(t: _Text, ms: list[_Mention], w: _Mention) -> str:
     """A note when a short concluding line after the winner ("Assessment: Exuberance rather than
     contempt.") names something that is no known emotion: the winner is not what the text concludes."""
@@ -768,8 +895,14 @@ def _unknown_conclusion(t: _Text, ms: list[_Mention], w: _Mention) -> str:
         nxt = t.low.find("\n", line_end + 1) if line_end >= 0 else -1
         content = t.low[line_end + 1 : len(t.low) if nxt < 0 else nxt] if line_end >= 0 else ""
     words = WORD_RE.findall(content)
-    if not words or len(words) > 6:
+    if not words:
         return ""
+    if len(words) > 6:
+        # a longer concluding line counts when it says what the person is ("In my view, she is on edge.")
+        said = _SAID_OF_PERSON_RE.search(content)
+        if said is None or any(at <= m.start for m in ms for at in (t.low.find(content, h.start()),)):
+            return ""
+        return f"answer-not-emotion: the concluding line ({' '.join(words)!r}) names no emotion the lexicon knows"
     at = t.low.find(content, h.start())
     named = [m for m in ms if at <= m.start < at + len(content)]
     if any(not m.skip for m in named):
@@ -786,12 +919,17 @@ def _score_items(low: str) -> list[tuple[str, float, int, int]]:
     (label, value, start, end)."""
     items = []
     for it in _SCORE_ITEM_RE.finditer(low):
-        label = " ".join(it.group(1).split()[-3:])
-        v = float(it.group(2))
-        value = v / 100 if it.group(3) else v
-        if label in _META_LABELS or value > 1:
+        g = 1 if it.group(1) is not None else 4
+        label = " ".join(it.group(g).split()[-3:])
+        value = _scaled(float(it.group(g + 1)), it.group(g + 2))
+        if label in _META_LABELS or value is None:
             continue
-        items.append((label, value, it.start(1), it.end(2)))
+        items.append((label, value, it.start(g), it.end(g + 1)))
+    if "\n" in low:
+        for it in _LEVEL_ITEM_RE.finditer(low):
+            label = " ".join(it.group(1).split()[-3:])
+            if label not in _META_LABELS:
+                items.append((label, _LEVELS[" ".join(it.group(2).split())], it.start(1), it.end(2)))
     for it in _SCORE_ITEM_PRE_RE.finditer(low):
         v = float(it.group(1))
         if v <= 100:

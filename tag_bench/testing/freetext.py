@@ -22,9 +22,13 @@ frozen after that first measurement and before any held-out text was looked at: 
 phrasings and words), ``heldout3`` (written and frozen after the first measurement of ``heldout2`` and
 before any of its texts was looked at), ``heldout4`` (written and frozen after the rules were tuned
 on ``heldout3``; tuning material once measured), ``heldout5`` (written and frozen before any text
-or failure of ``heldout4`` was looked at and before the rules tuned on ``heldout4``; no rule was tuned
-on it). Each held-out part is tuning material once its failures have
-been read; the commit log says when.
+or failure of ``heldout4`` was looked at and before the rules tuned on ``heldout4``; tuning
+material since its first measurement), ``heldout6`` (written and
+frozen before any text or failure of ``heldout5`` was read and before any rule was tuned on it: a
+markdown report with a bold answer line, a likelihood table, ranked lists and scores in other notations,
+a hedged conclusion, question-and-answer layouts, tied ranks and tables, refusals; words of its own; no
+rule was tuned on it). Each held-out part is tuning material once its failures have been read; the
+commit log says when.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import TypeVar
 EMOTIONS: tuple[str, ...] = (
     "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"
 )  # fmt: skip
-PARTS: tuple[str, ...] = ("tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
+PARTS: tuple[str, ...] = ("tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
 _T = TypeVar("_T")
 #: each part draws from its own seed range, so that no held-out text is ever a tuning text
 _SEED_OFFSET = {
@@ -47,6 +51,7 @@ _SEED_OFFSET = {
     "heldout3": 3_000_000,
     "heldout4": 4_000_000,
     "heldout5": 5_000_000,
+    "heldout6": 6_000_000,
 }
 
 
@@ -666,6 +671,8 @@ class _Writer:
             pool = held + _WORDS2[emotion][0 if form == "adj" else 1]
         elif self.part == "heldout5" and self.rng.random() < 0.2:
             pool = _WORDS5[emotion][0 if form == "adj" else 1]
+        elif self.part == "heldout6" and self.rng.random() < 0.25:
+            pool = _WORDS6[emotion][0 if form == "adj" else 1]
         return self.pick(pool)
 
     def fill(self, template: str, emotion: str, primary: bool = False, **extra: str) -> str:
@@ -1253,6 +1260,218 @@ _CLEAR_FAMILIES["heldout5"] = {
 
 
 # --------------------------------------------------------------------------------------------------
+# ``heldout6``: written and frozen before any text or failure of ``heldout5`` was read and before any
+# rule was tuned on it. Families of its own: a markdown report with a bold answer line, a markdown
+# table of likelihoods, a ranked list in other notations, scores in other notations, a hedged
+# conclusion, a plain paragraph, a question-and-answer layout, one-liners.
+
+#: words only ``heldout6`` uses (common words a careful annotator reads at once)
+_WORDS6: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "happiness": (("upbeat", "in a good mood", "lighthearted", "smiling and happy"),
+                  ("lightheartedness", "good cheer", "happiness")),
+    "sadness": (("low-spirited", "downhearted", "brokenhearted", "on the verge of tears"),
+                ("heartbreak", "low spirits", "sorrow")),
+    "surprise": (("caught off guard", "wide-eyed with surprise", "astonished"),
+                 ("surprise", "astonishment", "shock")),
+    "fear": (("scared", "frightened", "tense with fear"), ("fright", "fear", "alarm")),
+    "disgust": (("grossed out", "repulsed", "disgusted"), ("revulsion", "distaste", "disgust")),
+    "anger": (("mad", "cross", "visibly angry"), ("irritation", "anger", "annoyance")),
+    "contempt": (("dismissive", "disdainful", "scornful"), ("scorn", "disdain", "contempt")),
+    "neutral": (("blank-faced", "expressionless", "impassive"), ("a neutral look", "no visible emotion")),
+}  # fmt: skip
+
+_BANKS["heldout6"] = {
+    "final": (
+        "Taking everything into account, {who} looks {adj}.",
+        "My reading: {noun}.",
+        "Final call: {noun}.",
+        "The emotion that best matches these cues is {noun}.",
+        "So the expression is one of {noun}.",
+        "On the whole, {he} comes across as {adj}.",
+        "I would classify the expression as {noun}.",
+        "Most likely emotion: {noun}.",
+        "This is a fairly typical picture of {noun}.",
+        "{Who} is clearly {adj}.",
+    ),
+    "side": (
+        "There may be a trace of {noun} too, but it stays in the background.",
+        "A slight undertone of {noun} is possible around the {feature}.",
+        "You could argue for a little {noun} as well, but it's secondary.",
+    ),
+    "side_inline": (", with a slight undertone of {noun}", ", plus a hint of {noun}", ", and perhaps a little {noun}"),
+    "primary_inline": (
+        "Above all, {he} looks {adj}",
+        "The dominant emotion is {noun}",
+        "{Who} appears mostly {adj}",
+        "What stands out most is {noun}",
+    ),
+    "negation": (
+        "There's no trace of {noun} here.",
+        "{He_cap} doesn't look {adj} at all.",
+        "I'd rule out {noun}.",
+        "Nothing about the {feature} says {noun}.",
+        "{Noun} can be excluded.",
+        "This isn't {noun}.",
+    ),
+    "negation_pair": ("There's no {noun} and no {noun2} in the face.", "It isn't {noun}, and it isn't {noun2} either."),
+    "contrast": (
+        "It looks more like {pnoun} than {noun}.",
+        "I'd call it {pnoun} rather than {noun}.",
+        "This is {pnoun}, not {noun}.",
+    ),
+    "revision": ("At first I thought of {noun}.", "{Noun} was my first thought.", "One could initially read this as {noun}."),
+    "ambiguous": (
+        "I honestly can't decide between {a} and {b}.",
+        "It could be {a}; it could just as well be {b}.",
+        "{A} and {b} seem equally plausible here.",
+        "I'd put it at 50/50 between {a} and {b}.",
+        "There's no way to tell {a} from {b} in this frame.",
+        "Whether this is {a} or {b} is impossible to say from one image.",
+    ),
+    "ambiguous_pair": (
+        "{Who} looks {a}, or maybe {b}; I really can't say which.",
+        "{Who} looks both {a} and {b}, and neither wins out.",
+    ),
+}  # fmt: skip
+_OPENERS["heldout6"] = ("Sure, here's my analysis.", "Let me look at this carefully.", "Good question.")
+_DISTRACTORS["heldout6"] = (
+    "Happy to help you with this.",
+    "The photo has a neutral grey backdrop.",
+    "Sadly, part of the chin is cut off by the crop.",
+    "Surprisingly, the focus is sharp even at this size.",
+    "The label set is: neutral, happy, sad, surprised, fearful, disgusted, angry, contemptuous.",
+)
+_LIKELY_TOP = ("High", "Very high", "Likely", "Strong")
+_LIKELY_LOW = ("Low", "Very low", "Unlikely", "Minimal", "None")
+
+
+def _family_report6(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    statement = _statement(w, label, traits, tuple(parts["avoid"]))
+    obs = [f"- {s}" for s in parts["signs"]]
+    other = _join_revision(parts["revision"], [*parts["negation"], *parts["side"]])
+    head = w.pick(("Final answer", "Result", "My conclusion", "Bottom line"))
+    text = "**Analysis of the expression**\n\n" + "\n".join(obs)
+    text += ("\n\n**Other possibilities:** " + " ".join(other)) if other else ""
+    text += f"\n\n**{head}:** {statement}"
+    return "\n\n".join([*parts["open"], text]), traits
+
+
+def _family_table6(w: _Writer, label: str) -> tuple[str, list[str]]:
+    others = w.rng.sample([e for e in EMOTIONS if e != label], w.rng.randint(2, 4))
+    numeric = w.rng.random() < 0.4
+    top = w.rng.randint(55, 90)
+    rows = [(label, f"{top}%" if numeric else w.pick(_LIKELY_TOP))]
+    rows += [(e, f"{w.rng.randint(1, 100 - top)}%" if numeric else w.pick(_LIKELY_LOW)) for e in others]
+    w.rng.shuffle(rows)
+    col = w.pick(("Likelihood", "Confidence", "Evidence"))
+    table = [
+        f"| Emotion | {col} |",
+        "|---|---|",
+        *(f"| {_cap(w.word(e, 'noun', primary=False))} | {v} |" for e, v in rows),
+    ]
+    lead = w.pick(("Here is how the candidate emotions compare:", "Summary table:", ""))
+    signs = w.signs(label, w.rng.randint(1, 2))
+    return "\n".join([*signs, "", *([lead] if lead else []), *table]), ["scores", "side"]
+
+
+def _family_ranked6(w: _Writer, label: str) -> tuple[str, list[str]]:
+    mid, low = w.rng.sample([e for e in EMOTIONS if e != label], 2)
+    names = [_cap(w.word(e, "noun", primary=False)) for e in (label, mid, low)]
+    style = w.rng.randrange(3)
+    if style == 0:
+        lead = w.pick(("Top guesses, in order of likelihood:", "My ranking (most to least likely):"))
+        body = "\n".join([lead, *(f"{i}) {n}" for i, n in enumerate(names, 1))])
+    elif style == 1:
+        body = f"Ranked from most to least likely: {names[0]} > {names[1]} > {names[2]}."
+    else:
+        body = (
+            f"Ranked by likelihood: **{names[0]}** first, then {names[1].lower()}, then {names[2].lower()}."
+        )
+    return "\n".join([*w.signs(label, w.rng.randint(1, 2)), "", body]), ["side", "ranking"]
+
+
+def _family_scores6(w: _Writer, label: str) -> tuple[str, list[str]]:
+    others = w.rng.sample([e for e in EMOTIONS if e != label], w.rng.randint(1, 3))
+    top = w.rng.randint(6, 9)
+    rest = [w.rng.randint(0, top - 2) for _ in others]
+    pairs = [(label, top), *zip(others, rest, strict=True)]
+    w.rng.shuffle(pairs)
+    names = [(_cap(w.word(e, "noun", primary=False)), v) for e, v in pairs]
+    style = w.rng.randrange(3)
+    if style == 0:
+        body = "\n".join(f"- {n}: {v} out of 10" for n, v in names)
+    elif style == 1:
+        body = "Confidence: " + "; ".join(f"{n} {v * 10} %" for n, v in names)
+    else:
+        body = "\n".join(f"{n} — {v}/10" for n, v in names)
+    return w.pick(("How strongly each emotion shows:\n", "Ratings:\n", "")) + body, ["scores"]
+
+
+def _family_hedged6(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    close = w.pick((
+        f"I can't be completely sure from a still image, but I'd say {w.he} looks {w.word(label, 'adj')}.",
+        f"It's hard to tell with certainty; my best estimate is {w.word(label, 'noun')}.",
+        f"With some caution, I'd go with {w.word(label, 'noun')}.",
+    ))  # fmt: skip
+    body = [
+        *parts["open"],
+        *_join_revision(parts["revision"], parts["signs"]),
+        *parts["negation"],
+        *parts["side"],
+    ]
+    return " ".join([*body, close]), traits
+
+
+def _family_paragraph6(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    statement = _statement(w, label, traits, tuple(parts["avoid"]))
+    body = [w.pick(_OPENERS["heldout6"]), *parts["open"], *_join_revision(parts["revision"], parts["signs"])]
+    extra = [*parts["negation"], *parts["side"]]
+    return " ".join([*body, *extra]) + "\n\n" + statement, traits
+
+
+def _family_qa6(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    statement = _statement(w, label, traits, tuple(parts["avoid"]))
+    why = " ".join([*_join_revision(parts["revision"], parts["signs"]), *parts["negation"], *parts["side"]])
+    q = w.pick(("**What emotion is shown?**", "**Which emotion fits best?**"))
+    return "\n".join([*parts["open"], q, statement, "", "**Why?**", why]), traits
+
+
+def _family_short6(w: _Writer, label: str) -> tuple[str, list[str]]:
+    adj, noun = w.word(label, "adj"), w.word(label, "noun")
+    return w.pick((f"Looks {adj} to me.", f"Definitely {noun}.", f"{_cap(adj)}, by the look of it.",
+                   f"I'd say {noun}.")), []  # fmt: skip
+
+
+_CLEAR_FAMILIES["heldout6"] = {
+    "report6": _family_report6, "table6": _family_table6, "ranked6": _family_ranked6, "scores6": _family_scores6,
+    "hedged6": _family_hedged6, "paragraph6": _family_paragraph6, "qa6": _family_qa6, "short6": _family_short6,
+}  # fmt: skip
+
+
+def _ambiguous6(w: _Writer, a: str, b: str, style: float) -> tuple[str, str, list[str]] | None:
+    """``heldout6``'s own ambiguous layouts: tied ranks, equal table rows, equal scores."""
+    na, nb = _cap(w.word(a, "noun", primary=False)), _cap(w.word(b, "noun", primary=False))
+    c = _cap(w.word(w.other(a, b), "noun", primary=False))
+    if style < 0.83:
+        text = w.pick((f"Top guesses:\n1) {na} (joint first)\n1) {nb} (joint first)\n3) {c}",
+                       f"Ranked by likelihood: {na} = {nb} > {c}."))  # fmt: skip
+        return text, "ambiguous_ranked6", ["ambiguous"]
+    if style < 0.89:
+        level = w.pick(("High", "Moderate"))
+        rows = [f"| {na} | {level} |", f"| {nb} | {level} |", f"| {c} | Low |"]
+        return "\n".join(["| Emotion | Likelihood |", "|---|---|", *rows]), "ambiguous_table6", ["ambiguous"]
+    if style < 0.94:
+        v = w.rng.randint(4, 6)
+        text = "\n".join([f"- {na}: {v} out of 10", f"- {nb}: {v} out of 10", f"- {c}: 1 out of 10"])
+        return text, "ambiguous_scores6", ["ambiguous", "scores"]
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
 # Genuinely ambiguous responses and responses that assert no emotion
 
 
@@ -1288,6 +1507,10 @@ def _ambiguous(w: _Writer) -> tuple[str, str, list[str]]:
             + f"\n\n### Conclusion\n{extra} {statement}"
         )
         return text, "ambiguous_sections", traits
+    if w.part == "heldout6" and style >= 0.75:
+        own = _ambiguous6(w, a, b, style)
+        if own is not None:
+            return own
     if w.part == "heldout3" and style < 0.85:  # a breakdown that ties
         text = f"Emotion breakdown:\n- Primary: {na} / {nb} (tied)\n- Absent: {w.word(w.other(a, b), 'noun', primary=False)}"
         return text, "ambiguous_breakdown", traits
@@ -1325,6 +1548,13 @@ def _none(w: _Writer) -> tuple[str, str, list[str]]:
             "The face is too small and blurry for me to read an expression reliably.",
             "Most of the face is hidden behind a hand, so I can't judge the expression.",
         )), "none_refusal", []  # fmt: skip
+    if w.part == "heldout6" and w.rng.random() < 0.3:
+        return w.pick((
+            "I'm unable to assess emotions from facial images.",
+            "Sorry, I can't help with identifying emotions from a face.",
+            "The face is turned away from the camera, so I can't read the expression.",
+            "The image is too dark to make out the face, so I won't guess.",
+        )), "none_refusal6", []  # fmt: skip
     e = w.pick(EMOTIONS)
     signs = w.signs(e, w.rng.randint(1, 3))
     if w.rng.random() < 0.5:
