@@ -172,7 +172,11 @@ def test_seeded_and_paired():
     # a run against itself: every resample's difference is 0 (the pairing is kept exactly)
     for name in ("balanced_accuracy", "au_box_iou", "latency_mean_s"):
         s = same.differences[name]
-        assert s.diff == 0.0 and s.ci_low == pytest.approx(0.0, abs=1e-9) and s.ci_high == pytest.approx(0.0, abs=1e-9)
+        assert (
+            s.diff == 0.0
+            and s.ci_low == pytest.approx(0.0, abs=1e-9)
+            and s.ci_high == pytest.approx(0.0, abs=1e-9)
+        )
 
 
 def test_discrete_strata_are_the_exact_multinomial():

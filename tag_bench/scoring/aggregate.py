@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -577,6 +577,8 @@ def compare_arrays(
     check_n_resamples(n_resamples)
     if a.classes != b.classes or a.au_reference != b.au_reference:
         raise ValueError("the runs were scored with different class lists or AU references")
+    if a.sample_ids == b.sample_ids:  # the same samples in the same order: nothing to line up
+        return _compare_aligned(a, b, n_resamples=n_resamples, ci=ci, seed=seed)
     pos_b = {sid: i for i, sid in enumerate(b.sample_ids)}
     only_a = sum(1 for sid in a.sample_ids if sid not in pos_b)
     only_b = len(b.sample_ids) - (len(a.sample_ids) - only_a)
@@ -590,6 +592,14 @@ def compare_arrays(
         raise ValueError("the two runs share no sample ids")
     arr_a = a.subset(keep_a)
     arr_b = b.subset([pos_b[sid] for sid in arr_a.sample_ids])
+    return _compare_aligned(arr_a, arr_b, n_resamples=n_resamples, ci=ci, seed=seed)
+
+
+def _compare_aligned(
+    arr_a: ScoreArrays, arr_b: ScoreArrays, *, n_resamples: int, ci: float, seed: int
+) -> PairedComparison:
+    """:func:`compare_arrays` of two runs whose arrays hold the same samples in the same order."""
+    a, b = arr_a, arr_b
     mismatch = np.flatnonzero(arr_a.gold != arr_b.gold)
     if mismatch.size:
         i = int(mismatch[0])
