@@ -127,6 +127,7 @@ def strata_distribution(
     n, n_compact = compact.shape
     if n < 1:
         raise ValueError("the bootstrap needs at least one observation")
+    compact = np.asfortranarray(compact, dtype=float)  # read column by column below
     discrete = discrete_columns(compact)
     discrete[list(categorical)] = True
     n_full = origin.size
@@ -143,15 +144,19 @@ def strata_distribution(
     for j in range(n_outputs):
         groups.setdefault(dep[j].tobytes(), []).append(j)
 
+    codes = {int(c): compact[:, c].astype(np.int64) for c in np.flatnonzero(discrete & dep.any(axis=0))}
     rng = np.random.default_rng(seed)
     out = np.full((n_resamples, n_outputs), np.nan)
     for outputs in groups.values():
         cols = dep[outputs[0]]
         disc = np.flatnonzero(cols & discrete)
         cont = np.flatnonzero(cols & ~discrete)
-        inverse, first = _strata(compact[:, disc].astype(np.int64))
+        keys = np.empty((n, disc.size), dtype=np.int64, order="F")
+        for i, c in enumerate(disc):
+            keys[:, i] = codes[int(c)]
+        inverse, first = _strata(keys)
         sizes = np.bincount(inverse, minlength=first.size).astype(float)
-        reps = expand(compact[first])  # (U, F): the stratum's full row (continuous columns set below)
+        reps = expand(np.ascontiguousarray(compact[first]))  # (U, F): continuous columns set below
         means, chol = _moments(compact[:, cont], inverse, sizes)
         p = sizes / n
         touched = np.flatnonzero(np.isin(origin, disc))

@@ -26,6 +26,7 @@ from tag_bench.report.discover import discover_runs, display_name
 from tag_bench.rundir import RunDir
 from tag_bench.schema import MetricsReport, PairedComparison, RunManifest
 from tag_bench.scoring.aggregate import ScoreArrays, build_arrays, compare_arrays
+from tag_bench.scoring.columnar import read_sidecar
 from tag_bench.scoring.metric_table import METRICS, metric_names, spec
 from tag_bench.scoring.run import run_facts
 from tag_bench.scoring.version import SCORING_VERSION
@@ -453,7 +454,9 @@ def read_arrays(run: RunDir, classes: list[str], reference: str | None) -> Score
     """A run's scored samples straight into metric arrays (the records are not kept)."""
     with gc_paused():
         try:
-            arrays = build_arrays(run.iter_scored(), classes, au_reference_id=reference)
+            arrays = read_sidecar(run.samples_path, classes, reference) or build_arrays(
+                run.iter_scored(), classes, au_reference_id=reference
+            )
         except ValueError as e:
             raise CompareError(f"{run}: {e}") from None
     arrays.facts = run_facts(run.read_manifest(), has_reference=reference is not None)
