@@ -10,6 +10,7 @@ the caller has computed itself: nothing is validated.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,7 +36,7 @@ def constructor(cls: type[M]) -> Callable[..., M]:
         elif not f.is_required():
             default = f.default
             if isinstance(default, (list, dict, set)):  # model_construct copies mutable defaults
-                made[name] = lambda d=default: copy.deepcopy(d)
+                made[name] = functools.partial(copy.deepcopy, default)
             else:
                 fixed[name] = default
     new = cls.__new__

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from tag_bench._cli.main import main
 from tag_bench.report.compare import compare_runs
 from tag_bench.rundir import RunDir
+from tag_bench.scoring import columnar
 from tag_bench.scoring.aggregate import build_arrays
 from tag_bench.scoring.columnar import read_sidecar, sidecar_path
 from tag_bench.tasks import load_task
@@ -43,7 +44,15 @@ def _score(root: Path, data: Path, name: str, shift: int) -> Path:
 def scored(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("columnar")
     data = write_scaled_fixtures(root / "data", n=600)["rafdb"]
-    return _score(root, data, "a", 0), _score(root, data, "b", 1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(columnar, "MIN_SAMPLES", 50)  # the fixture's test split is far below the real size
+        return _score(root, data, "a", 0), _score(root, data, "b", 1)
+
+
+def test_small_runs_get_no_copy(tmp_path):
+    data = write_scaled_fixtures(tmp_path / "data", n=600)["rafdb"]
+    run = RunDir(_score(tmp_path, data, "small", 0))
+    assert not sidecar_path(run.samples_path).exists()
 
 
 def _same(x, y) -> None:

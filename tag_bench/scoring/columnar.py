@@ -27,6 +27,8 @@ from tag_bench.scoring.version import SCORING_VERSION
 SIDECAR_NAME = "samples.arrays.npz"
 #: Layout of the file; a reader ignores any other.
 FORMAT = 1
+#: Runs at least this large get the copy; smaller ones are read from the JSONL fast enough.
+MIN_SAMPLES = 20_000
 
 
 def sidecar_path(samples_path: str | os.PathLike[str]) -> Path:
@@ -42,6 +44,15 @@ def _meta(samples_sha256: str, classes: Sequence[str], au_reference: str | None)
         "classes": list(classes),
         "au_reference": au_reference,
     }
+
+
+def update_sidecar(samples_path: str | os.PathLike[str], arrays: ScoreArrays) -> Path | None:
+    """Write the arrays of ``samples_path`` (made from exactly that file's records) beside it when the run
+    has :data:`MIN_SAMPLES` samples or more; else remove any copy of an earlier scoring."""
+    if arrays.n < MIN_SAMPLES:
+        sidecar_path(samples_path).unlink(missing_ok=True)
+        return None
+    return write_sidecar(samples_path, arrays)
 
 
 def write_sidecar(samples_path: str | os.PathLike[str], arrays: ScoreArrays) -> Path:

@@ -34,7 +34,7 @@ from tag_bench.schema import (
     ScoringInfo,
 )
 from tag_bench.scoring.aggregate import RunFacts, build_arrays, concat_arrays, metrics_from_arrays
-from tag_bench.scoring.columnar import write_sidecar
+from tag_bench.scoring.columnar import update_sidecar
 from tag_bench.scoring.score import score_sample
 from tag_bench.scoring.stages import STAGES
 from tag_bench.store import gc_paused
@@ -351,7 +351,7 @@ def score_run(
         report.run_status = manifest.status
         run.write_metrics(report, key)
         run.publish_scores(key)
-        write_sidecar(run.samples_path, arrays)  # what readers of a large run read instead of the JSONL
+        update_sidecar(run.samples_path, arrays)  # what readers of a large run read instead of the JSONL
         manifest.scoring = ScoringInfo(n_resamples=n_resamples, seed=seed)
         manifest.au_reference_id = references.reference_id if references else None
         run.write_manifest(manifest)
