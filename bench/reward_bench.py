@@ -9,8 +9,8 @@ Measured in CPU time of this process, best of R passes:
 2. format + answer: ``trl_reward_funcs(weights={"format": 1, "answer": 1})`` called the way
    ``GRPOTrainer`` calls them (every function on the same batch of B completions, with the dataset
    columns); target: at most 1.25x the time of parsing alone (1.), measured in the same run. The
-   stages of the evaluation path it runs (parse,
-   ``score_sample``, format checks) are timed on their own on the same completions;
+   stages of the evaluation path it runs (parse, ``score_sample``, format checks) are timed on their
+   own on the same completions;
 3. format + answer + AU grounding (mean IoU) + hallucination penalty, the same way; target >= 5,000/s.
 
 Before timing, every reward the adapter returns is checked against ``reward_breakdown`` of the same
