@@ -228,6 +228,20 @@ def score_arrays(
     ``sink`` receives each scored record as a JSON line, in sample order. ``workers`` > 1 scores
     chunks in that many processes (default: :func:`default_workers`).
     """
+    # The records made here form no cycles: a cyclic collection every few thousand of them would walk
+    # the whole heap (the inputs included) and doubled the cost of scoring (see store.gc_paused).
+    with gc_paused():
+        return _score_arrays(samples, generations, classes, references, sink, workers)
+
+
+def _score_arrays(
+    samples: list[Sample],
+    generations: dict[str, Generation],
+    classes: list[str],
+    references: ReferenceSet | None,
+    sink: Callable[[str], None] | None,
+    workers: int | None,
+):
     workers = default_workers(len(samples)) if workers is None else max(1, workers)
     if workers == 1 or len(samples) < 2 * workers:
         return _score_chunk(samples, generations, classes, references, sink)
