@@ -13,6 +13,13 @@
     references/<id>/     every AU reference the run was ever scored against (``none``: without one),
                          each with its au_references.jsonl, samples.jsonl and metrics.json; re-scoring
                          against another reference never deletes one
+    interventions/       the intervene stage (tag_bench.intervene): plan.jsonl (each sample's filled
+                         boxes per condition), summary.json (McNemar, Holm, area bins, per-AU flips),
+                         none/generations.jsonl (the unmodified image asked again), and per fill
+                         <fill>/<condition>/generations.jsonl, <fill>/outcomes.jsonl and
+                         <fill>/metrics.json (the run's scores with that fill's intervention metrics);
+                         each set folder may hold scores.jsonl (answer log-probabilities);
+                         running other fills or conditions never deletes a set
 
 A judge run directory (``tag-bench judge``, :class:`JudgeRunDir`) holds ``manifest.json`` (with
 ``"kind": "judge"``: the judge, the rubric, the candidate runs, the samples), ``judgements.jsonl`` (one
@@ -39,6 +46,9 @@ from tag_bench.runinfo import utc_now
 from tag_bench.schema import (
     AUReference,
     Generation,
+    InterventionOutcome,
+    InterventionPlan,
+    InterventionSummary,
     JudgeManifest,
     Judgement,
     JudgeReport,
@@ -103,6 +113,12 @@ class RunDir:
     LOCK = ".lock"
     REFERENCES_DIR = "references"
     NO_REFERENCE = "none"
+    INTERVENTIONS_DIR = "interventions"
+    INTERVENTION_PLAN = "plan.jsonl"
+    INTERVENTION_SUMMARY = "summary.json"
+    INTERVENTION_OUTCOMES = "outcomes.jsonl"
+    INTERVENTION_SCORES = "scores.jsonl"  # per set: the original answer's log-probabilities
+    UNFILLED = "none"  # the folder of the condition asked on the unmodified image (no fill)
     _SHARD_GLOB = "generations.rank*.jsonl"
 
     def __init__(self, path: str | os.PathLike[str]):
@@ -339,6 +355,97 @@ class RunDir:
             elif name == self.AU_REFERENCES:
                 self.references_path.unlink(missing_ok=True)  # kept under references/<key>/
 
+    # ------------------------------------------------------------------------------ interventions
+
+    @property
+    def interventions_dir(self) -> Path:
+        return self.path / self.INTERVENTIONS_DIR
+
+    @property
+    def intervention_plan_path(self) -> Path:
+        return self.interventions_dir / self.INTERVENTION_PLAN
+
+    @property
+    def intervention_summary_path(self) -> Path:
+        return self.interventions_dir / self.INTERVENTION_SUMMARY
+
+    @staticmethod
+    def _safe(name: str) -> str:
+        """A fill or condition as a folder name (``drop:AU12`` -> ``drop-AU12``)."""
+        key = "".join(c if c.isalnum() or c in "._+-" else "-" for c in name)
+        if key in ("", ".", ".."):
+            raise ValueError(f"{name!r} cannot name an intervention set")
+        return key
+
+    def fill_dir(self, fill: str) -> Path:
+        if fill == self.UNFILLED:
+            raise ValueError(f"{fill!r} cannot name a fill (it is the folder of the unfilled condition)")
+        return self.interventions_dir / self._safe(fill)
+
+    def intervention_set(self, fill: str, condition: str) -> RunDir:
+        """The folder of one intervention set, whose generations are read and written like a run's
+        (``generations.jsonl``); the condition ``none`` (no fill) has one folder for every fill."""
+        if condition == "none":
+            return RunDir(self.interventions_dir / self.UNFILLED)
+        return RunDir(self.fill_dir(fill) / self._safe(condition))
+
+    def read_intervention_summary(self) -> InterventionSummary | None:
+        path = self.intervention_summary_path
+        return store.read_model(path, InterventionSummary) if path.exists() else None
+
+    def write_intervention_summary(self, summary: InterventionSummary) -> None:
+        store.write_json(self.intervention_summary_path, summary)
+
+    def intervention_outcomes_path(self, fill: str) -> Path:
+        return self.fill_dir(fill) / self.INTERVENTION_OUTCOMES
+
+    def intervention_metrics_path(self, fill: str) -> Path:
+        return self.fill_dir(fill) / self.METRICS
+
+    def read_intervention_plan(self) -> list[InterventionPlan] | None:
+        path = self.intervention_plan_path
+        return store.read_records(path, InterventionPlan) if path.exists() else None
+
+    def write_intervention_plan(self, plans: Iterable[InterventionPlan]) -> None:
+        store.write_jsonl(self.intervention_plan_path, plans)
+
+    def read_intervention_outcomes(self, fill: str) -> list[InterventionOutcome]:
+        path = self.intervention_outcomes_path(fill)
+        if not path.exists():
+            raise RunDirError(
+                f"{self.path} has no intervention set for the fill {fill!r}; run `tag-bench intervene "
+                f"{self.path} --fills {fill}`"
+            )
+        return store.read_records(path, InterventionOutcome)
+
+    def write_intervention_outcomes(self, fill: str, outcomes: Iterable[InterventionOutcome]) -> None:
+        store.write_jsonl(self.intervention_outcomes_path(fill), outcomes)
+
+    def intervention_fills(self) -> list[str]:
+        """The fills the manifest records a scored intervention set of, in the order they were made."""
+        try:
+            info = self.read_manifest().interventions
+        except RunDirError:
+            return []
+        if info is None:
+            return []
+        return [s.fill for s in info.sets if self.intervention_metrics_path(s.fill).is_file()]
+
+    def read_intervention_metrics(self, fill: str) -> MetricsReport:
+        path = self.intervention_metrics_path(fill)
+        if not path.exists():
+            raise RunDirError(
+                f"{self.path} has no intervention metrics for the fill {fill!r}; run `tag-bench intervene "
+                f"{self.path} --fills {fill}`"
+            )
+        try:
+            return store.read_model(path, MetricsReport)
+        except ValueError as e:
+            raise RunDirError(f"{e}; run `tag-bench intervene {self.path} --fills {fill}` again") from None
+
+    def write_intervention_metrics(self, fill: str, report: MetricsReport) -> None:
+        store.write_json(self.intervention_metrics_path(fill), report)
+
     # ----------------------------------------------------------------------------------- scores
 
     @contextmanager
@@ -391,6 +498,7 @@ class RunDir:
             (self.path / name).unlink(missing_ok=True)
         for p in self.shard_paths():
             p.unlink()
+        shutil.rmtree(self.interventions_dir, ignore_errors=True)  # sets of the discarded run's answers
 
     def start(self, manifest: RunManifest, samples: list[Sample], *, overwrite: bool = False) -> RunManifest:
         """Write the manifest and index of a new run, or check that ``manifest`` may resume the one here.
@@ -419,6 +527,7 @@ class RunDir:
                 old.scoring,
             )  # the scores on disk
             manifest.generation = old.generation  # what earlier sessions generated, and how long it took
+            manifest.interventions = old.interventions  # the intervene stage's sets stay
         self.write_manifest(manifest)
         self.write_index(samples)
         return manifest

@@ -16,6 +16,7 @@ for _name, _target in {
     "score": "tag_bench._cli.score:score_cmd",
     "au": "tag_bench._cli.au:au_group",
     "run": "tag_bench._cli.run:run_cmd",
+    "intervene": "tag_bench._cli.intervene:intervene_cmd",
     "demo": "tag_bench._cli.run:demo_cmd",
     "models": "tag_bench._cli.models:models_cmd",
     "leaderboard": "tag_bench._cli.report:leaderboard_cmd",

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tag_bench import store
 from tag_bench._optional import require
@@ -21,6 +21,9 @@ from tag_bench.images import ImageLoadError, image_sha256, open_image
 from tag_bench.models.base import FatalAdapterError, GenerationOutput, GenerationRequest, ModelAdapter
 from tag_bench.rundir import RunDir
 from tag_bench.schema import AUReference, Generation, Sample
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image as PILImage
 
 
 @dataclass
@@ -65,6 +68,10 @@ class Barrier:
             self._dist.destroy_process_group()
 
 
+#: The image shown for a sample and its content sha256 (the generation cache's image key).
+ImageSource = Callable[[Sample], "tuple[PILImage.Image, str]"]
+
+
 @dataclass
 class PromptFn:
     """Renders the user/system prompt for one sample (the image size matters for pixel frames)."""
@@ -97,9 +104,14 @@ def generate(
     references: Callable[[Sample], AUReference] | None = None,
     progress: bool = True,
     dist: DistInfo | None = None,
+    images: ImageSource | None = None,
+    desc: str | None = None,
 ) -> GenerateStats:
     """Generate for every sample not yet written in ``run``; returns counts.
 
+    ``images``: the image (and its content sha256) shown for a sample instead of its presented image
+    (the intervene stage shows filled images); it raises ImageLoadError for an image it cannot make.
+    ``desc``: the progress bar's label (default: the adapter's name).
     Raises KeyboardInterrupt after flushing on Ctrl-C (the caller marks the run interrupted).
     """
     dist = dist or DistInfo()
@@ -117,7 +129,7 @@ def generate(
     frame = adapter.frame
     fingerprint = adapter.fingerprint()
     cacheable = cache is not None and adapter.cacheable and is_deterministic(gen_kwargs)
-    bar = _progress_bar(len(todo), progress and dist.is_main, adapter.name)
+    bar = _progress_bar(len(todo), progress and dist.is_main, desc or adapter.name)
     t0 = time.perf_counter()
     try:
         step = max(1, batch_size, adapter.requests_in_flight)
@@ -132,6 +144,7 @@ def generate(
                 fingerprint,
                 cache if cacheable else None,
                 references,
+                images,
             )
             store.append_jsonl(out_path, records, sync=False)
             for g in records:
@@ -172,13 +185,17 @@ def _run_batch(
     fingerprint: str,
     cache: GenerationCache | None,
     references: Callable[[Sample], AUReference] | None,
+    images: ImageSource | None = None,
 ) -> list[Generation]:
     records: dict[str, Generation] = {}
     pending: list[tuple[Sample, GenerationRequest, str, str, tuple[int, int]]] = []
     for s in batch:
         try:
-            img = open_image(s)
-            sha = image_sha256(s)
+            if images is not None:
+                img, sha = images(s)
+            else:
+                img = open_image(s)
+                sha = image_sha256(s)
         except ImageLoadError as e:
             records[s.id] = Generation(sample_id=s.id, status="error", error=str(e), frame=frame)
             continue
