@@ -490,13 +490,10 @@ def read_arrays(
                            manifest.interventions.scoring if manifest.interventions else None)  # fmt: skip
     with gc_paused():
         try:
-<<<<<<< HEAD
-            arrays = read_sidecar(run.samples_path, classes, reference) or build_arrays(
-                run.iter_scored(), classes, au_reference_id=reference
-=======
-            arrays = build_arrays(
+            # the columnar copy holds the scored samples alone: joined with a fill's outcomes, read the JSONL
+            copy = read_sidecar(run.samples_path, classes, reference) if outcomes is None else None
+            arrays = copy or build_arrays(
                 run.iter_scored(), classes, au_reference_id=reference, interventions=outcomes
->>>>>>> main
             )
         except ValueError as e:
             raise CompareError(f"{run}: {e}") from None
