@@ -8,8 +8,9 @@ Measured in CPU time of this process, best of R passes:
 1. parse only: ``parse_response`` on every completion (the baseline);
 2. format + answer: ``trl_reward_funcs(weights={"format": 1, "answer": 1})`` called the way
    ``GRPOTrainer`` calls them (every function on the same batch of B completions, with the dataset
-   columns); target >= 20,000 completions/s. The stages of the evaluation path it runs (parse,
-   ``score_sample``, format checks) are timed on their own on the same completions;
+   columns); target: at most 1.25x the time of parsing alone (1.), measured in the same run. The
+   stages of the evaluation path it runs (parse, ``score_sample``, format checks) are timed on their
+   own on the same completions;
 3. format + answer + AU grounding (mean IoU) + hallucination penalty, the same way; target >= 5,000/s.
 
 Before timing, every reward the adapter returns is checked against ``reward_breakdown`` of the same
@@ -192,7 +193,7 @@ def main() -> None:
     print(f"  the 4 rewards of all {checked} completions equal reward_breakdown's (checked before timing)")
     print(f"  parse only                   {n / t_parse:9,.0f} /s             (baseline)")
     print(f"  format + answer              {n / t_fa:9,.0f} /s  {t_fa / t_parse:5.2f}x parse  "
-          f"target >= 20,000/s: {'met' if n / t_fa >= 20_000 else 'NOT met'}")  # fmt: skip
+          f"target <= 1.25x parse: {'met' if t_fa <= 1.25 * t_parse else 'NOT met'}")  # fmt: skip
     print(f"    per completion {us(t_fa)}: parse {us(t_parse)}, score_sample {us(t_score)}, format checks "
           f"{us(t_format)}, adapter and records {us(t_fa - t_parse - t_score - t_format)}")  # fmt: skip
     print(f"  + grounding + hallucination  {n / t_all:9,.0f} /s  {t_all / t_parse:5.2f}x parse  "

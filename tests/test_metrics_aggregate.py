@@ -320,6 +320,7 @@ def test_bootstrap_is_seeded_and_can_be_skipped():
         "seed": 3,
         "unit": "sample",
         "method": "percentile",
+        "resampling": "multinomial/1",  # a run of this size draws each sample's multiplicity
     }
 
 

@@ -147,6 +147,11 @@ def explicit_cue(text: str, classes: frozenset[str] | None = None) -> str | None
     return None
 
 
+def extract_answer_tag(text: str, allowed: frozenset[str]) -> Answer | None:
+    """The label of an ``<answer>`` tag, the one explicit marker the ``tag_grounded`` format asks for."""
+    return _answer_tag(text, lower_same_length(text), allowed)
+
+
 def extract_explicit(text: str, allowed: frozenset[str]) -> Answer | None:
     """Only explicit markers (``<answer>`` tags, ``\\boxed{}``): used on reasoning blocks."""
     low = lower_same_length(text)

@@ -185,6 +185,7 @@ class Split:
     end: int | None = None
 
 
+@lru_cache(maxsize=256)  # the parser and the format reward split the same completion: computed once
 def split_think(text: str) -> Split:
     """Separate ``<think>…</think>`` reasoning from the answer that follows it.
 

@@ -27,6 +27,7 @@ from tag_bench.report.discover import discover_runs, display_name
 from tag_bench.rundir import RunDir
 from tag_bench.schema import MetricsReport, PairedComparison, RunManifest
 from tag_bench.scoring.aggregate import ScoreArrays, build_arrays, compare_arrays
+from tag_bench.scoring.columnar import read_sidecar
 from tag_bench.scoring.metric_table import METRICS, metric_names, spec
 from tag_bench.scoring.run import run_facts
 from tag_bench.scoring.version import SCORING_VERSION
@@ -489,7 +490,9 @@ def read_arrays(
                            manifest.interventions.scoring if manifest.interventions else None)  # fmt: skip
     with gc_paused():
         try:
-            arrays = build_arrays(
+            # the columnar copy holds the scored samples alone: joined with a fill's outcomes, read the JSONL
+            copy = read_sidecar(run.samples_path, classes, reference) if outcomes is None else None
+            arrays = copy or build_arrays(
                 run.iter_scored(), classes, au_reference_id=reference, interventions=outcomes
             )
         except ValueError as e:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tag_bench.facs import canonical_emotion
 from tag_bench.metrics.grounding import au_active, reference_states
-from tag_bench.parsing.answer import extract_explicit
+from tag_bench.parsing.answer import extract_answer_tag
 from tag_bench.parsing.text import cap, resolve_classes, split_think
 from tag_bench.schema import BOX_FRAMES, CANONICAL_EMOTIONS, AUReference, Generation, Sample, ScoredSample
 from tag_bench.scoring.run import parse_generation
@@ -183,8 +183,8 @@ def format_failures(text: str, scored: ScoredSample, classes: Sequence[str] | No
     parsed = scored.parsed
     allowed, _ = resolve_classes(tuple(classes) if classes is not None else None)
     capped, _ = cap(text)
-    explicit = extract_explicit(split_think(capped).answer, allowed)
-    if explicit is None or explicit.source != "answer_tag":
+    # extract_explicit's first marker is the answer tag: the check fails exactly when there is none
+    if extract_answer_tag(split_think(capped).answer, allowed) is None:
         failed.append("answer_tag")
     if scored.status != "ok":
         failed.append("label")

@@ -36,7 +36,9 @@ from typing import Any, get_args
 import numpy as np
 
 from tag_bench.metrics.stats import (
+    PairedResult,
     bootstrap_distribution,
+    bootstrap_p_value,
     check_n_resamples,
     holm,
     mcnemar_exact,
@@ -46,6 +48,8 @@ from tag_bench.metrics.stats import (
     quantile_interval,
     wilson_interval,
 )
+from tag_bench.metrics.strata import METHOD as STRATA_METHOD
+from tag_bench.metrics.strata import PER_SAMPLE_METHOD, strata_distribution
 from tag_bench.parsing.notes import note_code
 from tag_bench.schema import (
     InterventionOutcome,
@@ -67,6 +71,9 @@ from tag_bench.scoring.metric_table import METRICS, MetricSpec, evaluate, metric
 from tag_bench.scoring.version import SCORING_VERSION
 
 SAMPLE_STATUSES: tuple[str, ...] = get_args(SampleStatus)
+#: Above this many samples the bootstrap draws counts per stratum (:mod:`tag_bench.metrics.strata`)
+#: instead of each sample's multiplicity; ``metrics.json`` records which (``bootstrap.resampling``).
+STRATA_MIN_SAMPLES = 50_000
 
 
 # --------------------------------------------------------------------------------------------------
@@ -129,6 +136,26 @@ class ScoreArrays:
     def features(self) -> np.ndarray:
         """(n, F): the one-hot confusion cell of each sample, then its feature row."""
         return np.hstack([confusion_cells(self.gold, self.pred, len(self.classes)), self.rows])
+
+    def compact(self) -> np.ndarray:
+        """(n, 1 + fields): the confusion cell index of each sample, then its feature row (the rows of
+        :meth:`features` without the one-hot block; :func:`_expand` restores it)."""
+        k = len(self.classes)
+        return np.column_stack([(self.gold * (k + 1) + self.pred + 1).astype(float), self.rows])
+
+
+def _expand(compact: np.ndarray, n_classes: int) -> np.ndarray:
+    """Rows of :meth:`ScoreArrays.compact` -> rows of :meth:`ScoreArrays.features`."""
+    cells = np.zeros((compact.shape[0], n_classes * (n_classes + 1)))
+    cells[np.arange(compact.shape[0]), compact[:, 0].astype(np.int64)] = 1.0
+    return np.hstack([cells, compact[:, 1:]])
+
+
+def _origin(n_classes: int) -> np.ndarray:
+    """The compact column of each feature column."""
+    return np.concatenate(
+        [np.zeros(n_classes * (n_classes + 1), dtype=np.int64), np.arange(1, 1 + len(SUM_FIELDS))]
+    )
 
 
 def build_arrays(
@@ -322,8 +349,10 @@ def metrics_from_arrays(
     unmet = _unmet(arrays, no_reference_reason)
     table = metrics_for(classes)
     summed = [m for m in table if m.kind == "sums"]
-    v = arrays.features()
-    point_sums = v.sum(axis=0, keepdims=True)
+    large = n > STRATA_MIN_SAMPLES
+    # a large run never holds the (n, F) one-hot matrix: its sums come from the cells and the rows
+    v = None if large else arrays.features()
+    point_sums = _point_sums(arrays) if v is None else v.sum(axis=0, keepdims=True)
     named = named_sums(point_sums, classes)
     point, counts = evaluate(summed, named)
     # a metric the run cannot compute (an unmet need: no reference, a stage not run) is not resampled
@@ -331,16 +360,29 @@ def metrics_from_arrays(
     boot_table = [summed[j] for j in boot]
     low = high = None
     if n and n_resamples > 0 and boot_table:
-        dist = bootstrap_distribution(
-            v,
-            lambda data, w: _metric_matrix(w @ data, classes, boot_table)[0],
-            n_resamples=n_resamples,
-            seed=seed,
-        )
+        if v is None:
+            dist = strata_distribution(
+                arrays.compact(),
+                lambda rows: _expand(rows, k),
+                _origin(k),
+                lambda sums, outputs: _metric_matrix(sums, classes, [boot_table[j] for j in outputs])[0],
+                len(boot_table),
+                n_resamples=n_resamples,
+                fill=point_sums[0],
+                seed=seed,
+                categorical=[0],
+            )
+        else:
+            dist = bootstrap_distribution(
+                v,
+                lambda data, w: _metric_matrix(w @ data, classes, boot_table)[0],
+                n_resamples=n_resamples,
+                seed=seed,
+            )
         low, high = percentile_interval(dist, ci)
     boot_column = {j: c for c, j in enumerate(boot)}
     column = {m.name: j for j, m in enumerate(summed)}
-    per_sample = _PerSample(v, classes)
+    per_sample = _PerSample(arrays)
 
     metrics: dict[str, MetricValue] = {}
     not_computed: dict[str, str] = {}
@@ -426,7 +468,7 @@ def metrics_from_arrays(
         reference_status_counts=arrays.reference_status_counts,
         parse_notes=arrays.note_counts,
         not_computed=not_computed,
-        bootstrap=_bootstrap_info(n_resamples, ci, seed),
+        bootstrap=_bootstrap_info(n_resamples, ci, seed, large),
         scoring_version=SCORING_VERSION,
         not_run=not_run,
     )
@@ -449,18 +491,24 @@ def at_boundary(m: MetricSpec, value: float) -> bool:
 
 
 class _PerSample:
-    """The named sums of each sample alone (rows of ``[confusion cell | feature row]``), made on first use."""
+    """How many samples have a share in a metric's denominator, from the per-sample rows."""
 
-    def __init__(self, features: np.ndarray, classes: Sequence[str]) -> None:
-        self._features, self._classes = features, classes
-        self._sums: Mapping[str, np.ndarray] | None = None
+    def __init__(self, arrays: ScoreArrays) -> None:
+        self._arrays = arrays
+        self._coefficients: Mapping[str, np.ndarray] | None = None
 
     def contributing(self, m: MetricSpec) -> int:
         """Samples with a share in ``m``'s denominator (every sample for UAR and macro-F1, samples with a
         box claim for claim-level metrics, ...): the n of its interval at the boundary."""
-        if self._sums is None:
-            self._sums = named_sums(self._features, self._classes)
-        return int(np.count_nonzero(np.asarray(self._sums[m.denominator]) > 0))
+        a = self._arrays
+        k = len(a.classes)
+        if self._coefficients is None:  # every named sum is linear in the feature row: its coefficients
+            self._coefficients = named_sums(np.eye(k * (k + 1) + len(SUM_FIELDS)), a.classes)
+        coef = np.asarray(self._coefficients[m.denominator])
+        if coef.ndim > 1:  # a per-class sum (b, K): a sample shares in it through any class
+            coef = np.abs(coef).sum(axis=1)
+        per_sample = coef[a.gold * (k + 1) + a.pred + 1] + a.rows @ coef[k * (k + 1) :]
+        return int(np.count_nonzero(per_sample > 0))
 
 
 def boundary_interval(m: MetricSpec, value: float, n: int, ci: float) -> tuple[float, float] | None:
@@ -499,8 +547,25 @@ def _paired_degenerate(m: MetricSpec, arrays: ScoreArrays, ci: float) -> tuple[f
     return newcombe_paired_interval(both, 0, 0, int(a.size) - both, ci)
 
 
-def _bootstrap_info(n_resamples: int, ci: float, seed: int) -> dict[str, Any]:
-    return {"n_resamples": n_resamples, "ci": ci, "seed": seed, "unit": "sample", "method": "percentile"}
+def _bootstrap_info(n_resamples: int, ci: float, seed: int, large: bool) -> dict[str, Any]:
+    """What ``metrics.json`` records of the bootstrap; ``resampling`` is the versioned way resamples were
+    drawn (per sample, or counts per stratum for a large run: :mod:`tag_bench.metrics.strata`)."""
+    return {
+        "n_resamples": n_resamples,
+        "ci": ci,
+        "seed": seed,
+        "unit": "sample",
+        "method": "percentile",
+        "resampling": STRATA_METHOD if large else PER_SAMPLE_METHOD,
+    }
+
+
+def _point_sums(arrays: ScoreArrays) -> np.ndarray:
+    """(1, F) column sums of :meth:`ScoreArrays.features` without making it (the same numbers: the
+    one-hot block sums to counts, and the rows are summed in the same order)."""
+    k = len(arrays.classes)
+    cells = np.bincount(arrays.gold * (k + 1) + arrays.pred + 1, minlength=k * (k + 1)).astype(float)
+    return np.concatenate([cells, arrays.rows.sum(axis=0)])[None, :]
 
 
 def compare_metrics(
@@ -539,6 +604,8 @@ def compare_arrays(
     check_n_resamples(n_resamples)
     if a.classes != b.classes or a.au_reference != b.au_reference:
         raise ValueError("the runs were scored with different class lists or AU references")
+    if a.sample_ids == b.sample_ids:  # the same samples in the same order: nothing to line up
+        return _compare_aligned(a, b, n_resamples=n_resamples, ci=ci, seed=seed)
     pos_b = {sid: i for i, sid in enumerate(b.sample_ids)}
     only_a = sum(1 for sid in a.sample_ids if sid not in pos_b)
     only_b = len(b.sample_ids) - (len(a.sample_ids) - only_a)
@@ -552,6 +619,14 @@ def compare_arrays(
         raise ValueError("the two runs share no sample ids")
     arr_a = a.subset(keep_a)
     arr_b = b.subset([pos_b[sid] for sid in arr_a.sample_ids])
+    return _compare_aligned(arr_a, arr_b, n_resamples=n_resamples, ci=ci, seed=seed)
+
+
+def _compare_aligned(
+    arr_a: ScoreArrays, arr_b: ScoreArrays, *, n_resamples: int, ci: float, seed: int
+) -> PairedComparison:
+    """:func:`compare_arrays` of two runs whose arrays hold the same samples in the same order."""
+    a, b = arr_a, arr_b
     mismatch = np.flatnonzero(arr_a.gold != arr_b.gold)
     if mismatch.size:
         i = int(mismatch[0])
@@ -571,9 +646,15 @@ def compare_arrays(
 
     ones = np.ones((1, len(ids)))
     pa, pb = statistic(va, ones)[0], statistic(vb, ones)[0]
-    per_a, per_b = _PerSample(va, classes), _PerSample(vb, classes)
+    per_a, per_b = _PerSample(arr_a), _PerSample(arr_b)
     paired = None
-    if n_resamples > 0:
+    large = len(ids) > STRATA_MIN_SAMPLES
+    if n_resamples > 0 and large:
+        fill = np.concatenate([(ones @ va)[0], (ones @ vb)[0]])
+        paired = _paired_strata(
+            arr_a, arr_b, summed, pa - pb, fill, n_resamples=n_resamples, ci=ci, seed=seed
+        )
+    elif n_resamples > 0:
         paired = paired_bootstrap(va, vb, statistic, n_resamples=n_resamples, ci=ci, seed=seed)
 
     unmet_a, unmet_b = _unmet(arr_a, None), _unmet(arr_b, None)
@@ -630,7 +711,50 @@ def compare_arrays(
         differences=out,
         mcnemar={"b": mc.b, "c": mc.c, "p_value": mc.p_value},
         not_computed=not_computed,
-        bootstrap=_bootstrap_info(n_resamples, ci, seed),
+        bootstrap=_bootstrap_info(n_resamples, ci, seed, large),
+    )
+
+
+def _paired_strata(
+    a: ScoreArrays,
+    b: ScoreArrays,
+    table: Sequence[MetricSpec],
+    diff: np.ndarray,
+    fill: np.ndarray,
+    *,
+    n_resamples: int,
+    ci: float,
+    seed: int,
+) -> PairedResult:
+    """:func:`~tag_bench.metrics.stats.paired_bootstrap` of every metric of ``table`` for a large run: the
+    strata are the distinct pairs of rows (A's and B's row of one sample), so the pairing is kept."""
+    k = len(a.classes)
+    width = 1 + len(SUM_FIELDS)
+    full = k * (k + 1) + len(SUM_FIELDS)
+
+    def statistic(sums: np.ndarray, outputs: Sequence[int]) -> np.ndarray:
+        chosen = [table[j] for j in outputs]
+        return (
+            _metric_matrix(sums[:, :full], a.classes, chosen)[0]
+            - _metric_matrix(sums[:, full:], a.classes, chosen)[0]
+        )
+
+    dist = strata_distribution(
+        np.hstack([a.compact(), b.compact()]),
+        lambda rows: np.hstack([_expand(rows[:, :width], k), _expand(rows[:, width:], k)]),
+        np.concatenate([_origin(k), _origin(k) + width]),
+        statistic,
+        len(table),
+        n_resamples=n_resamples,
+        fill=fill,
+        seed=seed,
+        categorical=[0, width],
+    )
+    lo, hi = percentile_interval(dist, ci)
+    p = np.array([bootstrap_p_value(dist[:, j]) for j in range(dist.shape[1])])
+    undefined = np.isnan(diff)
+    return PairedResult(
+        diff, np.where(undefined, np.nan, lo), np.where(undefined, np.nan, hi), np.where(undefined, np.nan, p)
     )
 
 

@@ -1101,6 +1101,13 @@ column. Its in-domain cell is still shown.
   `--n-resamples` (of `run`, `score`, `demo`, `lmms-eval import`, `compare`) and `n_resamples` of the
   Python API (`evaluate`, `score_run`, `compute_metrics`, `compare_metrics`, `compare_runs`, ...) refuse
   1 to 199 with an error naming the minimum; 0 means no bootstrap intervals at all (not for `compare`).
+  How resamples are drawn is versioned in `metrics.json` (`bootstrap.resampling`): `multinomial/1`
+  draws each sample's multiplicity; above 50,000 samples `strata/1` draws, for each group of metrics,
+  the multinomial count of each distinct row of the columns they read (the same bootstrap distribution
+  for counts and indicators) and sums continuous columns (IoUs, latencies, tokens) within each such
+  stratum by the central limit theorem, in time that does not grow with N. Its coverage is checked
+  against `multinomial/1` by simulation (`tests/test_strata.py`); point estimates, `n` and the other
+  interval kinds do not depend on it.
 - **wilson**: the Wilson score interval of a sample-level proportion; it never collapses to zero width
   at 0 % or 100 %.
 - **wilson-boundary** (recorded in `metrics.json` in place of `bootstrap`): a bootstrap metric in rate

@@ -34,6 +34,7 @@ from tag_bench.schema import (
     ScoringInfo,
 )
 from tag_bench.scoring.aggregate import RunFacts, build_arrays, concat_arrays, metrics_from_arrays
+from tag_bench.scoring.columnar import update_sidecar
 from tag_bench.scoring.score import score_sample
 from tag_bench.scoring.stages import STAGES
 from tag_bench.store import gc_paused
@@ -229,6 +230,20 @@ def score_arrays(
     ``sink`` receives each scored record as a JSON line, in sample order. ``workers`` > 1 scores
     chunks in that many processes (default: :func:`default_workers`).
     """
+    # The records made here form no cycles: a cyclic collection every few thousand of them would walk
+    # the whole heap (the inputs included) and doubled the cost of scoring (see store.gc_paused).
+    with gc_paused():
+        return _score_arrays(samples, generations, classes, references, sink, workers)
+
+
+def _score_arrays(
+    samples: list[Sample],
+    generations: dict[str, Generation],
+    classes: list[str],
+    references: ReferenceSet | None,
+    sink: Callable[[str], None] | None,
+    workers: int | None,
+):
     workers = default_workers(len(samples)) if workers is None else max(1, workers)
     if workers == 1 or len(samples) < 2 * workers:
         return _score_chunk(samples, generations, classes, references, sink)
@@ -352,6 +367,7 @@ def score_run(
         report.run_status = manifest.status
         run.write_metrics(report, key)
         run.publish_scores(key)
+        update_sidecar(run.samples_path, arrays)  # what readers of a large run read instead of the JSONL
         manifest.scoring = ScoringInfo(n_resamples=n_resamples, seed=seed)
         manifest.au_reference_id = references.reference_id if references else None
         run.write_manifest(manifest)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tag_bench._construct import constructor
 from tag_bench.facs import au_sort_key
 from tag_bench.metrics.grounding import (
     GROUNDED_IOU,
@@ -37,6 +38,10 @@ from tag_bench.schema import (
     SampleUsage,
     ScoredSample,
 )
+
+_claim = constructor(ClaimScore)
+_scored = constructor(ScoredSample)
+_usage_record = constructor(SampleUsage)
 
 
 def score_sample(
@@ -75,7 +80,7 @@ def score_sample(
             iou_value, hit = claim_iou(ev.box, region), claim_pointing(ev.box, region)
         active = judgement.get(au)
         claims.append(
-            ClaimScore.model_construct(  # built from checked values: no second validation on the hot path
+            _claim(  # built from checked values: no second validation on the hot path
                 au=au,
                 box=ev.box,
                 iou=iou_value,
@@ -91,7 +96,7 @@ def score_sample(
     if usable is not None:
         box_hit = any(c.iou is not None and c.iou >= GROUNDED_IOU for c in claims)
         grounded = correct and box_hit and not hallucinated
-    return ScoredSample.model_construct(  # every field computed here, `correct` included
+    return _scored(  # every field computed here, `correct` included
         sample_id=sample.id,
         label=sample.label,
         pred=pred,
@@ -115,7 +120,7 @@ def _usage(g: Generation | None) -> SampleUsage | None:
     """The recorded cost of an ok generation (a failed call has no answer to cost)."""
     if g is None or g.status != "ok":
         return None
-    return SampleUsage.model_construct(
+    return _usage_record(
         latency_s=g.latency_s,
         input_tokens=g.input_tokens,
         output_tokens=g.output_tokens,
