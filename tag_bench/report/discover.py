@@ -32,18 +32,21 @@ def discover_runs(paths: list[str | os.PathLike[str]], *, require: bool = True) 
     path given lies inside one): a table never silently leaves a run out.
     """
     found = Discovery()
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = (
+        set()
+    )  # (device, inode): one folder reached by two paths (a link) counts once
     for p in map(Path, paths):
         if not p.exists():
             raise NoRunsError(f"{p} does not exist")
         outer = RunDir(p).enclosing_run()
         if outer is not None:
             raise _nested(p, outer)
-        for run_path in _run_dirs(p):
-            real = run_path.resolve()
-            if real in seen:
+        run_paths = _run_dirs(p)
+        for run_path in run_paths:
+            st = run_path.stat()
+            if (st.st_dev, st.st_ino) in seen:
                 continue
-            seen.add(real)
+            seen.add((st.st_dev, st.st_ino))
             run = RunDir(run_path)
             if not run.metrics_path.exists():
                 hint = (
@@ -54,7 +57,7 @@ def discover_runs(paths: list[str | os.PathLike[str]], *, require: bool = True) 
                 found.skipped.append(f"{run_path}: not scored yet ({hint})")
                 continue
             found.runs.append(run)
-        if p.is_dir() and not RunDir(p).is_run() and not any(_run_dirs(p)):
+        if p.is_dir() and not run_paths:
             found.skipped.append(f"{p}: no run directory (no manifest.json) in it or below it")
     if require and not found.runs:
         why = "; ".join(found.skipped) or "nothing there"
@@ -67,15 +70,26 @@ def _run_dirs(path: Path) -> list[Path]:
     if not path.is_dir():
         return [path] if RunDir(path).is_run() else []
     out: list[Path] = []
+    found: set[str] = set()  # the runs met so far, as os.walk names them (a set: 5,000 runs stay linear)
     for root, dirs, files in os.walk(path):
-        here = Path(root)
         if RunDir.MANIFEST in files:
-            outer = next((r for r in out if r in here.parents), None)
+            # os.walk goes top-down: a run enclosing this one was met before, and is one of its ancestors
+            outer = next((a for a in _ancestors(root, str(path)) if a in found), None)
             if outer is not None:
-                raise _nested(here, outer)
-            out.append(here)
+                raise _nested(Path(root), Path(outer))
+            found.add(root)
+            out.append(Path(root))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
     return sorted(out)
+
+
+def _ancestors(root: str, top: str) -> list[str]:
+    """The folders from ``top`` down to ``root``'s parent, spelt as os.walk spells them below ``top``."""
+    out = []
+    while len(root) > len(top):
+        root = os.path.dirname(root)
+        out.append(root)
+    return out
 
 
 def _nested(inner: Path, outer: Path) -> NestedRunError:
