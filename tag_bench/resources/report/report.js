@@ -70,10 +70,14 @@
     var samples = r.samples;
     var status = $("tb-status"), gold = $("tb-gold"), pred = $("tb-pred"), au = $("tb-au");
     [status, gold, pred, au].forEach(clear);
-    option(status, "", "all (" + samples.length + ")");
+    // a browser holding fewer samples than the run (--only, --max-samples, a large run's sample) says
+    // both counts: here, and over the whole run
+    var part = samples.length < r.n;
+    option(status, "", "all (" + samples.length + (part ? " of " + r.n : "") + ")");
     Object.keys(DATA.flags).forEach(function (f) {
       var k = samples.filter(function (s) { return s.flags.indexOf(f) >= 0; }).length;
-      option(status, f, DATA.flags[f].label + " (" + k + ")", DATA.flags[f].definition);
+      option(status, f, DATA.flags[f].label + " (" + k + (part ? " of " + r.flag_counts[f] : "") + ")",
+             DATA.flags[f].definition);
     });
     var classes = r.classes.slice();
     samples.forEach(function (s) { if (classes.indexOf(s.gold) < 0) classes.push(s.gold); });
@@ -96,7 +100,8 @@
     $("tb-selection").textContent = r.name + " on " + r.task + ": " + r.selection + " in this page. " +
       "Status counts over the whole run: " + Object.keys(r.flag_counts).filter(function (f) {
         return r.flag_counts[f] > 0; }).map(function (f) { return DATA.flags[f].label + " " + r.flag_counts[f]; })
-        .join(", ") + ".";
+        .join(", ") + "." + (part ? " The leaderboards, figures and run facts cover all " + r.n + " samples " +
+        "of the run; only this browser holds fewer." : "");
     var detail = $("tb-detail");
     clear(detail);
     detail.appendChild(el("p", { "class": "hint", text: "Click a sample to see its image with the claimed " +
