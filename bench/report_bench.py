@@ -21,7 +21,9 @@ Checked: the leaderboard has a row per model with a value in every column group;
 ``metrics.json``.
 
     .venv/bin/python bench/report_bench.py [--part leaderboard|compare|html] [--n 100000] [--resamples 1000]
-                                           [--smoke]
+                                           [--write-readme] [--smoke]
+
+``--write-readme``: the leaderboard's figures into README.md's ``<!-- generated:report-bench -->`` block.
 
 ``--smoke``: a 500-sample fixture, 3 models per task (12 run directories), two 2,000-sample runs, 200 resamples, one
 repetition (seconds; ``make bench-smoke``); the html part only when asked for (``--part html``), at its
@@ -34,7 +36,9 @@ import argparse
 import gc
 import json
 import math
+import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -135,6 +139,7 @@ def bench_leaderboard(n: int, models: int, repeat: int) -> dict[str, float]:
                 with open(path, encoding="utf-8") as f:
                     json.load(f)
 
+        load = os.getloadavg()[0]  # as the timing starts
         t_json = best_of(plain, repeat)
         t_board = best_of(lambda: leaderboard([root / "runs"], spec="main", fmt="latex"), repeat)
         # the same stages one by one, to show where the time goes
@@ -161,7 +166,8 @@ def bench_leaderboard(n: int, models: int, repeat: int) -> dict[str, float]:
         f"json.load of their {len(files)} manifest and metrics files ({t_json:.2f}s)"
     )
     print("  stages: " + ", ".join(f"{k} {v:.2f}s" for k, v in stages.items()))
-    return {"leaderboard_s": t_board, "json_load_s": t_json, "ratio": t_board / t_json}
+    return {"leaderboard_s": t_board, "json_load_s": t_json, "ratio": t_board / t_json, "runs": len(runs),
+            "load": load, **{f"{k}_s": v for k, v in stages.items()}}  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------
@@ -266,6 +272,25 @@ def bench_compare(n: int, resamples: int, repeat: int, keep: Path | None = None)
 # --------------------------------------------------------------------------------------------------
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCK = re.compile(r"(<!-- generated:report-bench -->\n)(.*?)(<!-- /generated:report-bench -->)", re.S)
+
+
+def write_readme(board: dict[str, float]) -> None:
+    """The leaderboard's figures into README.md's generated:report-bench block."""
+    text = README.read_text(encoding="utf-8")
+    if not BLOCK.search(text):
+        raise SystemExit("README.md has no <!-- generated:report-bench --> block")
+    body = (
+        f"- `tag-bench leaderboard --spec main --format latex` over {board['runs']:,} run directories "
+        f"(`bench/report_bench.py --part leaderboard`; load average {board['load']:.1f} on {os.cpu_count()} cores): "
+        f"{board['leaderboard_s']:.2f} s, {board['ratio']:.1f}× a bare `json.load` of their manifest and metrics "
+        f"files ({board['json_load_s']:.2f} s). Target: < 3 s.\n"
+    )
+    README.write_text(BLOCK.sub(lambda m: m.group(1) + body + m.group(3), text), encoding="utf-8")
+    print(f"wrote the leaderboard's figures into {README}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--part", choices=["leaderboard", "compare", "html", "all"], default="all")
@@ -275,13 +300,24 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3, help="timed repetitions (the fastest is reported)")
     ap.add_argument("--keep", type=Path, help="build the runs in this folder once and reuse them")
+    ap.add_argument(
+        "--write-readme", action="store_true", help="write the leaderboard's figures into README.md"
+    )
     ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
     if args.smoke:
         ap.set_defaults(runs_n=500, models=3, n=2_000, resamples=200, repeat=1)
         args = ap.parse_args()
+    if args.write_readme and (args.smoke or args.part not in ("leaderboard", "all")):
+        ap.error("--write-readme needs the full-size leaderboard part (no --smoke)")
+
+    def board() -> None:
+        figures = bench_leaderboard(args.runs_n, args.models, args.repeat)
+        if args.write_readme:
+            write_readme(figures)
+
     parts: dict[str, Callable[[], object]] = {
-        "leaderboard": lambda: bench_leaderboard(args.runs_n, args.models, args.repeat),
+        "leaderboard": board,
         "compare": lambda: bench_compare(args.n, args.resamples, args.repeat, args.keep),
         "html": lambda: subprocess.run(
             [
