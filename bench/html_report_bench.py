@@ -382,9 +382,8 @@ def main() -> None:
                   f"{browser['in_page_median_ms']:.0f} ms median, {browser['in_page_max_ms']:.0f} ms max in the page; "
                   f"{browser['round_trip_median_ms']:.0f} ms median, {browser['round_trip_max_ms']:.0f} ms max "
                   "through Playwright's select_option")  # fmt: skip
-        met = (
-            timings[0] < 60 and result.size < 60e6 and (browser is None or browser["round_trip_max_ms"] < 200)
-        )
+        # the target is on the redraw in the page; Playwright's round trip to the browser is printed beside it
+        met = timings[0] < 60 and result.size < 60e6 and (browser is None or browser["in_page_max_ms"] < 200)
         print(f"target: under 60 s with an empty cache, under 60 MB, a filter change under 200 ms: "
               f"{timings[0]:.1f}s, {result.size / 1e6:.1f} MB ({'met' if met else 'MISSED'})")  # fmt: skip
         if args.write_readme:
