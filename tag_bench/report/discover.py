@@ -32,9 +32,7 @@ def discover_runs(paths: list[str | os.PathLike[str]], *, require: bool = True) 
     path given lies inside one): a table never silently leaves a run out.
     """
     found = Discovery()
-    seen: set[tuple[int, int]] = (
-        set()
-    )  # (device, inode): one folder reached by two paths (a link) counts once
+    seen: set[str] = set()  # real paths: one folder reached by two paths given (or a link) counts once
     for p in map(Path, paths):
         if not p.exists():
             raise NoRunsError(f"{p} does not exist")
@@ -42,13 +40,12 @@ def discover_runs(paths: list[str | os.PathLike[str]], *, require: bool = True) 
         if outer is not None:
             raise _nested(p, outer)
         run_paths = _run_dirs(p)
-        for run_path in run_paths:
-            st = run_path.stat()
-            if (st.st_dev, st.st_ino) in seen:
+        for run_path, real, scored in run_paths:
+            if real in seen:
                 continue
-            seen.add((st.st_dev, st.st_ino))
+            seen.add(real)
             run = RunDir(run_path)
-            if not run.metrics_path.exists():
+            if not scored:
                 hint = (
                     "run the `tag-bench judge` command that made it again"
                     if is_judge_run(run_path)
@@ -65,20 +62,30 @@ def discover_runs(paths: list[str | os.PathLike[str]], *, require: bool = True) 
     return found
 
 
-def _run_dirs(path: Path) -> list[Path]:
-    """The run directories at or below ``path``; one below another is a NestedRunError."""
+def _run_dirs(path: Path) -> list[tuple[Path, str, bool]]:
+    """(run directory, its real path, whether it holds metrics.json) of each run at or below ``path``, in
+    order; one below another is a NestedRunError. Read off one walk, with no call per run: a folder of
+    5,000 runs is found in well under a second."""
     if not path.is_dir():
-        return [path] if RunDir(path).is_run() else []
-    out: list[Path] = []
+        return (
+            [(path, os.path.realpath(path), RunDir(path).metrics_path.exists())]
+            if RunDir(path).is_run()
+            else []
+        )
+    top = str(path)
+    real_top = os.path.realpath(top)
+    out: list[tuple[Path, str, bool]] = []
     found: set[str] = set()  # the runs met so far, as os.walk names them (a set: 5,000 runs stay linear)
-    for root, dirs, files in os.walk(path):
+    for root, dirs, files in os.walk(top):
         if RunDir.MANIFEST in files:
             # os.walk goes top-down: a run enclosing this one was met before, and is one of its ancestors
-            outer = next((a for a in _ancestors(root, str(path)) if a in found), None)
+            outer = next((a for a in _ancestors(root, top) if a in found), None)
             if outer is not None:
                 raise _nested(Path(root), Path(outer))
             found.add(root)
-            out.append(Path(root))
+            # os.walk follows no link below the top: the real path is the top's followed by the same names
+            real = os.path.normpath(os.path.join(real_top, root[len(top) :].lstrip(os.sep)))
+            out.append((Path(root), real, RunDir.METRICS in files))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
     return sorted(out)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import functools
 import hashlib
 import html
 import json
@@ -20,11 +19,11 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from tag_bench import __version__, store
 from tag_bench._optional import MissingExtraError
@@ -47,9 +46,6 @@ from tag_bench.report.render import RenderOptions, render
 from tag_bench.report.spec import load_spec
 from tag_bench.report.table import build_table
 from tag_bench.report.thumbs import Thumb, ThumbnailCache, side_for
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 #: Leaderboards shown when the runs fill them (``transfer`` needs common7 runs).
 SPECS = ("overview", "main", "grounding", "transfer", "usage")
@@ -75,20 +71,9 @@ class ReportResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
-def _gc_paused(fn: Callable[P, R]) -> Callable[P, R]:
-    """``fn`` with the cyclic GC paused: the samples read (millions of objects for a 50,000-sample run)
-    form no cycles, and with it running every later allocation (the figures, the page) paid for walking
-    them all again: the figures of a 50,000-sample run took 4x longer."""
-
-    @functools.wraps(fn)
-    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
-        with store.gc_paused():
-            return fn(*args, **kwargs)
-
-    return paused
-
-
-@_gc_paused
+# the samples read (millions of objects for a 50,000-sample run) form no cycles; with the cyclic GC running,
+# every later allocation (the figures, the page) paid for walking them all again: the figures took 4x longer
+@store.gc_paused()
 def write_report(
     paths: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
