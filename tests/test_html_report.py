@@ -558,6 +558,14 @@ def test_a_sampled_browser_in_chromium(browser, crafted, tmp_path):
     p.choose(status="")
     gold = here[0]["label"]
     assert p.choose(gold=gold) == sum(s["label"] == gold for s in here)
+    p.choose(gold="")
+    # cards are made once and put back by later filters, still marked when selected
+    first = p.cards()[0]
+    p.page.click(".tb-card >> nth=0")
+    p.choose(status="wrong")
+    p.choose(status="")
+    assert p.cards() == [s["sample_id"] for s in here]
+    assert p.page.eval_on_selector_all(".tb-card.selected", "cs => cs.map(c => c.dataset.id)") == [first]
     selection = p.page.inner_text("#tb-selection")
     assert f"{k} of {n} samples (a random {k}" in selection
     assert f"The leaderboards, figures and run facts cover all {n} samples of the run" in selection

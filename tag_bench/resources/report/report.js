@@ -95,6 +95,7 @@
       .forEach(function (a) { option(au, a, a + " (" + aus[a] + ")"); });
     state.status = state.gold = state.pred = state.au = "";
     state.selected = null;
+    cards.clear();
     state.shown = PAGE;
     $("tb-total").textContent = String(samples.length);
     $("tb-selection").textContent = r.name + " on " + r.task + ": " + r.selection + " in this page. " +
@@ -135,12 +136,22 @@
     $("tb-count").textContent = String(list.length);
     var grid = $("tb-grid");
     clear(grid);
-    list.slice(0, state.shown).forEach(function (s) { grid.appendChild(card(s)); });
+    list.slice(0, state.shown).forEach(function (s) { grid.appendChild(cardOf(s)); });
     $("tb-more").hidden = list.length <= state.shown;
     if (!list.length) grid.appendChild(el("p", { "class": "hint", text: "No sample matches these filters." }));
   }
 
   // ------------------------------------------------------------------------------------------ cards
+
+  /* A sample's card, made once per run shown: a filter change puts back cards already drawn (their
+     thumbnails decoded) instead of drawing them again. */
+  var cards = new Map();
+  function cardOf(s) {
+    var node = cards.get(s);
+    if (!node) { node = card(s); cards.set(s, node); }
+    node.classList.toggle("selected", state.selected === s);
+    return node;
+  }
 
   function card(s) {
     var node = el("div", { "class": "tb-card card" + (state.selected === s ? " selected" : ""),
