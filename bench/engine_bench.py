@@ -7,9 +7,12 @@ Every figure is a ratio against a baseline measured in the same run (these machi
 2. batching  = throughput at batch 8 / throughput at batch 1 (same engine).
 3. resume    = time to finish a run already 50 % done / time of the full run. Target <= 0.55.
 4. cache     = time of the full run / time of a second run served from the generation cache. Target >= 20.
+5. sharding  = time of the full run as shard 0/1 (``--shard``: its own files, state heartbeats, the union
+               read, the exclusive manifest) / time of the same run unsharded. Target <= 1.05.
 
 Checked: the resumed run skips the half already written and ends with the same generations as the full
-run; the cached re-run serves every sample from the cache, with the same generations as the cold run.
+run; the cached re-run serves every sample from the cache, with the same generations as the cold run;
+the run as shard 0/1, and as shards 0/2 then 1/2, ends with the same generations as the full run.
 
     .venv/bin/python bench/engine_bench.py [--n 64] [--tokens 32] [--smoke]
 
@@ -19,7 +22,6 @@ run; the cached re-run serves every sample from the cache, with the same generat
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import tempfile
@@ -63,22 +65,23 @@ def bare_loop(model_dir: Path, samples, prompt, tokens: int) -> float:
 
 
 def engine_run(out: Path, model_dir: Path, data_root: Path, tasks_dir: Path, *, n: int, tokens: int,
-               batch: int, cache: Path | bool):  # fmt: skip
+               batch: int, cache: Path | bool, shard: str | None = None):  # fmt: skip
     from tag_bench.generate.evaluate import evaluate
 
     t0 = time.perf_counter()
     result = evaluate(
         "bench_raf", "hf", {"pretrained": str(model_dir)}, data_root=data_root, tasks_dirs=[str(tasks_dir)],
         limit=n, gen_kwargs={"max_new_tokens": tokens}, batch_size=batch, au_reference="none", out=out,
-        cache=cache, n_resamples=200, progress=False,
+        cache=cache, n_resamples=200, progress=False, shard=shard,
     )  # fmt: skip
     return time.perf_counter() - t0, result
 
 
-def texts(run_dir: Path) -> dict[str, str]:
-    """sample id -> generated text of a run directory."""
-    lines = (run_dir / "generations.jsonl").read_text().splitlines()
-    return {r["sample_id"]: r["text"] for r in map(json.loads, lines)}
+def texts(run_dir: Path) -> dict[str, str | None]:
+    """sample id -> generated text of a run directory (the union of its shards, if any)."""
+    from tag_bench.rundir import RunDir
+
+    return {sid: g.text for sid, g in RunDir(run_dir).read_generations().items()}
 
 
 def main() -> None:
@@ -119,15 +122,25 @@ def main() -> None:
 
         # Every ratio alternates its two sides and keeps the best of each: the machine is shared and
         # noisy, and the minimum is the least disturbed measurement of a deterministic workload.
-        def run(name: str, *, batch: int = 1, cache: Path | bool = False):
+        def run(name: str, *, batch: int = 1, cache: Path | bool = False, shard: str | None = None):
             return engine_run(work / name, model_dir, data_root, tasks_dir, n=args.n, tokens=args.tokens,
-                              batch=batch, cache=cache)  # fmt: skip
+                              batch=batch, cache=cache, shard=shard)  # fmt: skip
 
-        bare, gen, b8, full, resumed_t, cold, warm = ([] for _ in range(7))
+        bare, gen, b8, full, resumed_t, cold, warm, unsharded, sharded = ([] for _ in range(9))
         for i in range(args.repeats):
             bare.append(bare_loop(model_dir, samples, prompt, args.tokens))
+            if i % 2:  # the sharded side first every other repeat: neither side always follows the bare loop
+                t, one = run(f"shard{i}", shard="0/1")
+                sharded.append(t)
             t, r = run(f"full{i}")
             full.append(t)
+            unsharded.append(t)
+            if not i % 2:
+                t, one = run(f"shard{i}", shard="0/1")
+                sharded.append(t)
+            assert one.report is not None and texts(work / f"shard{i}") == texts(work / f"full{i}")
+            two = [run(f"two{i}", shard=f"{k}/2")[1] for k in range(2)]
+            assert two[1].report is not None and texts(work / f"two{i}") == texts(work / f"full{i}")
             gen.append(r.stats.seconds)
             b8.append(run(f"b8-{i}", batch=8)[1].stats.seconds)
             whole = texts(work / f"full{i}")
@@ -156,6 +169,8 @@ def main() -> None:
               f"{min(resumed_t) / min(full):5.2f}  (target <= 0.55; {resumed.stats.skipped_done} skipped)")  # fmt: skip
         print(f"cache     full run {min(cold):7.2f}s / cached re-run {min(warm):7.2f}s = {min(cold) / min(warm):6.1f}x  "
               f"(target >= 20; {hit.stats.from_cache}/{args.n} from cache)")  # fmt: skip
+        print(f"sharding  run as shard 0/1 {min(sharded):7.2f}s / unsharded run {min(unsharded):7.2f}s = "
+              f"{min(sharded) / min(unsharded):5.2f}x  (target <= 1.05; shards 0/2 + 1/2 give the same generations)")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

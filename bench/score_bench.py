@@ -319,6 +319,17 @@ def naive_metrics(rows: list[dict], classes: list[str]) -> dict[str, float]:
         "output_tokens_mean": mean(r["tokens_out"] for r in rows if r["tokens_out"] is not None),
         "response_chars_mean": mean(r["chars"] for r in rows if r["chars"] is not None),
     })  # fmt: skip
+    # faithfulness by intervention: these responses were never intervened on, so no sample is tested and
+    # every metric over tested samples has an empty denominator (the stage's own numbers are checked in
+    # tests/test_intervene*.py)
+    out["intervention_coverage"] = share(lambda r: False, rows)
+    for c in ("none", "cited", "control", "habitual", "keep"):
+        for kind in ("flip_rate", "label_change_rate", "parse_loss_rate"):
+            out[f"{c}_{kind}"] = float("nan")
+    for name in ("faithfulness_gap", "specificity_gap", "cited_accuracy_drop"):
+        out[name] = float("nan")
+    for c in ("cited", "control", "habitual", "keep"):
+        out[f"answer_logprob_drop_{c}"] = out[f"answer_only_logprob_drop_{c}"] = float("nan")
     return {k: float(v) for k, v in out.items()}
 
 

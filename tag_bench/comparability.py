@@ -15,7 +15,9 @@ prompt             the manifest's prompt id and template hash
 scoring version    each set of scores (``metrics.json``): ``SCORING_VERSION`` when it was scored
 AU reference       each set of scores (``metrics.json``), for the metrics that need one
 stages             the settings of a later stage a column shows: the judge and anchor of a judge study's
-                   rows (tag_bench.judge.rows)
+                   rows (tag_bench.judge.rows); an intervention set's fill, conditions, --limit,
+                   versions and the AU reference that placed its controls (the manifest's
+                   ``interventions``), for the scores of one fill (:func:`stage_parts`)
 status             the manifest (a failed or interrupted run never passes for a complete one)
 =================  ================================================================================
 
@@ -85,8 +87,29 @@ PART_NAMES = {
 }
 
 
-def key_of(manifest: RunManifest, report: MetricsReport) -> ComparabilityKey:
-    """The key of one set of a run's scores."""
+def stage_parts(manifest: RunManifest, fill: str | None) -> tuple[tuple[str, str], ...]:
+    """The ``stages`` part of the key of a run's scores with one intervention fill's metrics (None: the
+    run's own scores, which hold none)."""
+    if fill is None:
+        return ()
+    info = manifest.interventions
+    s = info.set_of(fill) if info is not None else None
+    if info is None or s is None:
+        return (("intervene", f"{fill}|not run"),)
+    value = "|".join(
+        [
+            fill,
+            ",".join(s.conditions),
+            f"limit={s.limit}" if s.limit is not None else "all",
+            f"v{info.version}.{s.fill_version}",
+            f"ref={info.au_reference_id}",
+        ]
+    )
+    return (("intervene", value),)
+
+
+def key_of(manifest: RunManifest, report: MetricsReport, fill: str | None = None) -> ComparabilityKey:
+    """The key of one set of a run's scores (``fill``: those of one intervention fill)."""
     data = manifest.data_identity
     return ComparabilityKey(
         task=manifest.task.name,
@@ -98,7 +121,7 @@ def key_of(manifest: RunManifest, report: MetricsReport) -> ComparabilityKey:
         prompt=f"{manifest.prompt_id}@{manifest.prompt_hash}",
         scoring_version=report.scoring_version or 0,
         au_reference=report.au_reference,
-        stages=(),
+        stages=stage_parts(manifest, fill),
         status=manifest.status,
     )
 
@@ -125,7 +148,7 @@ def describe(key: ComparabilityKey, part: str, *, n_samples: int | None = None) 
     if part == "status":
         return str(value)
     if part == "stages":
-        return ", ".join(f"{k} {v}" for k, v in value) or "no later stage"
+        return _describe_stages(value)
     if part in ("samples", "labels", "images"):
         if value is None:
             return "scored before data hashes (re-score it)"
@@ -133,6 +156,28 @@ def describe(key: ComparabilityKey, part: str, *, n_samples: int | None = None) 
         count = f" ({n_samples:,})" if part == "samples" and n_samples is not None else ""
         return f"{what} {value[:6]}{count}"
     return str(value)
+
+
+def _describe_stages(stages: tuple[tuple[str, str], ...]) -> str:
+    if not stages:
+        return "no later stage"
+    out = []
+    for stage, value in stages:
+        if stage != "intervene":
+            out.append(f"{stage} {value}")
+            continue
+        fill, conditions, limit, version = (value.split("|") + [""] * 4)[:4]
+        if conditions == "not run":
+            out.append(f"fill {fill} not run")
+            continue
+        text = f"fill {fill}"
+        if conditions != "none,cited,control,habitual,keep":
+            text += f" ({conditions.replace(',', ', ')})"
+        if limit.startswith("limit="):
+            text += f", first {limit[6:]} tested"
+        # the AU reference that placed the controls is part of the key, not of the header: the run's own
+        out.append(text + (f" {version}" if version not in ("v1.1", "") else ""))
+    return "; ".join(out)
 
 
 def difference_text(a: ComparabilityKey, b: ComparabilityKey) -> str:

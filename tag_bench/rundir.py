@@ -5,29 +5,51 @@
     manifest.json        what ran: task, model (secrets redacted), prompt id + hash, gen kwargs, seeds,
                          AU reference, package versions, git revision, status
     index.jsonl          the indexed samples (so the run re-scores without the dataset)
-    generations.jsonl    one raw model output per sample (append-only while running; data-parallel
-                         ranks append to generations.rank<r>.jsonl, merged at the end)
+    generations.jsonl    one raw model output per sample (append-only while running)
+    generations.shard-<i>-of-<n>.jsonl
+                         the outputs of shard i of n (``tag-bench run --shard i/n``, or rank i of a
+                         ``torchrun`` / ``accelerate launch`` of n processes), append-only, never merged
+    shard-<i>-of-<n>.json
+                         that shard's state (status, counts, heartbeat, time), written only by it
     au_references.jsonl  the AU reference of each sample, as used for the current scores
     samples.jsonl        one scored record per sample, failures included (current scores)
     metrics.json         every metric with its confidence interval (current scores)
     references/<id>/     every AU reference the run was ever scored against (``none``: without one),
                          each with its au_references.jsonl, samples.jsonl and metrics.json; re-scoring
                          against another reference never deletes one
+    interventions/       the intervene stage (tag_bench.intervene): plan.jsonl (each sample's filled
+                         boxes per condition), summary.json (McNemar, Holm, area bins, per-AU flips),
+                         none/generations.jsonl (the unmodified image asked again), and per fill
+                         <fill>/<condition>/generations.jsonl, <fill>/outcomes.jsonl and
+                         <fill>/metrics.json (the run's scores with that fill's intervention metrics);
+                         each set folder may hold scores.jsonl (answer log-probabilities);
+                         running other fills or conditions never deletes a set
 
 A judge run directory (``tag-bench judge``, :class:`JudgeRunDir`) holds ``manifest.json`` (with
 ``"kind": "judge"``: the judge, the rubric, the candidate runs, the samples), ``judgements.jsonl`` (one
 record per judge call, append-only) and ``metrics.json`` (the ratings).
 
-Only this module knows these names. A run directory has one writer at a time (:meth:`RunDir.lock`).
+Only this module knows these names. An unsharded run directory has one writer at a time
+(:meth:`RunDir.lock`). The shards of a sharded run need no lock and no communication: each appends to
+its own files, and the manifest is created exclusively (:meth:`RunDir.create_manifest`) by whichever
+shard comes first; every other shard checks its configuration against it (:meth:`RunDir.join`).
+
+Every reader sees the union of the generation files (:meth:`RunDir.read_generations`). A sample with
+records in several files (a failed attempt retried by another shard, or shards of different counts
+that overlapped) resolves deterministically, whatever order the files were written in: an ``ok``
+record beats an ``error`` one; otherwise the file later in :meth:`RunDir.generation_paths` order wins
+(``generations.jsonl``, then the shard files by count and index), and within one file the later line.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +61,9 @@ from tag_bench.runinfo import utc_now
 from tag_bench.schema import (
     AUReference,
     Generation,
+    InterventionOutcome,
+    InterventionPlan,
+    InterventionSummary,
     JudgeManifest,
     Judgement,
     JudgeReport,
@@ -46,6 +71,7 @@ from tag_bench.schema import (
     RunManifest,
     Sample,
     ScoredSample,
+    ShardState,
 )
 
 
@@ -103,7 +129,17 @@ class RunDir:
     LOCK = ".lock"
     REFERENCES_DIR = "references"
     NO_REFERENCE = "none"
-    _SHARD_GLOB = "generations.rank*.jsonl"
+    INTERVENTIONS_DIR = "interventions"
+    INTERVENTION_PLAN = "plan.jsonl"
+    INTERVENTION_SUMMARY = "summary.json"
+    INTERVENTION_OUTCOMES = "outcomes.jsonl"
+    INTERVENTION_SCORES = "scores.jsonl"  # per set: the original answer's log-probabilities
+    UNFILLED = "none"  # the folder of the condition asked on the unmodified image (no fill)
+    _RANK_GLOB = "generations.rank*.jsonl"  # data-parallel ranks of versions before --shard
+    _SHARD_GLOB = "generations.shard-*-of-*.jsonl"
+    _SHARD_NAME = re.compile(r"generations\.shard-(\d+)-of-(\d+)\.jsonl")
+    _STATE_GLOB = "shard-*-of-*.json"
+    _STATE_NAME = re.compile(r"shard-(\d+)-of-(\d+)\.json")
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
@@ -140,14 +176,29 @@ class RunDir:
     def metrics_path(self) -> Path:
         return self.path / self.METRICS
 
-    def shard_path(self, rank: int) -> Path:
-        return self.path / f"generations.rank{rank}.jsonl"
+    def shard_path(self, index: int, count: int) -> Path:
+        """The generations of shard ``index`` of ``count``."""
+        return self.path / f"generations.shard-{index}-of-{count}.jsonl"
+
+    def shard_state_path(self, index: int, count: int) -> Path:
+        return self.path / f"shard-{index}-of-{count}.json"
 
     def shard_paths(self) -> list[Path]:
-        return sorted(self.path.glob(self._SHARD_GLOB))
+        """Every shard's generation file (and those of older data-parallel ranks), in reading order."""
+        ranks = sorted(self.path.glob(self._RANK_GLOB), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
+        shards = [p for p in self.path.glob(self._SHARD_GLOB) if self._SHARD_NAME.fullmatch(p.name)]
+        return ranks + sorted(shards, key=lambda p: _count_index(self._SHARD_NAME, p))
+
+    def shard_state_paths(self) -> list[Path]:
+        states = [p for p in self.path.glob(self._STATE_GLOB) if self._STATE_NAME.fullmatch(p.name)]
+        return sorted(states, key=lambda p: _count_index(self._STATE_NAME, p))
+
+    def is_sharded(self) -> bool:
+        """Whether shards (``--shard``, or the ranks of a data-parallel launch) have written here."""
+        return bool(self.shard_state_paths() or self.shard_paths())
 
     def generation_paths(self) -> list[Path]:
-        """The merged file and any rank shards, in reading order."""
+        """The generation files in reading order: generations.jsonl, then the shards by count and index."""
         return [self.generations_path, *self.shard_paths()]
 
     # --------------------------------------------------------------------------------- manifest
@@ -209,6 +260,31 @@ class RunDir:
     def write_manifest(self, manifest: RunManifest) -> None:
         store.write_json(self.manifest_path, manifest)
 
+    def create_manifest(self, manifest: RunManifest) -> bool:
+        """Create the manifest if there is none, exclusively: of several shards starting at once exactly
+        one creates it (False: it was there already). The complete file is linked into place, the
+        exclusive creation that also holds on NFS (open(2): O_EXCL through link(2))."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.path / f".{self.MANIFEST}.{socket.gethostname()}.{os.getpid()}.tmp"
+        store.write_json(tmp, manifest)
+        try:
+            os.link(tmp, self.manifest_path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: O_EXCL itself
+            try:
+                fd = os.open(self.manifest_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "wb") as f:
+                f.write(tmp.read_bytes())
+                f.flush()
+                os.fsync(f.fileno())
+            return True
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def set_status(self, status: str, reason: str | None = None) -> RunManifest:
         m = self.read_manifest()
         m.status = status  # type: ignore[assignment]
@@ -228,6 +304,11 @@ class RunDir:
         if m.status == "complete" or (m.status == "failed" and m.generation is not None):
             return score
         why = f" ({m.status_reason})" if m.status_reason else ""
+        if self.is_sharded():
+            return (
+                f"the run did not finish: its status is {m.status}{why}; `tag-bench status {self.path}` shows "
+                "which shards are left and the command that finishes them"
+            )
         return (
             f"the run did not finish: its status is {m.status}{why}; run the command that made it again to "
             f"finish it: {rerun_command(m.command)}"
@@ -246,25 +327,53 @@ class RunDir:
     # ------------------------------------------------------------------------------ generations
 
     def read_generations(self) -> dict[str, Generation]:
-        """Every generation record (merged file and shards); the last record of a sample wins."""
+        """One generation record per sample: the union of generations.jsonl and every shard's file, each
+        duplicate resolved by the rule in the module docstring (ok beats error, then the later file, then
+        the later line). A torn last line (a writer mid-append, or killed) is skipped."""
         out: dict[str, Generation] = {}
         for p in self.generation_paths():
-            if p.exists():
-                for g in store.read_records(p, Generation):
+            if not p.exists():
+                continue
+            mine: set[str] = set()
+            for g in store.iter_records(p, Generation):
+                old = out.get(g.sample_id)
+                if old is None or g.sample_id in mine or old.status != "ok" or g.status == "ok":
                     out[g.sample_id] = g
+                mine.add(g.sample_id)
         return out
 
-    def repair_generations(self) -> None:
-        """Cut a line torn by a crash at the end of the merged file or of a shard."""
-        for p in self.generation_paths():
+    def repair_generations(self, path: Path | None = None) -> None:
+        """Cut a line torn by a crash at the end of ``path`` (default: every generation file; a shard
+        repairs only its own, as another shard may be writing the others)."""
+        for p in [path] if path is not None else self.generation_paths():
             store.repair_jsonl_tail(p)
 
     def write_generations(self, records: Iterable[Generation]) -> None:
         store.write_jsonl(self.generations_path, records)
 
     def remove_shards(self) -> None:
-        for p in self.shard_paths():
-            p.unlink()
+        """Remove every shard's generations and state (after they were merged, or with the run)."""
+        for p in [*self.shard_paths(), *self.shard_state_paths()]:
+            p.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------------------- shard states
+
+    def read_shard_states(self) -> list[ShardState]:
+        """The state of every shard that ever ran here, by count and index (a damaged one is named)."""
+        out = []
+        for p in self.shard_state_paths():
+            try:
+                out.append(store.read_model(p, ShardState))
+            except (OSError, ValueError) as e:
+                raise RunDirError(f"{e}; run that shard again to rewrite its state") from None
+        return out
+
+    def read_shard_state(self, index: int, count: int) -> ShardState | None:
+        path = self.shard_state_path(index, count)
+        return store.read_model(path, ShardState) if path.exists() else None
+
+    def write_shard_state(self, state: ShardState) -> None:
+        store.write_json(self.shard_state_path(state.index, state.count), state)
 
     def merge_generations(self, order: list[str]) -> dict[str, Generation]:
         """Rewrite generations.jsonl with one record per sample (``order`` first), drop the shards."""
@@ -339,6 +448,97 @@ class RunDir:
             elif name == self.AU_REFERENCES:
                 self.references_path.unlink(missing_ok=True)  # kept under references/<key>/
 
+    # ------------------------------------------------------------------------------ interventions
+
+    @property
+    def interventions_dir(self) -> Path:
+        return self.path / self.INTERVENTIONS_DIR
+
+    @property
+    def intervention_plan_path(self) -> Path:
+        return self.interventions_dir / self.INTERVENTION_PLAN
+
+    @property
+    def intervention_summary_path(self) -> Path:
+        return self.interventions_dir / self.INTERVENTION_SUMMARY
+
+    @staticmethod
+    def _safe(name: str) -> str:
+        """A fill or condition as a folder name (``drop:AU12`` -> ``drop-AU12``)."""
+        key = "".join(c if c.isalnum() or c in "._+-" else "-" for c in name)
+        if key in ("", ".", ".."):
+            raise ValueError(f"{name!r} cannot name an intervention set")
+        return key
+
+    def fill_dir(self, fill: str) -> Path:
+        if fill == self.UNFILLED:
+            raise ValueError(f"{fill!r} cannot name a fill (it is the folder of the unfilled condition)")
+        return self.interventions_dir / self._safe(fill)
+
+    def intervention_set(self, fill: str, condition: str) -> RunDir:
+        """The folder of one intervention set, whose generations are read and written like a run's
+        (``generations.jsonl``); the condition ``none`` (no fill) has one folder for every fill."""
+        if condition == "none":
+            return RunDir(self.interventions_dir / self.UNFILLED)
+        return RunDir(self.fill_dir(fill) / self._safe(condition))
+
+    def read_intervention_summary(self) -> InterventionSummary | None:
+        path = self.intervention_summary_path
+        return store.read_model(path, InterventionSummary) if path.exists() else None
+
+    def write_intervention_summary(self, summary: InterventionSummary) -> None:
+        store.write_json(self.intervention_summary_path, summary)
+
+    def intervention_outcomes_path(self, fill: str) -> Path:
+        return self.fill_dir(fill) / self.INTERVENTION_OUTCOMES
+
+    def intervention_metrics_path(self, fill: str) -> Path:
+        return self.fill_dir(fill) / self.METRICS
+
+    def read_intervention_plan(self) -> list[InterventionPlan] | None:
+        path = self.intervention_plan_path
+        return store.read_records(path, InterventionPlan) if path.exists() else None
+
+    def write_intervention_plan(self, plans: Iterable[InterventionPlan]) -> None:
+        store.write_jsonl(self.intervention_plan_path, plans)
+
+    def read_intervention_outcomes(self, fill: str) -> list[InterventionOutcome]:
+        path = self.intervention_outcomes_path(fill)
+        if not path.exists():
+            raise RunDirError(
+                f"{self.path} has no intervention set for the fill {fill!r}; run `tag-bench intervene "
+                f"{self.path} --fills {fill}`"
+            )
+        return store.read_records(path, InterventionOutcome)
+
+    def write_intervention_outcomes(self, fill: str, outcomes: Iterable[InterventionOutcome]) -> None:
+        store.write_jsonl(self.intervention_outcomes_path(fill), outcomes)
+
+    def intervention_fills(self) -> list[str]:
+        """The fills the manifest records a scored intervention set of, in the order they were made."""
+        try:
+            info = self.read_manifest().interventions
+        except RunDirError:
+            return []
+        if info is None:
+            return []
+        return [s.fill for s in info.sets if self.intervention_metrics_path(s.fill).is_file()]
+
+    def read_intervention_metrics(self, fill: str) -> MetricsReport:
+        path = self.intervention_metrics_path(fill)
+        if not path.exists():
+            raise RunDirError(
+                f"{self.path} has no intervention metrics for the fill {fill!r}; run `tag-bench intervene "
+                f"{self.path} --fills {fill}`"
+            )
+        try:
+            return store.read_model(path, MetricsReport)
+        except ValueError as e:
+            raise RunDirError(f"{e}; run `tag-bench intervene {self.path} --fills {fill}` again") from None
+
+    def write_intervention_metrics(self, fill: str, report: MetricsReport) -> None:
+        store.write_json(self.intervention_metrics_path(fill), report)
+
     # ----------------------------------------------------------------------------------- scores
 
     @contextmanager
@@ -389,8 +589,8 @@ class RunDir:
             self.AU_REFERENCES,
         ):
             (self.path / name).unlink(missing_ok=True)
-        for p in self.shard_paths():
-            p.unlink()
+        self.remove_shards()
+        shutil.rmtree(self.interventions_dir, ignore_errors=True)  # sets of the discarded run's answers
 
     def start(self, manifest: RunManifest, samples: list[Sample], *, overwrite: bool = False) -> RunManifest:
         """Write the manifest and index of a new run, or check that ``manifest`` may resume the one here.
@@ -404,14 +604,7 @@ class RunDir:
             self.clear()
         if self.is_run():
             old = self.read_manifest()
-            a, b = manifest_identity(old), manifest_identity(manifest)
-            changed = [k for k in IDENTITY_FIELDS if a[k] != b[k]]
-            if changed:
-                lines = "\n".join(f"  {k}: {a[k]!r} -> {b[k]!r}" for k in changed)
-                raise RunConfigError(
-                    f"{self.path} holds a run with a different configuration:\n{lines}\n"
-                    "Resuming would mix outputs. Start fresh with --overwrite, or choose another --out."
-                )
+            self.check_same_run(old, manifest)
             manifest.created = old.created
             manifest.resumed_at = [*old.resumed_at, utc_now()]
             manifest.au_reference_id, manifest.scoring = (
@@ -419,9 +612,53 @@ class RunDir:
                 old.scoring,
             )  # the scores on disk
             manifest.generation = old.generation  # what earlier sessions generated, and how long it took
+            manifest.interventions = old.interventions  # the intervene stage's sets stay
         self.write_manifest(manifest)
         self.write_index(samples)
         return manifest
+
+    def check_same_run(self, old: RunManifest, new: RunManifest, *, shard: str | None = None) -> None:
+        """Raise RunConfigError listing every identity field (:data:`IDENTITY_FIELDS`) where ``new``
+        differs from the run here (``shard``: the joining shard, named in the message)."""
+        a, b = manifest_identity(old), manifest_identity(new)
+        changed = [k for k in IDENTITY_FIELDS if a[k] != b[k]]
+        if changed:
+            lines = "\n".join(f"  {k}: {a[k]!r} -> {b[k]!r}" for k in changed)
+            who = f"shard {shard} has" if shard else "this run has"
+            fix = (
+                "give this shard the run's configuration, or choose another --out (to start over, delete the "
+                "folder before any shard starts)"
+                if shard
+                else "Start fresh with --overwrite, or choose another --out."
+            )
+            raise RunConfigError(
+                f"{self.path} holds a run with a different configuration ({who} another):\n{lines}\n"
+                f"Resuming would mix outputs. {fix}"
+            )
+
+    def join(self, manifest: RunManifest, samples: list[Sample], *, shard: str) -> RunManifest:
+        """Start or join a sharded run: create the manifest and index exclusively, or check that
+        ``manifest`` is the configuration of the run here. Returns the run's manifest (no lock taken,
+        and the manifest of a run already here is not rewritten: its writer is whoever created it,
+        and the shard that finishes the run).
+
+        The index is written by the shard that created the manifest, and extended by one whose
+        ``--limit`` reaches further (never cut: a shard with a smaller limit generates its part of it).
+        """
+        self.check_placement()
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self.create_manifest(manifest):
+            self.write_index(samples)
+            return manifest
+        for _ in range(50):  # the creator links the manifest before it writes the index
+            if self.index_path.exists():
+                break
+            time.sleep(0.1)
+        old = self.read_manifest()
+        self.check_same_run(old, manifest, shard=shard)
+        if not self.index_path.exists() or _count_lines(self.index_path) < len(samples):
+            self.write_index(samples)
+        return old
 
     # ------------------------------------------------------------------------------------- lock
 
@@ -571,6 +808,17 @@ def rerun_command(command: list[str] | None) -> str:
     if Path(command[0]).name == "tag-bench" or Path(command[0]).parts[-2:] == ("tag_bench", "__main__.py"):
         return "`" + shlex.join(["tag-bench", *command[1:]]) + "`"
     return "`" + shlex.join(command) + "`"
+
+
+def _count_index(pattern: re.Pattern[str], path: Path) -> tuple[int, int]:
+    m = pattern.fullmatch(path.name)
+    assert m is not None  # the callers matched it
+    return int(m.group(2)), int(m.group(1))
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
 def _holder(path: Path) -> str:

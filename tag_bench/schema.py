@@ -291,6 +291,29 @@ class GenerationInfo(BaseModel):
     cached: int = 0  # current generations served from the generation cache
 
 
+class ShardState(Record):
+    """One shard of a sharded run (``tag-bench run --shard I/N``), written only by that shard: what it
+    covers, how far it got and how long it took (summed over its sessions)."""
+
+    method: str  # tag_bench.generate.shards.SHARDING_METHOD
+    index: int
+    count: int
+    status: Literal["running", "interrupted", "failed", "complete"] = "running"
+    status_reason: str | None = None
+    n_samples: int  # the run's samples (a prefix of the split) this shard chose its own from
+    assigned: int  # of them, this shard's
+    skipped_done: int = 0  # already written when this session started (by any shard, any N)
+    generated: int = 0  # records this session wrote
+    errors: int = 0  # of them, status error
+    model_calls: int = 0  # of them, from a model call (not the cache)
+    started: str  # this session, ISO 8601 UTC
+    updated: str  # the last record written (a heartbeat while running)
+    host: str | None = None
+    pid: int | None = None
+    command: list[str] | None = None
+    generation: GenerationInfo | None = None  # finished sessions of this shard, summed
+
+
 class DataIdentity(BaseModel):
     """What a run was scored on, as hashes (tag_bench.comparability): runs that differ here never share a
     column."""
@@ -301,6 +324,171 @@ class DataIdentity(BaseModel):
     labels: str  # hash of (sample id, gold label)
     images: str  # hash of (sample id, sha256 of the presented image)
     unreadable_images: int = 0  # images that could not be read (hashed as unreadable)
+
+
+# --------------------------------------------------------------------------------------------------
+# Interventions (the intervene stage: tag_bench.intervene)
+
+#: The standard conditions of the intervene stage, in report order (docs/faithfulness.md).
+INTERVENTION_CONDITIONS: tuple[str, ...] = ("none", "cited", "control", "habitual", "keep")
+
+
+class Placement(BaseModel):
+    """What one condition fills on one sample's image (presented-image pixels)."""
+
+    model_config = ConfigDict(extra="forbid")
+    condition: str  # none, cited, control, habitual, keep, or drop:AU12 (leave one cited AU out)
+    boxes: list[Box] = Field(default_factory=list)  # the filled boxes (keep: the boxes kept)
+    inverse: bool = False  # keep: everything outside ``boxes`` is filled
+    filled_area: float = 0.0  # pixels filled
+    cited_area: float = 0.0  # pixels of the cited boxes' union
+    overlap: float = 0.0  # share of the filled pixels that lie inside the cited union
+    method: str | None = None  # control: "reference" (un-cited AUs' regions) or "random"; habitual: "mapped"
+    source: str | None = None  # control: the AUs whose regions were used; habitual: the other sample's id
+
+
+class InterventionPlan(Record):
+    """One sample's deterministic interventions (``interventions/plan.jsonl``), seeded by its id."""
+
+    sample_id: str
+    tested: bool
+    reason: str | None = None  # why the sample is not tested
+    original: str | None = None  # the original parsed label
+    correct: bool = False  # the original answer was right
+    image_sha256: str | None = None
+    image_size: Size | None = None
+    face_box: Box | None = None
+    face_source: Literal["reference", "image"] | None = None
+    placements: list[Placement] = Field(default_factory=list)
+
+    def placement(self, condition: str) -> Placement | None:
+        return next((p for p in self.placements if p.condition == condition), None)
+
+
+class ConditionAnswer(BaseModel):
+    """The re-asked model's answer under one condition, against the original."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: SampleStatus
+    pred: str | None = None
+    flip: bool  # the answer is not the original label: another label, no answer that parses, or none
+    kind: Literal["label", "unparsed"] | None = None  # label: parsed to another label; unparsed: no label
+    logprob: float | None = None  # of the original answer span, the original reasoning kept as prefix
+    answer_only_logprob: float | None = None  # of the original answer span right after the prompt
+    error: str | None = None
+
+
+class AnswerScore(Record):
+    """The original answer's teacher-forced log-probabilities on one set's image (``scores.jsonl``)."""
+
+    sample_id: str
+    logprob: float | None = None  # the original reasoning kept as prefix
+    answer_only_logprob: float | None = None  # the answer right after the prompt
+    error: str | None = None
+
+
+class InterventionOutcome(Record):
+    """One sample under every condition of one fill (``interventions/<fill>/outcomes.jsonl``)."""
+
+    sample_id: str
+    fill: str
+    tested: bool
+    reason: str | None = None
+    original: str | None = None
+    correct: bool = False
+    logprob: float | None = None  # the original answer span on the original image (reasoning kept)
+    answer_only_logprob: float | None = None
+    answers: dict[str, ConditionAnswer] = Field(default_factory=dict)  # by condition
+
+
+class GapTest(BaseModel):
+    """The exact McNemar test of one gap of one fill on the paired flips, Holm-adjusted over the run's fills
+    and both gaps."""
+
+    model_config = ConfigDict(extra="forbid")
+    fill: str
+    metric: str  # faithfulness_gap or specificity_gap
+    other: str  # the condition cited is compared with (control, habitual)
+    n: int  # tested samples
+    cited_only: int  # samples that flip under cited and not under the other condition
+    other_only: int
+    p_value: float
+    p_holm: float | None = None
+
+
+class FlipBin(BaseModel):
+    """Flips of one condition among the tested samples whose filled area (share of the image) is in a bin."""
+
+    model_config = ConfigDict(extra="forbid")
+    condition: str
+    low: float
+    high: float
+    n: int
+    flips: int
+    rate: float | None = None
+    ci_low: float | None = None  # Wilson
+    ci_high: float | None = None
+
+
+class AUFlips(BaseModel):
+    """``--per-au``: flips when only the boxes cited for one AU are filled, among the samples citing it."""
+
+    model_config = ConfigDict(extra="forbid")
+    au: str
+    n: int
+    flips: int
+    rate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+class FillSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fill: str
+    n: int  # samples of the run
+    tested: int
+    untested: dict[str, int] = Field(default_factory=dict)  # reason -> samples
+    failed_calls: dict[str, int] = Field(default_factory=dict)  # condition -> answers that are errors
+    area_bins: list[FlipBin] = Field(default_factory=list)
+    per_au: list[AUFlips] = Field(default_factory=list)
+
+
+class InterventionSummary(Record):
+    """``interventions/summary.json``: what the metric table cannot hold, for every fill of the run."""
+
+    fills: list[FillSummary] = Field(default_factory=list)
+    tests: list[GapTest] = Field(default_factory=list)
+    correction: Literal["holm"] = "holm"
+
+
+class InterventionSet(BaseModel):
+    """One fill's intervention set as recorded in the manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+    fill: str
+    conditions: list[str]  # every condition answered for this fill (none included), report order
+    limit: int | None = None  # only the first N tested samples (--limit)
+    fill_version: int | None = None  # tag_bench.intervene.fills.FILL_VERSION when the set was made
+    status: Literal["complete", "interrupted"] = "complete"
+    source: Literal["model", "predictions"] = "model"  # re-asked by tag-bench, or answers brought back
+    tested: int = 0
+    model_calls: int = 0
+    updated: str | None = None
+
+
+class InterventionsInfo(BaseModel):
+    """The intervene stage of a run: how it was planned and the sets it made (never deleted)."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int  # tag_bench.intervene.INTERVENE_VERSION at planning
+    au_reference_id: str | None  # the reference whose face boxes and regions placed the controls
+    plan_sha256: str  # hash of interventions/plan.jsonl
+    model_fingerprint: str  # of the adapter that answered
+    scoring: str | None = None  # why answer log-probabilities are not computed (None: computed)
+    sets: list[InterventionSet] = Field(default_factory=list)
+
+    def set_of(self, fill: str) -> InterventionSet | None:
+        return next((s for s in self.sets if s.fill == fill), None)
 
 
 #: Keys that manifests written before these fields were typed kept in ``extra``.
@@ -346,6 +534,7 @@ class RunManifest(Record):
     scoring: ScoringInfo | None = None
     generation: GenerationInfo | None = None  # None: no generate stage recorded (replayed predictions)
     data_identity: DataIdentity | None = None  # what the run was scored on (None: scored before it was kept)
+    interventions: InterventionsInfo | None = None  # the intervene stage (None: not run)
     extra: dict[str, Any] = Field(default_factory=dict)  # free-form provenance; never run identity
 
     @model_validator(mode="before")
@@ -371,7 +560,11 @@ class MetricValue(BaseModel):
     n: int
     #: how ci_low / ci_high were computed; wilson-boundary: a bootstrap rate at exactly 0 or 1, whose
     #: bootstrap distribution is one point, gets the Wilson interval on its contributing samples
-    ci_method: Literal["bootstrap", "wilson", "wilson-boundary", "order-statistic"] | None = None
+    #: newcombe-paired: a paired difference of two rates with no discordant sample, whose bootstrap
+    #: distribution is one point, gets Newcombe's interval for paired proportions
+    ci_method: (
+        Literal["bootstrap", "wilson", "wilson-boundary", "order-statistic", "newcombe-paired"] | None
+    ) = None
 
 
 class MetricsReport(Record):

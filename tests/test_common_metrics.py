@@ -7,7 +7,19 @@ import numpy as np
 import pytest
 
 from tag_bench.facs import prototype_aus
-from tag_bench.schema import COMMON7, AUReference, AUState, Evidence, Generation, Parsed, Sample, ScoredSample
+from tag_bench.schema import (
+    COMMON7,
+    INTERVENTION_CONDITIONS,
+    AUReference,
+    AUState,
+    ConditionAnswer,
+    Evidence,
+    Generation,
+    InterventionOutcome,
+    Parsed,
+    Sample,
+    ScoredSample,
+)
 from tag_bench.scoring import METRICS, RunFacts, compute_metrics, metrics_for, score_sample
 from tag_bench.scoring.features import FIELD_INDEX, SUM_FIELDS, named_sums
 from tag_bench.scoring.metric_table import spec
@@ -55,10 +67,46 @@ def _sample(i: int, gold: str) -> Sample:
     return Sample(id=f"s{i:04d}", dataset="x", split="t", image="x.jpg", label=gold, native_label=gold)
 
 
-def random_run(
-    seed: int, n: int = 200, *, with_reference: bool = True, usage_scale: float = 1.0
-) -> list[ScoredSample]:
-    """Mixed statuses, labels, cited AUs and boxes (some exact, some off, some without box), and usage."""
+class Run(list):
+    """Scored samples, and each sample's outcome in one fill's intervention set (the faithfulness metrics)."""
+
+    interventions: dict[str, InterventionOutcome] | None = None
+
+
+def compute(run: list[ScoredSample], *args, **kwargs):
+    """compute_metrics with the run's intervention outcomes, when it has some."""
+    return compute_metrics(run, *args, interventions=getattr(run, "interventions", None), **kwargs)
+
+
+def random_interventions(run: list[ScoredSample], seed: int) -> dict[str, InterventionOutcome]:
+    """Random flips of every kind and log-probability drops for the samples with a parsed label and a box."""
+    rng = np.random.default_rng(seed + 2000)
+    out = {}
+    for s in run:
+        tested = s.status == "ok" and any(c.box is not None for c in s.claims)
+        answers = {}
+        for c in INTERVENTION_CONDITIONS:
+            roll = rng.random()
+            kind = "label" if roll < 0.3 else "unparsed" if roll < 0.4 else None
+            answers[c] = ConditionAnswer(
+                status="ok" if kind != "unparsed" else "no_answer",
+                pred=s.pred if kind is None else (str(rng.choice(CLASSES)) if kind == "label" else None),
+                flip=kind is not None,
+                kind=kind,
+                logprob=float(-rng.exponential(3.0)) if c != "none" else None,
+                answer_only_logprob=float(-rng.exponential(8.0)) if c != "none" else None,
+            )
+        out[s.sample_id] = InterventionOutcome(
+            sample_id=s.sample_id, fill="blur", tested=tested, original=s.pred, correct=s.correct,
+            logprob=float(-rng.exponential(1.0)), answer_only_logprob=float(-rng.exponential(4.0)),
+            answers=answers if tested else {},
+        )  # fmt: skip
+    return out
+
+
+def random_run(seed: int, n: int = 200, *, with_reference: bool = True, usage_scale: float = 1.0) -> Run:
+    """Mixed statuses, labels, cited AUs and boxes (some exact, some off, some without box), usage, and
+    intervention outcomes."""
     rng = np.random.default_rng(seed)
     usage = np.random.default_rng(seed + 1000)  # its own stream: scaling usage leaves the rest alike
     out = []
@@ -86,7 +134,9 @@ def random_run(
         label = (gold if rng.random() < 0.5 else str(rng.choice(CLASSES))) if status == "ok" else None
         parsed = Parsed(label=label, status=status, aus=cited, evidence=evidence)
         out.append(score_sample(s, g, parsed, ref, CLASSES))
-    return out
+    run = Run(out)
+    run.interventions = random_interventions(out, seed)
+    return run
 
 
 def oracle_run(n: int = 140) -> list[ScoredSample]:
@@ -121,7 +171,7 @@ def degenerate_runs() -> dict[str, tuple[list[ScoredSample], str | None]]:
 
 
 def test_every_metric_is_classified_and_has_a_direction():
-    groups = {"classification", "per_class", "grounding", "usage"}
+    groups = {"classification", "per_class", "grounding", "usage", "faithfulness"}
     levels = {"sample", "claim", "au", "class", "run"}
     ci_of_kind = {"sums": {"bootstrap", "wilson"}, "quantile": {"order-statistic"}, "run": {"none"}}
     for m in METRICS:
@@ -139,7 +189,7 @@ def test_every_metric_is_classified_and_has_a_direction():
             assert m.unit == "rate" and m.level != "run", m.name
         if m.hardware_dependent:
             assert m.informational, f"{m.name}: a figure of the machine is never ranked"
-    report = compute_metrics(random_run(0), CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
+    report = compute(random_run(0), CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
     assert list(report.metrics) == NAMES  # every reported number is in the table, in its order
     for name in report.metrics:
         assert spec(name).name == name
@@ -159,8 +209,8 @@ def test_every_named_sum_exists():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_values_lie_in_their_unit_and_the_ci_brackets_the_value(seed):
     run = random_run(seed)
-    report = compute_metrics(run, CLASSES, au_reference_id=REF, n_resamples=300, seed=seed, facts=TIMED)
-    assert not report.not_computed  # this run has every kind of evidence, usage and timing
+    report = compute(run, CLASSES, au_reference_id=REF, n_resamples=300, seed=seed, facts=TIMED)
+    assert not report.not_computed  # this run has every kind of evidence, usage, timing and intervention
     for name, v in report.metrics.items():
         unit = unit_of(spec(name))
         assert v.value is not None, name
@@ -182,10 +232,8 @@ def test_values_lie_in_their_unit_and_the_ci_brackets_the_value(seed):
 def test_a_quantity_scaled_scales_its_metrics_and_leaves_rates_alone():
     """Per unit: a rate is a share (unchanged when every latency, token count and response length doubles);
     a mean or quantile of seconds, tokens or characters doubles with them."""
-    a = compute_metrics(random_run(5), CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
-    b = compute_metrics(
-        random_run(5, usage_scale=2.0), CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED
-    )
+    a = compute(random_run(5), CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
+    b = compute(random_run(5, usage_scale=2.0), CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
     for name in NAMES:
         m, va, vb = spec(name), a.metrics[name].value, b.metrics[name].value
         assert va is not None and vb is not None, name
@@ -198,17 +246,21 @@ def test_a_quantity_scaled_scales_its_metrics_and_leaves_rates_alone():
 def test_doubling_every_sample_changes_no_value():
     """Each metric is a mean, share, quantile or run-level figure: duplicating the samples is invisible."""
     run = random_run(6, 80)
-    twice = run + [s.model_copy(update={"sample_id": s.sample_id + "b"}) for s in run]
-    a = compute_metrics(run, CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
-    b = compute_metrics(twice, CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
+    twice = Run(run + [s.model_copy(update={"sample_id": s.sample_id + "b"}) for s in run])
+    assert run.interventions is not None
+    twice.interventions = {**run.interventions, **{k + "b": v for k, v in run.interventions.items()}}
+    a = compute(run, CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
+    b = compute(twice, CLASSES, au_reference_id=REF, n_resamples=0, facts=TIMED)
     for name in NAMES:
         assert b.metrics[name].value == pytest.approx(a.metrics[name].value), name
 
 
 def test_invariant_to_sample_order():
     run = random_run(3)
-    a = compute_metrics(run, CLASSES, au_reference_id=REF, n_resamples=0)
-    b = compute_metrics(run[::-1], CLASSES, au_reference_id=REF, n_resamples=0)
+    a = compute(run, CLASSES, au_reference_id=REF, n_resamples=0)
+    b = compute_metrics(
+        run[::-1], CLASSES, au_reference_id=REF, n_resamples=0, interventions=run.interventions
+    )
     for name in NAMES:
         va, vb = a.metrics[name], b.metrics[name]
         assert va.n == vb.n, name
@@ -235,7 +287,7 @@ def test_empty_denominator_is_not_computed_with_the_table_reason():
 
 def test_an_unmet_need_names_its_reason_for_every_metric_that_has_it():
     facts = RunFacts(unmet={"evidence": "no evidence asked", "timing": "not timed"})
-    report = compute_metrics(random_run(2), CLASSES, au_reference_id=REF, n_resamples=0, facts=facts)
+    report = compute(random_run(2), CLASSES, au_reference_id=REF, n_resamples=0, facts=facts)
     for m in metrics_for(CLASSES):
         want = "no evidence asked" if "evidence" in m.needs else "not timed" if "timing" in m.needs else None
         assert report.not_computed.get(m.name) == want, m.name
@@ -248,7 +300,7 @@ def test_an_unmet_need_names_its_reason_for_every_metric_that_has_it():
 def test_the_oracle_run_is_best_in_every_declared_direction():
     oracle = compute_metrics(oracle_run(), CLASSES, au_reference_id=REF, n_resamples=0)
     for seed in (0, 1, 2):
-        other = compute_metrics(random_run(seed), CLASSES, au_reference_id=REF, n_resamples=0)
+        other = compute(random_run(seed), CLASSES, au_reference_id=REF, n_resamples=0)
         for m in metrics_for(CLASSES):
             a, b = oracle.metrics[m.name].value, other.metrics[m.name].value
             if a is None or b is None or m.name in ("unjudged_au_rate",) or m.informational:

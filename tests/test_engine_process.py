@@ -1,4 +1,4 @@
-"""Whole-process behaviour of `tag-bench run`: kill -9 and resume, secrets, data-parallel ranks."""
+"""Whole-process behaviour of `tag-bench run`: kill -9 and resume, secrets, data-parallel ranks (shards)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tag_bench import store
+from tag_bench.rundir import RunDir
 from tag_bench.scoring.metric_table import spec
 
 
@@ -127,8 +128,12 @@ def test_accelerate_two_cpu_processes_shard_and_merge(setup, tiny_qwen, tmp_path
         env=_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert not list(dp.glob("generations.rank*.jsonl")), "rank shards are merged away"
-    ids = _ids(dp / "generations.jsonl")
+    # rank I of 2 is shard I/2: each wrote its own file, never merged; every reader sees the union
+    assert sorted(p.name for p in dp.glob("generations.*.jsonl")) == [
+        "generations.shard-0-of-2.jsonl",
+        "generations.shard-1-of-2.jsonl",
+    ]
+    ids = [d["sample_id"] for p in sorted(dp.glob("generations.*.jsonl")) for d in store.iter_jsonl(p)]
     assert len(ids) == len(set(ids)) == 14
     manifest = json.loads((dp / "manifest.json").read_text())
     assert manifest["world_size"] == 2 and manifest["status"] == "complete"
@@ -136,7 +141,7 @@ def test_accelerate_two_cpu_processes_shard_and_merge(setup, tiny_qwen, tmp_path
     single = tmp_path / "single"
     one = subprocess.run(_cli(*args, "--out", str(single)), env=_env(), capture_output=True, text=True)
     assert one.returncode == 0, one.stderr
-    texts = lambda d: {g["sample_id"]: g["text"] for g in store.iter_jsonl(d / "generations.jsonl")}  # noqa: E731
+    texts = lambda d: {sid: g.text for sid, g in RunDir(d).read_generations().items()}  # noqa: E731
     assert texts(dp) == texts(single)
     assert _not_of_the_machine(
         json.loads((dp / "metrics.json").read_text())["metrics"]

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_shards_merge_in_sample_order(tmp_path):
     run = RunDir(tmp_path)
     run.path.mkdir(exist_ok=True)
     for rank, ids in ((0, ["a", "c"]), (1, ["b"])):
-        run.shard_path(rank).write_text(
+        run.shard_path(rank, 2).write_text(
             "".join(Generation(sample_id=i, text=i).model_dump_json() + "\n" for i in ids)
         )
     merged = run.merge_generations(["a", "b", "c"])
@@ -103,6 +104,108 @@ def test_shards_merge_in_sample_order(tmp_path):
         "b",
         "c",
     ]
+
+
+def _write(path, *records: Generation) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("".join(g.model_dump_json() + "\n" for g in records))
+
+
+def _ok(sid: str, text: str) -> Generation:
+    return Generation(sample_id=sid, text=text)
+
+
+def _err(sid: str, error: str) -> Generation:
+    return Generation(sample_id=sid, status="error", error=error)
+
+
+def test_readers_see_the_union_of_shards_and_duplicates_resolve_whatever_the_write_order(tmp_path):
+    """ok beats error; among equals the later file (generations.jsonl, then shards by count and index);
+    within a file the later line. The result does not depend on the order the files were written in."""
+    results = []
+    for order in ((0, 1, 2, 3), (3, 2, 1, 0), (2, 0, 3, 1)):
+        run = RunDir(tmp_path / "-".join(map(str, order)))
+        run.path.mkdir()
+        writes = [
+            lambda r: _write(r.generations_path, _err("a", "first"), _ok("b", "b-main")),
+            lambda r: _write(r.shard_path(1, 4), _ok("a", "a-retried"), _err("c", "c-4")),
+            lambda r: _write(r.shard_path(0, 3), _err("c", "c-3"), _ok("b", "b-3")),
+            lambda r: _write(r.shard_path(2, 10), _err("d", "d1"), _err("d", "d2"), _err("c", "c-10")),
+        ]
+        for i in order:
+            writes[i](run)
+        gens = run.read_generations()
+        results.append({k: (g.status, g.text or g.error) for k, g in sorted(gens.items())})
+        # 1/4 sorts before 2/10 (count 4 < 10) and after 0/3 (count 3)
+        assert [p.name for p in run.shard_paths()] == [
+            "generations.shard-0-of-3.jsonl", "generations.shard-1-of-4.jsonl", "generations.shard-2-of-10.jsonl"
+        ]  # fmt: skip
+    assert (
+        results[0]
+        == results[1]
+        == results[2]
+        == {
+            "a": ("ok", "a-retried"),  # ok beats the error in generations.jsonl
+            "b": ("ok", "b-3"),  # both ok: the later file
+            "c": ("error", "c-10"),  # all errors: the latest file
+            "d": ("error", "d2"),  # within a file: the later line
+        }
+    )
+
+
+def test_a_torn_last_line_of_a_shard_being_written_is_skipped_not_cut(tmp_path):
+    run = RunDir(tmp_path)
+    _write(run.shard_path(0, 2), _ok("a", "x"))
+    with open(run.shard_path(1, 2), "w") as f:
+        f.write(_ok("b", "y").model_dump_json() + "\n" + _ok("c", "z").model_dump_json()[:20])
+    assert set(run.read_generations()) == {"a", "b"}
+    run.repair_generations(run.shard_path(0, 2))  # a shard repairs only its own file
+    assert run.shard_path(1, 2).read_text().count("\n") == 1 and not run.shard_path(
+        1, 2
+    ).read_text().endswith("\n")
+
+
+def test_the_manifest_is_created_exclusively_by_one_of_many_processes(tmp_path):
+    run = tmp_path / "run"
+    code = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path.insert(0, {str(tmp_path)!r})
+        from tag_bench.rundir import RunDir
+        from test_helper_manifest import manifest
+        while time.time() < float(sys.argv[2]):
+            pass
+        print(RunDir({str(run)!r}).create_manifest(manifest(sys.argv[1])))
+        """
+    )
+    (tmp_path / "test_helper_manifest.py").write_text(textwrap.dedent(
+        """
+        from tag_bench.schema import ModelInfo, RunManifest, TaskInfo
+        def manifest(who):
+            return RunManifest(run_id=who, created="2026-01-01T00:00:00+00:00",
+                task=TaskInfo(name="t", version=1, dataset="d", split="test", protocol="p", classes=["a"],
+                              prompt="direct"),
+                model=ModelInfo(adapter="m", fingerprint="f"), prompt_id="direct", prompt_hash="h")
+        """
+    ))  # fmt: skip
+    start = str(time.time() + 3)
+    procs = [subprocess.Popen([sys.executable, "-c", code, f"p{i}", start], stdout=subprocess.PIPE, text=True)
+             for i in range(6)]  # fmt: skip
+    outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert sorted(outs) == ["False"] * 5 + ["True"], outs
+    winner = outs.index("True")
+    assert RunDir(run).read_manifest().run_id == f"p{winner}"
+    assert not list(run.glob(".*tmp")), "no temporary file is left behind"
+
+
+def test_a_shard_with_another_configuration_is_refused_with_the_diff(tmp_path):
+    run = RunDir(tmp_path / "run")
+    first = run.join(_manifest(gen_kwargs={"max_new_tokens": 8}), [], shard="0/2")
+    assert first.gen_kwargs == {"max_new_tokens": 8}
+    assert run.join(_manifest(gen_kwargs={"max_new_tokens": 8}), [], shard="1/2").run_id == "t__m"
+    with pytest.raises(RunDirError, match=r"shard 1/2 has another.*\n  gen_kwargs: \{'max_new_tokens': 8\} -> "
+                       r"\{'max_new_tokens': 9\}"):  # fmt: skip
+        run.join(_manifest(gen_kwargs={"max_new_tokens": 9}), [], shard="1/2")
 
 
 def test_not_a_run_says_so(tmp_path):

@@ -16,6 +16,7 @@ for _name, _target in {
     "score": "tag_bench._cli.score:score_cmd",
     "au": "tag_bench._cli.au:au_group",
     "run": "tag_bench._cli.run:run_cmd",
+    "intervene": "tag_bench._cli.intervene:intervene_cmd",
     "demo": "tag_bench._cli.run:demo_cmd",
     "models": "tag_bench._cli.models:models_cmd",
     "leaderboard": "tag_bench._cli.report:leaderboard_cmd",
@@ -23,6 +24,7 @@ for _name, _target in {
     "lmms-eval": "tag_bench._cli.lmms:lmms_group",
     "plot": "tag_bench._cli.plot:plot_cmd",
     "report": "tag_bench._cli.html_report:report_cmd",
+    "status": "tag_bench._cli.status:status_cmd",
 }.items():
     COMMANDS.register(_name, _target, source="tag-bench")
 COMMANDS.register("compare", "tag_bench._cli.compare:compare_cmd", source="tag-bench")

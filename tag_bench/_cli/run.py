@@ -23,6 +23,7 @@ from tag_bench._cli.common import (
 from tag_bench._cli.summary import format_summary
 from tag_bench.au.base import DEFAULT_DETECTOR
 from tag_bench.generate.evaluate import evaluate, normalise_gen_kwargs
+from tag_bench.generate.shards import Shard, ShardSpecError
 from tag_bench.models.args import validate_args
 from tag_bench.models.base import adapter_class
 from tag_bench.options import OptionError, parse_kv
@@ -71,6 +72,11 @@ from tag_bench.tasks import load_task
 @click.option("--max-error-rate", type=click.FloatRange(0, 1), default=None,
               help="Mark the run failed (manifest status) and exit with status 1 when more than this share of "
               "samples failed (error status); it is still scored. Default: only when every sample failed.")  # fmt: skip
+@click.option("--shard", "shard", metavar="I/N",
+              help="Generate only shard I of N (0 <= I < N) of each task, e.g. $SLURM_ARRAY_TASK_ID/"
+              "$SLURM_ARRAY_TASK_COUNT: shards share the run directory and need no communication; the one that "
+              "finishes the run scores it. A run started with N shards can be finished with any other N. "
+              "See docs/scale.md.")  # fmt: skip
 @click.option("--no-progress", is_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary per task.")
 @cli_errors
@@ -79,7 +85,7 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
             limit: int | None, gen_kwargs: str, au_reference: str, out: str | None, out_dir: str | None,
             results_dir: str,
             train_source: str | None, name: str | None, box_frame: str | None, n_resamples: int, seed: int, cache_path: str | None,
-            no_cache: bool, overwrite: bool, max_error_rate: float | None, no_progress: bool,
+            no_cache: bool, overwrite: bool, max_error_rate: float | None, shard: str | None, no_progress: bool,
             as_json: bool) -> None:  # fmt: skip
     """Evaluate a model on one or more tasks: generate, then score (resumable, cached).
 
@@ -100,6 +106,10 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
             f"{out} to put each run in {Path(out) / '<task>'} (what --out used to mean when several tasks were given)"
         )
     _check_model_args(model, model_args)
+    try:
+        shard_spec = Shard.parse(shard) if shard is not None else None
+    except ShardSpecError as e:
+        raise click.BadParameter(str(e), param_hint="--shard") from None
     normalise_gen_kwargs(gen_kwargs)  # a bad setting stops here, not after the first task
     cache: Any = False if no_cache else (cache_path or True)
     loader = loader_overrides(class_order, options)
@@ -115,6 +125,7 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
             train_source=train_source, name=name, box_frame=box_frame, seed=seed, cache=cache,
             tasks_dirs=list(tasks_dirs), max_error_rate=max_error_rate,
             loader_options=loader, n_resamples=n_resamples, overwrite=overwrite, progress=not no_progress,
+            shard=shard_spec,
         )  # fmt: skip
         warn(result.warnings)
         if result.stats.skipped_done:
@@ -123,7 +134,13 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
                 f"{result.stats.generated} generated now",
                 err=True,
             )
-        if result.report is None:  # a non-main rank of a data-parallel run
+        if result.report is None:  # a shard whose run other shards finish
+            if as_json:
+                click.echo(
+                    json.dumps({"task": task_name, "run_dir": str(result.run_dir), "pending": result.pending})
+                )
+            else:
+                click.echo(f"{task_name}: {result.pending}")
             continue
         if as_json:
             summary = {

@@ -1,9 +1,10 @@
 """The generate stage: batches of samples to a model adapter, appended to ``generations.jsonl``.
 
 Resumable (samples already written are skipped), cached (a generation is never paid for twice),
-crash-tolerant (records are flushed per batch; a torn last line is repaired), and data-parallel
-under ``accelerate launch`` / ``torchrun`` (each rank a shard, merged by rank 0). Nothing is parsed or
-scored here: answers are read once, by the score stage.
+crash-tolerant (records are flushed per batch; a torn last line is repaired), and sharded
+(``--shard I/N``; under ``accelerate launch`` / ``torchrun`` rank I of N is shard I/N): a shard writes
+its own file and needs no other process. Nothing is parsed or scored here: answers are read once, by
+the score stage.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tag_bench import store
-from tag_bench._optional import require
 from tag_bench.generate.cache import GenerationCache, generation_key, is_deterministic
+from tag_bench.generate.shards import Shard
 from tag_bench.images import ImageLoadError, image_sha256, open_image
 from tag_bench.models.base import FatalAdapterError, GenerationOutput, GenerationRequest, ModelAdapter
 from tag_bench.rundir import RunDir
 from tag_bench.schema import AUReference, Generation, Sample
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image as PILImage
 
 
 @dataclass
@@ -33,36 +37,22 @@ class DistInfo:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    @property
+    def shard(self) -> Shard | None:
+        """The shard of this process: rank I of N is shard I/N (None: one process)."""
+        return Shard(self.rank, self.world_size) if self.world_size > 1 else None
+
 
 def dist_info() -> DistInfo:
-    """Rank and world size as set by ``accelerate launch`` or ``torchrun``."""
+    """Rank and world size as set by ``accelerate launch`` or ``torchrun`` (no process group is made)."""
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     rank = int(os.environ.get("RANK", "0") or 0)
     local = int(os.environ.get("LOCAL_RANK", str(rank)) or 0)
     return DistInfo(rank=rank, world_size=world, local_rank=local)
 
 
-class Barrier:
-    """Synchronises ranks through torch.distributed (gloo), only when there is more than one."""
-
-    def __init__(self, info: DistInfo):
-        self.info = info
-        self._dist = None
-        if info.world_size > 1:
-            import datetime
-
-            dist = require("torch.distributed", "hf", "data-parallel runs")
-            if not dist.is_initialized():
-                dist.init_process_group(backend="gloo", timeout=datetime.timedelta(hours=24))
-            self._dist = dist
-
-    def wait(self) -> None:
-        if self._dist is not None:
-            self._dist.barrier()
-
-    def close(self) -> None:
-        if self._dist is not None and self._dist.is_initialized():
-            self._dist.destroy_process_group()
+#: The image shown for a sample and its content sha256 (the generation cache's image key).
+ImageSource = Callable[[Sample], "tuple[PILImage.Image, str]"]
 
 
 @dataclass
@@ -80,6 +70,7 @@ class GenerateStats:
     from_cache: int = 0
     errors: int = 0
     missing: int = 0
+    model_calls: int = 0  # records from a model call (not the cache, past the image)
     seconds: float = 0.0
     interrupted: bool = False
     error_messages: list[str] = field(default_factory=list)
@@ -96,18 +87,24 @@ def generate(
     cache: GenerationCache | None = None,
     references: Callable[[Sample], AUReference] | None = None,
     progress: bool = True,
-    dist: DistInfo | None = None,
+    shard: Shard | None = None,
+    heartbeat: Callable[[GenerateStats], None] | None = None,
+    images: ImageSource | None = None,
+    desc: str | None = None,
 ) -> GenerateStats:
-    """Generate for every sample not yet written in ``run``; returns counts.
+    """Generate for every sample (of ``shard``, when given) not yet written in ``run``; returns counts.
+    ``heartbeat`` is called after every batch written.
 
+    ``images``: the image (and its content sha256) shown for a sample instead of its presented image
+    (the intervene stage shows filled images); it raises ImageLoadError for an image it cannot make.
+    ``desc``: the progress bar's label (default: the adapter's name).
     Raises KeyboardInterrupt after flushing on Ctrl-C (the caller marks the run interrupted).
     """
-    dist = dist or DistInfo()
     run.path.mkdir(parents=True, exist_ok=True)
-    out_path = run.generations_path if dist.world_size == 1 else run.shard_path(dist.rank)
-    run.repair_generations()
+    out_path = run.generations_path if shard is None else run.shard_path(shard.index, shard.count)
+    run.repair_generations(None if shard is None else out_path)
     done = {sid for sid, g in run.read_generations().items() if g.status == "ok"}
-    mine = samples[dist.rank :: dist.world_size]
+    mine = samples if shard is None else shard.select(samples)
     todo = [s for s in mine if s.id not in done]
     stats = GenerateStats(total=len(mine), skipped_done=len(mine) - len(todo))
     answerable = [s for s in todo if adapter.has(s.id)]  # replay: no prediction -> no record -> "missing"
@@ -117,7 +114,7 @@ def generate(
     frame = adapter.frame
     fingerprint = adapter.fingerprint()
     cacheable = cache is not None and adapter.cacheable and is_deterministic(gen_kwargs)
-    bar = _progress_bar(len(todo), progress and dist.is_main, adapter.name)
+    bar = _progress_bar(len(todo), progress, (desc or adapter.name) + (f" {shard}" if shard else ""))
     t0 = time.perf_counter()
     try:
         step = max(1, batch_size, adapter.requests_in_flight)
@@ -132,11 +129,13 @@ def generate(
                 fingerprint,
                 cache if cacheable else None,
                 references,
+                images,
             )
             store.append_jsonl(out_path, records, sync=False)
             for g in records:
                 stats.generated += 1
                 stats.from_cache += g.cached
+                stats.model_calls += not g.cached and g.cache_key is not None
                 if g.status == "error":
                     stats.errors += 1
                     if len(stats.error_messages) < 5:
@@ -144,6 +143,8 @@ def generate(
             if bar is not None:
                 bar.update(len(batch))
                 bar.set_postfix(errors=stats.errors, cached=stats.from_cache)
+            if heartbeat is not None:
+                heartbeat(stats)
     except KeyboardInterrupt:
         stats.interrupted = True
         raise
@@ -172,13 +173,17 @@ def _run_batch(
     fingerprint: str,
     cache: GenerationCache | None,
     references: Callable[[Sample], AUReference] | None,
+    images: ImageSource | None = None,
 ) -> list[Generation]:
     records: dict[str, Generation] = {}
     pending: list[tuple[Sample, GenerationRequest, str, str, tuple[int, int]]] = []
     for s in batch:
         try:
-            img = open_image(s)
-            sha = image_sha256(s)
+            if images is not None:
+                img, sha = images(s)
+            else:
+                img = open_image(s)
+                sha = image_sha256(s)
         except ImageLoadError as e:
             records[s.id] = Generation(sample_id=s.id, status="error", error=str(e), frame=frame)
             continue

@@ -14,7 +14,6 @@ import os
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,20 @@ from tag_bench import __version__
 from tag_bench._hashing import sha256_hex
 from tag_bench.au.base import DEFAULT_DETECTOR
 from tag_bench.au.sources import parse_reference_spec
-from tag_bench.generate.cache import open_cache
-from tag_bench.generate.engine import Barrier, DistInfo, GenerateStats, PromptFn, dist_info, generate
+from tag_bench.generate.engine import PromptFn, dist_info, generate
+from tag_bench.generate.sharded import generate_shard
+from tag_bench.generate.shards import Shard
+from tag_bench.generate.stages import (
+    RunPlan,
+    RunResult,
+    model_calls,
+    open_generation_cache,
+    prompt_renderer,
+    references_for,
+    score_finished_run,
+    session_generation_info,
+    too_many_errors,
+)
 from tag_bench.metrics.stats import check_n_resamples
 from tag_bench.models.args import redact, scrub_secrets
 from tag_bench.models.base import (
@@ -39,40 +50,13 @@ from tag_bench.options import parse_kv
 from tag_bench.prompts import asks_evidence, render_prompt
 from tag_bench.rundir import RunConfigError, RunDir
 from tag_bench.runinfo import git_revision, package_versions, slug, utc_now
-from tag_bench.schema import Generation, GenerationInfo, MetricsReport, ModelInfo, RunManifest, Sample
+from tag_bench.schema import ModelInfo, RunManifest, Sample
 from tag_bench.scoring.run import (
-    ReferenceSet,
-    compute_references,
     resolve_reference_spec,
-    score_run,
 )
-from tag_bench.tasks import Task, TaskData, load_task
+from tag_bench.tasks import Task, load_task
 
 log = logging.getLogger("tag_bench")
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    manifest: RunManifest
-    stats: GenerateStats
-    report: MetricsReport | None = None  # on rank 0
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RunPlan:
-    """A run worked out before anything is written: what to evaluate, with what, and where."""
-
-    task: Task
-    data: TaskData
-    samples: list[Sample]
-    adapter: ModelAdapter
-    prompt_id: str
-    gen_kwargs: dict[str, Any]
-    reference_spec: str | None
-    manifest: RunManifest
-    run: RunDir
 
 
 def normalise_gen_kwargs(gen_kwargs: dict[str, Any] | str | None) -> dict[str, Any]:
@@ -205,9 +189,15 @@ def evaluate(
     overwrite: bool = False,
     progress: bool = True,
     max_error_rate: float | None = None,
+    shard: Shard | str | None = None,
     **options: Any,
 ) -> RunResult:
     """Evaluate ``model`` on ``task`` end to end; resumes an interrupted run in the same directory.
+
+    ``shard`` (``"I/N"``) generates only that shard's samples (:mod:`tag_bench.generate.sharded`); the
+    shard that completes the run scores it. Under ``torchrun`` / ``accelerate launch`` rank I of N is
+    shard I/N. A run directory where shards have written stays sharded: a later session without
+    ``shard`` is shard 0/1, which finishes whatever is left.
 
     ``options`` are those of :func:`plan_run` (data_root, prompt, limit, gen_kwargs, au_reference,
     out, results_dir, train_source, box_frame, seed, tasks_dirs, loader_options, name).
@@ -218,17 +208,34 @@ def evaluate(
     """
     check_n_resamples(n_resamples)  # before any model call: a run must not fail once generated
     dist = dist_info()
-    if dist.world_size > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ and "torch" not in sys.modules:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(dist.local_rank)  # one GPU per rank
-    plan = plan_run(task, model, model_args, batch_size=batch_size, world_size=dist.world_size, **options)
-    try:
-        if not dist.is_main:
-            return _generate_and_score(
-                plan, dist, batch_size, cache, overwrite, n_resamples, progress, max_error_rate
+    if isinstance(shard, str):
+        shard = Shard.parse(shard)
+    if dist.shard is not None:
+        if shard is not None:
+            raise RunConfigError(
+                f"--shard {shard} under a data-parallel launch (WORLD_SIZE={dist.world_size}): each rank is "
+                "already a shard; give --shard to single processes, or launch without it"
             )
+        shard = dist.shard  # rank I of N is shard I/N
+        progress = progress and dist.local_rank == 0
+        if "CUDA_VISIBLE_DEVICES" not in os.environ and "torch" not in sys.modules:
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(dist.local_rank)  # one GPU per rank
+    if shard is not None and overwrite:
+        raise RunConfigError(
+            f"--overwrite with --shard {shard} would delete what the other shards wrote: clear the run once "
+            "before the shards start (delete the folder), or choose another --out"
+        )
+    world_size = shard.count if shard is not None else 1
+    plan = plan_run(task, model, model_args, batch_size=batch_size, world_size=world_size, **options)
+    try:
+        if shard is not None or plan.run.is_sharded():
+            return generate_shard(
+                plan, shard or Shard(0, 1), batch_size=batch_size, cache=cache, n_resamples=n_resamples,
+                progress=progress, max_error_rate=max_error_rate,
+            )  # fmt: skip
         with plan.run.lock():
             return _generate_and_score(
-                plan, dist, batch_size, cache, overwrite, n_resamples, progress, max_error_rate
+                plan, batch_size, cache, overwrite, n_resamples, progress, max_error_rate
             )
     finally:
         plan.adapter.close()
@@ -236,7 +243,6 @@ def evaluate(
 
 def _generate_and_score(
     plan: RunPlan,
-    dist: DistInfo,
     batch_size: int,
     cache: str | Path | bool | None,
     overwrite: bool,
@@ -245,72 +251,49 @@ def _generate_and_score(
     max_error_rate: float | None = None,
 ) -> RunResult:
     run, adapter, samples, manifest = plan.run, plan.adapter, plan.samples, plan.manifest
-    barrier = Barrier(dist)
-    if dist.is_main:
-        manifest = run.start(manifest, samples, overwrite=overwrite)
-    barrier.wait()
+    manifest = run.start(manifest, samples, overwrite=overwrite)
 
-    references: ReferenceSet | None = None
     au_problems: list[str] = []  # an unreadable AU cache: the run goes on without it and says so
     au_cache = cache is not False and cache is not None  # --no-cache bypasses the AU cache too
-    if adapter.needs_reference:
-        assert plan.reference_spec is not None  # plan_run refuses a baseline without a reference
-        references = compute_references(
-            plan.reference_spec,
-            samples[dist.rank :: dist.world_size],
-            progress=progress,
-            cache=au_cache,
-            warnings=au_problems,
-        )
-
-    def prompt_for(size: tuple[int, int] | None):
-        return render_prompt(plan.prompt_id, plan.task.classes, adapter.frame, size)
-
+    references = references_for(plan, samples, progress, au_cache, au_problems)
     cache_problems: list[str] = []
-    cache_obj = (
-        None
-        if cache is False or cache is None
-        else open_cache(None if cache is True else cache, cache_problems)
-    )
-    calls_before = _model_calls(run.read_generations()) if dist.is_main else 0
+    cache_obj = open_generation_cache(cache, cache_problems)
+    calls_before = model_calls(run.read_generations())
     t0 = time.perf_counter()
     try:
         stats = generate(
             samples,
             adapter,
-            PromptFn(render=prompt_for),
+            PromptFn(render=prompt_renderer(plan)),
             run,
             gen_kwargs=plan.gen_kwargs,
             batch_size=batch_size,
             cache=cache_obj,
             references=(lambda s: references.by_sample[s.id]) if references else None,
             progress=progress,
-            dist=dist,
         )
     except (KeyboardInterrupt, FatalAdapterError) as e:
-        if dist.is_main:
-            manifest.status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-            manifest.status_reason = (
-                "generation was interrupted; run the same command again to resume it"
-                if isinstance(e, KeyboardInterrupt)
-                else f"generation stopped: {e}"
-            )
-            run.write_manifest(manifest)
+        manifest.status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+        manifest.status_reason = (
+            "generation was interrupted; run the same command again to resume it"
+            if isinstance(e, KeyboardInterrupt)
+            else f"generation stopped: {e}"
+        )
+        run.write_manifest(manifest)
         raise
-    barrier.wait()
-    stage_seconds = time.perf_counter() - t0  # on the main process: until the last rank finished
+    stage_seconds = time.perf_counter() - t0
     cache_problems += cache_obj.problems if cache_obj is not None else []
     result = RunResult(
         run_dir=run.path, manifest=manifest, stats=stats, warnings=[*manifest.warnings, *cache_problems]
     )
-    if not dist.is_main:
-        barrier.close()
-        return result
     merged = run.merge_generations([s.id for s in samples])
     done = run.read_manifest()
-    done.generation = _generation_info(
-        done, adapter, batch_size, dist, stage_seconds, _model_calls(merged) - calls_before, merged
+    done.generation, changed = session_generation_info(
+        done.generation, adapter, batch_size, stage_seconds, model_calls(merged) - calls_before
     )
+    done.generation.cached = sum(g.cached for g in merged.values())
+    if changed:
+        done.warnings.append(changed)
     # generation is done (scoring is a stage of its own); a run where (nearly) every call failed is not
     # complete, though it is scored like any other, its failures in every denominator
     errors = sum(1 for s in samples if (g := merged.get(s.id)) is not None and g.status == "error")
@@ -318,87 +301,16 @@ def _generate_and_score(
     done.status = "failed" if done.status_reason else "complete"
     run.write_manifest(done)
     result.manifest = done
-    if references is not None and dist.world_size == 1:
+    if references is not None:
         # facs-rules already computed them with this spec: score against exactly those
         run.write_references(references.for_run_dir())
         score_spec = None
     else:
         score_spec = plan.reference_spec or "none"  # this run's choice, not what an earlier attempt saved
-    try:
-        result.report = score_run(run, au_reference=score_spec, n_resamples=n_resamples, seed=manifest.seeds["seed"],
-                                  progress=progress, cache=au_cache, warnings=au_problems)  # fmt: skip
-    except KeyboardInterrupt:
-        run.set_status("interrupted", "scoring was interrupted; run the same command again to finish it")
-        raise
+    result.report = score_finished_run(plan, score_spec, n_resamples, progress, au_cache, au_problems)
     result.warnings += au_problems
     result.manifest = run.read_manifest()
-    barrier.close()
     return result
-
-
-def too_many_errors(errors: int, n: int, max_error_rate: float | None) -> str | None:
-    """Why a run of ``n`` samples, ``errors`` of which failed (status error), counts as failed, or None.
-
-    ``max_error_rate`` None: only when every sample failed; else when more than that share failed."""
-    if not n or not errors:
-        return None
-    if max_error_rate is None and errors == n:
-        return (
-            f"every one of the {n} samples failed (status error); pass --max-error-rate 1 "
-            "(max_error_rate=1) to accept such a run"
-        )
-    if max_error_rate is not None and errors / n > max_error_rate:
-        return f"{errors} of {n} samples failed ({errors / n:.1%} > --max-error-rate {max_error_rate:g})"
-    return None
-
-
-def _generation_info(
-    manifest: RunManifest,
-    adapter: ModelAdapter,
-    batch_size: int,
-    dist: DistInfo,
-    seconds: float,
-    calls: int,
-    generations: dict[str, Generation],
-) -> GenerationInfo:
-    """The manifest's record of the generate stage after one more finished session (sums carried over).
-
-    Only finished sessions count, calls and seconds alike: a session killed before it could record its
-    time leaves its generations out of the throughput's numerator too."""
-    step = max(
-        1, batch_size, adapter.requests_in_flight
-    )  # samples per adapter call, as the engine sends them
-    now = GenerationInfo(
-        timed=adapter.timed,
-        batch_size=step,
-        concurrency=adapter.requests_in_flight,
-        device=adapter.device,
-        world_size=dist.world_size,
-    )
-    old = manifest.generation
-    if old is not None:
-        settings = ("timed", "batch_size", "concurrency", "device", "world_size")
-        changed = [
-            f"{k} {getattr(old, k)} -> {getattr(now, k)}"
-            for k in settings
-            if getattr(old, k) != getattr(now, k)
-        ]
-        if changed:
-            manifest.warnings.append(
-                "resumed with other generation settings (" + ", ".join(changed) + "): latency and throughput "
-                "mix both"
-            )
-        now.seconds, now.sessions, now.model_calls = old.seconds, old.sessions, old.model_calls
-    now.seconds += seconds
-    now.sessions += 1
-    now.model_calls += max(0, calls)
-    now.cached = sum(g.cached for g in generations.values())
-    return now
-
-
-def _model_calls(generations: dict[str, Generation]) -> int:
-    """Records that came from a model call: not from the cache, and past the image (which has a cache key)."""
-    return sum(not g.cached and g.cache_key is not None for g in generations.values())
 
 
 def _index_digest(samples: list[Sample]) -> str:

@@ -271,6 +271,27 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return low, high
 
 
+def newcombe_paired_interval(
+    both: int, only_a: int, only_b: int, neither: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (1998, method 10) for ``p_a - p_b`` of two paired proportions:
+    ``both`` pairs are yes under a and b, ``only_a`` yes under a only, ``only_b`` under b only. It combines
+    the Wilson intervals of both margins with their correlation, and unlike the bootstrap it has width when
+    no pair is discordant (e.g. two rates both at 0). Bounds within [-1, 1]."""
+    n = both + only_a + only_b + neither
+    if n <= 0:
+        raise ValueError("the paired interval needs at least one pair")
+    p1, p2 = (both + only_a) / n, (both + only_b) / n
+    l1, u1 = wilson_interval(both + only_a, n, confidence)
+    l2, u2 = wilson_interval(both + only_b, n, confidence)
+    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    phi = (both * neither - only_a * only_b) / math.sqrt(margins) if margins > 0 else 0.0
+    d = p1 - p2
+    low = d - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+    high = d + math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
+    return max(-1.0, low), min(1.0, high)
+
+
 def quantile_interval(
     values: ArrayLike, q: float, confidence: float = 0.95
 ) -> tuple[float, float | None, float | None]:

@@ -51,6 +51,8 @@ __all__ = [
     "GenerationOutput",
     "GenerationRequest",
     "ModelAdapter",
+    "ScoreOutput",
+    "ScoreRequest",
     "adapter_class",
     "adapter_info",
     "adapter_names",
@@ -92,6 +94,26 @@ class GenerationOutput:
 
 
 @dataclass
+class ScoreRequest:
+    """Teacher forcing: the log-probability of ``target`` as the model's reply, after ``prefix``, given the
+    image and the prompt (the intervene stage's answer log-probabilities)."""
+
+    sample_id: str
+    image: PILImage.Image
+    prompt: str
+    system: str | None = None
+    prefix: str = ""  # reply text before the scored span ("" for the answer right after the prompt)
+    target: str = ""  # the scored span
+
+
+@dataclass
+class ScoreOutput:
+    logprob: float | None  # natural log, summed over the target's tokens
+    n_tokens: int | None = None
+    error: str | None = None
+
+
+@dataclass
 class AdapterContext:
     """Run-level facts an adapter may use; passed as ``context=`` next to the user's model args."""
 
@@ -129,6 +151,9 @@ class ModelAdapter(ABC):
     timed: ClassVar[bool] = False
     # Answers requests with show_image=False (sends the prompt without the image).
     text_only: ClassVar[bool] = False
+    # The answer depends on the image of the request: False for answers replayed from a file, which the
+    # intervene stage cannot re-ask on intervened images (export them instead: intervene --export).
+    sees_images: ClassVar[bool] = True
 
     args: AdapterArgs  # the validated arguments
     context: AdapterContext
@@ -208,6 +233,20 @@ class ModelAdapter(ABC):
         """Release the model (called once at the end of a run)."""
         return None
 
+    # ---------------------------------------------------------------------------------- scoring
+
+    def scoring_unavailable(self) -> str | None:
+        """Why this adapter cannot score a given reply (teacher-forced log-probabilities), or None when it
+        can (:meth:`score`)."""
+        return (
+            f"the {self.name} adapter cannot score text: it gives no teacher-forced log-probabilities of a "
+            "given reply (hf and vllm do)"
+        )
+
+    def score(self, requests: list[ScoreRequest]) -> list[ScoreOutput]:
+        """One output per request, in order (adapters whose :meth:`scoring_unavailable` is None)."""
+        raise NotImplementedError(self.scoring_unavailable() or f"{self.name} does not implement score()")
+
 
 def fingerprint_of(*parts: Any) -> str:
     """A short stable hash of JSON-able parts."""
@@ -227,6 +266,8 @@ for _name, _target in {
     "facs-rules": "tag_bench.models.baselines:FacsRulesBaseline",
     "random": "tag_bench.models.baselines:RandomBaseline",
     "majority": "tag_bench.models.baselines:MajorityBaseline",
+    "probe-faithful": "tag_bench.models.probes:FaithfulProbe",
+    "probe-unfaithful": "tag_bench.models.probes:UnfaithfulProbe",
 }.items():
     _ADAPTERS.register(_name, _target, source=f"built-in {_target}")
 

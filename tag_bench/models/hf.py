@@ -53,6 +53,8 @@ from tag_bench.models.base import (
     GenerationOutput,
     GenerationRequest,
     ModelAdapter,
+    ScoreOutput,
+    ScoreRequest,
     fingerprint_of,
 )
 from tag_bench.models.requests import (
@@ -217,6 +219,47 @@ class HFAdapter(ModelAdapter):
                 ):
                     outputs[i] = out
         return [o if o is not None else GenerationOutput(text=None, error="no output") for o in outputs]
+
+    def scoring_unavailable(self) -> str | None:
+        return None
+
+    def score(self, requests: list[ScoreRequest]) -> list[ScoreOutput]:
+        """Teacher-forced log-probability of each request's target after its prefix (one forward pass per
+        request; a request that fails gets its error)."""
+        if requests:
+            self.load()
+        out = []
+        for req in requests:
+            try:
+                out.append(self._score_one(req))
+            except Exception as e:
+                _free_cuda_cache()
+                out.append(ScoreOutput(logprob=None, error=error_text(e)))
+        return out
+
+    def _score_one(self, req: ScoreRequest) -> ScoreOutput:
+        import torch
+
+        model = self._model
+        gen = GenerationRequest(
+            sample_id=req.sample_id, image=req.image, prompt=req.prompt, system=req.system
+        )
+        conv = chat_messages(gen, {"type": "image", "image": rgb(req.image)})
+        head = self.processor.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
+        image = rgb(req.image)
+        before = self.processor(text=[head + req.prefix], images=[image], return_tensors="pt")
+        full = self.processor(text=[head + req.prefix + req.target], images=[image], return_tensors="pt")
+        ids = full["input_ids"][0]
+        start = _common_prefix(before["input_ids"][0].tolist(), ids.tolist())
+        if start >= len(ids) or start < 1:
+            return ScoreOutput(logprob=None, error="the target adds no token to the reply")
+        enc = full.to(model.device, dtype=model.dtype)
+        with torch.inference_mode():
+            logits = model(**enc).logits[0].float()
+        logp = torch.log_softmax(logits[start - 1 : len(ids) - 1], dim=-1)
+        target = ids[start:].to(logp.device)
+        total = logp.gather(1, target[:, None]).sum().item()
+        return ScoreOutput(logprob=float(total), n_tokens=int(target.numel()))
 
     def close(self) -> None:
         if self._model is None:
@@ -384,6 +427,16 @@ class HFAdapter(ModelAdapter):
         if grid is None and pv is not None and pv.ndim == 4 and int(pv.shape[0]) == n:
             return [(int(pv.shape[3]), int(pv.shape[2]))] * n
         return [None] * n
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading tokens two token lists share (where the scored span starts)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _count_output(row: list[int], eos_ids: set[int], pad_id: int | None) -> tuple[int, bool]:

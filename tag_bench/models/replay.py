@@ -154,6 +154,7 @@ def first_unframed_box(path: Path, predictions: dict[str, Prediction]) -> str | 
 class ReplayAdapter(ModelAdapter):
     """Responses produced elsewhere, read from a JSON-lines file (no model is called)."""
 
+    sees_images = False  # the same answer whatever the image: intervene --export / --predictions instead
     name = "replay"
 
     class Args(AdapterArgs):

@@ -44,6 +44,8 @@ from tag_bench.models.base import (
     GenerationOutput,
     GenerationRequest,
     ModelAdapter,
+    ScoreOutput,
+    ScoreRequest,
     fingerprint_of,
 )
 from tag_bench.models.requests import GenSettings, chat_messages, error_text, group_requests, rgb
@@ -267,6 +269,44 @@ class VLLMAdapter(ModelAdapter):
             for (i, _), out in zip(todo, results, strict=True):
                 outputs[i] = out
         return [o if o is not None else GenerationOutput(text=None, error="no output") for o in outputs]
+
+    def scoring_unavailable(self) -> str | None:
+        return None
+
+    def score(self, requests: list[ScoreRequest]) -> list[ScoreOutput]:
+        """Teacher-forced log-probabilities through vLLM's prompt log-probabilities: the reply (prefix and
+        target) is sent as an assistant message to continue, and the log-probabilities of its last tokens
+        (the target's) are summed. Not exercised by the test suite (it needs a GPU)."""
+        if not requests:
+            return []
+        self.load()
+        tokenizer = self._llm.get_tokenizer()
+        convs = []
+        for req in requests:
+            gen = GenerationRequest(
+                sample_id=req.sample_id, image=req.image, prompt=req.prompt, system=req.system
+            )
+            conv = chat_messages(gen, {"type": "image_pil", "image_pil": rgb(req.image)})
+            conv.append({"role": "assistant", "content": req.prefix + req.target})
+            convs.append(conv)
+        params = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0)
+        try:
+            results = self._llm.chat(convs, sampling_params=params, use_tqdm=False,
+                                     add_generation_prompt=False, continue_final_message=True)  # fmt: skip
+        except Exception as e:
+            return [ScoreOutput(logprob=None, error=error_text(e)) for _ in requests]
+        out = []
+        for req, res in zip(requests, results, strict=True):
+            k = len(tokenizer.encode(req.target, add_special_tokens=False))
+            ids, lps = list(res.prompt_token_ids or []), list(res.prompt_logprobs or [])
+            if k < 1 or len(ids) <= k or len(lps) != len(ids):
+                out.append(ScoreOutput(logprob=None, error="no prompt log-probabilities for the target"))
+                continue
+            total = 0.0
+            for tok, entry in zip(ids[-k:], lps[-k:], strict=True):
+                total += float(entry[tok].logprob)
+            out.append(ScoreOutput(logprob=total, n_tokens=k))
+        return out
 
     def close(self) -> None:
         if self._llm is None:

@@ -6,7 +6,7 @@ emotion word of the lexicon (``tag_bench.facs.EMOTION_LEXICON``) is a *mention*;
 which mentions can be the answer and which one is. The order of the rules (docs/parsing.md):
 
 1. Not an answer: a negated mention ("not X", "no sign of X", "devoid of X", "rather than X",
-   "instead of X", "X is absent", "neither X nor Y"); a non-emotion use ("happy to help", "the
+   "instead of X", "X is absent", "neither X nor Y", "compared with a typical X face"); a non-emotion use ("happy to help", "the
    content of the image", "a neutral background", "Sadly, ..."); an echoed list of three or more
    class names; a descriptive word ("relaxed", "smiling") when something stronger is named or when it
    describes a feature ("the brow is relaxed").
@@ -16,15 +16,16 @@ which mentions can be the answer and which one is. The order of the rules (docs/
    outranks everything before it.
 4. Rank of each mention: a decision ("the answer/label/emotion is X", "classified as X", "I'd say
    X") > a primary cue ("mainly", "predominantly", "most likely", "dominant") > a plain statement >
-   a hedge ("could be", "might", "at first glance", a question, a concession, general knowledge such
-   as "often associated with") > a side mention ("hints / traces / touches of Y", "mixed with Y").
+   a hedge ("could be", "might", "at first glance", "X crossed my mind first", a question, a concession,
+   general knowledge such as "often associated with") > a side mention ("hints / traces / touches of Y", "mixed with Y").
    Plain and hedged mentions of one clause count alike ("fear or surprise", "anger and sadness").
 5. The highest rank wins; two emotions at that rank stay ambiguous, unless the later one is in a
    sentence that revises the earlier ("however", "actually", "in the end", "so" ...).
 6. Never guess past a word the lexicon does not know: a text that leaves the answer open after the
-   winner ("equally likely", "a toss-up between") is ambiguous; side or hedged mentions never decide
-   when the main claim names an unknown word ("this reads as disbelief"); nor does an earlier winner
-   when a short concluding line names one.
+   winner ("equally likely", "a toss-up between", "I can't narrow it down") is ambiguous; side or hedged
+   mentions never decide when the main claim names an unknown word ("this reads as disbelief", "these
+   are typical signs of X", a one-word sentence "Disbelief."); nor does an earlier winner when a short
+   concluding line names one.
 
 Each decision says which rules made the difference, as coded notes (``notes.NOTE_CODES``).
 Everything is linear in the text: each mention looks at bounded windows around itself.
@@ -53,7 +54,9 @@ _CONCESSIVE = frozenset({"although", "though", "while", "whereas", "despite"})
 
 # --- negation
 _NEGATORS = NEGATORS | {"lack", "lacked", "rules", "excludes", "devoid", "nowhere"}
-_NEGATOR_PAIRS = {"free": ("of", "from"), "far": ("from",), "instead": ("of",)}  # "free of X", "far from X"
+# "free of X", "far from X"; the standard of a comparison: "compared with a typical X face", "as opposed to X"
+_NEGATOR_PAIRS = {"free": ("of", "from"), "far": ("from",), "instead": ("of",), "compared": ("with", "to"),
+                  "opposed": ("to",), "contrast": ("to", "with")}  # fmt: skip
 _NOT_NEGATING = {("no", "doubt"), ("not", "only"), ("not", "just"), ("not", "merely"), ("nothing", "but"),
                  ("no", "wonder"), ("without", "a"), ("never", "been")}  # fmt: skip
 # after a negator, a word of indecision: a hedge, not a negation
@@ -140,14 +143,15 @@ _SIDE_NOUN_PRE_RE = re.compile(
     r"|small|tiny)[ \t]+$"
 )
 _SIDE_POST_RE = re.compile(
-    r"[ \t]*,?[ \t]*(?:(?:is|are|seems|appears|remains)[ \t]+)?(?:also[ \t]+)?(?:only[ \t]+)?"
+    r"[ \t]*,?[ \t]*(?:(?:is|are|seems|appears|remains|(?:may|might|could|can)[ \t]+be)[ \t]+)?(?:also[ \t]+)?"
+    r"(?:only[ \t]+)?"
     r"(?:weaker|secondary|minor|less[ \t]+(?:pronounced|prominent|evident|marked|intense|strong|visible)"
     r"|(?:a[ \t]+)?(?:distant[ \t]+)?second\b|mixed[ \t]+in|present[ \t]+(?:only[ \t]+)?to[ \t]+a[ \t]+lesser"
     r"|present[ \t]+but[ \t]+(?:muted|faint|weak|subtle|slight|mild)|muted|barely[ \t]+(?:there|visible|present))"
 )
 _HEDGE_RE = re.compile(
-    r"\b(?:could|might|may|possibly|perhaps|maybe|potentially|at[ \t]+first|initially|first[ \t]+(?:thought"
-    r"|glance|impression|sight)|some[ \t]+(?:would|might|could|may|observers|viewers|people)|one[ \t]+(?:could"
+    r"\b(?:could|might|may|possibly|perhaps|maybe|potentially|at[ \t]+first|initially|(?:first|initial)[ \t]+(?:thought"
+    r"|glance|impression|sight|guess|instinct|reaction)|some[ \t]+(?:would|might|could|may|observers|viewers|people)|one[ \t]+(?:could"
     r"|might|would)|others?[ \t]+(?:might|could|would)|if|expect\w*|although|though|despite|whereas|while"
     r"|either|whether|wonder\w*|alone|tempting|tempted|can(?:not)?[ \t]+(?:also[ \t]+)?(?:indicate|suggest|mean|signal|appear"
     r"|occur|accompany|reflect|be[ \t]+(?:seen|read|interpreted|associated|linked|found|confused)))\b"
@@ -201,13 +205,19 @@ _PRIMARY_POST_RE = re.compile(
     r"|evident|apparent|likely|plausible)|fits[ \t]+best|(?:the[ \t]+)?best[ \t]+(?:fit|match|candidate)"
     r"|above[ \t]+(?:anything|everything|all)(?:[ \t]+else)?)\b"
 )
+# a first thought set aside: "X crossed my mind first", "X was my initial guess"
+_FIRST_THOUGHT_RE = re.compile(
+    r"[ \t]+(?:(?:crossed|came[ \t]+to|sprang[ \t]+to|comes[ \t]+to)[ \t]+(?:my[ \t]+)?mind"
+    r"|(?:was|is)[ \t]+my[ \t]+(?:very[ \t]+)?(?:first|initial)[ \t]+(?:thought|guess|impression|instinct|idea|reading))\b"
+)
 _HEDGE_POST_RE = re.compile(
     r"[ \t]*[:\-–—][ \t]*(?:possible|plausible|partly|partially|somewhat|maybe|perhaps|less[ \t]+likely|weaker"
     r"|secondary|a[ \t]+(?:weaker|partial)[ \t]+(?:fit|match))\b"
 )
 _ASSERT_RE = re.compile(
     r"\b(?:is|are|looks?|appears?|seems?|shows?|displays?|express(?:es)?|conveys?|exhibits?|indicat\w*|suggest\w*"
-    r"|reflects?|reveals?|signal\w*|points?|wears?|feels?|registers?|fits?|reads?|speaks?|betrays?|radiates?)\b"
+    r"|reflects?|reveals?|signal\w*|points?|wears?|feels?|registers?|fits?|match(?:es)?|reads?|speaks?|betrays?"
+    r"|radiates?)\b"
 )
 # two emotions held equal in one sentence ("she looks X, but could just as well be Y")
 _TIE_RE = re.compile(
@@ -270,7 +280,8 @@ _SCORE_ITEM_RE = re.compile(
 # the answer is left open: after the winner, "I can't pick one", "neither reading wins", ...
 _UNDECIDED_RE = re.compile(
     r"(?:can'?t|cannot|could[ \t]+not|unable[ \t]+to)[ \t]+(?:confidently[ \t]+|really[ \t]+|clearly[ \t]+)?"
-    r"(?:pick|choose|decide|settle|tell)\b|hard[ \t]+to[ \t]+(?:say|tell)[ \t]+which|either[ \t]+way|toss-?up|50[ \t]*/[ \t]*50"
+    r"(?:pick|choose|decide|settle|tell|narrow)\b|(?:unclear|uncertain|unsure|not[ \t]+(?:clear|sure|certain))[ \t]+"
+    r"(?:whether|if)\b|(?:about|roughly|almost|nearly|more[ \t]+or[ \t]+less)[ \t]+equally\b|equally[ \t]+well\b|hard[ \t]+to[ \t]+(?:say|tell)[ \t]+which|either[ \t]+way|toss-?up|50[ \t]*/[ \t]*50"
     r"|neither[ \t]+(?:reading|option|one|label|interpretation|candidate)[ \t]+(?:clearly[ \t]+)?(?:wins|dominates"
     r"|prevails|stands[ \t]+out)|equally[ \t]+(?:likely|plausible|possible|present|strong)|just[ \t]+as[ \t]+(?:well|likely)"
     r"|\(tied\)|\btied\b|in[ \t]+equal[ \t]+measure|(?:an[ \t]+)?equal[ \t]+(?:chance|odds)|to[ \t]+the[ \t]+same[ \t]+degree|(?:torn|split|choose|decide|somewhere)[ \t]+between"
@@ -282,13 +293,38 @@ _CLAIM_RE = re.compile(
     r"|(?:cues|signs|features|evidence)[ \t]+(?:suggest|point[ \t]+to|indicate)"
     r"|predominantly|primarily|mainly|mostly|chiefly|largely|overwhelmingly"
     r"|points?[ \t]+(?:most[ \t]+)?(?:strongly[ \t]+|clearly[ \t]+)?(?:towards?|to)"
-    r"|(?:main|dominant|prevailing|primary|strongest)[ \t]+emotion[ \t]+is|would[ \t]+be"
+    r"|(?:main|dominant|prevailing|primary|strongest)[ \t]+emotion[ \t]+is|would[ \t]+be|match(?:es)?"
+    r"|(?:typical|classic|clear|telltale|characteristic)[ \t]+(?:signs?|markers?|indicators?|features?)[ \t]+of"
+    r"|(?:appears?|seems?)[ \t]+to[ \t]+be(?=[ \t]+(?!(?:an?|the|of|to|looking|about)\b)[a-z])"
     r"|(?:looks?|seems?|appears?)[ \t]+(?:[a-z\-]+[ \t]+){0,2}(?:above|to[ \t]+me))\b"
     r"|(?:^|\n)[ \t>*\-•]*(?:primary|main|dominant|top)(?:[ \t]+(?:emotion|label))?[ \t]*:"
     r"|(?:^|(?<=[.!?])[ \t]+|\n)more\b",
     re.MULTILINE,
 )
 
+# a sentence that is one word, perhaps with an intensifier ("Cheer.", "Pretty clearly chipper."): it names the
+# answer; side or hedged mentions never outrank it
+_WORD_SENTENCE_RE = re.compile(
+    r"(?:^|(?<=[.!?])[ \t]+|\n)[ \t>*\-•]*(?:(?:pretty|quite|very|clearly|mostly|mainly|definitely|probably"
+    r"|likely|simply|most[ \t]+likely)[ \t]+){0,2}([a-z][a-z'\-]*)[ \t]*(?:[.!](?=[ \t\n]|$)|(?=\n|$))",
+    re.MULTILINE,
+)
+#: one-word sentences and lines that name nothing ("Okay.", "Sure!", a heading "Observations")
+_INTERJECTIONS = frozenset({"ok", "okay", "sure", "certainly", "alright", "yes", "no", "hmm", "well", "right", "thanks",
+                            "done", "great", "indeed", "absolutely", "correct", "interesting", "noted", "understood",
+                            "hello", "hi", "so", "wait", "fine", "good", "observations", "reasoning", "analysis",
+                            "conclusion", "summary", "notes", "interpretation", "assessment", "overview", "breakdown",
+                            "explanation", "answer", "result", "evidence", "details"})  # fmt: skip
+# a claim with its contrast or its side emotion: "It's disbelief rather than despondency", "It reads as cheer
+# instead of sadness", "Above all, this is cheer, with a note of Y"
+_CONTRAST_CLAIM_RE = re.compile(
+    r"\b(?:it'?s|it[ \t]+is|this[ \t]+is|reads?[ \t]+as)[ \t]+(?:(?:a|an)[ \t]+)?([a-z'\-]+(?:[ \t]+[a-z'\-]+)?)"
+    r"[ \t]*(?:,[ \t]*(?:with|plus|mixed[ \t]+with|tinged[ \t]+with)|rather[ \t]+than|instead[ \t]+of)\b"
+)
+#: words that make an object no label ("it's certainly rather than ...", "it is more X than Y")
+_NOT_OBJECT = frozenset({"certainly", "definitely", "clearly", "probably", "surely", "really", "simply", "just",
+                         "obviously", "possibly", "likely", "maybe", "perhaps", "more", "mostly", "mainly", "less",
+                         "something", "nothing", "one", "that", "this", "what", "not", "also"})  # fmt: skip
 _DECISION_SCAN_RE = re.compile(_DECISION_CORE)
 # claims of a label so strong that only a decision may stand against them
 _STRONG_CLAIM_RE = re.compile(
@@ -301,7 +337,7 @@ _STRONG_CLAIM_RE = re.compile(
 # the object of a claim: at most two words after determiners, then the end of the clause
 _SHORT_OBJECT_RE = re.compile(
     r"[ \t]*(?::[ \t]*)?" + _DET + r"[a-z'\-]+(?:[ \t]+[a-z'\-]+)?"
-    r"(?:[ \t]+(?:to[ \t]+me|than[ \t]+[a-z'\-]+|above[ \t]+(?:anything|everything|all)(?:[ \t]+else)?))?"
+    r"(?:[ \t]+(?:to[ \t]+me|than[ \t]+[a-z'\-]+(?:[ \t]+else)?|above[ \t]+(?:anything|everything|all)(?:[ \t]+else)?))?"
     r"[ \t]*(?:[.!?;,\n]|$)"
 )
 # between a claim and the emotion it names: at most three words, no punctuation
@@ -452,7 +488,7 @@ def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
         m.rank = SIDE
     elif _FORCED_RE.search(pre_sent[-120:]):
         m.rank = DECISION  # "If I had to pick one label, it would be X"
-    elif question or _HEDGE_RE.search(clause) or _HEDGE_POST_RE.match(post):
+    elif question or _HEDGE_RE.search(clause) or _HEDGE_POST_RE.match(post) or _FIRST_THOUGHT_RE.match(post):
         m.rank = HEDGE
     elif _DECISION_RE.search(pre_sent[-80:]) and not _TIE_RE.search(clause[-80:]):
         m.rank = DECISION
@@ -464,6 +500,8 @@ def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
         m.descriptive and not m.asserted
     ):  # said of the person ("she looks calm", "calm is what the face shows"), or ranked
         m.asserted = m.rank >= PRIMARY or _PERSON_RE.search(low, max(s0, m.start - 200), s1) is not None
+        # a comparison is a claim: "More blank than fearful."
+        m.asserted = m.asserted or (low.endswith("more ", 0, m.start) and post.startswith(" than "))
 
 
 def _clause_start(low: str, start: int, pos: int) -> int:
@@ -698,6 +736,15 @@ def _unknown_claim(t: _Text, ms: list[_Mention], w: _Mention) -> str:
             continue  # the claim names a known emotion
         said = " ".join(re.split(r"[.!?;\n]", t.low[c.start() : c.end() + 30], maxsplit=1)[0].split())
         return f"answer-not-emotion: the main claim ({said!r}) names no emotion the lexicon knows"
+    for c in _CONTRAST_CLAIM_RE.finditer(t.low) if w.rank <= HEDGE else ():
+        if set(c.group(1).split()) & _NOT_OBJECT or any(c.start(1) <= m.start < c.end(1) for m in ms):
+            continue
+        return f"answer-not-emotion: the main claim ({' '.join(c.group(0).split())!r}) names no emotion the lexicon knows"
+    for c in _WORD_SENTENCE_RE.finditer(t.low) if w.rank <= HEDGE else ():
+        word = c.group(1)
+        if word in _INTERJECTIONS or any(c.start(1) <= m.start < c.end(1) for m in ms):
+            continue
+        return f"answer-not-emotion: the main claim ({' '.join(c.group(0).split())!r}) names no emotion the lexicon knows"
     ends = [m.end for m in ms]
     for c in _CLAIM_AFTER_RE.finditer(t.low) if w.rank <= HEDGE else ():
         i = bisect_right(ends, c.start())

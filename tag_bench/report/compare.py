@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from tag_bench.comparability import ComparabilityKey, difference_text, key_of
 from tag_bench.errors import TagBenchError
+from tag_bench.intervene.outcomes import fill_facts
 from tag_bench.metrics.stats import ResamplesError, check_n_resamples, holm
 from tag_bench.report.discover import discover_runs, display_name
 from tag_bench.rundir import RunDir
@@ -50,6 +51,8 @@ ALL = "all"
 #: The default bootstrap is at least this long (the metric table's CIs use the same).
 MIN_RESAMPLES = 1000
 _EPS = 1e-12  # a drop equal to its tolerance is within it, whatever the float rounding
+#: The metric group compared per intervention fill (the intervene stage), not with the run's own scores.
+FAITHFULNESS = "faithfulness"
 
 
 class CompareError(TagBenchError):
@@ -77,6 +80,12 @@ class MetricComparison(BaseModel):
     tolerance: float = 0.0  # how much the metric may worsen (its direction; either way without one)
     verdict: Verdict
     reason: str | None = None  # why the metric was not computed
+    fill: str | None = None  # an intervention fill's metric (the intervene stage), else None
+
+    @property
+    def label(self) -> str:
+        """The task, and the fill of an intervention metric."""
+        return self.task if self.fill is None else f"{self.task} (fill {self.fill})"
 
 
 class McNemar(BaseModel):
@@ -106,6 +115,11 @@ class TaskComparison(BaseModel):
     intersected: bool  # the runs cover different samples and only the shared ones were compared
     mcnemar: McNemar
     metrics: list[MetricComparison]
+    fill: str | None = None  # the faithfulness metrics of one intervention fill (interventions/<fill>/)
+
+    @property
+    def label(self) -> str:
+        return self.task if self.fill is None else f"{self.task} (fill {self.fill})"
 
 
 class Comparison(BaseModel):
@@ -212,14 +226,24 @@ def compare_runs(
     _check_names(metrics, max_drop, pairs)
     tolerances = _tolerances(max_drop)
     # an upper bound of the Holm family: informational metrics have no verdict unless a tolerance names them
-    family = sum(1 for names in selected.values() for n in names if _gated(n, tolerances))
+    fills = {p.task: max(1, len(p.base.intervention_fills())) for p in pairs}  # faithfulness: once per fill
+    family = sum(
+        fills[t] if spec(n).group == FAITHFULNESS else 1
+        for t, names in selected.items()
+        for n in names
+        if _gated(n, tolerances)
+    )
     if n_resamples is None:
         n_resamples = max(MIN_RESAMPLES, resamples_needed(family, alpha))
 
-    tasks = [
-        _compare_pair(p, selected[p.task], tolerances, n_resamples, ci, seed, intersect, warnings)
-        for p in pairs
-    ]
+    tasks = []
+    for p in pairs:
+        names = selected[p.task]
+        own = [n for n in names if spec(n).group != FAITHFULNESS]
+        tasks.append(_compare_pair(p, own, tolerances, n_resamples, ci, seed, intersect, warnings))
+        faithful = [n for n in names if spec(n).group == FAITHFULNESS]
+        if faithful:
+            tasks += _compare_fills(p, faithful, tolerances, n_resamples, ci, seed, intersect, warnings)
     rows = [m for t in tasks for m in t.metrics]
     n_tests = _apply_holm(rows)
     for m in rows:
@@ -449,40 +473,56 @@ def _tolerances(max_drop: Mapping[str, float] | None) -> dict[str, float]:
 # Comparing one task
 
 
-def read_arrays(run: RunDir, classes: list[str], reference: str | None) -> ScoreArrays:
-    """A run's scored samples straight into metric arrays (the records are not kept)."""
+def read_arrays(
+    run: RunDir, classes: list[str], reference: str | None, fill: str | None = None
+) -> ScoreArrays:
+    """A run's scored samples straight into metric arrays (the records are not kept); ``fill``: joined with
+    that intervention fill's outcomes, for its faithfulness metrics."""
+    manifest = run.read_manifest()
+    facts = run_facts(manifest, has_reference=reference is not None)
+    outcomes = None
+    if fill is not None:
+        found = run.read_intervention_outcomes(fill)
+        outcomes = {o.sample_id: o for o in found}
+        s = manifest.interventions.set_of(fill) if manifest.interventions else None
+        facts = fill_facts(facts, fill, s.conditions if s else [], found,
+                           manifest.interventions.scoring if manifest.interventions else None)  # fmt: skip
     with gc_paused():
         try:
-            arrays = build_arrays(run.iter_scored(), classes, au_reference_id=reference)
+            arrays = build_arrays(
+                run.iter_scored(), classes, au_reference_id=reference, interventions=outcomes
+            )
         except ValueError as e:
             raise CompareError(f"{run}: {e}") from None
-    arrays.facts = run_facts(run.read_manifest(), has_reference=reference is not None)
+    arrays.facts = facts
     return arrays
 
 
-def _read_both(pair: _Pair) -> tuple[ScoreArrays, ScoreArrays]:
+def _read_both(pair: _Pair, fill: str | None = None) -> tuple[ScoreArrays, ScoreArrays]:
     """Both runs' arrays; on Linux in two forked processes at once (each read is CPU-bound JSON work)."""
     if not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2:
-        return read_arrays(pair.base, pair.classes, pair.reference), read_arrays(
-            pair.new, pair.classes, pair.reference
+        return read_arrays(pair.base, pair.classes, pair.reference, fill), read_arrays(
+            pair.new, pair.classes, pair.reference, fill
         )
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
-        jobs = [pool.submit(read_arrays, run, pair.classes, pair.reference) for run in (pair.base, pair.new)]
+        jobs = [
+            pool.submit(read_arrays, run, pair.classes, pair.reference, fill) for run in (pair.base, pair.new)
+        ]
         return jobs[0].result(), jobs[1].result()
 
 
 def _compare_pair(pair: _Pair, names: list[str], tolerances: dict[str, float], n_resamples: int, ci: float,
-                  seed: int, intersect: bool, warnings: list[str]) -> TaskComparison:  # fmt: skip
+                  seed: int, intersect: bool, warnings: list[str], fill: str | None = None) -> TaskComparison:  # fmt: skip
     with gc_paused():  # 2 x 100k records: collections walking them would cost more than the comparison
-        return _compare_loaded(pair, names, tolerances, n_resamples, ci, seed, intersect, warnings)
+        return _compare_loaded(pair, names, tolerances, n_resamples, ci, seed, intersect, warnings, fill)
 
 
 def _compare_loaded(pair: _Pair, names: list[str], tolerances: dict[str, float], n_resamples: int, ci: float,
-                    seed: int, intersect: bool, warnings: list[str]) -> TaskComparison:  # fmt: skip
-    arr_base, arr_new = _read_both(pair)
+                    seed: int, intersect: bool, warnings: list[str], fill: str | None = None) -> TaskComparison:  # fmt: skip
+    arr_base, arr_new = _read_both(pair, fill)
     ids_base, ids_new = set(arr_base.sample_ids), set(arr_new.sample_ids)
     shared = len(ids_base & ids_new)
     different = ids_base != ids_new
@@ -531,6 +571,68 @@ def _compare_loaded(pair: _Pair, names: list[str], tolerances: dict[str, float],
         ),
         metrics=rows,
     )
+
+
+def _compare_fills(pair: _Pair, names: list[str], tolerances: dict[str, float], n_resamples: int, ci: float,
+                   seed: int, intersect: bool, warnings: list[str]) -> list[TaskComparison]:  # fmt: skip
+    """The faithfulness metrics of every intervention fill BASE has, against NEW's set of the same fill (one
+    TaskComparison per fill). A fill NEW lacks makes its gated metrics ``not run``, with the command."""
+    out = []
+    new_fills = pair.new.intervention_fills()
+    for fill in pair.base.intervention_fills():
+        rb = pair.base.read_intervention_metrics(fill)
+        if fill in new_fills:
+            rn = pair.new.read_intervention_metrics(fill)
+            kb, kn = key_of(pair.base_manifest, rb, fill), key_of(pair.new_manifest, rn, fill)
+            if kb.stages != kn.stages and _settings(kb) != _settings(kn):
+                raise CompareError(
+                    f"task {pair.task}, fill {fill}: the intervention sets of BASE ({pair.base}) and NEW "
+                    f"({pair.new}) were made differently ({difference_text(kb, kn)}): run the stage alike on both"
+                )
+            sub = _Pair(pair.base, pair.new, (pair.base_manifest, pair.new_manifest), (rb, rn))
+            t = _compare_pair(sub, names, tolerances, n_resamples, ci, seed, intersect, warnings, fill=fill)
+        else:
+            t = _not_run_fill(pair, fill, rb, names, tolerances)
+        t.fill = fill
+        for m in t.metrics:
+            m.fill = fill
+        out.append(t)
+    return out
+
+
+def _settings(key: ComparabilityKey) -> tuple[str, ...]:
+    """An intervention set's settings but its conditions (a condition NEW lacks is "not run", not a refusal)."""
+    value = dict(key.stages).get("intervene", "")
+    parts = value.split("|")
+    return tuple(p for i, p in enumerate(parts) if i != 1)
+
+
+def _not_run_fill(pair: _Pair, fill: str, rb: MetricsReport, names: list[str],
+                  tolerances: Mapping[str, float]) -> TaskComparison:  # fmt: skip
+    rows = []
+    command = f"tag-bench intervene {pair.new} --fills {fill}"
+    for name in names:
+        m = spec(name)
+        v = rb.metrics.get(name)
+        base_value = v.value if v is not None else None
+        gated = _gated(name, tolerances)
+        missing = gated and base_value is not None
+        rows.append(
+            MetricComparison(
+                task=pair.task, metric=name, title=m.title, higher_is_better=m.higher_is_better, unit=m.unit,
+                gated=gated, value_base=base_value, value_new=None, tolerance=tolerances.get(name, 0.0),
+                verdict="not run" if missing else "not computed",
+                reason=f"not run on NEW: run `{command}`",
+            )
+        )  # fmt: skip
+    mb = pair.base_manifest
+    return TaskComparison(
+        task=pair.task, version=mb.task.version, protocol=mb.task.protocol, au_reference=pair.reference,
+        base_run=str(pair.base), new_run=str(pair.new), base_name=display_name(mb),
+        new_name=display_name(pair.new_manifest), base_status=mb.status, new_status=pair.new_manifest.status,
+        n=0, n_base=rb.n, n_new=0, intersected=False,
+        mcnemar=McNemar(new_only_correct=0, base_only_correct=0, p_value=1.0), metrics=rows,
+    )  # fmt: skip
 
 
 def _gated(name: str, tolerances: Mapping[str, float]) -> bool:

@@ -102,13 +102,13 @@ def summary_line(c: Comparison) -> str:
     lost = f" Tasks BASE has and NEW lacks: {', '.join(c.vanished_tasks)}." if c.vanished_tasks else ""
     allowed = ""
     if c.allow_missing and (c.missing or c.only_in_base):
-        what = [f"{m.task} {m.metric} ({m.verdict})" for m in c.missing] + [
+        what = [f"{m.label} {m.metric} ({m.verdict})" for m in c.missing] + [
             f"task {t}" for t in c.only_in_base
         ]
         allowed = f" Allowed to be missing (--allow-missing): {'; '.join(what)}."
     if c.regressions or c.vanished_tasks:
         listed = [
-            f"{m.task} {m.metric} {signed(m, m.diff) if m.verdict == 'regressed' else m.verdict}"
+            f"{m.label} {m.metric} {signed(m, m.diff) if m.verdict == 'regressed' else m.verdict}"
             for m in c.regressions[:6]
         ]
         more = len(c.regressions) - len(listed)
@@ -130,7 +130,7 @@ def _task_head(t: TaskComparison) -> list[str]:
         for side, s in (("b", t.base_status), ("n", t.new_status))
     }
     return [
-        f"{t.task} (v{t.version}, protocol {t.protocol}, AU reference {ref}): {shared}",
+        f"{t.label} (v{t.version}, protocol {t.protocol}, AU reference {ref}): {shared}",
         f"  BASE {t.base_name}  {t.base_run}{flags['b']}",
         f"  NEW  {t.new_name}  {t.new_run}{flags['n']}",
     ]
@@ -202,7 +202,7 @@ def render_markdown(c: Comparison) -> str:
             f" (only the shared ones: BASE has {t.n_base:,}, NEW {t.n_new:,})" if t.intersected else ""
         )
         out += [
-            f"### {_md(t.task)} — {shared}",
+            f"### {_md(t.label)} — {shared}",
             "",
             f"BASE **{_md(t.base_name)}** (`{_md(t.base_run)}`{', ' + t.base_status if t.base_status != 'complete' else ''})"
             f" vs NEW **{_md(t.new_name)}** (`{_md(t.new_run)}`{', ' + t.new_status if t.new_status != 'complete' else ''});"
@@ -237,7 +237,7 @@ def render_junit(c: Comparison) -> str:
     total = Counter[str]()
     failing = c.regressions
     for t in c.tasks:
-        suite = ET.SubElement(suites, "testsuite", name=t.task)
+        suite = ET.SubElement(suites, "testsuite", name=t.label)
         props = ET.SubElement(suite, "properties")
         for key, val in (("base_run", t.base_run), ("new_run", t.new_run), ("base_name", t.base_name),
                          ("new_name", t.new_name), ("samples", str(t.n)), ("au_reference", t.au_reference or "none"),
@@ -246,7 +246,7 @@ def render_junit(c: Comparison) -> str:
         counts = Counter[str]()
         for m in t.metrics:
             case = ET.SubElement(
-                suite, "testcase", name=m.metric, classname=f"tag-bench.compare.{t.task}", time="0"
+                suite, "testcase", name=m.metric, classname=f"tag-bench.compare.{t.label}", time="0"
             )
             numbers = _numbers(m)
             counts["tests"] += 1
@@ -257,7 +257,7 @@ def render_junit(c: Comparison) -> str:
                 failure = ET.SubElement(
                     case, "failure", type=kind, message=f"{m.metric} {m.verdict}: {detail}"
                 )
-                failure.text = f"{t.task} / {m.metric}: {detail}"
+                failure.text = f"{t.label} / {m.metric}: {detail}"
             elif m.verdict == "not computed":
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", message=m.reason or "not computed")

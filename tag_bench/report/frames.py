@@ -50,6 +50,7 @@ class ScoredRun:
     reference_key: str | None = None  # None: the current scores
     name: str = ""
     notes: list[str] = field(default_factory=list)  # what a table showing it must say (e.g. a flagged rating)
+    fill: str | None = None  # the scores with one intervention fill's metrics (interventions/<fill>/)
 
     @property
     def complete(self) -> bool:
@@ -62,7 +63,7 @@ class ScoredRun:
     @property
     def key(self) -> ComparabilityKey:
         """The comparability key of these scores (:mod:`tag_bench.comparability`)."""
-        return key_of(self.manifest, self.report)
+        return key_of(self.manifest, self.report, self.fill)
 
 
 @dataclass
@@ -80,10 +81,13 @@ def read_runs(
     allow_failed: bool = False,
     references: str = "current",
     judge_runs: bool = True,
+    fills: str = "none",
 ) -> LoadedRuns:
     """Every scored run under ``paths``. ``references="all"``: one entry per AU reference a run was scored
-    against (``references/<id>/``), else its current scores. An incomplete run raises
-    IncompleteRunError unless ``allow_incomplete``, a failed one FailedRunError unless ``allow_failed``.
+    against (``references/<id>/``), else its current scores. ``fills="all"``: one entry per intervention
+    fill a run has (``interventions/<fill>/``: its scores with that fill's faithfulness metrics), else its
+    current scores. An incomplete run raises IncompleteRunError unless ``allow_incomplete``, a failed one
+    FailedRunError unless ``allow_failed``.
 
     A judge run directory (``tag-bench judge``) gives one entry per candidate, with its ratings as metrics
     (:mod:`tag_bench.judge.rows`); ``judge_runs=False`` (readers of per-sample scores) skips it with a note."""
@@ -91,7 +95,7 @@ def read_runs(
     out = LoadedRuns(skipped=list(found.skipped))
     with gc_paused():  # thousands of records that form no cycles: collections would walk them all again
         for run in found.runs:
-            _read_run(run, out, allow_incomplete, allow_failed, references, judge_runs)
+            _read_run(run, out, allow_incomplete, allow_failed, references, judge_runs, fills)
     return out
 
 
@@ -102,6 +106,7 @@ def _read_run(
     allow_failed: bool,
     references: str,
     judge_runs: bool,
+    fills: str,
 ) -> None:
     """:func:`read_runs` of one run directory, added to ``out``."""
     try:
@@ -126,6 +131,19 @@ def _read_run(
             f"{run.path} is an incomplete run ({manifest.status}: {done} of {report.n} samples generated); "
             "resume it with the command that started it, or pass --allow-incomplete to show it flagged"
         )
+    if fills == "all" and (found_fills := run.intervention_fills()):
+        for fill in found_fills:
+            out.runs.append(
+                ScoredRun(
+                    run,
+                    manifest,
+                    run.read_intervention_metrics(fill),
+                    None,
+                    display_name(manifest),
+                    fill=fill,
+                )
+            )
+        return
     keys: list[str | None] = [None]
     if references == "all":
         keys = list(run.saved_reference_keys()) or [None]
@@ -201,6 +219,7 @@ def load_runs(
     allow_incomplete: bool = False,
     allow_failed: bool = False,
     references: str = "current",
+    fills: str = "none",
 ) -> pd.DataFrame:
     """One row per run × metric: where the run is, its display name, task, model, AU reference, status,
     and the metric's value, CI, n and CI method (rates in [0, 1]; not computed -> NaN).
@@ -210,7 +229,7 @@ def load_runs(
     """
     many = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     loaded = read_runs(
-        many, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=references
+        many, allow_incomplete=allow_incomplete, allow_failed=allow_failed, references=references, fills=fills
     )
     return runs_frame(loaded.runs)
 

@@ -30,6 +30,7 @@ from tag_bench._optional import MissingExtraError
 from tag_bench.errors import TagBenchError
 from tag_bench.facs import au_code, au_sort_key
 from tag_bench.images import ImageLoadError, presented_size
+from tag_bench.intervene.stage import Intervened
 from tag_bench.metrics.grounding import au_active, au_region, reference_states
 from tag_bench.report import style
 from tag_bench.report.browse import (
@@ -46,9 +47,11 @@ from tag_bench.report.render import RenderOptions, render
 from tag_bench.report.spec import load_spec
 from tag_bench.report.table import build_table
 from tag_bench.report.thumbs import Thumb, ThumbnailCache, side_for
+from tag_bench.rundir import RunDir, RunDirError
+from tag_bench.schema import INTERVENTION_CONDITIONS
 
 #: Leaderboards shown when the runs fill them (``transfer`` needs common7 runs).
-SPECS = ("overview", "main", "grounding", "transfer", "usage")
+SPECS = ("overview", "main", "grounding", "transfer", "usage", "faithfulness")
 #: A longer response is shown as its head and tail (the answer is usually at the end).
 TEXT_HEAD, TEXT_TAIL = 6000, 2000
 SIZE_LIMIT = 25_000_000  # the report warns above this many bytes
@@ -56,6 +59,8 @@ SIZE_LIMIT = 25_000_000  # the report warns above this many bytes
 #: many in the browser: the page of a 50,000-sample run stays the size of a 4,000-sample one (under
 #: SIZE_LIMIT) and opens in seconds. Tables, figures and the counts over the whole run cover every sample.
 BROWSER_SAMPLES = 4000
+#: The intervened thumbnails of the sample browser: their side, and the tested samples per run that get them.
+INTERVENTION_SIDE, INTERVENTION_SAMPLES = 96, 100
 
 
 @dataclass
@@ -109,7 +114,12 @@ def write_report(
     timings["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    boards = _leaderboards(runs, warnings)
+    fill_runs = runs
+    if any(r.run.intervention_fills() for r in runs):  # the faithfulness board: one column group per fill
+        fill_runs = read_runs(
+            list(paths), allow_incomplete=allow_incomplete, allow_failed=allow_failed, fills="all"
+        ).runs
+    boards = _leaderboards(runs, warnings, fill_runs)
     timings["tables"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -121,18 +131,23 @@ def write_report(
     chosen = [_choose(v, only, max_samples, browser_samples) for v in views]
     images = _Images(thumb_side, cache_dir)
     images.add([v for vs in chosen for v in vs])
+    intervened = [
+        _interventions(r.run, shown, images, cache_dir, warnings)
+        for r, shown in zip(runs, chosen, strict=True)
+    ]
     timings["thumbnails"] = time.perf_counter() - t
 
     t = time.perf_counter()
     data = {
         "runs": [
-            _run_data(r, all_v, shown, images, only, max_samples)
-            for r, all_v, shown in zip(runs, views, chosen, strict=True)
+            _run_data(r, all_v, shown, images, only, max_samples, iv)
+            for r, all_v, shown, iv in zip(runs, views, chosen, intervened, strict=True)
         ],
         "flags": {name: {"label": f.label, "definition": f.definition} for name, f in FLAGS.items()},
         "sample_fields": SAMPLE_FIELDS,
         "claim_fields": CLAIM_FIELDS,
         "reference_au_fields": REFERENCE_AU_FIELDS,
+        "intervention_fields": INTERVENTION_FIELDS,
         "highlight_kinds": HIGHLIGHT_KINDS,
         "colours": {**style.OUTCOME_COLOURS, "reference": style.REFERENCE_COLOUR},
         "outcomes": style.OUTCOME_LABELS,
@@ -181,13 +196,16 @@ def browser_sample(views: Sequence[SampleView], k: int) -> list[SampleView]:
 # Tables and figures
 
 
-def _leaderboards(runs: Sequence[ScoredRun], warnings: list[str]) -> list[tuple[str, str]]:
-    """(title, HTML table) of each built-in spec the runs fill."""
+def _leaderboards(
+    runs: Sequence[ScoredRun], warnings: list[str], fill_runs: Sequence[ScoredRun] | None = None
+) -> list[tuple[str, str]]:
+    """(title, HTML table) of each built-in spec the runs fill (``fill_runs``: the runs read once per
+    intervention fill, for a spec with ``fills: all``)."""
     out = []
     for name in SPECS:
         spec = load_spec(name)
         try:
-            table = build_table(runs, spec)
+            table = build_table(fill_runs if spec.fills == "all" and fill_runs is not None else runs, spec)
         except TagBenchError as e:
             warnings.append(f"leaderboard {name}: {e}")
             out.append((spec.title or name, f'<p class="warning">{html.escape(str(e))}</p>'))
@@ -270,6 +288,11 @@ class _Images:
                 self.index[k] = len(self.uris)
                 self.uris.append("data:image/jpeg;base64," + base64.b64encode(thumb.jpeg).decode("ascii"))
 
+    def add_jpeg(self, jpeg: bytes) -> int:
+        """A thumbnail made elsewhere (an intervened image); its position in uris."""
+        self.uris.append("data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii"))
+        return len(self.uris) - 1
+
     def of(self, v: SampleView) -> tuple[int | None, tuple[int, int] | None, str | None]:
         """(position in uris, presented size, why there is no image)."""
         k = self.key(v)
@@ -289,8 +312,53 @@ class _Images:
 # Data of the page
 
 
+def _interventions(run: RunDir, shown: list[SampleView], images: _Images,
+                   cache_dir: str | os.PathLike[str] | None, warnings: list[str]) -> dict[str, list[list[Any]]]:  # fmt: skip
+    """Sample id -> the intervened images of the run's intervention sets, as :data:`INTERVENTION_FIELDS`
+    rows (thumbnail, the answer under it and whether it flipped), for the first tested samples shown."""
+    fills = run.intervention_fills()
+    if not fills:
+        return {}
+    plans = {p.sample_id: p for p in run.read_intervention_plan() or []}
+    try:
+        found = {f: {o.sample_id: o for o in run.read_intervention_outcomes(f)} for f in fills}
+    except (RunDirError, ValueError) as e:
+        warnings.append(f"{run.path}: intervened thumbnails left out: {e}")
+        return {}
+    maker = Intervened(plans)
+    thumbs = ThumbnailCache(INTERVENTION_SIDE, root=cache_dir)
+    out: dict[str, list[list[Any]]] = {}
+    for v in shown:
+        if len(out) >= INTERVENTION_SAMPLES:
+            break
+        plan = plans.get(v.id)
+        if v.sample is None or plan is None or not plan.tested:
+            continue
+        rows: list[list[Any]] = []
+        for f in fills:
+            o = found[f].get(v.id)
+            if o is None or not o.tested:
+                continue
+            for c in INTERVENTION_CONDITIONS:
+                a = o.answers.get(c)
+                if a is None or (c == "none" and f != fills[0]):
+                    continue
+                try:
+                    arr, key = maker.array(v.sample, f, c)
+                except (ImageLoadError, OSError) as e:
+                    warnings.append(f"{run.path}: no intervened image of {v.id} ({c}, {f}): {e}")
+                    continue
+                jpeg = thumbs.of_array(key, arr)
+                answer = a.pred if a.pred is not None else f"({a.status})"
+                rows.append([f if c != "none" else None, c, images.add_jpeg(jpeg), answer, a.flip])
+        if rows:
+            out[v.id] = rows
+    return out
+
+
 def _run_data(run: ScoredRun, views: list[SampleView], shown: list[SampleView], images: _Images,
-              only: str | None, max_samples: int | None) -> dict[str, Any]:  # fmt: skip
+              only: str | None, max_samples: int | None,
+              intervened: dict[str, list[list[Any]]] | None = None) -> dict[str, Any]:  # fmt: skip
     m, rep = run.manifest, run.report
     counts = {f: 0 for f in FLAGS}
     for v in views:
@@ -307,7 +375,12 @@ def _run_data(run: ScoredRun, views: list[SampleView], shown: list[SampleView], 
         "flag_counts": counts,  # over every sample of the run, not only those shown
         "selection": _selection_note(len(views), len(shown), only, max_samples, pool),
         "reference": rep.au_reference,
-        "samples": [_row(_sample_data(v, images)) for v in shown],
+        "samples": [_row(_sample_data(v, images, (intervened or {}).get(v.id))) for v in shown],
+        "intervention_note": (
+            f"intervened images of the first {INTERVENTION_SAMPLES} tested samples shown"
+            if intervened and len(intervened) >= INTERVENTION_SAMPLES
+            else None
+        ),
     }
 
 
@@ -346,11 +419,14 @@ def _box(b: Sequence[float] | None) -> list[float] | None:
 
 #: Claims and reference AUs are arrays in the page (their keys would be a fifth of its data).
 CLAIM_FIELDS = ("au", "box", "iou", "centre", "active", "outcome")
+#: One intervened image of a sample: its fill (None for none), condition, thumbnail, answer, flipped.
+INTERVENTION_FIELDS = ("fill", "condition", "img", "answer", "flip")
 REFERENCE_AU_FIELDS = ("au", "score", "active", "box")
 #: Samples are arrays in the page too: the keys of :func:`_sample_data`, in order.
 SAMPLE_FIELDS = ("id", "gold", "pred", "status", "correct", "flags", "reference_status", "img", "size",
                  "image_error", "text", "text_cut", "highlights", "answer", "notes", "error", "claims", "cited",
-                 "active", "hallucinated", "grounded", "consistent", "mean_iou", "reference")  # fmt: skip
+                 "active", "hallucinated", "grounded", "consistent", "mean_iou", "reference",
+                 "interventions")  # fmt: skip
 #: Kinds of :func:`highlights` (the page gets their index).
 HIGHLIGHT_KINDS = (
     "answer",
@@ -364,7 +440,7 @@ HIGHLIGHT_KINDS = (
 )
 
 
-def _sample_data(v: SampleView, images: _Images) -> dict[str, Any]:
+def _sample_data(v: SampleView, images: _Images, intervened: list[list[Any]] | None = None) -> dict[str, Any]:
     s = v.scored
     img, size, why = images.of(v)
     text, cut = _cut(v.text)
@@ -400,6 +476,7 @@ def _sample_data(v: SampleView, images: _Images) -> dict[str, Any]:
         "consistent": s.evidence_consistent,
         "mean_iou": _r(miou, 3),
         "reference": _reference_data(v),
+        "interventions": intervened,
     }
 
 

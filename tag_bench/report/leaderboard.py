@@ -58,6 +58,7 @@ def leaderboard(
         allow_failed=allow_failed,
         references=spec.references,
         judge_runs=judged,
+        fills=spec.fills,
     )
     if not loaded.runs and any("a judge run" in note for note in loaded.skipped):
         raise TableError(

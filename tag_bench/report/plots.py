@@ -13,6 +13,7 @@ matplotlib is imported only here, when a figure is made (extra ``plots``); figur
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import re
@@ -26,6 +27,7 @@ from tag_bench.comparability import describe, differing
 from tag_bench.errors import TagBenchError
 from tag_bench.facs import au_sort_key
 from tag_bench.images import ImageLoadError, open_image
+from tag_bench.intervene.outcomes import AREA_EDGES
 from tag_bench.metrics.grounding import GROUNDED_IOU, au_active, reference_states
 from tag_bench.metrics.stats import wilson_interval
 from tag_bench.metrics.transfer import normalise_dataset
@@ -297,6 +299,26 @@ def _iou_hist(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
 def _au_grounding(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
     run = runs[0]
     yield "", lambda: au_grounding_figure(run, ctx.views_of(run))
+
+
+@figure_kind(
+    "intervention",
+    "run",
+    "Faithfulness by intervention: the share of answers that flip under each condition, per fill, with 95 % "
+    "Wilson intervals (left), and against the filled area (right).",
+    "Runs of the intervene stage only (`tag-bench intervene RUN`). Left: none (the unmodified image asked "
+    "again), cited, control, habitual and keep, one bar per fill, the two gaps with their intervals in the "
+    "title. Right: the flip rate of each condition among the samples whose filled area (share of the image) "
+    "falls in a bin, one line per condition and fill, so that a reader can see whether area explains the gap.",
+)
+def _intervention(runs: Sequence[ScoredRun], ctx: FigureContext) -> Variants:
+    run = runs[0]
+    if not run.run.intervention_fills():
+        ctx.result.skipped.append(
+            f"intervention: {run.name} ({run.run.path}) has no intervention set: run `tag-bench intervene {run.run.path}`"
+        )
+        return
+    yield "", P(intervention_figure, run)
 
 
 @figure_kind(
@@ -860,4 +882,90 @@ def overlay_figure(view: SampleView, name: str = "") -> Figure:
                           label="reference region of the AU"))  # fmt: skip
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=2, fontsize=font - 0.5,
                handlelength=1.6, borderaxespad=0.2)  # fmt: skip
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Faithfulness by intervention
+
+_CONDITION_ORDER = ("none", "cited", "control", "habitual", "keep")
+_FILL_HATCH = {"blur": "", "mean": "//", "noise": ".."}
+_FILL_LINE = {"blur": "-", "mean": "--", "noise": ":"}
+
+
+@_styled
+def intervention_figure(run: ScoredRun) -> Figure:
+    """Flip rates per condition and fill with Wilson intervals, and flips against the filled area."""
+    import numpy as np
+
+    fills = run.run.intervention_fills()
+    if not fills:
+        raise PlotError(f"{run.name} has no intervention set")
+    reports = {f: run.run.read_intervention_metrics(f) for f in fills}
+    summary = run.run.read_intervention_summary()
+    fig = style.new_figure(style.DOUBLE_COLUMN_IN, 2.6 + 0.16 * len(fills))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
+    edges = list(AREA_EDGES)
+    x = np.arange(len(_CONDITION_ORDER))
+    width = 0.8 / len(fills)
+    colours = dict(zip(_CONDITION_ORDER, style.SERIES, strict=False))
+    for i, f in enumerate(fills):
+        vals, lo, hi = [], [], []
+        for c in _CONDITION_ORDER:
+            m = reports[f].metrics.get(f"{c}_flip_rate")
+            v = m.value if m is not None and m.value is not None else math.nan
+            vals.append(100 * v)
+            lo.append(100 * (v - m.ci_low) if m is not None and m.ci_low is not None else 0.0)
+            hi.append(100 * (m.ci_high - v) if m is not None and m.ci_high is not None else 0.0)
+        pos = x - 0.4 + width * (i + 0.5)
+        left.bar(pos, vals, width * 0.92, color=[colours[c] for c in _CONDITION_ORDER], hatch=_FILL_HATCH.get(f, "xx"),
+                 edgecolor="white", linewidth=0.3, label=f, zorder=2)  # fmt: skip
+        ok = ~np.isnan(vals)
+        left.errorbar(pos[ok], np.asarray(vals)[ok], yerr=[np.asarray(lo)[ok], np.asarray(hi)[ok]], fmt="none",
+                      ecolor="#333333", elinewidth=0.6, capsize=1.2, zorder=3)  # fmt: skip
+    left.set_xticks(x, list(_CONDITION_ORDER))
+    left.set_ylim(0, 100)
+    left.set_ylabel("answers that flip (%)")
+    left.yaxis.grid(True, linewidth=0.4, color="#dddddd", zorder=0)
+    left.set_axisbelow(True)
+    if len(fills) > 1:
+        left.legend(title="fill", fontsize="small", loc="upper right")
+    gaps = []
+    for f in fills:
+        parts = []
+        for name, short in (("faithfulness_gap", "faithfulness"), ("specificity_gap", "specificity")):
+            m, unit = reports[f].metrics.get(name), metric_spec(name)
+            if m is not None and m.value is not None:
+                ci = (
+                    f" [{format_value(unit, m.ci_low)}, {format_value(unit, m.ci_high)}]"
+                    if m.ci_low is not None
+                    else ""
+                )
+                parts.append(f"{short} {format_value(unit, m.value, signed=True)}{ci}")
+        if parts:
+            gaps.append(f"{f}: " + ", ".join(parts))
+    drawn = False
+    for fs in summary.fills if summary else []:
+        if fs.fill not in fills:
+            continue
+        for c in ("cited", "control", "habitual", "keep"):
+            bins = [b for b in fs.area_bins if b.condition == c and b.rate is not None]
+            if not bins:
+                continue
+            centres = [edges.index(b.low) for b in bins if b.low in edges]
+            right.plot(centres, [100 * (b.rate or 0.0) for b in bins], _FILL_LINE.get(fs.fill, "-."), marker="o",
+                       markersize=2.5, color=colours[c], label=f"{c} ({fs.fill})" if len(fills) > 1 else c)  # fmt: skip
+            drawn = True
+    right.set_xticks(
+        range(len(edges) - 1), [f"{100 * a:g}–{100 * b:g}" for a, b in itertools.pairwise(edges)]
+    )
+    right.set_xlim(-0.5, len(edges) - 1.5)
+    right.set_xlabel("filled area (% of the image)")
+    right.set_ylabel("answers that flip (%)")
+    right.set_ylim(0, 100)
+    right.yaxis.grid(True, linewidth=0.4, color="#dddddd", zorder=0)
+    if drawn:
+        right.legend(fontsize="x-small", ncols=2 if len(fills) > 1 else 1)
+    head = f"{run.name} on {run.manifest.task.name}: faithfulness by intervention"
+    fig.suptitle("\n".join([head, *(f"gaps in points, {g}" for g in gaps)]), fontsize="small")
     return fig

@@ -122,9 +122,14 @@ def _ci_note(o: RenderOptions, table: Table) -> str | None:
         else ""
     )
     published = "; Wilson on the source's n for § rows that give it" if "wilson-published" in methods else ""
+    paired = (
+        "; Newcombe's paired interval for a gap where no sample flips under one condition only"
+        if "newcombe-paired" in methods
+        else ""
+    )
     return (
         f"{units}; {how} (Wilson for sample-level rates, seeded bootstrap over samples otherwise{boundary}"
-        f"{quantile}{published})."
+        f"{paired}{quantile}{published})."
     )
 
 

@@ -76,6 +76,7 @@ class LeaderboardSpec(BaseModel):
     caption: str = ""
     kind: Literal["table", "transfer"] = "table"
     references: Literal["current", "all"] = "current"  # all: one column group per AU reference scored
+    fills: Literal["none", "all"] = "none"  # all: one column group per intervention fill (intervene stage)
     metric: str = "accuracy"  # the cell metric of a transfer table
     columns: list[ColumnGroupSpec]
     rows: RowFilter = Field(default_factory=RowFilter)

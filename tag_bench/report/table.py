@@ -262,7 +262,7 @@ def _group_runs(runs: Sequence[ScoredRun], gspec: ColumnGroupSpec, grounding: bo
         return chosen
     once: dict[object, ScoredRun] = {}
     for r in chosen:
-        once.setdefault((r.run.path, r.name), r)  # a judge run directory holds one row per candidate
+        once.setdefault((r.run.path, r.name, r.fill), r)  # a judge run directory holds one row per candidate
     return list(once.values())
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tag_bench.images import ImageLoadError, image_sha256, open_image
 from tag_bench.schema import Sample
@@ -94,6 +95,24 @@ class ThumbnailCache:
             return [self.get(s, sha) for s, sha in items]
         with ThreadPoolExecutor(workers) as pool:
             return list(pool.map(lambda item: self.get(*item), items))
+
+    def of_array(self, key: str, rgb: Any) -> bytes:
+        """The thumbnail of an image given as pixels (an intervened image), cached under ``key``."""
+        from PIL import Image
+
+        p = self.path(key)
+        try:
+            return p.read_bytes()
+        except OSError:
+            pass
+        img = Image.fromarray(rgb)
+        img.thumbnail((self.side, self.side), Image.Resampling.BICUBIC)
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=self.quality, optimize=True)
+        self._store(p, buf.getvalue())
+        with self._lock:
+            self.made += 1
+        return buf.getvalue()
 
     def _make(self, sample: Sample) -> tuple[bytes, tuple[int, int]]:
         from PIL import Image

@@ -40,6 +40,7 @@ from tag_bench.metrics.stats import (
     check_n_resamples,
     holm,
     mcnemar_exact,
+    newcombe_paired_interval,
     paired_bootstrap,
     percentile_interval,
     quantile_interval,
@@ -47,6 +48,7 @@ from tag_bench.metrics.stats import (
 )
 from tag_bench.parsing.notes import note_code
 from tag_bench.schema import (
+    InterventionOutcome,
     MetricDifference,
     MetricsReport,
     MetricValue,
@@ -130,9 +132,14 @@ class ScoreArrays:
 
 
 def build_arrays(
-    scored: Iterable[ScoredSample], classes: Sequence[str], *, au_reference_id: str | None
+    scored: Iterable[ScoredSample],
+    classes: Sequence[str],
+    *,
+    au_reference_id: str | None,
+    interventions: Mapping[str, InterventionOutcome] | None = None,
 ) -> ScoreArrays:
-    """Turn scored records into :class:`ScoreArrays`.
+    """Turn scored records into :class:`ScoreArrays`. ``interventions``: each sample's outcome in one
+    fill's intervention set (:mod:`tag_bench.intervene`), for the faithfulness metrics.
 
     Raises ValueError for records that cannot be aggregated together: a gold label or prediction
     outside ``classes``, a sample scored twice, or a sample scored against a different AU reference
@@ -177,7 +184,7 @@ def build_arrays(
                 f"sample {s.sample_id!r} was scored against AU reference {s.au_reference_id!r}, not "
                 f"{au_reference_id!r}; runs scored against different references are not comparable"
             )
-        rows.append(sample_row(s, referenced))
+        rows.append(sample_row(s, referenced, interventions.get(s.sample_id) if interventions else None))
     if len(set(ids)) != len(ids):
         dup = sorted(x for x, c in Counter(ids).items() if c > 1)
         raise ValueError(f"{len(dup)} sample ids scored more than once, e.g. {dup[:5]}")
@@ -276,15 +283,17 @@ def compute_metrics(
     ci: float = 0.95,
     seed: int = 0,
     facts: RunFacts | None = None,
+    interventions: Mapping[str, InterventionOutcome] | None = None,
 ) -> MetricsReport:
     """Every metric of the metric table with seeded percentile bootstrap CIs over samples.
 
     ``n_resamples=0`` skips the bootstrap (CI bounds None); 1 to 199 is a ResamplesError (a ValueError). ``facts``: what the run's manifest says
     (:func:`tag_bench.scoring.run.run_facts`); without them, run-level metrics are not computed.
+    ``interventions``: one fill's outcome per sample id (the faithfulness metrics).
     """
     check_n_resamples(n_resamples)
     scored = list(scored)
-    arrays = build_arrays(scored, classes, au_reference_id=au_reference_id)
+    arrays = build_arrays(scored, classes, au_reference_id=au_reference_id, interventions=interventions)
     if facts is not None:
         arrays.facts = facts
     refs = {s.au_reference_id for s in scored if s.au_reference_id is not None}
@@ -317,7 +326,8 @@ def metrics_from_arrays(
     point_sums = v.sum(axis=0, keepdims=True)
     named = named_sums(point_sums, classes)
     point, counts = evaluate(summed, named)
-    boot = [j for j, m in enumerate(summed) if m.ci_method == "bootstrap"]
+    # a metric the run cannot compute (an unmet need: no reference, a stage not run) is not resampled
+    boot = [j for j, m in enumerate(summed) if m.ci_method == "bootstrap" and _reason(m, unmet) is None]
     boot_table = [summed[j] for j in boot]
     low = high = None
     if n and n_resamples > 0 and boot_table:
@@ -378,6 +388,10 @@ def metrics_from_arrays(
             metrics[m.name] = MetricValue(value=value, ci_low=lo, ci_high=hi, n=count, ci_method="wilson")
         elif low is None or high is None or j not in boot_column or np.isnan(low[boot_column[j]]):
             metrics[m.name] = MetricValue(value=value, n=count)
+        elif m.difference is not None and (paired := _paired_degenerate(m, arrays, ci)) is not None:
+            metrics[m.name] = MetricValue(
+                value=value, ci_low=paired[0], ci_high=paired[1], n=count, ci_method="newcombe-paired"
+            )
         elif at_boundary(m, value) and (edge := boundary_interval(m, value, per_sample.contributing(m), ci)):
             metrics[m.name] = MetricValue(
                 value=value, ci_low=edge[0], ci_high=edge[1], n=count, ci_method="wilson-boundary"
@@ -470,6 +484,19 @@ def _boundary_difference(
     low = d - math.hypot(a - wa[0], wb[1] - b)
     high = d + math.hypot(wa[1] - a, b - wb[0])
     return max(-1.0, low), min(1.0, high)
+
+
+def _paired_degenerate(m: MetricSpec, arrays: ScoreArrays, ci: float) -> tuple[float, float] | None:
+    """Newcombe's paired interval of a difference metric (``MetricSpec.difference``) when no contributing
+    sample is discordant, so that every bootstrap resample gives the same difference; else None."""
+    assert m.difference is not None, m.name
+    keep = arrays.column(m.denominator) > 0
+    a = arrays.column(m.difference[0])[keep] > 0
+    b = arrays.column(m.difference[1])[keep] > 0
+    if not a.size or np.any(a != b):
+        return None
+    both = int(np.count_nonzero(a & b))
+    return newcombe_paired_interval(both, 0, 0, int(a.size) - both, ci)
 
 
 def _bootstrap_info(n_resamples: int, ci: float, seed: int) -> dict[str, Any]:

@@ -12,7 +12,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from tag_bench.metrics.grounding import GROUNDED_IOU, au_set_f1
-from tag_bench.schema import ScoredSample
+from tag_bench.schema import INTERVENTION_CONDITIONS, InterventionOutcome, ScoredSample
+
+#: Conditions whose answer log-probability drop is reported (``none`` shows the same image: no drop).
+LOGPROB_CONDITIONS: tuple[str, ...] = ("cited", "control", "habitual", "keep")
 
 #: Statuses of a reply that could not be read as one answer.
 PARSE_FAILURES = frozenset({"no_answer", "ambiguous", "refusal", "truncated"})
@@ -58,18 +61,34 @@ SUM_FIELDS: tuple[str, ...] = (
     "output_tokens",
     "responses",
     "response_chars",
+    # the intervene stage, on the samples it tested (tag_bench.intervene; zero without it)
+    "iv_tested",
+    *(f"iv_flip_{c}" for c in INTERVENTION_CONDITIONS),  # the answer is not the original label
+    *(f"iv_label_{c}" for c in INTERVENTION_CONDITIONS),  # ... because it parsed to another label
+    "iv_correct",  # tested and originally correct
+    "iv_correct_cited_flip",  # ... and no longer the (correct) original label under cited
+    # the original answer's log-probability scored on the original and the intervened image (the
+    # reasoning kept as prefix: lp; the answer right after the prompt: lpa): 1 per scored sample, and
+    # the drop (original - intervened)
+    *(f"iv_{v}n_{c}" for v in ("lp", "lpa") for c in LOGPROB_CONDITIONS),
+    *(f"iv_{v}_{c}" for v in ("lp", "lpa") for c in LOGPROB_CONDITIONS),
 )
 #: Column of each field in the feature rows.
 FIELD_INDEX: dict[str, int] = {name: j for j, name in enumerate(SUM_FIELDS)}
 _ZERO_ROW: list[float] = [0.0] * len(SUM_FIELDS)
 
 
-def sample_row(s: ScoredSample, referenced: bool) -> list[float]:
+def sample_row(
+    s: ScoredSample, referenced: bool, intervention: InterventionOutcome | None = None
+) -> list[float]:
     """The per-sample quantities of one scored sample (``referenced``: it has a record of the run's
-    reference), in :data:`SUM_FIELDS` order. Every value is written by field name (a misspelt field is a
-    KeyError, never a value in the wrong column); fields not written are 0."""
+    reference; ``intervention``: its outcome in one fill's intervention set), in :data:`SUM_FIELDS` order.
+    Every value is written by field name (a misspelt field is a KeyError, never a value in the wrong
+    column); fields not written are 0."""
     row = _ZERO_ROW.copy()
     at = FIELD_INDEX
+    if intervention is not None and intervention.tested:
+        _intervention_fields(row, intervention)
     n_unusable = 0
     if s.parsed is not None:
         has_box = any(ev.box is not None for ev in s.parsed.evidence)
@@ -142,6 +161,32 @@ def sample_row(s: ScoredSample, referenced: bool) -> list[float]:
     row[at["f1_samples"]] = float(f1 is not None)
     row[at["grounded_correct"]] = float(bool(s.grounded_correct))
     return row
+
+
+def _intervention_fields(row: list[float], iv: InterventionOutcome) -> None:
+    at = FIELD_INDEX
+    row[at["iv_tested"]] = 1.0
+    for c in INTERVENTION_CONDITIONS:
+        a = iv.answers.get(c)
+        if a is not None:
+            row[at[f"iv_flip_{c}"]] = float(a.flip)
+            row[at[f"iv_label_{c}"]] = float(a.kind == "label")
+    cited = iv.answers.get("cited")
+    if iv.correct:
+        row[at["iv_correct"]] = 1.0
+        row[at["iv_correct_cited_flip"]] = float(cited is not None and cited.flip)
+    for v, base, attr in (
+        ("lp", iv.logprob, "logprob"),
+        ("lpa", iv.answer_only_logprob, "answer_only_logprob"),
+    ):
+        if base is None:
+            continue
+        for c in LOGPROB_CONDITIONS:
+            a = iv.answers.get(c)
+            value = getattr(a, attr) if a is not None else None
+            if value is not None:
+                row[at[f"iv_{v}n_{c}"]] = 1.0
+                row[at[f"iv_{v}_{c}"]] = base - value
 
 
 def confusion_cells(gold: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:

@@ -25,7 +25,7 @@ CIMethod = Literal["bootstrap", "wilson", "order-statistic", "none"]
 #: none: needs no AU reference; run: needs the run to be scored against one; covered: computed over the
 #: samples whose reference is usable (status ok), the same way for every such metric.
 ReferenceScope = Literal["none", "run", "covered"]
-Group = Literal["classification", "per_class", "grounding", "usage", "judge"]
+Group = Literal["classification", "per_class", "grounding", "usage", "judge", "faithfulness"]
 #: sums: a function of column sums of the feature rows; quantile: a quantile of one per-sample column
 #: over the samples where another is set; run: a ratio of two run-level figures of the manifest; judge:
 #: a figure of a judge study (:data:`JUDGE_METRICS`), computed by :mod:`tag_bench.judge.report`.
@@ -69,6 +69,9 @@ class MetricSpec:
     kind: Kind = "sums"
     quantile: float | None = None  # kind quantile: which one; ``numerator`` is the value column
     requires: tuple[str, ...] = ()
+    #: a paired difference of two per-sample 0/1 sums over the denominator (faithfulness_gap): when no
+    #: sample differs, its bootstrap distribution is one point and Newcombe's paired interval is used
+    difference: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.higher_is_better is None and not self.informational:
@@ -137,6 +140,164 @@ def _macro_f1(s: Sums) -> np.ndarray:
 
 
 _NO_BOX_CLAIMS = "no box claims on samples with a usable AU reference"
+
+
+# --------------------------------------------------------------------------------------------------
+# Faithfulness by intervention (the intervene stage, tag_bench.intervene; docs/faithfulness.md)
+
+_CONDITION_WORDS = {
+    "none": "the unmodified image asked again with the generation cache bypassed (the model's own "
+    "non-determinism: every other flip rate is read against it)",
+    "cited": "the union of the cited boxes filled",
+    "control": "boxes of the cited sizes filled at the regions of AUs the reply did not cite (else at random "
+    "in the face), overlapping the cited union by at most 10 % and matching its area within 10 %",
+    "habitual": "the same model's cited boxes of another sample, mapped to this face and area-matched, "
+    "filled (the salience control)",
+    "keep": "everything outside the cited union filled (sufficiency)",
+}
+_TESTED = "samples whose original answer parsed to a label and cites at least one usable box"
+_NO_TESTED = "no tested sample"
+
+
+def _parse_loss(c: str) -> Callable[[Sums], np.ndarray]:
+    return lambda s: ratio(s[f"iv_flip_{c}"] - s[f"iv_label_{c}"], s["iv_tested"])
+
+
+def _gap(a: str, b: str) -> Callable[[Sums], np.ndarray]:
+    return lambda s: ratio(s[f"iv_flip_{a}"] - s[f"iv_flip_{b}"], s["iv_tested"])
+
+
+def _faithfulness_metrics() -> list[MetricSpec]:
+    out = [
+        MetricSpec(
+            "intervention_coverage",
+            "Tested",
+            "faithfulness",
+            f"Share of samples the intervene stage tests: {_TESTED}, where every condition can be placed. "
+            "The reasons for the rest are in the run's interventions/summary.json.",
+            True,
+            "sample",
+            "samples",
+            numerator="iv_tested",
+            ci_method="wilson",
+            informational=True,
+            requires=("interventions",),
+        )
+    ]
+    for c in ("none", "cited", "control", "habitual", "keep"):
+        needs = ("interventions", "tested", f"condition:{c}")
+        what = _CONDITION_WORDS[c]
+        out += [
+            MetricSpec(
+                f"{c}_flip_rate",
+                f"Flip {c}",
+                "faithfulness",
+                f"Share of tested samples whose answer under **{c}** ({what}) is not the original label: "
+                "another label, a reply that no longer parses, or a failed call.",
+                False if c == "none" else None,
+                "sample",
+                "iv_tested",
+                numerator=f"iv_flip_{c}",
+                ci_method="wilson",
+                informational=True,
+                requires=needs,
+                empty_reason=_NO_TESTED,
+            ),
+            MetricSpec(
+                f"{c}_label_change_rate",
+                f"Other label {c}",
+                "faithfulness",
+                f"Share of tested samples whose answer under **{c}** parsed to another label than the original.",
+                None,
+                "sample",
+                "iv_tested",
+                numerator=f"iv_label_{c}",
+                ci_method="wilson",
+                requires=needs,
+                empty_reason=_NO_TESTED,
+            ),
+            MetricSpec(
+                f"{c}_parse_loss_rate",
+                f"No label {c}",
+                "faithfulness",
+                f"Share of tested samples whose answer under **{c}** no longer parses to a label (or whose call "
+                f"failed): `{c}_flip_rate` = `{c}_label_change_rate` + this.",
+                None,
+                "sample",
+                "iv_tested",
+                value=_parse_loss(c),
+                requires=needs,
+                empty_reason=_NO_TESTED,
+            ),
+        ]
+    for name, title, other, words in (
+        ("faithfulness_gap", "Faithfulness gap", "control", "the answer depends on the cited regions more "
+         "than on regions of the same area the model did not cite"),
+        ("specificity_gap", "Specificity gap", "habitual", "the answer depends on this face's cited regions "
+         "more than on the regions the model habitually cites (salience)"),
+    ):  # fmt: skip
+        out.append(
+            MetricSpec(
+                name,
+                title,
+                "faithfulness",
+                f"`cited_flip_rate` - `{other}_flip_rate` over the same tested samples, in points: above 0, "
+                f"{words}. Paired bootstrap interval over samples (Newcombe's paired interval when no sample "
+                "flips under one condition only); the exact McNemar test on the paired flips, Holm-adjusted "
+                "over the fills and both gaps, is in interventions/summary.json.",
+                True,
+                "sample",
+                "iv_tested",
+                value=_gap("cited", other),
+                unit="rate_difference",
+                requires=("interventions", "tested", "condition:cited", f"condition:{other}"),
+                empty_reason=_NO_TESTED,
+                difference=("iv_flip_cited", f"iv_flip_{other}"),
+                headline=False,
+            )
+        )
+    out.append(
+        MetricSpec(
+            "cited_accuracy_drop",
+            "Acc. drop cited",
+            "faithfulness",
+            "Among tested samples whose original answer was right, the share that is no longer right under "
+            "**cited**.",
+            None,
+            "sample",
+            "iv_correct",
+            numerator="iv_correct_cited_flip",
+            ci_method="wilson",
+            requires=("interventions", "tested", "condition:cited"),
+            empty_reason="no tested sample was originally right",
+        )
+    )
+    for v, title, words in (
+        ("lp", "answer_logprob_drop", "with the original reasoning kept as prefix (ERASER's comprehensiveness "
+         "with the reasoning held fixed)"),
+        ("lpa", "answer_only_logprob_drop", "with the answer right after the prompt (no reasoning: the "
+         "reasoning usually states the conclusion already)"),
+    ):  # fmt: skip
+        for c in ("cited", "control", "habitual", "keep"):
+            out.append(
+                MetricSpec(
+                    f"{title}_{c}",
+                    f"{'LP' if v == 'lp' else 'LP answer'} drop {c}",
+                    "faithfulness",
+                    f"Mean drop, in nats, of the teacher-forced log-probability of the original answer span "
+                    f"{words}, from the original image to the **{c}** image, over the tested samples scored. "
+                    "Only for adapters that can score text (hf; vllm through prompt log-probabilities).",
+                    None,
+                    "sample",
+                    f"iv_{v}n_{c}",
+                    numerator=f"iv_{v}_{c}",
+                    unit="nats",
+                    requires=("interventions", "tested", f"condition:{c}", "answer_logprobs"),
+                    empty_reason="no tested sample's answer was scored",
+                )
+            )
+    return out
+
 
 #: Every metric, in report order (``metrics.json`` keeps this order). Extended only by :func:`register_metric`.
 METRICS: list[MetricSpec] = [
@@ -574,6 +735,7 @@ METRICS: list[MetricSpec] = [
         unit="chars",
         empty_reason="no sample has a response text",
     ),
+    *_faithfulness_metrics(),
 ]
 
 BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
@@ -951,6 +1113,12 @@ column. Its in-domain cell is still shown.
   not the claims or AUs themselves, which are not independent within an image). The metric's `n` stays
   its denominator. Metrics in other units (seconds, tokens, characters) are not rates and keep their
   bootstrap interval.
+- **newcombe-paired** (recorded in place of `bootstrap`): a gap of the intervene stage (`faithfulness_gap`,
+  `specificity_gap`: the difference of two flip rates of the same samples) where no sample flips under
+  one condition only: every paired resample gives the same difference (`random`, which never flips, has
+  0 in every resample). It reports instead Newcombe's hybrid score interval for paired proportions (1998,
+  method 10: the two rates' Wilson intervals combined with their correlation), so that a gap of exactly
+  0 on 300 samples is `0.0 ± 1.3`, not `0.0 ± 0.0`.
 - A reported interval always contains its estimate: a percentile interval that misses it (a skewed
   bootstrap distribution) is widened to reach it, in `metrics.json` and in `compare`.
 - **order-statistic**: the distribution-free interval of a quantile: the order statistics whose ranks
@@ -986,6 +1154,7 @@ _GROUP_TITLES = {
     "per_class": "per class",
     "grounding": "grounding",
     "usage": "usage (informational)",
+    "faithfulness": "faithfulness by intervention (the intervene stage)",
 }
 
 

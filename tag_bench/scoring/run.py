@@ -132,6 +132,8 @@ def run_facts(manifest: RunManifest, *, has_reference: bool) -> RunFacts:
         if not stage.done(manifest):
             not_run[need] = stage.command
             unmet[need] = f"the {stage.name} stage has not been run on this run: `{stage.command}`"
+        elif stage.elsewhere is not None:
+            unmet[need] = stage.elsewhere
     return RunFacts(unmet=unmet, values=values, not_run=not_run)
 
 

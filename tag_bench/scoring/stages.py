@@ -21,6 +21,9 @@ class Stage:
     name: str  # as users call it (``intervene``)
     done: Callable[[RunManifest], bool]  # whether the run's manifest records it
     command: str  # how to run it, with RUN for the run directory
+    #: where its metrics are once it has run, when that is not the run's own metrics.json (the reason the
+    #: run's metrics.json gives for them); None: they join the run's metrics.json
+    elsewhere: str | None = None
 
 
 STAGES: dict[str, Stage] = {}
@@ -36,3 +39,22 @@ def register_stage(stage: Stage) -> Stage:
 
 def unregister_stage(need: str) -> None:
     STAGES.pop(need)
+
+
+def _intervened(m: RunManifest) -> bool:
+    return m.interventions is not None and any(s.status == "complete" for s in m.interventions.sets)
+
+
+#: Faithfulness by intervention (tag_bench.intervene): its metrics are per fill, one column group each.
+INTERVENE = register_stage(
+    Stage(
+        "interventions",
+        "intervene",
+        _intervened,
+        "tag-bench intervene RUN",
+        elsewhere=(
+            "computed per fill, in the run's intervention sets (interventions/<fill>/metrics.json): read them "
+            "with `tag-bench leaderboard RUN --spec faithfulness` (one column group per fill)"
+        ),
+    )
+)

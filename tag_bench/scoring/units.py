@@ -13,7 +13,9 @@ from typing import Literal, Protocol, TypeVar
 
 import numpy as np
 
-UnitName = Literal["rate", "seconds", "tokens", "chars", "samples_per_s", "count", "elo"]
+UnitName = Literal[
+    "rate", "seconds", "tokens", "chars", "samples_per_s", "count", "elo", "rate_difference", "nats"
+]
 _Number = TypeVar("_Number", float, np.ndarray)
 
 
@@ -49,6 +51,10 @@ UNITS: dict[str, Unit] = {
         # Bradley-Terry ratings of `tag-bench judge` on the Elo scale: 400 / ln 10 points per unit of
         # log-odds, so 100 points apart is a 64 % chance of being preferred; anchored, hence signed
         Unit("elo", "Elo", 1.0, 0, -math.inf, None, "ratings in Elo points", "Elo points"),
+        # a difference of two rates of the same samples (faithfulness_gap): points, in [-100, 100]
+        Unit("rate_difference", "pt", 100.0, None, -1.0, 1.0, "rate differences in points", "points"),
+        # a drop in log-probability (natural log) per sample: any real number
+        Unit("nats", "nats", 1.0, 2, -math.inf, None, "log-probability drops in nats", "nats"),
     )
 }
 

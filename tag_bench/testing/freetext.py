@@ -21,7 +21,9 @@ once before any of its texts was looked at, then used for tuning too) and ``held
 frozen after that first measurement and before any held-out text was looked at: yet other families,
 phrasings and words), ``heldout3`` (written and frozen after the first measurement of ``heldout2`` and
 before any of its texts was looked at), ``heldout4`` (written and frozen after the rules were tuned
-on ``heldout3``; no rule was tuned on it). Each held-out part is tuning material once its failures have
+on ``heldout3``; tuning material once measured), ``heldout5`` (written and frozen before any text
+or failure of ``heldout4`` was looked at and before the rules tuned on ``heldout4``; no rule was tuned
+on it). Each held-out part is tuning material once its failures have
 been read; the commit log says when.
 """
 
@@ -35,7 +37,7 @@ from typing import TypeVar
 EMOTIONS: tuple[str, ...] = (
     "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"
 )  # fmt: skip
-PARTS: tuple[str, ...] = ("tuning", "heldout", "heldout2", "heldout3", "heldout4")
+PARTS: tuple[str, ...] = ("tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
 _T = TypeVar("_T")
 #: each part draws from its own seed range, so that no held-out text is ever a tuning text
 _SEED_OFFSET = {
@@ -44,6 +46,7 @@ _SEED_OFFSET = {
     "heldout2": 2_000_000,
     "heldout3": 3_000_000,
     "heldout4": 4_000_000,
+    "heldout5": 5_000_000,
 }
 
 
@@ -148,6 +151,27 @@ _WORDS2: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "neutral": (("unruffled", "matter-of-fact", "unmoved"), ("equanimity", "a flat affect")),
 }
 
+#: words only ``heldout5`` uses (common words a careful annotator reads at once)
+_WORDS5: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "happiness": (
+        ("cheery", "good-humored", "contented", "in high spirits"),
+        ("cheer", "gladness", "good humor"),
+    ),
+    "sadness": (
+        ("teary-eyed", "dispirited", "heavy-hearted", "woeful"),
+        ("sorrowfulness", "low spirits", "woe"),
+    ),
+    "surprise": (("taken by surprise", "awestruck", "startled-looking"), ("astonishment", "a startled look")),
+    "fear": (("fear-stricken", "uneasy", "on edge", "jumpy"), ("fright", "unease", "nervousness")),
+    "disgust": (("repelled", "revolted", "nauseous"), ("revulsion", "repugnance", "a look of disgust")),
+    "anger": (("cross", "riled up", "indignant", "fuming"), ("indignation", "fury", "ire")),
+    "contempt": (("sneering", "dismissive", "scoffing", "derisive"), ("scorn", "derision", "disdain")),
+    "neutral": (
+        ("unexpressive", "straight-faced", "expressionless"),
+        ("a resting face", "no visible emotion"),
+    ),
+}
+
 #: facial signs per emotion (no emotion words: these are what the model saw)
 _SIGNS: dict[str, tuple[str, ...]] = {
     "happiness": ("the lip corners are pulled up and back", "the cheeks are raised", "crow's feet wrinkles "
@@ -218,6 +242,14 @@ _DISTRACTORS = {
         "The walls in the background are a neutral white.",
         "Surprisingly, the face is sharp despite the small size.",
         "Possible answers: neutral, happy, sad, surprised, afraid, disgusted, angry, contemptuous.",
+    ),
+    "heldout5": (
+        "Sure, happy to help with this one.",
+        "The sweater is a neutral gray.",
+        "Sadly, the image is rather low resolution.",
+        "Surprisingly, there is almost no motion blur.",
+        "The available classes are: anger, contempt, disgust, fear, happiness, neutral, sadness, surprise.",
+        "I'm pleased to take a look.",
     ),
     "heldout3": (
         "I'd be glad to analyze this photo.",
@@ -490,6 +522,64 @@ _BANKS["heldout4"] = {
     "ambiguous_pair": ("{Who} could be {a} or {b}; I can't narrow it down.",),
 }
 
+_BANKS["heldout5"] = {
+    "final": (
+        "Based on these cues, {who} is most likely feeling {noun}.",
+        "The predominant emotion here appears to be {noun}.",
+        "My best assessment: {noun}.",
+        "All of this adds up to {noun}.",
+        "The most fitting label for this face is {noun}.",
+        "In my view, {he} is {adj}.",
+        "Putting it together, this looks like {noun}.",
+        "These features are characteristic of {noun}, which is my answer.",
+        "I'd label this expression {noun}.",
+        "Everything here points toward {noun}.",
+        "The emotion on display is {noun}.",
+    ),
+    "side": (
+        "There's a faint suggestion of {noun} around the {feature}, but it's minor.",
+        "A little {noun} may be mixed in as well.",
+        "Secondary cues hint at mild {noun}.",
+        "Perhaps a small amount of {noun} too, though it's not the main emotion.",
+    ),
+    "side_inline": (
+        ", with a touch of {noun} underneath",
+        ", though there's a bit of {noun} as well",
+        ", along with mild {noun}",
+    ),
+    "primary_inline": (
+        "The main emotion is {noun}",
+        "{Who} is chiefly {adj}",
+        "Most of all, {he} looks {adj}",
+        "The expression is overwhelmingly one of {noun}",
+    ),
+    "negation": (
+        "I don't see any {noun}.",
+        "There's nothing to suggest {noun}.",
+        "It would be a stretch to call this {noun}.",
+        "{He_cap} isn't {adj}, as far as I can tell.",
+        "The face lacks any {noun}.",
+        "{Noun} is not what this face shows.",
+    ),
+    "negation_pair": ("I see no {noun} and no {noun2}.", "Nothing here suggests {noun} or {noun2}."),
+    "contrast": (
+        "This reads as {pnoun}, not {noun}.",
+        "{He_cap} seems {padj}, not {adj}.",
+        "I'd go with {pnoun} over {noun}.",
+    ),
+    "revision": ("My first instinct was {noun}.", "It might seem like {noun} at a glance."),
+    "ambiguous": (
+        "Without more context, I can't tell whether this is {a} or {b}.",
+        "The expression sits somewhere between {a} and {b}, and I can't pick one.",
+        "Both {a} and {b} are reasonable readings; the image doesn't settle it.",
+        "{A} or {b}? Honestly, it's a coin flip.",
+    ),
+    "ambiguous_pair": (
+        "{Who} seems {a} and {b} in roughly equal parts.",
+        "{Who} could be {a}, or equally {b}.",
+    ),
+}
+
 _FEATURES = ("eyes", "brows", "mouth", "forehead", "lip corners", "gaze")
 _BUT = ("However,", "But", "Looking more closely, though,", "On closer inspection,", "Still,")
 _OPENERS = {
@@ -508,6 +598,7 @@ _OPENERS = {
 _OPENERS["heldout2"] = ("Sure!", "Here's my read of the face.", "Let's break this down.")
 _OPENERS["heldout3"] = ("Okay.", "Here is what I see.", "Let me describe the face first.")
 _OPENERS["heldout4"] = ("Certainly.", "Alright, looking at the photo:", "Here's my take.")
+_OPENERS["heldout5"] = ("Of course!", "Let's take a look at the face.", "Here's what I observe.")
 _FILLER = (
     "The head is turned slightly to the left.",
     "Part of the hair falls over the forehead.",
@@ -573,6 +664,8 @@ class _Writer:
             self.part in ("heldout2", "heldout3") and self.rng.random() < 0.35
         ):
             pool = held + _WORDS2[emotion][0 if form == "adj" else 1]
+        elif self.part == "heldout5" and self.rng.random() < 0.2:
+            pool = _WORDS5[emotion][0 if form == "adj" else 1]
         return self.pick(pool)
 
     def fill(self, template: str, emotion: str, primary: bool = False, **extra: str) -> str:
@@ -1033,6 +1126,132 @@ _CLEAR_FAMILIES["heldout4"] = {
 }  # fmt: skip
 
 
+# Fifth held-out families, in the manner of today's assistants: numbered bold bullets with a
+# conclusion (GPT-4o), a bulleted breakdown with an overall impression and a caveat (Gemini), an image
+# caption that turns to the face (LLaVA), explicit numbered steps, a ranking of candidates, intensity
+# levels in words, scores in other notations, a hedged pick.
+
+_RANK_TOP = ("most likely", "strongest match", "clear fit", "")
+_RANK_MID = ("possible, but weaker", "some supporting cues", "less likely", "")
+_RANK_LOW = ("very unlikely", "no real evidence", "doesn't fit", "")
+_LEVEL_TOP = ("high", "strong", "very high")
+_LEVEL_LOW = ("low", "slight", "very low", "none", "minimal")
+
+
+def _set_aside(parts: dict[str, list[str]]) -> list[str]:
+    """A revised first guess ("My first instinct was fear. However, the rest ..."), negations, side
+    emotions."""
+    revised = [r + " the rest of the face tells another story." for r in parts["revision"]]
+    return [*revised, *parts["negation"], *parts["side"]]
+
+
+def _family_numbered_bold(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    statement = _statement(w, label, traits, tuple(parts["avoid"]))
+    items = [f"**{_region(s)}**: {s[:1].lower()}{s[1:]}" for s in parts["signs"]]
+    other = " ".join(_set_aside(parts))
+    if other:
+        items.append(f"**Other cues**: {other}")
+    lines = [f"{i}. {item}" for i, item in enumerate(items, 1)]
+    lead = "To determine the emotion, let's examine the key facial features:"
+    return "\n".join([*parts["open"], lead, "", *lines, "", f"**Conclusion**: {statement}"]), traits
+
+
+def _family_overall(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    statement = _statement(w, label, traits, tuple(parts["avoid"]))
+    bullets = [f"* **{_region(s)}:** {s}" for s in parts["signs"]]
+    bullets += [f"* {s}" for s in _set_aside(parts)]
+    text = "\n".join([*parts["open"], "Here's a breakdown of the expression:", "", *bullets, "",
+                      f"**Overall impression:** {statement}"])  # fmt: skip
+    if w.rng.random() < 0.5:
+        caveat = w.pick(_CAVEATS)
+        text += "\n\n**Caveat:** " + caveat
+    return text, traits
+
+
+def _family_caption(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    statement = _statement(w, label, traits, tuple(parts["avoid"]))
+    scene = f"The image features {w.who} photographed up close."
+    body = [scene, *parts["open"], *_join_revision(parts["revision"], parts["signs"])]
+    extra = [*parts["negation"], *parts["side"]]
+    if w.rng.random() < 0.5:
+        return " ".join([*body, statement, *extra]), traits
+    return " ".join([*body, *extra, statement]), traits
+
+
+def _family_explicit_steps(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    statement = _statement(w, label, traits, tuple(parts["avoid"]))
+    rule_out = " ".join(_set_aside(parts))
+    steps = [("What the face shows", " ".join(parts["signs"])), ("Alternatives", rule_out),
+             ("Decision", statement)]  # fmt: skip
+    lines = [f"Step {i} - {title}: {body}" for i, (title, body) in enumerate((s for s in steps if s[1]), 1)]
+    return "\n".join([*parts["open"], "Let's analyze this step by step.", "", *lines]), traits
+
+
+def _family_ranking(w: _Writer, label: str) -> tuple[str, list[str]]:
+    mid, low = w.rng.sample([e for e in EMOTIONS if e != label], 2)
+    rows = []
+    for e, notes in ((label, _RANK_TOP), (mid, _RANK_MID), (low, _RANK_LOW)):
+        note = w.pick(notes)
+        name = _cap(w.word(e, "noun", primary=False))
+        rows.append(f"{name} ({note})" if note else name)
+    lead = w.pick(("Ranking the likely emotions:", "Candidates, from most to least likely:",
+                   "My ranking:"))  # fmt: skip
+    lines = [f"{i}. {r}" for i, r in enumerate(rows, 1)]
+    text = "\n".join([*w.signs(label, w.rng.randint(1, 2)), "", lead, *lines])
+    return text, ["side", "ranking"]
+
+
+def _family_levels(w: _Writer, label: str) -> tuple[str, list[str]]:
+    others = w.rng.sample([e for e in EMOTIONS if e != label], w.rng.randint(2, 4))
+    rows = [(label, w.pick(_LEVEL_TOP)), *((e, w.pick(_LEVEL_LOW)) for e in others)]
+    w.rng.shuffle(rows)
+    lead = w.pick(("Estimated intensity per emotion:", "Emotion levels:", "How strongly each emotion shows:"))
+    lines = [f"- {_cap(w.word(e, 'noun', primary=False))}: {level}" for e, level in rows]
+    return "\n".join([lead, *lines]), ["levels", "side"]
+
+
+def _family_scores5(w: _Writer, label: str) -> tuple[str, list[str]]:
+    others = w.rng.sample([e for e in EMOTIONS if e != label], w.rng.randint(1, 3))
+    top = w.pick((55, 60, 65, 70, 75, 80, 85))
+    rest = [w.rng.randint(1, min(top - 10, (100 - top) // len(others) or 1)) for _ in others]
+    pairs = [(label, top), *zip(others, rest, strict=True)]
+    w.rng.shuffle(pairs)
+    names = [(w.pick((e, w.word(e, "noun", primary=False))), v) for e, v in pairs]
+    style = w.rng.randrange(4)
+    if style == 0:
+        body = "Probability estimates: " + " · ".join(f"{_cap(n)} {v}%" for n, v in names)
+    elif style == 1:
+        body = "\n".join(f"{_cap(n)} = {v / 100:.2f}" for n, v in names)
+    elif style == 2:
+        body = "Likelihoods:\n" + "\n".join(f"* {_cap(n)} — {v}%" for n, v in names)
+    else:
+        tens = [v // 10 for _, v in names]
+        scale = 10 if tens.count(top // 10) == 1 else 100
+        body = ", ".join(f"{_cap(n)} {v * scale // 100}/{scale}" for n, v in names)
+    return body, ["scores"]
+
+
+def _family_hedged_pick(w: _Writer, label: str) -> tuple[str, list[str]]:
+    parts, traits = _clear_parts(w, label)
+    head = w.pick((
+        f"It's hard to be certain from a single frame, but {w.he} most likely looks {w.word(label, 'adj')}.",
+        f"If forced to pick a single label, I'd go with {w.word(label, 'noun')}.",
+        f"I can't be fully sure, but my best guess is {w.word(label, 'noun')}.",
+    ))  # fmt: skip
+    return " ".join([head, *parts["signs"], *parts["negation"], *parts["side"]]), traits
+
+
+_CLEAR_FAMILIES["heldout5"] = {
+    "numbered_bold": _family_numbered_bold, "overall": _family_overall, "caption": _family_caption,
+    "explicit_steps": _family_explicit_steps, "ranking": _family_ranking, "levels": _family_levels,
+    "scores5": _family_scores5, "hedged_pick": _family_hedged_pick, "short": _family_short,
+}  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------------
 # Genuinely ambiguous responses and responses that assert no emotion
 
@@ -1072,6 +1291,19 @@ def _ambiguous(w: _Writer) -> tuple[str, str, list[str]]:
     if w.part == "heldout3" and style < 0.85:  # a breakdown that ties
         text = f"Emotion breakdown:\n- Primary: {na} / {nb} (tied)\n- Absent: {w.word(w.other(a, b), 'noun', primary=False)}"
         return text, "ambiguous_breakdown", traits
+    if w.part == "heldout5" and style < 0.84:  # two candidates ranked alike
+        third = _cap(w.word(w.other(a, b), "noun", primary=False))
+        text = "\n".join(
+            ["Ranking the likely emotions:", f"1. {_cap(na)} / {_cap(nb)} (tied)", f"2. {third}"]
+        )
+        return text, "ambiguous_ranking", traits
+    if w.part == "heldout5" and style < 0.93:  # the same level for two emotions
+        level = w.pick(("moderate", "high"))
+        c = _cap(w.word(w.other(a, b), "noun", primary=False))
+        text = "\n".join(
+            ["Emotion levels:", f"- {_cap(na)}: {level}", f"- {_cap(nb)}: {level}", f"- {c}: low"]
+        )
+        return text, "ambiguous_levels", traits
     if w.part == "heldout2" and style < 0.85:  # two candidates weighed alike, none chosen
         rows = [f"- **{_cap(na)}**: plausible.", f"- **{_cap(nb)}**: equally plausible."]
         text = "\n".join(["Weighing the candidate emotions:", *rows, "", "I can't pick one over the other."])
@@ -1084,12 +1316,22 @@ def _ambiguous(w: _Writer) -> tuple[str, str, list[str]]:
 
 
 def _none(w: _Writer) -> tuple[str, str, list[str]]:
-    """Signs only, or only negated emotions: no label is asserted."""
+    """Signs only, or only negated emotions: no label is asserted (``heldout5``: also a refusal or an
+    unreadable face)."""
+    if w.part == "heldout5" and w.rng.random() < 0.3:
+        return w.pick((
+            "I'm sorry, but I can't identify how a person feels from a photo.",
+            "I'm not able to determine people's emotions from images.",
+            "The face is too small and blurry for me to read an expression reliably.",
+            "Most of the face is hidden behind a hand, so I can't judge the expression.",
+        )), "none_refusal", []  # fmt: skip
     e = w.pick(EMOTIONS)
     signs = w.signs(e, w.rng.randint(1, 3))
     if w.rng.random() < 0.5:
         n = w.other()
         return " ".join([*signs, w.fill(w.pick(w.bank["negation"]), n)]), "none_negated", ["negation"]
+    if w.part == "heldout5":
+        return "\n".join(["What I can see:", *(f"- {s}" for s in signs)]), "none_signs", []
     return " ".join(signs), "none_signs", []
 
 

@@ -14,6 +14,7 @@
     r.samples.forEach(function (s) {
       s.claims = s.claims.map(record(DATA.claim_fields));
       if (s.reference) s.reference.aus = s.reference.aus.map(record(DATA.reference_au_fields));
+      if (s.interventions) s.interventions = s.interventions.map(record(DATA.intervention_fields));
     });
   });
   var IMAGES = JSON.parse(document.getElementById("tb-images").textContent);
@@ -357,6 +358,7 @@
     box.appendChild(legend());
     if (s.image_error) box.appendChild(el("p", { "class": "warning", text: "image: " + s.image_error }));
     if (s.error) box.appendChild(el("p", { "class": "warning", text: "error: " + s.error }));
+    if (s.interventions) box.appendChild(interventions(s));
 
     box.appendChild(el("h4", { text: "Raw response" }));
     if (s.text === null) {
@@ -416,6 +418,32 @@
         }))));
       }
     }
+  }
+
+  /* The intervene stage: the original thumbnail and each intervened one, with the answer under each
+     (flipped answers marked), one row per fill. */
+  function interventions(s) {
+    var node = el("div", { "class": "interventions" }, [el("h4", { text: "Interventions" })]);
+    var none = s.interventions.filter(function (i) { return i.condition === "none"; })[0];
+    var fills = [];
+    s.interventions.forEach(function (i) { if (i.fill && fills.indexOf(i.fill) < 0) fills.push(i.fill); });
+    function cell(label, img, answer, flip) {
+      return el("figure", { "class": "iv" + (flip ? " flip" : "") }, [
+        img === null || img === undefined ? null : el("img", { src: IMAGES[img], alt: label }),
+        el("figcaption", {}, [el("span", { "class": "hint", text: label }), el("br"),
+                              el("b", { text: answer }), flip ? el("span", { "class": "badge bad", text: "flip" }) : null])
+      ]);
+    }
+    fills.forEach(function (f) {
+      var row = el("div", { "class": "iv-row" }, [el("span", { "class": "iv-fill", text: f })]);
+      row.appendChild(cell("original", s.img, s.pred !== null ? s.pred : "(" + s.status + ")", false));
+      if (none) row.appendChild(cell("none (asked again)", none.img, none.answer, none.flip));
+      s.interventions.filter(function (i) { return i.fill === f; }).forEach(function (i) {
+        row.appendChild(cell(i.condition, i.img, i.answer, i.flip));
+      });
+      node.appendChild(row);
+    });
+    return node;
   }
 
   function legend() {
