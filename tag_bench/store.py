@@ -78,7 +78,16 @@ def not_utf8(path: str | os.PathLike[str], data: bytes, first_line: int = 1) -> 
 
 
 def read_model(path: str | os.PathLike[str], model: type[T]) -> T:
-    """A JSON file as one ``model`` record; a ValueError naming the file and its first problem otherwise."""
+    """A JSON file as one ``model`` record; a ValueError naming the file and its first problem otherwise.
+    Parsed by pydantic's own JSON reader as :func:`iter_records` parses lines (a leaderboard reads
+    thousands of these files); only a file it refuses goes through ``json`` and validation, for the
+    message."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return model.model_validate_json(data)
+    except ValidationError:
+        pass
     try:
         return model.model_validate(read_json(path))
     except ValidationError as e:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,54 @@ def test_only_and_max_samples_choose_the_samples_shown(crafted, tmp_path):
     data, _ = page_data(out.path)
     assert [s["id"] for s in data["runs"][0]["samples"]] == [s["sample_id"] for s in samples[:2]]
     assert data["runs"][0]["selection"] == f"2 of {len(samples)} samples (samples, at most 2)"
+
+
+def test_a_large_run_shows_a_random_sample_in_the_browser(crafted, tmp_path):
+    """Above browser_samples the browser holds the samples with the smallest sha256 of their id, in file
+    order; every count, fact and table still covers the whole run, and the page says so."""
+    from tag_bench.report.browse import FLAGS
+
+    run = crafted / "crafted"
+    samples = samples_of(run)
+    n, k = len(samples), 3
+    assert n > 2 * k
+
+    def smallest(pool: list[dict], k: int) -> list[str]:
+        first = {
+            s["sample_id"] for s in sorted(pool, key=lambda s: sha256(s["sample_id"].encode()).digest())[:k]
+        }
+        return [s["sample_id"] for s in pool if s["sample_id"] in first]
+
+    out = write([run], tmp_path / "r.html", figures=False, browser_samples=k)
+    assert out.samples == out.images == k
+    data, images = page_data(out.path)
+    (shown,) = data["runs"]
+    assert [s["id"] for s in shown["samples"]] == smallest(samples, k) and len(images) == k
+    assert shown["n"] == n
+    assert shown["flag_counts"] == {f: expected(samples, f) for f in FLAGS}  # over every sample
+    assert shown["selection"] == (
+        f"{k} of {n} samples (a random {k} of the {n} samples: those with the smallest sha256 of their id, "
+        "the same in every report; --browser-samples N shows more)"
+    )
+    text = out.path.read_text(encoding="utf-8")
+    assert f"<th>samples</th><td>{n}</td>" in text
+    # the same pick whatever order the run's files are in
+    views = read_views(run)
+    assert [v.id for v in report_html.browser_sample(views[::-1], k)][::-1] == smallest(samples, k)
+    # sampled after --only and --max-samples
+    wrong = [s for s in samples if not s["correct"]]
+    out = write([run], tmp_path / "w.html", figures=False, only="wrong", browser_samples=2)
+    (shown,) = page_data(out.path)[0]["runs"]
+    assert [s["id"] for s in shown["samples"]] == smallest(wrong, 2)
+    assert shown["selection"].startswith(f"2 of {n} samples (a random 2 of the {len(wrong)} wrong samples: ")
+    out = write([run], tmp_path / "m.html", figures=False, max_samples=k + 2, browser_samples=k)
+    (shown,) = page_data(out.path)[0]["runs"]
+    assert [s["id"] for s in shown["samples"]] == smallest(samples[: k + 2], k)
+    # 0: no sample, every sample shown
+    out = write([run], tmp_path / "all.html", figures=False, browser_samples=0)
+    assert [s["id"] for s in page_data(out.path)[0]["runs"][0]["samples"]] == [
+        s["sample_id"] for s in samples
+    ]
 
 
 def test_thumbnails_are_made_once_and_reused_through_the_cache(crafted, tmp_path):
@@ -485,4 +534,39 @@ def test_the_page_reads_the_status_filters_from_python(browser, crafted, tmp_pat
     assert options[1:] == [[k, f"{f.label} ({count[k]})", f.definition] for k, f in FLAGS.items()]
     assert p.choose(status="answered") == count["answered"] > 0
     assert "wrong (relabelled) " in p.page.inner_text("#tb-selection")
+    assert p.errors == []
+
+
+def test_a_sampled_browser_in_chromium(browser, crafted, tmp_path):
+    """The browser of a sampled run filters the samples it holds and says both counts: here, and over the
+    whole run."""
+    run = crafted / "crafted"
+    samples = samples_of(run)
+    n, k = len(samples), 4
+    out = write([run], tmp_path / "r.html", figures=False, browser_samples=k)
+    held = page_data(out.path)[0]["runs"][0]["samples"]
+    ids = {s["id"] for s in held}
+    here = [s for s in samples if s["sample_id"] in ids]
+    p = Page(browser, out.path)
+    assert p.count() == k == len(p.cards())
+    assert p.page.inner_text("#tb-total") == str(k)
+    options = p.page.eval_on_selector_all("#tb-status option", "os => os.map(o => [o.value, o.textContent])")
+    assert options[0] == ["", f"all ({k} of {n})"]
+    for value, label in options[1:]:
+        assert label.endswith(f" ({expected(here, value)} of {expected(samples, value)})"), (value, label)
+        assert p.choose(status=value) == expected(here, value) == len(p.cards())
+    p.choose(status="")
+    gold = here[0]["label"]
+    assert p.choose(gold=gold) == sum(s["label"] == gold for s in here)
+    p.choose(gold="")
+    # cards are made once and put back by later filters, still marked when selected
+    first = p.cards()[0]
+    p.page.click(".tb-card >> nth=0")
+    p.choose(status="wrong")
+    p.choose(status="")
+    assert p.cards() == [s["sample_id"] for s in here]
+    assert p.page.eval_on_selector_all(".tb-card.selected", "cs => cs.map(c => c.dataset.id)") == [first]
+    selection = p.page.inner_text("#tb-selection")
+    assert f"{k} of {n} samples (a random {k}" in selection
+    assert f"The leaderboards, figures and run facts cover all {n} samples of the run" in selection
     assert p.errors == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tag_bench._cli.common import cli_errors, run_status_options, warn
-from tag_bench.report.html import write_report
+from tag_bench.report.html import BROWSER_SAMPLES, write_report
 
 
 @click.command("report")
@@ -14,6 +14,9 @@ from tag_bench.report.html import write_report
               help="The HTML file to write.")  # fmt: skip
 @click.option("--max-samples", type=click.IntRange(0), default=None,
               help="At most N samples per run in the sample browser (metrics always cover every sample).")  # fmt: skip
+@click.option("--browser-samples", type=click.IntRange(0), default=BROWSER_SAMPLES, show_default=True,
+              help="A run with more samples than N left to show shows a random N of them in the browser (the "
+              "same every time); 0: all of them. Tables, figures and counts always cover every sample.")  # fmt: skip
 @click.option("--only", type=click.Choice(["failures", "hallucinated", "wrong"]), default=None,
               help="Only these samples in the browser: failures (no usable answer), hallucinated (an AU the "
               "reference marks inactive), wrong (not correct).")  # fmt: skip
@@ -21,8 +24,9 @@ from tag_bench.report.html import write_report
 @click.option("--title", default=None, help="Title of the page.")
 @run_status_options
 @cli_errors
-def report_cmd(paths: tuple[str, ...], output: str, max_samples: int | None, only: str | None, no_figures: bool,
-               title: str | None, allow_incomplete: bool, allow_failed: bool) -> None:  # fmt: skip
+def report_cmd(paths: tuple[str, ...], output: str, max_samples: int | None, browser_samples: int,
+               only: str | None, no_figures: bool, title: str | None, allow_incomplete: bool,
+               allow_failed: bool) -> None:  # fmt: skip
     """Write an HTML report of run directories (or folders holding them, searched recursively).
 
     One file that opens offline in any browser: leaderboards, figures, each run's facts and warnings,
@@ -30,7 +34,8 @@ def report_cmd(paths: tuple[str, ...], output: str, max_samples: int | None, onl
     reference, raw response and claims).
     """
     result = write_report(paths, output, max_samples=max_samples, only=only, figures=not no_figures,
-                          title=title, allow_incomplete=allow_incomplete, allow_failed=allow_failed)  # fmt: skip
+                          title=title, allow_incomplete=allow_incomplete, allow_failed=allow_failed,
+                          browser_samples=browser_samples)  # fmt: skip
     warn(result.warnings)
     click.echo(
         f"written: {result.path} ({result.size / 1e6:.1f} MB; {result.runs} run(s), {result.samples} samples, "

@@ -19,6 +19,7 @@ from tag_bench.report.discover import discover_runs, display_name
 from tag_bench.rundir import RunDir, RunDirError, is_judge_run
 from tag_bench.schema import MetricsReport, RunManifest
 from tag_bench.scoring.metric_table import spec as metric_spec
+from tag_bench.store import gc_paused
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -92,60 +93,86 @@ def read_runs(
     (:mod:`tag_bench.judge.rows`); ``judge_runs=False`` (readers of per-sample scores) skips it with a note."""
     found = discover_runs(list(paths))
     out = LoadedRuns(skipped=list(found.skipped))
-    for run in found.runs:
-        if is_judge_run(run.path):
-            if not judge_runs:
-                out.skipped.append(
-                    f"{run.path}: a judge run (its ratings: `tag-bench leaderboard {run.path} --spec preference`)"
-                )
-                continue
-            from tag_bench.judge.rows import judged_candidates  # lazy: the judge package reads report.frames
-
-            rows = judged_candidates(run)
-            if rows and rows[0].manifest.status == "failed" and not allow_failed:
-                raise FailedRunError(
-                    f"{run.path} is a failed judge run ({rows[0].manifest.status_reason}); pass --allow-failed to show it flagged ✗"
-                )
-            if rows and rows[0].manifest.status not in ("complete", "failed") and not allow_incomplete:
-                raise IncompleteRunError(
-                    f"{run.path} is an incomplete judge run ({rows[0].manifest.status}); resume it with the command that "
-                    "started it, or pass --allow-incomplete to show it flagged"
-                )
-            out.runs.extend(rows)
-            continue
-        manifest = run.read_manifest()
-        if manifest.status == "failed":
-            if not allow_failed:
-                raise FailedRunError(
-                    f"{run.path} is a failed run ({_why_failed(manifest)}): its numbers are mostly failures; "
-                    "fix the cause and run it again, or pass --allow-failed to show it flagged ✗"
-                )
-        elif manifest.status != "complete" and not allow_incomplete:
-            report = run.read_metrics()
-            done = report.n - report.status_counts.get("missing", 0)
-            raise IncompleteRunError(
-                f"{run.path} is an incomplete run ({manifest.status}: {done} of {report.n} samples generated); "
-                "resume it with the command that started it, or pass --allow-incomplete to show it flagged"
-            )
-        if fills == "all" and (found_fills := run.intervention_fills()):
-            for fill in found_fills:
-                out.runs.append(
-                    ScoredRun(
-                        run,
-                        manifest,
-                        run.read_intervention_metrics(fill),
-                        None,
-                        display_name(manifest),
-                        fill=fill,
-                    )
-                )
-            continue
-        keys: list[str | None] = [None]
-        if references == "all":
-            keys = list(run.saved_reference_keys()) or [None]
-        for key in keys:
-            out.runs.append(ScoredRun(run, manifest, run.read_metrics(key), key, display_name(manifest)))
+    with gc_paused():  # thousands of records that form no cycles: collections would walk them all again
+        for run in found.runs:
+            _read_run(run, out, allow_incomplete, allow_failed, references, judge_runs, fills)
     return out
+
+
+def _read_run(
+    run: RunDir,
+    out: LoadedRuns,
+    allow_incomplete: bool,
+    allow_failed: bool,
+    references: str,
+    judge_runs: bool,
+    fills: str,
+) -> None:
+    """:func:`read_runs` of one run directory, added to ``out``."""
+    try:
+        manifest = run.read_manifest()
+    except RunDirError:
+        # a judge run's manifest is not a RunManifest (it has a kind): asked only then, so that a model run's
+        # manifest is read once
+        if not is_judge_run(run.path):
+            raise
+        _read_judge_run(run, out, allow_incomplete, allow_failed, judge_runs)
+        return
+    if manifest.status == "failed":
+        if not allow_failed:
+            raise FailedRunError(
+                f"{run.path} is a failed run ({_why_failed(manifest)}): its numbers are mostly failures; "
+                "fix the cause and run it again, or pass --allow-failed to show it flagged ✗"
+            )
+    elif manifest.status != "complete" and not allow_incomplete:
+        report = run.read_metrics()
+        done = report.n - report.status_counts.get("missing", 0)
+        raise IncompleteRunError(
+            f"{run.path} is an incomplete run ({manifest.status}: {done} of {report.n} samples generated); "
+            "resume it with the command that started it, or pass --allow-incomplete to show it flagged"
+        )
+    if fills == "all" and (found_fills := run.intervention_fills()):
+        for fill in found_fills:
+            out.runs.append(
+                ScoredRun(
+                    run,
+                    manifest,
+                    run.read_intervention_metrics(fill),
+                    None,
+                    display_name(manifest),
+                    fill=fill,
+                )
+            )
+        return
+    keys: list[str | None] = [None]
+    if references == "all":
+        keys = list(run.saved_reference_keys()) or [None]
+    for key in keys:
+        out.runs.append(ScoredRun(run, manifest, run.read_metrics(key), key, display_name(manifest)))
+
+
+def _read_judge_run(
+    run: RunDir, out: LoadedRuns, allow_incomplete: bool, allow_failed: bool, judge_runs: bool
+) -> None:
+    """A judge run directory: one entry per candidate (or a note, for readers of per-sample scores)."""
+    if not judge_runs:
+        out.skipped.append(
+            f"{run.path}: a judge run (its ratings: `tag-bench leaderboard {run.path} --spec preference`)"
+        )
+        return
+    from tag_bench.judge.rows import judged_candidates  # lazy: the judge package reads report.frames
+
+    rows = judged_candidates(run)
+    if rows and rows[0].manifest.status == "failed" and not allow_failed:
+        raise FailedRunError(
+            f"{run.path} is a failed judge run ({rows[0].manifest.status_reason}); pass --allow-failed to show it flagged ✗"
+        )
+    if rows and rows[0].manifest.status not in ("complete", "failed") and not allow_incomplete:
+        raise IncompleteRunError(
+            f"{run.path} is an incomplete judge run ({rows[0].manifest.status}); resume it with the command that "
+            "started it, or pass --allow-incomplete to show it flagged"
+        )
+    out.runs.extend(rows)
 
 
 def _why_failed(manifest: RunManifest) -> str:

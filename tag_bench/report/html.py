@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import hashlib
 import html
 import json
 import math
@@ -54,6 +55,10 @@ SPECS = ("overview", "main", "grounding", "transfer", "usage", "faithfulness")
 #: A longer response is shown as its head and tail (the answer is usually at the end).
 TEXT_HEAD, TEXT_TAIL = 6000, 2000
 SIZE_LIMIT = 25_000_000  # the report warns above this many bytes
+#: A run with more samples than this (after ``only`` and ``max_samples``) shows a random sample of this
+#: many in the browser: the page of a 50,000-sample run stays the size of a 4,000-sample one (under
+#: SIZE_LIMIT) and opens in seconds. Tables, figures and the counts over the whole run cover every sample.
+BROWSER_SAMPLES = 4000
 #: The intervened thumbnails of the sample browser: their side, and the tested samples per run that get them.
 INTERVENTION_SIDE, INTERVENTION_SAMPLES = 96, 100
 
@@ -71,6 +76,9 @@ class ReportResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
+# the samples read (millions of objects for a 50,000-sample run) form no cycles; with the cyclic GC running,
+# every later allocation (the figures, the page) paid for walking them all again: the figures took 4x longer
+@store.gc_paused()
 def write_report(
     paths: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
@@ -83,12 +91,15 @@ def write_report(
     title: str | None = None,
     thumb_side: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    browser_samples: int | None = BROWSER_SAMPLES,
 ) -> ReportResult:
     """Write the HTML report of the scored runs under ``paths`` to ``out``.
 
-    ``max_samples``: at most this many samples per run in the browser (metrics always cover every
-    sample); ``only``: ``failures``, ``hallucinated`` or ``wrong`` samples in the browser.
-    ``figures``: True (needs the ``plots`` extra), False, or None (when matplotlib is installed).
+    ``max_samples``: at most the first this many samples per run in the browser (metrics always cover
+    every sample); ``only``: ``failures``, ``hallucinated`` or ``wrong`` samples in the browser;
+    ``browser_samples``: a run with more samples than this left to show shows a random sample of this
+    many (:func:`browser_sample`; None or 0: all). ``figures``: True (needs the ``plots`` extra), False,
+    or None (when matplotlib is installed).
     """
     if only is not None and only not in ONLY:
         raise ValueError(f"--only must be one of {', '.join(ONLY)}, got {only!r}")
@@ -117,7 +128,7 @@ def write_report(
     timings["figures"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    chosen = [_choose(v, only, max_samples) for v in views]
+    chosen = [_choose(v, only, max_samples, browser_samples) for v in views]
     images = _Images(thumb_side, cache_dir)
     images.add([v for vs in chosen for v in vs])
     intervened = [
@@ -162,9 +173,23 @@ def write_report(
     )
 
 
-def _choose(views: list[SampleView], only: str | None, max_samples: int | None) -> list[SampleView]:
+def _choose(
+    views: list[SampleView], only: str | None, max_samples: int | None, browser_samples: int | None
+) -> list[SampleView]:
     chosen = [v for v in views if v.matches(only)]
-    return chosen if max_samples is None else chosen[:max_samples]
+    if max_samples is not None:
+        chosen = chosen[:max_samples]
+    if browser_samples and len(chosen) > browser_samples:
+        chosen = browser_sample(chosen, browser_samples)
+    return chosen
+
+
+def browser_sample(views: Sequence[SampleView], k: int) -> list[SampleView]:
+    """The ``k`` samples whose ids have the smallest sha256, in their run's order: a uniform random
+    sample that is the same in every report, whatever the order of the run, and the same samples in
+    every run of a task (so runs can be looked at side by side, and they share thumbnails)."""
+    ranked = sorted(range(len(views)), key=lambda i: (hashlib.sha256(views[i].id.encode()).digest(), i))
+    return [views[i] for i in sorted(ranked[:k])]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -339,6 +364,8 @@ def _run_data(run: ScoredRun, views: list[SampleView], shown: list[SampleView], 
     for v in views:
         for f in sample_flags(v):
             counts[f] += 1
+    pool = sum(v.matches(only) for v in views)  # the samples left to show before the browser's sample
+    pool = pool if max_samples is None else min(pool, max_samples)
     return {
         "name": run.name,
         "task": m.task.name,
@@ -346,7 +373,7 @@ def _run_data(run: ScoredRun, views: list[SampleView], shown: list[SampleView], 
         "classes": list(rep.classes),
         "n": len(views),
         "flag_counts": counts,  # over every sample of the run, not only those shown
-        "selection": _selection_note(len(views), len(shown), only, max_samples),
+        "selection": _selection_note(len(views), len(shown), only, max_samples, pool),
         "reference": rep.au_reference,
         "samples": [_row(_sample_data(v, images, (intervened or {}).get(v.id))) for v in shown],
         "intervention_note": (
@@ -362,11 +389,16 @@ def _row(sample: dict[str, Any]) -> list[Any]:
     return [sample[f] for f in SAMPLE_FIELDS]
 
 
-def _selection_note(n: int, shown: int, only: str | None, max_samples: int | None) -> str:
+def _selection_note(n: int, shown: int, only: str | None, max_samples: int | None, pool: int) -> str:
     if shown == n:
         return f"all {n} samples"
     what = f"{only} samples" if only else "samples"
     cap = f", at most {max_samples}" if max_samples is not None else ""
+    if shown < pool:  # browser_sample
+        return (
+            f"{shown} of {n} samples (a random {shown} of the {pool} {what}{cap}: those with the smallest "
+            "sha256 of their id, the same in every report; --browser-samples N shows more)"
+        )
     return f"{shown} of {n} samples ({what}{cap})"
 
 

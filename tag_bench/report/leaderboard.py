@@ -12,6 +12,7 @@ from tag_bench.report.render import RenderOptions, render
 from tag_bench.report.spec import LeaderboardSpec, load_spec
 from tag_bench.report.table import Table, TableError, build_table, unmatched
 from tag_bench.scoring.metric_table import spec as metric_spec
+from tag_bench.store import gc_paused
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Leaderboard:
     bibtex: str = ""  # the BibTeX entries of the published sources the table cites
 
 
+@gc_paused()  # thousands of reports read: collections would walk them again for each cell made
 def leaderboard(
     paths: Sequence[str | os.PathLike[str]],
     *,

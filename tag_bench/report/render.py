@@ -282,15 +282,19 @@ def _tex_width(texts: list[str], script: list[str] | None = None, bold: bool = F
     return widest + max((_tex_len(" " + t, 0.86) for t in script or []), default=0.0)
 
 
-def _tex_plan(table: Table, o: RenderOptions) -> tuple[list[list[int]], float]:
+#: Each cell's :func:`cell_text` by ``id(cell)``: the LaTeX layout measures what it then prints.
+_Texts = dict[int, tuple[str, str]]
+
+
+def _tex_plan(table: Table, texts: _Texts) -> tuple[list[list[int]], float]:
     """Column groups packed, in order, into blocks that fit the text width; and the widest block's width."""
     label = _tex_width(["Model", *(plain_cites(row_label(r)) for r in table.rows)]) + _TEX_COLSEP
     widths = []
     for gi, g in enumerate(table.groups):
         cols = 0.0
         for ci, col in enumerate(g.columns):
-            texts = [cell_text(col, r.cells[gi][ci], o) for r in table.rows]
-            body = max((_tex_width([v], [c] if c else None, bold=True) for v, c in texts), default=0.0)
+            shown = [texts[id(r.cells[gi][ci])] for r in table.rows]
+            body = max((_tex_width([v], [c] if c else None, bold=True) for v, c in shown), default=0.0)
             cols += max(body, _tex_width(_tex_lines(col.title))) + 2 * _TEX_COLSEP
         widths.append(max(cols, _tex_width(_tex_group_head(g)) + 2 * _TEX_COLSEP))
     blocks: list[list[int]] = []
@@ -306,7 +310,7 @@ def _tex_plan(table: Table, o: RenderOptions) -> tuple[list[list[int]], float]:
     return blocks or [[]], widest
 
 
-def _tex_block(table: Table, groups: list[int], o: RenderOptions) -> list[str]:
+def _tex_block(table: Table, groups: list[int], texts: _Texts) -> list[str]:
     """One tabular of the row labels and the columns of ``groups``, scaled down only if it is too wide."""
     gs = [table.groups[gi] for gi in groups]
     n = sum(len(g.columns) for g in gs)
@@ -330,8 +334,8 @@ def _tex_block(table: Table, groups: list[int], o: RenderOptions) -> list[str]:
             out.append(r"\midrule")  # published rows above the runs, as papers set prior work
         cells = [tex_text(row_label(r))]
         for gi in groups:
-            for col, c in zip(table.groups[gi].columns, r.cells[gi], strict=True):
-                value, ci = cell_text(col, c, o)
+            for c in r.cells[gi]:
+                value, ci = texts[id(c)]
                 text = tex_escape(value)
                 if c.mark == "best":
                     text = rf"\textbf{{{text}}}"
@@ -351,14 +355,15 @@ def render_latex(table: Table, o: RenderOptions) -> str:
     paragraph, \\caption and \\label. ``table`` when it fits one column, else ``table*``; column groups
     that do not fit the text width side by side are stacked in several tabulars (each with the model
     column), and a tabular still too wide is scaled to the line width. Needs booktabs and graphicx."""
-    blocks, width = _tex_plan(table, o)
+    texts = {id(c): cell_text(col, c, o) for r in table.rows for col, c in _cells(table, r)}
+    blocks, width = _tex_plan(table, texts)
     env = "table" if len(blocks) == 1 and width <= TEX_COLUMN_WIDTH else "table*"
     out = [rf"% \usepackage{{{','.join(TEX_PACKAGES)}}}", rf"\begin{{{env}}}[t]", r"\centering", r"\small",
            r"\setlength{\tabcolsep}{4pt}"]  # fmt: skip
     for i, groups in enumerate(blocks):
         if i:
             out.append(r"\par\medskip")
-        out += _tex_block(table, groups, o)
+        out += _tex_block(table, groups, texts)
     notes = _notes(table, o, second="underlined")
     if notes:
         out.append(r"\par\smallskip{\footnotesize " + " ".join(tex_text(x) for x in notes) + r"\par}")

@@ -71,10 +71,14 @@
     var samples = r.samples;
     var status = $("tb-status"), gold = $("tb-gold"), pred = $("tb-pred"), au = $("tb-au");
     [status, gold, pred, au].forEach(clear);
-    option(status, "", "all (" + samples.length + ")");
+    // a browser holding fewer samples than the run (--only, --max-samples, a large run's sample) says
+    // both counts: here, and over the whole run
+    var part = samples.length < r.n;
+    option(status, "", "all (" + samples.length + (part ? " of " + r.n : "") + ")");
     Object.keys(DATA.flags).forEach(function (f) {
       var k = samples.filter(function (s) { return s.flags.indexOf(f) >= 0; }).length;
-      option(status, f, DATA.flags[f].label + " (" + k + ")", DATA.flags[f].definition);
+      option(status, f, DATA.flags[f].label + " (" + k + (part ? " of " + r.flag_counts[f] : "") + ")",
+             DATA.flags[f].definition);
     });
     var classes = r.classes.slice();
     samples.forEach(function (s) { if (classes.indexOf(s.gold) < 0) classes.push(s.gold); });
@@ -92,12 +96,14 @@
       .forEach(function (a) { option(au, a, a + " (" + aus[a] + ")"); });
     state.status = state.gold = state.pred = state.au = "";
     state.selected = null;
+    cards.clear();
     state.shown = PAGE;
     $("tb-total").textContent = String(samples.length);
     $("tb-selection").textContent = r.name + " on " + r.task + ": " + r.selection + " in this page. " +
       "Status counts over the whole run: " + Object.keys(r.flag_counts).filter(function (f) {
         return r.flag_counts[f] > 0; }).map(function (f) { return DATA.flags[f].label + " " + r.flag_counts[f]; })
-        .join(", ") + ".";
+        .join(", ") + "." + (part ? " The leaderboards, figures and run facts cover all " + r.n + " samples " +
+        "of the run; only this browser holds fewer." : "");
     var detail = $("tb-detail");
     clear(detail);
     detail.appendChild(el("p", { "class": "hint", text: "Click a sample to see its image with the claimed " +
@@ -131,12 +137,22 @@
     $("tb-count").textContent = String(list.length);
     var grid = $("tb-grid");
     clear(grid);
-    list.slice(0, state.shown).forEach(function (s) { grid.appendChild(card(s)); });
+    list.slice(0, state.shown).forEach(function (s) { grid.appendChild(cardOf(s)); });
     $("tb-more").hidden = list.length <= state.shown;
     if (!list.length) grid.appendChild(el("p", { "class": "hint", text: "No sample matches these filters." }));
   }
 
   // ------------------------------------------------------------------------------------------ cards
+
+  /* A sample's card, made once per run shown: a filter change puts back cards already drawn (their
+     thumbnails decoded) instead of drawing them again. */
+  var cards = new Map();
+  function cardOf(s) {
+    var node = cards.get(s);
+    if (!node) { node = card(s); cards.set(s, node); }
+    node.classList.toggle("selected", state.selected === s);
+    return node;
+  }
 
   function card(s) {
     var node = el("div", { "class": "tb-card card" + (state.selected === s ? " selected" : ""),
