@@ -11,8 +11,9 @@ which mentions can be the answer and which one is. The order of the rules (docs/
    class names; a descriptive word ("relaxed", "smiling") when something stronger is named or when it
    describes a feature ("the brow is relaxed").
 2. A score list ("happiness: 0.7, surprise: 0.2", "Anger 7/10", "- Fear: high") gives its argmax; a tie
-   at the top is ambiguous. A ranked list ("Ranking:\\n1. Sadness\\n2. Fear", "X > Y > Z") makes its
-   first rank a decision and the lower ranks side mentions; tied first ranks stay ambiguous.
+   at the top is ambiguous ("| Fear | Likely |" too). A ranked list ("Ranking:\\n1. Sadness\\n2. Fear",
+   "X > Y > Z", "X first, then Y") makes its first rank a decision and the lower ranks side mentions;
+   tied first ranks stay ambiguous, an unknown first rank never decides.
 3. Discourse position: the last concluding part (a "Conclusion" / "Summary" / "Overall:" section, a
    sentence from "in conclusion", "overall", "in the end", "therefore", "so" ... on) that makes a claim
    outranks everything before it.
@@ -24,7 +25,8 @@ which mentions can be the answer and which one is. The order of the rules (docs/
 5. The highest rank wins; two emotions at that rank stay ambiguous, unless the later one is in a
    sentence that revises the earlier ("however", "actually", "in the end", "so" ...).
 6. Never guess past a word the lexicon does not know: a text that leaves the answer open after the
-   winner ("equally likely", "a toss-up between", "I can't narrow it down") is ambiguous; side or hedged
+   winner ("equally likely", "a toss-up between", "I can't narrow it down", "no way to tell X from Y")
+   is ambiguous; side or hedged
    mentions never decide when the main claim names an unknown word ("this reads as disbelief", "these
    are typical signs of X", a one-word sentence "Disbelief."); nor does an earlier winner when a short
    concluding line names one.
