@@ -26,9 +26,10 @@ or failure of ``heldout4`` was looked at and before the rules tuned on ``heldout
 material since its first measurement), ``heldout6`` (written and
 frozen before any text or failure of ``heldout5`` was read and before any rule was tuned on it: a
 markdown report with a bold answer line, a likelihood table, ranked lists and scores in other notations,
-a hedged conclusion, question-and-answer layouts, tied ranks and tables, refusals; words of its own; no
-rule was tuned on it), ``heldout7`` (written and frozen before any text or failure of ``heldout6`` was
-read and before any rule was tuned on it: a generator of its own, with its own words, facial signs,
+a hedged conclusion, question-and-answer layouts, tied ranks and tables, refusals; words of its own;
+tuning material since its first measurement), ``heldout7`` (written and frozen before any text or
+failure of ``heldout6`` was read and before any rule was tuned on it: a generator of its own, with its
+own words, facial signs,
 families and phrasing of every cue: prose with revised first impressions, markdown sections, ranked and
 inline lists, fit and probability tables, score notations, hedged conclusions, refusals, genuinely
 ambiguous texts). Each held-out part is tuning material once its failures have been read; the
