@@ -167,7 +167,7 @@ def test_equally_supported_emotions_stay_ambiguous():
         p = read(text)
         assert p.status == "ambiguous" and "answer-tie" in codes(p), (text, p.notes)
     # left open after the only known word: never a guess
-    p = read("Cheer and astonishment are about equally likely here.")
+    p = read("Chirpiness and astonishment are about equally likely here.")
     assert p.status == "ambiguous" and "leaves the answer open" in p.notes[0], p.notes
 
 
@@ -211,8 +211,8 @@ def test_more_claims_on_unknown_words():
                  "Disbelief.\nThe eyes are wide. There is a slight undercurrent of joy.",
                  "Pretty clearly chipper. There's also a faint sense of disdain.",
                  "It's disbelief rather than despondency. Possibly a trace of disgust as well.",
-                 "It reads as cheer instead of sadness. There is a slight undercurrent of frustration.",
-                 "Despair crossed my mind first. Above all, this is cheer, with a secondary note of repugnance."):  # fmt: skip
+                 "It reads as chirpiness instead of sadness. There is a slight undercurrent of frustration.",
+                 "Despair crossed my mind first. Above all, this is chirpiness, with a secondary note of repugnance."):  # fmt: skip
         p = read(text)
         assert p.status == "no_answer" and "answer-not-emotion" in codes(p), (text, p.notes)
     # a one-word sentence that names nothing is no claim; a known claim still decides
@@ -319,9 +319,11 @@ def test_every_reader_note_is_coded_and_documented():
     assert reader_codes <= seen, reader_codes - seen
 
 
-@pytest.mark.parametrize("part", ["tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5"])
+@pytest.mark.parametrize(
+    "part", ["tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6"]
+)
 def test_corpus_figures(part):
-    """The parts the rules were tuned on (heldout6 is measured by bench/parse_bench.py only); texts
+    """The parts the rules were tuned on (heldout7 is measured by bench/parse_bench.py only); texts
     with words the lexicon lacks (heldout2, heldout3, heldout4) are refused, never guessed."""
     f = measure(freetext_corpus(600, part), lambda t: (lambda p: (p.status, p.label))(read(t)))
     assert f.right_when_committed is not None and f.right_when_committed >= 0.99, f
@@ -425,8 +427,8 @@ def test_options_set_aside_and_side_hints():
 
 
 def test_claims_on_unknown_words_round3():
-    for text in ("These features are characteristic of cheer, which is my answer. A bit of fear too.",
-                 "All of this adds up to cheer. Perhaps a small amount of distaste too.",
+    for text in ("These features are characteristic of chirpiness, which is my answer. A bit of fear too.",
+                 "All of this adds up to chirpiness. Perhaps a small amount of distaste too.",
                  "* Frustration is not what this face shows.\n* A faint suggestion of gloom.\n\n"
                  "**Overall impression:** In my view, this individual is on edge."):  # fmt: skip
         p = read(text)
@@ -437,6 +439,87 @@ def test_common_words_added_to_the_lexicon_round3():
     for word, emotion in (("cheery", "happiness"), ("in high spirits", "happiness"), ("low spirits", "sadness"),
                           ("sorrowfulness", "sadness"), ("nauseous", "disgust"), ("scoffing", "contempt"),
                           ("a resting face", "neutral"), ("taken by surprise", "surprise"), ("jumpy", "fear")):  # fmt: skip
+        assert read(f"In my view, the person shows {word}.").label == emotion, word
+
+
+# --------------------------------------------------------------------------------------------------
+# (rules written from heldout6's failures)
+
+
+def test_telling_two_emotions_apart_is_left_open():
+    for text in ("The gaze is lowered. There's no way to tell apprehension from heartbreak in this frame.",
+                 "The subject looks irate, or maybe heartbroken; I really can't say which.",
+                 "Whether this is joy or disdain is impossible to say from one image.",
+                 "The woman looks both fearful and gloomy, and neither wins out."):  # fmt: skip
+        p = read(text)
+        assert p.status == "ambiguous" and "answer-tie" in codes(p), (text, p.notes)
+    assert read("There's no way she is afraid: the face is plainly joyful.").label == "happiness"
+
+
+def test_likelihood_words_are_levels_of_a_table():
+    table = (
+        "| Emotion | Likelihood |\n|---|---|\n| Irritation | Low |\n| {} | Unlikely |\n| Dejection | Likely |"
+    )
+    assert read(table.format("Joy")).label == "sadness"
+    assert (
+        read("| Emotion | Likelihood |\n|---|---|\n| Fear | Likely |\n| Anger | Likely |").status
+        == "ambiguous"
+    )
+    assert (
+        read("| Emotion | Likelihood |\n|---|---|\n| Chirpiness | Likely |\n| Anger | Low |").status
+        == "no_answer"
+    )
+
+
+def test_a_score_item_after_a_colon_counts():
+    p = read("Ratings:\nConfidence: Scorn 40 %; Chirpiness 80 %")
+    assert p.status == "no_answer" and "answer-not-emotion" in codes(p), p.notes
+    assert read("Ratings:\nConfidence: Scorn 40 %; Joy 80 %").label == "happiness"
+
+
+def test_a_claim_said_of_the_person_names_the_answer():
+    p = read("At first I thought of surprise. The jaw is clenched. I'm not sure, but she looks chirpy.")
+    assert p.status == "no_answer" and "answer-not-emotion" in codes(p), p.notes
+    assert read("It might be fear. She looks at the camera, and she looks frightened.").label == "fear"
+
+
+def test_a_chain_headed_by_an_unknown_word_never_decides():
+    p = read("Ranked by likelihood: Chirpiness = Amazement > Annoyance.")
+    assert p.status == "ambiguous" and "answer-tie" in codes(p), p.notes
+    p = read("Ranked from most to least likely: Chirpiness > Shock > Scorn.")
+    assert p.status == "no_answer" and "answer-not-emotion" in codes(p), p.notes
+    assert read("Ranked from most to least likely: Joy > Shock > Scorn.").label == "happiness"
+
+
+def test_an_inline_ranking_decides_by_its_first_rank():
+    p = read(
+        "The forehead is smooth.\n\nRanked by likelihood: **Irritation** first, then condescension, then terror."
+    )
+    assert (p.label, "answer-final-statement" in codes(p)) == ("anger", True), p.notes
+    assert (
+        read("Ranked by likelihood: **Chirpiness** first, then derision, then shock.").status == "no_answer"
+    )
+    assert read("I looked at the eyes first, then the mouth. She looks sad.").label == "sadness"
+
+
+def test_a_sentence_after_final_answer_is_read_by_the_reader():
+    p = read("**Final answer:** The dominant emotion is alarm, with a slight undertone of surprise.")
+    assert (p.status, p.label) == ("ok", "fear"), p.notes
+    p = read("**Final answer:** What stands out most is chirpiness, with a slight undertone of astonishment.")
+    assert p.status == "no_answer" and "answer-not-emotion" in codes(p), p.notes
+    assert read("Final answer: sad").label == "sadness"
+
+
+def test_a_stated_answer_without_a_known_emotion_outranks_side_mentions():
+    p = read("You could argue for a little dread as well, but it's secondary. I'd say he looks on edge.")
+    assert p.status == "no_answer" and "answer-not-emotion" in codes(p), p.notes
+    assert read("It could be fear. I'd say that is the most natural reading.").label == "fear"
+
+
+def test_common_words_added_to_the_lexicon_round4():
+    for word, emotion in (("good cheer", "happiness"), ("lightheartedness", "happiness"),
+                          ("in a good mood", "happiness"), ("low-spirited", "sadness"), ("brokenhearted", "sadness"),
+                          ("on the verge of tears", "sadness")):  # fmt: skip
         assert read(f"In my view, the person shows {word}.").label == emotion, word
 
 
@@ -455,6 +538,9 @@ HUGE = {
         "headings": "### Conclusion\nfear or surprise\n",
         "ties": "it could be fear or surprise, equally likely, ",
         "claims": "this reads as disbelief. mostly nothing. ",
+        "inline ranks": "ranked by likelihood: fear first, then anger, ",
+        "stated": "it could be fear, but i'd say ",
+        "unknown chains": "ranking: glee > fear = zest > ",
     }.items()
 }
 

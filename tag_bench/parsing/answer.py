@@ -61,6 +61,8 @@ _CUE_FIELD_RE = re.compile(
     r"[ \t]*[:=][ \t]*" + _VALUE,
     re.MULTILINE,
 )
+#: an answer of more words than this after "Final answer:" is a sentence, read by the free-text reader
+_PROSE_ANSWER_WORDS = 4
 _CONCLUSION_RE = re.compile(r"conclusion[ \t]*[:,\-][ \t]*(?P<v>[^<]{1,600})")
 _MARKDOWN_RE = re.compile(r"\*+|`+|__+|^[ \t]*#+[ \t]*", re.MULTILINE)
 _LABEL_PREFIX_RE = re.compile(
@@ -317,7 +319,16 @@ def _cue_final(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
         if not (m.start() and low[m.start() - 1].isalpha())
     ]
     for m in sorted(found, key=lambda m: m.start(), reverse=True):
-        r = _classify(text[m.start("v") : m.end("v")], allowed, "final_answer", True, 2)
+        value = text[m.start("v") : m.end("v")]
+        if len(value.split()) > _PROSE_ANSWER_WORDS:
+            # a sentence after "Final answer:" ("The dominant emotion is X, with a hint of Y") is read as a
+            # concluding part: its side mentions never decide nor tie
+            reading = read_prose(value, low[m.start("v") : m.end("v")], conclusion=True)
+            if reading.kind in ("one", "tie") or any(
+                n.startswith("answer-not-emotion") for n in reading.notes
+            ):
+                return _from_reading(reading, allowed, "final_answer", True)
+        r = _classify(value, allowed, "final_answer", True, 2)
         if r is not None:
             return r
     return None
@@ -401,8 +412,8 @@ def _last_line(text: str, low: str, allowed: frozenset[str]) -> Answer | None:
         end = start - 1
     else:
         return None
-    if _LIST_ITEM_RE.match(line):
-        return None  # the free-text reader reads the list it belongs to
+    if _LIST_ITEM_RE.match(line) or (line.lstrip().startswith("|") and line.count("|") >= 3):
+        return None  # the free-text reader reads the list or table it belongs to
     raw = clean_label(line)
     words = raw.split()
     if not words or len(words) > 5:

@@ -11,8 +11,9 @@ which mentions can be the answer and which one is. The order of the rules (docs/
    class names; a descriptive word ("relaxed", "smiling") when something stronger is named or when it
    describes a feature ("the brow is relaxed").
 2. A score list ("happiness: 0.7, surprise: 0.2", "Anger 7/10", "- Fear: high") gives its argmax; a tie
-   at the top is ambiguous. A ranked list ("Ranking:\\n1. Sadness\\n2. Fear", "X > Y > Z") makes its
-   first rank a decision and the lower ranks side mentions; tied first ranks stay ambiguous.
+   at the top is ambiguous ("| Fear | Likely |" too). A ranked list ("Ranking:\\n1. Sadness\\n2. Fear",
+   "X > Y > Z", "X first, then Y") makes its first rank a decision and the lower ranks side mentions;
+   tied first ranks stay ambiguous, an unknown first rank never decides.
 3. Discourse position: the last concluding part (a "Conclusion" / "Summary" / "Overall:" section, a
    sentence from "in conclusion", "overall", "in the end", "therefore", "so" ... on) that makes a claim
    outranks everything before it.
@@ -24,7 +25,8 @@ which mentions can be the answer and which one is. The order of the rules (docs/
 5. The highest rank wins; two emotions at that rank stay ambiguous, unless the later one is in a
    sentence that revises the earlier ("however", "actually", "in the end", "so" ...).
 6. Never guess past a word the lexicon does not know: a text that leaves the answer open after the
-   winner ("equally likely", "a toss-up between", "I can't narrow it down") is ambiguous; side or hedged
+   winner ("equally likely", "a toss-up between", "I can't narrow it down", "no way to tell X from Y")
+   is ambiguous; side or hedged
    mentions never decide when the main claim names an unknown word ("this reads as disbelief", "these
    are typical signs of X", a one-word sentence "Disbelief."); nor does an earlier winner when a short
    concluding line names one.
@@ -59,7 +61,7 @@ _NEGATORS = NEGATORS | {"lack", "lacked", "rules", "excludes", "devoid", "nowher
 # "free of X", "far from X"; the standard of a comparison: "compared with a typical X face", "as opposed to X"
 _NEGATOR_PAIRS = {"free": ("of", "from"), "stretch": ("to",), "far": ("from",), "instead": ("of",), "compared": ("with", "to"),
                   "opposed": ("to",), "contrast": ("to", "with")}  # fmt: skip
-_NOT_NEGATING = {("no", "doubt"), ("not", "only"), ("not", "just"), ("not", "merely"), ("nothing", "but"),
+_NOT_NEGATING = {("no", "doubt"), ("no", "way"), ("not", "only"), ("not", "just"), ("not", "merely"), ("nothing", "but"),
                  ("no", "wonder"), ("without", "a"), ("never", "been")}  # fmt: skip
 # after a negator, a word of indecision: a hedge, not a negation
 _UNDECIDED = frozenset(
@@ -279,9 +281,9 @@ _SCORE_POST_RE = re.compile(
 # an intensity word as the score of a list item ("- Fear: high", "| Anger | Low |")
 _LEVELS = {"very high": 0.95, "very strong": 0.95, "high": 0.8, "strong": 0.8, "moderate": 0.5, "medium": 0.5,
            "mild": 0.3, "slight": 0.2, "low": 0.2, "weak": 0.2, "very low": 0.1, "very weak": 0.1, "minimal": 0.05,
-           "none": 0.0}  # fmt: skip
+           "none": 0.0, "very likely": 0.9, "likely": 0.7, "unlikely": 0.1, "very unlikely": 0.05}  # fmt: skip
 _LEVEL_RE = r"(very[ \t]+high|very[ \t]+strong|high|strong|moderate|medium|mild|slight|low|weak|very[ \t]+low" \
-            r"|very[ \t]+weak|minimal|none)[ \t]*(?=[|.,;(\n]|$)"  # fmt: skip
+            r"|very[ \t]+weak|minimal|none|very[ \t]+likely|likely|very[ \t]+unlikely|unlikely)[ \t]*(?=[|.,;(\n]|$)"  # fmt: skip
 _LEVEL_POST_RE = re.compile(r"[ \t]*(?:[:=|\-–—][ \t]*)" + _LEVEL_RE)
 # the start of a list item's line: bullets, a number, a table cell
 _ITEM_START_RE = re.compile(
@@ -297,10 +299,10 @@ _SCORE_ITEM_PRE_RE = re.compile(
     r"(?:(?:of|for|that|this|it|is|it's|being|on|in|a|an|the)[ \t]+){0,4}([a-z][a-z'\-]+)"
 )
 _SCORE_ITEM_RE = re.compile(
-    r"(?:^|[,|;\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]*(?:[:=(—–|·]|[ \t]at[ \t](?:about[ \t])?)[ \t]*"
+    r"(?:^|[,|;:\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]*(?:[:=(—–|·]|[ \t]at[ \t](?:about[ \t])?)[ \t]*"
     r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*"
     + _SCALE
-    + r"|(?:^|[,|;\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]+"
+    + r"|(?:^|[,|;:\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]+"
     r"(\d{1,3}(?:\.\d+)?)[ \t]*(%|/[ \t]*(?:10|100|5)\b|[ \t]*out[ \t]+of[ \t]+(?:10|100|5)\b)",
     re.MULTILINE,
 )
@@ -310,7 +312,8 @@ _LEVEL_ITEM_RE = re.compile(
 # the answer is left open: after the winner, "I can't pick one", "neither reading wins", ...
 _UNDECIDED_RE = re.compile(
     r"(?:can'?t|cannot|could[ \t]+not|unable[ \t]+to)[ \t]+(?:confidently[ \t]+|really[ \t]+|clearly[ \t]+)?"
-    r"(?:pick|choose|decide|settle|tell|narrow)\b|(?:unclear|uncertain|unsure|not[ \t]+(?:clear|sure|certain))[ \t]+"
+    r"(?:pick|choose|decide|settle|tell|narrow|say[ \t]+which)\b|no[ \t]+way[ \t]+to[ \t]+(?:tell|know|say|decide)\b"
+    r"|impossible[ \t]+to[ \t]+(?:say|tell|decide)\b|neither[ \t]+(?:clearly[ \t]+)?(?:wins|dominates|prevails)\b|(?:unclear|uncertain|unsure|not[ \t]+(?:clear|sure|certain))[ \t]+"
     r"(?:whether|if)\b|(?:about|roughly|almost|nearly|more[ \t]+or[ \t]+less)[ \t]+equally\b|equally[ \t]+well\b|hard[ \t]+to[ \t]+(?:say|tell)[ \t]+which|either[ \t]+way|toss-?up|coin[ \t\-]?(?:flip|toss)|50[ \t]*/[ \t]*50"
     r"|(?:roughly|about|in)[ \t]+equal[ \t]+(?:parts|proportions?|amounts?)|(?:doesn'?t|does[ \t]+not|can'?t|cannot)[ \t]+settle[ \t]+it"
     r"|neither[ \t]+(?:reading|option|one|label|interpretation|candidate)[ \t]+(?:clearly[ \t]+)?(?:wins|dominates"
@@ -328,7 +331,9 @@ _CLAIM_RE = re.compile(
     r"|(?:typical|classic|clear|telltale|characteristic)[ \t]+(?:signs?|markers?|indicators?|features?)[ \t]+of"
     r"|(?:are|is)[ \t]+(?:typical|characteristic)[ \t]+of|adds?[ \t]+up[ \t]+to"
     r"|(?:appears?|seems?)[ \t]+to[ \t]+be(?=[ \t]+(?!(?:an?|the|of|to|looking|about)\b)[a-z])"
-    r"|(?:looks?|seems?|appears?)[ \t]+(?:[a-z\-]+[ \t]+){0,2}(?:above|to[ \t]+me))\b"
+    r"|(?:looks?|seems?|appears?)[ \t]+(?:[a-z\-]+[ \t]+){0,2}(?:above|to[ \t]+me)"
+    r"|(?:she|he|they|person|subject|individual|man|woman|child)[ \t]+(?:looks|seems|appears)"
+    r"(?=[ \t]+(?!(?:at|to|up|down|away|into|toward|towards|straight|directly|off|like|as|out|over|back|around)\b)[a-z]))\b"
     r"|(?:^|\n)[ \t>*\-•]*(?:primary|main|dominant|top)(?:[ \t]+(?:emotion|label))?[ \t]*:"
     r"|(?:^|(?<=[.!?])[ \t]+|\n)more\b",
     re.MULTILINE,
@@ -350,7 +355,8 @@ _INTERJECTIONS = frozenset({"ok", "okay", "sure", "certainly", "alright", "yes",
 # a claim with its contrast or its side emotion: "It's disbelief rather than despondency", "It reads as cheer
 # instead of sadness", "Above all, this is cheer, with a note of Y"
 _CONTRAST_CLAIM_RE = re.compile(
-    r"\b(?:it'?s|it[ \t]+is|this[ \t]+is|reads?[ \t]+as)[ \t]+(?:(?:a|an)[ \t]+)?([a-z'\-]+(?:[ \t]+[a-z'\-]+)?)"
+    r"\b(?:it'?s|it[ \t]+is|this[ \t]+is|reads?[ \t]+as|(?:emotion|expression|feeling|mood|most)[ \t]+is)[ \t]+"
+    r"(?:(?:a|an)[ \t]+)?([a-z'\-]+(?:[ \t]+[a-z'\-]+)?)"
     r"[ \t]*(?:,[ \t]*(?:with|plus|mixed[ \t]+with|tinged[ \t]+with)|rather[ \t]+than|instead[ \t]+of)\b"
 )
 #: words that make an object no label ("it's certainly rather than ...", "it is more X than Y")
@@ -401,6 +407,12 @@ _RANK_TOP_RE = re.compile(
     r"[ \t]*[(:\-–—,][ \t]*(?:most[ \t]+likely|strongest|best[ \t]+(?:fit|match)|clear[ \t]+fit|top|highest)\b"
 )
 _TIED_RE = re.compile(r"\b(?:tied?|joint(?:ly)?|equal(?:ly)?|same[ \t]+(?:rank|level))\b")
+# an unknown word linked to the mention that follows ("glee > fear"), and a link before it ("x > glee")
+_CHAIN_UNKNOWN_RE = re.compile(r"([a-z][a-z'\-]+)[ \t]*(>|≫|=|≈)[ \t]*(?:(?:a|an|the)[ \t]+)?$")
+_FIRST_THEN_RE = re.compile(
+    r"([a-z][a-z'\-]*)[ \t]+first[ \t]*,?[ \t]*(?:and[ \t]+)?(?:then|followed[ \t]+by|next)\b"
+)
+_CHAIN_LINK_RE = re.compile(r"(?:>|≫|=|≈)[ \t]*(?:(?:a|an|the)[ \t]+)?$")
 _CHAIN_GAP_RE = re.compile(r"[ \t]*(?:(?P<gt>>|≫)|(?P<eq>=|≈))[ \t]*(?:(?:a|an|the)[ \t]+)?")
 
 SIDE, HEDGE, PLAIN, PRIMARY, DECISION = 1, 2, 3, 4, 5
@@ -473,9 +485,11 @@ def read_prose(text: str, low: str, *, conclusion: bool = False) -> Reading:
     for m in ms:
         _classify(t, m, prev)
         prev = m
-    if "1." in low or "1)" in low or ">" in low or "=" in low:
+    if "1." in low or "1)" in low or ">" in low or "=" in low or " first" in low:
         unknown = _rank_lists(t, ms)
         if unknown:
+            if unknown.startswith("answer-tie"):
+                return Reading("tie", (), notes=(unknown,))
             return Reading("none", (), notes=(unknown,))
     return _decide(text, t, ms, conclusion)
 
@@ -596,7 +610,35 @@ def _rank_lists(t: _Text, ms: list[_Mention]) -> str:
                 if not m.skip:
                     m.rank, m.asserted = (DECISION, True) if top and (m is inside[0] or _TIED_RE.search(
                         low, inside[0].end, m.start) or low[inside[0].end : m.start].strip(" \t/&") in ("", "or", "and")) else (SIDE, m.asserted)  # fmt: skip
-    # chains: "X > Y > Z", "X = Y > Z"
+    # inline rankings: "Ranked by likelihood: X first, then Y, then Z"
+    starts = [m.start for m in ms]
+    for r in _FIRST_THEN_RE.finditer(low) if " first" in low else ():
+        i, s0, _ = t.sentence(r.start())
+        if not _RANK_LEAD_RE.search(low, max(s0, r.start() - 200), r.start()):
+            continue
+        j = bisect_right(starts, r.start(1))
+        head = ms[j - 1] if j and ms[j - 1].end == r.end(1) else None
+        if head is None:
+            return f"answer-not-emotion: the first rank ({r.group(1)!r}) names no emotion the lexicon knows"
+        if head.skip:
+            continue
+        head.rank, head.asserted = DECISION, True
+        for m in ms[j:]:
+            if m.sent != i:
+                break
+            if not m.skip:
+                m.rank = SIDE
+    # chains: "X > Y > Z", "X = Y > Z"; a chain whose head (or an emotion tied with it) is a word the
+    # lexicon does not know never decides ("Lightheartedness > Shock", "Glee = Amazement > Annoyance")
+    ends = {m.end for m in ms}
+    for m in ms:
+        u = _CHAIN_UNKNOWN_RE.search(low, max(0, m.start - 40), m.start) if not m.skip else None
+        if u is None or u.end(1) in ends:
+            continue
+        if u.group(2) in "=≈":
+            return f"answer-tie: the ranking ties {m.word!r} with {u.group(1)!r}, not an emotion the lexicon knows"
+        if not _CHAIN_LINK_RE.search(low, max(0, u.start() - 40), u.start(1)):
+            return f"answer-not-emotion: the first rank ({u.group(1)!r}) names no emotion the lexicon knows"
     chained = False  # whether the previous pair was a link of the chain ("Y" in "X > Y > Z" is no head)
     for a, b in pairwise(ms):
         g = _CHAIN_GAP_RE.fullmatch(low, a.end, b.start) if b.start - a.end <= 12 else None
@@ -866,6 +908,15 @@ def _unknown_claim(t: _Text, ms: list[_Mention], w: _Mention) -> str:
         if word in _INTERJECTIONS or any(c.start(1) <= m.start < c.end(1) for m in ms):
             continue
         return f"answer-not-emotion: the main claim ({' '.join(c.group(0).split())!r}) names no emotion the lexicon knows"
+    for c in _SAY_CLAIM_RE.finditer(t.low, w.end) if w.rank <= HEDGE else ():
+        # "... but I'd say he looks on the edge of something": a stated answer whose sentence names no
+        # known emotion; side or hedged mentions before it never decide
+        _, _, s1 = t.sentence(c.start())
+        i = bisect_right(starts, c.end() - 1)
+        if _SAY_BACK_RE.match(t.low, c.end()) or any(m.skip != "negated" for m in ms[i:] if m.start < s1):
+            continue  # "I'd say that is the most natural reading" points back to the winner
+        said = " ".join(t.low[c.start() : s1].split())[:60]
+        return f"answer-not-emotion: the main claim ({said!r}) names no emotion the lexicon knows"
     ends = [m.end for m in ms]
     for c in _CLAIM_AFTER_RE.finditer(t.low) if w.rank <= HEDGE else ():
         i = bisect_right(ends, c.start())
@@ -876,6 +927,8 @@ def _unknown_claim(t: _Text, ms: list[_Mention], w: _Mention) -> str:
     return ""
 
 
+_SAY_BACK_RE = re.compile(r"[ \t]*,?[ \t]*(?:that|this|so|it|yes|no)\b")
+_SAY_CLAIM_RE = re.compile(r"\bi(?:'d|[ \t]+would)[ \t]+(?:say|call[ \t]+(?:it|this)|go[ \t]+with)\b")
 _SAID_OF_PERSON_RE = re.compile(
     r"\b(?:person|he|she|they|subject|individual|man|woman|child|boy|girl)[ \t]+(?:is|seems|looks|appears)"
     r"[ \t]+(?:to[ \t]+be[ \t]+)?(?:[a-z'\-]+[ \t]+){0,2}?[a-z'\-]+[ \t]*[.!]?[ \t]*$"

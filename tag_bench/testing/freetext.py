@@ -26,8 +26,13 @@ or failure of ``heldout4`` was looked at and before the rules tuned on ``heldout
 material since its first measurement), ``heldout6`` (written and
 frozen before any text or failure of ``heldout5`` was read and before any rule was tuned on it: a
 markdown report with a bold answer line, a likelihood table, ranked lists and scores in other notations,
-a hedged conclusion, question-and-answer layouts, tied ranks and tables, refusals; words of its own; no
-rule was tuned on it). Each held-out part is tuning material once its failures have been read; the
+a hedged conclusion, question-and-answer layouts, tied ranks and tables, refusals; words of its own;
+tuning material since its first measurement), ``heldout7`` (written and frozen before any text or
+failure of ``heldout6`` was read and before any rule was tuned on it: a generator of its own, with its
+own words, facial signs,
+families and phrasing of every cue: prose with revised first impressions, markdown sections, ranked and
+inline lists, fit and probability tables, score notations, hedged conclusions, refusals, genuinely
+ambiguous texts). Each held-out part is tuning material once its failures have been read; the
 commit log says when.
 """
 
@@ -41,7 +46,9 @@ from typing import TypeVar
 EMOTIONS: tuple[str, ...] = (
     "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"
 )  # fmt: skip
-PARTS: tuple[str, ...] = ("tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
+PARTS: tuple[str, ...] = (
+    "tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7"
+)  # fmt: skip
 _T = TypeVar("_T")
 #: each part draws from its own seed range, so that no held-out text is ever a tuning text
 _SEED_OFFSET = {
@@ -52,6 +59,7 @@ _SEED_OFFSET = {
     "heldout4": 4_000_000,
     "heldout5": 5_000_000,
     "heldout6": 6_000_000,
+    "heldout7": 7_000_000,
 }
 
 
@@ -1566,12 +1574,352 @@ def _none(w: _Writer) -> tuple[str, str, list[str]]:
 
 
 # --------------------------------------------------------------------------------------------------
+# heldout7: written and frozen before any text or failure of heldout6 was read and before any rule was
+# tuned on it. A generator of its own (its own words, signs, families and phrasing of every cue); it
+# shares nothing with the parts above but the label set.
+
+# fmt: off
+#: (adjectives, nouns) per emotion, everyday words an annotator reads without hesitation
+_W7: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "happiness": (("happy", "cheerful", "joyful", "delighted", "pleased", "upbeat", "glad"),
+                  ("happiness", "joy", "delight", "cheer", "good humour")),
+    "sadness": (("sad", "unhappy", "downcast", "gloomy", "sorrowful", "glum", "tearful"),
+                ("sadness", "sorrow", "grief", "gloom", "unhappiness")),
+    "surprise": (("surprised", "astonished", "amazed", "startled", "stunned"),
+                 ("surprise", "astonishment", "amazement")),
+    "fear": (("afraid", "scared", "frightened", "fearful", "terrified", "panicked"),
+             ("fear", "fright", "terror", "panic", "dread")),
+    "disgust": (("disgusted", "revolted", "repulsed", "grossed out", "sickened"),
+                ("disgust", "revulsion", "repulsion", "distaste")),
+    "anger": (("angry", "furious", "irritated", "annoyed", "enraged", "irate"),
+              ("anger", "rage", "fury", "irritation", "annoyance")),
+    "contempt": (("contemptuous", "scornful", "disdainful", "sneering"),
+                 ("contempt", "scorn", "disdain")),
+    "neutral": (("neutral", "expressionless", "blank", "impassive"),
+                ("a neutral expression", "neutrality", "a blank, neutral look")),
+}
+#: facial signs per emotion, without any emotion word
+_SIGNS7: dict[str, tuple[str, ...]] = {
+    "happiness": ("the cheeks are raised and the eyes crinkle at the corners", "a wide smile shows the upper teeth",
+                  "the corners of the mouth are pulled up and back", "small crow's-feet lines appear by the eyes"),
+    "sadness": ("the inner ends of the eyebrows are drawn up", "the lip corners sag downward",
+                "the eyelids droop and the gaze is lowered", "the chin is slightly raised and puckered"),
+    "surprise": ("the eyebrows are lifted high and curved", "the eyes are opened wide, showing white above the iris",
+                 "the jaw has dropped, leaving the mouth open", "horizontal lines run across the forehead"),
+    "fear": ("the brows are raised and pulled together", "the upper eyelids are lifted and the lower lids tense",
+             "the lips are stretched back toward the ears", "the eyes are wide and fixed"),
+    "disgust": ("the nose is wrinkled", "the upper lip is pulled up", "the cheeks are pushed up under the eyes",
+                "the lower lip is pushed out slightly"),
+    "anger": ("the brows are lowered and knitted together", "the lips are pressed firmly together",
+              "the eyes are narrowed into a hard stare", "the nostrils are flared and the jaw is set"),
+    "contempt": ("one corner of the mouth is tightened and raised", "the smirk is lopsided, on one side only",
+                 "the head is tilted back slightly with a sidelong look", "only one lip corner moves"),
+    "neutral": ("the facial muscles look relaxed", "the mouth is closed and level",
+                "the brows sit in their resting position", "the gaze is steady and the face at rest"),
+}
+#: pairs a face can honestly leave undecided
+_PAIRS7 = (("fear", "surprise"), ("anger", "disgust"), ("disgust", "contempt"), ("sadness", "fear"),
+           ("happiness", "surprise"), ("sadness", "neutral"), ("anger", "contempt"), ("sadness", "disgust"))
+_WHO7 = ("the person", "the woman", "the man", "the subject", "the child", "the older man", "the young woman")
+_FILL7 = (
+    "The photo is fairly sharp and the face is lit from the left.",
+    "Only one frame is available, so there is no motion to go on.",
+    "The background is plain and gives no extra context.",
+    "Glasses partly cover the eyes, but the brows are visible.",
+    "The head is turned a little to the side.",
+    "Happy to walk through the reasoning in more detail if useful.",
+    "Surprisingly, the image quality is good for a webcam shot.",
+    "The content of the picture is a close-up portrait.",
+    "A neutral grey wall fills the background.",
+)
+# fmt: on
+
+
+class _Gen7:
+    """The random choices of one heldout7 response."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.who = rng.choice(_WHO7)
+
+    def pick(self, seq: Sequence[_T]) -> _T:
+        return self.rng.choice(seq)
+
+    def adj(self, e: str) -> str:
+        return self.pick(_W7[e][0])
+
+    def noun(self, e: str, side: bool = False) -> str:
+        if side and e == "neutral":
+            return "neutrality"
+        return self.pick(_W7[e][1])
+
+    def signs(self, e: str, k: int) -> list[str]:
+        return [_cap(s) + "." for s in self.rng.sample(_SIGNS7[e], k)]
+
+    def others(self, label: str, k: int) -> list[str]:
+        return self.rng.sample([e for e in EMOTIONS if e != label and e != "neutral"], k)
+
+    def negation(self, e: str) -> str:
+        return self.pick((
+            f"Nothing here suggests {self.noun(e, True)}.",
+            f"I don't see any {self.noun(e, True)} in the face.",
+            f"{_cap(self.noun(e, True))} can be excluded: the signs for it are missing.",
+            f"It isn't {self.adj(e) if e != 'neutral' else 'neutral'}, though.",
+            f"There is no hint of {self.noun(e, True)}.",
+        ))  # fmt: skip
+
+    def side(self, e: str) -> str:
+        return self.pick((
+            f"There may be a slight undertone of {self.noun(e, True)} as well.",
+            f"A little {self.noun(e, True)} shows around the eyes too, but it is secondary.",
+            f"Some faint {self.noun(e, True)} is mixed in, though much weaker.",
+        ))  # fmt: skip
+
+    def verdict(self, e: str) -> str:
+        a, n = self.adj(e), self.noun(e)
+        return self.pick((
+            f"All things considered, I'd call this expression {a}.",
+            f"My read: {n}.",
+            f"The emotion on display is {n}.",
+            f"So {self.who} looks {a}.",
+            f"Putting it together, this is {n}.",
+            f"Bottom line: {self.who} is {a}.",
+            f"This face reads as {a}.",
+        ))  # fmt: skip
+
+    def body(self, label: str) -> list[str]:
+        """Signs, maybe a negated and a side emotion, in an order a model would write them."""
+        out = self.signs(label, self.rng.randint(1, 3))
+        r = self.rng.random()
+        if r < 0.35:
+            out.append(self.negation(self.pick([e for e in EMOTIONS if e != label])))
+        if self.rng.random() < 0.3 and label != "neutral":
+            out.append(self.side(self.others(label, 1)[0]))
+        if self.rng.random() < 0.25:
+            out.insert(0, self.pick(_FILL7))
+        return out
+
+
+def _h7_prose(g: _Gen7, label: str) -> str:
+    parts = g.body(label)
+    if g.rng.random() < 0.3:  # a first impression, then revised
+        first = g.others(label, 1)[0]
+        parts.insert(0, g.pick((
+            f"At first glance this could pass for {g.noun(first, True)}.",
+            f"My first thought was {g.noun(first, True)}.",
+        )))  # fmt: skip
+        parts.append(g.pick((
+            f"On a closer look, though, it is {g.noun(label)} rather than {g.noun(first, True)}.",
+            f"Looking again, that first impression was wrong: the face is {g.adj(label)}.",
+        )))  # fmt: skip
+    else:
+        parts.append(g.verdict(label))
+    return " ".join(parts)
+
+
+def _h7_markdown(g: _Gen7, label: str) -> str:
+    head = g.pick((("### What I see", "### What it suggests", "### Verdict"),
+                   ("**Facial cues**", "**Reading**", "**Final call**"),
+                   ("## Observations", "## Analysis", "## Result")))  # fmt: skip
+    cues = "\n".join(f"- {s}" for s in g.signs(label, g.rng.randint(2, 3)))
+    mid = [f"Together these cues point to {g.noun(label)}."]
+    if g.rng.random() < 0.4:
+        mid.append(g.negation(g.pick([e for e in EMOTIONS if e != label])))
+    side = g.others(label, 1)[0] if label != "neutral" and g.rng.random() < 0.4 else None
+    if side:
+        mid.append(g.side(side))
+    n = g.noun(label)
+    final = g.pick((
+        f"**{_cap(n)}**" + (f", with a little {g.noun(side, True)}." if side else "."),
+        f"{_cap(g.adj(label))}.",
+        f"The expression is best described as {g.adj(label)}.",
+    ))  # fmt: skip
+    return f"{head[0]}\n{cues}\n\n{head[1]}\n{' '.join(mid)}\n\n{head[2]}\n{final}"
+
+
+def _h7_ranked(g: _Gen7, label: str) -> str:
+    rest = g.others(label, 2)
+    style = g.rng.randrange(4)
+    if style == 0:
+        notes = (g.pick(("strongest cues", "fits best", "clearest match")),
+                 g.pick(("possible", "a weaker fit", "some overlap")),
+                 g.pick(("unlikely", "barely any support", "doesn't match")))  # fmt: skip
+        lines = [f"{i}. **{_cap(e)}** – {note}" if i == 1 else f"{i}. {_cap(e)} – {note}"
+                 for i, (e, note) in enumerate(zip([label, *rest], notes, strict=True), 1)]  # fmt: skip
+        return "Candidates, most to least likely:\n" + "\n".join(lines)
+    if style == 1:
+        return " ".join(g.signs(label, 2)) + f" In order of likelihood: {label} > {rest[0]} > {rest[1]}."
+    if style == 2:
+        return (
+            " ".join(g.signs(label, 1)) + f" Ranking (most to least likely): {_cap(label)}, {rest[0]}, "
+            f"{rest[1]}."
+        )
+    return f"Top pick: {label}. Runner-up: {rest[0]}. Ruled out: {rest[1]}. " + " ".join(g.signs(label, 1))
+
+
+def _h7_table(g: _Gen7, label: str) -> str:
+    rest = g.others(label, g.rng.randint(2, 3))
+    if g.rng.random() < 0.5:
+        top, low = ("Strong",), ("Moderate", "Weak", "Unlikely", "Ruled out")
+        head = "| Candidate | Fit |\n|---|---|"
+        rows = [f"| {_cap(label)} | {g.pick(top)} |"] + [f"| {_cap(e)} | {g.pick(low[1:])} |" for e in rest]
+    else:
+        vals = sorted((g.rng.randint(3, 20) for _ in rest), reverse=True)
+        head = "| Emotion | Probability |\n|:--|--:|"
+        rows = [f"| {_cap(label)} | {100 - sum(vals)}% |"] + [f"| {_cap(e)} | {v}% |" for e, v in
+                                                              zip(rest, vals, strict=True)]  # fmt: skip
+    if g.rng.random() < 0.5:
+        g.rng.shuffle(rows)
+    lead = g.pick(("How well each emotion fits the face:", "Assessment:", ""))
+    tail = g.pick(("", "", f"\n\nMost probable: {label}."))
+    return (lead + "\n\n" if lead else "") + head + "\n" + "\n".join(rows) + tail
+
+
+def _h7_scores(g: _Gen7, label: str) -> str:
+    rest = g.others(label, g.rng.randint(1, 3))
+    top = g.rng.randint(50, 85)
+    cap = min((100 - top) // len(rest), top - 15)
+    vals = [top, *sorted((g.rng.randint(0, cap) for _ in rest), reverse=True)]
+    pairs = list(zip([label, *rest], vals, strict=True))
+    style = g.rng.randrange(5)
+    if style == 0:
+        items = [f"{e}={v / 100:.2f}" for e, v in pairs]
+    elif style == 1:
+        items = [f"{e} ({v}%)" for e, v in pairs]
+    elif style == 2:
+        items = [f"P({e}) = {v / 100:.2f}" for e, v in pairs]
+    elif style == 3:
+        items = [f"{e}: {round(v / 10)}/10" for e, v in pairs]
+        if len({round(v / 10) for _, v in pairs[:2]}) < 2:
+            items[0] = f"{label}: {round(top / 10) + 1}/10"
+    else:
+        items = [f"{e} — {v} out of 100" for e, v in pairs]
+    lead = g.pick(("Scores:", "Estimated likelihoods:", "Confidence per emotion:", ""))
+    sep = g.pick((", ", "; ", "\n"))
+    return (lead + (" " if lead and sep != "\n" else "\n" if lead else "")) + sep.join(items)
+
+
+def _h7_hedged(g: _Gen7, label: str) -> str:
+    side = g.others(label, 1)[0]
+    a, n = g.adj(label), g.noun(label)
+    end = g.pick((
+        f"It's hard to be certain from a single frame, but I'd lean towards {n}.",
+        f"If I had to pick one, {n}.",
+        f"Probably {a}, though a bit of {g.noun(side, True)} can't be fully excluded.",
+        f"My best guess is {n}, with moderate confidence.",
+        f"I'm not completely sure, but the face seems {a}.",
+    ))  # fmt: skip
+    return " ".join([*g.signs(label, g.rng.randint(1, 2)), end])
+
+
+def _h7_short(g: _Gen7, label: str) -> str:
+    a, n = g.adj(label), g.noun(label)
+    return g.pick((
+        f"{_cap(a)}.", f"Emotion: {label} (moderate confidence).", f"{_cap(g.who)} appears {a}.",
+        f"Looks {a} to me.", f"I'd say {n}.", f"Expression → {label}",
+    ))  # fmt: skip
+
+
+_FAMILIES7: dict[str, Callable[[_Gen7, str], str]] = {
+    "prose7": _h7_prose, "markdown7": _h7_markdown, "ranked7": _h7_ranked, "table7": _h7_table,
+    "scores7": _h7_scores, "hedged7": _h7_hedged, "short7": _h7_short,
+}  # fmt: skip
+
+
+def _h7_ambiguous(g: _Gen7) -> tuple[str, str]:
+    a, b = g.pick(_PAIRS7)
+    if g.rng.random() < 0.5:
+        a, b = b, a
+    na, nb = g.noun(a, True), g.noun(b, True)
+    signs = " ".join(g.signs(a, 1) + g.signs(b, 1))
+    style = g.rng.randrange(6)
+    if style == 0:
+        return signs + " " + g.pick((
+            f"It's a toss-up between {na} and {nb}.",
+            f"The cues fit {na} and {nb} equally well; I can't separate them.",
+            f"Somewhere between {na} and {nb}, and neither clearly wins.",
+            f"Could be {na} or {nb}; the face supports both about equally.",
+        )), "ambiguous_prose7"  # fmt: skip
+    if style == 1:
+        return (
+            f"### What I see\n- {g.signs(a, 1)[0]}\n- {g.signs(b, 1)[0]}\n\n### Verdict\n"
+            f"{_cap(na)} or {nb}: the evidence is split evenly."
+        ), "ambiguous_markdown7"
+    if style == 2:
+        level = g.pick(("Strong", "Moderate"))
+        rest = g.others(a, 3)
+        rest = [e for e in rest if e != b][:2]
+        rows = [f"| {_cap(a)} | {level} |", f"| {_cap(b)} | {level} |"] + [
+            f"| {_cap(e)} | Weak |" for e in rest
+        ]
+        return "| Candidate | Fit |\n|---|---|\n" + "\n".join(rows), "ambiguous_table7"
+    if style == 3:
+        v = g.pick((40, 45, 35))
+        return (f"Estimated likelihoods: {a} ({v}%), {b} ({v}%), other ({100 - 2 * v}%)"), "ambiguous_scores7"
+    if style == 4:
+        third = g.pick([e for e in EMOTIONS if e not in (a, b)])
+        return (
+            f"1. {_cap(a)} / {_cap(b)} (tied) – both fit the face\n2. {_cap(third)} – weak",
+            "ambiguous_ranked7",
+        )
+    return (
+        signs + f" {_cap(g.who)} looks both {g.adj(a)} and {g.adj(b)}, and I can't say which is stronger.",
+        "ambiguous_both7",
+    )
+
+
+def _h7_none(g: _Gen7) -> tuple[str, str]:
+    r = g.rng.random()
+    if r < 0.4:
+        return g.pick((
+            "I can't tell what this person is feeling: the face is turned away from the camera.",
+            "There is no face in this image, so I can't name an emotion.",
+            "I'm unable to judge emotions of real people from photos.",
+            "The face is heavily blurred; no expression can be read from it.",
+        )), "none_refusal7"  # fmt: skip
+    if r < 0.7:
+        e1, e2 = g.rng.sample([e for e in EMOTIONS if e != "neutral"], 2)
+        return (
+            f"{g.pick(_FILL7)} I don't see any {g.noun(e1, True)}, and nothing here suggests "
+            f"{g.noun(e2, True)}. The lower half of the face is hidden, so I won't guess."
+        ), "none_negated7"
+    return (
+        " ".join(g.signs(g.pick(EMOTIONS), 1))
+        + " "
+        + g.pick(_FILL7)
+        + " That alone isn't enough for me to name an emotion."
+    ), "none_signs7"
+
+
+def _make_heldout7(rng: random.Random) -> FreeText:
+    """One heldout7 response (80 % clear, 13 % ambiguous, 7 % without any emotion asserted)."""
+    g = _Gen7(rng)
+    r = rng.random()
+    if r < 0.13:
+        text, family = _h7_ambiguous(g)
+        return FreeText(text, "ambiguous", None, "heldout7", family, ("ambiguous",))
+    if r < 0.2:
+        text, family = _h7_none(g)
+        return FreeText(text, "none", None, "heldout7", family, ())
+    label = rng.choice(EMOTIONS)
+    family = rng.choice(sorted(_FAMILIES7))
+    text = _FAMILIES7[family](g, label)
+    traits: tuple[str, ...] = ()
+    if family in ("prose7", "markdown7", "hedged7") and rng.random() < 0.3:
+        text = " ".join(rng.sample(_FILL7, 2)) + "\n\n" + text
+        traits = ("long",)
+    return FreeText(text, "clear", label, "heldout7", family, traits)
+
+
+# --------------------------------------------------------------------------------------------------
 
 
 def make_freetext(rng: random.Random, part: str = "tuning") -> FreeText:
     """One response of ``part`` (80 % clear, 15 % ambiguous, 5 % without any emotion asserted)."""
     if part not in PARTS:
         raise ValueError(f"unknown part {part!r}; valid: {', '.join(PARTS)}")
+    if part == "heldout7":
+        return _make_heldout7(rng)
     w = _Writer(rng, part)
     r = rng.random()
     if r < 0.15:
