@@ -13,6 +13,8 @@
                          that shard's state (status, counts, heartbeat, time), written only by it
     au_references.jsonl  the AU reference of each sample, as used for the current scores
     samples.jsonl        one scored record per sample, failures included (current scores)
+    samples.arrays.npz   a columnar copy of samples.jsonl's metric arrays for runs of 20k samples or more,
+                         keyed on its sha256 and never served stale (tag_bench.scoring.columnar owns it)
     metrics.json         every metric with its confidence interval (current scores)
     references/<id>/     every AU reference the run was ever scored against (``none``: without one),
                          each with its au_references.jsonl, samples.jsonl and metrics.json; re-scoring
