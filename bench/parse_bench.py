@@ -1,6 +1,6 @@
 """Free-text answers: how well the parser reads them, against simpler readers, and how fast, in one run.
 
-On N responses of each part of the free-text corpus (``tag_bench.testing.freetext``: tuning and seven
+On N responses of each part of the free-text corpus (``tag_bench.testing.freetext``: tuning and eight
 held-out parts; ``TUNED`` below says which parts rules were tuned on, the commit log says when), three
 figures:
 
