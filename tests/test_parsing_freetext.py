@@ -624,13 +624,17 @@ def test_an_inline_ranking_decides_by_its_first_item():
 
 
 def test_a_verdict_in_a_table_cell_negates_its_row():
-    table = "| Option | Verdict |\n|---|---|\n| Anger | Ruled out |\n| Disgust | Ruled out |\n| Fear | Strong |"
+    table = (
+        "| Option | Verdict |\n|---|---|\n| Anger | Ruled out |\n| Disgust | Ruled out |\n| Fear | Strong |"
+    )
     p = read(table)
     assert p.label == "fear" and "answer-negation-skipped" in codes(p), p.notes
 
 
 def test_a_descriptive_word_said_of_a_face_part_is_no_answer():
-    assert read("The cheek muscles look relaxed. I can't name an emotion from that alone.").status == "no_answer"
+    assert (
+        read("The cheek muscles look relaxed. I can't name an emotion from that alone.").status == "no_answer"
+    )
     assert read("He looks relaxed and at ease.").label == "neutral"
 
 

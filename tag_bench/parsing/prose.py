@@ -427,7 +427,9 @@ _FIRST_THEN_RE = re.compile(
     r"([a-z][a-z'\-]*)[ \t]+first[ \t]*,?[ \t]*(?:and[ \t]+)?(?:then|followed[ \t]+by|next)\b"
 )
 # the colon after a ranking's lead, and the separators of its inline items ("Ranking (most likely first): X, Y")
-_RANK_COLON_RE = re.compile(r"[ \t]*(?:(?:by|of)[ \t]+[a-z]+[ \t]*)?(?:\([^()\n]{0,40}\)[ \t]*)?:[ \t]*(?:(?:a|an|the)[ \t]+)?")
+_RANK_COLON_RE = re.compile(
+    r"[ \t]*(?:(?:by|of)[ \t]+[a-z]+[ \t]*)?(?:\([^()\n]{0,40}\)[ \t]*)?:[ \t]*(?:(?:a|an|the)[ \t]+)?"
+)
 _RANK_SEP_RE = re.compile(r"[ \t]*[,;][ \t]*(?:(?:then|and|or)[ \t]+)?(?:(?:a|an|the)[ \t]+)?")
 _CHAIN_LINK_RE = re.compile(r"(?:>|≫|=|≈)[ \t]*(?:(?:a|an|the)[ \t]+)?$")
 _CHAIN_GAP_RE = re.compile(r"[ \t]*(?:(?P<gt>>|≫)|(?P<eq>=|≈))[ \t]*(?:(?:a|an|the)[ \t]+)?")
@@ -725,9 +727,8 @@ def _line_role(low: str, m: _Mention) -> str:
         if m.start > 60:
             return ""  # the line starts too far back for a "Primary:" label
         line_start = 0
-    r = None
-    for r in _LINE_ROLE_RE.finditer(low, line_start, m.start):
-        pass  # the last label before the mention ("Top pick: X. Runner-up: Y.")
+    labels = list(_LINE_ROLE_RE.finditer(low, line_start, m.start))
+    r = labels[-1] if labels else None  # the last label before the mention ("Top pick: X. Runner-up: Y.")
     if r is None or not _ROLE_GAP_RE.fullmatch(low, r.end(), m.start):
         return ""
     return next(k for k in ("primary", "side", "absent") if r.group(k))
