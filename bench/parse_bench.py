@@ -1,6 +1,6 @@
 """Free-text answers: how well the parser reads them, against simpler readers, and how fast, in one run.
 
-On N responses of each part of the free-text corpus (``tag_bench.testing.freetext``: tuning and seven
+On N responses of each part of the free-text corpus (``tag_bench.testing.freetext``: tuning and eight
 held-out parts; ``TUNED`` below says which parts rules were tuned on, the commit log says when), three
 figures:
 
@@ -45,11 +45,11 @@ from tag_bench.testing.corpus import mixed_corpus
 from tag_bench.testing.freetext import PARTS, Figures, FreeText, freetext_corpus, measure
 
 #: parts whose failures were read while the rules were written (the others are held out)
-TUNED = ("tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
+TUNED = ("tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7")
 #: the least share recovered asserted per tuned part (heldout2, heldout3 and heldout4 use words the
 #: lexicon lacks: those texts are refused, never guessed)
 RECOVERED_AT_LEAST = {"tuning": 0.95, "heldout": 0.95, "heldout2": 0.85, "heldout3": 0.85, "heldout4": 0.95,
-                      "heldout5": 0.95, "heldout6": 0.95}  # fmt: skip
+                      "heldout5": 0.95, "heldout6": 0.95, "heldout7": 0.95}  # fmt: skip
 #: the class names and the plain words other harnesses match (no synonyms beyond these)
 _PLAIN = {"neutral": ("neutral",), "happiness": ("happiness", "happy"), "sadness": ("sadness", "sad"),
           "surprise": ("surprise", "surprised"), "fear": ("fear", "fearful", "afraid"),

@@ -38,7 +38,7 @@ Everything is linear in the text: each mention looks at bounded windows around i
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -68,7 +68,7 @@ _UNDECIDED = frozenset(
     {"settle", "decide", "choose", "tell", "pick", "determine", "sure", "certain", "clear"}
 )
 _POST_NEG_RE = re.compile(
-    r"[ \t]*[,:\-–—]?[ \t]*(?:not[ \t]+supported\b|no[ \t]+(?:match|fit)\b|(?:is|was|are|seems|appears|looks)[ \t]+(?:not|absent|unlikely|excluded)\b"
+    r"[ \t]*[,:\-–—|]?[ \t]*(?:not[ \t]+supported\b|no[ \t]+(?:match|fit)\b|(?:is|was|are|seems|appears|looks)[ \t]+(?:not|absent|unlikely|excluded)\b"
     r"|(?:absent|unlikely|excluded)\b|(?:is[ \t]+|are[ \t]+|can[ \t]+be[ \t]+|could[ \t]+be[ \t]+)?ruled[ \t]+out\b"
     r"|(?:can|could|may)[ \t]+be[ \t]+(?:excluded|dismissed|discounted)\b|is[ \t]+out[ \t]+of[ \t]+the[ \t]+question"
     r"|(?:is[ \t]+)?less[ \t]+likely|(?:does[ \t]+not|doesn'?t)[ \t]+(?:fit|apply|match)\b"
@@ -86,8 +86,10 @@ _COORD_RE = re.compile(r"[ \t]*(?:,|/)?[ \t]*(?:(?:or|nor|and)[ \t]+)?(?:(?:any|
 
 # a line labelled with the mention's role ("- Primary: X", "- Secondary: Y", "- Absent: Z")
 _LINE_ROLE_RE = re.compile(
-    r"(?:^|\n)[ \t>*\-•]*(?:(?P<primary>primary|main|dominant|top)(?:[ \t]+(?:emotion|label))?"
-    r"|(?P<side>secondary|minor|also[ \t]+present|other|subtle|trace)(?:[ \t]+(?:emotions?|labels?))?"
+    r"(?:^|\n|(?<=[.!?;])[ \t]+)[ \t>*\-•]*(?:(?P<primary>primary|main|dominant|top)"
+    r"(?:[ \t]+(?:emotion|label|pick|choice|guess|candidate))?"
+    r"|(?P<side>secondary|minor|also[ \t]+present|other|subtle|trace|runner[ \t\-]+up|second[ \t]+(?:pick|choice|guess))"
+    r"(?:[ \t]+(?:emotions?|labels?))?"
     r"|(?P<absent>absent|ruled[ \t]+out|excluded|not[ \t]+present|unlikely|none))[ \t]*:"
 )
 _ROLE_GAP_RE = re.compile(r"[ \t]*(?:(?:a|an|the)[ \t]+)?(?:[a-z'\-]+[ \t]+){0,2}")
@@ -122,6 +124,18 @@ _THING_RE = re.compile(
 _PART_RE = re.compile(
     r"\b(?:brows?|eyebrows?|eyes?|eyelids?|lids?|mouth|lips?|forehead|cheeks?|jaw|chin|nose|nostrils?|gaze"
     r"|corners?|side|left|right|half|muscles?|features?|region|area)\b"
+)
+# a face part as the subject of the word ("the facial muscles look relaxed", "her eyes seem calm")
+_PART_SAID_RE = re.compile(
+    _PART_RE.pattern + r"[ \t]+(?:looks?|seems?|appears?|is|are|remains?|stays?)"
+    r"(?:[ \t]+(?:quite|fairly|very|rather|pretty|mostly|completely|fully|totally))?[ \t]+$"
+)
+# a sentence that is only a hedged label ("Probably blank, though ..."): the label is said of the face
+_LEAD_HEDGE_RE = re.compile(r"[\s>*\-•]*(?:probably|likely|most[ \t]+likely|possibly|perhaps|maybe)[ \t]+")
+# a "no <emotion>" noun that says nothing can be read ("no expression can be read from it")
+_NOT_READ_RE = re.compile(
+    r"[ \t]+(?:can|could|may)[ \t]+be[ \t]+(?:read|determined|identified|made[ \t]+out|discerned|inferred|judged"
+    r"|named|recogni[sz]ed|assessed|told)\b"
 )
 _PERSON_RE = re.compile(
     r"\b(?:person|face|expression|he|she|they|subject|individual|man|woman|child|boy|girl|look|demeanou?r"
@@ -275,7 +289,7 @@ _CONCLUDE_RE = re.compile(
 # a score after or before a mention: "happiness: 0.7", "fear (62%)", "70 % happiness"
 _SCALE = r"(%|/[ \t]*(?:10|100|5)\b|[ \t]*out[ \t]+of[ \t]+(?:10|100|5)\b)?"
 _SCORE_POST_RE = re.compile(
-    r"[ \t]*(?:[:=(|·]|-|–|—|(?:at|of|with)(?:[ \t]+(?:about|around|roughly|approximately|approx\.?|~))?)?[ \t]*"
+    r"[ \t]*\)?[ \t]*(?:[:=(|·]|-|–|—|(?:at|of|with)(?:[ \t]+(?:about|around|roughly|approximately|approx\.?|~))?)?[ \t]*"
     r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*" + _SCALE
 )
 # an intensity word as the score of a list item ("- Fear: high", "| Anger | Low |")
@@ -299,7 +313,7 @@ _SCORE_ITEM_PRE_RE = re.compile(
     r"(?:(?:of|for|that|this|it|is|it's|being|on|in|a|an|the)[ \t]+){0,4}([a-z][a-z'\-]+)"
 )
 _SCORE_ITEM_RE = re.compile(
-    r"(?:^|[,|;:\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]*(?:[:=(—–|·]|[ \t]at[ \t](?:about[ \t])?)[ \t]*"
+    r"(?:^|[,|;:\n·]|[-*•][ \t])[ \t]*(?:p[ \t]*\([ \t]*)?([a-z][a-z' \-]{1,30}?)[ \t]*\)?[ \t]*(?:[:=(—–|·]|[ \t]at[ \t](?:about[ \t])?)[ \t]*"
     r"(\d{1,3}(?:\.\d+)?|\.\d+)[ \t]*"
     + _SCALE
     + r"|(?:^|[,|;:\n·]|[-*•][ \t])[ \t]*([a-z][a-z' \-]{1,30}?)[ \t]+"
@@ -412,6 +426,11 @@ _CHAIN_UNKNOWN_RE = re.compile(r"([a-z][a-z'\-]+)[ \t]*(>|≫|=|≈)[ \t]*(?:(?:
 _FIRST_THEN_RE = re.compile(
     r"([a-z][a-z'\-]*)[ \t]+first[ \t]*,?[ \t]*(?:and[ \t]+)?(?:then|followed[ \t]+by|next)\b"
 )
+# the colon after a ranking's lead, and the separators of its inline items ("Ranking (most likely first): X, Y")
+_RANK_COLON_RE = re.compile(
+    r"[ \t]*(?:(?:by|of)[ \t]+[a-z]+[ \t]*)?(?:\([^()\n]{0,40}\)[ \t]*)?:[ \t]*(?:(?:a|an|the)[ \t]+)?"
+)
+_RANK_SEP_RE = re.compile(r"[ \t]*[,;][ \t]*(?:(?:then|and|or)[ \t]+)?(?:(?:a|an|the)[ \t]+)?")
 _CHAIN_LINK_RE = re.compile(r"(?:>|≫|=|≈)[ \t]*(?:(?:a|an|the)[ \t]+)?$")
 _CHAIN_GAP_RE = re.compile(r"[ \t]*(?:(?P<gt>>|≫)|(?P<eq>=|≈))[ \t]*(?:(?:a|an|the)[ \t]+)?")
 
@@ -485,6 +504,8 @@ def read_prose(text: str, low: str, *, conclusion: bool = False) -> Reading:
     for m in ms:
         _classify(t, m, prev)
         prev = m
+    if ":" in low and ("rank" in low or "least" in low or "order of" in low or "top " in low):
+        _inline_rankings(t, ms)
     if "1." in low or "1)" in low or ">" in low or "=" in low or " first" in low:
         unknown = _rank_lists(t, ms)
         if unknown:
@@ -538,7 +559,11 @@ def _classify(t: _Text, m: _Mention, prev: _Mention | None) -> None:
     if m.score is not None:
         m.descriptive = False  # a scored word is a label ("content: 0.7")
     m.revises = _REVISION_RE.search(pre_sent) is not None
-    m.asserted = _ASSERT_RE.search(clause) is not None or _PERSON_RE.search(clause) is not None
+    m.asserted = (
+        _ASSERT_RE.search(clause) is not None
+        or _PERSON_RE.search(clause) is not None
+        or _LEAD_HEDGE_RE.fullmatch(low, s0, m.start) is not None
+    )
     question = low[s1 - 1 : s1] == "?" if s1 > m.end else False
     noun = m.word in EMOTION_NOUNS
     role = _line_role(low, m)
@@ -610,8 +635,8 @@ def _rank_lists(t: _Text, ms: list[_Mention]) -> str:
                 if not m.skip:
                     m.rank, m.asserted = (DECISION, True) if top and (m is inside[0] or _TIED_RE.search(
                         low, inside[0].end, m.start) or low[inside[0].end : m.start].strip(" \t/&") in ("", "or", "and")) else (SIDE, m.asserted)  # fmt: skip
-    # inline rankings: "Ranked by likelihood: X first, then Y, then Z"
     starts = [m.start for m in ms]
+    # inline rankings: "Ranked by likelihood: X first, then Y, then Z"
     for r in _FIRST_THEN_RE.finditer(low) if " first" in low else ():
         i, s0, _ = t.sentence(r.start())
         if not _RANK_LEAD_RE.search(low, max(s0, r.start() - 200), r.start()):
@@ -656,6 +681,29 @@ def _rank_lists(t: _Text, ms: list[_Mention]) -> str:
     return ""
 
 
+def _inline_rankings(t: _Text, ms: list[_Mention]) -> None:
+    """An inline ranking decides by its first item: "Ranking (most to least likely): X, Y, Z"."""
+    low = t.low
+    starts = [m.start for m in ms]
+    for r in _RANK_LEAD_RE.finditer(low):
+        colon = _RANK_COLON_RE.match(low, r.end())
+        if colon is None:
+            continue
+        j = bisect_left(starts, colon.end())
+        if j >= len(ms) or ms[j].start != colon.end() or ms[j].skip not in ("", "list"):
+            continue
+        run = [ms[j]]
+        for m in ms[j + 1 :]:
+            if m.sent != run[0].sent or not _RANK_SEP_RE.fullmatch(low, run[-1].end, m.start):
+                break
+            run.append(m)
+        if len(run) < 2 or len({m.emotion for m in run}) < len(run):
+            continue
+        run[0].skip, run[0].rank, run[0].asserted = "", DECISION, True
+        for m in run[1:]:  # the lower ranks: candidates listed, not answers
+            m.skip, m.rank = "list", SIDE
+
+
 def _clause_start(low: str, start: int, pos: int) -> int:
     """Where the clause holding ``pos`` starts: after ; or :, at a contrastive word ("but X"), and
     after the comma that ends a concessive clause ("although some see fear, | the face shows X")."""
@@ -679,7 +727,8 @@ def _line_role(low: str, m: _Mention) -> str:
         if m.start > 60:
             return ""  # the line starts too far back for a "Primary:" label
         line_start = 0
-    r = _LINE_ROLE_RE.search(low, line_start, m.start)
+    labels = list(_LINE_ROLE_RE.finditer(low, line_start, m.start))
+    r = labels[-1] if labels else None  # the last label before the mention ("Top pick: X. Runner-up: Y.")
     if r is None or not _ROLE_GAP_RE.fullmatch(low, r.end(), m.start):
         return ""
     return next(k for k in ("primary", "side", "absent") if r.group(k))
@@ -739,6 +788,10 @@ def _not_emotion(m: _Mention, pre: str, post: str) -> str:
         and not _FACE_NOUN_RE.match(post)
     ):
         return "not-emotion"  # "Eyes: neutral", "the brow is relaxed"
+    if (w == "neutral" or m.descriptive) and _PART_SAID_RE.search(pre):
+        return "not-emotion"  # "the facial muscles look relaxed"
+    if w.startswith("no ") and _NOT_READ_RE.match(post):
+        return "not-emotion"  # "no expression can be read from it": nothing is read, no neutral face
     if w in _DISJUNCT_WORDS and post.startswith(",") and not pre.strip(" \t*-#>"):
         return "not-emotion"  # "Sadly, the image is blurred"
     if w == "surprise" and pre.endswith(("to my ", "to our ", "to everyone's ")):

@@ -32,7 +32,9 @@ failure of ``heldout6`` was read and before any rule was tuned on it: a generato
 own words, facial signs,
 families and phrasing of every cue: prose with revised first impressions, markdown sections, ranked and
 inline lists, fit and probability tables, score notations, hedged conclusions, refusals, genuinely
-ambiguous texts). Each held-out part is tuning material once its failures have been read; the
+ambiguous texts), ``heldout8`` (written and frozen before any text or failure of ``heldout7`` was
+read and before any rule was tuned on it: a generator of its own in the same manner, with its own words,
+facial cues, families and phrasing of every cue). Each held-out part is tuning material once its failures have been read; the
 commit log says when.
 """
 
@@ -47,7 +49,8 @@ EMOTIONS: tuple[str, ...] = (
     "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"
 )  # fmt: skip
 PARTS: tuple[str, ...] = (
-    "tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7"
+    "tuning", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7",
+    "heldout8",
 )  # fmt: skip
 _T = TypeVar("_T")
 #: each part draws from its own seed range, so that no held-out text is ever a tuning text
@@ -60,6 +63,7 @@ _SEED_OFFSET = {
     "heldout5": 5_000_000,
     "heldout6": 6_000_000,
     "heldout7": 7_000_000,
+    "heldout8": 8_000_000,
 }
 
 
@@ -1912,6 +1916,277 @@ def _make_heldout7(rng: random.Random) -> FreeText:
 
 
 # --------------------------------------------------------------------------------------------------
+# heldout8: written and frozen before any text or failure of heldout7 was read and before any rule was
+# tuned on it. A generator of its own (its own words, facial cues, families and phrasing of every cue);
+# it shares nothing with the parts above but the label set.
+
+# fmt: off
+#: (adjectives, nouns) per emotion: everyday words an annotator reads without hesitation
+_W8: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "happiness": (("happy", "joyful", "cheerful", "delighted", "smiling and happy", "overjoyed"),
+                  ("happiness", "joy", "delight", "glee")),
+    "sadness": (("sad", "unhappy", "sorrowful", "miserable", "heartbroken", "downhearted"),
+                ("sadness", "sorrow", "grief", "misery")),
+    "surprise": (("surprised", "astonished", "amazed", "shocked", "taken aback"),
+                 ("surprise", "astonishment", "amazement", "shock")),
+    "fear": (("scared", "frightened", "terrified", "afraid", "fearful"),
+             ("fear", "terror", "fright", "dread")),
+    "disgust": (("disgusted", "repulsed", "revolted", "nauseated"),
+                ("disgust", "revulsion", "repugnance")),
+    "anger": (("angry", "furious", "enraged", "livid", "mad"),
+              ("anger", "rage", "fury", "hostility")),
+    "contempt": (("contemptuous", "scornful", "disdainful", "condescending"),
+                 ("contempt", "scorn", "disdain", "derision")),
+    "neutral": (("neutral", "expressionless", "emotionless", "deadpan"),
+                ("neutrality", "a neutral expression", "a neutral state")),
+}
+#: what the face shows, without any emotion word
+_CUES8: dict[str, tuple[str, ...]] = {
+    "happiness": ("a broad grin", "lifted cheeks that narrow the eyes", "upturned lip corners"),
+    "sadness": ("downturned lip corners", "heavy, lowered eyelids", "inner brows pulled upward"),
+    "surprise": ("eyebrows shot high on the forehead", "a dropped jaw", "eyes opened very wide"),
+    "fear": ("wide eyes with tense lower lids", "lips stretched back toward the ears", "brows raised and knit"),
+    "disgust": ("a wrinkled nose", "a raised upper lip", "narrowed eyes and a pulled-back mouth"),
+    "anger": ("brows lowered and pressed together", "a hard, glaring stare", "tightly pressed lips"),
+    "contempt": ("one lip corner raised on a single side", "a half-smirk", "a head tilted back, looking down"),
+    "neutral": ("relaxed brows", "a closed, level mouth", "a steady, unremarkable gaze"),
+}
+_OPEN8 = ("Looking at this photo:", "Here is my assessment.", "Based on the image provided:",
+          "Let me walk through what I notice.", "")
+_FILL8 = ("The lighting is soft and the face is in sharp focus.", "The person appears to be indoors.",
+          "The photo is cropped close around the head and shoulders.",
+          "Expressions can be subtle, so I focus on the eyes and mouth.",
+          "Hair partly covers the forehead, but the features are visible.")
+# fmt: on
+
+
+class _Gen8:
+    """The random choices of one heldout8 response."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def pick(self, seq: Sequence[_T]) -> _T:
+        return self.rng.choice(seq)
+
+    def adj(self, e: str) -> str:
+        return self.pick(_W8[e][0])
+
+    def noun(self, e: str) -> str:
+        return self.pick(_W8[e][1])
+
+    def cues(self, e: str) -> str:
+        a, b = self.rng.sample(_CUES8[e], 2)
+        return f"{a} and {b}"
+
+    def other(self, e: str, k: int = 1) -> list[str]:
+        return self.rng.sample([x for x in EMOTIONS if x != e and x != "neutral"], k)
+
+    def side(self, e: str, s: str) -> str:
+        """A subordinate mention of ``s`` beside the main emotion."""
+        return self.pick(
+            (
+                f"There might be a faint trace of {self.noun(s)} as well, but it is minor.",
+                f"A slight hint of {self.noun(s)} is possible, though it is secondary.",
+                f"Some might read a little {self.noun(s)} in it, but that is not the main signal.",
+            )
+        )
+
+    def negated(self, s: str) -> str:
+        return self.pick(
+            (
+                f"I don't see any {self.noun(s)} here.",
+                f"Nothing about the face suggests {self.noun(s)}.",
+                f"It does not look {self.adj(s)}.",
+                f"There is no sign of {self.noun(s)}.",
+            )
+        )
+
+    def verdict(self, e: str) -> str:
+        return self.pick(
+            (
+                f"The emotion shown is {self.noun(e)}.",
+                f"This person looks {self.adj(e)}.",
+                f"I would classify this expression as {self.noun(e)}.",
+                f"Overall, the expression is best described as {self.noun(e)}.",
+                f"The person is clearly {self.adj(e)}.",
+            )
+        )
+
+    def name(self, e: str) -> str:
+        """A row or list name: a noun, or the bare word for a neutral face."""
+        return "Neutral" if e == "neutral" else _cap(self.noun(e))
+
+
+def _h8_prose(g: _Gen8, e: str) -> str:
+    s = g.other(e)[0]
+    body = [g.pick(_OPEN8), f"The face shows {g.cues(e)}."]
+    body.append(g.pick((g.side(e, s), g.negated(s), "")))
+    body.append(g.verdict(e))
+    return " ".join(x for x in body if x)
+
+
+def _h8_sections(g: _Gen8, e: str) -> str:
+    s = g.other(e)[0]
+    head = g.pick(("###", "**", "##"))
+
+    def h(t: str) -> str:
+        return f"**{t}**" if head == "**" else f"{head} {t}"
+
+    a, b = g.rng.sample(_CUES8[e], 2)
+    return "\n".join(
+        [
+            h("Facial cues"),
+            f"- {a}",
+            f"- {b}",
+            "",
+            h("Interpretation"),
+            f"These cues point to {g.noun(e)}. {g.pick((g.negated(s), g.side(e, s)))}",
+            "",
+            h(g.pick(("Verdict", "Final answer", "Result"))),
+            g.pick((f"**{_cap(g.noun(e))}**", f"{_cap(g.adj(e))}.", f"Emotion: {g.noun(e)}")),
+        ]
+    )
+
+
+def _h8_ranked(g: _Gen8, e: str) -> str:
+    s, t = g.other(e, 2)
+    if g.rng.random() < 0.5:
+        return "\n".join(
+            [
+                "Top candidates:",
+                f"1. {g.name(e)} - {g.cues(e)}",
+                f"2. {g.name(s)} - possible, but much less convincing",
+                f"3. {g.name(t)} - unlikely",
+                "",
+                f"So my pick is {g.noun(e)}.",
+            ]
+        )
+    return g.pick(
+        (
+            f"Ranking (most to least likely): {g.noun(e)} > {g.noun(s)} > {g.noun(t)}.",
+            f"From most to least likely: {g.noun(e)}, then {g.noun(s)}, then {g.noun(t)}.",
+        )
+    )
+
+
+def _h8_table(g: _Gen8, e: str) -> str:
+    s, t = g.other(e, 2)
+    hi = g.rng.randint(65, 90)
+    mid = g.rng.randint(5, 100 - hi - 2)
+    rows = [(e, hi), (s, mid), (t, 100 - hi - mid)]
+    g.rng.shuffle(rows)
+    return "\n".join(
+        [
+            "| Emotion | Confidence |",
+            "|---|---|",
+            *[f"| {g.name(x)} | {v}% |" for x, v in rows],
+            "",
+            g.pick((f"The most probable emotion is {g.noun(e)}.", "The highest-confidence row wins.", "")),
+        ]
+    )
+
+
+def _h8_scores(g: _Gen8, e: str) -> str:
+    s, t = g.other(e, 2)
+    hi = g.rng.randint(55, 85) / 100
+    mid = round(g.rng.uniform(0.05, 1 - hi - 0.03), 2)
+    lo = round(1 - hi - mid, 2)
+    trio = [(e, hi), (s, mid), (t, lo)]
+    g.rng.shuffle(trio)
+    style = g.rng.randrange(3)
+    if style == 0:
+        return "Scores: " + "; ".join(f"{x}={v:.2f}" for x, v in trio)
+    if style == 1:
+        return "Estimated probabilities: " + ", ".join(f"{x} ({round(v * 100)}%)" for x, v in trio) + "."
+    return "\n".join(f"{_cap(x)} - {round(v * 10)}/10" for x, v in trio)
+
+
+def _h8_hedged(g: _Gen8, e: str) -> str:
+    return " ".join(
+        [
+            f"I notice {g.cues(e)}.",
+            g.pick(
+                (
+                    f"I'm not entirely certain, but I'd lean toward {g.noun(e)}.",
+                    f"It is hard to be sure from a single frame; my best guess is {g.noun(e)}.",
+                    f"With moderate confidence, I'd say the person is {g.adj(e)}.",
+                    f"Probably {g.noun(e)}, though the image is small.",
+                )
+            ),
+        ]
+    )
+
+
+def _h8_short(g: _Gen8, e: str) -> str:
+    return g.pick(
+        (
+            f"{_cap(g.adj(e))}.",
+            f"The person appears {g.adj(e)}.",
+            f"Emotion detected: {g.noun(e)}",
+            f"Looks {g.adj(e)} to me.",
+        )
+    )
+
+
+_FAMILIES8: dict[str, Callable[[_Gen8, str], str]] = {
+    "prose8": _h8_prose, "sections8": _h8_sections, "ranked8": _h8_ranked, "table8": _h8_table,
+    "scores8": _h8_scores, "hedged8": _h8_hedged, "short8": _h8_short,
+}  # fmt: skip
+
+
+def _h8_ambiguous(g: _Gen8) -> tuple[str, str]:
+    a, b = g.rng.sample(EMOTIONS, 2)
+    style = g.rng.randrange(4)
+    if style == 0:
+        return (
+            f"The face shows {g.cues(a)}, but also {g.cues(b)}. It could be {g.noun(a)} or "
+            f"{g.noun(b)}; I can't tell which from this image.",
+            "either8",
+        )
+    if style == 1:
+        v = g.rng.randint(35, 48)
+        return "\n".join(
+            ["| Emotion | Confidence |", "|---|---|", f"| {g.name(a)} | {v}% |", f"| {g.name(b)} | {v}% |"]
+        ), "tie_table8"
+    if style == 2:
+        p = g.rng.randint(3, 5) / 10
+        return f"Scores: {a}={p:.2f}; {b}={p:.2f}", "tie_scores8"
+    return (f"I'm torn between {g.noun(a)} and {g.noun(b)}: the evidence supports both equally.", "torn8")
+
+
+def _h8_none(g: _Gen8) -> tuple[str, str]:
+    return g.pick(
+        (
+            "I can't determine an emotion: the face is turned away from the camera.",
+            "The image is too blurry to judge any facial expression.",
+            "No face is visible in this picture, so I can't answer.",
+            "Sorry, I'm unable to assess the emotion in this image.",
+        )
+    ), "refusal8"
+
+
+def _make_heldout8(rng: random.Random) -> FreeText:
+    """One heldout8 response (80 % clear, 13 % ambiguous, 7 % without any emotion asserted)."""
+    g = _Gen8(rng)
+    r = rng.random()
+    if r < 0.13:
+        text, family = _h8_ambiguous(g)
+        return FreeText(text, "ambiguous", None, "heldout8", family, ("ambiguous",))
+    if r < 0.2:
+        text, family = _h8_none(g)
+        return FreeText(text, "none", None, "heldout8", family, ())
+    label = rng.choice(EMOTIONS)
+    family = rng.choice(sorted(_FAMILIES8))
+    text = _FAMILIES8[family](g, label)
+    traits: tuple[str, ...] = ()
+    if family in ("prose8", "sections8", "hedged8") and rng.random() < 0.3:
+        text = " ".join(rng.sample(_FILL8, 2)) + "\n\n" + text
+        traits = ("long",)
+    return FreeText(text, "clear", label, "heldout8", family, traits)
+
+
+# --------------------------------------------------------------------------------------------------
 
 
 def make_freetext(rng: random.Random, part: str = "tuning") -> FreeText:
@@ -1920,6 +2195,8 @@ def make_freetext(rng: random.Random, part: str = "tuning") -> FreeText:
         raise ValueError(f"unknown part {part!r}; valid: {', '.join(PARTS)}")
     if part == "heldout7":
         return _make_heldout7(rng)
+    if part == "heldout8":
+        return _make_heldout8(rng)
     w = _Writer(rng, part)
     r = rng.random()
     if r < 0.15:
