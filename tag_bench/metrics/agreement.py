@@ -9,7 +9,7 @@ matrix product (:func:`tag_bench.metrics.stats.resample_weights`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -37,14 +37,26 @@ def cohen_kappa_bootstrap(
     """(kappa, low, high): Cohen's kappa of two raters' labels (ints in [0, k)) and its percentile bootstrap
     interval over items (None without resamples or when undefined in every resample)."""
     x, y = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    pairs = _one_hot_pairs(x, y, k)
-    point = float(kappa_from_confusion(pairs.sum(axis=0).reshape(k, k)))
-    if not n_resamples or not len(x):
+    return _bootstrap_over_items(_one_hot_pairs(x, y, k), k, kappa_from_confusion, n_resamples, seed, ci)
+
+
+def _bootstrap_over_items(
+    rows: np.ndarray,
+    k: int,
+    statistic: Callable[[np.ndarray], np.ndarray],
+    n_resamples: int,
+    seed: int,
+    ci: float,
+) -> tuple[float, float | None, float | None]:
+    """(point, low, high) of ``statistic`` of the (k, k) matrix summed from per-item ``rows`` (items, k * k),
+    with its percentile bootstrap interval over items (None without resamples or when undefined)."""
+    point = float(statistic(rows.sum(axis=0).reshape(k, k)))
+    if not n_resamples or not len(rows):
         return point, None, None
     dist = np.concatenate(
         [
-            kappa_from_confusion((w @ pairs).reshape(-1, k, k))
-            for w in resample_weights(len(x), n_resamples=n_resamples, seed=seed)
+            statistic((w @ rows).reshape(-1, k, k))
+            for w in resample_weights(len(rows), n_resamples=n_resamples, seed=seed)
         ]
     )
     lo, hi = percentile_interval(dist, ci)
@@ -83,17 +95,4 @@ def krippendorff_alpha(
     raters) of ints in [0, k), -1 where a rater gave no label; items with fewer than two labels do not
     count. The interval is the percentile bootstrap over items (None without resamples)."""
     r = np.asarray(ratings, dtype=np.int64)
-    rows = _coincidence_rows(r, k)
-    point = float(alpha_from_coincidence(rows.sum(axis=0).reshape(k, k)))
-    if not n_resamples or not len(r):
-        return point, None, None
-    dist = np.concatenate(
-        [
-            alpha_from_coincidence((w @ rows).reshape(-1, k, k))
-            for w in resample_weights(len(r), n_resamples=n_resamples, seed=seed)
-        ]
-    )
-    lo, hi = percentile_interval(dist, ci)
-    if np.isnan(lo) or np.isnan(hi):
-        return point, None, None
-    return point, float(lo), float(hi)
+    return _bootstrap_over_items(_coincidence_rows(r, k), k, alpha_from_coincidence, n_resamples, seed, ci)
