@@ -553,3 +553,20 @@ def test_the_report_shows_original_and_intervened_thumbnails_in_chromium(faithfu
     ]
     assert flipped == sum(a.flip for c, a in o.answers.items() if c != "none") + o.answers["none"].flip
     assert errors == []
+
+
+def test_a_gap_every_sample_gives_alike_gets_newcombe_not_a_zero_width_interval(tmp_path):
+    """probe-faithful on 12 generated faces with a MediaPipe reference: every tested sample flips under
+    cited and none under control, so every paired resample gives a gap of 100 points; the interval must
+    still have width (Newcombe's, as for random's 0)."""
+    data = write_scaled_fixtures(tmp_path / "data", n=60)["rafdb"]
+    run = tmp_path / "run"
+    _cli("run", "--model", "probe-faithful", "--tasks", "rafdb_basic_test", "--data-root", data, "--out", run,
+         "--no-progress", "--n-resamples", "200")  # fmt: skip
+    _cli("intervene", run, "--fills", "mean", "--no-progress")
+    (test,) = [t for t in json.loads((run / "interventions" / "summary.json").read_text())["tests"]
+               if t["metric"] == "faithfulness_gap"]  # fmt: skip
+    assert test["n"] > 0 and test["cited_only"] == test["n"] and test["other_only"] == 0, test
+    gap = _fill_metrics(run, "mean")["metrics"]["faithfulness_gap"]
+    assert gap["value"] == 1.0 and gap["ci_method"] == "newcombe-paired", gap
+    assert gap["ci_low"] < 1.0 and gap["ci_high"] == 1.0, gap

@@ -123,7 +123,7 @@ def _ci_note(o: RenderOptions, table: Table) -> str | None:
     )
     published = "; Wilson on the source's n for § rows that give it" if "wilson-published" in methods else ""
     paired = (
-        "; Newcombe's paired interval for a gap where no sample flips under one condition only"
+        "; Newcombe's paired interval for a gap where every sample gives the same difference"
         if "newcombe-paired" in methods
         else ""
     )

@@ -535,16 +535,18 @@ def _boundary_difference(
 
 
 def _paired_degenerate(m: MetricSpec, arrays: ScoreArrays, ci: float) -> tuple[float, float] | None:
-    """Newcombe's paired interval of a difference metric (``MetricSpec.difference``) when no contributing
-    sample is discordant, so that every bootstrap resample gives the same difference; else None."""
+    """Newcombe's paired interval of a difference metric (``MetricSpec.difference``) when every contributing
+    sample has the same difference (none discordant, or all discordant the same way), so that every
+    bootstrap resample gives the same difference; else None."""
     assert m.difference is not None, m.name
     keep = arrays.column(m.denominator) > 0
     a = arrays.column(m.difference[0])[keep] > 0
     b = arrays.column(m.difference[1])[keep] > 0
-    if not a.size or np.any(a != b):
+    diff = a.astype(np.int8) - b.astype(np.int8)
+    if not a.size or np.any(diff != diff[0]):
         return None
-    both = int(np.count_nonzero(a & b))
-    return newcombe_paired_interval(both, 0, 0, int(a.size) - both, ci)
+    both, only_a, only_b = (int(np.count_nonzero(x)) for x in (a & b, a & ~b, ~a & b))
+    return newcombe_paired_interval(both, only_a, only_b, int(a.size) - both - only_a - only_b, ci)
 
 
 def _bootstrap_info(n_resamples: int, ci: float, seed: int, large: bool) -> dict[str, Any]:

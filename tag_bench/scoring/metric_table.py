@@ -242,8 +242,8 @@ def _faithfulness_metrics() -> list[MetricSpec]:
                 title,
                 "faithfulness",
                 f"`cited_flip_rate` - `{other}_flip_rate` over the same tested samples, in points: above 0, "
-                f"{words}. Paired bootstrap interval over samples (Newcombe's paired interval when no sample "
-                "flips under one condition only); the exact McNemar test on the paired flips, Holm-adjusted "
+                f"{words}. Paired bootstrap interval over samples (Newcombe's paired interval when every "
+                "sample gives the same difference); the exact McNemar test on the paired flips, Holm-adjusted "
                 "over the fills and both gaps, is in interventions/summary.json.",
                 True,
                 "sample",
@@ -1121,9 +1121,10 @@ column. Its in-domain cell is still shown.
   its denominator. Metrics in other units (seconds, tokens, characters) are not rates and keep their
   bootstrap interval.
 - **newcombe-paired** (recorded in place of `bootstrap`): a gap of the intervene stage (`faithfulness_gap`,
-  `specificity_gap`: the difference of two flip rates of the same samples) where no sample flips under
-  one condition only: every paired resample gives the same difference (`random`, which never flips, has
-  0 in every resample). It reports instead Newcombe's hybrid score interval for paired proportions (1998,
+  `specificity_gap`: the difference of two flip rates of the same samples) where every sample gives the
+  same difference (none flips under one condition only, or every one does, the same way): every paired
+  resample gives the same difference (`random`, which never flips, has 0 in every resample; a probe whose
+  every sample flips under `cited` alone has 100). It reports instead Newcombe's hybrid score interval for paired proportions (1998,
   method 10: the two rates' Wilson intervals combined with their correlation), so that a gap of exactly
   0 on 300 samples is `0.0 ± 1.3`, not `0.0 ± 0.0`.
 - A reported interval always contains its estimate: a percentile interval that misses it (a skewed
