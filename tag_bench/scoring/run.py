@@ -33,7 +33,7 @@ from tag_bench.schema import (
     ScoredSample,
     ScoringInfo,
 )
-from tag_bench.scoring.aggregate import RunFacts, build_arrays, concat_arrays, metrics_from_arrays
+from tag_bench.scoring.aggregate import ArraysJoiner, RunFacts, build_arrays, metrics_from_arrays
 from tag_bench.scoring.columnar import update_sidecar
 from tag_bench.scoring.score import score_sample
 from tag_bench.scoring.stages import STAGES
@@ -270,7 +270,7 @@ def _score_arrays(
             _score_chunk_in_worker, chunk, gens, classes, _subset(references, chunk), want_lines
         )
 
-    parts = []
+    joined = ArraysJoiner(len(samples))
     try:
         # at most two chunks in flight per worker: the parent never holds every pickled chunk
         ctx = mp.get_context("fork" if use_fork else "spawn")
@@ -281,12 +281,13 @@ def _score_arrays(
                 if sink is not None:
                     for line in lines:
                         sink(line)
-                parts.append(arrays)
+                joined.add(arrays)
+                del arrays
                 if nxt is not None:
                     pending.append(submit(pool, nxt))
     finally:
         _FORK_INPUTS = None
-    return concat_arrays(parts)
+    return joined.result()
 
 
 def _subset(references: ReferenceSet | None, chunk: list[Sample]) -> ReferenceSet | None:
