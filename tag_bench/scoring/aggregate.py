@@ -148,18 +148,12 @@ def compact_side_by_side(*runs: ScoreArrays) -> np.ndarray:
     column-major matrix: the bootstrap reads it column by column, so no second copy is made (at a
     million samples each copy is half a gigabyte)."""
     width = 1 + len(SUM_FIELDS)
-    n = runs[0].n
-    out = np.empty((n, width * len(runs)), order="F")
+    out = np.empty((runs[0].n, width * len(runs)), order="F")
     for i, r in enumerate(runs):
         k = len(r.classes)
         out[:, i * width] = r.gold * (k + 1) + r.pred + 1
-        for start in range(0, n, _BLOCK_ROWS):  # row-major to column-major in cache-sized blocks
-            stop = min(n, start + _BLOCK_ROWS)
-            out[start:stop, i * width + 1 : (i + 1) * width] = r.rows[start:stop]
+        out[:, i * width + 1 : (i + 1) * width] = r.rows
     return out
-
-
-_BLOCK_ROWS = 2048
 
 
 def _expand(compact: np.ndarray, n_classes: int) -> np.ndarray:
@@ -828,7 +822,9 @@ class ArraysJoiner:
         self.notes: Counter[str] = Counter()
 
     def add(self, part: ScoreArrays) -> None:
-        first = self.first = self.first or part
+        if self.first is None:
+            self.first = part
+        first = self.first
         if part.classes != first.classes or part.au_reference != first.au_reference:
             raise ValueError("chunks were scored with different class lists or AU references")
         if self.filled + part.n > self.rows.shape[0]:
