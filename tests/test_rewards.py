@@ -192,6 +192,67 @@ def test_breakdown_computes_only_weighted_rewards():
 
 
 # --------------------------------------------------------------------------------------------------
+# The fast path (format and answer from the parse, no scored record) equals the reference path
+
+EDGE_TEXTS = (
+    "",
+    "   ",
+    "<think><answer>sad</answer></think>",  # the answer only inside the reasoning block
+    "<think>maybe sad or happy</think><answer>sadness</answer>",
+    "<think>unclosed <answer>sad</answer>",
+    "<answer></answer> The person looks happy.",
+    "<answer>purple</answer>",
+    "<answer>contempt</answer>",  # not one of COMMON7
+    "<answer>sad</answer> wait, no: <answer>happy</answer>",
+    "<ANSWER> Happy </ANSWER>",
+    "<answer>sad",
+    "\\boxed{sad}",
+    "<answer>not happy</answer>",
+    "<answer>AU12 lip corner puller</answer>",
+    "<think><answer>fear</answer></think>The person looks happy.",
+    "I cannot help with identifying emotions.",
+    TRACE,
+    _trace([("AU6", "[10,10,30,30]")], answer="The answer is happy."),
+    _trace([("AU6 and AU12", "[10,10,30,30]"), ("AU4", "[5,5,20]")]),
+)
+
+
+def _fast_and_reference_cases():
+    from tag_bench.testing.corpus import mixed_corpus
+
+    for i, r in enumerate(mixed_corpus(1500, seed=3)):
+        yield r.text, r.label or "neutral", r.frame, r.image_size, r.input_size, r.finish_reason, None
+        if i % 5 == 0:  # the task's classes and a cut-off generation change the reading
+            yield r.text, "happiness", r.frame, r.image_size, r.input_size, "length", COMMON7
+    for text in EDGE_TEXTS:
+        for finish in (None, "length"):
+            for classes in (None, COMMON7):
+                yield text, "happiness", "pixel", SIZE, None, finish, classes
+
+
+def test_the_fast_path_equals_the_reference_path_over_the_corpus():
+    ref = _ref()
+    compared = failing_tag = 0
+    for text, label, frame, size, input_size, finish, classes in _fast_and_reference_cases():
+        kw = dict(input_size=input_size, classes=classes, finish_reason=finish)
+        for weights in ({"format": 1.0, "answer": 1.0}, {"answer": 2.0}, {"format": 0.5}, ALL):
+            fast = reward_breakdown(text, label, ref, frame, size, weights=weights, **kw)
+            needs = "grounding" in weights
+            scored = score_completion(text, label, ref if needs else None, frame, size, **kw)
+            want = breakdown(text, scored, reference=ref, classes=classes, weights=weights)
+            assert (fast.format, fast.answer, fast.grounding, fast.hallucination, fast.total) == (
+                want.format, want.answer, want.grounding, want.hallucination, want.total
+            ), text  # fmt: skip
+            assert fast.format_failures == want.format_failures, text
+            assert fast.scored.model_dump() == scored.model_dump(), text  # made on demand, the same record
+            compared += 1
+            failing_tag += "answer_tag" in fast.format_failures
+        assert format_reward(text, label, None, frame, size, **kw) == want.format
+        assert answer_reward(text, label, None, frame, size, **kw) == (1.0 if scored.correct else 0.0)
+    assert compared > 7000 and 0 < failing_tag < compared  # both outcomes of the tag check were met
+
+
+# --------------------------------------------------------------------------------------------------
 # The rewards of a completion are the scores `tag-bench run` wrote for it
 
 

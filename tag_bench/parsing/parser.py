@@ -57,14 +57,30 @@ def parse_response(
     ``classes`` the task's class list (None: all eight canonical emotions). Boxes come back in pixels of
     the presented image, clipped to it.
     """
+    return parse_with_cue(text, frame, image_size, input_size, finish_reason, classes)[0]
+
+
+def parse_with_cue(
+    text: str | None,
+    frame: str | None,
+    image_size: tuple[int, int] | None,
+    input_size: tuple[int, int] | None = None,
+    finish_reason: str | None = None,
+    classes: Sequence[str] | None = None,
+) -> tuple[Parsed, str | None]:
+    """:func:`parse_response`, and the cue that decided the answer text after any reasoning block
+    (``Answer.source``: ``answer_tag`` exactly when that text holds an ``<answer>`` tag that reads as
+    an answer; None when the text is empty or the parser failed). The format reward reads the cue
+    instead of scanning the text a second time."""
     try:
         return _parse(text, frame, image_size, input_size, finish_reason, classes)
     except Exception as e:  # last-resort guard: a parser bug must not lose the sample
-        return Parsed(
+        failed = Parsed(
             status="no_answer",
             frame=None if frame is None else str(frame),
             notes=[f"parser-error: parser error ({type(e).__name__}: {e}); please report this response"],
         )
+        return failed, None
 
 
 def _parse(
@@ -74,7 +90,7 @@ def _parse(
     input_size: object,
     finish_reason: object,
     classes: object,
-) -> Parsed:
+) -> tuple[Parsed, str | None]:
     notes: list[str] = []
     if text is None:
         text = ""
@@ -92,7 +108,7 @@ def _parse(
 
     low = lower_same_length(text)  # shared by every scan; positions match ``text``
     truncated = isinstance(finish_reason, str) and finish_reason.lower() in LENGTH_REASONS
-    answer = _answer(text, low, allowed, notes, decisive_only=truncated)
+    answer, region_cue = _answer(text, low, allowed, notes, decisive_only=truncated)
     if truncated:
         if answer.decisive:
             notes.append("length-limit: generation hit the length limit, but an explicit answer was found")
@@ -101,7 +117,7 @@ def _parse(
     notes.extend(answer.notes)
 
     evidence, aus = _evidence(text, low, frame, image_size, input_size, notes)
-    return Parsed(
+    parsed = Parsed(
         label=answer.label,
         status=answer.status,  # type: ignore[arg-type]
         raw_label=answer.raw_label,
@@ -110,6 +126,7 @@ def _parse(
         frame=None if frame is None else str(frame),
         notes=notes,
     )
+    return parsed, region_cue
 
 
 def _class_tuple(classes: object, notes: list[str]) -> tuple[str, ...] | None:
@@ -126,13 +143,16 @@ def _class_tuple(classes: object, notes: list[str]) -> tuple[str, ...] | None:
 
 def _answer(
     text: str, low: str, allowed: frozenset[str], notes: list[str], decisive_only: bool = False
-) -> Answer:
+) -> tuple[Answer, str | None]:
+    """The answer, and the cue that decided the text after any reasoning block (None: no such text)."""
     if not text.strip():
         notes.append("empty-response: empty response")
-        return Answer(None, "no_answer", None, False, "none")
+        return Answer(None, "no_answer", None, False, "none"), None
     split = split_think(text)
+    region_cue = None
     if split.answer.strip():
         answer = extract_answer(split.answer, allowed, decisive_only, low[split.start : split.end])
+        region_cue = answer.source
     else:
         answer = Answer(None, "no_answer", None, False, "none")
     if answer.status == "no_answer" and answer.label is None and split.think.strip():
@@ -143,10 +163,10 @@ def _answer(
             notes.append(
                 "answer-in-reasoning: answer taken from inside the reasoning block (no answer followed it)"
             )
-            return inner
+            return inner, region_cue
         if not split.answer.strip() and is_refusal(split.think.lower()):
-            return Answer(None, "refusal", None, False, "refusal")
-    return answer
+            return Answer(None, "refusal", None, False, "refusal"), region_cue
+    return answer, region_cue
 
 
 def explicit_answer_cue(text: str | None) -> str | None:

@@ -10,20 +10,31 @@ scores written to ``samples.jsonl``. Exact definitions: ``docs/rewards.md``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Literal
+from functools import cached_property, lru_cache, partial
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tag_bench._construct import constructor
 from tag_bench.facs import canonical_emotion
 from tag_bench.metrics.grounding import au_active, reference_states
 from tag_bench.parsing.answer import extract_answer_tag
+from tag_bench.parsing.parser import parse_with_cue
 from tag_bench.parsing.text import cap, resolve_classes, split_think
-from tag_bench.schema import BOX_FRAMES, CANONICAL_EMOTIONS, AUReference, Generation, Sample, ScoredSample
+from tag_bench.schema import (
+    BOX_FRAMES,
+    CANONICAL_EMOTIONS,
+    AUReference,
+    Generation,
+    Parsed,
+    Sample,
+    SampleStatus,
+    ScoredSample,
+)
 from tag_bench.scoring.run import parse_generation
-from tag_bench.scoring.score import score_sample
+from tag_bench.scoring.score import parsed_status, score_sample
 
 #: The reward components, in the order ``tag_reward`` adds them.
 REWARD_NAMES: tuple[str, ...] = ("format", "answer", "grounding", "hallucination")
@@ -104,7 +115,14 @@ class RewardBreakdown:
     hallucination: float | None
     total: float
     format_failures: tuple[str, ...]
-    scored: ScoredSample = field(repr=False)
+    #: Makes the completion's ScoredSample: the format and answer rewards do not need the record, so
+    #: it is built only when read (or when the grounding or hallucination reward needs it).
+    make_scored: Callable[[], ScoredSample] = field(repr=False, compare=False)
+
+    @cached_property
+    def scored(self) -> ScoredSample:
+        """The completion scored as ``tag-bench score`` scores it (:func:`score_completion`)."""
+        return self.make_scored()
 
     def get(self, name: str) -> float | None:
         if name not in REWARD_NAMES:
@@ -168,6 +186,62 @@ def score_completion(
     return score_sample(sample, generation, parsed, reference, class_list)
 
 
+_generation = constructor(Generation)
+
+
+class _Read:
+    """One completion parsed the way :func:`score_completion` parses it, before scoring."""
+
+    __slots__ = ("answer_tag", "classes", "parsed", "pred", "sample", "status", "values")
+
+    def __init__(self, sample: Sample, values: dict[str, Any], parsed: Parsed, classes: list[str],
+                 answer_tag: bool, status: SampleStatus, pred: str | None) -> None:  # fmt: skip
+        self.sample, self.values, self.parsed, self.classes = sample, values, parsed, classes
+        self.answer_tag = answer_tag  # the text after any reasoning block holds a readable <answer> tag
+        self.status, self.pred = status, pred
+
+    @property
+    def correct(self) -> bool:
+        return self.status == "ok" and self.pred == self.sample.label
+
+    def score(self, reference: AUReference | None) -> ScoredSample:
+        """The record :func:`score_completion` makes (its Generation is only needed here)."""
+        generation = _generation(**self.values)
+        return score_sample(self.sample, generation, self.parsed, reference, self.classes)
+
+
+def _read(
+    text: str,
+    label: str,
+    frame: str,
+    image_size: Sequence[int] | None,
+    input_size: Sequence[int] | None,
+    classes: Sequence[str] | None,
+    finish_reason: str | None,
+    sample_id: str,
+) -> _Read:
+    """What :func:`score_completion` computes before ``score_sample``, with the parser's answer cue."""
+    if frame not in BOX_FRAMES:
+        raise ValueError(f"unknown box frame {frame!r}; valid: {', '.join(BOX_FRAMES)}")
+    sample = _sample(sample_id, label)
+    values: dict[str, Any] = {  # the Generation score_completion makes, built only if scored
+        "sample_id": sample_id,
+        "text": text,
+        "frame": frame,
+        "image_size": _size(image_size),
+        "input_size": _size(input_size),
+        "finish_reason": finish_reason if finish_reason is None else str(finish_reason),
+    }
+    if type(text) is not str or type(sample_id) is not str:
+        # not the record's types: pydantic says what is wrong (or converts as score_completion does)
+        values = Generation(**values).model_dump(include=set(values))
+    class_list = list(classes) if classes is not None else list(CANONICAL_EMOTIONS)
+    parsed, cue = parse_with_cue(values["text"], frame, values["image_size"], values["input_size"],
+                                 values["finish_reason"], class_list)  # fmt: skip
+    status, pred = parsed_status(parsed, class_list)
+    return _Read(sample, values, parsed, class_list, cue == "answer_tag", status, pred)
+
+
 # --------------------------------------------------------------------------------------------------
 # The rewards as functions of a scored completion
 
@@ -179,14 +253,17 @@ def answer_score(scored: ScoredSample) -> float:
 
 def format_failures(text: str, scored: ScoredSample, classes: Sequence[str] | None = None) -> tuple[str, ...]:
     """The :data:`FORMAT_CHECKS` the completion fails (empty: it follows the ``tag_grounded`` shape)."""
-    failed: list[str] = []
-    parsed = scored.parsed
     allowed, _ = resolve_classes(tuple(classes) if classes is not None else None)
     capped, _ = cap(text)
-    # extract_explicit's first marker is the answer tag: the check fails exactly when there is none
-    if extract_answer_tag(split_think(capped).answer, allowed) is None:
+    has_tag = extract_answer_tag(split_think(capped).answer, allowed) is not None
+    return _format_failures(has_tag, scored.status, scored.parsed)
+
+
+def _format_failures(answer_tag: bool, status: str, parsed: Parsed | None) -> tuple[str, ...]:
+    failed: list[str] = []
+    if not answer_tag:
         failed.append("answer_tag")
-    if scored.status != "ok":
+    if status != "ok":
         failed.append("label")
     steps: dict[int | None, list[bool]] = {}  # step -> per boxed item: one AU with a usable box
     unboxed = False
@@ -304,7 +381,60 @@ def breakdown(
         hallucination=values["hallucination"],
         total=float(total),
         format_failures=failures,
-        scored=scored,
+        make_scored=lambda: scored,
+    )
+
+
+def fast_breakdown(
+    text: str,
+    label: str,
+    reference: AUReference | None,
+    frame: str,
+    image_size: Sequence[int] | None,
+    *,
+    input_size: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+    finish_reason: str | None = None,
+    grounding: GroundingConfig | None = None,
+    weights: RewardWeights,
+    sample_id: str = "completion",
+) -> RewardBreakdown:
+    """:func:`breakdown` of :func:`score_completion`, equal to it, without building the scored record
+    unless the grounding or hallucination reward needs it: format and answer come from the parse, the
+    scorer's status and the parser's answer cue (``tests/test_rewards.py`` checks the equality)."""
+    read = _read(text, label, frame, image_size, input_size, classes, finish_reason, sample_id)
+    w = weights
+    scored = None
+    total = 0.0
+    fmt = answer = ground = halluc = None
+    failures: tuple[str, ...] = ()
+    if w.format:
+        failures = _format_failures(read.answer_tag, read.status, read.parsed)
+        fmt = 0.0 if failures else 1.0
+        total += w.format * fmt
+    if w.answer:
+        answer = 1.0 if read.correct else 0.0
+        total += w.answer * answer
+    if w.grounding or w.hallucination:
+        scored = read.score(reference)
+        if w.grounding and (ground := grounding_score(scored, grounding, reference)) is not None:
+            total += w.grounding * ground
+        if w.hallucination and (halluc := hallucination_score(scored)) is not None:
+            total += w.hallucination * halluc
+    if scored is not None:
+        make_scored: Callable[[], ScoredSample] = lambda: scored  # noqa: E731
+    else:  # made again on demand: the batch then keeps only strings, where holding each parse would
+        # leave thousands of objects per batch for the cyclic collector to walk
+        make_scored = partial(score_completion, text, label, None, frame, image_size, input_size=input_size,
+                              classes=classes, finish_reason=finish_reason, sample_id=sample_id)  # fmt: skip
+    return RewardBreakdown(
+        format=fmt,
+        answer=answer,
+        grounding=ground,
+        hallucination=halluc,
+        total=float(total),
+        format_failures=failures,
+        make_scored=make_scored,
     )
 
 
@@ -326,19 +456,8 @@ def reward_breakdown(
     weights: RewardWeights | Mapping[str, float] | None = None,
 ) -> RewardBreakdown:
     """Score the completion once and compute every weighted reward (see :func:`score_completion`)."""
-    w = as_weights(weights)
-    needs_reference = bool(w.grounding or w.hallucination)
-    scored = score_completion(
-        text,
-        label,
-        reference if needs_reference else None,
-        frame,
-        image_size,
-        input_size=input_size,
-        classes=classes,
-        finish_reason=finish_reason,
-    )
-    return breakdown(text, scored, reference=reference, classes=classes, grounding=grounding, weights=w)
+    return fast_breakdown(text, label, reference, frame, image_size, input_size=input_size, classes=classes,
+                          finish_reason=finish_reason, grounding=grounding, weights=as_weights(weights))  # fmt: skip
 
 
 def format_reward(
@@ -353,17 +472,8 @@ def format_reward(
     finish_reason: str | None = None,
 ) -> float:
     """1.0 when the completion has the ``tag_grounded`` shape as tag-bench's parser reads it, else 0.0."""
-    scored = score_completion(
-        text,
-        label,
-        None,
-        frame,
-        image_size,
-        input_size=input_size,
-        classes=classes,
-        finish_reason=finish_reason,
-    )
-    return format_score(text, scored, classes)
+    read = _read(text, label, frame, image_size, input_size, classes, finish_reason, "completion")
+    return 0.0 if _format_failures(read.answer_tag, read.status, read.parsed) else 1.0
 
 
 def answer_reward(
@@ -378,17 +488,8 @@ def answer_reward(
     finish_reason: str | None = None,
 ) -> float:
     """1.0 when the parsed answer is the gold label (synonyms included), else 0.0: the scorer's ``correct``."""
-    scored = score_completion(
-        text,
-        label,
-        None,
-        frame,
-        image_size,
-        input_size=input_size,
-        classes=classes,
-        finish_reason=finish_reason,
-    )
-    return answer_score(scored)
+    read = _read(text, label, frame, image_size, input_size, classes, finish_reason, "completion")
+    return 1.0 if read.correct else 0.0
 
 
 def au_grounding_reward(

@@ -23,8 +23,7 @@ from tag_bench.rewards.core import (
     RewardBreakdown,
     RewardWeights,
     as_weights,
-    breakdown,
-    score_completion,
+    fast_breakdown,
 )
 from tag_bench.rewards.references import ReferencesLike, RewardReferenceError, load_references
 from tag_bench.schema import AUReference, Sample
@@ -41,6 +40,10 @@ FRAME = "frame"  # the frame the prompt asked for; must equal the rewards' frame
 
 def completion_text(completion: Any) -> str:
     """The text of a TRL completion: a string, or a list of chat messages (their contents joined)."""
+    if type(completion) is list and len(completion) == 1:  # TRL's conversational shape, checked fast
+        message = completion[0]
+        if type(message) is dict and type(content := message.get("content")) is str:
+            return content
     if isinstance(completion, str):
         return completion
     if isinstance(completion, Mapping):
@@ -137,25 +140,19 @@ class TagRewardScorer:
                 )
             task_classes = classes[i] if classes[i] is not None else self.classes
             reference = self._reference(ids[i]) if self.needs_reference else None
-            scored = score_completion(
-                text,
-                str(labels[i]),
-                reference,
-                self.frame,
-                sizes[i],
-                input_size=inputs[i],
-                classes=task_classes,
-                finish_reason=finish[i],
-                sample_id=str(ids[i]) if ids[i] is not None else "completion",
-            )
             out.append(
-                breakdown(
+                fast_breakdown(
                     text,
-                    scored,
-                    reference=reference,
+                    str(labels[i]),
+                    reference,
+                    self.frame,
+                    sizes[i],
+                    input_size=inputs[i],
                     classes=task_classes,
+                    finish_reason=finish[i],
                     grounding=self.grounding,
                     weights=self.weights,
+                    sample_id=str(ids[i]) if ids[i] is not None else "completion",
                 )
             )
         return out

@@ -161,13 +161,27 @@ def _status(
         return "error", None, generation.error or "generation failed (no message)"
     if parsed is None:
         raise ValueError(f"sample {sample_id!r}: an ok generation must be parsed before scoring")
+    status, pred = parsed_status(parsed, classes)
+    error = None
+    if parsed.status == "ok" and status != "ok":  # the parser's ok, overruled here: say why
+        error = (
+            "parser returned status ok without a label"
+            if parsed.label is None
+            else f"label {parsed.label!r} is not one of the task's classes"
+        )
+    return status, pred, error
+
+
+def parsed_status(parsed: Parsed, classes: Sequence[str]) -> tuple[SampleStatus, str | None]:
+    """(status, prediction) of the parse of an ok generation: an ok parse whose label is missing or
+    not a class of the task is ``no_answer`` / ``invalid_label``."""
     if parsed.status != "ok":
-        return parsed.status, None, None
+        return parsed.status, None
     if parsed.label is None:
-        return "no_answer", None, "parser returned status ok without a label"
+        return "no_answer", None
     if parsed.label not in classes:
-        return "invalid_label", None, f"label {parsed.label!r} is not one of the task's classes"
-    return "ok", parsed.label, None
+        return "invalid_label", None
+    return "ok", parsed.label
 
 
 def _cited_aus(parsed: Parsed | None) -> list[str]:
