@@ -10,7 +10,9 @@ time goes.
 
 compare: ``tag_bench.compare_runs`` on two runs of N samples each (default 100,000; RAF-DB copies
 scored through ``score_predictions`` from the mixed-format synthetic corpus of ``score_bench``), every
-metric of the table (per-class ones included), 1000 resamples. Target: under 5 s. The baseline is
+metric of the table (per-class ones included), 1000 resamples. Targets: under 5 s at 100,000, under
+15 s at 1,000,000 (issue 22; ``--n 1000000 --keep DIR`` keeps the two runs, ~10 min to build). The
+baseline is
 ``json.loads`` of every line of both ``samples.jsonl`` plus both ``metrics.json`` and manifests,
 measured in the same run; stage times show where the time goes.
 
@@ -250,7 +252,8 @@ def bench_compare(n: int, resamples: int, repeat: int, keep: Path | None = None)
         result = compare_runs(base, new, metrics="all", n_resamples=resamples)
         check_compare(result, base, new)
         t_json = best_of(lambda: plain_json_load((base, new)), repeat)
-        t_read = min(time_reading((base, new)) for _ in range(repeat))
+        # 2 x N validated records: beyond 200k they would not fit beside the rest in memory
+        t_read = min(time_reading((base, new)) for _ in range(repeat)) if n <= 200_000 else math.nan
         t_compare = best_of(lambda: compare_runs(base, new, metrics="all", n_resamples=resamples), repeat)
     finally:
         if keep is None:
@@ -258,8 +261,13 @@ def bench_compare(n: int, resamples: int, repeat: int, keep: Path | None = None)
     task = result.tasks[0]
     print(
         f"compare_runs, {n:,} vs {n:,} samples, {len(task.metrics)} metrics, {resamples} resamples: "
-        f"{t_compare:.2f}s (target < 5 s) = {t_compare / t_json:.1f}x a plain json.load of the same files "
-        f"({t_json:.2f}s); reading both samples.jsonl into validated records alone takes {t_read:.2f}s"
+        f"{t_compare:.2f}s (target < {5 if n <= 100_000 else 15} s) = {t_compare / t_json:.1f}x a plain "
+        f"json.load of the same files ({t_json:.2f}s)"
+        + (
+            ""
+            if math.isnan(t_read)
+            else f"; reading both samples.jsonl into validated records alone takes {t_read:.2f}s"
+        )
     )
     acc = next(m for m in task.metrics if m.metric == "accuracy")
     print(

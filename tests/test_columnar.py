@@ -88,10 +88,15 @@ def test_a_changed_jsonl_or_other_question_is_never_served(scored, tmp_path):
     assert read_sidecar(copy, classes, None) is None
 
 
-def test_compare_reads_the_copy_and_gets_what_the_jsonl_gives(scored):
+def test_compare_reads_the_copy_and_gets_what_the_jsonl_gives(scored, monkeypatch):
+    from tag_bench.report import compare
+
     a, b = scored
-    fast = compare_runs(a, b, metrics="all", n_resamples=200)
-    for run in (a, b):
-        sidecar_path(RunDir(run).samples_path).unlink()
+    with monkeypatch.context() as m:  # both copies usable: neither JSONL is read
+        m.setattr(compare, "build_arrays", lambda *_, **__: pytest.fail("read a JSONL despite its copy"))
+        fast = compare_runs(a, b, metrics="all", n_resamples=200)
+    sidecar_path(RunDir(b).samples_path).unlink()  # one copy, one JSONL
+    mixed = compare_runs(a, b, metrics="all", n_resamples=200)
+    sidecar_path(RunDir(a).samples_path).unlink()  # two JSONLs (read in two processes)
     slow = compare_runs(a, b, metrics="all", n_resamples=200)
-    assert fast.model_dump() == slow.model_dump()
+    assert fast.model_dump() == mixed.model_dump() == slow.model_dump()

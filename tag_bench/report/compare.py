@@ -475,10 +475,17 @@ def _tolerances(max_drop: Mapping[str, float] | None) -> dict[str, float]:
 
 
 def read_arrays(
-    run: RunDir, classes: list[str], reference: str | None, fill: str | None = None
+    run: RunDir,
+    classes: list[str],
+    reference: str | None,
+    fill: str | None = None,
+    *,
+    copy: ScoreArrays | None = None,
+    try_copy: bool = True,
 ) -> ScoreArrays:
     """A run's scored samples straight into metric arrays (the records are not kept); ``fill``: joined with
-    that intervention fill's outcomes, for its faithfulness metrics."""
+    that intervention fill's outcomes, for its faithfulness metrics. ``copy``: the run's columnar copy,
+    already read; ``try_copy=False``: it was looked for and is not usable (read the JSONL)."""
     manifest = run.read_manifest()
     facts = run_facts(manifest, has_reference=reference is not None)
     outcomes = None
@@ -491,7 +498,8 @@ def read_arrays(
     with gc_paused():
         try:
             # the columnar copy holds the scored samples alone: joined with a fill's outcomes, read the JSONL
-            copy = read_sidecar(run.samples_path, classes, reference) if outcomes is None else None
+            if copy is None and try_copy and outcomes is None:
+                copy = read_sidecar(run.samples_path, classes, reference)
             arrays = copy or build_arrays(
                 run.iter_scored(), classes, au_reference_id=reference, interventions=outcomes
             )
@@ -502,19 +510,38 @@ def read_arrays(
 
 
 def _read_both(pair: _Pair, fill: str | None = None) -> tuple[ScoreArrays, ScoreArrays]:
-    """Both runs' arrays; on Linux in two forked processes at once (each read is CPU-bound JSON work)."""
-    if not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2:
-        return read_arrays(pair.base, pair.classes, pair.reference, fill), read_arrays(
-            pair.new, pair.classes, pair.reference, fill
-        )
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    """Both runs' arrays. Columnar copies are read in this process, the sha256 checks of the two files
+    in two threads (hashing and file reads release the GIL); a run read from its JSONL is CPU-bound
+    Python, so two of them are read in two forked processes at once (on Linux)."""
+    runs = (pair.base, pair.new)
+    copies: list[ScoreArrays | None] = [None, None]
+    if fill is None:
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
-        jobs = [
-            pool.submit(read_arrays, run, pair.classes, pair.reference, fill) for run in (pair.base, pair.new)
-        ]
-        return jobs[0].result(), jobs[1].result()
+        with ThreadPoolExecutor(2) as threads:
+            copies = list(
+                threads.map(lambda r: read_sidecar(r.samples_path, pair.classes, pair.reference), runs)
+            )
+    if (
+        copies[0] is None
+        and copies[1] is None
+        and sys.platform.startswith("linux")
+        and (os.cpu_count() or 1) >= 2
+    ):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+            jobs = [
+                pool.submit(read_arrays, run, pair.classes, pair.reference, fill, try_copy=False)
+                for run in runs
+            ]
+            return jobs[0].result(), jobs[1].result()
+    base, new = (
+        read_arrays(run, pair.classes, pair.reference, fill, copy=copy, try_copy=False)
+        for run, copy in zip(runs, copies, strict=True)
+    )
+    return base, new
 
 
 def _compare_pair(pair: _Pair, names: list[str], tolerances: dict[str, float], n_resamples: int, ci: float,
