@@ -66,6 +66,18 @@ def _check_invariants(p: Parsed, frame: str, size, classes) -> None:
             if size is not None and frame in BOX_FRAMES:
                 assert x1 >= 0 and y1 >= 0 and x2 <= size[0] and y2 <= size[1]
     assert Parsed.model_validate_json(p.model_dump_json()).status == p.status
+    assert_as_validated(p)
+
+
+def assert_as_validated(p: Parsed) -> None:
+    """The parser builds its records without validation: validating one changes nothing, types
+    included (a float field holding an int would serialise differently, and warn)."""
+    again = Parsed.model_validate(p.model_dump())
+    assert again == p
+    assert again.model_dump_json() == p.model_dump_json(warnings="error")
+    for e in p.evidence:
+        assert e.box is None or all(type(v) is float for v in e.box)
+        assert e.raw_box is None or all(type(v) is float for v in e.raw_box)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -26,6 +26,15 @@ def test_round_trip(fmt: str) -> None:
         assert set(p.aus) >= {au for au, _ in r.evidence}
 
 
+def test_records_built_without_validation_are_what_validation_gives() -> None:
+    from test_parsing_fuzz import assert_as_validated
+
+    corpus = mixed_corpus(3000, seed=11)
+    for r in corpus:
+        assert_as_validated(parse_response(r.text, r.frame, r.image_size, r.input_size, r.finish_reason))
+    assert sum(len(parse_response(r.text, r.frame, r.image_size).evidence) for r in corpus[:200]) > 200
+
+
 def test_mixed_corpus_is_reproducible_and_covers_every_format() -> None:
     a, b = mixed_corpus(48, seed=7), mixed_corpus(48, seed=7)
     assert a == b

@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
 
+from tag_bench._construct import constructor
 from tag_bench.facs import AU_CATALOGUE
 from tag_bench.parsing.answer import Answer, explicit_cue, extract_answer, extract_explicit
 from tag_bench.parsing.evidence import extract_evidence
@@ -36,7 +36,13 @@ from tag_bench.parsing.frames import (
     make_context,
 )
 from tag_bench.parsing.text import cap, is_refusal, lower_same_length, resolve_classes, split_think
-from tag_bench.schema import CANONICAL_EMOTIONS, Parsed
+from tag_bench.schema import CANONICAL_EMOTIONS, Evidence, Parsed
+
+# Built from values of the records' own types (str codes, float boxes from ``frames.convert``, int
+# steps), without pydantic's per-field checks: the parser runs once per response, millions of times
+# per sweep. ``tests/test_parsing.py`` checks that validating what it builds changes nothing.
+_parsed = constructor(Parsed)
+_evidence_item = constructor(Evidence)
 
 #: finish_reason values (OpenAI, vLLM, HF, Anthropic spellings) meaning "stopped at the token limit".
 LENGTH_REASONS = frozenset({"length", "max_tokens", "max_length", "max_new_tokens", "max_output_tokens"})
@@ -117,12 +123,12 @@ def _parse(
     notes.extend(answer.notes)
 
     evidence, aus = _evidence(text, low, frame, image_size, input_size, notes)
-    parsed = Parsed(
+    parsed = _parsed(
         label=answer.label,
-        status=answer.status,  # type: ignore[arg-type]
+        status=answer.status,
         raw_label=answer.raw_label,
         aus=aus,
-        evidence=evidence,  # type: ignore[arg-type]  # dicts, validated into Evidence here
+        evidence=evidence,
         frame=None if frame is None else str(frame),
         notes=notes,
     )
@@ -202,15 +208,14 @@ def _context(frame: object, image_size: object, input_size: object) -> FrameCont
 
 def _evidence(
     text: str, low: str, frame: object, image_size: object, input_size: object, notes: list[str]
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[Evidence], list[str]]:
     ext = extract_evidence(text, low)
     notes.extend(ext.notes)
     if not ext.evidence and not ext.aus:
         return [], []
     ctx = _context(frame, image_size, input_size)
     step_of: dict[int, int] = {}
-    # Plain dicts, validated into Evidence records in one pydantic call when Parsed is built.
-    out: list[dict[str, Any]] = []
+    out: list[Evidence] = []
     append = out.append
     flags_seen = n_boxes = n_malformed = 0
     raws: list[Sequence[float]] = []  # the numbers of boxes read in the declared frame
@@ -221,13 +226,13 @@ def _evidence(
         if step is None:
             step = step_of[key] = len(step_of)
         if nums is None:
-            append({"au": au, "step": step})
+            append(_evidence_item(au=au, step=step))
             continue
         n_boxes += 1
         if malformed:
             n_malformed += 1
             raw = nums if nums and all(map(isfinite, nums)) else None
-            append({"au": au, "raw_box": raw, "box_status": "malformed", "step": step})
+            append(_evidence_item(au=au, raw_box=raw, box_status="malformed", step=step))
             continue
         box, status, flags = convert(nums, ctx)
         flags_seen |= flags
@@ -238,7 +243,7 @@ def _evidence(
             # JSON has no NaN/inf: keep the record round-trippable and put the numbers in a note
             non_finite.append(repr(nums))
             raw = None
-        append({"au": au, "box": box, "raw_box": raw, "box_status": status, "step": step})
+        append(_evidence_item(au=au, box=box, raw_box=raw, box_status=status, step=step))
     if non_finite:
         shown = ", ".join(non_finite[:5]) + (" ..." if len(non_finite) > 5 else "")
         notes.append(
