@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from readme_block import write_block
 
 from tag_bench.schema import AUReference, AUState
 
@@ -393,17 +394,8 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCK = re.compile(
-    r"(<!-- generated:html-report-bench -->\n)(.*?)(<!-- /generated:html-report-bench -->)", re.S
-)
-
-
 def write_readme(args, load, t_json, t_decode, timings, result, browser) -> None:
     """The figures of this run into README.md's generated:html-report-bench block."""
-    text = README.read_text(encoding="utf-8")
-    if not BLOCK.search(text):
-        raise SystemExit("README.md has no <!-- generated:html-report-bench --> block")
     lines = [
         f"- HTML report of a {args.n:,}-sample run (`bench/html_report_bench.py --n {args.n}`; load average "
         f"{load[0]:.1f} on {os.cpu_count()} cores): {timings[0]:.1f} s with an empty thumbnail cache "
@@ -418,9 +410,7 @@ def write_readme(args, load, t_json, t_decode, timings, result, browser) -> None
             f"({browser['round_trip_max_ms']:.0f} ms max through Playwright's `select_option`) over "
             f"{browser['changes']} changes. Target: < 200 ms."
         )
-    body = "\n".join(lines) + "\n"
-    README.write_text(BLOCK.sub(lambda m: m.group(1) + body + m.group(3), text), encoding="utf-8")
-    print(f"wrote the figures into {README}")
+    write_block("html-report-bench", "\n".join(lines))
 
 
 if __name__ == "__main__":

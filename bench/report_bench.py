@@ -25,7 +25,8 @@ Checked: the leaderboard has a row per model with a value in every column group;
     .venv/bin/python bench/report_bench.py [--part leaderboard|compare|html] [--n 100000] [--resamples 1000]
                                            [--write-readme] [--smoke]
 
-``--write-readme``: the leaderboard's figures into README.md's ``<!-- generated:report-bench -->`` block.
+``--write-readme``: the leaderboard's figures into README.md's ``<!-- generated:report-bench -->`` block,
+compare's into ``<!-- generated:compare-bench -->``.
 
 ``--smoke``: a 500-sample fixture, 3 models per task (12 run directories), two 2,000-sample runs, 200 resamples, one
 repetition (seconds; ``make bench-smoke``); the html part only when asked for (``--part html``), at its
@@ -40,7 +41,6 @@ import json
 import math
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +49,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from readme_block import write_block
 from score_bench import cli_inputs, synthetic_run  # the sibling benchmark's generator (same folder)
 
 from tag_bench.generate.predictions import score_predictions
@@ -277,29 +278,33 @@ def bench_compare(n: int, resamples: int, repeat: int, keep: Path | None = None)
             for v in sorted({m.verdict for m in task.metrics})
         )
     )
-    return {"compare_s": t_compare, "json_load_s": t_json, "read_s": t_read, "ratio": t_compare / t_json}
+    return {"compare_s": t_compare, "json_load_s": t_json, "read_s": t_read, "ratio": t_compare / t_json,
+            "load": os.getloadavg()[0]}  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCK = re.compile(r"(<!-- generated:report-bench -->\n)(.*?)(<!-- /generated:report-bench -->)", re.S)
-
-
 def write_readme(board: dict[str, float]) -> None:
     """The leaderboard's figures into README.md's generated:report-bench block."""
-    text = README.read_text(encoding="utf-8")
-    if not BLOCK.search(text):
-        raise SystemExit("README.md has no <!-- generated:report-bench --> block")
     body = (
         f"- `tag-bench leaderboard --spec main --format latex` over {board['runs']:,} run directories "
         f"(`bench/report_bench.py --part leaderboard`; load average {board['load']:.1f} on {os.cpu_count()} cores): "
         f"{board['leaderboard_s']:.2f} s, {board['ratio']:.1f}× a bare `json.load` of their manifest and metrics "
         f"files ({board['json_load_s']:.2f} s). Target: < 3 s.\n"
     )
-    README.write_text(BLOCK.sub(lambda m: m.group(1) + body + m.group(3), text), encoding="utf-8")
-    print(f"wrote the leaderboard's figures into {README}")
+    write_block("report-bench", body)
+
+
+def write_compare_readme(n: int, resamples: int, figures: dict[str, float]) -> None:
+    """Compare's figures into README.md's generated:compare-bench block."""
+    target = 5 if n <= 100_000 else 15
+    write_block("compare-bench", (
+        f"- `tag_bench.compare_runs` of two {n:,}-sample runs read from disk, every metric, {resamples} resamples "
+        f"(`bench/report_bench.py --part compare --n {n}`; load average {figures['load']:.1f} on {os.cpu_count()} "
+        f"cores): {figures['compare_s']:.1f} s, {figures['ratio']:.2f}× a bare `json.loads` of the same files "
+        f"({figures['json_load_s']:.1f} s). Target: < {target} s."
+    ))  # fmt: skip
 
 
 def main() -> None:
@@ -311,16 +316,19 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3, help="timed repetitions (the fastest is reported)")
     ap.add_argument("--keep", type=Path, help="build the runs in this folder once and reuse them")
-    ap.add_argument(
-        "--write-readme", action="store_true", help="write the leaderboard's figures into README.md"
-    )
+    ap.add_argument("--write-readme", action="store_true", help="write the figures into README.md")
     ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
     if args.smoke:
         ap.set_defaults(runs_n=500, models=3, n=2_000, resamples=200, repeat=1)
         args = ap.parse_args()
-    if args.write_readme and (args.smoke or args.part not in ("leaderboard", "all")):
-        ap.error("--write-readme needs the full-size leaderboard part (no --smoke)")
+    if args.write_readme and (args.smoke or args.part not in ("leaderboard", "compare", "all")):
+        ap.error("--write-readme needs the full-size leaderboard or compare part (no --smoke)")
+
+    def compare() -> None:
+        figures = bench_compare(args.n, args.resamples, args.repeat, args.keep)
+        if args.write_readme:
+            write_compare_readme(args.n, args.resamples, figures)
 
     def board() -> None:
         figures = bench_leaderboard(args.runs_n, args.models, args.repeat)
@@ -329,7 +337,7 @@ def main() -> None:
 
     parts: dict[str, Callable[[], object]] = {
         "leaderboard": board,
-        "compare": lambda: bench_compare(args.n, args.resamples, args.repeat, args.keep),
+        "compare": compare,
         "html": lambda: subprocess.run(
             [
                 sys.executable,

@@ -15,7 +15,10 @@ Before timing, every reward the adapter returns is checked against the reference
 of ``score_completion`` of the same completion (the full scored record, the format checks reading the
 text), all four weights on.
 
-    .venv/bin/python bench/reward_bench.py [--n 24000] [--group 8] [--batch 64] [--repeat 3] [--smoke]
+    .venv/bin/python bench/reward_bench.py [--n 24000] [--group 8] [--batch 64] [--repeat 3]
+                                           [--write-readme] [--smoke]
+
+``--write-readme``: the figures into README.md's ``<!-- generated:reward-bench -->`` block.
 
 ``--smoke``: 800 completions, one pass (seconds; ``make bench-smoke``).
 """
@@ -23,10 +26,13 @@ text), all four weights on.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 from collections.abc import Callable
 from typing import Any
+
+from readme_block import write_block
 
 from tag_bench.parsing import parse_response
 from tag_bench.rewards import breakdown, score_completion, trl_reward_funcs
@@ -137,11 +143,14 @@ def main() -> None:
     ap.add_argument("--group", type=int, default=8, help="completions per sample (GRPO num_generations)")
     ap.add_argument("--batch", type=int, default=64, help="completions per reward call")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--write-readme", action="store_true", help="write the figures into README.md")
     ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
     if args.smoke:
         ap.set_defaults(n=800, repeat=1)
         args = ap.parse_args()
+    if args.write_readme and args.smoke:
+        ap.error("--write-readme needs the full-size run (no --smoke)")
 
     corpus = mixed_corpus(args.n, seed=0)
     n = len(corpus)
@@ -185,6 +194,15 @@ def main() -> None:
           "status, format checks from the parse, the adapter; no scored record is built)")  # fmt: skip
     print(f"  + grounding + hallucination  {n / t_all:9,.0f} /s  {t_all / t_parse:5.2f}x parse  "
           f"target >= 5,000/s: {'met' if n / t_all >= 5_000 else 'NOT met'}")  # fmt: skip
+    if args.write_readme:
+        load = os.getloadavg()[0]
+        write_block("reward-bench", (
+            f"- TAG rewards through the TRL adapter (`bench/reward_bench.py --n {n}`, {n:,} completions of every "
+            f"format, reward calls of {args.batch}, best of {args.repeat}; load average {load:.1f} on "
+            f"{os.cpu_count()} cores): format + answer {n / t_fa:,.0f}/s, {t_fa / t_parse:.2f}× the time of "
+            f"parsing alone ({n / t_parse:,.0f}/s; target ≤ 1.25×); with grounding and hallucination "
+            f"{n / t_all:,.0f}/s, {t_all / t_parse:.2f}× (target ≥ 5,000/s)."
+        ))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -32,21 +32,17 @@ import argparse
 import datetime
 import gc
 import os
-import re
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from readme_block import write_block
 from score_bench import CLASSES, STAGE, peak_rss_mb, reset_peak_rss, synthetic_run
 
 from tag_bench.parsing import parse_response
 from tag_bench.scoring import aggregate as ag
 from tag_bench.scoring.aggregate import RunFacts
 from tag_bench.scoring.run import score_arrays
-
-README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCK = re.compile(r"(<!-- generated:scale-bench -->\n)(.*?)(<!-- /generated:scale-bench -->)", re.S)
 
 
 def parse_only(gens, ids) -> float:
@@ -176,15 +172,11 @@ def main() -> None:
 
 
 def write_readme(args, lines: list[str]) -> None:
-    text = README.read_text(encoding="utf-8")
-    if not BLOCK.search(text):
-        raise SystemExit("README.md has no <!-- generated:scale-bench --> block")
     cmd = " ".join(["bench/scale_bench.py", *sys.argv[1:]])
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
     body = f"`.venv/bin/python {cmd}` ({when}, a 2-core machine shared with other jobs):\n\n```\n"
     body += "\n".join(lines) + "\n```\n"
-    README.write_text(BLOCK.sub(lambda m: m.group(1) + body + m.group(3), text), encoding="utf-8")
-    print(f"wrote the figures into {README}")
+    write_block("scale-bench", body)
 
 
 if __name__ == "__main__":
