@@ -50,7 +50,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from readme_block import write_block
-from score_bench import cli_inputs, synthetic_run  # the sibling benchmark's generator (same folder)
+from score_bench import (
+    cache_inputs,
+    cli_inputs,
+    synthetic_run,
+)  # the sibling benchmark's generator (same folder)
 
 from tag_bench.generate.predictions import score_predictions
 from tag_bench.report.compare import FAITHFULNESS, compare_runs
@@ -180,21 +184,45 @@ def bench_leaderboard(n: int, models: int, repeat: int) -> dict[str, float]:
 
 def build_compare_runs(root: Path, n: int, *, changed: float = 0.1) -> tuple[Path, Path]:
     """Two scored RAF-DB runs of ``n`` samples: BASE, and NEW with ``changed`` of its responses drawn
-    from another synthetic model. Both go through ``score_predictions`` (replay, parse, score, write)."""
+    from another synthetic model. Both go through ``score_predictions`` (replay, parse, score, write).
+
+    AU references: a JSONL of one record per sample up to 200,000 samples; beyond, the AU cache (its
+    images are hard links to a few files, so it holds a few records): 1M references read from a JSONL
+    are ~18 GB of records, more than this machine has beside the rest."""
     samples, gens, refs = synthetic_run(n, seed=0)
-    _, other, _ = synthetic_run(n, seed=1)
     rng = random.Random(2)
-    new_gens = {
-        sid: (other[sid] if sid in other and rng.random() < changed else g) for sid, g in gens.items()
-    }
-    runs = []
+    picked = {sid for sid in gens if rng.random() < changed}
+    _, other, _ = synthetic_run(n, seed=1)
+    new_gens = {sid: (other[sid] if sid in picked and sid in other else g) for sid, g in gens.items()}
+    del other
+    inputs = []
     for side, side_gens in (("base", gens), ("new", new_gens)):
         data, preds, ref_path = cli_inputs(root / side, samples, side_gens, refs)
-        result = score_predictions(
-            "rafdb_basic_test", preds, data_root=data, au_reference=str(ref_path), out=root / side / "run",
-            n_resamples=0, progress=False, name=f"synthetic-{side}",
-        )  # fmt: skip
+        spec: str = str(ref_path)
+        cache = None
+        if n > 200_000:
+            ref_path.unlink()
+            spec, cache = cache_inputs(root / side, refs)
+        inputs.append((side, data, preds, spec, cache))
+    del samples, gens, new_gens, refs
+    gc.collect()
+    runs = []
+    for side, data, preds, spec, cache in inputs:
+        before = os.environ.get("TAG_BENCH_CACHE")
+        if cache is not None:
+            os.environ["TAG_BENCH_CACHE"] = str(cache)
+        try:
+            result = score_predictions(
+                "rafdb_basic_test", preds, data_root=data, au_reference=spec, out=root / side / "run",
+                n_resamples=0, progress=False, name=f"synthetic-{side}",
+            )  # fmt: skip
+        finally:
+            if before is None:
+                os.environ.pop("TAG_BENCH_CACHE", None)
+            else:
+                os.environ["TAG_BENCH_CACHE"] = before
         runs.append(result.run_dir)
+        gc.collect()
     return runs[0], runs[1]
 
 

@@ -33,7 +33,6 @@ from tag_bench.schema import (
     SampleStatus,
     ScoredSample,
 )
-from tag_bench.scoring.run import parse_generation
 from tag_bench.scoring.score import parsed_status, score_sample
 
 #: The reward components, in the order ``tag_reward`` adds them.
@@ -170,20 +169,8 @@ def score_completion(
     for; ``image_size``/``input_size``: (w, h) of the presented image / of what the model saw (needed by
     ``pixel-resized``); ``classes``: the task's classes (None: all eight canonical emotions).
     """
-    if frame not in BOX_FRAMES:  # the parser would score every box unconvertible: a silent 0.0
-        raise ValueError(f"unknown box frame {frame!r}; valid: {', '.join(BOX_FRAMES)}")
-    sample = _sample(sample_id, label)
-    generation = Generation(
-        sample_id=sample_id,
-        text=text,
-        frame=frame,
-        image_size=_size(image_size),
-        input_size=_size(input_size),
-        finish_reason=finish_reason if finish_reason is None else str(finish_reason),
-    )
-    class_list = list(classes) if classes is not None else list(CANONICAL_EMOTIONS)
-    parsed = parse_generation(generation, class_list)
-    return score_sample(sample, generation, parsed, reference, class_list)
+    read = _read(text, label, frame, image_size, input_size, classes, finish_reason, sample_id)
+    return read.score(reference)
 
 
 _generation = constructor(Generation)
@@ -205,7 +192,7 @@ class _Read:
         return self.status == "ok" and self.pred == self.sample.label
 
     def score(self, reference: AUReference | None) -> ScoredSample:
-        """The record :func:`score_completion` makes (its Generation is only needed here)."""
+        """The sample's ScoredSample (its Generation is only needed here)."""
         generation = _generation(**self.values)
         return score_sample(self.sample, generation, self.parsed, reference, self.classes)
 
@@ -220,11 +207,12 @@ def _read(
     finish_reason: str | None,
     sample_id: str,
 ) -> _Read:
-    """What :func:`score_completion` computes before ``score_sample``, with the parser's answer cue."""
-    if frame not in BOX_FRAMES:
+    """One completion read as ``tag-bench score`` reads a saved generation, with the parser's answer cue:
+    everything before ``score_sample``."""
+    if frame not in BOX_FRAMES:  # the parser would score every box unconvertible: a silent 0.0
         raise ValueError(f"unknown box frame {frame!r}; valid: {', '.join(BOX_FRAMES)}")
     sample = _sample(sample_id, label)
-    values: dict[str, Any] = {  # the Generation score_completion makes, built only if scored
+    values: dict[str, Any] = {  # the sample's Generation, built only when it is scored
         "sample_id": sample_id,
         "text": text,
         "frame": frame,
