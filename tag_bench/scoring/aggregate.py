@@ -184,60 +184,86 @@ def build_arrays(
     outside ``classes``, a sample scored twice, or a sample scored against a different AU reference
     than ``au_reference_id``.
     """
-    classes = tuple(classes)
-    index = {c: i for i, c in enumerate(classes)}
-    if len(index) != len(classes):
-        raise ValueError(f"classes contain duplicates: {list(classes)}")
-    status_index = {s: i for i, s in enumerate(SAMPLE_STATUSES)}
-    ids: list[str] = []
-    gold: list[int] = []
-    pred: list[int] = []
-    status: list[int] = []
-    rows: list[list[float]] = []
-    ref_counts: Counter[str] = Counter()
-    note_counts: Counter[str] = Counter()
+    builder = ArraysBuilder(classes, au_reference_id)
     for s in scored:
-        ids.append(s.sample_id)
-        g = index.get(s.label)
+        referenced = builder.add(s.sample_id, s.label, s.status, s.pred, s.reference_status,
+                                 s.parsed.notes if s.parsed is not None else None, s.au_reference_id)  # fmt: skip
+        builder.rows.append(
+            sample_row(s, referenced, interventions.get(s.sample_id) if interventions else None)
+        )
+    return builder.result()
+
+
+class ArraysBuilder:
+    """Collects :class:`ScoreArrays` sample by sample: :meth:`add` checks and records a sample's labels
+    and status, the caller appends its feature row to :attr:`rows`."""
+
+    def __init__(self, classes: Sequence[str], au_reference_id: str | None) -> None:
+        self.classes = tuple(classes)
+        self.index = {c: i for i, c in enumerate(self.classes)}
+        if len(self.index) != len(self.classes):
+            raise ValueError(f"classes contain duplicates: {list(self.classes)}")
+        self.au_reference_id = au_reference_id
+        self.status_index = {s: i for i, s in enumerate(SAMPLE_STATUSES)}
+        self.ids: list[str] = []
+        self.gold: list[int] = []
+        self.pred: list[int] = []
+        self.status: list[int] = []
+        self.rows: list[list[float]] = []
+        self.ref_counts: dict[str, int] = {}
+        self.note_counts: Counter[str] = Counter()
+
+    def add(self, sample_id: str, label: str, status: str, pred: str | None, reference_status: str | None,
+            notes: list[str] | None, au_reference_id: str | None) -> bool:  # fmt: skip
+        """Record one sample; returns whether it is ``referenced`` (a record of the run's reference).
+
+        Raises ValueError for a gold label or prediction outside the classes, or a sample scored
+        against another AU reference than the run's."""
+        g = self.index.get(label)
         if g is None:
             raise ValueError(
-                f"sample {s.sample_id!r}: gold label {s.label!r} is not one of the task's classes {list(classes)}"
+                f"sample {sample_id!r}: gold label {label!r} is not one of the task's classes {list(self.classes)}"
             )
         p = -1
-        if s.status == "ok":
-            p = index.get(s.pred, -1) if s.pred is not None else -1
+        if status == "ok":
+            p = self.index.get(pred, -1) if pred is not None else -1
             if p < 0:
                 raise ValueError(
-                    f"sample {s.sample_id!r}: status ok but prediction {s.pred!r} is not one of {list(classes)}"
+                    f"sample {sample_id!r}: status ok but prediction {pred!r} is not one of {list(self.classes)}"
                     " (scored with another class list?)"
                 )
-        gold.append(g)
-        pred.append(p)
-        status.append(status_index[s.status])
-        ref_counts[s.reference_status or "missing"] += 1
-        if s.parsed is not None and s.parsed.notes:
-            note_counts.update({note_code(n) for n in s.parsed.notes})
-        referenced = au_reference_id is not None and s.au_reference_id is not None
-        if referenced and s.au_reference_id != au_reference_id:
+        self.ids.append(sample_id)
+        self.gold.append(g)
+        self.pred.append(p)
+        self.status.append(self.status_index[status])
+        key = reference_status or "missing"
+        self.ref_counts[key] = self.ref_counts.get(key, 0) + 1
+        if notes:
+            self.note_counts.update({note_code(n) for n in notes})
+        referenced = self.au_reference_id is not None and au_reference_id is not None
+        if referenced and au_reference_id != self.au_reference_id:
             raise ValueError(
-                f"sample {s.sample_id!r} was scored against AU reference {s.au_reference_id!r}, not "
-                f"{au_reference_id!r}; runs scored against different references are not comparable"
+                f"sample {sample_id!r} was scored against AU reference {au_reference_id!r}, not "
+                f"{self.au_reference_id!r}; runs scored against different references are not comparable"
             )
-        rows.append(sample_row(s, referenced, interventions.get(s.sample_id) if interventions else None))
-    if len(set(ids)) != len(ids):
-        dup = sorted(x for x, c in Counter(ids).items() if c > 1)
-        raise ValueError(f"{len(dup)} sample ids scored more than once, e.g. {dup[:5]}")
-    return ScoreArrays(
-        classes=classes,
-        au_reference=au_reference_id,
-        sample_ids=ids,
-        gold=np.asarray(gold, dtype=np.int64),
-        pred=np.asarray(pred, dtype=np.int64),
-        status=np.asarray(status, dtype=np.int8),
-        rows=np.asarray(rows, dtype=float).reshape(len(ids), len(SUM_FIELDS)),
-        reference_status_counts=dict(sorted(ref_counts.items())),
-        note_counts=dict(sorted(note_counts.items())),
-    )
+        return referenced
+
+    def result(self) -> ScoreArrays:
+        ids = self.ids
+        if len(set(ids)) != len(ids):
+            dup = sorted(x for x, c in Counter(ids).items() if c > 1)
+            raise ValueError(f"{len(dup)} sample ids scored more than once, e.g. {dup[:5]}")
+        return ScoreArrays(
+            classes=self.classes,
+            au_reference=self.au_reference_id,
+            sample_ids=ids,
+            gold=np.asarray(self.gold, dtype=np.int64),
+            pred=np.asarray(self.pred, dtype=np.int64),
+            status=np.asarray(self.status, dtype=np.int8),
+            rows=np.asarray(self.rows, dtype=float).reshape(len(ids), len(SUM_FIELDS)),
+            reference_status_counts=dict(sorted(self.ref_counts.items())),
+            note_counts=dict(sorted(self.note_counts.items())),
+        )
 
 
 def _no_reference_reason(arrays: ScoreArrays, samples_refs: set[str]) -> str | None:

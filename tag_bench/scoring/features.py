@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from tag_bench.metrics.grounding import GROUNDED_IOU, au_set_f1
-from tag_bench.schema import INTERVENTION_CONDITIONS, InterventionOutcome, ScoredSample
+from tag_bench.schema import INTERVENTION_CONDITIONS, InterventionOutcome, Parsed, ScoredSample
 
 #: Conditions whose answer log-probability drop is reported (``none`` shows the same image: no drop).
 LOGPROB_CONDITIONS: tuple[str, ...] = ("cited", "control", "habitual", "keep")
@@ -82,33 +82,71 @@ def sample_row(
     s: ScoredSample, referenced: bool, intervention: InterventionOutcome | None = None
 ) -> list[float]:
     """The per-sample quantities of one scored sample (``referenced``: it has a record of the run's
-    reference; ``intervention``: its outcome in one fill's intervention set), in :data:`SUM_FIELDS` order.
-    Every value is written by field name (a misspelt field is a KeyError, never a value in the wrong
-    column); fields not written are 0."""
+    reference; ``intervention``: its outcome in one fill's intervention set), in :data:`SUM_FIELDS` order."""
+    u = s.usage
+    return feature_row(
+        s.status,
+        s.parsed,
+        [(c.box, c.iou, c.center_inside) for c in s.claims],
+        s.evidence_consistent,
+        referenced,
+        referenced and s.reference_status == "ok",
+        s.correct,
+        s.cited_aus,
+        s.active_aus,
+        s.hallucinated_aus,
+        s.grounded_correct,
+        None if u is None else (u.latency_s, u.input_tokens, u.output_tokens, u.response_chars),
+        intervention,
+    )
+
+
+#: (latency_s, input_tokens, output_tokens, response_chars) of an answered call.
+Usage = tuple[float | None, int | None, int | None, int | None]
+
+
+def feature_row(
+    status: str,
+    parsed: Parsed | None,
+    claims: Sequence[tuple[Sequence[float] | None, float | None, bool | None]],
+    consistent: bool | None,
+    referenced: bool,
+    covered: bool,
+    correct: bool,
+    cited_aus: Sequence[str],
+    active_aus: Sequence[str],
+    hallucinated_aus: Sequence[str],
+    grounded: bool | None,
+    usage: Usage | None,
+    intervention: InterventionOutcome | None = None,
+) -> list[float]:
+    """:func:`sample_row` from the scored values themselves (``claims``: (box, iou, centre inside) of each
+    claim; ``covered``: referenced by a usable record): scoring fills the rows from these without
+    building the records. Every value is written by field name (a misspelt field is a KeyError, never
+    a value in the wrong column); fields not written are 0."""
     row = _ZERO_ROW.copy()
     at = FIELD_INDEX
     if intervention is not None and intervention.tested:
         _intervention_fields(row, intervention)
     n_unusable = 0
-    if s.parsed is not None:
-        has_box = any(ev.box is not None for ev in s.parsed.evidence)
+    if parsed is not None:
+        has_box = False
         n_cited = 0
-        for ev in s.parsed.evidence:
+        for ev in parsed.evidence:
             if ev.box is not None:
+                has_box = True
                 n_cited += 1
             elif ev.box_status not in ("ok", "none"):  # written, then dropped by the parser
                 n_cited += 1
                 n_unusable += 1
     else:
-        has_box = any(c.box is not None for c in s.claims)
-        n_cited = sum(c.box is not None for c in s.claims)
-    consistent = s.evidence_consistent
-    covered = referenced and s.reference_status == "ok"
+        n_cited = sum(box is not None for box, _, _ in claims)
+        has_box = n_cited > 0
     row[at["samples"]] = 1.0
-    row[at["parse_failed"]] = float(s.status in PARSE_FAILURES)
-    row[at["invalid_label"]] = float(s.status == "invalid_label")
-    row[at["errored"]] = float(s.status == "error")
-    row[at["missing"]] = float(s.status == "missing")
+    row[at["parse_failed"]] = float(status in PARSE_FAILURES)
+    row[at["invalid_label"]] = float(status == "invalid_label")
+    row[at["errored"]] = float(status == "error")
+    row[at["missing"]] = float(status == "missing")
     row[at["has_box"]] = float(has_box)
     row[at["cited_boxes"]] = float(n_cited)
     row[at["unusable_boxes"]] = float(n_unusable)
@@ -116,34 +154,34 @@ def sample_row(
     row[at["consistency_samples"]] = float(consistent is not None)
     row[at["referenced"]] = float(referenced)
     row[at["covered"]] = float(covered)
-    usage = s.usage
     if usage is not None:
-        if usage.latency_s is not None:
-            row[at["timed"]], row[at["latency_s"]] = 1.0, usage.latency_s
-        if usage.input_tokens is not None:
-            row[at["input_counted"]], row[at["input_tokens"]] = 1.0, float(usage.input_tokens)
-        if usage.output_tokens is not None:
-            row[at["output_counted"]], row[at["output_tokens"]] = 1.0, float(usage.output_tokens)
-        if usage.response_chars is not None:
-            row[at["responses"]], row[at["response_chars"]] = 1.0, float(usage.response_chars)
+        latency, input_tokens, output_tokens, chars = usage
+        if latency is not None:
+            row[at["timed"]], row[at["latency_s"]] = 1.0, latency
+        if input_tokens is not None:
+            row[at["input_counted"]], row[at["input_tokens"]] = 1.0, float(input_tokens)
+        if output_tokens is not None:
+            row[at["output_counted"]], row[at["output_tokens"]] = 1.0, float(output_tokens)
+        if chars is not None:
+            row[at["responses"]], row[at["response_chars"]] = 1.0, float(chars)
     if not covered:
         return row
     n_box = iou_sum = ge5 = ge3 = inside = 0.0
-    for c in s.claims:
-        if c.box is None:
+    for box, iou_value, center_inside in claims:
+        if box is None:
             continue
-        iou = c.iou if c.iou is not None else 0.0  # a claim whose AU has no region scores 0
+        iou = iou_value if iou_value is not None else 0.0  # a claim whose AU has no region scores 0
         n_box += 1.0
         iou_sum += iou
         ge5 += iou >= GROUNDED_IOU
         ge3 += iou >= 0.3
-        inside += bool(c.center_inside)
-    cited = set(s.cited_aus)
-    active = set(s.active_aus)
-    halluc = set(s.hallucinated_aus) & cited
+        inside += bool(center_inside)
+    cited = set(cited_aus)
+    active = set(active_aus)
+    halluc = set(hallucinated_aus) & cited
     judged = (cited & active) | halluc
     f1 = au_set_f1(judged, active)
-    row[at["correct_covered"]] = float(s.correct)
+    row[at["correct_covered"]] = float(correct)
     row[at["box_claims"]] = n_box
     row[at["iou_sum"]] = iou_sum
     row[at["iou_ge_0.5"]] = ge5
@@ -159,7 +197,7 @@ def sample_row(
     row[at["active_cited"]] = float(len(cited & active))
     row[at["f1_sum"]] = 0.0 if f1 is None else f1
     row[at["f1_samples"]] = float(f1 is not None)
-    row[at["grounded_correct"]] = float(bool(s.grounded_correct))
+    row[at["grounded_correct"]] = float(bool(grounded))
     return row
 
 

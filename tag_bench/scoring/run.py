@@ -33,9 +33,17 @@ from tag_bench.schema import (
     ScoredSample,
     ScoringInfo,
 )
-from tag_bench.scoring.aggregate import ArraysJoiner, RunFacts, build_arrays, metrics_from_arrays
+from tag_bench.scoring.aggregate import (
+    ArraysBuilder,
+    ArraysJoiner,
+    RunFacts,
+    ScoreArrays,
+    build_arrays,
+    metrics_from_arrays,
+)
 from tag_bench.scoring.columnar import update_sidecar
-from tag_bench.scoring.score import score_sample
+from tag_bench.scoring.features import feature_row
+from tag_bench.scoring.score import score_parts, score_sample, usage_values
 from tag_bench.scoring.stages import STAGES
 from tag_bench.store import gc_paused
 
@@ -151,6 +159,23 @@ def parse_generation(g: Generation, classes: list[str]) -> Parsed | None:
     )
 
 
+def _reference_of(s: Sample, references: ReferenceSet | None) -> AUReference | None:
+    """The sample's record of the run's reference; a sample the source has none for gets an error one."""
+    if references is None:
+        return None
+    ref = references.by_sample.get(s.id)
+    if ref is None:
+        ref = AUReference(
+            reference_id=references.reference_id,
+            detector=references.reference_id.split("@")[0],
+            version=references.reference_id.split("@")[-1],
+            status="error",
+            message="no AU reference for this sample",
+            sample_id=s.id,
+        )
+    return ref
+
+
 def _scored(
     samples: Iterable[Sample],
     generations: dict[str, Generation],
@@ -160,17 +185,7 @@ def _scored(
     for s in samples:
         g = generations.get(s.id)
         parsed = parse_generation(g, classes) if g is not None else None
-        ref = references.by_sample.get(s.id) if references is not None else None
-        if references is not None and ref is None:
-            ref = AUReference(
-                reference_id=references.reference_id,
-                detector=references.reference_id.split("@")[0],
-                version=references.reference_id.split("@")[-1],
-                status="error",
-                message="no AU reference for this sample",
-                sample_id=s.id,
-            )
-        yield score_sample(s, g, parsed, ref, classes)
+        yield score_sample(s, g, parsed, _reference_of(s, references), classes)
 
 
 def _score_chunk(
@@ -181,15 +196,42 @@ def _score_chunk(
     sink: Callable[[str], None] | None,
 ):
     """ScoreArrays of some samples; each scored record goes to ``sink`` as a JSON line, then is dropped."""
+    ref_id = references.reference_id if references is not None else None
+    if sink is None:
+        return _score_rows(samples, generations, classes, references)
 
     def tee() -> Iterator[ScoredSample]:
         for sc in _scored(samples, generations, classes, references):
-            if sink is not None:
-                sink(sc.model_dump_json())
+            sink(sc.model_dump_json())
             yield sc
 
-    ref_id = references.reference_id if references is not None else None
     return build_arrays(tee(), classes, au_reference_id=ref_id)
+
+
+def _score_rows(
+    samples: list[Sample],
+    generations: dict[str, Generation],
+    classes: list[str],
+    references: ReferenceSet | None,
+) -> ScoreArrays:
+    """What ``build_arrays`` makes of the scored records, from the scored values themselves: with no
+    record to write, none is built (``tests/test_scoring_rows.py`` checks that both are the same)."""
+    builder = ArraysBuilder(classes, references.reference_id if references is not None else None)
+    rows = builder.rows
+    for s in samples:
+        g = generations.get(s.id)
+        parsed = parse_generation(g, classes) if g is not None else None
+        ref = _reference_of(s, references)
+        p = score_parts(s, g, parsed, ref, classes)
+        ref_status = ref.status if ref is not None else "missing"
+        referenced = builder.add(s.id, s.label, p.status, p.pred, ref_status,
+                                 parsed.notes if parsed is not None else None,
+                                 ref.reference_id if ref is not None else None)  # fmt: skip
+        claims = [(box, iou, hit) for _, box, iou, hit, _, _ in p.claims]
+        rows.append(feature_row(p.status, parsed, claims, p.consistent, referenced, referenced and ref_status == "ok",
+                                p.correct, p.cited, p.active_aus, p.hallucinated, p.grounded,
+                                usage_values(g)))  # fmt: skip
+    return builder.result()
 
 
 def _score_chunk_in_worker(

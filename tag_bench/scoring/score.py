@@ -14,6 +14,7 @@ how unjudgeable AUs are treated.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from tag_bench._construct import constructor
 from tag_bench.facs import au_sort_key
@@ -44,18 +45,30 @@ _scored = constructor(ScoredSample)
 _usage_record = constructor(SampleUsage)
 
 
-def score_sample(
+class ScoreParts(NamedTuple):
+    """Every value :func:`score_sample` computes, before any record is built."""
+
+    status: SampleStatus
+    pred: str | None
+    error: str | None
+    cited: list[str]
+    active_aus: list[str]
+    #: (au, box, iou, centre inside, reference active, hallucinated) of each claim
+    claims: list[tuple[str, list[float] | None, float | None, bool | None, bool | None, bool | None]]
+    hallucinated: list[str]
+    correct: bool
+    grounded: bool | None
+    consistent: bool | None
+
+
+def score_parts(
     sample: Sample,
     generation: Generation | None,
     parsed: Parsed | None,
     reference: AUReference | None,
     classes: Sequence[str],
-) -> ScoredSample:
-    """Score one sample. ``parsed`` must be given for a generation with status ok.
-
-    Raises ValueError when the records do not belong together (generation of another sample, an ok
-    generation without a parse): these are caller bugs, not model failures.
-    """
+) -> ScoreParts:
+    """The values of :func:`score_sample` (its one computation; records are built from them)."""
     if generation is not None and generation.sample_id != sample.id:
         raise ValueError(f"generation for sample {generation.sample_id!r} passed with sample {sample.id!r}")
     status, pred, error = _status(generation, parsed, classes, sample.id)
@@ -69,62 +82,83 @@ def score_sample(
     threshold = usable.threshold if usable is not None else None
     judgement = {au: au_active(states.get(au), threshold) for au in cited} if usable is not None else {}
 
-    claims: list[ClaimScore] = []
+    claims = []
+    box_hit = False
     for ev in used.evidence if used is not None else []:
         if ev.au is None:
             continue
-        au = normalise_au(ev.au)
+        au = _normal(ev.au)
         iou_value = hit = None
         if usable is not None and ev.box is not None:
             region = au_region(states.get(au))
             iou_value, hit = claim_iou(ev.box, region), claim_pointing(ev.box, region)
+            box_hit = box_hit or iou_value >= GROUNDED_IOU
         active = judgement.get(au)
-        claims.append(
-            _claim(  # built from checked values: no second validation on the hot path
-                au=au,
-                box=ev.box,
-                iou=iou_value,
-                center_inside=hit,
-                reference_active=active,
-                hallucinated=None if active is None else not active,
-            )
-        )
+        claims.append((au, ev.box, iou_value, hit, active, None if active is None else not active))
 
     correct = status == "ok" and pred == sample.label
     hallucinated = [au for au in cited if judgement.get(au) is False]
     grounded = None
     if usable is not None:
-        box_hit = any(c.iou is not None and c.iou >= GROUNDED_IOU for c in claims)
         grounded = correct and box_hit and not hallucinated
+    consistent = evidence_consistency(pred, cited, classes)
+    return ScoreParts(
+        status, pred, error, cited, active_aus, claims, hallucinated, correct, grounded, consistent
+    )
+
+
+def score_sample(
+    sample: Sample,
+    generation: Generation | None,
+    parsed: Parsed | None,
+    reference: AUReference | None,
+    classes: Sequence[str],
+) -> ScoredSample:
+    """Score one sample. ``parsed`` must be given for a generation with status ok.
+
+    Raises ValueError when the records do not belong together (generation of another sample, an ok
+    generation without a parse): these are caller bugs, not model failures.
+    """
+    p = score_parts(sample, generation, parsed, reference, classes)
+    claims = [  # built from checked values: no second validation on the hot path
+        _claim(au=au, box=box, iou=iou, center_inside=hit, reference_active=active, hallucinated=halluc)
+        for au, box, iou, hit, active, halluc in p.claims
+    ]
     return _scored(  # every field computed here, `correct` included
         sample_id=sample.id,
         label=sample.label,
-        pred=pred,
-        status=status,
-        correct=correct,
-        error=error,
+        pred=p.pred,
+        status=p.status,
+        correct=p.correct,
+        error=p.error,
         parsed=parsed,
         au_reference_id=reference.reference_id if reference is not None else None,
         reference_status=reference.status if reference is not None else "missing",
         claims=claims,
-        cited_aus=cited,
-        active_aus=active_aus,
-        hallucinated_aus=hallucinated,
-        evidence_consistent=evidence_consistency(pred, cited, classes),
-        grounded_correct=grounded,
+        cited_aus=p.cited,
+        active_aus=p.active_aus,
+        hallucinated_aus=p.hallucinated,
+        evidence_consistent=p.consistent,
+        grounded_correct=p.grounded,
         usage=_usage(generation),
     )
 
 
-def _usage(g: Generation | None) -> SampleUsage | None:
-    """The recorded cost of an ok generation (a failed call has no answer to cost)."""
+def usage_values(g: Generation | None) -> tuple[float | None, int | None, int | None, int | None] | None:
+    """(latency_s, input_tokens, output_tokens, response_chars) of an ok generation, else None."""
     if g is None or g.status != "ok":
         return None
+    return g.latency_s, g.input_tokens, g.output_tokens, None if g.text is None else len(g.text)
+
+
+def _usage(g: Generation | None) -> SampleUsage | None:
+    """The recorded cost of an ok generation (a failed call has no answer to cost)."""
+    values = usage_values(g)
+    if values is None:
+        return None
+    latency, input_tokens, output_tokens, chars = values
     return _usage_record(
-        latency_s=g.latency_s,
-        input_tokens=g.input_tokens,
-        output_tokens=g.output_tokens,
-        response_chars=None if g.text is None else len(g.text),
+        latency_s=latency, input_tokens=input_tokens, output_tokens=output_tokens, response_chars=chars
     )
 
 
@@ -189,6 +223,22 @@ def _cited_aus(parsed: Parsed | None) -> list[str]:
     if parsed is None:
         return []
     seen: dict[str, None] = {}
-    for au in [*parsed.aus, *(ev.au for ev in parsed.evidence if ev.au is not None)]:
-        seen.setdefault(normalise_au(au), None)
+    for au in parsed.aus:
+        seen[_normal(au)] = None
+    for ev in parsed.evidence:
+        if ev.au is not None:
+            seen[_normal(ev.au)] = None
     return list(seen)
+
+
+_NORMAL: dict[str, str] = {}  # the parser writes a few dozen spellings, millions of times
+
+
+def _normal(au: str) -> str:
+    """:func:`normalise_au`, memoised."""
+    code = _NORMAL.get(au)
+    if code is None:
+        code = normalise_au(au)
+        if len(_NORMAL) < 4096:
+            _NORMAL[au] = code
+    return code
