@@ -481,11 +481,10 @@ def read_arrays(
     fill: str | None = None,
     *,
     copy: ScoreArrays | None = None,
-    try_copy: bool = True,
 ) -> ScoreArrays:
     """A run's scored samples straight into metric arrays (the records are not kept); ``fill``: joined with
-    that intervention fill's outcomes, for its faithfulness metrics. ``copy``: the run's columnar copy,
-    already read; ``try_copy=False``: it was looked for and is not usable (read the JSONL)."""
+    that intervention fill's outcomes, for its faithfulness metrics. ``copy``: the run's columnar copy
+    (:func:`_read_both` looks for it), else the JSONL is read."""
     manifest = run.read_manifest()
     facts = run_facts(manifest, has_reference=reference is not None)
     outcomes = None
@@ -498,10 +497,12 @@ def read_arrays(
     with gc_paused():
         try:
             # the columnar copy holds the scored samples alone: joined with a fill's outcomes, read the JSONL
-            if copy is None and try_copy and outcomes is None:
-                copy = read_sidecar(run.samples_path, classes, reference)
-            arrays = copy or build_arrays(
-                run.iter_scored(), classes, au_reference_id=reference, interventions=outcomes
+            arrays = (
+                copy
+                if copy is not None and outcomes is None
+                else build_arrays(
+                    run.iter_scored(), classes, au_reference_id=reference, interventions=outcomes
+                )
             )
         except ValueError as e:
             raise CompareError(f"{run}: {e}") from None
@@ -532,13 +533,10 @@ def _read_both(pair: _Pair, fill: str | None = None) -> tuple[ScoreArrays, Score
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
-            jobs = [
-                pool.submit(read_arrays, run, pair.classes, pair.reference, fill, try_copy=False)
-                for run in runs
-            ]
+            jobs = [pool.submit(read_arrays, run, pair.classes, pair.reference, fill) for run in runs]
             return jobs[0].result(), jobs[1].result()
     base, new = (
-        read_arrays(run, pair.classes, pair.reference, fill, copy=copy, try_copy=False)
+        read_arrays(run, pair.classes, pair.reference, fill, copy=copy)
         for run, copy in zip(runs, copies, strict=True)
     )
     return base, new

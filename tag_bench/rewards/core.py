@@ -355,21 +355,41 @@ def breakdown(
     """Every reward with a nonzero weight (the others are None) and their weighted sum."""
     w = as_weights(weights)
     failures = format_failures(text, scored, classes) if w.format else ()
-    values: dict[str, float | None] = {
-        "format": (0.0 if failures else 1.0) if w.format else None,
-        "answer": answer_score(scored) if w.answer else None,
-        "grounding": grounding_score(scored, grounding, reference) if w.grounding else None,
-        "hallucination": hallucination_score(scored) if w.hallucination else None,
-    }
-    total = sum(getattr(w, k) * v for k, v in values.items() if v is not None)
+    return _combine(w, failures, scored.correct, scored, grounding, reference, lambda: scored)
+
+
+def _combine(
+    w: RewardWeights,
+    failures: tuple[str, ...],
+    correct: bool,
+    scored: ScoredSample | None,
+    grounding: GroundingConfig | None,
+    reference: AUReference | None,
+    make_scored: Callable[[], ScoredSample],
+) -> RewardBreakdown:
+    """The weighted rewards from what they read: the format failures, whether the answer is correct and
+    (grounding, hallucination) the scored record; a reward with weight 0 is None."""
+    fmt = (0.0 if failures else 1.0) if w.format else None
+    answer = (1.0 if correct else 0.0) if w.answer else None
+    ground = grounding_score(scored, grounding, reference) if w.grounding and scored is not None else None
+    halluc = hallucination_score(scored) if w.hallucination and scored is not None else None
+    total = 0.0
+    for weight, value in (
+        (w.format, fmt),
+        (w.answer, answer),
+        (w.grounding, ground),
+        (w.hallucination, halluc),
+    ):
+        if value is not None:
+            total += weight * value
     return RewardBreakdown(
-        format=values["format"],
-        answer=values["answer"],
-        grounding=values["grounding"],
-        hallucination=values["hallucination"],
-        total=float(total),
+        format=fmt,
+        answer=answer,
+        grounding=ground,
+        hallucination=halluc,
+        total=total,
         format_failures=failures,
-        make_scored=lambda: scored,
+        make_scored=make_scored,
     )
 
 
@@ -392,38 +412,15 @@ def fast_breakdown(
     scorer's status and the parser's answer cue (``tests/test_rewards.py`` checks the equality)."""
     read = _read(text, label, frame, image_size, input_size, classes, finish_reason, sample_id)
     w = weights
-    scored = None
-    total = 0.0
-    fmt = answer = ground = halluc = None
-    failures: tuple[str, ...] = ()
-    if w.format:
-        failures = _format_failures(read.answer_tag, read.status, read.parsed)
-        fmt = 0.0 if failures else 1.0
-        total += w.format * fmt
-    if w.answer:
-        answer = 1.0 if read.correct else 0.0
-        total += w.answer * answer
-    if w.grounding or w.hallucination:
-        scored = read.score(reference)
-        if w.grounding and (ground := grounding_score(scored, grounding, reference)) is not None:
-            total += w.grounding * ground
-        if w.hallucination and (halluc := hallucination_score(scored)) is not None:
-            total += w.hallucination * halluc
+    scored = read.score(reference) if (w.grounding or w.hallucination) else None
+    failures = _format_failures(read.answer_tag, read.status, read.parsed) if w.format else ()
     if scored is not None:
         make_scored: Callable[[], ScoredSample] = lambda: scored  # noqa: E731
     else:  # made again on demand: the batch then keeps only strings, where holding each parse would
         # leave thousands of objects per batch for the cyclic collector to walk
         make_scored = partial(score_completion, text, label, None, frame, image_size, input_size=input_size,
                               classes=classes, finish_reason=finish_reason, sample_id=sample_id)  # fmt: skip
-    return RewardBreakdown(
-        format=fmt,
-        answer=answer,
-        grounding=ground,
-        hallucination=halluc,
-        total=float(total),
-        format_failures=failures,
-        make_scored=make_scored,
-    )
+    return _combine(w, failures, read.correct, scored, grounding, reference, make_scored)
 
 
 # --------------------------------------------------------------------------------------------------
