@@ -9,6 +9,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +250,7 @@ def _check_overlap(source: Any, spec: str, task: str, ids: list[str]) -> None:
     """A file of references (JSONL) whose sample ids match none of the task's is an error, not a table of
     empty rows."""
     by_sample = getattr(source, "by_sample", None)
-    if not isinstance(by_sample, dict) or not ids or any(i in by_sample for i in ids):
+    if not isinstance(by_sample, Mapping) or not ids or any(i in by_sample for i in ids):
         return
     theirs = ", ".join(repr(k) for k in list(by_sample)[:2])
     ours = ", ".join(repr(i) for i in ids[:2])

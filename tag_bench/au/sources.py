@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -27,8 +27,9 @@ from tag_bench.au.base import (
     split_detector_name,
     split_region_rule,
 )
-from tag_bench.au.cache import detect_cached, detect_cached_many, open_au_cache
+from tag_bench.au.cache import cached_references, detect_cached, detect_cached_many, open_au_cache
 from tag_bench.au.precomputed import PrecomputedSource
+from tag_bench.au.reference_file import ReferenceFile, ReferenceView
 from tag_bench.au.regions import REGION_RULES
 from tag_bench.errors import TagBenchError
 from tag_bench.schema import AUReference, Sample
@@ -271,7 +272,7 @@ class ReferenceSource(Protocol):
 
     def get(self, sample: Sample) -> AUReference: ...
 
-    def get_many(self, samples: Iterable[Sample], progress: bool = False) -> dict[str, AUReference]: ...
+    def get_many(self, samples: Iterable[Sample], progress: bool = False) -> Mapping[str, AUReference]: ...
 
     @property
     def problems(self) -> list[str]:
@@ -307,42 +308,30 @@ class DetectorSource:
     def get(self, sample: Sample) -> AUReference:
         return detect_cached(self.detector, sample, self.cache)
 
-    def get_many(self, samples: Iterable[Sample], progress: bool = False) -> dict[str, AUReference]:
-        return detect_cached_many(self.detector, samples, self.cache, progress=progress)
+    def get_many(self, samples: Iterable[Sample], progress: bool = False) -> Mapping[str, AUReference]:
+        """With the AU cache, the records stay in it and are read when asked for (``CachedReferences``)."""
+        if self.cache is None:
+            return detect_cached_many(self.detector, samples, None, progress=progress)
+        return cached_references(self.detector, samples, self.cache, progress=progress)
 
 
 class JsonlSource:
     """AUReference records from a JSONL file, keyed by ``sample_id``; a sample without one gets status
-    ``error`` ("no reference for sample")."""
+    ``error`` ("no reference for sample"). Records are read when asked for
+    (:class:`~tag_bench.au.reference_file.ReferenceFile`), not held."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"AU reference file not found: {self.path}")
-        self.by_sample: dict[str, AUReference] = {}
-        self.lines: dict[str, str] = {}  # sample id -> its line, kept to copy into run directories
-        ids: set[str] = set()
-        with open(self.path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    ref = AUReference.model_validate_json(line)
-                except Exception as e:
-                    raise ValueError(f"{self.path}:{n}: not an AUReference record: {e}") from e
-                if not ref.sample_id:
-                    raise ValueError(f"{self.path}:{n}: record has no sample_id")
-                if ref.sample_id in self.by_sample:
-                    raise ValueError(f"{self.path}:{n}: second record for sample {ref.sample_id!r}")
-                self.by_sample[ref.sample_id] = ref
-                self.lines[ref.sample_id] = line.strip()
-                ids.add(ref.reference_id)
+        self.by_sample = ReferenceFile(self.path)
+        ids = self.by_sample.reference_ids
         if not ids:
             raise ValueError(f"{self.path} holds no AUReference records")
         if len(ids) > 1:
             raise ValueError(f"{self.path} mixes AU references {sorted(ids)}; keep one source per file")
-        self.reference_id = ids.pop()
-        first = next(iter(self.by_sample.values()))
+        self.reference_id = next(iter(ids))
+        first = self.by_sample[next(iter(self.by_sample))]
         self._detector, self._version = first.detector, first.version
 
     @property
@@ -353,17 +342,21 @@ class JsonlSource:
         ref = self.by_sample.get(sample.id)
         if ref is not None:
             return ref
+        return self._missing(sample.id)
+
+    def _missing(self, sample_id: str) -> AUReference:
         return AUReference(
             reference_id=self.reference_id,
             detector=self._detector,
             version=self._version,
             status="error",
             message="no reference for sample",
-            sample_id=sample.id,
+            sample_id=sample_id,
         )
 
-    def get_many(self, samples: Iterable[Sample], progress: bool = False) -> dict[str, AUReference]:
-        return {s.id: self.get(s) for s in samples}
+    def get_many(self, samples: Iterable[Sample], progress: bool = False) -> ReferenceView:
+        """The references of ``samples`` in their order, read from the file when asked for."""
+        return ReferenceView(self.by_sample, [s.id for s in samples], self._missing)
 
 
 class _RowSource:

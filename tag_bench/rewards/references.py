@@ -79,7 +79,7 @@ def _from_spec(
         )
     if parsed.kind == "detector":
         return _from_cache(build_detector(parsed), parsed.text, items, cache, compute_missing, progress)
-    return resolve_reference_source(parsed, cache_path=cache).get_many(items, progress=progress)
+    return dict(resolve_reference_source(parsed, cache_path=cache).get_many(items, progress=progress))
 
 
 def _from_cache(

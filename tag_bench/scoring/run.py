@@ -11,11 +11,12 @@ import logging
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tag_bench.au.reference_file import ReferenceFile
 from tag_bench.au.sources import ReferenceSpec, parse_reference_spec, resolve_reference_source
 from tag_bench.comparability import data_identity
 from tag_bench.errors import TagBenchError
@@ -56,17 +57,27 @@ class ScoringError(TagBenchError):
 
 @dataclass
 class ReferenceSet:
-    """AU references by sample id, with the id of the source that produced them."""
+    """AU references by sample id, with the id of the source that produced them.
+
+    ``by_sample`` is a dict, or a mapping whose records are read when asked for (a JSONL file's
+    :class:`~tag_bench.au.reference_file.ReferenceView`, the AU cache's
+    :class:`~tag_bench.au.cache.CachedReferences`): scoring then asks for a few hundred at a time
+    (:meth:`fetch`), so a large run's references are never all held at once.
+    """
 
     reference_id: str
-    by_sample: dict[str, AUReference]
-    lines: dict[str, str] | None = None  # the validated JSON line of a record, when read from one
+    by_sample: Mapping[str, AUReference]
+
+    def fetch(self, sample_ids: Iterable[str]) -> Mapping[str, AUReference]:
+        """The references of some samples (a lazy mapping reads them now; a dict is itself)."""
+        get_many = getattr(self.by_sample, "get_many", None)
+        return self.by_sample if get_many is None else get_many(sample_ids)
 
     def for_run_dir(self) -> Iterator[AUReference | str]:
-        """Each record for ``au_references.jsonl``: its original line where there is one (no re-encoding)."""
-        lines = self.lines or {}
-        for sid, ref in self.by_sample.items():
-            yield lines.get(sid) or ref
+        """Each record for ``au_references.jsonl``, in sample order; a line of the file the records were
+        read from is copied, not re-encoded."""
+        records = getattr(self.by_sample, "records", None)
+        yield from (self.by_sample.values() if records is None else records())
 
 
 def resolve_reference_spec(spec: str | ReferenceSpec | None) -> str | None:
@@ -92,25 +103,24 @@ def compute_references(
     refs = source.get_many(samples, progress=progress)
     if warnings is not None:
         warnings.extend(source.problems)
-    return ReferenceSet(
-        reference_id=source.reference_id, by_sample=refs, lines=getattr(source, "lines", None)
-    )
+    return ReferenceSet(reference_id=source.reference_id, by_sample=refs)
 
 
 def load_saved_references(run: RunDir, key: str | None = None) -> ReferenceSet | None:
-    """The run's current references, or the set saved under ``references/<key>/``."""
-    records = run.read_references(key)
-    if records is None:
+    """The run's current references, or the set saved under ``references/<key>/`` (read when asked
+    for, see :class:`ReferenceSet`)."""
+    path = run.scores_file(run.AU_REFERENCES, key)
+    if not path.exists():
         return None
-    refs = {r.sample_id: r for r in records if r.sample_id}
-    ids = {r.reference_id for r in refs.values()}
+    refs = ReferenceFile(path, strict=False)
+    ids = refs.reference_ids
     if not ids:
         return None
     if len(ids) > 1:
         raise ScoringError(
             f"{run.references_path} mixes AU references {sorted(ids)}; re-score with --au-reference"
         )
-    return ReferenceSet(reference_id=ids.pop(), by_sample=refs)
+    return ReferenceSet(reference_id=next(iter(ids)), by_sample=refs)
 
 
 def run_facts(manifest: RunManifest, *, has_reference: bool) -> RunFacts:
@@ -159,11 +169,28 @@ def parse_generation(g: Generation, classes: list[str]) -> Parsed | None:
     )
 
 
-def _reference_of(s: Sample, references: ReferenceSet | None) -> AUReference | None:
-    """The sample's record of the run's reference; a sample the source has none for gets an error one."""
+#: samples scored per fetch of their references (references read from a file are held this many at a time)
+REFERENCE_BLOCK = 512
+
+
+def _with_references(
+    samples: list[Sample], references: ReferenceSet | None
+) -> Iterator[tuple[Sample, AUReference | None]]:
+    """Each sample with its record of the run's reference (None without a reference), fetched a block
+    of samples at a time."""
     if references is None:
-        return None
-    ref = references.by_sample.get(s.id)
+        for s in samples:
+            yield s, None
+        return
+    for k in range(0, len(samples), REFERENCE_BLOCK):
+        block = samples[k : k + REFERENCE_BLOCK]
+        by = references.fetch([s.id for s in block])
+        for s in block:
+            yield s, _reference_of(s, by.get(s.id), references)
+
+
+def _reference_of(s: Sample, ref: AUReference | None, references: ReferenceSet) -> AUReference:
+    """The sample's record of the run's reference; a sample the source has none for gets an error one."""
     if ref is None:
         ref = AUReference(
             reference_id=references.reference_id,
@@ -177,15 +204,15 @@ def _reference_of(s: Sample, references: ReferenceSet | None) -> AUReference | N
 
 
 def _scored(
-    samples: Iterable[Sample],
+    samples: list[Sample],
     generations: dict[str, Generation],
     classes: list[str],
     references: ReferenceSet | None,
 ) -> Iterator[ScoredSample]:
-    for s in samples:
+    for s, ref in _with_references(samples, references):
         g = generations.get(s.id)
         parsed = parse_generation(g, classes) if g is not None else None
-        yield score_sample(s, g, parsed, _reference_of(s, references), classes)
+        yield score_sample(s, g, parsed, ref, classes)
 
 
 def _score_chunk(
@@ -218,10 +245,9 @@ def _score_rows(
     record to write, none is built (``tests/test_scoring_rows.py`` checks that both are the same)."""
     builder = ArraysBuilder(classes, references.reference_id if references is not None else None)
     rows = builder.rows
-    for s in samples:
+    for s, ref in _with_references(samples, references):
         g = generations.get(s.id)
         parsed = parse_generation(g, classes) if g is not None else None
-        ref = _reference_of(s, references)
         p = score_parts(s, g, parsed, ref, classes)
         ref_status = ref.status if ref is not None else "missing"
         referenced = builder.add(s.id, s.label, p.status, p.pred, ref_status,
@@ -335,7 +361,7 @@ def _score_arrays(
 def _subset(references: ReferenceSet | None, chunk: list[Sample]) -> ReferenceSet | None:
     if references is None:
         return None
-    by = references.by_sample
+    by = references.fetch([s.id for s in chunk])
     return ReferenceSet(references.reference_id, {s.id: by[s.id] for s in chunk if s.id in by})
 
 
