@@ -205,3 +205,49 @@ def test_reference_json_is_serialisable(tmp_path):
         csv.writer(f).writerow(["a", "b"])
     with pytest.raises(ValueError, match="landmark"):
         resolve_reference_source(f"openface:{tmp_path / 'x.csv'}")
+
+
+def test_references_through_the_cache_are_read_a_block_at_a_time(tmp_path, monkeypatch):
+    """With the AU cache, a run's references stay in it and are read when scored: the same records and
+    scores as references held in memory, never more than a block at once."""
+    from tag_bench.au.cache import AUCache, CachedReferences, detect_cached_many
+    from tag_bench.schema import CANONICAL_EMOTIONS, Generation
+    from tag_bench.scoring import run as scoring_run
+    from tag_bench.scoring.aggregate import metrics_from_arrays
+    from tag_bench.scoring.run import ReferenceSet, score_arrays
+    from tag_bench.testing.corpus import mixed_corpus
+
+    broken = tmp_path / "broken.png"
+    broken.write_text("nope")
+    faces = [face_path("astronaut", tmp_path), face_path("grace_hopper", tmp_path), broken]
+    samples = [_sample(f"s{i}", faces[i % 3] if i % 5 else faces[0]) for i in range(12)]  # repeated pixels
+    gens = {s.id: Generation(sample_id=s.id, text=r.text, frame=r.frame, image_size=r.image_size,
+                             input_size=r.input_size, finish_reason=r.finish_reason)
+            for s, r in zip(samples, mixed_corpus(12, seed=4), strict=True)}  # fmt: skip
+    src = resolve_reference_source("mediapipe-geometric", cache_path=tmp_path / "c.sqlite")
+    lazy = src.get_many(samples)
+    assert isinstance(lazy, CachedReferences) and list(lazy) == [s.id for s in samples]
+    held = detect_cached_many(src.detector, samples, AUCache(tmp_path / "c.sqlite"))
+    assert [r.model_dump() for r in lazy.records()] == [held[s.id].model_dump() for s in samples]
+    assert lazy.get_many(["s5", "s0"]).keys() == {"s0", "s5"} and lazy["s5"].sample_id == "s5"
+
+    asked: list[int] = []
+    get_many = CachedReferences.get_many
+    monkeypatch.setattr(CachedReferences, "get_many", lambda self, ids: asked.append(len(ids := list(ids))) or get_many(self, ids))  # fmt: skip
+    monkeypatch.setattr(scoring_run, "REFERENCE_BLOCK", 4)
+    classes = list(CANONICAL_EMOTIONS)
+    want: list[str] = []
+    got: list[str] = []
+    a = score_arrays(
+        samples, gens, classes, ReferenceSet(src.reference_id, held), sink=want.append, workers=1
+    )
+    b = score_arrays(samples, gens, classes, ReferenceSet(src.reference_id, lazy), sink=got.append, workers=1)
+    assert got == want and asked and max(asked) <= 4
+    assert metrics_from_arrays(a, n_resamples=200).metrics == metrics_from_arrays(b, n_resamples=200).metrics
+    forked: list[str] = []  # workers read the cache in their own connection
+    score_arrays(samples, gens, classes, ReferenceSet(src.reference_id, lazy), sink=forked.append, workers=2)
+    assert forked == want
+
+    AUCache(tmp_path / "c.sqlite")._conn().execute("DELETE FROM au_refs_compact_v1")
+    with pytest.raises(RuntimeError, match="lost the reference of sample 's0'"):
+        lazy.get_many(["s0"])

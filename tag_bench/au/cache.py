@@ -30,7 +30,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -293,8 +293,11 @@ class AUCache:
         self.hits += 1
         return ref
 
-    def get_many(self, shas: Iterable[str], detector: AUDetector) -> dict[str, AUReference]:
-        """Cached references of many images at once (missing ones are absent from the result)."""
+    def get_many(
+        self, shas: Iterable[str], detector: AUDetector, *, count: bool = True
+    ) -> dict[str, AUReference]:
+        """Cached references of many images at once (missing ones are absent from the result).
+        ``count=False``: a read of records already counted by :meth:`present`."""
         wanted = list(dict.fromkeys(shas))
         _, dkey, header = self._memo(detector)
         out: dict[str, AUReference] = {}
@@ -313,9 +316,32 @@ class AUCache:
                 for sha, record in rows:
                     with contextlib.suppress(*_DECODE_ERRORS):
                         out[sha] = expand(record, header, sha)
-        self.hits += len(out)
-        self.misses += len(wanted) - len(out)
+        if count:
+            self.hits += len(out)
+            self.misses += len(wanted) - len(out)
         return out
+
+    def present(self, shas: Iterable[str], detector: AUDetector) -> set[str]:
+        """The images among ``shas`` that have a record of ``detector`` (nothing is decoded; counted
+        as the hits and misses of a lookup)."""
+        wanted = list(dict.fromkeys(shas))
+        dkey = self._detector_key(detector)
+        found: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._guarded(
+                lambda c, chunk=chunk, marks=marks: c.execute(
+                    f"SELECT image_sha256 FROM {_TABLE} WHERE reference_id=? AND version=? "
+                    f"AND params_hash=? AND image_sha256 IN ({marks})",
+                    (*dkey, *chunk),
+                ).fetchall(),
+                [],
+            )
+            found.update(r[0] for r in rows)
+        self.hits += len(found)
+        self.misses += len(wanted) - len(found)
+        return found
 
     def put(self, image_sha256: str, detector: AUDetector, ref: AUReference) -> None:
         if ref.status == "error":
@@ -444,6 +470,101 @@ def detect_cached_many(
             known[sha] = ref  # a second sample with the same pixels in this batch
         out[s.id] = ref
     return {s.id: out[s.id] for s in items}
+
+
+class CachedReferences(Mapping[str, AUReference]):
+    """The references of some samples, in their order, read from the AU cache when asked for
+    (:meth:`get_many`), so that a large run's references are never all held at once. Records the
+    cache does not keep (status ``error``; any record once the cache is found damaged) are held.
+    Made by :func:`cached_references`."""
+
+    def __init__(
+        self,
+        detector: AUDetector,
+        cache: AUCache,
+        order: list[str],
+        shas: dict[str, str],
+        held: dict[str, AUReference],
+    ):
+        self.detector, self.cache = detector, cache
+        self._order, self._shas, self._held = order, shas, held
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __contains__(self, sample_id: object) -> bool:
+        return sample_id in self._held or sample_id in self._shas
+
+    def __getitem__(self, sample_id: str) -> AUReference:
+        if sample_id not in self:
+            raise KeyError(sample_id)
+        return self.get_many([sample_id])[sample_id]
+
+    def get_many(self, sample_ids: Iterable[str]) -> dict[str, AUReference]:
+        """The records of ``sample_ids`` (those of this set), one cache query per 500 images."""
+        ids = [i for i in sample_ids if i in self]
+        held, shas = self._held, self._shas
+        found = self.cache.get_many([shas[i] for i in ids if i not in held], self.detector, count=False)
+        out: dict[str, AUReference] = {}
+        for i in ids:
+            ref = held.get(i)
+            if ref is None:
+                ref = found.get(shas[i])
+                if ref is None:  # the row went away (the file was damaged or edited meanwhile)
+                    problem = "; ".join(self.cache.problems) or "its record is no longer there"
+                    raise RuntimeError(
+                        f"the AU cache {self.cache.path} lost the reference of sample {i!r} while the run "
+                        f"was scored ({problem}); score the run again"
+                    )
+                if ref.sample_id is None:  # first sample with these pixels: the record is its own
+                    ref.sample_id = i
+                else:
+                    ref = ref.model_copy(update={"sample_id": i})
+            out[i] = ref
+        return out
+
+    def records(self) -> Iterator[AUReference]:
+        """Each sample's record, in sample order, a block at a time (for ``au_references.jsonl``)."""
+        for k in range(0, len(self._order), 500):
+            block = self._order[k : k + 500]
+            got = self.get_many(block)
+            for i in block:
+                yield got[i]
+
+
+def cached_references(
+    detector: AUDetector, samples: Iterable[Sample], cache: AUCache, *, progress: bool = False
+) -> CachedReferences:
+    """What :func:`detect_cached_many` gives, with the records left in the cache: images it lacks
+    are detected and stored first, then each record is read when asked for."""
+    items = list(samples)
+    shas: dict[str, str] = {}
+    held: dict[str, AUReference] = {}
+    for s in items:
+        try:
+            shas[s.id] = image_sha256(s)
+        except (ImageLoadError, OSError) as e:
+            held[s.id] = _error(detector, s, f"unreadable image: {e}")
+    present = cache.present(shas.values(), detector)
+    it: Iterable[Sample] = items
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(items, desc=f"AU reference {detector.reference_id}", unit="img")
+    for s in it:
+        sha = shas.get(s.id)
+        if sha is None or sha in present:
+            continue
+        ref = _compute(detector, s, sha, cache)
+        if ref.status == "error" or cache.broken:  # not kept by the cache: held here
+            held[s.id] = ref
+            shas.pop(s.id)
+        else:
+            present.add(sha)  # a second sample with the same pixels reads it from the cache
+    return CachedReferences(detector, cache, [s.id for s in items], shas, held)
 
 
 def _compute(detector: AUDetector, sample: Sample, sha: str, cache: AUCache | None) -> AUReference:
