@@ -166,3 +166,22 @@ def test_caller_errors_are_clear():
 def test_evidence_consistency(pred, aus, classes, expected):
     s = score_sample(sample(pred), gen(), parsed(label=pred, aus=aus), None, classes)
     assert s.evidence_consistent is expected
+
+
+@pytest.mark.parametrize("status", ["ok", "no_face", "error"])
+def test_the_scorers_reference_view_is_the_grounding_definition(status):
+    """The scorer's memoised view of a reference equals ``reference_states`` and the active set that
+    ``au_active`` defines, spelling variants, unjudgeable and threshold-decided AUs included."""
+    from tag_bench.facs import au_sort_key
+    from tag_bench.metrics.grounding import au_active, reference_states
+    from tag_bench.scoring.score import _reference_view
+
+    aus = {"AU04": AUState(active=True), "au 12": AUState(score=0.7), "AU6": AUState(score=0.2),
+           "AU25": AUState(), "AU1": AUState(active=False, score=0.9), "Action Unit 2": AUState(active=True),
+           "lip corner": AUState(active=True)}  # fmt: skip
+    ref = AUReference(reference_id="r@1", detector="r", version="1", status=status, threshold=0.5, aus=aus)
+    states, active = _reference_view(ref)
+    assert states == reference_states(ref)
+    want = [a for a, st in reference_states(ref).items() if au_active(st, 0.5)]
+    assert active == sorted(want, key=lambda a: (au_sort_key(a), a))
+    assert (active == ["AU2", "AU4", "AU12", "lip corner"]) == (status == "ok")

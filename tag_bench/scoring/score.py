@@ -26,7 +26,6 @@ from tag_bench.metrics.grounding import (
     claim_pointing,
     evidence_consistency,
     normalise_au,
-    reference_states,
 )
 from tag_bench.schema import (
     AUReference,
@@ -174,11 +173,11 @@ def _reference_view(reference: AUReference | None) -> tuple[dict[str, AUState], 
     hit = _VIEWS.get(id(reference))
     if hit is not None and hit[0] is reference:
         return hit[1], hit[2]
-    states = reference_states(reference)
-    active = sorted(
-        (au for au, st in states.items() if au_active(st, reference.threshold)),
-        key=lambda a: (au_sort_key(a), a),
-    )
+    # reference_states, with the AU codes memoised: a run of distinct images has one reference per
+    # sample, each keyed by the same few dozen codes
+    states = {_normal(k): v for k, v in reference.aus.items()} if reference.status == "ok" else {}
+    threshold = reference.threshold
+    active = sorted((au for au, st in states.items() if au_active(st, threshold)), key=_order)
     if len(_VIEWS) > 4096:
         _VIEWS.clear()
     _VIEWS[id(reference)] = (reference, states, active)
@@ -232,6 +231,10 @@ def _cited_aus(parsed: Parsed | None) -> list[str]:
 
 
 _NORMAL: dict[str, str] = {}  # the parser writes a few dozen spellings, millions of times
+
+
+def _order(au: str) -> tuple[int, str]:
+    return (au_sort_key(au), au)
 
 
 def _normal(au: str) -> str:
