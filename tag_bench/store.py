@@ -128,7 +128,11 @@ def _json_line(r: BaseModel | dict[str, Any] | str) -> str:
 
 
 def write_jsonl(path: str | os.PathLike[str], records: Iterable[BaseModel | dict[str, Any] | str]) -> None:
-    atomic_write_text(path, "".join(_json_line(r) + "\n" for r in records))
+    """Write records line by line (a million AU references never make one string); the file appears
+    under its name only when complete."""
+    with AtomicLines(path) as out:
+        for r in records:
+            out.write(_json_line(r))
 
 
 def append_jsonl(
