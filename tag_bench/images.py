@@ -107,7 +107,8 @@ def presented_sizes(samples: list[Sample]) -> list[tuple[int, int] | ImageLoadEr
     """:func:`presented_size` of many samples: the size, or the error, per sample, in order.
 
     From 20,000 samples on Linux the headers are read in forked processes (one per core): each read
-    is ~20 microseconds of Python inside Pillow, and only paths and sizes cross the process boundary.
+    is ~20 microseconds of Python inside Pillow, and only chunk bounds and sizes cross the process
+    boundary (the workers read the samples from the parent's memory).
     """
     import sys
 
@@ -117,10 +118,23 @@ def presented_sizes(samples: list[Sample]) -> list[tuple[int, int] | ImageLoadEr
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
+    global _FORKED_SAMPLES
     size = -(-len(samples) // (workers * 4))
-    chunks = [samples[i : i + size] for i in range(0, len(samples), size)]
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-        return [x for part in pool.map(_sizes, chunks) for x in part]
+    bounds = [(i, min(i + size, len(samples))) for i in range(0, len(samples), size)]
+    _FORKED_SAMPLES = samples  # the workers read them from the parent's memory: only bounds are pickled
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            return [x for part in pool.map(_sizes_of_range, bounds) for x in part]
+    finally:
+        _FORKED_SAMPLES = None
+
+
+_FORKED_SAMPLES: list[Sample] | None = None
+
+
+def _sizes_of_range(bounds: tuple[int, int]) -> list[tuple[int, int] | ImageLoadError]:
+    assert _FORKED_SAMPLES is not None, "forked size reader without samples"
+    return _sizes(_FORKED_SAMPLES[bounds[0] : bounds[1]])
 
 
 def _sizes(samples: list[Sample]) -> list[tuple[int, int] | ImageLoadError]:
