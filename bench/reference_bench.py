@@ -5,9 +5,10 @@ regions, about 19 KB as Python objects. Held at once, a million of them would ta
 bench scores N mixed-format responses (``score_bench.synthetic_run``), each with its own reference of
 that shape written to a JSONL file, three ways, each in a fresh process, in two scoring processes:
 
-- ``file``: as ``tag-bench score`` reads them (``JsonlSource``: checked once when opened, then read a
-  block of samples at a time while scoring);
-- ``held``: every reference validated into memory first (how they were read before);
+- ``file``: as ``tag-bench score`` reads them (``JsonlSource``: checked once when opened, by byte
+  ranges in forked processes for a large file, then read a block of samples at a time while scoring);
+- ``held``: every line validated once, in this process, and every record kept (how they were read
+  before);
 - ``none``: no reference (the baseline measured in the same run).
 
 For each: the extra peak memory over the inputs held before scoring, in the scoring process and in
@@ -79,11 +80,17 @@ def child(mode: str, n: int, path: str, resamples: int) -> dict:
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     t = time.perf_counter()
     refs = None
-    if mode != "none":
+    if mode == "file":
         with gc_paused():
             source = JsonlSource(path)
-            view = source.get_many(samples)
-            refs = ReferenceSet(source.reference_id, dict(view) if mode == "held" else view)
+            refs = ReferenceSet(source.reference_id, source.get_many(samples))
+    elif mode == "held":  # as the file was read before: each line validated once, every record kept
+        with gc_paused(), open(path, "rb") as f:
+            held = {}
+            for line in f:
+                ref = AUReference.model_validate_json(line)
+                held[ref.sample_id] = ref
+            refs = ReferenceSet(REF_ID, held)
     opened = time.perf_counter() - t
     arrays = score_arrays(samples, gens, CLASSES, refs, workers=2)
     report = metrics_from_arrays(arrays, n_resamples=resamples, seed=0)

@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from tag_bench.au import reference_file
 from tag_bench.au.reference_file import ReferenceFile, ReferenceView
 from tag_bench.au.sources import JsonlSource
 from tag_bench.rundir import RunDir
@@ -27,6 +28,15 @@ from tag_bench.scoring.run import ReferenceSet, load_saved_references, score_arr
 from tag_bench.testing.corpus import mixed_corpus
 
 CLASSES = list(CANONICAL_EMOTIONS)
+
+
+@pytest.fixture(autouse=True, params=["one process", "checked in workers"])
+def checked(request, monkeypatch):
+    """Every test runs with the file checked in this process, and in forked workers by byte ranges
+    (as files from 64 MB are): the same index, and the same first problem at the same line."""
+    if request.param == "checked in workers":
+        monkeypatch.setattr(reference_file, "PARALLEL_BYTES", 0)
+    return request.param
 
 
 def _run(n: int, seed: int = 3):
@@ -181,3 +191,29 @@ def test_a_run_keeps_the_files_own_lines_and_rescores_identically(tmp_path):
     assert run.samples_path.read_bytes() == first_samples
     assert json.loads(run.metrics_path.read_text())["metrics"] == first_metrics["metrics"]
     assert run.references_path.read_text().splitlines() == lines
+
+
+def test_a_file_checked_by_ranges_is_cut_between_lines(tmp_path, monkeypatch):
+    _, _, refs = _run(40)
+    path = tmp_path / "refs.jsonl"
+    _write(path, refs[:20], "\n")  # a blank line counts for the line numbers
+    with open(path, "a") as f:
+        f.write("".join(r.model_dump_json() + "\n" for r in refs[20:]))
+    monkeypatch.setattr(reference_file, "PARALLEL_BYTES", 0)
+    parts: list[int] = []
+    in_workers = ReferenceFile._check_in_workers
+
+    def spy(self, size, workers):
+        found = in_workers(self, size, workers)
+        parts.append(len(found))
+        return found
+
+    monkeypatch.setattr(ReferenceFile, "_check_in_workers", spy)
+    f = ReferenceFile(path)
+    assert parts and parts[0] > 1  # checked in several ranges
+    assert list(f) == [r.sample_id for r in refs] and list(f.lines()) == [
+        x for x in path.read_text().splitlines() if x
+    ]
+    _write(path, [*refs[:30], refs[0].model_copy(update={"sample_id": None}), *refs[30:]])
+    with pytest.raises(ValueError, match=r"refs.jsonl:31: record has no sample_id"):
+        ReferenceFile(path)

@@ -14,10 +14,13 @@ share the descriptor without sharing a file position.
 
 from __future__ import annotations
 
+import itertools
 import os
+import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
@@ -25,6 +28,8 @@ from tag_bench.schema import AUReference
 
 #: records read per ``pread`` at most when copying a file's lines
 _COPY_BLOCK = 2048
+#: files of this size or more are checked in forked processes, one per core (Linux)
+PARALLEL_BYTES = 64 * 2**20
 
 
 class ReferenceFile(Mapping[str, AUReference]):
@@ -50,30 +55,49 @@ class ReferenceFile(Mapping[str, AUReference]):
             raise
 
     def _scan(self, strict: bool) -> None:
+        size = os.fstat(self._fd).st_size
+        workers = min(os.cpu_count() or 1, 8)
+        if size < PARALLEL_BYTES or workers < 2 or not sys.platform.startswith("linux"):
+            parts = [_check_range(self._fd, 0, size)]
+        else:
+            parts = self._check_in_workers(size, workers)
         index, starts, lengths = self._index, self._starts, self._lengths
-        pos = 0
-        with open(self._fd, "rb", closefd=False) as f:
-            for n, line in enumerate(f, 1):
-                start, pos = pos, pos + len(line)
-                if not line.strip():
-                    continue
-                try:
-                    ref = AUReference.model_validate_json(line)
-                except ValidationError as e:
-                    if not strict and not line.endswith(b"\n"):
-                        break  # torn write at the very end
-                    raise ValueError(f"{self.path}:{n}: not an AUReference record: {e}") from e
-                sid = ref.sample_id
+        line_base = 0
+        for part in parts:  # in file order, so the first problem named is the first in the file
+            for sid, ref_id, start, length, n in zip(*part.records, strict=True):
                 if not sid:
                     if strict:
-                        raise ValueError(f"{self.path}:{n}: record has no sample_id")
+                        raise ValueError(f"{self.path}:{line_base + n}: record has no sample_id")
                     continue
                 if strict and sid in index:
-                    raise ValueError(f"{self.path}:{n}: second record for sample {sid!r}")
-                self.reference_ids.add(ref.reference_id)
+                    raise ValueError(f"{self.path}:{line_base + n}: second record for sample {sid!r}")
+                self.reference_ids.add(ref_id)
                 index[sid] = len(starts)
                 starts.append(start)
-                lengths.append(len(line))
+                lengths.append(length)
+            if part.error is not None:
+                n, message, torn = part.error
+                if not strict and torn:
+                    break  # a torn write at the very end of the file (a crash mid-write)
+                raise ValueError(f"{self.path}:{line_base + n}: not an AUReference record: {message}")
+            line_base += part.n_lines
+
+    def _check_in_workers(self, size: int, workers: int) -> list[_Part]:
+        """Check byte ranges of the file (cut after a newline) in forked processes."""
+        cuts = [0]
+        with open(f"/proc/self/fd/{self._fd}", "rb") as f:  # its own file position
+            for k in range(1, workers * 2):
+                f.seek(max(cuts[-1], size * k // (workers * 2)))
+                f.readline()
+                if f.tell() < size:
+                    cuts.append(f.tell())
+        cuts.append(size)
+        ranges = [(self._fd, a, b) for a, b in itertools.pairwise(cuts) if b > a]
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(workers, len(ranges)), mp_context=mp.get_context("fork")) as pool:
+            return list(pool.map(_check_range_star, ranges))
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -141,6 +165,56 @@ class ReferenceFile(Mapping[str, AUReference]):
             for j in run:
                 s = starts[j] - base
                 yield data[s : s + lengths[j]]
+
+
+class _Part(NamedTuple):
+    """What checking one byte range of a reference file found."""
+
+    records: tuple[
+        list[str | None], list[str], list[int], list[int], list[int]
+    ]  # sid, ref id, start, length, line
+    n_lines: int
+    error: tuple[int, str, bool] | None  # (line in the range, problem, torn last line of the file)
+
+
+def _check_range_star(args: tuple[int, int, int]) -> _Part:
+    return _check_range(*args)
+
+
+def _check_range(fd: int, start: int, stop: int) -> _Part:
+    """Validate every line between byte ``start`` (a line start) and ``stop``; stops at the first
+    record that does not validate."""
+    sids: list[str | None] = []
+    ref_ids: list[str] = []
+    starts: list[int] = []
+    lengths: list[int] = []
+    numbers: list[int] = []
+    pos = start
+    n = 0
+    error = None
+    # /proc/self/fd gives this process its own file position on the same (held) file
+    linux = sys.platform.startswith("linux")
+    with open(f"/proc/self/fd/{fd}", "rb") if linux else open(fd, "rb", closefd=False) as f:
+        f.seek(start)
+        while pos < stop:
+            line = f.readline()
+            if not line:
+                break
+            n += 1
+            line_start, pos = pos, pos + len(line)
+            if not line.strip():
+                continue
+            try:
+                ref = AUReference.model_validate_json(line)
+            except ValidationError as e:
+                error = (n, str(e), not line.endswith(b"\n"))
+                break
+            sids.append(ref.sample_id)
+            ref_ids.append(ref.reference_id)
+            starts.append(line_start)
+            lengths.append(len(line))
+            numbers.append(n)
+    return _Part((sids, ref_ids, starts, lengths, numbers), n, error)
 
 
 class ReferenceView(Mapping[str, AUReference]):
