@@ -128,7 +128,13 @@ def test_scores_from_a_file_equal_scores_from_memory_a_block_at_a_time(tmp_path,
     source = JsonlSource(path)
     in_memory = ReferenceSet("syn@1", {s.id: source.get(s) for s in samples})
     from_file = ReferenceSet("syn@1", source.get_many(samples))
-    assert isinstance(from_file.by_sample, ReferenceView)
+    view = from_file.by_sample
+    assert isinstance(view, ReferenceView) and list(view) == [s.id for s in samples]
+    other = next(r.sample_id for r in refs)  # a record of the file for a sample of the run...
+    assert other in view and ReferenceView(source.by_sample, ["x", "y"], None).get_many([other, "x"]) == {}
+    assert view["s0005"].status == "error" and "s0005" not in source.by_sample  # ...and one it lacks
+    with pytest.raises(KeyError):
+        ReferenceView(source.by_sample, [], source._missing)[other]  # not a sample of this view
 
     asked: list[int] = []
     get_many = ReferenceFile.get_many

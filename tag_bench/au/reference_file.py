@@ -230,8 +230,8 @@ class ReferenceView(Mapping[str, AUReference]):
     ):
         self.file = file
         self.missing = missing
-        self._ids = sample_ids if missing is not None else [s for s in sample_ids if s in file]
-        self._members = set(self._ids) if missing is not None else None
+        self._ids = list(sample_ids) if missing is not None else [s for s in sample_ids if s in file]
+        self._members = set(self._ids)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -240,17 +240,14 @@ class ReferenceView(Mapping[str, AUReference]):
         return iter(self._ids)
 
     def __contains__(self, sample_id: object) -> bool:
-        if self._members is not None:
-            return sample_id in self._members
-        return sample_id in self.file
+        return sample_id in self._members
 
     def __getitem__(self, sample_id: str) -> AUReference:
+        if sample_id not in self._members:
+            raise KeyError(sample_id)
         if sample_id in self.file:
-            if self._members is None or sample_id in self._members:
-                return self.file[sample_id]
-            raise KeyError(sample_id)
-        if self.missing is None or sample_id not in self:
-            raise KeyError(sample_id)
+            return self.file[sample_id]
+        assert self.missing is not None  # without it, the members are the file's samples
         return self.missing(sample_id)
 
     def get_many(self, sample_ids: Iterable[str]) -> dict[str, AUReference]:
