@@ -301,21 +301,10 @@ class AUCache:
         wanted = list(dict.fromkeys(shas))
         _, dkey, header = self._memo(detector)
         out: dict[str, AUReference] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._guarded(
-                lambda c, chunk=chunk, marks=marks: c.execute(
-                    f"SELECT image_sha256, record FROM {_TABLE} WHERE reference_id=? AND version=? "
-                    f"AND params_hash=? AND image_sha256 IN ({marks})",
-                    (*dkey, *chunk),
-                ).fetchall(),
-                [],
-            )
-            with _gc_paused():
-                for sha, record in rows:
-                    with contextlib.suppress(*_DECODE_ERRORS):
-                        out[sha] = expand(record, header, sha)
+        with _gc_paused():
+            for sha, record in self._select("image_sha256, record", wanted, dkey):
+                with contextlib.suppress(*_DECODE_ERRORS):
+                    out[sha] = expand(record, header, sha)
         if count:
             self.hits += len(out)
             self.misses += len(wanted) - len(out)
@@ -325,23 +314,24 @@ class AUCache:
         """The images among ``shas`` that have a record of ``detector`` (nothing is decoded; counted
         as the hits and misses of a lookup)."""
         wanted = list(dict.fromkeys(shas))
-        dkey = self._detector_key(detector)
-        found: set[str] = set()
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
+        found = {row[0] for row in self._select("image_sha256", wanted, self._detector_key(detector))}
+        self.hits += len(found)
+        self.misses += len(wanted) - len(found)
+        return found
+
+    def _select(self, columns: str, shas: list[str], dkey: tuple[str, str, str]) -> Iterator[tuple[Any, ...]]:
+        """``columns`` of the rows of ``shas`` under detector key ``dkey``, one query per 500 images."""
+        for i in range(0, len(shas), 500):
+            chunk = shas[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._guarded(
+            yield from self._guarded(
                 lambda c, chunk=chunk, marks=marks: c.execute(
-                    f"SELECT image_sha256 FROM {_TABLE} WHERE reference_id=? AND version=? "
+                    f"SELECT {columns} FROM {_TABLE} WHERE reference_id=? AND version=? "
                     f"AND params_hash=? AND image_sha256 IN ({marks})",
                     (*dkey, *chunk),
                 ).fetchall(),
                 [],
             )
-            found.update(r[0] for r in rows)
-        self.hits += len(found)
-        self.misses += len(wanted) - len(found)
-        return found
 
     def put(self, image_sha256: str, detector: AUDetector, ref: AUReference) -> None:
         if ref.status == "error":

@@ -97,7 +97,7 @@ class ReferenceFile(Mapping[str, AUReference]):
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(min(workers, len(ranges)), mp_context=mp.get_context("fork")) as pool:
-            return list(pool.map(_check_range_star, ranges))
+            return list(pool.map(_check_range, *zip(*ranges, strict=True)))
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -175,10 +175,6 @@ class _Part(NamedTuple):
     ]  # sid, ref id, start, length, line
     n_lines: int
     error: tuple[int, str, bool] | None  # (line in the range, problem, torn last line of the file)
-
-
-def _check_range_star(args: tuple[int, int, int]) -> _Part:
-    return _check_range(*args)
 
 
 def _check_range(fd: int, start: int, stop: int) -> _Part:

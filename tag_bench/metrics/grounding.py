@@ -32,9 +32,17 @@ GROUNDED_IOU = 0.5
 # Per-claim / per-sample primitives (used by the scorer)
 
 
+_NORMALISED: dict[str, str] = {}  # scoring normalises a few dozen spellings, millions of times
+
+
 def normalise_au(au: str) -> str:
     """``AU04`` / ``au 4`` -> ``AU4``; text that is not an AU code is kept stripped."""
-    return au_code(au) or au.strip()
+    code = _NORMALISED.get(au)
+    if code is None:
+        code = au_code(au) or au.strip()
+        if len(_NORMALISED) < 4096:
+            _NORMALISED[au] = code
+    return code
 
 
 def reference_states(reference: AUReference | None) -> dict[str, AUState]:

@@ -26,6 +26,7 @@ from tag_bench.metrics.grounding import (
     claim_pointing,
     evidence_consistency,
     normalise_au,
+    reference_states,
 )
 from tag_bench.schema import (
     AUReference,
@@ -86,7 +87,7 @@ def score_parts(
     for ev in used.evidence if used is not None else []:
         if ev.au is None:
             continue
-        au = _normal(ev.au)
+        au = normalise_au(ev.au)
         iou_value = hit = None
         if usable is not None and ev.box is not None:
             region = au_region(states.get(au))
@@ -173,9 +174,7 @@ def _reference_view(reference: AUReference | None) -> tuple[dict[str, AUState], 
     hit = _VIEWS.get(id(reference))
     if hit is not None and hit[0] is reference:
         return hit[1], hit[2]
-    # reference_states, with the AU codes memoised: a run of distinct images has one reference per
-    # sample, each keyed by the same few dozen codes
-    states = {_normal(k): v for k, v in reference.aus.items()} if reference.status == "ok" else {}
+    states = reference_states(reference)
     threshold = reference.threshold
     active = sorted((au for au, st in states.items() if au_active(st, threshold)), key=_order)
     if len(_VIEWS) > 4096:
@@ -223,25 +222,12 @@ def _cited_aus(parsed: Parsed | None) -> list[str]:
         return []
     seen: dict[str, None] = {}
     for au in parsed.aus:
-        seen[_normal(au)] = None
+        seen[normalise_au(au)] = None
     for ev in parsed.evidence:
         if ev.au is not None:
-            seen[_normal(ev.au)] = None
+            seen[normalise_au(ev.au)] = None
     return list(seen)
-
-
-_NORMAL: dict[str, str] = {}  # the parser writes a few dozen spellings, millions of times
 
 
 def _order(au: str) -> tuple[int, str]:
     return (au_sort_key(au), au)
-
-
-def _normal(au: str) -> str:
-    """:func:`normalise_au`, memoised."""
-    code = _NORMAL.get(au)
-    if code is None:
-        code = normalise_au(au)
-        if len(_NORMAL) < 4096:
-            _NORMAL[au] = code
-    return code
