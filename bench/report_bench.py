@@ -202,7 +202,7 @@ def build_compare_runs(root: Path, n: int, *, changed: float = 0.1) -> tuple[Pat
         cache = None
         if n > 200_000:
             ref_path.unlink()
-            spec, cache = cache_inputs(root / side, refs)
+            spec, cache = cache_inputs(root / side, data, refs)
         inputs.append((side, data, preds, spec, cache))
     del samples, gens, new_gens, refs
     gc.collect()

@@ -369,8 +369,12 @@ def check_naive(point: dict[str, float], status: dict[str, int], report: Metrics
 
 
 def cli_inputs(root: Path, samples, gens, refs) -> tuple[Path, Path, Path]:
-    """A RAF-DB official copy with one test image per sample (hard links to one JPEG), and the
-    predictions and AU references of ``synthetic_run`` as JSONL keyed by its sample ids."""
+    """A RAF-DB official copy with one test image file per sample, each with its own bytes (a JPEG, a
+    sample number after its end marker), as users have them: every image is hashed for the AU cache and
+    the data identity; and the predictions and AU references of ``synthetic_run`` as JSONL keyed by its
+    sample ids."""
+    import io
+
     from PIL import Image
 
     from tag_bench.data._common import RAFDB_ORDER
@@ -378,16 +382,15 @@ def cli_inputs(root: Path, samples, gens, refs) -> tuple[Path, Path, Path]:
     raf = root / "rafdb" / "basic"
     aligned = raf / "Image" / "aligned"
     aligned.mkdir(parents=True)
-    sources = []  # file systems cap the links to one file (ext4: 65,000)
-    for k in range(len(samples) // 50_000 + 1):
-        sources.append(root / f"face{k}.jpg")
-        Image.new("RGB", (100, 100), (128, 100, 90 + k)).save(sources[-1], quality=90)
+    buf = io.BytesIO()
+    Image.new("RGB", (100, 100), (128, 100, 90)).save(buf, format="JPEG", quality=90)
+    jpeg = buf.getvalue()
     native = {c: i + 1 for i, c in enumerate(RAFDB_ORDER)}
     names, lines = {}, []
     for i, s in enumerate(samples):
         stem = f"test_{i + 1:06d}"
         names[s.id] = f"rafdb/{stem}"
-        os.link(sources[i // 50_000], aligned / f"{stem}_aligned.jpg")
+        (aligned / f"{stem}_aligned.jpg").write_bytes(jpeg + i.to_bytes(4, "big"))
         lines.append(f"{stem}.jpg {native.get(s.label, 7)}\n")
     (raf / "EmoLabel").mkdir(parents=True)
     (raf / "EmoLabel" / "list_patition_label.txt").write_text("".join(lines))
@@ -405,23 +408,24 @@ def cli_inputs(root: Path, samples, gens, refs) -> tuple[Path, Path, Path]:
     return raf.parent, preds, ref_path
 
 
-def cache_inputs(root: Path, refs) -> tuple[str, Path]:
+def cache_inputs(root: Path, data: Path, refs) -> tuple[str, Path]:
     """The AU references in an AU cache (SQLite) as ``tag-bench au detect`` leaves it, under the default
-    detector's id: one record per distinct image file of :func:`cli_inputs` (its images are hard links to
-    a few files). Returns the ``--au-reference`` spec and the cache folder (``TAG_BENCH_CACHE``)."""
+    detector's id: one record per image file of :func:`cli_inputs`. Returns the ``--au-reference`` spec
+    and the cache folder (``TAG_BENCH_CACHE``)."""
+    from tag_bench._hashing import file_sha256
     from tag_bench.au.base import DEFAULT_DETECTOR, get_detector
     from tag_bench.au.cache import CACHE_FILE, AUCache
-    from tag_bench.images import image_sha256
 
     det = get_detector(DEFAULT_DETECTOR)
     folder = root / "au-cache"
     cache = AUCache(folder / CACHE_FILE)
-    pool = [r for r in refs.by_sample.values() if r.status == "ok"]
-    for k, src in enumerate(sorted(root.glob("face*.jpg"))):
-        probe = Sample(id="probe", dataset="d", split="s", image=str(src), label="neutral", native_label="x")
+    pool = [r for r in refs.by_sample.values() if r.status == "ok"][:64]
+    cache._conn().execute("BEGIN")  # one transaction: the bench's set-up, not what it measures
+    for k, path in enumerate(sorted((data / "basic" / "Image" / "aligned").iterdir())):
         ref = pool[k % len(pool)]
-        cache.put(image_sha256(probe), det, AUReference(reference_id=det.reference_id, detector=det.name,
+        cache.put(file_sha256(str(path)), det, AUReference(reference_id=det.reference_id, detector=det.name,
                   version=det.version, status="ok", threshold=ref.threshold, aus=ref.aus))  # fmt: skip
+    cache._conn().execute("COMMIT")
     cache.close()
     return DEFAULT_DETECTOR, folder
 
@@ -528,7 +532,7 @@ def main() -> None:
         print(
             f"wrote a {args.n:,}-image RAF-DB copy, predictions and references in {time.perf_counter() - t:.1f}s"
         )
-        spec, cache = cache_inputs(root, refs)
+        spec, cache = cache_inputs(root, data, refs)
         del samples, gens, refs, report
         gc.collect()
         t_cli = cli_path(root, data, preds, ref_path, args.resamples)

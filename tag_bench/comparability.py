@@ -28,13 +28,12 @@ once by the score stage (:func:`data_identity`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from tag_bench._hashing import sha256_hex
-from tag_bench.images import ImageLoadError, image_sha256
+from tag_bench.images import ImageLoadError, image_sha256s
 from tag_bench.schema import DataIdentity, Generation, MetricsReport, RunManifest, Sample
 from tag_bench.scoring.version import SCORING_VERSION
 
@@ -192,11 +191,18 @@ def difference_text(a: ComparabilityKey, b: ComparabilityKey) -> str:
 
 def image_shas(samples: Iterable[Sample], generations: Mapping[str, Generation]) -> dict[str, str | None]:
     """The sha256 of each sample's presented image: from its generation record when the generate stage
-    read it, else from the file; None when it cannot be read."""
+    read it, else from the file (:func:`~tag_bench.images.image_sha256s`); None when it cannot be read."""
     out: dict[str, str | None] = {}
+    unread: list[Sample] = []
     for s in samples:
         g = generations.get(s.id)
-        out[s.id] = g.image_sha256 if g is not None and g.image_sha256 else _file_sha256(s)
+        if g is not None and g.image_sha256:
+            out[s.id] = g.image_sha256
+        else:
+            out[s.id] = None
+            unread.append(s)
+    for s, sha in zip(unread, image_sha256s(unread), strict=True):
+        out[s.id] = None if isinstance(sha, ImageLoadError) else sha
     return out
 
 
@@ -213,23 +219,3 @@ def data_identity(samples: Iterable[Sample], generations: Mapping[str, Generatio
         images=sha256_hex("\n".join(f"{i}\t{shas[i] or 'unreadable'}" for i in ids), _HASH_CHARS),
         unreadable_images=sum(v is None for v in shas.values()),
     )
-
-
-_FILE_SHAS: dict[tuple[int, int, int, int, int | None, str | None], str] = {}
-
-
-def _file_sha256(sample: Sample) -> str | None:
-    """The presented image's sha256, remembered per file (device, inode, size, mtime) in this process."""
-    try:
-        st = os.stat(sample.image)
-    except OSError:
-        return None
-    crop = None if sample.crop is None else ",".join(f"{v:g}" for v in sample.crop)
-    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, sample.image_index, crop)
-    hit = _FILE_SHAS.get(key)
-    if hit is None:
-        try:
-            hit = _FILE_SHAS[key] = image_sha256(sample)
-        except (ImageLoadError, OSError):
-            return None
-    return hit

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tag_bench._forkmap import fork_map
 from tag_bench._hashing import file_sha256, sha256_hex
 from tag_bench.errors import TagBenchError
 
@@ -27,29 +29,83 @@ class ImageLoadError(TagBenchError):
     """The image of a sample cannot be read; the message says what to fix."""
 
 
-def _file_sha256(path: str) -> str:
+# The sha256 of an image file's bytes, remembered in this process per file (device, inode, size, mtime):
+# a run asks for each image's id more than once (the AU cache, the data identity), hard links included.
+FileKey = tuple[int, int, int, int]
+_FILE_SHAS: dict[FileKey, str] = {}
+
+
+def _file_key(path: str) -> FileKey:
     st = os.stat(path)
-    return _file_sha256_cached(path, st.st_mtime_ns, st.st_size)
-
-
-@lru_cache(maxsize=65536)
-def _file_sha256_cached(path: str, mtime_ns: int, size: int) -> str:
-    return file_sha256(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def image_sha256(sample: Sample) -> str:
     """Content id of the presented image (see module docstring)."""
+    return _image_id(sample)[0]
+
+
+def _image_id(sample: Sample) -> tuple[str, FileKey | None, str | None]:
+    """:func:`image_sha256`, and for a plain file its key and bytes' sha (what ``_FILE_SHAS`` keeps)."""
     path = sample.image
     if not os.path.exists(path):
         raise ImageLoadError(f"image file not found: {path}")
+    key = None
     if sample.image_index is not None:
         base = sha256_hex(_container_row_bytes(path, sample.image_index))
     else:
-        base = _file_sha256(path)
+        key = _file_key(path)
+        known = _FILE_SHAS.get(key)
+        base = known if known is not None else _FILE_SHAS.setdefault(key, file_sha256(path))
     if sample.crop is not None:
         crop = ",".join(f"{v:g}" for v in sample.crop)
-        return sha256_hex(f"{base}:crop={crop}")
-    return base
+        return sha256_hex(f"{base}:crop={crop}"), key, base
+    return base, key, base
+
+
+#: (presented size or None, image_sha256 or None) of one sample, or why its image cannot be read
+_Read = tuple["tuple[int, int] | None", "str | None"] | ImageLoadError
+
+
+def _read_many(samples: Sequence[Sample], *, size: bool, sha: bool) -> list[_Read]:
+    """The presented size and/or id of each sample, from 20,000 samples in forked processes (one per
+    core); the file ids the workers read are remembered here as if read in this process."""
+
+    def of_range(start: int, stop: int) -> list[tuple[_Read, FileKey | None, str | None]]:
+        out: list[tuple[_Read, FileKey | None, str | None]] = []
+        for s in samples[start:stop]:
+            try:
+                wh = presented_size(s) if size else None
+                got = _image_id(s) if sha else None
+            except (ImageLoadError, OSError) as e:
+                out.append((e if isinstance(e, ImageLoadError) else ImageLoadError(str(e)), None, None))
+                continue
+            out.append(((wh, got[0]), got[1], got[2]) if got is not None else ((wh, None), None, None))
+        return out
+
+    results = fork_map(of_range, len(samples), min_items=20_000)
+    for _, key, base in results:
+        if key is not None and base is not None:
+            _FILE_SHAS[key] = base
+    return [r for r, _, _ in results]
+
+
+def image_sha256s(samples: Sequence[Sample]) -> list[str | ImageLoadError]:
+    """:func:`image_sha256` of many samples: the id, or the error, per sample, in order (see
+    :func:`_read_many`)."""
+    return [r if isinstance(r, ImageLoadError) else r[1] for r in _read_many(samples, size=False, sha=True)]  # type: ignore[misc]
+
+
+def presented_sizes(samples: Sequence[Sample]) -> list[tuple[int, int] | ImageLoadError]:
+    """:func:`presented_size` of many samples: the size, or the error, per sample, in order (see
+    :func:`_read_many`; a header read is ~20 microseconds of Python inside Pillow)."""
+    return [r if isinstance(r, ImageLoadError) else r[0] for r in _read_many(samples, size=True, sha=False)]  # type: ignore[misc]
+
+
+def presented_sizes_and_ids(samples: Sequence[Sample]) -> list[tuple[tuple[int, int], str] | ImageLoadError]:
+    """:func:`presented_size` and :func:`image_sha256` of many samples in one pass over their files:
+    both, or the error, per sample, in order (see :func:`_read_many`)."""
+    return _read_many(samples, size=True, sha=True)  # type: ignore[return-value]
 
 
 def open_image(sample: Sample) -> PILImage.Image:
@@ -101,50 +157,6 @@ def presented_size(sample: Sample) -> tuple[int, int]:
         x1, y1, x2, y2 = _clamped_crop(sample.crop, w, h)
         return (x2 - x1, y2 - y1)
     return (w, h)
-
-
-def presented_sizes(samples: list[Sample]) -> list[tuple[int, int] | ImageLoadError]:
-    """:func:`presented_size` of many samples: the size, or the error, per sample, in order.
-
-    From 20,000 samples on Linux the headers are read in forked processes (one per core): each read
-    is ~20 microseconds of Python inside Pillow, and only chunk bounds and sizes cross the process
-    boundary (the workers read the samples from the parent's memory).
-    """
-    import sys
-
-    workers = min(os.cpu_count() or 1, 8)
-    if len(samples) < 20_000 or workers < 2 or not sys.platform.startswith("linux"):
-        return _sizes(samples)
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    global _FORKED_SAMPLES
-    size = -(-len(samples) // (workers * 4))
-    bounds = [(i, min(i + size, len(samples))) for i in range(0, len(samples), size)]
-    _FORKED_SAMPLES = samples  # the workers read them from the parent's memory: only bounds are pickled
-    try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            return [x for part in pool.map(_sizes_of_range, bounds) for x in part]
-    finally:
-        _FORKED_SAMPLES = None
-
-
-_FORKED_SAMPLES: list[Sample] | None = None
-
-
-def _sizes_of_range(bounds: tuple[int, int]) -> list[tuple[int, int] | ImageLoadError]:
-    assert _FORKED_SAMPLES is not None, "forked size reader without samples"
-    return _sizes(_FORKED_SAMPLES[bounds[0] : bounds[1]])
-
-
-def _sizes(samples: list[Sample]) -> list[tuple[int, int] | ImageLoadError]:
-    out: list[tuple[int, int] | ImageLoadError] = []
-    for s in samples:
-        try:
-            out.append(presented_size(s))
-        except ImageLoadError as e:
-            out.append(e)
-    return out
 
 
 def _clamped_crop(crop: list[float], w: int, h: int) -> tuple[int, int, int, int]:

@@ -61,6 +61,16 @@ def test_score_predictions_counts_missing_and_failures(raf, tmp_path):
     assert report["metrics"]["accuracy_parsed"]["value"] == pytest.approx(1 / 2)
     scored = {d["sample_id"]: d for d in store.iter_jsonl(out / "samples.jsonl")}
     assert len(scored) == 7 and scored[ids[6]]["status"] == "missing"
+    # each answered image was read once for its size and its id, as the generate stage records them
+    from tag_bench.images import image_sha256, presented_size
+    from tag_bench.tasks import load_task
+
+    samples = {s.id: s for s in load_task("rafdb_basic_test").load(raf).samples}
+    gens = list(store.iter_jsonl(out / "generations.jsonl"))
+    assert [g["sample_id"] for g in gens] == ids[:4]
+    for g in gens:
+        s = samples[g["sample_id"]]
+        assert g["image_sha256"] == image_sha256(s) and tuple(g["image_size"]) == presented_size(s)
 
 
 def test_score_requires_a_frame_and_never_guesses(raf, tmp_path):

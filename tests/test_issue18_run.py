@@ -163,7 +163,7 @@ setattr(mod, name, interrupted)
 @pytest.mark.parametrize(
     "boundary",
     [
-        "tag_bench.generate.predictions:presented_sizes",  # while the predictions are written
+        "tag_bench.generate.predictions:presented_sizes_and_ids",  # while the predictions are written
         "tag_bench.scoring.run:score_arrays",  # while they are scored
     ],
 )

@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from tag_bench._forkmap import fork_chunks
 from tag_bench.au.base import AUDetector, as_rgb_array, params_hash
-from tag_bench.images import ImageLoadError, image_sha256, open_image
+from tag_bench.images import ImageLoadError, image_sha256, image_sha256s, open_image
 from tag_bench.schema import SCHEMA_VERSION, AUReference, AUState, Sample
 from tag_bench.store import unusable_cache_message
 
@@ -432,11 +433,11 @@ def detect_cached_many(
     items = list(samples)
     out: dict[str, AUReference] = {}
     shas: dict[str, str] = {}
-    for s in items:
-        try:
-            shas[s.id] = image_sha256(s)
-        except (ImageLoadError, OSError) as e:
-            out[s.id] = _error(detector, s, f"unreadable image: {e}")
+    for s, got in zip(items, image_sha256s(items), strict=True):
+        if isinstance(got, ImageLoadError):
+            out[s.id] = _error(detector, s, f"unreadable image: {got}")
+        else:
+            shas[s.id] = got
     known = cache.get_many(shas.values(), detector) if cache is not None else {}
     it: Iterable[Sample] = items
     if progress:
@@ -516,13 +517,25 @@ class CachedReferences(Mapping[str, AUReference]):
             out[i] = ref
         return out
 
-    def records(self) -> Iterator[AUReference]:
-        """Each sample's record, in sample order, a block at a time (for ``au_references.jsonl``)."""
-        for k in range(0, len(self._order), 500):
-            block = self._order[k : k + 500]
-            got = self.get_many(block)
-            for i in block:
-                yield got[i]
+    def records(self) -> Iterator[str]:
+        """Each sample's record as a JSON line, in sample order (for ``au_references.jsonl``); read a
+        block at a time, and from :data:`ENCODE_IN_WORKERS_FROM` samples encoded in forked processes."""
+        order = self._order
+
+        def encode(start: int, stop: int) -> list[str]:
+            lines: list[str] = []
+            for k in range(start, stop, 500):
+                block = order[k : min(k + 500, stop)]
+                got = self.get_many(block)
+                lines += [got[i].model_dump_json() for i in block]
+            return lines
+
+        for chunk in fork_chunks(encode, len(order), min_items=ENCODE_IN_WORKERS_FROM):
+            yield from chunk
+
+
+#: runs of this many samples or more have their references' JSON lines made in forked processes
+ENCODE_IN_WORKERS_FROM = 20_000
 
 
 def cached_references(
@@ -533,11 +546,11 @@ def cached_references(
     items = list(samples)
     shas: dict[str, str] = {}
     held: dict[str, AUReference] = {}
-    for s in items:
-        try:
-            shas[s.id] = image_sha256(s)
-        except (ImageLoadError, OSError) as e:
-            held[s.id] = _error(detector, s, f"unreadable image: {e}")
+    for s, got in zip(items, image_sha256s(items), strict=True):
+        if isinstance(got, ImageLoadError):
+            held[s.id] = _error(detector, s, f"unreadable image: {got}")
+        else:
+            shas[s.id] = got
     present = cache.present(shas.values(), detector)
     it: Iterable[Sample] = items
     if progress:

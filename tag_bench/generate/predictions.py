@@ -16,7 +16,7 @@ from typing import Any
 
 from tag_bench.generate.engine import GenerateStats
 from tag_bench.generate.evaluate import RunResult, plan_run
-from tag_bench.images import ImageLoadError, presented_sizes
+from tag_bench.images import ImageLoadError, presented_sizes_and_ids
 from tag_bench.metrics.stats import check_n_resamples
 from tag_bench.models.replay import PredictionsError, ReplayAdapter
 from tag_bench.schema import Generation, Sample
@@ -115,21 +115,22 @@ def _did_you_mean(pid: str, samples: list[Sample]) -> str:
 def _generations(samples: list[Sample], adapter: Any, stats: GenerateStats) -> Iterator[Generation]:
     answered = [(s, adapter.predictions[s.id]) for s in samples if s.id in adapter.predictions]
     stats.missing = len(samples) - len(answered)
-    sizes = presented_sizes([s for s, p in answered if p.response is not None])
-    size_of = iter(sizes)
+    # the image is read once for its size (to convert boxes) and its id (the AU cache, the data identity)
+    images = iter(presented_sizes_and_ids([s for s, p in answered if p.response is not None]))
     for s, p in answered:
         stats.generated += 1
         frame = p.frame or adapter.frame
-        size = next(size_of) if p.response is not None else ImageLoadError(f"no response for sample {s.id}")
-        if isinstance(size, ImageLoadError):
+        image = next(images) if p.response is not None else ImageLoadError(f"no response for sample {s.id}")
+        if isinstance(image, ImageLoadError):
             stats.errors += 1
-            yield Generation(sample_id=s.id, status="error", error=str(size), frame=frame)
+            yield Generation(sample_id=s.id, status="error", error=str(image), frame=frame)
             continue
         yield Generation(
             sample_id=s.id,
             text=p.response,
             finish_reason=p.finish_reason,
-            image_size=size,
+            image_sha256=image[1],
+            image_size=image[0],
             input_size=p.input_size,
             frame=frame,
         )

@@ -1,0 +1,67 @@
+"""Per-item work over a long sequence, in forked processes (one per core, Linux), results in order.
+
+The function runs on index ranges ``fn(start, stop) -> list``: a forked worker reads the items from
+the parent's memory (copy-on-write), so only the bounds and the results cross the process boundary;
+nothing the function closes over is pickled. Below ``min_items``, on one core, or without ``fork``,
+it runs in this process. Only for work that touches neither torch nor MediaPipe, which do not survive
+a fork.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+R = TypeVar("R")
+
+#: most items one worker call handles (bounds the results held per chunk)
+MAX_CHUNK = 20_000
+
+_TASK: Callable[[int, int], list] | None = None  # the function of the pool being run (read by forks)
+
+
+def fork_workers() -> int:
+    """Processes :func:`fork_chunks` uses: one per core, at most 8; 1 where fork is unavailable."""
+    return min(os.cpu_count() or 1, 8) if sys.platform.startswith("linux") else 1
+
+
+def fork_chunks(fn: Callable[[int, int], list[R]], n: int, *, min_items: int) -> Iterator[list[R]]:
+    """``fn`` over consecutive ranges covering ``0..n``, yielded in order; at most two ranges per
+    worker are in flight, so a consumer that writes the results as they come holds few of them."""
+    workers = fork_workers()
+    if n < min_items or workers < 2:
+        if n:
+            yield fn(0, n)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _TASK
+    if _TASK is not None:
+        raise RuntimeError("fork_chunks is not reentrant: a pool of it is already running")
+    size = max(1, min(MAX_CHUNK, -(-n // (workers * 4))))
+    bounds = [(i, min(i + size, n)) for i in range(0, n, size)]
+    _TASK = fn
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            pending = deque(pool.submit(_run, *b) for b in bounds[: 2 * workers])
+            for nxt in bounds[2 * workers :] + [None] * len(pending):
+                done = pending.popleft().result()
+                if nxt is not None:
+                    pending.append(pool.submit(_run, *nxt))
+                yield done
+    finally:
+        _TASK = None
+
+
+def fork_map(fn: Callable[[int, int], list[R]], n: int, *, min_items: int) -> list[R]:
+    """:func:`fork_chunks`, joined into one list."""
+    return [x for part in fork_chunks(fn, n, min_items=min_items) for x in part]
+
+
+def _run(start: int, stop: int) -> list:
+    assert _TASK is not None, "forked worker without its function"
+    return _TASK(start, stop)
