@@ -544,6 +544,13 @@ class RunDir:
     # ----------------------------------------------------------------------------------- scores
 
     @contextmanager
+    def references_writer(self, key: str | None = None) -> Iterator[store.AtomicLines]:
+        """au_references.jsonl (current, or under ``references/<key>/``), written line by line (JSON lines
+        already validated as records); it appears only when complete."""
+        with store.AtomicLines(self.scores_file(self.AU_REFERENCES, key)) as out:
+            yield out
+
+    @contextmanager
     def scored_samples_writer(self, key: str | None = None) -> Iterator[store.AtomicLines]:
         """samples.jsonl (current, or under ``references/<key>/``), written line by line; it appears only
         when complete."""

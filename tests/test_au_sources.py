@@ -257,7 +257,60 @@ def test_references_through_the_cache_are_read_a_block_at_a_time(tmp_path, monke
     forked: list[str] = []  # workers read the cache in their own connection
     score_arrays(samples, gens, classes, ReferenceSet(src.reference_id, lazy), sink=forked.append, workers=2)
     assert forked == want
+    for workers in (1, 2):  # the run's copy, written from the records scoring reads: as records() writes it
+        copied: list[str] = []
+        score_arrays(samples, gens, classes, ReferenceSet(src.reference_id, lazy), sink=[].append,
+                     reference_sink=copied.append, workers=workers)  # fmt: skip
+        assert copied == lines
 
     AUCache(tmp_path / "c.sqlite")._conn().execute("DELETE FROM au_refs_compact_v1")
     with pytest.raises(RuntimeError, match="lost the reference of sample 's0'"):
         lazy.get_many(["s0"])
+
+
+@pytest.mark.parametrize("workers", ["1", "2 forked", "2 spawned"])
+def test_the_runs_copy_of_cached_references_is_written_from_the_records_scoring_reads(
+    tmp_path, monkeypatch, workers
+):
+    """With the AU cache, scoring writes ``au_references.jsonl`` from the records it reads (each read
+    from the cache once): the same lines, in the same order, as the copy made apart, unreadable images
+    included."""
+    from tag_bench.au.cache import AUCache, cached_references
+    from tag_bench.images import image_sha256
+    from tag_bench.schema import CANONICAL_EMOTIONS, AUReference, AUState, Generation
+    from tag_bench.scoring import run as scoring_run
+    from tag_bench.scoring.run import ReferenceSet, score_arrays
+    from tag_bench.testing.corpus import mixed_corpus
+
+    src = resolve_reference_source("mediapipe-geometric", cache_path=tmp_path / "c.sqlite")
+    cache = AUCache(tmp_path / "c.sqlite")
+    samples, gens = [], {}
+    for i, r in enumerate(mixed_corpus(60, seed=2)):
+        image = tmp_path / f"img{i}.bin"
+        image.write_bytes(b"x" * i)  # distinct files; no detection is needed: the cache has them all
+        samples.append(_sample(f"s{i:02d}", image if i % 9 else tmp_path / "missing.png"))
+        gens[samples[-1].id] = Generation(sample_id=samples[-1].id, text=r.text, frame=r.frame,
+                                          image_size=r.image_size, input_size=r.input_size)  # fmt: skip
+        if i % 9:
+            cache.put(image_sha256(samples[-1]), src.detector, AUReference(
+                reference_id=src.reference_id, detector=src.detector.name, version=src.detector.version,
+                status="ok", threshold=0.5, aus={"AU12": AUState(score=i / 60, box=[i, 2, i + 30, 40])}))  # fmt: skip
+    lazy = cached_references(src.detector, samples, cache)
+    references = ReferenceSet(src.reference_id, lazy)
+    assert references.streams_lines and not ReferenceSet("x@1", {}).streams_lines
+    apart = list(lazy.records())
+    assert len(apart) == len(samples) and '"status":"error"' in apart[0]  # the unreadable image's record
+    monkeypatch.setattr(scoring_run, "REFERENCE_BLOCK", 7)
+    monkeypatch.setattr(scoring_run, "SINK_CHUNK", 11)
+    if workers == "2 spawned":  # as on macOS and Windows: the parent reads each chunk's references
+        monkeypatch.setattr(scoring_run.sys, "platform", "darwin")
+    classes = list(CANONICAL_EMOTIONS)
+    want: list[str] = []
+    score_arrays(samples, gens, classes, references, sink=want.append, workers=1)
+    got: list[str] = []
+    lines: list[str] = []
+    score_arrays(samples, gens, classes, references, sink=got.append, reference_sink=lines.append,
+                 workers=int(workers[0]))  # fmt: skip
+    assert got == want and lines == apart
+    with pytest.raises(ValueError, match="lines follow the samples"):
+        score_arrays(samples, gens, classes, ReferenceSet("x@1", {}), sink=got.append, reference_sink=print)

@@ -517,6 +517,11 @@ class CachedReferences(Mapping[str, AUReference]):
             out[i] = ref
         return out
 
+    def get_many_with_lines(self, sample_ids: Iterable[str]) -> tuple[dict[str, AUReference], list[str]]:
+        """:meth:`get_many`, and the lines :meth:`records` writes for those samples, in their order."""
+        got = self.get_many(sample_ids)
+        return got, [ref.model_dump_json() for ref in got.values()]
+
     def records(self) -> Iterator[str]:
         """Each sample's record as a JSON line, in sample order (for ``au_references.jsonl``); read a
         block at a time, and from :data:`ENCODE_IN_WORKERS_FROM` samples encoded in forked processes."""

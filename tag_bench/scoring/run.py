@@ -12,6 +12,7 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,19 @@ class ReferenceSet:
         """The references of some samples (a lazy mapping reads them now; a dict is itself)."""
         get_many = getattr(self.by_sample, "get_many", None)
         return self.by_sample if get_many is None else get_many(sample_ids)
+
+    @property
+    def streams_lines(self) -> bool:
+        """Whether scoring writes the run directory's ``au_references.jsonl`` from the records it reads
+        (:meth:`fetch_with_lines`): the AU cache's set, whose lines are encoded from records decoded
+        from the cache, so each is decoded once. A JSONL file's lines are copied apart instead
+        (:meth:`for_run_dir`): a copy decodes nothing."""
+        return hasattr(self.by_sample, "get_many_with_lines")
+
+    def fetch_with_lines(self, sample_ids: Iterable[str]) -> tuple[Mapping[str, AUReference], list[str]]:
+        """:meth:`fetch`, and the ``au_references.jsonl`` lines of those samples, in their order (for a
+        set that :attr:`streams_lines`)."""
+        return self.by_sample.get_many_with_lines(sample_ids)  # type: ignore[attr-defined]
 
     def for_run_dir(self) -> Iterator[AUReference | str]:
         """Each record for ``au_references.jsonl``, in sample order; a line of the file the records were
@@ -174,17 +188,26 @@ REFERENCE_BLOCK = 512
 
 
 def _with_references(
-    samples: list[Sample], references: ReferenceSet | None
+    samples: list[Sample],
+    references: ReferenceSet | None,
+    reference_sink: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[Sample, AUReference | None]]:
     """Each sample with its record of the run's reference (None without a reference), fetched a block
-    of samples at a time."""
+    of samples at a time; ``reference_sink`` receives the ``au_references.jsonl`` lines of each block
+    (a set that :attr:`ReferenceSet.streams_lines`)."""
     if references is None:
         for s in samples:
             yield s, None
         return
     for k in range(0, len(samples), REFERENCE_BLOCK):
         block = samples[k : k + REFERENCE_BLOCK]
-        by = references.fetch([s.id for s in block])
+        ids = [s.id for s in block]
+        if reference_sink is None:
+            by = references.fetch(ids)
+        else:
+            by, lines = references.fetch_with_lines(ids)
+            for line in lines:
+                reference_sink(line)
         for s in block:
             yield s, _reference_of(s, by.get(s.id), references)
 
@@ -208,8 +231,9 @@ def _scored(
     generations: dict[str, Generation],
     classes: list[str],
     references: ReferenceSet | None,
+    reference_sink: Callable[[str], None] | None = None,
 ) -> Iterator[ScoredSample]:
-    for s, ref in _with_references(samples, references):
+    for s, ref in _with_references(samples, references, reference_sink):
         g = generations.get(s.id)
         parsed = parse_generation(g, classes) if g is not None else None
         yield score_sample(s, g, parsed, ref, classes)
@@ -221,14 +245,16 @@ def _score_chunk(
     classes: list[str],
     references: ReferenceSet | None,
     sink: Callable[[str], None] | None,
+    reference_sink: Callable[[str], None] | None = None,
 ):
-    """ScoreArrays of some samples; each scored record goes to ``sink`` as a JSON line, then is dropped."""
+    """ScoreArrays of some samples; each scored record goes to ``sink`` as a JSON line, then is dropped
+    (and the references' lines to ``reference_sink``)."""
     ref_id = references.reference_id if references is not None else None
     if sink is None:
         return _score_rows(samples, generations, classes, references)
 
     def tee() -> Iterator[ScoredSample]:
-        for sc in _scored(samples, generations, classes, references):
+        for sc in _scored(samples, generations, classes, references, reference_sink):
             sink(sc.model_dump_json())
             yield sc
 
@@ -261,20 +287,26 @@ def _score_rows(
 
 
 def _score_chunk_in_worker(
-    samples, generations, classes, references, want_lines: bool
-) -> tuple[list[str], Any]:
+    samples, generations, classes, references, want_lines: bool, want_reference_lines: bool = False
+) -> tuple[list[str], list[str], Any]:
     lines: list[str] = []
-    arrays = _score_chunk(samples, generations, classes, references, lines.append if want_lines else None)
-    return lines, arrays
+    reference_lines: list[str] = []
+    arrays = _score_chunk(samples, generations, classes, references, lines.append if want_lines else None,
+                          reference_lines.append if want_reference_lines else None)  # fmt: skip
+    return lines, reference_lines, arrays
 
 
 _FORK_INPUTS: tuple[Any, ...] | None = None  # (samples, generations, classes, references) for forked workers
 
 
-def _score_range_in_fork(start: int, stop: int, want_lines: bool) -> tuple[list[str], Any]:
+def _score_range_in_fork(
+    start: int, stop: int, want_lines: bool, want_reference_lines: bool
+) -> tuple[list[str], list[str], Any]:
     assert _FORK_INPUTS is not None, "forked scoring worker without inputs"
     samples, generations, classes, references = _FORK_INPUTS
-    return _score_chunk_in_worker(samples[start:stop], generations, classes, references, want_lines)
+    return _score_chunk_in_worker(
+        samples[start:stop], generations, classes, references, want_lines, want_reference_lines
+    )
 
 
 def default_workers(n_samples: int) -> int:
@@ -291,17 +323,26 @@ def score_arrays(
     references: ReferenceSet | None,
     *,
     sink: Callable[[str], None] | None = None,
+    reference_sink: Callable[[str], None] | None = None,
     workers: int | None = None,
 ):
     """Parse and score every sample straight into metric arrays (records are not kept in memory).
 
-    ``sink`` receives each scored record as a JSON line, in sample order. ``workers`` > 1 scores
-    chunks in that many processes (default: :func:`default_workers`).
+    ``sink`` receives each scored record as a JSON line, in sample order. ``reference_sink`` (with
+    ``sink``, for references that :attr:`~ReferenceSet.streams_lines`) receives the lines of the run
+    directory's ``au_references.jsonl``, in sample order, made from the records scoring reads.
+    ``workers`` > 1 scores chunks in that many processes (default: :func:`default_workers`).
     """
+    if reference_sink is not None and (sink is None or references is None or not references.streams_lines):
+        raise ValueError("reference_sink needs a sink and references whose lines follow the samples")
     # The records made here form no cycles: a cyclic collection every few thousand of them would walk
     # the whole heap (the inputs included) and doubled the cost of scoring (see store.gc_paused).
     with gc_paused():
-        return _score_arrays(samples, generations, classes, references, sink, workers)
+        return _score_arrays(samples, generations, classes, references, sink, reference_sink, workers)
+
+
+#: most samples in one worker's chunk when records are written (bounds the lines a chunk holds)
+SINK_CHUNK = 20_000
 
 
 def _score_arrays(
@@ -310,16 +351,18 @@ def _score_arrays(
     classes: list[str],
     references: ReferenceSet | None,
     sink: Callable[[str], None] | None,
+    reference_sink: Callable[[str], None] | None,
     workers: int | None,
 ):
     workers = default_workers(len(samples)) if workers is None else max(1, workers)
     if workers == 1 or len(samples) < 2 * workers:
-        return _score_chunk(samples, generations, classes, references, sink)
+        return _score_chunk(samples, generations, classes, references, sink, reference_sink)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    n_chunks = workers * 4
-    size = -(-len(samples) // n_chunks)
+    size = -(-len(samples) // (workers * 4))
+    if sink is not None:
+        size = min(size, SINK_CHUNK)
     ranges = [(i, min(i + size, len(samples))) for i in range(0, len(samples), size)]
     want_lines = sink is not None
     # On Linux, forked workers read the inputs from the parent's memory (copy-on-write) and only
@@ -329,14 +372,14 @@ def _score_arrays(
     global _FORK_INPUTS
     _FORK_INPUTS = (samples, generations, classes, references)
 
-    def submit(pool, bounds: tuple[int, int]):
+    def submit(pool, bounds: tuple[int, int]) -> tuple[Any, list[str]]:
+        """The chunk's future, and the reference lines the parent read for it (spawned workers)."""
         if use_fork:
-            return pool.submit(_score_range_in_fork, *bounds, want_lines)
+            return pool.submit(_score_range_in_fork, *bounds, want_lines, reference_sink is not None), []
         chunk = samples[bounds[0] : bounds[1]]
         gens = {s.id: generations[s.id] for s in chunk if s.id in generations}
-        return pool.submit(
-            _score_chunk_in_worker, chunk, gens, classes, _subset(references, chunk), want_lines
-        )
+        subset, lines = _subset(references, chunk, reference_sink is not None)
+        return pool.submit(_score_chunk_in_worker, chunk, gens, classes, subset, want_lines), lines
 
     joined = ArraysJoiner(len(samples))
     try:
@@ -345,12 +388,16 @@ def _score_arrays(
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
             pending = deque(submit(pool, r) for r in ranges[: 2 * workers])
             for nxt in ranges[2 * workers :] + [None] * len(pending):
-                lines, arrays = pending.popleft().result()  # in order, so the sink sees sample order
+                future, read_here = pending.popleft()
+                lines, reference_lines, arrays = future.result()  # in order: the sinks see sample order
+                if reference_sink is not None:
+                    for line in read_here or reference_lines:
+                        reference_sink(line)
                 if sink is not None:
                     for line in lines:
                         sink(line)
                 joined.add(arrays)
-                del arrays
+                del arrays, lines, reference_lines
                 if nxt is not None:
                     pending.append(submit(pool, nxt))
     finally:
@@ -358,11 +405,15 @@ def _score_arrays(
     return joined.result()
 
 
-def _subset(references: ReferenceSet | None, chunk: list[Sample]) -> ReferenceSet | None:
+def _subset(
+    references: ReferenceSet | None, chunk: list[Sample], with_lines: bool
+) -> tuple[ReferenceSet | None, list[str]]:
+    """The references of ``chunk`` held in a dict (to pickle), and their run-directory lines when asked."""
     if references is None:
-        return None
-    by = references.fetch([s.id for s in chunk])
-    return ReferenceSet(references.reference_id, {s.id: by[s.id] for s in chunk if s.id in by})
+        return None, []
+    ids = [s.id for s in chunk]
+    by, lines = references.fetch_with_lines(ids) if with_lines else (references.fetch(ids), [])
+    return ReferenceSet(references.reference_id, {s.id: by[s.id] for s in chunk if s.id in by}), lines
 
 
 def score_run(
@@ -426,10 +477,13 @@ def score_run(
                 )
 
         key = RunDir.reference_key(references.reference_id if references else None)
-        if references is not None:
+        streamed = references is not None and references.streams_lines
+        if references is not None and not streamed:
             run.write_references(references.for_run_dir(), key)
-        with run.scored_samples_writer(key) as out:
-            arrays = score_arrays(samples, generations, classes, references, sink=out.write, workers=workers)
+        with run.scored_samples_writer(key) as out, ExitStack() as stack:
+            reference_sink = stack.enter_context(run.references_writer(key)).write if streamed else None
+            arrays = score_arrays(samples, generations, classes, references, sink=out.write,
+                                  reference_sink=reference_sink, workers=workers)  # fmt: skip
         arrays.facts = run_facts(manifest, has_reference=references is not None)
         report = metrics_from_arrays(arrays, n_resamples=n_resamples, seed=seed)
         manifest.data_identity = data_identity(samples, generations)
