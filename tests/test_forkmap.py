@@ -29,7 +29,7 @@ def test_ranges_run_in_workers_and_come_back_in_order(monkeypatch):
     chunks = list(fork_chunks(upper, len(items), min_items=10))
     assert [x for c in chunks for x, _ in c] == [s.upper() for s in items]
     assert max(len(c) for c in chunks) == 7  # never more than MAX_CHUNK items a call
-    assert len({pid for c in chunks for _, pid in c}) == 2
+    assert parent not in {pid for c in chunks for _, pid in c}  # (one worker may take every range)
     assert _forkmap._TASK is None
 
 
