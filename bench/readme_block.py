@@ -15,6 +15,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 #: The blocks, by the benchmark that writes each.
 BLOCKS: dict[str, str] = {
+    "score-bench": "bench/score_bench.py --write-readme",
     "scale-bench": "bench/scale_bench.py --write-readme",
     "report-bench": "bench/report_bench.py --part leaderboard --write-readme",
     "compare-bench": "bench/report_bench.py --part compare --write-readme",

@@ -11,12 +11,17 @@
    every metric of the naive loop, each written from its definition in docs/metrics.md, must equal
    tag-bench's point estimate (asserted; a metric it does not know is listed as unchecked).
 3. The command line: ``tag-bench score --task rafdb_basic_test --predictions P --au-reference R.jsonl``
-   on N predictions of a generated RAF-DB copy with N test images (the same responses and references
-   as in 1., read from JSONL files), everything included: indexing, writing the run directory,
-   parsing, scoring, samples.jsonl, metrics with CIs. Target: within 2x of the in-process time of 1.
+   on N predictions of a generated RAF-DB copy with N test image files, each with its own bytes (the
+   same responses and references as in 1., read from JSONL files, then from an AU cache with one
+   record per image), everything included: indexing, reading every image's size and id, writing the
+   run directory, parsing, scoring, samples.jsonl, metrics with CIs. Target: within 2x of the
+   in-process time of 1.
+
+``--write-readme`` replaces the README's block between ``<!-- generated:score-bench -->`` and its end
+marker with the figures of this run (command, machine load, date).
 
     .venv/bin/python bench/score_bench.py [--n 200000] [--naive-n 2000] [--resamples 1000] [--workers K]
-                                          [--skip-cli] [--smoke]
+                                          [--skip-cli] [--write-readme] [--smoke]
 
 ``--smoke`` (seconds; ``make bench-smoke``): N 3,000, a 500-sample subset, 200 resamples (the fewest
 tag-bench accepts), and part 1 scored in 2 processes so that the parallel path runs as it does at full size.
@@ -25,6 +30,7 @@ tag-bench accepts), and part 1 scored in 2 processes so that the parallel path r
 from __future__ import annotations
 
 import argparse
+import datetime
 import gc
 import json
 import os
@@ -39,6 +45,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from readme_block import write_block
 
 from tag_bench.facs import EMFACS_PROTOTYPES, NON_EXPRESSIVE_AUS
 from tag_bench.geometry import center, contains_point, iou
@@ -475,12 +482,18 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=None, help="scoring processes (default: automatic)")
     ap.add_argument("--skip-cli", action="store_true", help="skip part 3 (the command line)")
+    ap.add_argument("--write-readme", action="store_true", help="write the figures into README.md")
     ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
     if args.smoke:
         ap.set_defaults(n=3_000, naive_n=500, resamples=200)
         args = ap.parse_args()
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+    out: list[str] = []  # the lines --write-readme writes
+
+    def say(line: str) -> None:
+        print(line)
+        out.append(line)
 
     # 2. the naive loop and tag-bench on the same subset (edge cases included, a 7-class task)
     small = synthetic_run(args.naive_n, seed=1, classes=CLASSES7, edge_cases=True)
@@ -493,7 +506,7 @@ def main() -> None:
     unchecked = check_naive(naive_point, naive_status, fast)
     pooled, _, _ = tag_bench_pipeline(*small, resamples=args.resamples, workers=2, classes=CLASSES7)
     assert pooled.model_dump() == fast.model_dump(), "scoring in 2 processes changed metrics.json"
-    print(f"naive loop vs tag-bench on {args.naive_n:,} responses x {args.resamples} resamples: "
+    say(f"naive loop vs tag-bench on {args.naive_n:,} responses x {args.resamples} resamples: "
           f"{t_naive:.2f}s vs {t_fast:.2f}s = {t_naive / t_fast:.0f}x  (target >= 20x)")  # fmt: skip
     print(f"  {len(naive_point)} point estimates and the status counts {naive_status} equal the naive loop's; "
           f"the same report scored in 2 processes")  # fmt: skip
@@ -511,10 +524,10 @@ def main() -> None:
     )
     total = t_score + t_metrics
     peak = peak_rss_mb()
-    print(f"tag-bench on {args.n:,} responses: parse+score {t_score:.1f}s, {len(report.metrics)} metrics with "
+    say(f"tag-bench on {args.n:,} responses: parse+score {t_score:.1f}s, {len(report.metrics)} metrics with "
           f"{args.resamples}-resample CIs {t_metrics:.1f}s, total {total:.1f}s = {args.n / total:,.0f} samples/s "
           f"(target < 20 s)")  # fmt: skip
-    print(f"peak memory: {peak:,.0f} MB in this process ({'since scoring began' if exact else 'whole run'}; "
+    say(f"peak memory: {peak:,.0f} MB in this process ({'since scoring began' if exact else 'whole run'}; "
           f"{base:,.0f} MB before: the inputs)  (target < 2 GB; scoring workers, if any, hold one chunk each)")  # fmt: skip
     m = report.metrics
     print("  accuracy {:.3f} [{:.3f}, {:.3f}]  parse_failure_rate {:.3f}  au_box_iou {:.3f}  status {}".format(
@@ -523,26 +536,36 @@ def main() -> None:
     print(f"  (cores: {os.cpu_count()})")
 
     # 3. the command line on the same responses and references
-    if args.skip_cli:
-        return
-    root = Path(tempfile.mkdtemp(prefix="tag-bench-score-cli-"))
-    try:
-        t = time.perf_counter()
-        data, preds, ref_path = cli_inputs(root, samples, gens, refs)
-        print(
-            f"wrote a {args.n:,}-image RAF-DB copy, predictions and references in {time.perf_counter() - t:.1f}s"
-        )
-        spec, cache = cache_inputs(root, data, refs)
-        del samples, gens, refs, report
-        gc.collect()
-        t_cli = cli_path(root, data, preds, ref_path, args.resamples)
-        print(f"tag-bench score --predictions on {args.n:,} predictions, references from a JSONL: {t_cli:.1f}s "
-              f"= {args.n / t_cli:,.0f} samples/s, {t_cli / total:.2f}x the in-process time (target <= 2x)")  # fmt: skip
-        t_cache = cli_path(root, data, preds, spec, args.resamples, cache=cache)
-        print(f"  references from the SQLite AU cache ({spec}): {t_cache:.1f}s = {t_cache / total:.2f}x the "
-              f"in-process time (target <= 2x)")  # fmt: skip
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    if not args.skip_cli:
+        root = Path(tempfile.mkdtemp(prefix="tag-bench-score-cli-"))
+        try:
+            t = time.perf_counter()
+            data, preds, ref_path = cli_inputs(root, samples, gens, refs)
+            print(
+                f"wrote a {args.n:,}-image RAF-DB copy, predictions and references in {time.perf_counter() - t:.1f}s"
+            )
+            spec, cache = cache_inputs(root, data, refs)
+            del samples, gens, refs, report
+            gc.collect()
+            t_cli = cli_path(root, data, preds, ref_path, args.resamples)
+            say(f"tag-bench score --predictions on {args.n:,} predictions, references from a JSONL: {t_cli:.1f}s "
+                f"= {args.n / t_cli:,.0f} samples/s, {t_cli / total:.2f}x the in-process time (target <= 2x)")  # fmt: skip
+            t_cache = cli_path(root, data, preds, spec, args.resamples, cache=cache)
+            say(f"  references from the SQLite AU cache ({spec}): {t_cache:.1f}s = {t_cache / total:.2f}x the "
+                f"in-process time (target <= 2x)")  # fmt: skip
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    load = os.getloadavg()
+    say(f"(load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores)")
+    if args.write_readme:
+        write_readme(out)
+
+
+def write_readme(lines: list[str]) -> None:
+    cmd = " ".join(["bench/score_bench.py", *sys.argv[1:]])
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    body = f"`.venv/bin/python {cmd}` ({when}, a 2-core machine shared with other jobs):\n\n```\n"
+    write_block("score-bench", body + "\n".join(lines) + "\n```\n")
 
 
 if __name__ == "__main__":
