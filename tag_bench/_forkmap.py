@@ -23,9 +23,19 @@ MAX_CHUNK = 20_000
 _TASK: Callable[[int, int], list] | None = None  # the function of the pool being run (read by forks)
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask where the system has one (what Slurm's
+    cpusets, ``taskset`` and container CPU sets allow), else the machine's count. A job given 4 CPUs
+    of a 64-core node then runs 4 workers, not 64."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no affinity masks (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def fork_workers() -> int:
-    """Processes :func:`fork_chunks` uses: one per core, at most 8; 1 where fork is unavailable."""
-    return min(os.cpu_count() or 1, 8) if sys.platform.startswith("linux") else 1
+    """Processes :func:`fork_chunks` uses: one per usable CPU, at most 8; 1 where fork is unavailable."""
+    return min(usable_cpus(), 8) if sys.platform.startswith("linux") else 1
 
 
 def fork_chunks(fn: Callable[[int, int], list[R]], n: int, *, min_items: int) -> Iterator[list[R]]:

@@ -80,3 +80,19 @@ def test_a_pool_inside_a_pool_is_refused(monkeypatch):
 
     with pytest.raises(RuntimeError, match="not reentrant"):
         fork_map(nested, 20, min_items=1)
+
+
+def test_workers_follow_the_cpus_this_process_may_use(monkeypatch):
+    """A Slurm job given 2 CPUs of a large node (its affinity mask) runs 2 workers, not one per core."""
+    from tag_bench.scoring.run import default_workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    if hasattr(os, "sched_getaffinity"):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 7})
+        assert _forkmap.usable_cpus() == 2 and default_workers(1_000_000) == 2
+        if sys.platform.startswith("linux"):
+            assert _forkmap.fork_workers() == 2
+        monkeypatch.delattr(os, "sched_getaffinity")
+    assert (
+        _forkmap.usable_cpus() == 64 and default_workers(1_000_000) == 8
+    )  # no mask: the machine's, at most 8

@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tag_bench._forkmap import usable_cpus
 from tag_bench.comparability import ComparabilityKey, difference_text, key_of
 from tag_bench.errors import TagBenchError
 from tag_bench.intervene.outcomes import fill_facts
@@ -523,12 +524,7 @@ def _read_both(pair: _Pair, fill: str | None = None) -> tuple[ScoreArrays, Score
             copies = list(
                 threads.map(lambda r: read_sidecar(r.samples_path, pair.classes, pair.reference), runs)
             )
-    if (
-        copies[0] is None
-        and copies[1] is None
-        and sys.platform.startswith("linux")
-        and (os.cpu_count() or 1) >= 2
-    ):
+    if copies[0] is None and copies[1] is None and sys.platform.startswith("linux") and usable_cpus() >= 2:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tag_bench._forkmap import usable_cpus
 from tag_bench.images import ImageLoadError, image_sha256, open_image
 from tag_bench.schema import Sample
 
@@ -90,7 +91,7 @@ class ThumbnailCache:
         """:meth:`get` of many (sample, known sha or None), in order. Pillow releases the GIL while it
         decodes, resizes and encodes, so threads help where cores are free (one per two cores: on the
         2-core dev machine one thread is faster than two)."""
-        workers = workers or max(1, min(4, (os.cpu_count() or 1) // 2))
+        workers = workers or max(1, min(4, usable_cpus() // 2))
         if workers < 2 or len(items) < 8:
             return [self.get(s, sha) for s, sha in items]
         with ThreadPoolExecutor(workers) as pool:

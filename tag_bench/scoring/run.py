@@ -8,7 +8,6 @@ included) and ``metrics.json``. Re-scoring never calls the model. The AU referen
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tag_bench._forkmap import usable_cpus
 from tag_bench.au.reference_file import ReferenceFile
 from tag_bench.au.sources import ReferenceSpec, parse_reference_spec, resolve_reference_source
 from tag_bench.comparability import data_identity
@@ -313,7 +313,7 @@ def default_workers(n_samples: int) -> int:
     """Processes for scoring: one below 50k samples (start-up would cost more than it saves)."""
     if n_samples < 50_000:
         return 1
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min(usable_cpus(), 8))
 
 
 def score_arrays(
