@@ -426,18 +426,25 @@ def detect_cached(detector: AUDetector, sample: Sample, cache: AUCache | None) -
     return _compute(detector, sample, sha, cache)
 
 
+def _image_ids(detector: AUDetector, items: list[Sample]) -> tuple[dict[str, str], dict[str, AUReference]]:
+    """Each sample's image id (:func:`~tag_bench.images.image_sha256s`), and the error record of each
+    sample whose image cannot be read."""
+    shas: dict[str, str] = {}
+    unreadable: dict[str, AUReference] = {}
+    for s, got in zip(items, image_sha256s(items), strict=True):
+        if isinstance(got, ImageLoadError):
+            unreadable[s.id] = _error(detector, s, f"unreadable image: {got}")
+        else:
+            shas[s.id] = got
+    return shas, unreadable
+
+
 def detect_cached_many(
     detector: AUDetector, samples: Iterable[Sample], cache: AUCache | None, *, progress: bool = False
 ) -> dict[str, AUReference]:
     """``detect_cached`` for many samples, with one cache query per 500 images."""
     items = list(samples)
-    out: dict[str, AUReference] = {}
-    shas: dict[str, str] = {}
-    for s, got in zip(items, image_sha256s(items), strict=True):
-        if isinstance(got, ImageLoadError):
-            out[s.id] = _error(detector, s, f"unreadable image: {got}")
-        else:
-            shas[s.id] = got
+    shas, out = _image_ids(detector, items)
     known = cache.get_many(shas.values(), detector) if cache is not None else {}
     it: Iterable[Sample] = items
     if progress:
@@ -549,13 +556,7 @@ def cached_references(
     """What :func:`detect_cached_many` gives, with the records left in the cache: images it lacks
     are detected and stored first, then each record is read when asked for."""
     items = list(samples)
-    shas: dict[str, str] = {}
-    held: dict[str, AUReference] = {}
-    for s, got in zip(items, image_sha256s(items), strict=True):
-        if isinstance(got, ImageLoadError):
-            held[s.id] = _error(detector, s, f"unreadable image: {got}")
-        else:
-            shas[s.id] = got
+    shas, held = _image_ids(detector, items)
     present = cache.present(shas.values(), detector)
     it: Iterable[Sample] = items
     if progress:
