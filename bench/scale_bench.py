@@ -4,7 +4,8 @@ Each figure is printed beside a baseline measured in the same run (the machine i
 
 1. in process: parse + score + every metric with 1000-resample CIs on N mixed-format responses
    (default 1,000,000; ``score_bench.synthetic_run``), scored in the default worker processes.
-   Targets: under 30 s, peak memory of the scoring under 2 GB. Baseline: ``parse_response`` alone, in
+   Targets: under 30 s, peak memory of the scoring under 2 GB: what this process grows by, plus the most
+   each scoring worker owns (``score_bench.worker_memory``). Baseline: ``parse_response`` alone, in
    one process, on the first ``--baseline-n`` responses (per response), so the ratio says how far the
    whole pipeline is from parsing alone.
 2. the bootstrap at N: the metrics stage with the count-based resampling large runs use
@@ -23,7 +24,7 @@ marker with the figures of this run (command, machine load, date).
                                           [--workers K] [--write-readme] [--smoke]
 
 ``--smoke`` (seconds; ``make bench-smoke``): N 4,000 with the large-run method switched on from 1,000
-samples, 200 resamples.
+samples, 200 resamples, scored in 2 processes (as at full size, the workers' memory measured).
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ import time
 
 import numpy as np
 from readme_block import write_block
-from score_bench import CLASSES, STAGE, peak_rss_mb, reset_peak_rss, synthetic_run
+from score_bench import (
+    CLASSES,
+    STAGE,
+    memory_of_workers,
+    peak_rss_mb,
+    reset_peak_rss,
+    synthetic_run,
+    worker_memory,
+)
 
 from tag_bench.parsing import parse_response
 from tag_bench.scoring import aggregate as ag
@@ -100,7 +109,7 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
     if args.smoke:
-        ap.set_defaults(n=4_000, resamples=200, baseline_n=1_000)
+        ap.set_defaults(n=4_000, resamples=200, baseline_n=1_000, workers=2)
         args = ap.parse_args()
         ag.STRATA_MIN_SAMPLES = 1_000  # the large-run path, at a size that runs in seconds
     out: list[str] = []
@@ -120,7 +129,8 @@ def main() -> None:
     before = peak_rss_mb()
     exact = reset_peak_rss()
     t0 = time.perf_counter()
-    arrays = score_arrays(samples, gens, CLASSES, refs, workers=args.workers)
+    with worker_memory() as workers_mb:
+        arrays = score_arrays(samples, gens, CLASSES, refs, workers=args.workers)
     arrays.facts = RunFacts(values=dict(STAGE))
     t1 = time.perf_counter()
     report = ag.metrics_from_arrays(arrays, n_resamples=args.resamples, seed=0)
@@ -132,7 +142,8 @@ def main() -> None:
         f"{args.resamples}-resample CIs {t_metrics:.1f}s = {total:.1f}s ({args.n / total:,.0f}/s; target < 30 s) "
         f"= {total / (t_parse * args.n):.2f}x parsing alone in one process ({t_parse * 1e6:.0f} us/response)")  # fmt: skip
     say(f"  peak memory {peak:,.0f} MB ({peak - before:+,.0f} MB over the {before:,.0f} MB of inputs held before "
-        f"scoring{'' if exact else '; whole-run peak'}; target < 2 GB for scoring)")  # fmt: skip
+        f"scoring{'' if exact else '; whole-run peak'}{memory_of_workers(workers_mb, peak - before)}; "
+        f"target < 2 GB for scoring)")  # fmt: skip
 
     # 2. the bootstrap at N, both methods on the same arrays
     del samples, gens, refs

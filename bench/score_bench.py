@@ -2,7 +2,8 @@
 
 1. tag-bench on N responses (default 200,000): parse + score every sample (streamed into metric
    arrays) + every metric of specs/metrics.md with its bootstrap CI. Prints samples/s, stage times and
-   peak memory. Targets: under 20 s in all on the 2-core dev machine, peak memory under 2 GB.
+   peak memory (this process, and each scoring worker's own: ``worker_memory``). Targets: under 20 s in
+   all on the 2-core dev machine, peak memory under 2 GB.
 2. The same work done the straightforward way (per-sample Python, scikit-learn metrics recomputed on
    each bootstrap resample) on a subset, against tag-bench on the same subset, in the same run.
    Target: >= 20x. The naive loop is far too slow for all N, hence the subset. The subset also holds
@@ -15,7 +16,9 @@
    same responses and references as in 1., read from JSONL files, then from an AU cache with one
    record per image), everything included: indexing, reading every image's size and id, writing the
    run directory, parsing, scoring, samples.jsonl, metrics with CIs. Target: within 2x of the
-   in-process time of 1.
+   in-process time of 1. Beside it, the floor under that ratio (``io_floor``): the CPU time of bare
+   library calls reading and writing the same files (JSONL references), spread over the cores, added
+   to the in-process time.
 
 ``--write-readme`` replaces the README's block between ``<!-- generated:score-bench -->`` and its end
 marker with the figures of this run (command, machine load, date).
@@ -24,13 +27,16 @@ marker with the figures of this run (command, machine load, date).
                                           [--skip-cli] [--write-readme] [--smoke]
 
 ``--smoke`` (seconds; ``make bench-smoke``): N 3,000, a 500-sample subset, 200 resamples (the fewest
-tag-bench accepts), and part 1 scored in 2 processes so that the parallel path runs as it does at full size.
+tag-bench accepts), and part 1 scored in 2 processes so that the parallel path (and the workers' memory
+reading) runs as it does at full size.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import functools
 import gc
 import json
 import os
@@ -42,11 +48,13 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from readme_block import write_block
 
+from tag_bench._forkmap import usable_cpus
 from tag_bench.facs import EMFACS_PROTOTYPES, NON_EXPRESSIVE_AUS
 from tag_bench.geometry import center, contains_point, iou
 from tag_bench.metrics.grounding import normalise_au
@@ -459,12 +467,107 @@ def cli_path(root: Path, data: Path, preds: Path, refs: Path | str, resamples: i
     return elapsed
 
 
+def io_floor(data: Path, preds: Path, ref_path: Path, run: Path, batch: int = 20_000) -> dict[str, float]:
+    """CPU seconds, in this one process, of the bare library calls that reading and writing the command
+    line's files takes, with the fastest decoders here: ``json.loads`` of each prediction line, each
+    reference line validated into an ``AUReference`` (pydantic-core's ``model_validate_json``, faster than
+    ``json.loads`` alone), each image file read, hashed (``hashlib.sha256``) and its header read by
+    Pillow, and the run's ``samples.jsonl`` encoded again by pydantic (``model_dump_json``; decoding it
+    first is not counted). Nothing of tag-bench's own runs in the timed parts."""
+    import hashlib
+    import io
+    import itertools
+
+    from PIL import Image
+
+    from tag_bench.schema import ScoredSample
+
+    cpu = time.process_time
+    floor: dict[str, float] = {}
+    t = cpu()
+    with open(preds, "rb") as f:
+        for line in f:
+            json.loads(line)
+    floor["predictions json.loads"] = cpu() - t
+    t = cpu()
+    with open(ref_path, "rb") as f:
+        for line in f:
+            AUReference.model_validate_json(line)
+    floor["references model_validate_json"] = cpu() - t
+    t = cpu()
+    for path in (data / "basic" / "Image" / "aligned").iterdir():
+        with open(path, "rb") as f:
+            raw = f.read()
+        hashlib.sha256(raw).hexdigest()
+        with Image.open(io.BytesIO(raw)) as im:
+            im.size  # noqa: B018 (the header read is what is timed)
+    floor["images read + sha256 + Pillow header"] = cpu() - t
+    spent = 0.0
+    with open(run / "samples.jsonl", "rb") as f:
+        while block := [ScoredSample.model_validate_json(line) for line in itertools.islice(f, batch)]:
+            t = cpu()
+            for record in block:
+                record.model_dump_json()
+            spent += cpu() - t
+    floor["samples.jsonl model_dump_json"] = spent
+    return floor
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process since the last reset (Linux VmHWM)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def private_mb() -> float:
+    """Memory this process owns (``Private_Clean`` + ``Private_Dirty`` of ``/proc/self/smaps_rollup``):
+    in a forked worker, what it allocated and the parent's pages it copied, not the pages it shares."""
+    kb = 0
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            kb += int(line.split()[1])
+    return kb / 1024
+
+
+@contextlib.contextmanager
+def worker_memory() -> Iterator[dict[int, float]]:
+    """The most memory each forked scoring worker owned (MB, by pid; see :func:`private_mb`), read as it
+    returns each chunk, when it holds the chunk's results. Empty when scoring ran in this process."""
+    import tag_bench.scoring.run as scoring
+
+    folder = Path(tempfile.mkdtemp(prefix="tag-bench-worker-memory-"))
+    inner = scoring._score_chunk_in_worker
+    peaks: dict[int, float] = {}
+
+    @functools.wraps(inner)
+    def measured(*args, **kwargs):
+        result = inner(*args, **kwargs)
+        if os.path.exists("/proc/self/smaps_rollup"):
+            (folder / f"{os.getpid()}-{time.monotonic_ns()}").write_text(str(private_mb()))
+        return result
+
+    scoring._score_chunk_in_worker = measured  # forked workers call it by its module name
+    try:
+        yield peaks
+    finally:
+        scoring._score_chunk_in_worker = inner
+        for f in folder.iterdir():
+            pid = int(f.name.split("-")[0])
+            if pid != os.getpid():
+                peaks[pid] = max(peaks.get(pid, 0.0), float(f.read_text()))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def memory_of_workers(workers_mb: dict[int, float], grown: float) -> str:
+    """What the scoring workers owned at most, and the scoring's memory in all (this process's growth
+    plus the workers' peaks), for a report line; empty when scoring ran in this process."""
+    if not workers_mb:
+        return ""
+    each = ", ".join(f"{v:,.0f}" for v in sorted(workers_mb.values(), reverse=True))
+    return (f"; {len(workers_mb)} scoring workers owned at most {each} MB (their copies of this process's "
+            f"pages included): scoring took {grown + sum(workers_mb.values()):,.0f} MB in all")  # fmt: skip
 
 
 def reset_peak_rss() -> bool:
@@ -486,7 +589,7 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="small sizes that run in seconds (make bench-smoke)")
     args = ap.parse_args()
     if args.smoke:
-        ap.set_defaults(n=3_000, naive_n=500, resamples=200)
+        ap.set_defaults(n=3_000, naive_n=500, resamples=200, workers=2)
         args = ap.parse_args()
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     out: list[str] = []  # the lines --write-readme writes
@@ -519,16 +622,17 @@ def main() -> None:
     gc.collect()
     base = peak_rss_mb()
     exact = reset_peak_rss()
-    report, t_score, t_metrics = tag_bench_pipeline(
-        samples, gens, refs, resamples=args.resamples, workers=args.workers
-    )
+    with worker_memory() as workers_mb:
+        report, t_score, t_metrics = tag_bench_pipeline(
+            samples, gens, refs, resamples=args.resamples, workers=args.workers
+        )
     total = t_score + t_metrics
     peak = peak_rss_mb()
     say(f"tag-bench on {args.n:,} responses: parse+score {t_score:.1f}s, {len(report.metrics)} metrics with "
           f"{args.resamples}-resample CIs {t_metrics:.1f}s, total {total:.1f}s = {args.n / total:,.0f} samples/s "
           f"(target < 20 s)")  # fmt: skip
     say(f"peak memory: {peak:,.0f} MB in this process ({'since scoring began' if exact else 'whole run'}; "
-          f"{base:,.0f} MB before: the inputs)  (target < 2 GB; scoring workers, if any, hold one chunk each)")  # fmt: skip
+          f"{base:,.0f} MB before: the inputs){memory_of_workers(workers_mb, peak - base)}  (target < 2 GB)")  # fmt: skip
     m = report.metrics
     print("  accuracy {:.3f} [{:.3f}, {:.3f}]  parse_failure_rate {:.3f}  au_box_iou {:.3f}  status {}".format(
         m["accuracy"].value, m["accuracy"].ci_low, m["accuracy"].ci_high, m["parse_failure_rate"].value,
@@ -550,6 +654,13 @@ def main() -> None:
             t_cli = cli_path(root, data, preds, ref_path, args.resamples)
             say(f"tag-bench score --predictions on {args.n:,} predictions, references from a JSONL: {t_cli:.1f}s "
                 f"= {args.n / t_cli:,.0f} samples/s, {t_cli / total:.2f}x the in-process time (target <= 2x)")  # fmt: skip
+            floor = io_floor(data, preds, ref_path, root / "run")
+            cores = usable_cpus()
+            spent = sum(floor.values())
+            parts = ", ".join(f"{k} {v:.1f}s" for k, v in floor.items())
+            say(f"  its files alone, by bare library calls in one process ({parts}): {spent:.1f}s of CPU, "
+                f"{spent / cores:.1f}s on {cores} cores: in-process time + that = {(total + spent / cores) / total:.2f}x, "
+                f"the least this path could take if tag-bench's own code cost nothing more than in process")  # fmt: skip
             t_cache = cli_path(root, data, preds, spec, args.resamples, cache=cache)
             say(f"  references from the SQLite AU cache ({spec}): {t_cache:.1f}s = {t_cache / total:.2f}x the "
                 f"in-process time (target <= 2x)")  # fmt: skip
