@@ -38,15 +38,7 @@ import time
 
 import numpy as np
 from readme_block import write_block
-from score_bench import (
-    CLASSES,
-    STAGE,
-    memory_of_workers,
-    peak_rss_mb,
-    reset_peak_rss,
-    synthetic_run,
-    worker_memory,
-)
+from score_bench import CLASSES, STAGE, PipelineMemory, synthetic_run
 
 from tag_bench.parsing import parse_response
 from tag_bench.scoring import aggregate as ag
@@ -125,25 +117,22 @@ def main() -> None:
     t_parse = parse_only(gens, [s.id for s in samples[:base_n]]) / base_n  # seconds per response
 
     # 1. in process
-    gc.collect()
-    before = peak_rss_mb()
-    exact = reset_peak_rss()
-    t0 = time.perf_counter()
-    with worker_memory() as workers_mb:
+    memory = PipelineMemory()
+    with memory.scoring_stage():
+        t0 = time.perf_counter()
         arrays = score_arrays(samples, gens, CLASSES, refs, workers=args.workers)
-    arrays.facts = RunFacts(values=dict(STAGE))
-    t1 = time.perf_counter()
-    report = ag.metrics_from_arrays(arrays, n_resamples=args.resamples, seed=0)
-    t_score, t_metrics = t1 - t0, time.perf_counter() - t1
-    peak = peak_rss_mb()
+        arrays.facts = RunFacts(values=dict(STAGE))
+        t_score = time.perf_counter() - t0
+    with memory.metrics_stage():
+        t0 = time.perf_counter()
+        report = ag.metrics_from_arrays(arrays, n_resamples=args.resamples, seed=0)
+        t_metrics = time.perf_counter() - t0
     total = t_score + t_metrics
     assert report.n == args.n and report.bootstrap["resampling"] == "strata/1", report.bootstrap
     say(f"in process, {args.n:,} responses: parse + score {t_score:.1f}s + {len(report.metrics)} metrics with "
         f"{args.resamples}-resample CIs {t_metrics:.1f}s = {total:.1f}s ({args.n / total:,.0f}/s; target < 30 s) "
         f"= {total / (t_parse * args.n):.2f}x parsing alone in one process ({t_parse * 1e6:.0f} us/response)")  # fmt: skip
-    say(f"  peak memory {peak:,.0f} MB ({peak - before:+,.0f} MB over the {before:,.0f} MB of inputs held before "
-        f"scoring{'' if exact else '; whole-run peak'}{memory_of_workers(workers_mb, peak - before)}; "
-        f"target < 2 GB for scoring)")  # fmt: skip
+    say(f"  peak memory {memory.describe()} (target < 2 GB)")
 
     # 2. the bootstrap at N, both methods on the same arrays
     del samples, gens, refs

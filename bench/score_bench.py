@@ -171,14 +171,18 @@ def synthetic_run(n: int, seed: int = 0, *, classes: list[str] = CLASSES, edge_c
 
 
 def tag_bench_pipeline(samples, gens, refs, *, resamples: int, workers: int | None, sink=None,
-                       classes: list[str] = CLASSES):  # fmt: skip
-    t0 = time.perf_counter()
-    arrays = score_arrays(samples, gens, classes, refs, workers=workers, sink=sink)
-    arrays.facts = RunFacts(values=dict(STAGE))
-    t1 = time.perf_counter()
-    report = metrics_from_arrays(arrays, n_resamples=resamples, seed=0)
-    t2 = time.perf_counter()
-    return report, t1 - t0, t2 - t1
+                       classes: list[str] = CLASSES, memory: PipelineMemory | None = None):  # fmt: skip
+    """(report, scoring seconds, metrics seconds); ``memory`` receives the peak memory of each stage."""
+    with memory.scoring_stage() if memory else contextlib.nullcontext():
+        t0 = time.perf_counter()
+        arrays = score_arrays(samples, gens, classes, refs, workers=workers, sink=sink)
+        arrays.facts = RunFacts(values=dict(STAGE))
+        t1 = time.perf_counter()
+    with memory.metrics_stage() if memory else contextlib.nullcontext():
+        t1b = time.perf_counter()
+        report = metrics_from_arrays(arrays, n_resamples=resamples, seed=0)
+        t2 = time.perf_counter()
+    return report, t1 - t0, t2 - t1b
 
 
 def _consistent(pred: str | None, cited: set[str], classes: list[str]) -> bool | None:
@@ -560,14 +564,47 @@ def worker_memory() -> Iterator[dict[int, float]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def memory_of_workers(workers_mb: dict[int, float], grown: float) -> str:
-    """What the scoring workers owned at most, and the scoring's memory in all (this process's growth
-    plus the workers' peaks), for a report line; empty when scoring ran in this process."""
-    if not workers_mb:
-        return ""
-    each = ", ".join(f"{v:,.0f}" for v in sorted(workers_mb.values(), reverse=True))
-    return (f"; {len(workers_mb)} scoring workers owned at most {each} MB (their copies of this process's "
-            f"pages included): scoring took {grown + sum(workers_mb.values()):,.0f} MB in all")  # fmt: skip
+class PipelineMemory:
+    """Peak memory of scoring, then of the metrics, as one process tree, in MB over what this process held
+    before scoring began (the inputs). Scoring: what this process grows by, plus the most each forked
+    worker owns (they run at the same time); the metrics: what this process grows by (the workers are
+    gone by then, the arrays are still held). The peak is the larger of the two."""
+
+    def __init__(self) -> None:
+        self.before = self.parent = self.scoring = self.metrics = 0.0
+        self.exact = True
+        self.workers: dict[int, float] = {}
+
+    @contextlib.contextmanager
+    def scoring_stage(self) -> Iterator[None]:
+        gc.collect()
+        self.before = peak_rss_mb()
+        self.exact = reset_peak_rss()
+        with worker_memory() as self.workers:
+            yield
+        self.parent = peak_rss_mb() - self.before
+        self.scoring = self.parent + sum(self.workers.values())
+
+    @contextlib.contextmanager
+    def metrics_stage(self) -> Iterator[None]:
+        reset_peak_rss()
+        yield
+        self.metrics = peak_rss_mb() - self.before
+
+    @property
+    def peak(self) -> float:
+        return max(self.scoring, self.metrics)
+
+    def describe(self) -> str:
+        workers = ""
+        if self.workers:
+            each = ", ".join(f"{v:,.0f}" for v in sorted(self.workers.values(), reverse=True))
+            workers = (f" + {len(self.workers)} workers owning at most {each} MB (their copies of this "
+                       f"process's pages included)")  # fmt: skip
+        caveat = "" if self.exact else "; the peak could not be reset: whole-run figures"
+        return (f"{self.peak:,.0f} MB over the {self.before:,.0f} MB of inputs held before: scoring "
+                f"{self.scoring:,.0f} MB (this process +{self.parent:,.0f} MB{workers}), metrics "
+                f"{self.metrics:,.0f} MB{caveat}")  # fmt: skip
 
 
 def reset_peak_rss() -> bool:
@@ -619,20 +656,15 @@ def main() -> None:
     t = time.perf_counter()
     samples, gens, refs = synthetic_run(args.n, seed=0)
     print(f"built {len(samples):,} synthetic samples in {time.perf_counter() - t:.1f}s (not timed below)")
-    gc.collect()
-    base = peak_rss_mb()
-    exact = reset_peak_rss()
-    with worker_memory() as workers_mb:
-        report, t_score, t_metrics = tag_bench_pipeline(
-            samples, gens, refs, resamples=args.resamples, workers=args.workers
-        )
+    memory = PipelineMemory()
+    report, t_score, t_metrics = tag_bench_pipeline(
+        samples, gens, refs, resamples=args.resamples, workers=args.workers, memory=memory
+    )
     total = t_score + t_metrics
-    peak = peak_rss_mb()
     say(f"tag-bench on {args.n:,} responses: parse+score {t_score:.1f}s, {len(report.metrics)} metrics with "
           f"{args.resamples}-resample CIs {t_metrics:.1f}s, total {total:.1f}s = {args.n / total:,.0f} samples/s "
           f"(target < 20 s)")  # fmt: skip
-    say(f"peak memory: {peak:,.0f} MB in this process ({'since scoring began' if exact else 'whole run'}; "
-          f"{base:,.0f} MB before: the inputs){memory_of_workers(workers_mb, peak - base)}  (target < 2 GB)")  # fmt: skip
+    say(f"peak memory: {memory.describe()}  (target < 2 GB)")
     m = report.metrics
     print("  accuracy {:.3f} [{:.3f}, {:.3f}]  parse_failure_rate {:.3f}  au_box_iou {:.3f}  status {}".format(
         m["accuracy"].value, m["accuracy"].ci_low, m["accuracy"].ci_high, m["parse_failure_rate"].value,

@@ -301,7 +301,7 @@ def test_the_runs_copy_of_cached_references_is_written_from_the_records_scoring_
     apart = list(lazy.records())
     assert len(apart) == len(samples) and '"status":"error"' in apart[0]  # the unreadable image's record
     monkeypatch.setattr(scoring_run, "REFERENCE_BLOCK", 7)
-    monkeypatch.setattr(scoring_run, "SINK_CHUNK", 11)
+    monkeypatch.setattr(scoring_run, "CHUNK", 11)
     if workers == "2 spawned":  # as on macOS and Windows: the parent reads each chunk's references
         monkeypatch.setattr(scoring_run.sys, "platform", "darwin")
     classes = list(CANONICAL_EMOTIONS)

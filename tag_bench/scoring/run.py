@@ -341,8 +341,10 @@ def score_arrays(
         return _score_arrays(samples, generations, classes, references, sink, reference_sink, workers)
 
 
-#: most samples in one worker's chunk when records are written (bounds the lines a chunk holds)
-SINK_CHUNK = 20_000
+#: most samples in one worker's chunk: bounds what a worker builds for a chunk (its rows, and its records'
+#: lines when they are written) and what the parent holds of the chunks in flight. At a million samples,
+#: chunks of an eighth of the run made each worker own some 200 MB more (measured, bench/scale_bench.py).
+CHUNK = 20_000
 
 
 def _score_arrays(
@@ -360,9 +362,7 @@ def _score_arrays(
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    size = -(-len(samples) // (workers * 4))
-    if sink is not None:
-        size = min(size, SINK_CHUNK)
+    size = min(-(-len(samples) // (workers * 4)), CHUNK)
     ranges = [(i, min(i + size, len(samples))) for i in range(0, len(samples), size)]
     want_lines = sink is not None
     # On Linux, forked workers read the inputs from the parent's memory (copy-on-write) and only
