@@ -4,8 +4,9 @@ Each figure is printed beside a baseline measured in the same run (the machine i
 
 1. in process: parse + score + every metric with 1000-resample CIs on N mixed-format responses
    (default 1,000,000; ``score_bench.synthetic_run``), scored in the default worker processes.
-   Targets: under 30 s, peak memory of the scoring under 2 GB: what this process grows by, plus the most
-   each scoring worker owns (``score_bench.worker_memory``). Baseline: ``parse_response`` alone, in
+   Targets: under 30 s, peak memory under 2 GB: the larger of the scoring's (what this process grows by
+   plus the most each scoring worker owns) and the metrics stage's (``score_bench.PipelineMemory``).
+   Baseline: ``parse_response`` alone, in
    one process, on the first ``--baseline-n`` responses (per response), so the ratio says how far the
    whole pipeline is from parsing alone.
 2. the bootstrap at N: the metrics stage with the count-based resampling large runs use

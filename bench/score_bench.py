@@ -536,20 +536,33 @@ def private_mb() -> float:
 
 
 @contextlib.contextmanager
-def worker_memory() -> Iterator[dict[int, float]]:
-    """The most memory each forked scoring worker owned (MB, by pid; see :func:`private_mb`), read as it
-    returns each chunk, when it holds the chunk's results. Empty when scoring ran in this process."""
+def worker_memory(every_s: float = 5.0) -> Iterator[dict[int, float]]:
+    """The most memory each forked scoring worker owned (MB, by pid; see :func:`private_mb`). A worker
+    reads it as it returns a chunk (holding the chunk's results), at most once every ``every_s`` seconds
+    (a reading walks the page tables of every page mapped, inherited ones included: tens of ms at a
+    million samples), and as it exits. Its copies of this process's pages only grow as it reads more
+    samples, so the last readings are the largest. Empty when scoring ran in this process."""
+    import multiprocessing.util
+
     import tag_bench.scoring.run as scoring
 
     folder = Path(tempfile.mkdtemp(prefix="tag-bench-worker-memory-"))
     inner = scoring._score_chunk_in_worker
     peaks: dict[int, float] = {}
+    last = [0.0]  # in each forked worker (a copy of this list): when it last read its memory
+
+    def record() -> None:
+        (folder / f"{os.getpid()}-{time.monotonic_ns()}").write_text(str(private_mb()))
 
     @functools.wraps(inner)
     def measured(*args, **kwargs):
         result = inner(*args, **kwargs)
-        if os.path.exists("/proc/self/smaps_rollup"):
-            (folder / f"{os.getpid()}-{time.monotonic_ns()}").write_text(str(private_mb()))
+        now = time.monotonic()
+        if now - last[0] >= every_s and os.path.exists("/proc/self/smaps_rollup"):
+            if not last[0]:
+                multiprocessing.util.Finalize(None, record, exitpriority=10)  # runs as the worker exits
+            last[0] = now
+            record()
         return result
 
     scoring._score_chunk_in_worker = measured  # forked workers call it by its module name
