@@ -386,16 +386,10 @@ def _score_arrays(
         # at most two chunks in flight per worker: the parent never holds every pickled chunk
         ctx = mp.get_context("fork" if use_fork else "spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            pending = deque((r, *submit(pool, r)) for r in ranges[: 2 * workers])
+            pending = deque(submit(pool, r) for r in ranges[: 2 * workers])
             for nxt in ranges[2 * workers :] + [None] * len(pending):
-                (start, stop), future, read_here = pending.popleft()
+                future, read_here = pending.popleft()
                 lines, reference_lines, arrays = future.result()  # in order: the sinks see sample order
-                own = [s.id for s in samples[start:stop]]
-                if arrays.sample_ids != own:
-                    raise RuntimeError(
-                        f"a scoring worker returned other samples than those of {start}:{stop}"
-                    )
-                arrays.sample_ids = own  # this process's strings, not the worker's copies (~60 MB at 1M)
                 if reference_sink is not None:
                     for line in read_here or reference_lines:
                         reference_sink(line)
@@ -405,7 +399,7 @@ def _score_arrays(
                 joined.add(arrays)
                 del arrays, lines, reference_lines
                 if nxt is not None:
-                    pending.append((nxt, *submit(pool, nxt)))
+                    pending.append(submit(pool, nxt))
     finally:
         _FORK_INPUTS = None
     return joined.result()
