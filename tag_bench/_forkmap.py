@@ -17,8 +17,12 @@ from typing import TypeVar
 
 R = TypeVar("R")
 
-#: most items one worker call handles (bounds the results held per chunk)
+#: most items one worker call handles: bounds what a worker builds for a chunk and what the parent holds
+#: of the chunks in flight (at a million samples, scoring chunks of an eighth of the run made each worker
+#: own some 200 MB more: bench/scale_bench.py)
 MAX_CHUNK = 20_000
+#: most worker processes of one pool
+MAX_WORKERS = 8
 
 _TASK: Callable[[int, int], list] | None = None  # the function of the pool being run (read by forks)
 
@@ -33,9 +37,20 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def pool_size() -> int:
+    """Worker processes for CPU work: one per usable CPU, at most :data:`MAX_WORKERS`."""
+    return min(usable_cpus(), MAX_WORKERS)
+
+
 def fork_workers() -> int:
-    """Processes :func:`fork_chunks` uses: one per usable CPU, at most 8; 1 where fork is unavailable."""
-    return min(usable_cpus(), 8) if sys.platform.startswith("linux") else 1
+    """Processes :func:`fork_chunks` uses: :func:`pool_size`; 1 where fork is unavailable."""
+    return pool_size() if sys.platform.startswith("linux") else 1
+
+
+def chunk_ranges(n: int, workers: int) -> list[tuple[int, int]]:
+    """Consecutive ranges covering ``0..n``: four per worker, at most :data:`MAX_CHUNK` items each."""
+    size = max(1, min(MAX_CHUNK, -(-n // (workers * 4))))
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 def fork_chunks(fn: Callable[[int, int], list[R]], n: int, *, min_items: int) -> Iterator[list[R]]:
@@ -52,8 +67,7 @@ def fork_chunks(fn: Callable[[int, int], list[R]], n: int, *, min_items: int) ->
     global _TASK
     if _TASK is not None:
         raise RuntimeError("fork_chunks is not reentrant: a pool of it is already running")
-    size = max(1, min(MAX_CHUNK, -(-n // (workers * 4))))
-    bounds = [(i, min(i + size, n)) for i in range(0, n, size)]
+    bounds = chunk_ranges(n, workers)
     _TASK = fn
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:

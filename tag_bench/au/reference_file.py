@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from tag_bench._forkmap import usable_cpus
+from tag_bench._forkmap import pool_size
 from tag_bench.schema import AUReference
 
 #: records read per ``pread`` at most when copying a file's lines
@@ -57,7 +57,7 @@ class ReferenceFile(Mapping[str, AUReference]):
 
     def _scan(self, strict: bool) -> None:
         size = os.fstat(self._fd).st_size
-        workers = min(usable_cpus(), 8)
+        workers = pool_size()
         if size < PARALLEL_BYTES or workers < 2 or not sys.platform.startswith("linux"):
             parts = [_check_range(self._fd, 0, size)]
         else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tag_bench._forkmap import usable_cpus
+from tag_bench._forkmap import chunk_ranges, pool_size
 from tag_bench.au.reference_file import ReferenceFile
 from tag_bench.au.sources import ReferenceSpec, parse_reference_spec, resolve_reference_source
 from tag_bench.comparability import data_identity
@@ -313,7 +313,7 @@ def default_workers(n_samples: int) -> int:
     """Processes for scoring: one below 50k samples (start-up would cost more than it saves)."""
     if n_samples < 50_000:
         return 1
-    return max(1, min(usable_cpus(), 8))
+    return pool_size()
 
 
 def score_arrays(
@@ -341,12 +341,6 @@ def score_arrays(
         return _score_arrays(samples, generations, classes, references, sink, reference_sink, workers)
 
 
-#: most samples in one worker's chunk: bounds what a worker builds for a chunk (its rows, and its records'
-#: lines when they are written) and what the parent holds of the chunks in flight. At a million samples,
-#: chunks of an eighth of the run made each worker own some 200 MB more (measured, bench/scale_bench.py).
-CHUNK = 20_000
-
-
 def _score_arrays(
     samples: list[Sample],
     generations: dict[str, Generation],
@@ -362,8 +356,7 @@ def _score_arrays(
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    size = min(-(-len(samples) // (workers * 4)), CHUNK)
-    ranges = [(i, min(i + size, len(samples))) for i in range(0, len(samples), size)]
+    ranges = chunk_ranges(len(samples), workers)
     want_lines = sink is not None
     # On Linux, forked workers read the inputs from the parent's memory (copy-on-write) and only
     # chunk bounds cross the process boundary; elsewhere each chunk is pickled to a spawned worker.
