@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from tag_bench._forkmap import fork_map
 from tag_bench._hashing import file_sha256, sha256_hex
 from tag_bench.errors import TagBenchError
+from tag_bench.file_ids import FileId, FileIds, Stat, stat_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image as PILImage
@@ -30,15 +32,16 @@ class ImageLoadError(TagBenchError):
     """The image of a sample cannot be read; the message says what to fix."""
 
 
-# The sha256 of an image file's bytes, remembered in this process per file (device, inode, size, mtime):
+# The sha256 of an image file's bytes, remembered in this process per file version (``file_ids.Stat``):
 # a run asks for each image's id more than once (the AU cache, the data identity), hard links included.
-FileKey = tuple[int, int, int, int]
-_FILE_SHAS: dict[FileKey, str] = {}
+# Across runs, ``file_ids`` remembers them on disk.
+_FILE_SHAS: dict[Stat, str] = {}
+#: whether ids are looked up in and added to ``$TAG_BENCH_CACHE/file_ids.sqlite`` (see ``file_ids``)
+REMEMBER_ACROSS_RUNS = True
 
 
-def _file_key(path: str) -> FileKey:
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+def _file_key(path: str) -> Stat:
+    return stat_of(os.stat(path))
 
 
 def image_sha256(sample: Sample) -> str:
@@ -46,8 +49,8 @@ def image_sha256(sample: Sample) -> str:
     return _image_id(sample)[0]
 
 
-def _image_id(sample: Sample) -> tuple[str, FileKey | None, str | None]:
-    """:func:`image_sha256`, and for a plain file its key and bytes' sha (what ``_FILE_SHAS`` keeps)."""
+def _image_id(sample: Sample) -> tuple[str, Stat | None, str | None]:
+    """:func:`image_sha256`, and for a plain file its stat data and bytes' sha (what ``_FILE_SHAS`` keeps)."""
     path = sample.image
     if not os.path.exists(path):
         raise ImageLoadError(f"image file not found: {path}")
@@ -58,24 +61,41 @@ def _image_id(sample: Sample) -> tuple[str, FileKey | None, str | None]:
         key = _file_key(path)
         known = _FILE_SHAS.get(key)
         base = known if known is not None else _FILE_SHAS.setdefault(key, file_sha256(path))
-    if sample.crop is not None:
-        crop = ",".join(f"{v:g}" for v in sample.crop)
-        return sha256_hex(f"{base}:crop={crop}"), key, base
-    return base, key, base
+    return _with_crop(sample, base), key, base
+
+
+def _with_crop(sample: Sample, base: str) -> str:
+    """The presented image's id from its file's (or row's) sha."""
+    if sample.crop is None:
+        return base
+    crop = ",".join(f"{v:g}" for v in sample.crop)
+    return sha256_hex(f"{base}:crop={crop}")
 
 
 #: (presented size or None, image_sha256 or None) of one sample, or why its image cannot be read
 _Read = tuple["tuple[int, int] | None", "str | None"] | ImageLoadError
+#: what a worker found for one sample: the read, and for a plain file its stat data, its FileId and
+#: whether that was read now (else known without a read)
+_Found = tuple[_Read, "Stat | None", "FileId | None", bool]
 
 
 def _read_many(samples: Sequence[Sample], *, size: bool, sha: bool) -> list[_Read]:
     """The presented size and/or id of each sample, from 20,000 samples in forked processes (one per
-    core); the file ids the workers read are remembered here as if read in this process."""
+    core). A plain file that has not changed since its id was read in this process, or since it was
+    remembered on disk (``file_ids``), is not read again; the ids the workers read are remembered here
+    as if read in this process, and on disk."""
+    read_at = time.time_ns()
 
-    def of_range(start: int, stop: int) -> list[tuple[_Read, FileKey | None, str | None]]:
-        out: list[tuple[_Read, FileKey | None, str | None]] = []
+    def of_range(start: int, stop: int) -> list[_Found]:
+        chunk = samples[start:stop]
+        known = _known_reads(chunk, size=size, sha=sha)
+        out: list[_Found] = []
         both = size and sha
-        for s in samples[start:stop]:
+        for k, s in enumerate(chunk):
+            hit = known.get(k)
+            if hit is not None:
+                out.append(hit)
+                continue
             if both and s.image_index is None and not (s.width and s.height):
                 read = _size_and_id_of_file(s)
                 if read is not None:
@@ -85,19 +105,80 @@ def _read_many(samples: Sequence[Sample], *, size: bool, sha: bool) -> list[_Rea
                 wh = presented_size(s) if size else None
                 got = _image_id(s) if sha else None
             except (ImageLoadError, OSError) as e:
-                out.append((e if isinstance(e, ImageLoadError) else ImageLoadError(str(e)), None, None))
+                out.append(
+                    (e if isinstance(e, ImageLoadError) else ImageLoadError(str(e)), None, None, False)
+                )
                 continue
-            out.append(((wh, got[0]), got[1], got[2]) if got is not None else ((wh, None), None, None))
+            if got is None:
+                out.append(((wh, None), None, None, False))
+            else:
+                fid = None if got[2] is None else (got[2], None)
+                out.append(((wh, got[0]), got[1], fid, True))
         return out
 
     results = fork_map(of_range, len(samples), min_items=20_000)
-    for _, key, base in results:
-        if key is not None and base is not None:
-            _FILE_SHAS[key] = base
-    return [r for r, _, _ in results]
+    fresh = []
+    for _, key, fid, now in results:
+        if key is not None and fid is not None:
+            _FILE_SHAS[key] = fid[0]
+            if now:
+                fresh.append((key, fid))
+    if fresh and REMEMBER_ACROSS_RUNS:
+        remembered = FileIds()
+        remembered.store(fresh, read_at)
+        remembered.close()
+    return [r[0] for r in results]
 
 
-def _size_and_id_of_file(s: Sample) -> tuple[_Read, FileKey, str] | None:
+def _known_reads(samples: Sequence[Sample], *, size: bool, sha: bool) -> dict[int, _Found]:
+    """By position, what is known without a read of the samples whose plain file has not changed since
+    its id was read in this process (enough for an id alone) or remembered on disk (with its header
+    size where the size is needed)."""
+    if not sha and not (size and REMEMBER_ACROSS_RUNS):
+        return {}
+    out: dict[int, _Found] = {}
+    ask: list[tuple[int, Stat]] = []
+    for k, s in enumerate(samples):
+        if s.image_index is not None:
+            continue
+        try:
+            st = stat_of(os.stat(s.image))
+        except OSError:
+            continue  # read as usual, which gives the canonical error
+        here = _FILE_SHAS.get(st) if sha and not size else None
+        if here is not None:
+            out[k] = ((None, _with_crop(s, here)), st, (here, None), False)
+        else:
+            ask.append((k, st))
+    if not ask or not REMEMBER_ACROSS_RUNS:
+        return out
+    remembered = FileIds()
+    found = remembered.lookup([st for _, st in ask])
+    remembered.close()
+    for (k, st), fid in zip(ask, found, strict=True):
+        if fid is None:
+            continue
+        s = samples[k]
+        wh: tuple[int, int] | None = None
+        if size:
+            if s.width and s.height:
+                wh = (s.width, s.height)
+            elif fid[1] is None:
+                continue
+            else:
+                wh = _cropped_size(s, *fid[1])
+        out[k] = ((wh, _with_crop(s, fid[0]) if sha else None), st, fid, False)
+    return out
+
+
+def _cropped_size(s: Sample, w: int, h: int) -> tuple[int, int]:
+    if s.crop is None:
+        return (w, h)
+    x1, y1, x2, y2 = _clamped_crop(s.crop, w, h)
+    return (x2 - x1, y2 - y1)
+
+
+def _size_and_id_of_file(s: Sample) -> _Found | None:
     """:func:`presented_size` and :func:`image_sha256` of a plain image file from one read of it (Pillow
     reads the header from the bytes that are hashed), or None when anything is amiss (the two reads
     then say what, as they always do)."""
@@ -105,19 +186,14 @@ def _size_and_id_of_file(s: Sample) -> tuple[_Read, FileKey, str] | None:
 
     try:
         with open(s.image, "rb") as f:
-            st = os.fstat(f.fileno())
+            key = stat_of(os.fstat(f.fileno()))
             data = f.read()
-        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         base = _FILE_SHAS.get(key) or sha256_hex(data)
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
     except Exception:  # the separate reads raise the error users see
         return None
-    if s.crop is not None:
-        x1, y1, x2, y2 = _clamped_crop(s.crop, w, h)
-        crop = ",".join(f"{v:g}" for v in s.crop)
-        return ((x2 - x1, y2 - y1), sha256_hex(f"{base}:crop={crop}")), key, base
-    return ((w, h), base), key, base
+    return (_cropped_size(s, w, h), _with_crop(s, base)), key, (base, (w, h)), True
 
 
 def image_sha256s(samples: Sequence[Sample]) -> list[str | ImageLoadError]:
@@ -183,10 +259,7 @@ def presented_size(sample: Sample) -> tuple[int, int]:
                 w, h = im.size
         except (UnidentifiedImageError, OSError) as e:
             raise ImageLoadError(f"cannot read image header {sample.image}: {e}") from e
-    if sample.crop is not None:
-        x1, y1, x2, y2 = _clamped_crop(sample.crop, w, h)
-        return (x2 - x1, y2 - y1)
-    return (w, h)
+    return _cropped_size(sample, w, h)
 
 
 def _clamped_crop(crop: list[float], w: int, h: int) -> tuple[int, int, int, int]:

@@ -440,13 +440,20 @@ class RunDir:
                 shutil.copyfile(src, dest / src.name)
 
     def publish_scores(self, key: str) -> None:
-        """Make ``references/<key>/`` the current scores (copied to the top level)."""
+        """Make ``references/<key>/`` the current scores: the top-level files become hard links to its
+        files (a large run's scores are not stored twice; every writer of score files replaces a file,
+        never writes into one), or copies where the file system has no hard links."""
         src = self.scores_dir(key)
         for name in (self.AU_REFERENCES, self.SAMPLES, self.METRICS):
             if (src / name).exists():
                 tmp = self.path / f".{name}.publish"
-                shutil.copyfile(src / name, tmp)
+                tmp.unlink(missing_ok=True)
+                try:
+                    os.link(src / name, tmp)
+                except OSError:
+                    shutil.copyfile(src / name, tmp)
                 os.replace(tmp, self.path / name)
+                tmp.unlink(missing_ok=True)  # rename() leaves both names when they link one file already
             elif name == self.AU_REFERENCES:
                 self.references_path.unlink(missing_ok=True)  # kept under references/<key>/
 

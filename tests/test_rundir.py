@@ -234,3 +234,18 @@ def test_scored_samples_stream_with_the_torn_tail_rule(tmp_path):
     run.samples_path.unlink()
     with pytest.raises(RunDirError, match=r"has no scored samples \(samples\.jsonl\); run `tag-bench score"):
         next(run.iter_scored())
+
+
+def test_published_scores_are_links_to_the_saved_ones_and_republishing_leaves_nothing_behind(tmp_path):
+    run = RunDir(tmp_path / "run")
+    for key, text in (("a@1", "first\n"), ("b@1", "second\n")):
+        run.scores_dir(key).mkdir(parents=True)
+        run.scores_file(run.SAMPLES, key).write_text(text)
+        run.scores_file(run.METRICS, key).write_text("{}\n")
+    run.publish_scores("a@1")
+    run.publish_scores("a@1")  # the same files again: rename() between two links of one file is a no-op
+    assert run.samples_path.stat().st_ino == run.scores_file(run.SAMPLES, "a@1").stat().st_ino
+    run.publish_scores("b@1")
+    assert run.samples_path.read_text() == "second\n"
+    assert run.scores_file(run.SAMPLES, "a@1").read_text() == "first\n"
+    assert sorted(p.name for p in run.path.iterdir()) == [run.METRICS, run.REFERENCES_DIR, run.SAMPLES]

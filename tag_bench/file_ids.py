@@ -1,0 +1,139 @@
+"""Image files' sha256 and header size, remembered across runs by the files' stat data.
+
+Every run reads each image file whole to learn its id (the sha256 of its bytes) and its size. Scoring
+another checkpoint on the same dataset, or re-scoring a run, would read them all again: seconds for
+200,000 files on a local disk, minutes on a network file system. The values are kept in
+``$TAG_BENCH_CACHE/file_ids.sqlite`` (else ``~/.cache/tag-bench/``), keyed by the file's device and
+inode and valid only while its size, mtime and ctime are those it had when it was read, as git's index
+does: any write to a file sets its ctime, which no tool can set back, so a changed file is read again.
+
+A file whose mtime or ctime is within :data:`SETTLE_S` of the moment it was read is not remembered:
+a second write within the same timestamp tick would leave its stat data unchanged. Like every cache
+here this one only saves work: a file that cannot be opened or read makes every lookup miss and
+nothing is stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+FILE_NAME = "file_ids.sqlite"
+#: seconds a file must have been left alone before it was read for its id to be remembered
+SETTLE_S = 2.0
+_TABLE = "file_ids_v1"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {_TABLE} (
+    dev INTEGER NOT NULL, ino INTEGER NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, width INTEGER, height INTEGER,
+    PRIMARY KEY (dev, ino)
+)
+"""
+
+
+#: what identifies one version of a file: (device, inode, size, mtime_ns, ctime_ns). Plain tuples, not
+#: named ones: a run's workers send back hundreds of thousands, and a named tuple pickles 3x slower.
+Stat = tuple[int, int, int, int, int]
+#: a file's sha256, and its image size (w, h) when its header was read
+FileId = tuple[str, "tuple[int, int] | None"]
+
+
+def stat_of(st: os.stat_result) -> Stat:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def default_path() -> Path:
+    root = os.environ.get("TAG_BENCH_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "tag-bench") / FILE_NAME
+
+
+# A read that did not open the image's header (its size was known) leaves the size of the same bytes.
+_UPSERT = f"""
+INSERT INTO {_TABLE} VALUES (?,?,?,?,?,?,?,?)
+ON CONFLICT (dev, ino) DO UPDATE SET
+    size=excluded.size, mtime_ns=excluded.mtime_ns, ctime_ns=excluded.ctime_ns, sha256=excluded.sha256,
+    width=CASE WHEN excluded.width IS NULL AND sha256=excluded.sha256 THEN width ELSE excluded.width END,
+    height=CASE WHEN excluded.width IS NULL AND sha256=excluded.sha256 THEN height ELSE excluded.height END
+"""
+
+
+class FileIds:
+    """The remembered ids of a SQLite file; every failure of the file is a miss (see the module)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_path()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(_SCHEMA)
+            self._conn = conn
+        except (sqlite3.Error, OSError):
+            self._conn = None
+
+    def lookup(self, stats: list[Stat]) -> list[FileId | None]:
+        """The remembered id of each file version, or None."""
+        found: dict[tuple[int, int], tuple] = {}
+        by_dev: dict[int, list[int]] = {}
+        for st in stats:
+            by_dev.setdefault(st[0], []).append(st[1])
+        for dev, inodes in by_dev.items():
+            for i in range(0, len(inodes), 900):  # under SQLite's 999 parameters of old builds
+                chunk = inodes[i : i + 900]
+                rows = self._query(
+                    f"SELECT ino, size, mtime_ns, ctime_ns, sha256, width, height FROM {_TABLE} "
+                    f"WHERE dev=? AND ino IN ({','.join('?' * len(chunk))})",
+                    [dev, *chunk],
+                )
+                for ino, *rest in rows:
+                    found[(dev, ino)] = tuple(rest)
+        out: list[FileId | None] = []
+        for st in stats:
+            row = found.get(st[:2])
+            if row is None or row[:3] != st[2:]:
+                out.append(None)
+            else:
+                w, h = row[4], row[5]
+                out.append((row[3], None if w is None or h is None else (w, h)))
+        return out
+
+    def store(self, entries: Iterable[tuple[Stat, FileId]], read_at_ns: int) -> None:
+        """Remember ids read at ``read_at_ns`` (``time.time_ns()`` before the reads began), except those
+        of files changed within :data:`SETTLE_S` of it."""
+        settled = read_at_ns - int(SETTLE_S * 1e9)
+        rows = [
+            (*st, fid[0], *(fid[1] or (None, None)))
+            for st, fid in entries
+            if st[3] < settled and st[4] < settled
+        ]
+        if rows and self._conn is not None:
+            try:
+                self._conn.execute("BEGIN")
+                self._conn.executemany(_UPSERT, rows)
+                self._conn.execute("COMMIT")
+            except sqlite3.Error:
+                self._close()
+
+    def _query(self, sql: str, args: list[int]) -> list[tuple]:
+        if self._conn is None:
+            return []
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.Error:
+            self._close()
+            return []
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def close(self) -> None:
+        self._close()

@@ -1,0 +1,120 @@
+"""Image ids remembered across runs (``tag_bench.file_ids``): a file is read again whenever it changed."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from PIL import Image
+
+from tag_bench import file_ids, images
+from tag_bench.images import ImageLoadError, presented_sizes, presented_sizes_and_ids
+from tag_bench.schema import Sample
+
+
+def _sample(i: int, path, **kw) -> Sample:
+    return Sample(
+        id=f"s{i}", dataset="d", split="t", image=str(path), label="neutral", native_label="n", **kw
+    )
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh cache folder; files count as settled as soon as they are written."""
+    monkeypatch.setenv("TAG_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(file_ids, "SETTLE_S", 0.0)
+    monkeypatch.setattr(images, "_FILE_SHAS", {})
+    return tmp_path / "cache" / file_ids.FILE_NAME
+
+
+def _faces(tmp_path, n: int = 3) -> list:
+    paths = []
+    for k in range(n):
+        paths.append(tmp_path / f"face{k}.png")
+        Image.new("RGB", (20 + k, 30), (k * 40, 10, 10)).save(paths[-1])
+    return paths
+
+
+def _no_reads(monkeypatch) -> None:
+    def refuse(*_a, **_k):
+        raise AssertionError("an image file was read")
+
+    monkeypatch.setattr(images, "_size_and_id_of_file", refuse)
+    monkeypatch.setattr(images, "file_sha256", refuse)
+    monkeypatch.setattr(images, "presented_size", refuse)
+
+
+def test_a_second_run_reads_no_unchanged_file_and_gets_the_same_answers(tmp_path, cache, monkeypatch):
+    paths = _faces(tmp_path)
+    samples = [_sample(0, paths[0]), _sample(1, paths[1], crop=[2, 3, 15, 20]), _sample(2, paths[2]),
+               _sample(3, paths[0], width=64, height=48), _sample(4, tmp_path / "gone.png")]  # fmt: skip
+    first = presented_sizes_and_ids(samples)
+    assert cache.exists()
+    monkeypatch.setattr(images, "_FILE_SHAS", {})  # as in a new process
+    with monkeypatch.context() as m:
+        _no_reads(m)
+        second = presented_sizes_and_ids(samples[:4])
+    assert second == first[:4]
+    assert first[1][0] == (13, 17) and first[3][0] == (64, 48)
+    assert isinstance(first[4], ImageLoadError) and "not found" in str(first[4])
+    # the same answers as reading every file with nothing remembered
+    monkeypatch.setattr(images, "REMEMBER_ACROSS_RUNS", False)
+    monkeypatch.setattr(images, "_FILE_SHAS", {})
+    assert [str(x) for x in presented_sizes_and_ids(samples)] == [str(x) for x in first]
+
+
+def test_sizes_alone_come_from_what_was_remembered(tmp_path, cache, monkeypatch):
+    paths = _faces(tmp_path)
+    samples = [_sample(k, p) for k, p in enumerate(paths)]
+    want = presented_sizes_and_ids(samples)
+    monkeypatch.setattr(images, "_FILE_SHAS", {})
+    _no_reads(monkeypatch)
+    assert presented_sizes(samples) == [w for w, _ in want]  # type: ignore[misc]
+
+
+def test_a_file_rewritten_in_place_with_its_old_size_and_mtime_is_read_again(tmp_path, cache, monkeypatch):
+    path, other = tmp_path / "face.bmp", tmp_path / "other.bmp"  # a BMP's length depends on its size only
+    Image.new("RGB", (20, 30), (10, 20, 30)).save(path)
+    Image.new("RGB", (20, 30), (200, 200, 200)).save(other)
+    sample = _sample(0, path)
+    ((_, old),) = presented_sizes_and_ids([sample])  # type: ignore[misc]
+    st = os.stat(path)
+    with open(path, "r+b") as f:  # same inode, same length, other pixels
+        f.write(other.read_bytes())
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtime set back, as `cp -p` or `tar` do
+    after = os.stat(path)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+    monkeypatch.setattr(images, "_FILE_SHAS", {})
+    ((_, new),) = presented_sizes_and_ids([sample])  # type: ignore[misc]
+    assert new != old and new == images._image_id(sample)[2]
+
+
+def test_a_file_changed_just_before_it_was_read_is_not_remembered(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(file_ids, "SETTLE_S", 3600.0)
+    paths = _faces(tmp_path, 2)
+    presented_sizes_and_ids([_sample(k, p) for k, p in enumerate(paths)])
+    stats = [file_ids.stat_of(os.stat(p)) for p in paths]
+    assert file_ids.FileIds(cache).lookup(stats) == [None, None]
+
+
+def test_a_damaged_file_is_never_an_error(tmp_path, cache, monkeypatch):
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"not a database " * 100)
+    paths = _faces(tmp_path, 2)
+    samples = [_sample(k, p) for k, p in enumerate(paths)]
+    got = presented_sizes_and_ids(samples)
+    monkeypatch.setattr(images, "_FILE_SHAS", {})
+    assert presented_sizes_and_ids(samples) == got
+    assert cache.read_bytes().startswith(b"not a database")  # left as it was
+
+
+def test_a_read_without_the_header_keeps_the_size_of_the_same_bytes_only(tmp_path):
+    ids = file_ids.FileIds(tmp_path / "ids.sqlite")
+    old = (1, 2, 300, 10, 10)
+    ids.store([(old, ("aaa", (10, 20)))], read_at_ns=10**12)
+    touched = (1, 2, 300, 10, 11)  # chmod: the same bytes
+    ids.store([(touched, ("aaa", None))], read_at_ns=10**12)
+    assert ids.lookup([touched]) == [("aaa", (10, 20))]
+    rewritten = (1, 2, 300, 10, 12)
+    ids.store([(rewritten, ("bbb", None))], read_at_ns=10**12)
+    assert ids.lookup([rewritten, old]) == [("bbb", None), None]
