@@ -90,16 +90,18 @@ def _read_many(samples: Sequence[Sample], *, size: bool, sha: bool) -> list[_Rea
         chunk = samples[start:stop]
         known = _known_reads(chunk, size=size, sha=sha)
         out: list[_Found] = []
-        both = size and sha
+        # An id read to be remembered comes with the header size, read from the same bytes (some 30
+        # microseconds): the next run that needs the size then reads no file either.
+        one_read = sha and (size or REMEMBER_ACROSS_RUNS)
         for k, s in enumerate(chunk):
             hit = known.get(k)
             if hit is not None:
                 out.append(hit)
                 continue
-            if both and s.image_index is None and not (s.width and s.height):
+            if one_read and s.image_index is None and not (size and s.width and s.height):
                 read = _size_and_id_of_file(s)
                 if read is not None:
-                    out.append(read)
+                    out.append(read if size else ((None, read[0][1]), *read[1:]))  # type: ignore[arg-type]
                     continue
             try:  # one read each (and the canonical error of each)
                 wh = presented_size(s) if size else None

@@ -118,3 +118,16 @@ def test_a_read_without_the_header_keeps_the_size_of_the_same_bytes_only(tmp_pat
     rewritten = (1, 2, 300, 10, 12)
     ids.store([(rewritten, ("bbb", None))], read_at_ns=10**12)
     assert ids.lookup([rewritten, old]) == [("bbb", None), None]
+
+
+def test_ids_read_alone_are_remembered_with_their_size(tmp_path, cache, monkeypatch):
+    paths = _faces(tmp_path) + [tmp_path / "notes.txt"]
+    paths[-1].write_text("an id, but no image header")
+    samples = [_sample(k, p) for k, p in enumerate(paths)]
+    ids = images.image_sha256s(samples)  # what `tag-bench au detect` reads
+    monkeypatch.setattr(images, "_FILE_SHAS", {})
+    with monkeypatch.context() as m:
+        _no_reads(m)
+        got = presented_sizes_and_ids(samples[:3])  # what scoring predictions reads next
+    assert got == [((20 + k, 30), ids[k]) for k in range(3)]
+    assert isinstance(ids[3], str) and isinstance(presented_sizes_and_ids(samples)[3], ImageLoadError)
