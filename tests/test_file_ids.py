@@ -121,7 +121,7 @@ def test_a_read_without_the_header_keeps_the_size_of_the_same_bytes_only(tmp_pat
 
 
 def test_ids_read_alone_are_remembered_with_their_size(tmp_path, cache, monkeypatch):
-    paths = _faces(tmp_path) + [tmp_path / "notes.txt"]
+    paths = [*_faces(tmp_path), tmp_path / "notes.txt"]
     paths[-1].write_text("an id, but no image header")
     samples = [_sample(k, p) for k, p in enumerate(paths)]
     ids = images.image_sha256s(samples)  # what `tag-bench au detect` reads
