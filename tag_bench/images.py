@@ -99,9 +99,9 @@ def _read_many(samples: Sequence[Sample], *, size: bool, sha: bool) -> list[_Rea
                 out.append(hit)
                 continue
             if one_read and s.image_index is None and not (size and s.width and s.height):
-                read = _size_and_id_of_file(s)
+                read = _size_and_id_of_file(s, size)
                 if read is not None:
-                    out.append(read if size else ((None, read[0][1]), *read[1:]))  # type: ignore[arg-type]
+                    out.append(read)
                     continue
             try:  # one read each (and the canonical error of each)
                 wh = presented_size(s) if size else None
@@ -180,10 +180,10 @@ def _cropped_size(s: Sample, w: int, h: int) -> tuple[int, int]:
     return (x2 - x1, y2 - y1)
 
 
-def _size_and_id_of_file(s: Sample) -> _Found | None:
-    """:func:`presented_size` and :func:`image_sha256` of a plain image file from one read of it (Pillow
-    reads the header from the bytes that are hashed), or None when anything is amiss (the two reads
-    then say what, as they always do)."""
+def _size_and_id_of_file(s: Sample, size: bool = True) -> _Found | None:
+    """:func:`presented_size` (None unless ``size``) and :func:`image_sha256` of a plain image file from
+    one read of it (Pillow reads the header from the bytes that are hashed), or None when anything is
+    amiss (the separate reads then say what, as they always do)."""
     from PIL import Image
 
     try:
@@ -195,7 +195,8 @@ def _size_and_id_of_file(s: Sample) -> _Found | None:
             w, h = im.size
     except Exception:  # the separate reads raise the error users see
         return None
-    return (_cropped_size(s, w, h), _with_crop(s, base)), key, (base, (w, h)), True
+    wh = _cropped_size(s, w, h) if size else None
+    return (wh, _with_crop(s, base)), key, (base, (w, h)), True
 
 
 def image_sha256s(samples: Sequence[Sample]) -> list[str | ImageLoadError]:
