@@ -464,7 +464,8 @@ def cache_inputs(root: Path, data: Path, refs) -> tuple[str, Path]:
 
 
 def cli_path(root: Path, data: Path, preds: Path, refs: Path | str, resamples: int,
-             cache: Path | None = None) -> float:  # fmt: skip
+             cache: Path | None = None) -> tuple[float, float]:  # fmt: skip
+    """(seconds, peak MB of the command's process tree: :class:`TreeMemory`)."""
     out = root / ("run-cache" if cache else "run")
     cmd = [sys.executable, "-m", "tag_bench", "score", "--task", "rafdb_basic_test", "--data-root", str(data),
            "--predictions", str(preds), "--au-reference", str(refs), "--out", str(out), "--n-resamples",
@@ -472,18 +473,78 @@ def cli_path(root: Path, data: Path, preds: Path, refs: Path | str, resamples: i
     # without an AU cache, an empty cache folder: the first run on these images, which reads each one
     env = {**os.environ, "TAG_BENCH_CACHE": str(cache or root / f"empty-cache-{time.time_ns()}")}
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with TreeMemory(proc.pid) as memory:
+        stdout, stderr = proc.communicate()
     elapsed = time.perf_counter() - t
     if proc.returncode != 0:
-        raise SystemExit(f"tag-bench score failed:\n{proc.stderr[-2000:]}")
-    report = json.loads(proc.stdout.splitlines()[-1])
+        raise SystemExit(f"tag-bench score failed:\n{stderr[-2000:]}")
+    report = json.loads(stdout.splitlines()[-1])
     coverage = report["metrics"]["reference_coverage"]["value"]
     assert report["au_reference"] and coverage > 0.95, (
         "the references were not read",
         report["au_reference"],
         coverage,
     )
-    return elapsed
+    assert memory.peak_mb > 0, "the command's memory was never read"
+    return elapsed, memory.peak_mb
+
+
+class TreeMemory:
+    """The peak, over the life of a process, of the memory it and its descendants use together: the sum
+    of their PSS (``/proc/PID/smaps_rollup``), which counts a page shared by k processes as 1/k in each,
+    so pages a forked worker shares with its parent are counted once. Read every ``interval`` seconds
+    in a thread (a read walks the page tables: tens of ms for a GB), so a peak shorter than that can be
+    missed."""
+
+    def __init__(self, pid: int, interval: float = 0.25):
+        import threading
+
+        self.pid, self.interval, self.peak_mb = pid, interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, sum(map(_pss_mb, _tree(self.pid))))
+            self._stop.wait(self.interval)
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+def _pss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # the process has just ended
+        pass
+    return 0.0
 
 
 def io_floor(data: Path, preds: Path, ref_path: Path, run: Path, batch: int = 20_000) -> dict[str, float]:
@@ -711,9 +772,10 @@ def main() -> None:
             spec, cache = cache_inputs(root, data, refs)
             del samples, gens, refs, report
             gc.collect()
-            t_cli = cli_path(root, data, preds, ref_path, args.resamples)
+            t_cli, mb_cli = cli_path(root, data, preds, ref_path, args.resamples)
             say(f"tag-bench score --predictions on {args.n:,} predictions, references from a JSONL, the first run on these images: {t_cli:.1f}s "
-                f"= {args.n / t_cli:,.0f} samples/s, {t_cli / total:.2f}x the in-process time (target <= 2x)")  # fmt: skip
+                f"= {args.n / t_cli:,.0f} samples/s, {t_cli / total:.2f}x the in-process time (target <= 2x); "
+                f"peak memory of its processes {mb_cli:,.0f} MB (PSS, workers included)")  # fmt: skip
             floor = io_floor(data, preds, ref_path, root / "run")
             cores = usable_cpus()
             spent = sum(floor.values())
@@ -721,9 +783,10 @@ def main() -> None:
             say(f"  its files alone, by bare library calls in one process ({parts}): {spent:.1f}s of CPU, "
                 f"{spent / cores:.1f}s on {cores} cores: in-process time + that = {(total + spent / cores) / total:.2f}x, "
                 f"the least this path could take if tag-bench's own code cost nothing more than in process")  # fmt: skip
-            t_cache = cli_path(root, data, preds, spec, args.resamples, cache=cache)
+            t_cache, mb_cache = cli_path(root, data, preds, spec, args.resamples, cache=cache)
             say(f"  references from the SQLite AU cache ({spec}) as `tag-bench au detect` leaves it, image ids "
-                f"included: {t_cache:.1f}s = {t_cache / total:.2f}x the in-process time (target <= 2x)")  # fmt: skip
+                f"included: {t_cache:.1f}s = {t_cache / total:.2f}x the in-process time (target <= 2x); peak "
+                f"memory {mb_cache:,.0f} MB")  # fmt: skip
         finally:
             shutil.rmtree(root, ignore_errors=True)
     load = os.getloadavg()
