@@ -59,6 +59,7 @@ def score_predictions(
             try:
                 stats = GenerateStats(total=len(plan.samples))
                 generations = {g.sample_id: g for g in _generations(plan.samples, adapter, stats)}
+                adapter.predictions.clear()  # each is in a generation now: not held twice while scoring
                 plan.run.write_generations(generations.values())
                 plan.run.remove_shards()
                 plan.run.set_status("complete")
