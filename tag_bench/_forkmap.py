@@ -47,9 +47,10 @@ def fork_workers() -> int:
     return pool_size() if sys.platform.startswith("linux") else 1
 
 
-def chunk_ranges(n: int, workers: int) -> list[tuple[int, int]]:
-    """Consecutive ranges covering ``0..n``: four per worker, at most :data:`MAX_CHUNK` items each."""
-    size = max(1, min(MAX_CHUNK, -(-n // (workers * 4))))
+def chunk_ranges(n: int, workers: int, most: int | None = None) -> list[tuple[int, int]]:
+    """Consecutive ranges covering ``0..n``: four per worker, at most ``most`` (default
+    :data:`MAX_CHUNK`) items each."""
+    size = max(1, min(MAX_CHUNK if most is None else most, -(-n // (workers * 4))))
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 

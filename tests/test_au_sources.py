@@ -275,7 +275,6 @@ def test_the_runs_copy_of_cached_references_is_written_from_the_records_scoring_
     """With the AU cache, scoring writes ``au_references.jsonl`` from the records it reads (each read
     from the cache once): the same lines, in the same order, as the copy made apart, unreadable images
     included."""
-    from tag_bench import _forkmap
     from tag_bench.au.cache import AUCache, cached_references
     from tag_bench.images import image_sha256
     from tag_bench.schema import CANONICAL_EMOTIONS, AUReference, AUState, Generation
@@ -302,7 +301,7 @@ def test_the_runs_copy_of_cached_references_is_written_from_the_records_scoring_
     apart = list(lazy.records())
     assert len(apart) == len(samples) and '"status":"error"' in apart[0]  # the unreadable image's record
     monkeypatch.setattr(scoring_run, "REFERENCE_BLOCK", 7)
-    monkeypatch.setattr(_forkmap, "MAX_CHUNK", 11)
+    monkeypatch.setattr(scoring_run, "LINES_CHUNK", 11)
     if workers == "2 spawned":  # as on macOS and Windows: the parent reads each chunk's references
         monkeypatch.setattr(scoring_run.sys, "platform", "darwin")
     classes = list(CANONICAL_EMOTIONS)

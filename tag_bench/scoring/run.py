@@ -309,6 +309,11 @@ def _score_range_in_fork(
     )
 
 
+#: most samples of a chunk whose records come back as JSON lines: each is some 1.5 KB (4 KB with its
+#: reference's line), and the parent holds up to two chunks per worker in flight
+LINES_CHUNK = 5_000
+
+
 def default_workers(n_samples: int) -> int:
     """Processes for scoring: one below 50k samples (start-up would cost more than it saves)."""
     if n_samples < 50_000:
@@ -356,8 +361,8 @@ def _score_arrays(
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    ranges = chunk_ranges(len(samples), workers)
     want_lines = sink is not None
+    ranges = chunk_ranges(len(samples), workers, LINES_CHUNK if want_lines else None)
     # On Linux, forked workers read the inputs from the parent's memory (copy-on-write) and only
     # chunk bounds cross the process boundary; elsewhere each chunk is pickled to a spawned worker.
     # Scoring touches neither torch nor MediaPipe, the libraries that do not survive a fork.
