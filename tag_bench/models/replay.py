@@ -27,6 +27,7 @@ from tag_bench.models.base import (
 )
 from tag_bench.parsing import parse_response
 from tag_bench.schema import BOX_FRAMES
+from tag_bench.store import gc_paused
 
 
 @dataclass
@@ -80,7 +81,7 @@ def read_predictions(path: str | Path) -> tuple[dict[str, Prediction], list[str]
         )
     preds: dict[str, Prediction] = {}
     dupes: list[str] = []
-    with open(path, "rb") as f:
+    with open(path, "rb") as f, gc_paused():  # a record per line, no cycles (store.gc_paused)
         at = [0]  # the reader pulls one line at a time: this is the line of the object it yields
 
         def numbered() -> Iterator[bytes]:
