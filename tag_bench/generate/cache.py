@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tag_bench._hashing import sha256_hex
-from tag_bench.store import unusable_cache_message
+from tag_bench.store import cache_dir, unusable_cache_message
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
@@ -26,10 +26,6 @@ CREATE TABLE IF NOT EXISTS generations (
     created REAL NOT NULL
 )
 """
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("TAG_BENCH_CACHE") or Path.home() / ".cache" / "tag-bench")
 
 
 def generation_key(
@@ -65,7 +61,7 @@ def open_cache(path: str | os.PathLike[str] | None, warnings: list[str]) -> Gene
     try:
         return GenerationCache(path)
     except sqlite3.DatabaseError as e:
-        warnings.append(unusable_cache_message(path or default_cache_dir() / "generations.sqlite", e))
+        warnings.append(unusable_cache_message(path or cache_dir() / "generations.sqlite", e))
         return None
 
 
@@ -77,7 +73,7 @@ class GenerationCache:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None):
-        self.path = Path(path) if path else default_cache_dir() / "generations.sqlite"
+        self.path = Path(path) if path else cache_dir() / "generations.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self.broken = False

@@ -213,9 +213,9 @@ def apply_fill(rgb: np.ndarray, p: Placement, fill: str, key: str = "") -> np.nd
 
 
 def default_fill_cache_dir() -> Path:
-    from tag_bench.generate.cache import default_cache_dir
+    from tag_bench.store import cache_dir
 
-    return default_cache_dir() / "interventions"
+    return cache_dir() / "interventions"
 
 
 class FillCache:

@@ -20,6 +20,7 @@ from typing import Any
 from tag_bench._forkmap import usable_cpus
 from tag_bench.images import ImageLoadError, image_sha256, open_image
 from tag_bench.schema import Sample
+from tag_bench.store import cache_dir
 
 QUALITY = 70
 SIDES = (320, 256, 192, 160, 128, 112, 96)
@@ -31,8 +32,7 @@ IMAGE_BUDGET = 18_500_000
 
 
 def cache_root() -> Path:
-    env = os.environ.get("TAG_BENCH_CACHE")
-    return (Path(env).expanduser() if env else Path.home() / ".cache" / "tag-bench") / "thumbs"
+    return cache_dir() / "thumbs"
 
 
 def side_for(n_images: int, budget: int = IMAGE_BUDGET) -> int:
