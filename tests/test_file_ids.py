@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -131,3 +132,46 @@ def test_ids_read_alone_are_remembered_with_their_size(tmp_path, cache, monkeypa
         got = presented_sizes_and_ids(samples[:3])  # what scoring predictions reads next
     assert got == [((20 + k, 30), ids[k]) for k in range(3)]
     assert isinstance(ids[3], str) and isinstance(presented_sizes_and_ids(samples)[3], ImageLoadError)
+
+
+def _rows(path) -> set[int]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return {ino for (ino,) in conn.execute(f"SELECT ino FROM {file_ids._TABLE}")}
+
+
+def test_ids_no_run_used_for_keep_days_are_forgotten(tmp_path, monkeypatch):
+    path = tmp_path / "ids.sqlite"
+    day = [20_000]
+    monkeypatch.setattr(file_ids, "today", lambda: day[0])
+    ids = file_ids.FileIds(path)
+    a, b, c = (1, 10, 5, 1, 1), (1, 11, 5, 1, 1), (1, 12, 5, 1, 1)
+    ids.store([(a, ("aaa", (1, 2))), (b, ("bbb", None))], read_at_ns=10**12)
+    day[0] += file_ids.REFRESH_DAYS  # a lookup a week later marks `a` used again, not at every hit
+    assert ids.lookup([a]) == [("aaa", (1, 2))]
+    day[0] += file_ids.KEEP_DAYS - 1  # `b` unused for more than KEEP_DAYS; `a` for fewer
+    ids.store([(c, ("ccc", None))], read_at_ns=10**12)
+    assert _rows(path) == {10, 12}
+    assert ids.lookup([a, b, c]) == [("aaa", (1, 2)), None, ("ccc", None)]
+    ids.close()
+
+
+def test_a_file_written_before_ids_were_dated_keeps_its_ids(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "ids.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "CREATE TABLE file_ids_v1 (dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL, "
+            "mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, width INTEGER, "
+            "height INTEGER, PRIMARY KEY (dev, ino))"
+        )
+        conn.execute("INSERT INTO file_ids_v1 VALUES (1, 2, 300, 10, 10, 'aaa', 10, 20)")
+    ids = file_ids.FileIds(path)
+    assert ids.lookup([(1, 2, 300, 10, 10)]) == [("aaa", (10, 20))]
+    ids.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        ((used,),) = conn.execute(f"SELECT used FROM {file_ids._TABLE}").fetchall()
+    assert tables == {file_ids._TABLE} and used == file_ids.today()
