@@ -1,5 +1,5 @@
 """``python -m tag_bench`` (used by ``accelerate launch ... -m tag_bench run``)."""
 
-from tag_bench._cli.main import main
+from tag_bench._cli.main import entry
 
-main()
+entry()

@@ -658,8 +658,8 @@ class RunDir:
         and the manifest of a run already here is not rewritten: its writer is whoever created it,
         and the shard that finishes the run).
 
-        The index is written by the shard that created the manifest, and extended by one whose
-        ``--limit`` reaches further (never cut: a shard with a smaller limit generates its part of it).
+        The index is written by the shard that created the manifest; a shard whose index has another
+        length (another ``--limit``) is refused.
         """
         self.check_placement()
         self.path.mkdir(parents=True, exist_ok=True)
@@ -672,11 +672,42 @@ class RunDir:
             time.sleep(0.1)
         old = self.read_manifest()
         self.check_same_run(old, manifest, shard=shard)
-        if not self.index_path.exists() or _count_lines(self.index_path) < len(samples):
+        if not self.index_path.exists():  # its creator stopped before writing it
             self.write_index(samples)
+            return old
+        n_here = _count_lines(self.index_path)
+        if n_here != len(samples):
+            # a shard of another --limit would generate its part of another index: the shards' counts,
+            # the run's status and its scores would disagree about which samples the run holds
+            give = f"--limit {old.limit}" if old.limit is not None else "no --limit"
+            raise RunConfigError(
+                f"{self.path} is a run of {n_here:,} samples and shard {shard} indexes {len(samples):,} "
+                f"(--limit {manifest.limit if manifest.limit is not None else 'none'}): every shard of a run "
+                f"takes the run's --limit. Give this shard {give}, or choose another --out"
+            )
         return old
 
     # ------------------------------------------------------------------------------------- lock
+
+    def writer(self) -> str | None:
+        """Who holds the run's writer lock (:meth:`lock`: a session without ``--shard`` generating or
+        scoring here), or None when no process does."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return None
+        path = self.path / self.LOCK
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder(path)
+        finally:
+            os.close(fd)  # releases a lock taken here
+        return None
 
     @contextmanager
     def lock(self) -> Iterator[None]:

@@ -221,6 +221,8 @@ def test_bad_shard_options_are_refused_before_any_model_loads(raf_root, tmp_path
             "--out", str(tmp_path / "r"), "--no-progress"]  # fmt: skip
     r = CliRunner().invoke(main, [*base, "--shard", "4/4"])
     assert r.exit_code == 2 and "index must be 0 to 3" in r.output
+    r = CliRunner().invoke(main, [*base, "--shard", "0/0"])
+    assert r.exit_code == 2 and "number of shards must be at least 1" in r.output
     r = CliRunner().invoke(main, [*base, "--shard", "0/2", "--overwrite"])
     assert r.exit_code == 1 and "would delete what the other shards wrote" in r.output
     assert not (tmp_path / "r").exists()
@@ -321,3 +323,118 @@ def test_readers_of_an_unfinished_sharded_run_point_at_status(raf_root, tmp_path
     n = len(RunDir(out).read_index())
     done = sum(Shard(0, 2).owns(s.id) for s in RunDir(out).read_index())
     assert RunDir(out).read_metrics().status_counts.get("missing", 0) == n - done
+
+
+def test_every_shard_of_a_run_takes_the_runs_limit(raf_root, tmp_path):
+    out = tmp_path / "run"
+    _random(raf_root, out, shard="0/2", limit=6)
+    with pytest.raises(
+        RunConfigError, match=r"is a run of 6 samples and shard 1/2 indexes \d+ .*Give this shard --limit 6"
+    ):
+        _random(raf_root, out, shard="1/2")
+    with pytest.raises(RunConfigError, match=r"shard 0/1 indexes \d+ .*Give this shard --limit 6"):
+        _random(raf_root, out)  # a session without --shard on a sharded run is shard 0/1
+    done = _random(raf_root, out, shard="1/2", limit=6)
+    assert done.report is not None and sum(done.report.status_counts.values()) == 6
+    assert _records_per_sample(out) == Counter({s.id: 1 for s in RunDir(out).read_index()})
+
+
+def _sleeping_shard(out: Path, index: int, count: int) -> subprocess.Popen:
+    """A live process recorded as shard index/count of ``out``, as a shard on this host looks while it runs."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    state = ShardState(method="sha256-mod-v1", index=index, count=count, n_samples=10, assigned=5,
+                       started=now_iso(), updated=now_iso(), host=socket.gethostname(), pid=sleeper.pid)  # fmt: skip
+    RunDir(out).write_shard_state(state)
+    return sleeper
+
+
+def test_a_session_without_shard_and_shards_never_generate_at_once(raf_root, tmp_path):
+    out = tmp_path / "run"
+    RunDir(out).path.mkdir()
+    refused = pytest.raises(
+        RunLockedError, match=r"being written by a tag-bench process without --shard \(pid"
+    )
+    with RunDir(out).lock(), refused:  # what a session without --shard holds while it runs
+        _random(raf_root, out, shard="0/2")
+    assert not RunDir(out).is_run()  # refused before anything was written
+    _random(raf_root, out, shard="1/2")
+    sleeper = _sleeping_shard(out, 0, 2)
+    try:
+        for other in (None, "1/3"):  # None: a session without --shard, i.e. shard 0/1
+            with pytest.raises(
+                RunLockedError,
+                match=rf"shard 0/2 of .* is still running \(pid {sleeper.pid}.*share their count",
+            ):
+                _random(raf_root, out, shard=other)
+        with pytest.raises(RunLockedError, match=r"still running .*--overwrite would delete what it writes"):
+            _random(raf_root, out, overwrite=True)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert _random(raf_root, out).report is not None  # the dead shard's samples, in one process
+    assert _records_per_sample(out) == Counter({s.id: 1 for s in RunDir(out).read_index()})
+
+
+def test_overwrite_without_shard_starts_a_sharded_run_over(raf_root, tmp_path):
+    out = tmp_path / "run"
+    _random(raf_root, out, shard="0/3")
+    done = _random(raf_root, out, overwrite=True, seed=1)  # another seed: refused without --overwrite
+    run = RunDir(out)
+    assert done.report is not None and done.stats.skipped_done == 0 and done.manifest.seeds["seed"] == 1
+    assert not run.is_sharded() and run.generation_paths() == [run.generations_path]
+    assert _records_per_sample(out) == Counter({s.id: 1 for s in run.read_index()})
+
+
+def test_an_unsharded_run_whose_process_died_shows_interrupted(raf_root, tmp_path):
+    out = tmp_path / "run"
+    _random(raf_root, out)
+    RunDir(out).set_status("running")  # as a process killed with SIGKILL leaves it: no lock held
+    where = run_progress(RunDir(out))
+    assert where.status == "interrupted" and where.shards[0].status == "stale"
+    assert "no process is writing it" in (where.status_reason or "")
+    with RunDir(out).lock():
+        assert run_progress(RunDir(out)).status == "running"
+
+
+def test_a_shard_whose_own_calls_failed_exits_1_even_when_the_run_goes_on(raf_root, tmp_path):
+    from tag_bench.testing.chat_server import ChatServer, Fault
+
+    with ChatServer() as server:
+        server.add_fault(Fault.error(500, message="overloaded"), times=None)
+        r = CliRunner().invoke(main, ["run", "--model", "openai", "--model-args",
+                                      f"model=tiny-chat,base_url={server.base_url},max_retries=0", "--tasks",
+                                      "rafdb_basic_test", "--data-root", str(raf_root), "--out", str(tmp_path / "run"),
+                                      "--shard", "0/2", "--no-cache", "--no-progress", "--au-reference", "none"])  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert "shard 0/2: every one of the" in r.output and "retried when the shard is run again" in r.output
+    assert "left to other shards" in r.output
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_shard_as_ctrl_c_does(raf_root, tmp_path):
+    """What Slurm's scancel and time limit send: the shard saves, says interrupted, exits 143."""
+    import signal
+    import time
+
+    from tag_bench.testing.chat_server import ChatServer, Fault
+
+    out = tmp_path / "run"
+    with ChatServer() as server:
+        server.add_fault(Fault.slow(3.0), times=None)
+        proc = subprocess.Popen(
+            _cli("run", "--model", "openai", "--model-args", f"model=tiny-chat,base_url={server.base_url}",
+                 "--tasks", "rafdb_basic_test", "--data-root", str(raf_root), "--out", str(out), "--shard", "0/2",
+                 "--no-cache", "--no-progress", "--au-reference", "none"),
+            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while RunDir(out).read_shard_state(0, 2) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # a call in flight
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr[-2000:]
+    assert "terminated (SIGTERM): what was done is saved" in stderr
+    state = RunDir(out).read_shard_state(0, 2)
+    assert state is not None and state.status == "interrupted"
+    assert RunDir(out).read_manifest().status == "interrupted"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -26,7 +27,8 @@ def cli_errors(fn: F) -> F:
 
     A :class:`~tag_bench.errors.TagBenchError` (or a ValueError from validation) is the user's to fix
     and its message says how; an OSError names the file; anything else is reported as unexpected,
-    with the variable that shows the traceback. Ctrl-C exits with status 130.
+    with the variable that shows the traceback. Ctrl-C exits with status 130, SIGTERM (:func:`stop_on_sigterm`)
+    with 143.
     """
 
     @functools.wraps(fn)
@@ -35,11 +37,10 @@ def cli_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except KeyboardInterrupt:
-            click.echo(
-                "\ninterrupted: what was done is saved; run the same command again to resume.", err=True
-            )
-            raise SystemExit(130) from None
+        except KeyboardInterrupt as e:
+            what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+            click.echo(f"\n{what}: what was done is saved; run the same command again to resume.", err=True)
+            raise SystemExit(128 + signal.SIGTERM if isinstance(e, Terminated) else 130) from None
         except (TagBenchError, ValueError) as e:
             if os.environ.get(DEBUG_ENV):
                 raise
@@ -57,6 +58,30 @@ def cli_errors(fn: F) -> F:
             ) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, Slurm's ``scancel`` and time limit): stopped where Ctrl-C would stop, so what was
+    done is saved and the run or shard is marked interrupted."""
+
+
+_MAIN_PID: int | None = None
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM raise :class:`Terminated` in this process. Forked workers keep the default action:
+    they end at once, and their parent reports the interruption."""
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    if os.getpid() != _MAIN_PID:  # a forked worker
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Terminated
 
 
 def setup_logging() -> None:

@@ -43,3 +43,11 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="tag-bench")
 def main() -> None:
     """tag-bench: is the VLM's facial-expression answer right, and is its AU evidence grounded?"""
+
+
+def entry() -> None:
+    """The ``tag-bench`` program: :func:`main`, with SIGTERM stopping it as Ctrl-C does."""
+    from tag_bench._cli.common import stop_on_sigterm
+
+    stop_on_sigterm()
+    main()

@@ -114,6 +114,7 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
     cache: Any = False if no_cache else (cache_path or True)
     loader = loader_overrides(class_order, options)
     failed: list[str] = []
+    shard_failures: list[str] = []
     for task in task_list:
         task_name = task.name
         run_out = (
@@ -134,6 +135,8 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
                 f"{result.stats.generated} generated now",
                 err=True,
             )
+        if result.shard_failed is not None:
+            shard_failures.append(f"{task_name}: {result.shard_failed}")
         if result.report is None:  # a shard whose run other shards finish
             if as_json:
                 click.echo(
@@ -155,11 +158,18 @@ def run_cmd(model: str, model_args: str, tasks: str, data_root: str | None, task
                 click.echo(f"  error: {msg}", err=True)
         if result.manifest.status == "failed":
             failed.append(f"{task_name}: {result.manifest.status_reason or 'failed'}")
+    problems = []
     if failed:
-        raise click.ClickException(
+        problems.append(
             "; ".join(failed)
             + " (scored anyway, failures in every denominator; the manifest says status failed)"
         )
+    if shard_failures:
+        problems.append(
+            "; ".join(shard_failures) + " (its failed samples are retried when the shard is run again)"
+        )
+    if problems:
+        raise click.ClickException("; ".join(problems))
 
 
 def _resolve_tasks(tasks: str, tasks_dirs: list[str]) -> list[Any]:

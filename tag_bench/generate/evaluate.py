@@ -22,7 +22,7 @@ from tag_bench._hashing import sha256_hex
 from tag_bench.au.base import DEFAULT_DETECTOR
 from tag_bench.au.sources import parse_reference_spec
 from tag_bench.generate.engine import PromptFn, dist_info, generate
-from tag_bench.generate.sharded import generate_shard
+from tag_bench.generate.sharded import check_no_other_writer, generate_shard
 from tag_bench.generate.shards import Shard
 from tag_bench.generate.stages import (
     RunPlan,
@@ -230,7 +230,9 @@ def evaluate(
     world_size = shard.count if shard is not None else 1
     plan = plan_run(task, model, model_args, batch_size=batch_size, world_size=world_size, **options)
     try:
-        if shard is not None or plan.run.is_sharded():
+        if overwrite and plan.run.is_sharded():
+            check_no_other_writer(plan.run, None)  # then the run is cleared, its shards' files included
+        elif shard is not None or plan.run.is_sharded():
             return generate_shard(
                 plan, shard or Shard(0, 1), batch_size=batch_size, cache=cache, n_resamples=n_resamples,
                 progress=progress, max_error_rate=max_error_rate,

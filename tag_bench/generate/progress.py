@@ -105,7 +105,7 @@ def run_progress(run: RunDir, *, now: str | None = None) -> RunProgress:
     rows = (
         _shard_rows(index, status_of, states, now)
         if sharded
-        else [_unsharded_row(manifest, index, status_of)]
+        else [_unsharded_row(run, manifest, index, status_of)]
     )
     live = [r for r in rows if r.status == "running"]
     throughput, basis = _throughput(live, manifest, states, sharded, now, done, index)
@@ -151,11 +151,23 @@ def _shard_rows(
     return rows
 
 
-def _unsharded_row(manifest: RunManifest, index: list[str], status_of: dict[str, str]) -> ShardProgress:
+def _unsharded_row(
+    run: RunDir, manifest: RunManifest, index: list[str], status_of: dict[str, str]
+) -> ShardProgress:
     done = sum(sid in status_of for sid in index)
     errors = sum(status_of.get(sid) == "error" for sid in index)
-    return ShardProgress(shard="all", status=manifest.status, assigned=len(index), done=done, errors=errors,
-                         remaining=len(index) - done, reason=manifest.status_reason)  # fmt: skip
+    status: str = manifest.status
+    reason = manifest.status_reason
+    if status == "running" and run.writer() is None:  # its writer holds the run's lock while it lives
+        status, reason = "stale", STALE_UNSHARDED
+    return ShardProgress(shard="all", status=status, assigned=len(index), done=done, errors=errors,
+                         remaining=len(index) - done, reason=reason)  # fmt: skip
+
+
+STALE_UNSHARDED = (
+    "no process is writing it (killed, or its machine was lost, before it could mark the run): run the same "
+    "command again to resume it"
+)
 
 
 def _throughput(
@@ -181,6 +193,13 @@ def _status(
     run: RunDir, manifest: RunManifest, sharded: bool, covered: bool, rows: list[ShardProgress]
 ) -> tuple[str, str | None]:
     if not sharded:
+        if rows[0].status == "stale":
+            return (
+                "interrupted",
+                f"{STALE_UNSHARDED} ({rerun_command(manifest.command)})"
+                if manifest.command
+                else STALE_UNSHARDED,
+            )
         return manifest.status, manifest.status_reason
     if covered:
         if manifest.status in ("complete", "failed"):

@@ -50,10 +50,15 @@ class Shard:
     count: int
 
     def __post_init__(self) -> None:
-        if self.count < 1 or not 0 <= self.index < self.count:
+        if self.count < 1:
             raise ShardSpecError(
-                f"shard {self.index}/{self.count}: the index must be 0 to {max(self.count, 1) - 1} "
-                "and the count at least 1 (e.g. --shard 0/4 ... --shard 3/4)"
+                f"shard {self.index}/{self.count}: the number of shards must be at least 1 "
+                "(e.g. --shard 0/4 ... --shard 3/4)"
+            )
+        if not 0 <= self.index < self.count:
+            raise ShardSpecError(
+                f"shard {self.index}/{self.count}: the index must be 0 to {self.count - 1} "
+                f"(e.g. --shard 0/{self.count} ... --shard {self.count - 1}/{self.count})"
             )
 
     @classmethod

@@ -25,6 +25,8 @@ class RunResult:
     report: MetricsReport | None = None  # None: a shard whose run other shards have yet to finish
     warnings: list[str] = field(default_factory=list)
     pending: str | None = None  # a shard that did its part: what the run still waits for
+    #: a shard too many of whose own samples failed (``too_many_errors``), whatever the run's status
+    shard_failed: str | None = None
 
 
 @dataclass
