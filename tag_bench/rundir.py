@@ -119,6 +119,20 @@ def manifest_identity(m: RunManifest) -> dict[str, Any]:
     }
 
 
+def _what_changed(field: str, old: RunManifest, new: RunManifest) -> str:
+    """What a changed digest of :func:`manifest_identity` stands for, in words a user can act on."""
+    if field == "model_fingerprint":
+        return f" (model {old.model.adapter} {old.model.args} -> {new.model.adapter} {new.model.args})"
+    if field == "data":
+        where = (
+            f"; data root {old.data_root} -> {new.data_root}, and image paths are part of it"
+            if old.data_root != new.data_root
+            else ""
+        )
+        return f" (the index: sample ids, labels, image paths and crops{where})"
+    return ""
+
+
 class RunDir:
     """One run directory on disk."""
 
@@ -639,10 +653,10 @@ class RunDir:
         a, b = manifest_identity(old), manifest_identity(new)
         changed = [k for k in IDENTITY_FIELDS if a[k] != b[k]]
         if changed:
-            lines = "\n".join(f"  {k}: {a[k]!r} -> {b[k]!r}" for k in changed)
+            lines = "\n".join(f"  {k}: {a[k]!r} -> {b[k]!r}{_what_changed(k, old, new)}" for k in changed)
             who = f"shard {shard} has" if shard else "this run has"
             fix = (
-                "give this shard the run's configuration, or choose another --out (to start over, delete the "
+                "Give this shard the run's configuration, or choose another --out (to start over, delete the "
                 "folder before any shard starts)"
                 if shard
                 else "Start fresh with --overwrite, or choose another --out."

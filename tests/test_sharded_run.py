@@ -438,3 +438,28 @@ def test_sigterm_stops_a_shard_as_ctrl_c_does(raf_root, tmp_path):
     state = RunDir(out).read_shard_state(0, 2)
     assert state is not None and state.status == "interrupted"
     assert RunDir(out).read_manifest().status == "interrupted"
+
+
+def test_a_shard_of_another_model_or_data_is_refused_in_words(raf_root, tmp_path):
+    import shutil
+
+    out = tmp_path / "run"
+    _random(raf_root, out, shard="0/2")
+    r = CliRunner().invoke(main, ["run", "--model", "facs-rules", "--tasks", "rafdb_basic_test", "--data-root",
+                                  str(raf_root), "--out", str(out), "--shard", "1/2", "--no-cache", "--no-progress"])  # fmt: skip
+    assert r.exit_code == 1 and "(model random " in r.output and "-> facs-rules " in r.output, r.output
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(raf_root, moved)
+    with pytest.raises(
+        RunConfigError, match=rf"data: .*image paths and crops; data root {raf_root}/basic -> {moved}/basic"
+    ):
+        _random(moved, out, shard="1/2")
+
+
+def test_status_of_a_sweep_with_an_unreadable_run_exits_1(raf_root, tmp_path):
+    _random(raf_root, tmp_path / "sweep" / "a")
+    (tmp_path / "sweep" / "b").mkdir()
+    (tmp_path / "sweep" / "b" / "manifest.json").write_text("{}")
+    r = CliRunner().invoke(main, ["status", str(tmp_path / "sweep")])
+    assert r.exit_code == 1 and "complete" in r.output
+    assert "1 run directory could not be read" in r.output and "b" in r.output

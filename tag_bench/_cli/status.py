@@ -31,11 +31,13 @@ def status_cmd(paths: tuple[str, ...], as_json: bool) -> None:
             f"no run directory in {', '.join(paths)} (a run directory holds manifest.json)"
         )
     progress = []
+    unreadable = []
     for run in runs:
         try:
             progress.append(run_progress(run))
         except RunDirError as e:
             click.echo(f"{run.path}: cannot be read ({e})", err=True)
+            unreadable.append(str(run.path))
     for p in progress:
         if as_json:
             click.echo(json.dumps(p.model_dump(mode="json")))
@@ -50,6 +52,11 @@ def status_cmd(paths: tuple[str, ...], as_json: bool) -> None:
         states = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
         click.echo(
             f"{len(progress)} runs ({states}): {done:,} of {total:,} samples generated, {total - done:,} remaining"
+        )
+    if unreadable:  # a sweep's script must not read a damaged run as a finished one
+        raise click.ClickException(
+            f"{len(unreadable)} run director{'y' if len(unreadable) == 1 else 'ies'} could not be read: "
+            f"{', '.join(unreadable[:5])}{' ...' if len(unreadable) > 5 else ''}"
         )
 
 
