@@ -463,3 +463,26 @@ def test_status_of_a_sweep_with_an_unreadable_run_exits_1(raf_root, tmp_path):
     r = CliRunner().invoke(main, ["status", str(tmp_path / "sweep")])
     assert r.exit_code == 1 and "complete" in r.output
     assert "1 run directory could not be read" in r.output and "b" in r.output
+
+
+def test_status_lists_what_is_left_once_and_missing_answers_apart(raf_root, tmp_path):
+    out = tmp_path / "run"
+    _random(raf_root, out, shard="0/4")
+    _random(raf_root, out, shard="0/2")  # the run goes on with N = 2
+    where = run_progress(RunDir(out))
+    assert {r.shard for r in where.shards if r.status == "not started"} <= {"1/2"}
+    assert sum(r.remaining for r in where.shards if r.status == "not started") == where.remaining > 0
+    # replay without an answer for some samples: they are missing, not left to generate
+    index = RunDir(out).read_index()
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(
+        "".join(json.dumps({"id": s.id, "response": "<answer>happy</answer>"}) + "\n" for s in index[3:])
+    )
+    replayed = tmp_path / "replayed"
+    for i in range(2):
+        evaluate("rafdb_basic_test", "replay", {"predictions": str(preds), "frame": "pixel"}, data_root=raf_root,
+                 out=replayed, cache=False, progress=False, n_resamples=200, shard=f"{i}/2")  # fmt: skip
+    where = run_progress(RunDir(replayed))
+    assert where.status == "complete" and (where.remaining, where.missing) == (0, 3)
+    text = CliRunner().invoke(main, ["status", str(replayed)]).output
+    assert "0 remaining, 3 with no answer (scored as missing)" in text

@@ -81,9 +81,10 @@ def format_progress(p: RunProgress, *, detail: bool = True) -> str:
     speed = f"; {p.throughput:.3g} samples/s" if p.throughput else ""
     eta = f"; ETA {_duration(p.eta_s)}" if p.eta_s is not None else ""
     scored = "" if p.scored or p.status not in ("complete", "failed") else " (not scored yet)"
+    missing = f", {p.missing:,} with no answer (scored as missing)" if p.missing else ""
     head = (
         f"{p.run_dir}: {p.status}{scored}: {p.done:,} of {p.total:,} samples generated{errors}, "
-        f"{p.remaining:,} remaining{speed}{eta}"
+        f"{p.remaining:,} remaining{missing}{speed}{eta}"
     )
     lines = [head]
     if not detail:

@@ -32,6 +32,8 @@ class ShardProgress(BaseModel):
     done: int
     errors: int
     remaining: int
+    #: samples of a shard that finished without a record of them (``replay`` had no answer): missing
+    missing: int = 0
     rate: float | None = None  # samples per second of this session, while running
     eta_s: float | None = None
     host: str | None = None
@@ -50,7 +52,8 @@ class RunProgress(BaseModel):
     total: int
     done: int
     errors: int
-    remaining: int
+    remaining: int  # samples still to generate
+    missing: int = 0  # samples a finished shard or session had no answer for (scored as missing)
     throughput: float | None = None  # samples/s of the running shards together (else of finished sessions)
     throughput_basis: str | None = None
     eta_s: float | None = None
@@ -109,13 +112,14 @@ def run_progress(run: RunDir, *, now: str | None = None) -> RunProgress:
     )
     live = [r for r in rows if r.status == "running"]
     throughput, basis = _throughput(live, manifest, states, sharded, now, done, index)
-    remaining = len(index) - done
+    missing = sum(r.missing for r in rows)
+    remaining = len(index) - done - missing
     status, reason = _status(run, manifest, sharded, covered, rows)
     eta = remaining / throughput if throughput and status == "running" and remaining else None
     return RunProgress(
         run_dir=str(run.path), sharded=sharded, status=status, status_reason=reason, covered=covered,
         scored=run.metrics_path.exists(), total=len(index), done=done, errors=errors, remaining=remaining,
-        throughput=throughput, throughput_basis=basis, eta_s=eta, shards=rows,
+        missing=missing, throughput=throughput, throughput_basis=basis, eta_s=eta, shards=rows,
     )  # fmt: skip
 
 
@@ -125,6 +129,8 @@ def _shard_rows(
     rows = []
     counts = sorted({st.count for st in states})
     by_shard = {(st.index, st.count): st for st in states}
+    # the samples left are listed once, as shards of the count the run goes on with (the latest started)
+    latest = max(states, key=lambda st: st.started).count if states else None
     for count in counts:
         for i in range(count):
             sh = Shard(i, count)
@@ -135,18 +141,21 @@ def _shard_rows(
             errors = sum(status_of.get(sid) == "error" for sid in owned)
             remaining = len(owned) - done
             if st is None:
-                if remaining:  # a shard never started, with work left
+                if remaining and count == latest:  # a shard never started, with work left
                     rows.append(ShardProgress(shard=str(sh), status="not started", assigned=len(owned), done=done,
                                               errors=errors, remaining=remaining))  # fmt: skip
                 continue
             status = st.status if st.status != "running" or is_live(st, now) else "stale"
+            missing = 0
+            if status == "complete":  # it found no answer for the rest (replay): missing, not pending
+                missing, remaining = remaining, 0
             rate = eta = None
             if status == "running":
                 elapsed = seconds_between(st.started, st.updated)
                 rate = st.generated / elapsed if elapsed > 0 and st.generated else None
                 eta = remaining / rate if rate else None
             rows.append(ShardProgress(shard=str(sh), status=status, assigned=len(owned), done=done, errors=errors,
-                                      remaining=remaining, rate=rate, eta_s=eta, host=st.host, pid=st.pid,
+                                      remaining=remaining, missing=missing, rate=rate, eta_s=eta, host=st.host, pid=st.pid,
                                       updated=st.updated, reason=st.status_reason))  # fmt: skip
     return rows
 
@@ -160,8 +169,11 @@ def _unsharded_row(
     reason = manifest.status_reason
     if status == "running" and run.writer() is None:  # its writer holds the run's lock while it lives
         status, reason = "stale", STALE_UNSHARDED
+    left = len(index) - done
+    finished = status == "complete"  # no answer for the rest (replay): missing, not pending
     return ShardProgress(shard="all", status=status, assigned=len(index), done=done, errors=errors,
-                         remaining=len(index) - done, reason=reason)  # fmt: skip
+                         remaining=0 if finished else left, missing=left if finished else 0,
+                         reason=reason)  # fmt: skip
 
 
 STALE_UNSHARDED = (
