@@ -327,7 +327,7 @@ class RunDir:
             )
         return (
             f"the run did not finish: its status is {m.status}{why}; run the command that made it again to "
-            f"finish it: {rerun_command(m.command)}"
+            f"finish it: {rerun_command(m.command, self.path)}"
         )
 
     # ------------------------------------------------------------------------------------ index
@@ -859,16 +859,31 @@ class JudgeRunDir:
             (self.path / name).unlink(missing_ok=True)
 
 
-def rerun_command(command: list[str] | None) -> str:
+def rerun_command(command: list[str] | None, run_path: str | os.PathLike[str] | None = None) -> str:
     """The command line a run was made with, as a user would type it again (``tag-bench ...`` for the
-    command-line tool however it was started)."""
+    command-line tool however it was started). With ``run_path``, its ``--out`` (``--out-dir``) names
+    that folder (its parent) by its absolute path, so the command works from any directory."""
     import shlex
 
     if not command:
         return "(not recorded in the manifest)"
+    if run_path is not None:
+        where = Path(run_path).absolute()
+        command = _with_option(_with_option(command, "--out", str(where)), "--out-dir", str(where.parent))
     if Path(command[0]).name == "tag-bench" or Path(command[0]).parts[-2:] == ("tag_bench", "__main__.py"):
         return "`" + shlex.join(["tag-bench", *command[1:]]) + "`"
     return "`" + shlex.join(command) + "`"
+
+
+def _with_option(command: list[str], option: str, value: str) -> list[str]:
+    """``command`` with the value of ``option`` (``--opt V`` or ``--opt=V``) replaced, where it is given."""
+    out = list(command)
+    for k, a in enumerate(out):
+        if a == option and k + 1 < len(out):
+            out[k + 1] = value
+        elif a.startswith(option + "="):
+            out[k] = f"{option}={value}"
+    return out
 
 
 def _count_index(pattern: re.Pattern[str], path: Path) -> tuple[int, int]:

@@ -486,3 +486,15 @@ def test_status_lists_what_is_left_once_and_missing_answers_apart(raf_root, tmp_
     assert where.status == "complete" and (where.remaining, where.missing) == (0, 3)
     text = CliRunner().invoke(main, ["status", str(replayed)]).output
     assert "0 remaining, 3 with no answer (scored as missing)" in text
+
+
+def test_the_command_that_finishes_a_run_names_its_folder_from_anywhere(tmp_path):
+    from tag_bench.rundir import rerun_command
+
+    cmd = ["/x/bin/tag-bench", "run", "--model", "random", "--out", "runs/a", "--limit", "5"]
+    assert (
+        rerun_command(cmd, tmp_path / "runs" / "a")
+        == f"`tag-bench run --model random --out {tmp_path}/runs/a --limit 5`"
+    )
+    assert f"--out-dir={tmp_path}" in rerun_command(["tag-bench", "run", "--out-dir=runs"], tmp_path / "task")
+    assert rerun_command(cmd) == "`tag-bench run --model random --out runs/a --limit 5`"

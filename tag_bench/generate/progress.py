@@ -208,7 +208,7 @@ def _status(
         if rows[0].status == "stale":
             return (
                 "interrupted",
-                f"{STALE_UNSHARDED} ({rerun_command(manifest.command)})"
+                f"{STALE_UNSHARDED} ({rerun_command(manifest.command, run.path)})"
                 if manifest.command
                 else STALE_UNSHARDED,
             )
@@ -227,7 +227,7 @@ def _status(
     listed = ", ".join(f"{r.shard} ({r.status}, {r.remaining} left)" for r in unfinished[:8])
     more = f" and {len(unfinished) - 8} more" if len(unfinished) > 8 else ""
     rerun = (
-        rerun_command(_without_shard(manifest.command)).rstrip("`") + " --shard I/N`"
+        rerun_command(_without_shard(manifest.command), run.path).rstrip("`") + " --shard I/N`"
         if manifest.command
         else "the command that started them, with --shard I/N"
     )
