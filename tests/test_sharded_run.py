@@ -498,3 +498,16 @@ def test_the_command_that_finishes_a_run_names_its_folder_from_anywhere(tmp_path
     )
     assert f"--out-dir={tmp_path}" in rerun_command(["tag-bench", "run", "--out-dir=runs"], tmp_path / "task")
     assert rerun_command(cmd) == "`tag-bench run --model random --out runs/a --limit 5`"
+
+
+def test_status_into_a_closed_pipe_stops_quietly(raf_root, tmp_path):
+    """`tag-bench status --json | head -1`: the reader goes away; no error message, no traceback."""
+    _random(raf_root, tmp_path / "sweep" / "a")
+    read, write = os.pipe()
+    os.close(read)  # every write now fails with EPIPE, as after `head` has exited
+    try:
+        proc = subprocess.run(_cli("status", "--json", str(tmp_path / "sweep")), stdout=write,
+                              stderr=subprocess.PIPE, text=True, env=_env(), timeout=120)  # fmt: skip
+    finally:
+        os.close(write)
+    assert proc.returncode == 141 and proc.stderr == "", proc.stderr

@@ -41,6 +41,12 @@ def cli_errors(fn: F) -> F:
             what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
             click.echo(f"\n{what}: what was done is saved; run the same command again to resume.", err=True)
             raise SystemExit(128 + signal.SIGTERM if isinstance(e, Terminated) else 130) from None
+        except BrokenPipeError:
+            # the reader of the output went away (`| head`): stop quietly, as other Unix tools do; the
+            # output is pointed at /dev/null so the flush at exit does not fail again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            raise SystemExit(128 + signal.SIGPIPE) from None
         except (TagBenchError, ValueError) as e:
             if os.environ.get(DEBUG_ENV):
                 raise
