@@ -327,7 +327,7 @@ class RunDir:
             )
         return (
             f"the run did not finish: its status is {m.status}{why}; run the command that made it again to "
-            f"finish it: {rerun_command(m.command, self.path)}"
+            f"finish it: {rerun_command(m.command, self.path, m.cwd)}"
         )
 
     # ------------------------------------------------------------------------------------ index
@@ -859,10 +859,14 @@ class JudgeRunDir:
             (self.path / name).unlink(missing_ok=True)
 
 
-def rerun_command(command: list[str] | None, run_path: str | os.PathLike[str] | None = None) -> str:
+def rerun_command(
+    command: list[str] | None, run_path: str | os.PathLike[str] | None = None, cwd: str | None = None
+) -> str:
     """The command line a run was made with, as a user would type it again (``tag-bench ...`` for the
-    command-line tool however it was started). With ``run_path``, its ``--out`` (``--out-dir``) names
-    that folder (its parent) by its absolute path, so the command works from any directory."""
+    command-line tool however it was started), from any directory: after a ``cd`` to ``cwd``, the
+    folder it ran in (the manifest's ``cwd``), so its relative paths (data root, model, default results
+    folder) mean what they meant. With ``run_path``, its ``--out`` (``--out-dir``) names that folder
+    (its parent) by its absolute path, which still holds after the run folder was moved."""
     import shlex
 
     if not command:
@@ -871,8 +875,9 @@ def rerun_command(command: list[str] | None, run_path: str | os.PathLike[str] | 
         where = Path(run_path).absolute()
         command = _with_option(_with_option(command, "--out", str(where)), "--out-dir", str(where.parent))
     if Path(command[0]).name == "tag-bench" or Path(command[0]).parts[-2:] == ("tag_bench", "__main__.py"):
-        return "`" + shlex.join(["tag-bench", *command[1:]]) + "`"
-    return "`" + shlex.join(command) + "`"
+        command = ["tag-bench", *command[1:]]
+    cd = f"cd {shlex.quote(cwd)} && " if cwd else ""
+    return "`" + cd + shlex.join(command) + "`"
 
 
 def _with_option(command: list[str], option: str, value: str) -> list[str]:

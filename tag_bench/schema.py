@@ -523,6 +523,7 @@ class RunManifest(Record):
     git_revision: str | None = None
     tag_bench_version: str | None = None
     command: list[str] | None = None
+    cwd: str | None = None  # the folder ``command`` ran in: its relative paths are relative to it
     status: Literal["running", "interrupted", "failed", "complete"] = "running"
     status_reason: str | None = None  # why the run is failed or interrupted, and what to do about it
     world_size: int = 1

@@ -408,6 +408,13 @@ def test_a_shard_whose_own_calls_failed_exits_1_even_when_the_run_goes_on(raf_ro
     assert r.exit_code == 1, r.output
     assert "shard 0/2: every one of the" in r.output and "retried when the shard is run again" in r.output
     assert "left to other shards" in r.output
+    state = RunDir(tmp_path / "run").read_shard_state(0, 2)
+    assert (
+        state is not None and state.status == "failed" and "every one of the" in (state.status_reason or "")
+    )
+    where = run_progress(RunDir(tmp_path / "run"))
+    assert where.status == "failed" and "shard 0/2 failed: every one of the" in (where.status_reason or "")
+    assert RunDir(tmp_path / "run").read_manifest().status == "failed"
 
 
 @pytest.mark.slow
@@ -498,6 +505,33 @@ def test_the_command_that_finishes_a_run_names_its_folder_from_anywhere(tmp_path
     )
     assert f"--out-dir={tmp_path}" in rerun_command(["tag-bench", "run", "--out-dir=runs"], tmp_path / "task")
     assert rerun_command(cmd) == "`tag-bench run --model random --out runs/a --limit 5`"
+    # relative paths (here the default results folder and the data root) mean what they meant
+    plain = ["tag-bench", "run", "--model", "random", "--data-root", "data"]
+    assert rerun_command(plain, tmp_path / "results" / "x", cwd="/home/me/my project") == (
+        "`cd '/home/me/my project' && tag-bench run --model random --data-root data`"
+    )
+
+
+def test_the_resume_command_of_an_interrupted_run_works_from_another_folder(raf_root, tmp_path, monkeypatch):
+    first = subprocess.run(_cli("run", "--model", "random", "--tasks", "rafdb_basic_test", "--data-root",
+                                os.path.relpath(raf_root, tmp_path), "--no-cache", "--no-progress", "--n-resamples",
+                                "200", "--limit", "6"),
+                           cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert first.returncode == 0, first.stderr[-2000:]
+    (run_path,) = [p.parent for p in (tmp_path / "results").rglob("manifest.json")]
+    RunDir(run_path).set_status(
+        "interrupted", "generation was interrupted; run the same command again to resume it"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    reason = run_progress(RunDir(run_path)).status_reason or ""
+    command = reason[reason.index("`") + 1 : reason.rindex("`")]
+    assert command.startswith(f"cd {tmp_path} && tag-bench run ")
+    proc = subprocess.run(command.replace("tag-bench run", f"{sys.executable} -m tag_bench run", 1), shell=True,
+                          env=_env(), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert RunDir(run_path).read_manifest().status == "complete" and not (elsewhere / "results").exists()
 
 
 def test_status_into_a_closed_pipe_stops_quietly(raf_root, tmp_path):

@@ -157,6 +157,7 @@ def plan_run(
             git_revision=git_revision(),
             tag_bench_version=_version(),
             command=[scrub_secrets(a) for a in sys.argv],
+            cwd=os.getcwd(),
             world_size=world_size,
             task_fingerprint=task.fingerprint(),
             index_sha256=index_sha,

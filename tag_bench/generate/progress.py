@@ -208,10 +208,13 @@ def _status(
         if rows[0].status == "stale":
             return (
                 "interrupted",
-                f"{STALE_UNSHARDED} ({rerun_command(manifest.command, run.path)})"
+                f"{STALE_UNSHARDED} ({rerun_command(manifest.command, run.path, manifest.cwd)})"
                 if manifest.command
                 else STALE_UNSHARDED,
             )
+        if manifest.status == "interrupted" and manifest.command:
+            resume = rerun_command(manifest.command, run.path, manifest.cwd)
+            return manifest.status, f"{manifest.status_reason or 'interrupted'} ({resume})"
         return manifest.status, manifest.status_reason
     if covered:
         if manifest.status in ("complete", "failed"):
@@ -223,11 +226,11 @@ def _status(
     if any(r.status == "running" for r in rows):
         return "running", None
     unfinished = [r for r in rows if r.remaining and r.status != "running"]
-    failed = [r for r in unfinished if r.status == "failed"]
+    failed = [r for r in rows if r.status == "failed"]  # stopped, or too many of its samples failed
     listed = ", ".join(f"{r.shard} ({r.status}, {r.remaining} left)" for r in unfinished[:8])
     more = f" and {len(unfinished) - 8} more" if len(unfinished) > 8 else ""
     rerun = (
-        rerun_command(_without_shard(manifest.command), run.path).rstrip("`") + " --shard I/N`"
+        rerun_command(_without_shard(manifest.command), run.path, manifest.cwd).rstrip("`") + " --shard I/N`"
         if manifest.command
         else "the command that started them, with --shard I/N"
     )

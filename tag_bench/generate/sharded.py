@@ -134,8 +134,15 @@ def generate_shard(
     where = run_progress(run)
     own = next((r for r in where.shards if r.shard == str(shard)), None)
     own_failure = too_many_errors(own.errors, own.assigned, max_error_rate) if own is not None else None
-    if own_failure is not None:  # the shard's own exit status says so (a Slurm array task shows failed)
+    if own_failure is not None:  # its state, and its exit status (a Slurm array task shows failed), say so
         result.shard_failed = f"shard {shard}: {own_failure}"
+        state.status, state.status_reason = "failed", f"{own_failure}; run the shard again to retry them"
+        run.write_shard_state(state)
+        if not where.covered:  # once it is, the run's status comes from the union (_finish)
+            run.set_status(
+                "failed", f"{result.shard_failed} (`tag-bench status {run.path}` shows every shard)"
+            )
+        where = run_progress(run)
     if not where.covered:
         result.pending = (
             f"shard {shard} is done; {where.remaining:,} of {where.total:,} samples of the run are left to other "
