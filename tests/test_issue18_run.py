@@ -189,7 +189,10 @@ def test_ctrl_c_during_score_predictions_marks_the_run_interrupted(dataset_fixtu
     # a reader's hint is the original command, never `tag-bench score DIR` (every sample missing)
     r = _cli("leaderboard", out)
     assert r.exit_code == 1
-    assert "status is interrupted" in r.output and "`tag-bench score --task rafdb_basic_test" in r.output
+    assert (
+        "status is interrupted" in r.output
+        and f"`cd {os.getcwd()} && tag-bench score --task rafdb_basic_test" in r.output
+    )
     assert f"run `tag-bench score {out}`" not in r.output
     # and the same command finishes it
     p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
