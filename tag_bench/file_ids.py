@@ -124,13 +124,14 @@ class FileIds:
     def _mark_used(self, inodes_by_dev: dict[int, list[int]]) -> None:
         if self._conn is None:
             return
+        day = today()
         try:
             self._conn.execute("BEGIN")
             for dev, inodes in inodes_by_dev.items():
                 for chunk in _chunks(inodes):
                     self._conn.execute(
                         f"UPDATE {_TABLE} SET used=? WHERE dev=? AND ino IN ({','.join('?' * len(chunk))})",
-                        [today(), dev, *chunk],
+                        [day, dev, *chunk],
                     )
             self._conn.execute("COMMIT")
         except sqlite3.Error:

@@ -880,6 +880,22 @@ def rerun_command(
     return "`" + cd + shlex.join(command) + "`"
 
 
+def without_option(command: list[str] | None, option: str) -> list[str] | None:
+    """``command`` without ``option`` and its value (``--opt V`` or ``--opt=V``)."""
+    if not command:
+        return command
+    out: list[str] = []
+    skip = False
+    for a in command:
+        if skip:
+            skip = False
+        elif a == option:
+            skip = True
+        elif not a.startswith(option + "="):
+            out.append(a)
+    return out
+
+
 def _with_option(command: list[str], option: str, value: str) -> list[str]:
     """``command`` with the value of ``option`` (``--opt V`` or ``--opt=V``) replaced, where it is given."""
     out = list(command)

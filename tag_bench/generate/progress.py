@@ -16,7 +16,7 @@ import socket
 from pydantic import BaseModel
 
 from tag_bench.generate.shards import Shard
-from tag_bench.rundir import RunDir, rerun_command
+from tag_bench.rundir import RunDir, rerun_command, without_option
 from tag_bench.schema import RunManifest, ShardState
 
 #: A running shard whose last heartbeat is older than this is taken for dead (killed, node lost).
@@ -205,17 +205,12 @@ def _status(
     run: RunDir, manifest: RunManifest, sharded: bool, covered: bool, rows: list[ShardProgress]
 ) -> tuple[str, str | None]:
     if not sharded:
-        if rows[0].status == "stale":
-            return (
-                "interrupted",
-                f"{STALE_UNSHARDED} ({rerun_command(manifest.command, run.path, manifest.cwd)})"
-                if manifest.command
-                else STALE_UNSHARDED,
-            )
-        if manifest.status == "interrupted" and manifest.command:
-            resume = rerun_command(manifest.command, run.path, manifest.cwd)
-            return manifest.status, f"{manifest.status_reason or 'interrupted'} ({resume})"
-        return manifest.status, manifest.status_reason
+        stale = rows[0].status == "stale"
+        status = "interrupted" if stale else manifest.status
+        reason = STALE_UNSHARDED if stale else manifest.status_reason
+        if status == "interrupted" and manifest.command:
+            reason = f"{reason or 'interrupted'} ({rerun_command(manifest.command, run.path, manifest.cwd)})"
+        return status, reason
     if covered:
         if manifest.status in ("complete", "failed"):
             return manifest.status, manifest.status_reason
@@ -230,7 +225,8 @@ def _status(
     listed = ", ".join(f"{r.shard} ({r.status}, {r.remaining} left)" for r in unfinished[:8])
     more = f" and {len(unfinished) - 8} more" if len(unfinished) > 8 else ""
     rerun = (
-        rerun_command(_without_shard(manifest.command), run.path, manifest.cwd).rstrip("`") + " --shard I/N`"
+        rerun_command(without_option(manifest.command, "--shard"), run.path, manifest.cwd).rstrip("`")
+        + " --shard I/N`"
         if manifest.command
         else "the command that started them, with --shard I/N"
     )
@@ -240,18 +236,3 @@ def _status(
         f"unfinished shards: {listed}{more}; run them again ({rerun}), or finish what is left with any other "
         "number of shards, or in one process without --shard"
     )
-
-
-def _without_shard(command: list[str] | None) -> list[str] | None:
-    if not command:
-        return command
-    out: list[str] = []
-    skip = False
-    for a in command:
-        if skip:
-            skip = False
-        elif a == "--shard":
-            skip = True
-        elif not a.startswith("--shard="):
-            out.append(a)
-    return out
